@@ -1,0 +1,45 @@
+# vramq: the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+PYTEST := /usr/bin/python3 -m pytest
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := true
+export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
+
+.PHONY: deps build build-asan run test unit e2e format clean bench
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/build.ninja: | deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+$(ASAN_BUILD)/build.ninja: | deps
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVRAMQ_SANITIZE=ON
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/vramq serve --gpus auto --data-dir ./vramq-data
+
+unit: build build-asan
+	$(BUILD)/vramq-unit-tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(ASAN_BUILD)/vramq-unit-tests
+
+e2e: build build-asan
+	VRAMQ_BIN=$(CURDIR)/$(BUILD)/vramq $(PYTEST) -q tests/e2e
+	VRAMQ_BIN=$(CURDIR)/$(ASAN_BUILD)/vramq VRAMQ_SANITIZED=1 $(PYTEST) -q tests/e2e
+
+test: unit
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

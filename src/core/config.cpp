@@ -1,0 +1,89 @@
+#include "core/config.hpp"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+#include <charconv>
+
+namespace vramq::core {
+namespace {
+
+template <class T>
+Result<void> read_key(const toml::table& t, std::string_view key, T& out) {
+  const toml::node* node = t.get(key);
+  if (node == nullptr) return {};
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!node->is_boolean()) return Error{fmt::format("config: '{}' must be true or false", key)};
+    out = *node->value<bool>();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!node->is_string()) return Error{fmt::format("config: '{}' must be a string", key)};
+    out = *node->value<std::string>();
+  } else {
+    if (!node->is_integer()) return Error{fmt::format("config: '{}' must be an integer", key)};
+    out = *node->value<std::int64_t>();
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view toml_text, Config c) {
+  toml::table t;
+  try {
+    t = toml::parse(toml_text);
+  } catch (const toml::parse_error& e) {
+    return Error{fmt::format("config: line {}: {}", e.source().begin.line, e.description())};
+  }
+  for (auto&& [key, node] : t) {
+    std::string_view k = key.str();
+    Result<void> r = Error{fmt::format("config: unknown key '{}'", k)};
+    if (k == "listen") r = read_key(t, k, c.listen);
+    if (k == "data_dir") r = read_key(t, k, c.data_dir);
+    if (k == "gpus") r = read_key(t, k, c.gpus);
+    if (k == "tasks") r = read_key(t, k, c.tasks_file);
+    if (k == "queue_max") r = read_key(t, k, c.queue_max);
+    if (k == "vram_buffer_mb") r = read_key(t, k, c.vram_buffer_mb);
+    if (k == "default_vram_mb") r = read_key(t, k, c.default_vram_mb);
+    if (k == "allow_raw_commands") r = read_key(t, k, c.allow_raw_commands);
+    if (k == "token_file") r = read_key(t, k, c.token_file);
+    if (k == "backfill_bound_s") r = read_key(t, k, c.backfill_bound_s);
+    if (k == "kill_grace_s") r = read_key(t, k, c.kill_grace_s);
+    if (k == "gpu_poll_ms") r = read_key(t, k, c.gpu_poll_ms);
+    if (k == "body_limit_bytes") r = read_key(t, k, c.body_limit_bytes);
+    if (!r) return r.error();
+  }
+  return c;
+}
+
+Result<void> validate_config(const Config& c) {
+  if (auto hp = parse_host_port(c.listen); !hp) return hp.error();
+  if (c.queue_max < 1) return Error{"queue_max must be >= 1"};
+  if (c.vram_buffer_mb < 0) return Error{"vram_buffer_mb must be >= 0"};
+  if (c.default_vram_mb < 0) return Error{"default_vram_mb must be >= 0"};
+  if (c.backfill_bound_s < 0) return Error{"backfill_bound_s must be >= 0"};
+  if (c.kill_grace_s < 0) return Error{"kill_grace_s must be >= 0"};
+  if (c.gpu_poll_ms < 10) return Error{"gpu_poll_ms must be >= 10"};
+  if (c.body_limit_bytes < 1024) return Error{"body_limit_bytes must be >= 1024"};
+  if (c.data_dir.empty()) return Error{"data_dir must not be empty"};
+  return {};
+}
+
+Result<HostPort> parse_host_port(std::string_view text) {
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return Error{fmt::format("listen '{}' must be HOST:PORT", text)};
+  }
+  HostPort hp;
+  hp.host = std::string(text.substr(0, colon));
+  if (hp.host.size() > 2 && hp.host.front() == '[' && hp.host.back() == ']') {
+    hp.host = hp.host.substr(1, hp.host.size() - 2);
+  }
+  std::string_view port = text.substr(colon + 1);
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), hp.port);
+  if (ec != std::errc{} || end != port.data() + port.size()) {
+    return Error{fmt::format("listen '{}': port must be 0..65535", text)};
+  }
+  return hp;
+}
+
+}  // namespace vramq::core

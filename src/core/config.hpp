@@ -1,0 +1,43 @@
+#pragma once
+// The server's settings: embedded defaults, then the TOML config file, then command-line flags
+// (the caller applies flags on top). Parsing is from text; the caller reads the file.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+
+namespace vramq::core {
+
+struct Config {
+  std::string listen = "127.0.0.1:8000";
+  std::string data_dir = "./vramq-data";
+  std::string gpus = "nvml";  // nvml | auto | sim:SPEC
+  std::string tasks_file;     // empty: the embedded demo catalog
+  std::int64_t queue_max = 10'000;
+  std::int64_t vram_buffer_mb = 1024;
+  std::int64_t default_vram_mb = 2048;  // raw commands without vram_mb
+  bool allow_raw_commands = false;
+  std::string token_file;
+  std::int64_t backfill_bound_s = 300;
+  std::int64_t kill_grace_s = 10;  // SIGTERM -> SIGKILL
+  std::int64_t gpu_poll_ms = 500;
+  std::int64_t body_limit_bytes = 1 << 20;
+  std::int64_t output_limit_bytes = 64 << 10;
+};
+
+// Applies the keys present in `toml_text` over `base`. Unknown keys and wrong types are errors
+// that name the key.
+Result<Config> parse_config(std::string_view toml_text, Config base);
+
+// Cross-field checks (positive limits, listen is HOST:PORT, ...), after flags are applied.
+Result<void> validate_config(const Config& config);
+
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+Result<HostPort> parse_host_port(std::string_view text);
+
+}  // namespace vramq::core

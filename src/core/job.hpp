@@ -1,0 +1,91 @@
+#pragma once
+// The job: what a client asked for (JobSpec), its lifecycle (JobState and the one transition
+// table), and the stable codes the API shows. Pure values; no I/O.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace vramq::core {
+
+using JobId = std::int64_t;
+
+enum class JobState { queued, running, succeeded, failed, cancelled, timed_out };
+
+// Why a job ended the way it did (the job object's `reason`).
+enum class EndReason {
+  none,
+  nonzero_exit,
+  signal,
+  spawn_failed,
+  gpu_oom,
+  timeout,
+  cancelled,
+  interrupted,
+  vram_exceeded,
+};
+
+// Why a queued job is not running now (the job object's `pending_reason`). Closed enum: the API,
+// the CLI and the dashboard show these codes verbatim.
+enum class PendingReason {
+  none,      // not pending (about to start, or not queued)
+  priority,  // it would fit, but a higher-priority job waiting past the backfill bound holds the
+             // GPU
+  vram,      // no GPU has enough free VRAM for it now
+  head_of_line,  // it would fit, but an older job waiting past the backfill bound holds the GPU
+  draining,      // the service is shutting down and starts nothing
+  gpu_unknown,   // the GPUs it could use have no current reading
+};
+
+std::string_view to_string(JobState s);
+std::string_view to_string(EndReason r);
+std::string_view to_string(PendingReason r);
+std::optional<JobState> parse_job_state(std::string_view s);
+std::optional<EndReason> parse_end_reason(std::string_view s);
+
+bool is_terminal(JobState s);
+
+// The single table of allowed lifecycle moves. running -> queued is a retry (or a requeue after
+// an interrupted run); queued -> failed is a job that could not be started (spawn_failed).
+bool can_transition(JobState from, JobState to);
+
+// What was asked, already resolved by the task catalog into something executable.
+struct JobSpec {
+  std::string task;                // catalog task name, or empty for a raw command
+  std::string params_json = "{}";  // validated parameters, canonical JSON object text
+  std::vector<std::string> argv;
+  std::string cwd;
+  std::vector<std::pair<std::string, std::string>> env;  // extra environment for the job
+  std::int64_t vram_mb = 0;                              // reservation used for admission
+  int priority = 0;
+  std::int64_t timeout_s = 0;  // 0: no timeout
+  int max_retries = 0;
+};
+
+// Everything the store keeps about a job. Times are Unix milliseconds (0 = not yet).
+struct Job {
+  JobId id = 0;
+  JobSpec spec;
+  JobState state = JobState::queued;
+  EndReason reason = EndReason::none;
+  std::optional<int> gpu;
+  int attempt = 1;
+  std::int64_t submitted_at_ms = 0;
+  std::int64_t queued_at_ms = 0;  // start of the current wait (submit or requeue)
+  std::int64_t started_at_ms = 0;
+  std::int64_t finished_at_ms = 0;
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  std::string error;
+  std::optional<std::int64_t> peak_vram_mb;
+  std::string output;  // last 64 KiB of stdout, once terminal
+  // Identity of the process group while running, to find (and kill) it after a crash. The start
+  // time (clock ticks since boot, /proc/PID/stat field 22) tells a live job from a reused PID.
+  std::int64_t pid = 0;
+  std::int64_t pid_start_ticks = 0;
+};
+
+}  // namespace vramq::core

@@ -1,0 +1,356 @@
+#include "core/task_catalog.hpp"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+namespace vramq::core {
+namespace {
+
+constexpr std::string_view kParamTypeNames[] = {"int", "float", "string", "enum", "path"};
+
+Error key_error(std::string_view where, std::string_view what) {
+  return Error{fmt::format("task catalog: {}: {}", where, what)};
+}
+
+// Typos in an operator's catalog must not be ignored silently.
+Result<void> check_keys(const toml::table& t, std::string_view where,
+                        std::initializer_list<std::string_view> allowed) {
+  for (auto&& [key, node] : t) {
+    if (std::ranges::find(allowed, key.str()) == allowed.end()) {
+      return key_error(where, fmt::format("unknown key '{}'", key.str()));
+    }
+  }
+  return {};
+}
+
+Result<std::vector<std::string>> string_array(const toml::node* node, std::string_view where) {
+  std::vector<std::string> out;
+  if (node == nullptr) return out;
+  const toml::array* arr = node->as_array();
+  if (arr == nullptr) return key_error(where, "must be an array of strings");
+  for (const toml::node& el : *arr) {
+    auto s = el.value<std::string>();
+    if (!s || !el.is_string()) return key_error(where, "must be an array of strings");
+    out.push_back(*s);
+  }
+  return out;
+}
+
+std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+  for (std::size_t pos = s.find(from); pos != std::string::npos;
+       pos = s.find(from, pos + to.size())) {
+    s.replace(pos, from.size(), to);
+  }
+  return s;
+}
+
+// Every {name} in a template must be a parameter or one of the built-in placeholders.
+Result<void> check_placeholders(std::string_view text, const std::vector<ParamDef>& params,
+                                std::string_view where) {
+  for (std::size_t open = text.find('{'); open != std::string_view::npos;
+       open = text.find('{', open + 1)) {
+    std::size_t close = text.find('}', open);
+    if (close == std::string_view::npos) return key_error(where, "unclosed '{'");
+    std::string_view name = text.substr(open + 1, close - open - 1);
+    bool known = name == "job_dir" || name == "job_id" ||
+                 std::ranges::any_of(params, [&](const ParamDef& p) { return p.name == name; });
+    if (!known) return key_error(where, fmt::format("unknown placeholder '{{{}}}'", name));
+  }
+  return {};
+}
+
+Result<ParamValue> typed_default(const toml::node& node, const ParamDef& p,
+                                 std::string_view where) {
+  switch (p.type) {
+    case ParamType::integer:
+      if (auto v = node.value_exact<std::int64_t>()) return ParamValue{*v};
+      break;
+    case ParamType::number:
+      if (auto v = node.value<double>(); v && (node.is_floating_point() || node.is_integer())) {
+        return ParamValue{*v};
+      }
+      break;
+    default:
+      if (auto v = node.value_exact<std::string>()) return ParamValue{*v};
+      break;
+  }
+  return key_error(where, fmt::format("default must be of type {}", to_string(p.type)));
+}
+
+Result<ParamDef> parse_param(std::string_view name, const toml::node& node, std::string_view task) {
+  std::string where = fmt::format("tasks.{}.params.{}", task, name);
+  const toml::table* t = node.as_table();
+  if (t == nullptr) return key_error(where, "must be a table such as { type = \"int\" }");
+  if (auto ok = check_keys(*t, where,
+                           {"type", "description", "min", "max", "default", "pattern", "max_length",
+                            "values", "under"});
+      !ok) {
+    return ok.error();
+  }
+  ParamDef p;
+  p.name = std::string(name);
+  auto type = (*t)["type"].value<std::string>();
+  auto it = type ? std::ranges::find(kParamTypeNames, *type) : std::end(kParamTypeNames);
+  if (it == std::end(kParamTypeNames)) {
+    return key_error(where, "type must be one of int, float, string, enum, path");
+  }
+  p.type = static_cast<ParamType>(it - std::begin(kParamTypeNames));
+  p.description = (*t)["description"].value_or(std::string{});
+  p.min = (*t)["min"].value<double>();
+  p.max = (*t)["max"].value<double>();
+  if (p.min && p.max && *p.min > *p.max) return key_error(where, "min is greater than max");
+  p.pattern = (*t)["pattern"].value_or(std::string{});
+  if (!p.pattern.empty()) {
+    try {
+      p.compiled_pattern.emplace(p.pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return key_error(where, fmt::format("pattern does not compile: {}", e.what()));
+    }
+  }
+  p.max_length = static_cast<std::size_t>((*t)["max_length"].value_or<std::int64_t>(4096));
+  auto choices = string_array(t->get("values"), where + ".values");
+  if (!choices) return choices.error();
+  p.choices = std::move(*choices);
+  if (p.type == ParamType::choice && p.choices.empty()) {
+    return key_error(where, "an enum needs values = [...]");
+  }
+  p.under = (*t)["under"].value_or(std::string{});
+  if (p.type == ParamType::path && (p.under.empty() || p.under[0] != '/')) {
+    return key_error(where, "a path needs under = \"/absolute/dir\"");
+  }
+  if (const toml::node* d = t->get("default")) {
+    auto v = typed_default(*d, p, where);
+    if (!v) return v.error();
+    p.default_value = std::move(*v);
+  }
+  return p;
+}
+
+Result<TaskDef> parse_task(std::string_view name, const toml::table& t, std::string_view bin_dir) {
+  std::string where = fmt::format("tasks.{}", name);
+  if (auto ok = check_keys(
+          t, where,
+          {"description", "argv", "cwd", "env_allow", "env", "timeout_s", "params", "vram"});
+      !ok) {
+    return ok.error();
+  }
+  TaskDef task;
+  task.name = std::string(name);
+  task.description = t["description"].value_or(std::string{});
+  auto argv = string_array(t.get("argv"), where + ".argv");
+  if (!argv) return argv.error();
+  if (argv->empty()) return key_error(where, "argv must be a non-empty array of strings");
+  for (std::string& a : *argv)
+    a = replace_all(std::move(a), "{bin_dir}", bin_dir);
+  task.argv = std::move(*argv);
+  task.cwd = replace_all(t["cwd"].value_or(std::string{}), "{bin_dir}", bin_dir);
+  auto allow = string_array(t.get("env_allow"), where + ".env_allow");
+  if (!allow) return allow.error();
+  task.env_allow = std::move(*allow);
+  if (const toml::table* env = t["env"].as_table()) {
+    for (auto&& [k, v] : *env) {
+      auto s = v.value_exact<std::string>();
+      if (!s) return key_error(where + ".env." + std::string(k.str()), "must be a string");
+      task.env.emplace_back(std::string(k.str()), *s);
+    }
+  }
+  task.timeout_s = t["timeout_s"].value_or<std::int64_t>(0);
+  if (task.timeout_s < 0) return key_error(where, "timeout_s must be >= 0");
+  if (const toml::table* params = t["params"].as_table()) {
+    for (auto&& [k, v] : *params) {
+      auto p = parse_param(k.str(), v, name);
+      if (!p) return p.error();
+      task.params.push_back(std::move(*p));
+    }
+  }
+  for (const std::string& a : task.argv) {
+    if (auto ok = check_placeholders(a, task.params, where + ".argv"); !ok) return ok.error();
+  }
+  if (auto ok = check_placeholders(task.cwd, task.params, where + ".cwd"); !ok) return ok.error();
+
+  std::vector<std::string> numeric;
+  for (const ParamDef& p : task.params) {
+    if (p.type == ParamType::integer || p.type == ParamType::number) numeric.push_back(p.name);
+  }
+  const toml::table* vram = t["vram"].as_table();
+  if (vram == nullptr) return key_error(where, "needs a [vram] table (base_mb at least)");
+  if (auto ok = check_keys(*vram, where + ".vram", {"base_mb", "per_unit_mb", "unit"}); !ok) {
+    return ok.error();
+  }
+  auto rule = VramRule::make((*vram)["base_mb"].value_or(0.0), (*vram)["per_unit_mb"].value_or(0.0),
+                             (*vram)["unit"].value_or(std::string{}), numeric);
+  if (!rule) return key_error(where, rule.error().message);
+  task.vram = std::move(*rule);
+  return task;
+}
+
+std::string_view type_name(const ParamInput& v) {
+  constexpr std::string_view names[] = {"integer", "number", "string", "boolean"};
+  return names[v.index()];
+}
+
+boost::system::result<ParamValue, ParamError> check_value(const ParamDef& p, const ParamInput& in) {
+  std::string field = "params." + p.name;
+  auto fail = [&](std::string msg) { return ParamError{field, std::move(msg)}; };
+  auto check_range = [&](double v) -> boost::system::result<void, ParamError> {
+    if (p.min && v < *p.min) return fail(fmt::format("must be >= {}", *p.min));
+    if (p.max && v > *p.max) return fail(fmt::format("must be <= {}", *p.max));
+    return {};
+  };
+  switch (p.type) {
+    case ParamType::integer: {
+      const auto* i = std::get_if<std::int64_t>(&in);
+      if (i == nullptr) return fail(fmt::format("must be an integer, got {}", type_name(in)));
+      if (auto r = check_range(static_cast<double>(*i)); !r) return r.error();
+      return ParamValue{*i};
+    }
+    case ParamType::number: {
+      double d = 0;
+      if (const auto* i = std::get_if<std::int64_t>(&in)) {
+        d = static_cast<double>(*i);
+      } else if (const auto* f = std::get_if<double>(&in)) {
+        d = *f;
+      } else {
+        return fail(fmt::format("must be a number, got {}", type_name(in)));
+      }
+      if (!std::isfinite(d)) return fail("must be finite");
+      if (auto r = check_range(d); !r) return r.error();
+      return ParamValue{d};
+    }
+    default:
+      break;
+  }
+  const auto* s = std::get_if<std::string>(&in);
+  if (s == nullptr) return fail(fmt::format("must be a string, got {}", type_name(in)));
+  if (s->size() > p.max_length) return fail(fmt::format("is longer than {} bytes", p.max_length));
+  if (s->find('\0') != std::string::npos) return fail("must not contain NUL");
+  if (p.type == ParamType::choice) {
+    if (std::ranges::find(p.choices, *s) == p.choices.end()) {
+      return fail(fmt::format("must be one of: {}", fmt::join(p.choices, ", ")));
+    }
+  } else if (p.type == ParamType::path) {
+    namespace fs = std::filesystem;
+    fs::path under = fs::path(p.under).lexically_normal();
+    fs::path full = (under / *s).lexically_normal();  // an absolute *s replaces `under`
+    auto rel = full.lexically_relative(under);
+    if (rel.empty() || rel == "." || *rel.begin() == "..") {
+      return fail(fmt::format("must be a path inside {}", p.under));
+    }
+    return ParamValue{full.string()};
+  } else if (p.compiled_pattern && !std::regex_match(*s, *p.compiled_pattern)) {
+    return fail(fmt::format("must match the pattern {}", p.pattern));
+  }
+  return ParamValue{*s};
+}
+
+}  // namespace
+
+std::string_view to_string(ParamType t) {
+  return kParamTypeNames[static_cast<int>(t)];
+}
+
+std::string format_param(const ParamValue& v) {
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+  if (const auto* d = std::get_if<double>(&v)) return fmt::format("{}", *d);
+  return std::get<std::string>(v);
+}
+
+Result<TaskCatalog> TaskCatalog::parse(std::string_view toml_text, std::string_view bin_dir) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text);
+  } catch (const toml::parse_error& e) {
+    return Error{fmt::format("task catalog: line {}: {}", e.source().begin.line, e.description())};
+  }
+  if (auto ok = check_keys(root, "top level", {"tasks"}); !ok) return ok.error();
+  TaskCatalog catalog;
+  if (root.contains("tasks") && !root["tasks"].is_table()) {
+    return Error{"task catalog: 'tasks' must be a table of [tasks.NAME] sections"};
+  }
+  if (const toml::table* tasks = root["tasks"].as_table()) {
+    for (auto&& [name, node] : *tasks) {
+      const toml::table* t = node.as_table();
+      if (t == nullptr) return key_error(fmt::format("tasks.{}", name.str()), "must be a table");
+      auto task = parse_task(name.str(), *t, bin_dir);
+      if (!task) return task.error();
+      catalog.tasks_.push_back(std::move(*task));
+    }
+  }
+  std::ranges::sort(catalog.tasks_, {}, &TaskDef::name);
+  return catalog;
+}
+
+const TaskDef* TaskCatalog::find(std::string_view name) const {
+  auto it = std::ranges::lower_bound(tasks_, name, {}, &TaskDef::name);
+  return it != tasks_.end() && it->name == name ? &*it : nullptr;
+}
+
+boost::system::result<ResolvedTask, ParamError> resolve_task(
+    const TaskDef& task, const std::vector<std::pair<std::string, ParamInput>>& given,
+    std::string_view job_dir, std::int64_t job_id) {
+  ResolvedTask out;
+  std::set<std::string, std::less<>> seen;
+  for (const auto& [name, value] : given) {
+    auto def = std::ranges::find(task.params, name, &ParamDef::name);
+    if (def == task.params.end()) {
+      return ParamError{"params." + name,
+                        fmt::format("task '{}' has no parameter '{}'", task.name, name)};
+    }
+    if (!seen.insert(name).second) return ParamError{"params." + name, "given twice"};
+    auto v = check_value(*def, value);
+    if (!v) return v.error();
+    out.params.emplace(name, std::move(*v));
+  }
+  for (const ParamDef& p : task.params) {
+    if (out.params.contains(p.name)) continue;
+    if (!p.default_value) return ParamError{"params." + p.name, "is required"};
+    out.params.emplace(p.name, *p.default_value);
+  }
+
+  // One pass, so that a value containing "{...}" is never expanded again.
+  std::map<std::string, std::string, std::less<>> vars{{"job_dir", std::string(job_dir)},
+                                                       {"job_id", std::to_string(job_id)}};
+  for (const auto& [name, value] : out.params)
+    vars[name] = format_param(value);
+  auto fill = [&](std::string_view s) {
+    std::string result;
+    std::size_t pos = 0;
+    while (pos < s.size()) {
+      std::size_t open = s.find('{', pos);
+      std::size_t close = open == std::string_view::npos ? open : s.find('}', open);
+      auto var = close == std::string_view::npos ? vars.end()
+                                                 : vars.find(s.substr(open + 1, close - open - 1));
+      if (var == vars.end()) {  // checked at load: only literal text remains
+        result += s.substr(pos, open == std::string_view::npos ? open : open + 1 - pos);
+        pos = open == std::string_view::npos ? s.size() : open + 1;
+        continue;
+      }
+      result += s.substr(pos, open - pos);
+      result += var->second;
+      pos = close + 1;
+    }
+    return result;
+  };
+  for (const std::string& a : task.argv)
+    out.argv.push_back(fill(a));
+  out.cwd = task.cwd.empty() ? std::string(job_dir) : fill(task.cwd);
+  out.env = task.env;
+  out.timeout_s = task.timeout_s;
+
+  std::map<std::string, double, std::less<>> numeric;
+  for (const auto& [name, value] : out.params) {
+    if (const auto* i = std::get_if<std::int64_t>(&value)) numeric[name] = static_cast<double>(*i);
+    if (const auto* d = std::get_if<double>(&value)) numeric[name] = *d;
+  }
+  auto vram = task.vram.evaluate(numeric);
+  if (!vram) return ParamError{"params", vram.error().message};
+  out.vram_mb = *vram;
+  return out;
+}
+
+}  // namespace vramq::core

@@ -1,0 +1,93 @@
+#pragma once
+// The operator's task catalog: named tasks whose typed parameters, argv template, working
+// directory, environment and VRAM rule turn a client's {"task", "params"} into something to run.
+// Parsing is from TOML text (the caller reads the file); resolving is pure.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/vram_rule.hpp"
+
+namespace vramq::core {
+
+enum class ParamType { integer, number, string, choice, path };
+std::string_view to_string(ParamType t);  // "int", "float", "string", "enum", "path"
+
+using ParamValue = std::variant<std::int64_t, double, std::string>;
+
+struct ParamDef {
+  std::string name;
+  ParamType type = ParamType::string;
+  std::string description;
+  std::optional<double> min;  // int and float
+  std::optional<double> max;
+  std::optional<ParamValue> default_value;  // none: the parameter is required
+  std::string pattern;                      // string: full-match ECMAScript regex ("" = any)
+  std::optional<std::regex> compiled_pattern;
+  std::size_t max_length = 4096;     // string and path
+  std::vector<std::string> choices;  // enum
+  std::string under;                 // path: must resolve inside this directory
+};
+
+struct TaskDef {
+  std::string name;
+  std::string description;
+  std::vector<std::string> argv;  // items may hold {param}, {job_dir}, {job_id}
+  std::string cwd;                // may hold {job_dir}; empty: the job's directory
+  std::vector<std::string> env_allow;
+  std::vector<std::pair<std::string, std::string>> env;  // fixed environment of the task
+  std::int64_t timeout_s = 0;
+  std::vector<ParamDef> params;
+  VramRule vram;
+};
+
+// A client's parameter value as decoded from JSON; bool is kept apart so that it is refused.
+using ParamInput = std::variant<std::int64_t, double, std::string, bool>;
+
+struct ResolvedTask {
+  std::vector<std::string> argv;
+  std::string cwd;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::map<std::string, ParamValue, std::less<>> params;  // every parameter, defaults filled in
+  std::int64_t vram_mb = 0;
+  std::int64_t timeout_s = 0;
+};
+
+// Where a resolution error points: the parameter (or field) it names, and why.
+struct ParamError {
+  std::string field;  // e.g. "params.seconds"
+  std::string message;
+};
+
+class TaskCatalog {
+ public:
+  // `bin_dir` replaces {bin_dir} in argv and cwd at load time (where vramq's own helper programs
+  // live). Errors name the task and key.
+  static Result<TaskCatalog> parse(std::string_view toml_text, std::string_view bin_dir);
+
+  const TaskDef* find(std::string_view name) const;
+  const std::vector<TaskDef>& tasks() const { return tasks_; }
+
+ private:
+  std::vector<TaskDef> tasks_;  // sorted by name
+};
+
+// Validates `given` against the task (unknown, missing, mistyped or out-of-bounds parameters are
+// errors naming the parameter) and fills the templates. `job_dir` and `job_id` fill {job_dir}
+// and {job_id}.
+boost::system::result<ResolvedTask, ParamError> resolve_task(
+    const TaskDef& task, const std::vector<std::pair<std::string, ParamInput>>& given,
+    std::string_view job_dir, std::int64_t job_id);
+
+// Textual form used in argv substitution and tables: ints as decimal, floats shortest round-trip.
+std::string format_param(const ParamValue& v);
+
+}  // namespace vramq::core

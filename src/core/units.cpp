@@ -1,0 +1,88 @@
+#include "core/units.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+
+namespace vramq::core {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::ranges::transform(out, out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+    s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+    s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+Result<std::int64_t> parse_size_mb(std::string_view text) {
+  std::string_view s = trim(text);
+  double number = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), number);
+  if (ec != std::errc{} || end == s.data()) {
+    return Error{fmt::format("'{}' is not a size (expected e.g. 24GiB or 512MiB)", text)};
+  }
+  std::string unit = lower(trim(std::string_view(end, s.data() + s.size() - end)));
+  double factor = 0;
+  if (unit.empty() || unit == "mib" || unit == "mb" || unit == "m") {
+    factor = 1;
+  } else if (unit == "gib" || unit == "gb" || unit == "g") {
+    factor = 1024;
+  } else if (unit == "tib" || unit == "tb" || unit == "t") {
+    factor = 1024.0 * 1024.0;
+  } else {
+    return Error{fmt::format("'{}' has an unknown unit '{}' (use MiB, GiB or TiB)", text, unit)};
+  }
+  double mb = number * factor;
+  if (!std::isfinite(mb) || mb < 1 || mb > 1e12) {
+    return Error{fmt::format("'{}' is out of range (1 MiB to 1e12 MiB)", text)};
+  }
+  return static_cast<std::int64_t>(std::llround(mb));
+}
+
+Result<std::vector<std::int64_t>> parse_gpu_spec(std::string_view spec) {
+  std::vector<std::int64_t> gpus;
+  std::string_view rest = spec;
+  while (true) {
+    std::size_t comma = rest.find(',');
+    std::string_view item = trim(rest.substr(0, comma));
+    std::int64_t count = 1;
+    if (std::size_t x = item.find_first_of("xX");
+        x != std::string_view::npos && x > 0 && std::isdigit(static_cast<unsigned char>(item[0]))) {
+      std::string_view count_text = item.substr(0, x);
+      auto [end, ec] =
+          std::from_chars(count_text.data(), count_text.data() + count_text.size(), count);
+      if (ec != std::errc{} || end != count_text.data() + count_text.size() || count < 1 ||
+          count > 64) {
+        return Error{fmt::format("GPU spec item '{}': count must be 1..64", item)};
+      }
+      item = item.substr(x + 1);
+    }
+    auto size = parse_size_mb(item);
+    if (!size) return Error{fmt::format("GPU spec '{}': {}", spec, size.error().message)};
+    for (std::int64_t i = 0; i < count; ++i)
+      gpus.push_back(*size);
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  if (gpus.size() > 64) return Error{fmt::format("GPU spec '{}': at most 64 GPUs", spec)};
+  return gpus;
+}
+
+std::string format_mb(std::int64_t mb) {
+  if (mb >= 1024 || mb <= -1024) return fmt::format("{:.1f} GiB", static_cast<double>(mb) / 1024.0);
+  return fmt::format("{} MiB", mb);
+}
+
+}  // namespace vramq::core

@@ -1,0 +1,58 @@
+#include "core/config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace vramq::core {
+namespace {
+
+TEST(Config, DefaultsAreValid) {
+  EXPECT_TRUE(validate_config(Config{}));
+}
+
+TEST(Config, FileOverridesDefaults) {
+  auto c = parse_config(R"(
+listen = "0.0.0.0:9000"
+gpus = "sim:2x24GiB"
+queue_max = 50
+allow_raw_commands = true
+)",
+                        Config{});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->listen, "0.0.0.0:9000");
+  EXPECT_EQ(c->gpus, "sim:2x24GiB");
+  EXPECT_EQ(c->queue_max, 50);
+  EXPECT_TRUE(c->allow_raw_commands);
+  EXPECT_EQ(c->vram_buffer_mb, 1024);  // untouched keys keep their defaults
+}
+
+TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {
+  auto typo = parse_config("queue_maks = 5\n", Config{});
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().message.find("queue_maks"), std::string::npos);
+  auto type = parse_config("queue_max = \"5\"\n", Config{});
+  ASSERT_FALSE(type);
+  EXPECT_NE(type.error().message.find("queue_max"), std::string::npos);
+  EXPECT_FALSE(parse_config("allow_raw_commands = 1\n", Config{}));
+  EXPECT_FALSE(parse_config("listen = [\n", Config{}));
+}
+
+TEST(Config, ValidationCatchesNonsense) {
+  Config c;
+  c.queue_max = 0;
+  EXPECT_FALSE(validate_config(c));
+  c = Config{};
+  c.listen = "localhost";
+  EXPECT_FALSE(validate_config(c));
+  c.listen = "localhost:99999";
+  EXPECT_FALSE(validate_config(c));
+}
+
+TEST(HostPort, Forms) {
+  EXPECT_EQ(parse_host_port("127.0.0.1:8000")->port, 8000);
+  EXPECT_EQ(parse_host_port("[::1]:0")->host, "::1");
+  EXPECT_FALSE(parse_host_port(":80"));
+  EXPECT_FALSE(parse_host_port("host:"));
+}
+
+}  // namespace
+}  // namespace vramq::core

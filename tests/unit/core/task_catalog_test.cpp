@@ -1,0 +1,174 @@
+#include "core/task_catalog.hpp"
+
+#include <gtest/gtest.h>
+
+namespace vramq::core {
+namespace {
+
+constexpr std::string_view kCatalog = R"(
+[tasks.triposr]
+description = "Image to 3D mesh"
+argv = ["/opt/TripoSR/.venv/bin/python", "run.py", "{image}", "--output-dir", "{job_dir}",
+        "--mc-resolution", "{mc_resolution}", "--tag=job-{job_id}"]
+cwd = "/opt/TripoSR"
+env_allow = ["HF_HOME"]
+env = { PYTHONUNBUFFERED = "1" }
+timeout_s = 900
+[tasks.triposr.params]
+image = { type = "path", under = "/srv/inputs" }
+mc_resolution = { type = "int", min = 32, max = 1024, default = 256 }
+[tasks.triposr.vram]
+base_mb = 6144
+per_unit_mb = 0.004
+unit = "mc_resolution^3"
+
+[tasks.echo]
+argv = ["{bin_dir}/echo", "{text}", "{scale}", "{mode}"]
+[tasks.echo.params]
+text = { type = "string", pattern = "[a-z_{}]+", default = "hi" }
+scale = { type = "float", min = 0, max = 2, default = 1.5 }
+mode = { type = "enum", values = ["fast", "slow"], default = "fast" }
+[tasks.echo.vram]
+base_mb = 100
+)";
+
+using Given = std::vector<std::pair<std::string, ParamInput>>;
+
+TaskCatalog load() {
+  auto c = TaskCatalog::parse(kCatalog, "/usr/lib/vramq");
+  EXPECT_TRUE(c) << (c ? "" : c.error().message);
+  return *c;
+}
+
+TEST(TaskCatalog, ParsesTasksSortedByName) {
+  TaskCatalog c = load();
+  ASSERT_EQ(c.tasks().size(), 2u);
+  EXPECT_EQ(c.tasks()[0].name, "echo");
+  EXPECT_EQ(c.tasks()[1].name, "triposr");
+  EXPECT_EQ(c.find("echo")->argv[0], "/usr/lib/vramq/echo");  // {bin_dir} filled at load
+  EXPECT_EQ(c.find("nope"), nullptr);
+  const TaskDef* t = c.find("triposr");
+  EXPECT_EQ(t->timeout_s, 900);
+  EXPECT_EQ(t->env_allow, std::vector<std::string>{"HF_HOME"});
+  EXPECT_EQ(t->params.size(), 2u);
+}
+
+TEST(TaskCatalog, ResolvesArgvCwdAndVram) {
+  TaskCatalog c = load();
+  auto r =
+      resolve_task(*c.find("triposr"), Given{{"image", std::string("cat.png")}}, "/data/jobs/7", 7);
+  ASSERT_TRUE(r) << r.error().field << ": " << r.error().message;
+  EXPECT_EQ(r->argv, (std::vector<std::string>{
+                         "/opt/TripoSR/.venv/bin/python", "run.py", "/srv/inputs/cat.png",
+                         "--output-dir", "/data/jobs/7", "--mc-resolution", "256", "--tag=job-7"}));
+  EXPECT_EQ(r->cwd, "/opt/TripoSR");
+  EXPECT_EQ(r->vram_mb, 6144 + 67109);
+  EXPECT_EQ(r->timeout_s, 900);
+  EXPECT_EQ(r->env, (std::vector<std::pair<std::string, std::string>>{{"PYTHONUNBUFFERED", "1"}}));
+}
+
+TEST(TaskCatalog, DefaultCwdIsTheJobDirAndValuesAreNotExpandedTwice) {
+  TaskCatalog c = load();
+  auto r = resolve_task(*c.find("echo"), Given{{"text", std::string("{job_dir}")}}, "/d/1", 1);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->argv[1], "{job_dir}");
+  EXPECT_EQ(r->argv[2], "1.5");
+  EXPECT_EQ(r->cwd, "/d/1");
+  EXPECT_EQ(r->vram_mb, 100);
+}
+
+struct BadParam {
+  Given given;
+  std::string field;
+  std::string fragment;
+};
+
+TEST(TaskCatalog, BadParametersAreErrorsNamingTheParameter) {
+  TaskCatalog c = load();
+  const TaskDef& tri = *c.find("triposr");
+  const TaskDef& echo = *c.find("echo");
+  std::vector<std::pair<const TaskDef*, BadParam>> cases = {
+      {&tri, {{}, "params.image", "required"}},
+      {&tri,
+       {{{"image", std::string("a")}, {"bogus", std::int64_t{1}}}, "params.bogus", "no parameter"}},
+      {&tri, {{{"image", std::string("../etc/passwd")}}, "params.image", "inside /srv/inputs"}},
+      {&tri, {{{"image", std::string("/etc/passwd")}}, "params.image", "inside /srv/inputs"}},
+      {&tri, {{{"image", std::string("/srv/inputs")}}, "params.image", "inside"}},
+      {&tri, {{{"image", std::int64_t{3}}}, "params.image", "string"}},
+      {&tri,
+       {{{"image", std::string("a")}, {"mc_resolution", std::int64_t{16}}},
+        "params.mc_resolution",
+        ">= 32"}},
+      {&tri,
+       {{{"image", std::string("a")}, {"mc_resolution", std::int64_t{4096}}},
+        "params.mc_resolution",
+        "<= 1024"}},
+      {&tri,
+       {{{"image", std::string("a")}, {"mc_resolution", 256.5}},
+        "params.mc_resolution",
+        "integer"}},
+      {&tri,
+       {{{"image", std::string("a")}, {"mc_resolution", true}}, "params.mc_resolution", "boolean"}},
+      {&tri, {{{"image", std::string("a")}, {"image", std::string("b")}}, "params.image", "twice"}},
+      {&echo, {{{"text", std::string("ABC")}}, "params.text", "pattern"}},
+      {&echo, {{{"text", std::string(5000, 'a')}}, "params.text", "longer"}},
+      {&echo, {{{"scale", 2.5}}, "params.scale", "<= 2"}},
+      {&echo, {{{"scale", std::string("1")}}, "params.scale", "number"}},
+      {&echo, {{{"mode", std::string("medium")}}, "params.mode", "fast, slow"}},
+  };
+  for (const auto& [task, bad] : cases) {
+    auto r = resolve_task(*task, bad.given, "/d", 1);
+    ASSERT_FALSE(r) << bad.field;
+    EXPECT_EQ(r.error().field, bad.field);
+    EXPECT_NE(r.error().message.find(bad.fragment), std::string::npos)
+        << bad.field << ": " << r.error().message;
+  }
+}
+
+TEST(TaskCatalog, FloatParamsAcceptIntegers) {
+  TaskCatalog c = load();
+  auto r = resolve_task(*c.find("echo"), Given{{"scale", std::int64_t{2}}}, "/d", 1);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->argv[2], "2");
+}
+
+TEST(TaskCatalog, RejectsBrokenCatalogsWithTheKeyNamed) {
+  struct Bad {
+    std::string toml;
+    std::string fragment;
+  };
+  std::vector<Bad> cases = {
+      {"[tasks.a]\nargv = [\"x\"]\n", "[vram]"},
+      {"[tasks.a]\nargv = []\n[tasks.a.vram]\nbase_mb = 1\n", "argv"},
+      {"[tasks.a]\nargv = [\"{nope}\"]\n[tasks.a.vram]\nbase_mb = 1\n", "{nope}"},
+      {"[tasks.a]\nargv = [\"x\"]\nargs = 1\n[tasks.a.vram]\nbase_mb = 1\n", "unknown key 'args'"},
+      {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.params]\nn = { type = \"integer\" }\n[tasks.a.vram]\n",
+       "type must be"},
+      {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.params]\nn = { type = \"int\", default = \"x\" "
+       "}\n[tasks.a.vram]\n",
+       "default"},
+      {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.params]\nn = { type = \"int\", min = 5, max = 1 "
+       "}\n[tasks.a.vram]\n",
+       "min"},
+      {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.params]\np = { type = \"path\" }\n[tasks.a.vram]\n",
+       "under"},
+      {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.params]\ne = { type = \"enum\" }\n[tasks.a.vram]\n",
+       "values"},
+      {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.params]\ns = { type = \"string\", pattern = \"(\" "
+       "}\n[tasks.a.vram]\n",
+       "pattern"},
+      {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.vram]\nbase_mb = 1\nunit = \"n\"\nper_unit_mb = 1\n",
+       "numeric parameter"},
+      {"[tasks.a\n", "line 1"},
+      {"tasks = 3\n", "tasks"},
+  };
+  for (const Bad& b : cases) {
+    auto r = TaskCatalog::parse(b.toml, "/bin");
+    ASSERT_FALSE(r) << b.toml;
+    EXPECT_NE(r.error().message.find(b.fragment), std::string::npos)
+        << b.toml << "\n=> " << r.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace vramq::core

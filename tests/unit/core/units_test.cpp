@@ -1,0 +1,48 @@
+#include "core/units.hpp"
+
+#include <gtest/gtest.h>
+
+namespace vramq::core {
+namespace {
+
+TEST(ParseSize, Units) {
+  EXPECT_EQ(*parse_size_mb("24GiB"), 24576);
+  EXPECT_EQ(*parse_size_mb("24gib"), 24576);
+  EXPECT_EQ(*parse_size_mb("24GB"), 24576);
+  EXPECT_EQ(*parse_size_mb("512MiB"), 512);
+  EXPECT_EQ(*parse_size_mb("2048"), 2048);
+  EXPECT_EQ(*parse_size_mb("1.5GiB"), 1536);
+  EXPECT_EQ(*parse_size_mb(" 1TiB "), 1048576);
+}
+
+TEST(ParseSize, Rejects) {
+  for (const char* bad : {"", "GiB", "24XB", "-1GiB", "0", "abc", "1e30GiB", "nanGiB"}) {
+    auto r = parse_size_mb(bad);
+    EXPECT_FALSE(r) << bad;
+    if (!r) {
+      EXPECT_NE(r.error().message.find(bad), std::string::npos) << r.error().message;
+    }
+  }
+}
+
+TEST(ParseGpuSpec, Forms) {
+  EXPECT_EQ(*parse_gpu_spec("24GiB"), (std::vector<std::int64_t>{24576}));
+  EXPECT_EQ(*parse_gpu_spec("2x24GiB"), (std::vector<std::int64_t>{24576, 24576}));
+  EXPECT_EQ(*parse_gpu_spec("80GiB,24GiB"), (std::vector<std::int64_t>{81920, 24576}));
+  EXPECT_EQ(*parse_gpu_spec("2x8GiB, 16GiB"), (std::vector<std::int64_t>{8192, 8192, 16384}));
+}
+
+TEST(ParseGpuSpec, Rejects) {
+  for (const char* bad : {"", "0x24GiB", "65x1GiB", "24GiB,", "x24GiB", "2x", "24GiB,,8GiB"}) {
+    EXPECT_FALSE(parse_gpu_spec(bad)) << bad;
+  }
+}
+
+TEST(FormatMb, HumanUnits) {
+  EXPECT_EQ(format_mb(512), "512 MiB");
+  EXPECT_EQ(format_mb(24576), "24.0 GiB");
+  EXPECT_EQ(format_mb(1536), "1.5 GiB");
+}
+
+}  // namespace
+}  // namespace vramq::core
