@@ -1,0 +1,164 @@
+#include "app/serve.hpp"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <spdlog/spdlog.h>
+#include <sstream>
+
+#include "app/embedded_catalog.hpp"
+#include "core/units.hpp"
+#include "exec/local_executor.hpp"
+#include "gpu/sim_gpu_source.hpp"
+#include "server/auth.hpp"
+#include "server/http_server.hpp"
+#include "service/orchestrator.hpp"
+
+namespace vramq::app {
+namespace asio = boost::asio;
+
+namespace {
+
+std::string bin_dir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : exe.parent_path().string();
+}
+
+core::Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return core::Error{fmt::format("cannot read {}", path)};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return core::Result<std::string>(boost::system::in_place_value, ss.str());
+}
+
+core::Result<std::unique_ptr<gpu::GpuSource>> make_gpu_source(const std::string& spec) {
+  if (spec.starts_with("sim:")) {
+    auto sizes = core::parse_gpu_spec(spec.substr(4));
+    if (!sizes) return core::Error{"--gpus " + spec + ": " + sizes.error().message};
+    return std::unique_ptr<gpu::GpuSource>(std::make_unique<gpu::SimGpuSource>(*sizes));
+  }
+  if (spec != "nvml" && spec != "auto") {
+    return core::Error{fmt::format("--gpus must be nvml, auto or sim:SPEC (e.g. sim:24GiB), got '{}'", spec)};
+  }
+  // Reading real GPUs through NVML is not built yet, so `nvml` always ends here; say whether a
+  // driver is present so that the operator knows which fix applies.
+  void* nvml = ::dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+  std::string why = nvml ? "this vramq build cannot read NVIDIA GPUs through NVML yet"
+                         : "libnvidia-ml.so.1 cannot be loaded (no NVIDIA driver here?)";
+  if (nvml) ::dlclose(nvml);
+  if (spec == "nvml") {
+    return core::Error{why + "; run with --gpus sim:24GiB to simulate GPUs, or --gpus auto"};
+  }
+  std::fprintf(stderr,
+               "\n*****************************************************************\n"
+               "*  vramq: NO REAL GPU: %s.\n"
+               "*  SIMULATING one 24 GiB GPU (--gpus sim:24GiB). Admission follows\n"
+               "*  simulated readings, not real GPU memory.\n"
+               "*****************************************************************\n\n",
+               why.c_str());
+  return std::unique_ptr<gpu::GpuSource>(std::make_unique<gpu::SimGpuSource>(std::vector<std::int64_t>{24576}));
+}
+
+asio::awaitable<void> shutdown_on_signal(asio::io_context& ioc, server::HttpServer& http,
+                                         service::Orchestrator& orchestrator) {
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  int sig = co_await signals.async_wait(asio::use_awaitable);
+  spdlog::info("{}: draining (no new jobs, running jobs are stopped)", sigabbrev_np(sig));
+  http.stop();
+  co_await orchestrator.drain();
+  spdlog::info("stopped");
+  ioc.stop();
+}
+
+}  // namespace
+
+int serve(const core::Config& config) {
+  ::signal(SIGPIPE, SIG_IGN);
+  if (auto ok = core::validate_config(config); !ok) {
+    spdlog::error("{}", ok.error().message);
+    return 2;
+  }
+  auto listen = core::parse_host_port(config.listen);
+  std::string catalog_text;
+  if (config.tasks_file.empty()) {
+    catalog_text = std::string(demo_catalog());
+  } else {
+    auto text = read_file(config.tasks_file);
+    if (!text) {
+      spdlog::error("--tasks: {}", text.error().message);
+      return 2;
+    }
+    catalog_text = std::move(*text);
+  }
+  auto catalog = core::TaskCatalog::parse(catalog_text, bin_dir());
+  if (!catalog) {
+    spdlog::error("{}: {}", config.tasks_file.empty() ? "embedded catalog" : config.tasks_file,
+                  catalog.error().message);
+    return 2;
+  }
+  auto gpus = make_gpu_source(config.gpus);
+  if (!gpus) {
+    spdlog::error("{}", gpus.error().message);
+    return 1;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(config.data_dir) / "jobs", ec);
+  if (ec) {
+    spdlog::error("cannot create the data directory {}: {}", config.data_dir, ec.message());
+    return 1;
+  }
+
+  std::vector<server::Token> tokens;
+  if (!config.token_file.empty()) {
+    auto text = read_file(config.token_file);
+    auto parsed = text ? server::parse_tokens(*text) : core::Result<std::vector<server::Token>>(text.error());
+    if (!parsed) {
+      spdlog::error("--token-file {}: {}", config.token_file, parsed.error().message);
+      return 2;
+    }
+    tokens = std::move(*parsed);
+  }
+
+  asio::io_context ioc(1);
+  auto store = store::JobStore::open((std::filesystem::path(config.data_dir) / "vramq.db").string(),
+                                     ioc.get_executor());
+  if (!store) {
+    spdlog::error("job store: {}", store.error().message);
+    return 1;
+  }
+  service::Orchestrator orchestrator(ioc, config, std::move(*catalog), std::move(*gpus),
+                                     std::make_unique<exec::LocalExecutor>(ioc.get_executor()),
+                                     std::move(*store));
+  if (auto ok = orchestrator.start(); !ok) {
+    spdlog::error("{}", ok.error().message);
+    return 1;
+  }
+  server::Router router(orchestrator, std::move(tokens));
+  server::HttpServer http(ioc, router,
+                          {.body_bytes = static_cast<std::size_t>(config.body_limit_bytes)});
+  auto endpoint = http.listen(listen->host, listen->port);
+  if (!endpoint) {
+    spdlog::error("{}", endpoint.error().message);
+    return 1;
+  }
+  http.start();
+  asio::co_spawn(ioc, shutdown_on_signal(ioc, http, orchestrator), asio::detached);
+  spdlog::info("vramq listening on http://{}:{} (data in {}, GPUs: {}, {} tasks)",
+               endpoint->address().to_string(), endpoint->port(), config.data_dir,
+               orchestrator.gpu_kind(), orchestrator.catalog().tasks().size());
+  ioc.run();
+  return 0;
+}
+
+}  // namespace vramq::app

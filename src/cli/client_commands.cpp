@@ -1,0 +1,288 @@
+#include "cli/client_commands.hpp"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <fmt/format.h>
+#include <iostream>
+#include <map>
+
+#include "cli/http_client.hpp"
+#include "cli/table.hpp"
+#include "core/units.hpp"
+
+namespace vramq::cli {
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int kWaitChunkS = 3600;  // the server's longest long poll
+
+struct Reply {
+  int status = 0;
+  json::value body;
+  std::string raw;
+};
+
+// Sends a request; on transport failure prints one line and returns nullopt (exit 3).
+std::optional<Reply> call(const ClientOptions& c, std::string_view method, std::string_view target,
+                          std::string_view body = {}, std::chrono::seconds timeout = 30s) {
+  auto url = parse_server_url(c.server);
+  if (!url) {
+    std::cerr << "vramq: " << url.error().message << "\n";
+    return std::nullopt;
+  }
+  auto r = http_request(*url, method, target, body, c.token, timeout);
+  if (!r) {
+    std::cerr << "vramq: " << r.error().message << "\n";
+    return std::nullopt;
+  }
+  Reply reply{.status = r->status, .body = {}, .raw = r->body};
+  boost::system::error_code ec;
+  reply.body = json::parse(r->body, ec);
+  return reply;
+}
+
+std::string str(const json::value& v) {
+  if (v.is_string()) return std::string(v.get_string());
+  if (v.is_null()) return "-";
+  if (v.is_double()) return fmt::format("{}", v.get_double());  // 1 rather than JSON's 1E0
+  return json::serialize(v);
+}
+
+// A problem+json answer as one line; the exit code depends on who is at fault.
+int report_error(const Reply& r) {
+  std::string detail = r.raw;
+  if (r.body.is_object()) {
+    const json::object& o = r.body.get_object();
+    if (auto* d = o.if_contains("detail")) detail = str(*d);
+  }
+  std::cerr << fmt::format("vramq: server answered {}: {}\n", r.status, detail);
+  if (r.status == 429 || r.status == 503 || r.status == 401 || r.status >= 500) {
+    return kExitUnreachable;
+  }
+  return kExitUsage;
+}
+
+std::string job_line(const json::object& j) {
+  std::string where;
+  if (str(j.at("state")) == "queued") {
+    where = fmt::format(" (position {}, {})", str(j.at("queue_position")), str(j.at("pending_reason")));
+  } else if (!j.at("gpu").is_null()) {
+    where = fmt::format(" on GPU {}", str(j.at("gpu")));
+  }
+  return fmt::format("job {} {}{}", str(j.at("id")), str(j.at("state")), where);
+}
+
+void print_job(const json::object& j) {
+  Table t({"FIELD", "VALUE"});
+  for (const char* key : {"id", "state", "reason", "task", "vram_mb", "gpu", "priority",
+                          "queue_position", "pending_reason", "attempt", "submitted_at",
+                          "started_at", "finished_at", "exit_code", "signal", "peak_vram_mb",
+                          "error"}) {
+    if (const json::value* v = j.if_contains(key)) t.add({key, str(*v)});
+  }
+  std::vector<std::string> argv;
+  for (const json::value& a : j.at("command").as_array()) argv.push_back(str(a));
+  t.add({"command", fmt::format("{}", fmt::join(argv, " "))});
+  std::cout << t.render();
+  if (const json::value* out = j.if_contains("output"); out && out->is_string()) {
+    std::cout << "--- output ---\n" << std::string_view(out->get_string());
+    if (!out->get_string().empty() && out->get_string().back() != '\n') std::cout << "\n";
+  }
+}
+
+bool terminal(const json::object& j) {
+  std::string s = str(j.at("state"));
+  return s != "queued" && s != "running";
+}
+
+// Final job -> output and exit code (0 succeeded, 1 otherwise).
+int finish_job(const ClientOptions& c, const json::object& j) {
+  if (c.json) {
+    std::cout << json::serialize(j) << "\n";
+  } else {
+    if (const json::value* out = j.if_contains("output"); out && out->is_string()) {
+      std::cout << std::string_view(out->get_string());
+    }
+    if (str(j.at("state")) != "succeeded") {
+      std::cerr << fmt::format("vramq: {}: {}\n", job_line(j), str(j.at("error")));
+    }
+  }
+  return str(j.at("state")) == "succeeded" ? kExitOk : kExitJobFailed;
+}
+
+// Long-polls until the job is terminal.
+std::optional<Reply> wait_terminal(const ClientOptions& c, std::int64_t id) {
+  while (true) {
+    auto r = call(c, "GET", fmt::format("/v1/jobs/{}?wait={}", id, kWaitChunkS), {},
+                  std::chrono::seconds(kWaitChunkS + 30));
+    if (!r || r->status != 200 || !r->body.is_object() || terminal(r->body.get_object())) return r;
+  }
+}
+
+// --param k=v values take the type the task declares (GET /v1/tasks), so "2" reaches an int
+// parameter as 2 and a string parameter as "2".
+std::optional<json::object> typed_params(const ClientOptions& c, const SubmitOptions& s,
+                                         int& exit_code) {
+  std::map<std::string, std::string> types;
+  if (!s.params.empty()) {
+    auto r = call(c, "GET", "/v1/tasks");
+    if (!r) {
+      exit_code = kExitUnreachable;
+      return std::nullopt;
+    }
+    if (r->status == 200 && r->body.is_object()) {
+      for (const json::value& t : r->body.at("tasks").as_array()) {
+        if (str(t.at("name")) != s.task) continue;
+        for (const json::value& p : t.at("params").as_array()) {
+          types[str(p.at("name"))] = str(p.at("type"));
+        }
+      }
+    }
+  }
+  json::object params;
+  for (const std::string& kv : s.params) {
+    std::size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << fmt::format("vramq: --param '{}' must be NAME=VALUE\n", kv);
+      exit_code = kExitUsage;
+      return std::nullopt;
+    }
+    std::string name = kv.substr(0, eq);
+    std::string value = kv.substr(eq + 1);
+    const std::string& type = types[name];
+    std::int64_t i = 0;
+    double d = 0;
+    if (type == "int" &&
+        std::from_chars(value.data(), value.data() + value.size(), i).ptr == value.data() + value.size()) {
+      params[name] = i;
+    } else if (type == "float" && std::from_chars(value.data(), value.data() + value.size(), d).ptr ==
+                                      value.data() + value.size()) {
+      params[name] = d;
+    } else {
+      params[name] = value;  // the server names the parameter if this is wrong
+    }
+  }
+  return params;
+}
+
+}  // namespace
+
+int submit(const ClientOptions& c, const SubmitOptions& s) {
+  json::object body;
+  if (!s.command.empty()) {
+    json::array argv;
+    for (const std::string& a : s.command) argv.emplace_back(a);
+    body["command"] = std::move(argv);
+  } else {
+    body["task"] = s.task;
+    int code = kExitOk;
+    auto params = typed_params(c, s, code);
+    if (!params) return code;
+    body["params"] = std::move(*params);
+  }
+  if (s.vram_mb) body["vram_mb"] = *s.vram_mb;
+  if (s.priority) body["priority"] = *s.priority;
+  if (s.timeout_s) body["timeout_s"] = *s.timeout_s;
+  if (s.max_retries) body["max_retries"] = *s.max_retries;
+  std::string target = s.wait ? fmt::format("/v1/jobs?wait={}", kWaitChunkS) : "/v1/jobs";
+  auto r = call(c, "POST", target, json::serialize(body),
+                std::chrono::seconds(s.wait ? kWaitChunkS + 30 : 30));
+  if (!r) return kExitUnreachable;
+  if ((r->status != 200 && r->status != 202) || !r->body.is_object()) return report_error(*r);
+  json::object job = r->body.get_object();
+  if (!s.wait) {
+    if (c.json) {
+      std::cout << json::serialize(job) << "\n";
+    } else {
+      std::cout << job_line(job) << "\n";
+    }
+    return kExitOk;
+  }
+  if (!terminal(job)) {
+    if (!c.json) std::cerr << job_line(job) << ", waiting...\n";
+    r = wait_terminal(c, job.at("id").to_number<std::int64_t>());
+    if (!r) return kExitUnreachable;
+    if (r->status != 200 || !r->body.is_object()) return report_error(*r);
+    job = r->body.get_object();
+  }
+  return finish_job(c, job);
+}
+
+int show(const ClientOptions& c, std::int64_t id) {
+  auto r = call(c, "GET", fmt::format("/v1/jobs/{}", id));
+  if (!r) return kExitUnreachable;
+  if (r->status != 200 || !r->body.is_object()) return report_error(*r);
+  if (c.json) {
+    std::cout << json::serialize(r->body) << "\n";
+  } else {
+    print_job(r->body.get_object());
+  }
+  return kExitOk;
+}
+
+int wait(const ClientOptions& c, std::int64_t id) {
+  auto r = wait_terminal(c, id);
+  if (!r) return kExitUnreachable;
+  if (r->status != 200 || !r->body.is_object()) return report_error(*r);
+  return finish_job(c, r->body.get_object());
+}
+
+int gpus(const ClientOptions& c) {
+  auto r = call(c, "GET", "/v1/gpus");
+  if (!r) return kExitUnreachable;
+  if (r->status != 200 || !r->body.is_object()) return report_error(*r);
+  if (c.json) {
+    std::cout << json::serialize(r->body) << "\n";
+    return kExitOk;
+  }
+  Table t({"GPU", "NAME", "TOTAL", "USED", "RESERVED", "FOREIGN", "AVAILABLE", "JOBS", "VRAM"});
+  for (const json::value& gv : r->body.at("gpus").as_array()) {
+    const json::object& g = gv.get_object();
+    auto mb = [&](const char* k) { return g.at(k).to_number<std::int64_t>(); };
+    std::vector<std::string> jobs;
+    for (const json::value& j : g.at("jobs").as_array()) jobs.push_back(str(j));
+    t.add({str(g.at("index")), str(g.at("name")), core::format_mb(mb("total_mb")),
+           core::format_mb(mb("used_mb")), core::format_mb(mb("reserved_mb")),
+           core::format_mb(mb("foreign_mb")), core::format_mb(mb("available_mb")),
+           jobs.empty() ? "-" : fmt::format("{}", fmt::join(jobs, ",")),
+           vram_bar(mb("total_mb"), mb("committed_mb"), mb("foreign_mb"), 20)});
+  }
+  std::cout << t.render();
+  std::cout << fmt::format("buffer kept free per GPU: {}; source: {}\n",
+                           core::format_mb(r->body.at("buffer_mb").to_number<std::int64_t>()),
+                           str(r->body.at("source")));
+  return kExitOk;
+}
+
+int tasks(const ClientOptions& c) {
+  auto r = call(c, "GET", "/v1/tasks");
+  if (!r) return kExitUnreachable;
+  if (r->status != 200 || !r->body.is_object()) return report_error(*r);
+  if (c.json) {
+    std::cout << json::serialize(r->body) << "\n";
+    return kExitOk;
+  }
+  Table t({"TASK", "PARAMETERS", "VRAM RULE", "DESCRIPTION"});
+  for (const json::value& tv : r->body.at("tasks").as_array()) {
+    const json::object& task = tv.get_object();
+    std::vector<std::string> params;
+    for (const json::value& p : task.at("params").as_array()) {
+      const json::object& po = p.get_object();
+      std::string d = po.contains("default") ? "=" + str(po.at("default")) : "";
+      params.push_back(fmt::format("{}:{}{}", str(po.at("name")), str(po.at("type")), d));
+    }
+    const json::object& v = task.at("vram").get_object();
+    std::string rule = fmt::format("{} MiB", str(v.at("base_mb")));
+    if (!str(v.at("unit")).empty()) {
+      rule += fmt::format(" + {} x {}", str(v.at("per_unit_mb")), str(v.at("unit")));
+    }
+    t.add({str(task.at("name")), fmt::format("{}", fmt::join(params, " ")), rule,
+           str(task.at("description"))});
+  }
+  std::cout << t.render();
+  return kExitOk;
+}
+
+}  // namespace vramq::cli

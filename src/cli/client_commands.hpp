@@ -1,0 +1,40 @@
+#pragma once
+// The CLI's client subcommands. Each returns the process exit code of DESIGN:
+// 0 ok, 1 job failed (submit --wait, wait), 2 usage error, 3 server unreachable or refused.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vramq::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitJobFailed = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUnreachable = 3;
+
+struct ClientOptions {
+  std::string server;  // URL
+  std::string token;
+  bool json = false;
+};
+
+struct SubmitOptions {
+  std::string task;
+  std::vector<std::string> params;  // "key=value"
+  std::vector<std::string> command;  // raw argv instead of a task
+  std::optional<std::int64_t> vram_mb;
+  std::optional<int> priority;
+  std::optional<std::int64_t> timeout_s;
+  std::optional<int> max_retries;
+  bool wait = false;
+};
+
+int submit(const ClientOptions& c, const SubmitOptions& s);
+int show(const ClientOptions& c, std::int64_t id);
+int wait(const ClientOptions& c, std::int64_t id);
+int gpus(const ClientOptions& c);
+int tasks(const ClientOptions& c);
+
+}  // namespace vramq::cli

@@ -1,0 +1,32 @@
+#pragma once
+// A small blocking HTTP/1.1 client for the CLI (one request per connection, with a deadline).
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace vramq::cli {
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct ServerUrl {
+  std::string host;
+  std::string port;
+  std::string base_path;  // without trailing slash
+};
+
+core::Result<ServerUrl> parse_server_url(std::string_view url);
+
+// Errors are transport failures only (cannot connect, timeout); any HTTP status is a result.
+core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view method,
+                                      std::string_view target, std::string_view body,
+                                      std::string_view token, std::chrono::seconds timeout);
+
+}  // namespace vramq::cli

@@ -1,0 +1,52 @@
+#include "exec/process_probe.hpp"
+
+#include <signal.h>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+
+namespace vramq::exec {
+
+std::optional<std::int64_t> process_start_ticks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  if (!in) return std::nullopt;
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
+  std::size_t close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::string_view rest = std::string_view(stat).substr(close + 2);  // field 3 onwards
+  for (int field = 3; field < 22; ++field) {
+    std::size_t space = rest.find(' ');
+    if (space == std::string_view::npos) return std::nullopt;
+    rest.remove_prefix(space + 1);
+  }
+  std::int64_t ticks = 0;
+  auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), ticks);
+  if (ec != std::errc{}) return std::nullopt;
+  return ticks;
+}
+
+bool kill_group_if_same(pid_t pgid, std::int64_t start_ticks) {
+  if (pgid <= 1) return false;
+  std::optional<std::int64_t> now = process_start_ticks(pgid);
+  if (!now || *now != start_ticks) return false;
+  return ::kill(-pgid, SIGKILL) == 0;
+}
+
+std::string read_tail(const std::string& path, std::size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  std::streamoff size = in.tellg();
+  std::streamoff from = size > static_cast<std::streamoff>(max_bytes)
+                            ? size - static_cast<std::streamoff>(max_bytes)
+                            : 0;
+  in.seekg(from);
+  std::string out(static_cast<std::size_t>(size - from), '\0');
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  out.resize(static_cast<std::size_t>(in.gcount()));
+  return out;
+}
+
+}  // namespace vramq::exec

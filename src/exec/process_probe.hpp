@@ -1,0 +1,23 @@
+#pragma once
+// Small blocking helpers about processes and log files (they read /proc and files: call them off
+// the event loop, or at start-up).
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace vramq::exec {
+
+// starttime (field 22 of /proc/PID/stat, clock ticks since boot); nullopt if no such process.
+std::optional<std::int64_t> process_start_ticks(pid_t pid);
+
+// Kills the process group `pgid` with SIGKILL if its leader is still the same process (same
+// start time), so that a PID reused since is never signalled. Returns whether it signalled.
+bool kill_group_if_same(pid_t pgid, std::int64_t start_ticks);
+
+// The last `max_bytes` of a file ("" if it does not exist).
+std::string read_tail(const std::string& path, std::size_t max_bytes);
+
+}  // namespace vramq::exec

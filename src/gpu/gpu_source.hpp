@@ -1,0 +1,52 @@
+#pragma once
+// Where GPU readings come from: simulated GPUs now, NVML later. A source may block (NVML calls,
+// file reads), so it is only ever called from the GPU poller's thread; the event loop receives
+// the resulting GpuSample by value.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/job.hpp"
+
+namespace vramq::gpu {
+
+// What the loop tells the source about one running job, so that the source can attribute use.
+struct JobProbe {
+  core::JobId job = 0;
+  int gpu = 0;
+  std::int64_t reservation_mb = 0;
+  std::int64_t pgid = 0;
+  std::string sim_vram_file;  // simulation only: where the job reports its use
+};
+
+struct GpuInfo {
+  int index = 0;
+  std::string uuid;
+  std::string name;
+  std::int64_t total_mb = 0;
+  std::int64_t used_mb = 0;     // everything in use on the device
+  std::int64_t foreign_mb = 0;  // used_mb minus what vramq's jobs account for
+};
+
+struct GpuSample {
+  std::vector<GpuInfo> gpus;
+  // Measured use per running job; a job without a reading is absent (it counts as using its
+  // reservation).
+  std::map<core::JobId, std::int64_t> job_used_mb;
+};
+
+class GpuSource {
+ public:
+  virtual ~GpuSource() = default;
+  virtual std::string_view kind() const = 0;  // "sim" or "nvml"
+  // Blocking. Called from the poller thread only, never concurrently.
+  virtual core::Result<GpuSample> sample(std::span<const JobProbe> jobs) = 0;
+};
+
+}  // namespace vramq::gpu

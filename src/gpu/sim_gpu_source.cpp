@@ -1,0 +1,42 @@
+#include "gpu/sim_gpu_source.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace vramq::gpu {
+
+std::optional<std::int64_t> read_sim_report(const std::string& path) {
+  if (path.empty()) return std::nullopt;
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  char buf[64] = {};
+  in.read(buf, sizeof buf - 1);
+  std::string_view text(buf, static_cast<std::size_t>(in.gcount()));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  std::int64_t mb = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), mb);
+  if (ec != std::errc{} || end != text.data() + text.size() || mb < 0) return std::nullopt;
+  return mb;
+}
+
+core::Result<GpuSample> SimGpuSource::sample(std::span<const JobProbe> jobs) {
+  GpuSample s;
+  for (std::size_t i = 0; i < totals_mb_.size(); ++i) {
+    s.gpus.push_back({.index = static_cast<int>(i),
+                      .uuid = fmt::format("GPU-5a1a0000-0000-4000-8000-{:012d}", i),
+                      .name = "vramq simulated GPU",
+                      .total_mb = totals_mb_[i]});
+  }
+  for (const JobProbe& j : jobs) {
+    if (j.gpu < 0 || j.gpu >= static_cast<int>(s.gpus.size())) continue;
+    std::optional<std::int64_t> used = read_sim_report(j.sim_vram_file);
+    if (used) s.job_used_mb[j.job] = *used;
+    s.gpus[j.gpu].used_mb += used.value_or(j.reservation_mb);
+  }
+  return s;
+}
+
+}  // namespace vramq::gpu

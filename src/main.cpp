@@ -1,0 +1,126 @@
+// vramq: the server (`vramq serve`) and its command-line client, in one binary.
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "app/serve.hpp"
+#include "cli/client_commands.hpp"
+
+namespace {
+
+std::string env_or(const char* name, std::string fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::string(v) : std::move(fallback);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace vramq;
+  CLI::App app{"vramq: a GPU job orchestrator that starts each job only when a GPU has room for it"};
+  app.require_subcommand(1);
+  cli::ClientOptions client{.server = env_or("VRAMQ_SERVER", "http://127.0.0.1:8000"),
+                            .token = env_or("VRAMQ_TOKEN", ""),
+                            .json = false};
+
+  // serve
+  core::Config config;
+  std::string config_file;
+  CLI::App* serve = app.add_subcommand("serve", "run the vramq server");
+  serve->add_option("--config", config_file, "TOML config file (flags override it)");
+  auto* o_listen = serve->add_option("--listen", config.listen, "HOST:PORT to listen on");
+  auto* o_data = serve->add_option("--data-dir", config.data_dir, "where the job store and job directories live");
+  auto* o_gpus = serve->add_option("--gpus", config.gpus, "nvml | auto | sim:SPEC (e.g. sim:2x24GiB)");
+  auto* o_tasks = serve->add_option("--tasks", config.tasks_file, "task catalog (TOML); default: the demo catalog");
+  auto* o_qmax = serve->add_option("--queue-max", config.queue_max, "most jobs waiting before 429");
+  auto* o_buf = serve->add_option("--vram-buffer-mb", config.vram_buffer_mb, "VRAM kept free on every GPU");
+  auto* o_defv = serve->add_option("--default-vram-mb", config.default_vram_mb, "reservation of raw commands without vram_mb");
+  auto* o_raw = serve->add_flag("--allow-raw-commands", config.allow_raw_commands, "accept {\"command\": [...]} submissions");
+  auto* o_tok = serve->add_option("--token-file", config.token_file, "bearer tokens, one per line");
+  auto* o_bf = serve->add_option("--backfill-bound-s", config.backfill_bound_s, "longest wait before a job may no longer be passed");
+  auto* o_grace = serve->add_option("--kill-grace-s", config.kill_grace_s, "SIGTERM to SIGKILL grace");
+  auto* o_poll = serve->add_option("--gpu-poll-ms", config.gpu_poll_ms, "GPU reading period");
+
+  // client commands
+  auto add_client_flags = [&](CLI::App* cmd) {
+    cmd->add_option("--server", client.server, "server URL (default $VRAMQ_SERVER or http://127.0.0.1:8000)");
+    cmd->add_flag("--json", client.json, "JSON output for scripts");
+  };
+  cli::SubmitOptions submit;
+  CLI::App* c_submit = app.add_subcommand("submit", "submit a job: vramq submit TASK [--param k=v ...] [--wait]");
+  add_client_flags(c_submit);
+  c_submit->add_option("task", submit.task, "task name (vramq tasks lists them)");
+  c_submit->add_option("--param,-p", submit.params, "a task parameter NAME=VALUE (repeatable)");
+  c_submit->add_option("--command", submit.command, "a raw argv instead of a task (if the server allows)")->expected(1, -1);
+  c_submit->add_option("--vram-mb", submit.vram_mb, "override the VRAM reservation (MiB)");
+  c_submit->add_option("--priority", submit.priority, "higher runs first");
+  c_submit->add_option("--timeout", submit.timeout_s, "seconds before the job is stopped");
+  c_submit->add_option("--max-retries", submit.max_retries, "retries after a failure");
+  c_submit->add_flag("--wait", submit.wait, "wait for the job to end and print its output");
+
+  std::int64_t job_id = 0;
+  CLI::App* c_show = app.add_subcommand("show", "show one job");
+  add_client_flags(c_show);
+  c_show->add_option("id", job_id, "job id")->required();
+  CLI::App* c_wait = app.add_subcommand("wait", "wait for a job to end; exit 0 if it succeeded");
+  add_client_flags(c_wait);
+  c_wait->add_option("id", job_id, "job id")->required();
+  CLI::App* c_gpus = app.add_subcommand("gpus", "show GPUs and their VRAM");
+  add_client_flags(c_gpus);
+  CLI::App* c_tasks = app.add_subcommand("tasks", "list the task catalog");
+  add_client_flags(c_tasks);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : cli::kExitUsage;
+  }
+
+  if (serve->parsed()) {
+    if (!config_file.empty()) {
+      std::ifstream in(config_file);
+      if (!in) {
+        std::cerr << "vramq: cannot read config file " << config_file << "\n";
+        return cli::kExitUsage;
+      }
+      std::stringstream text;
+      text << in.rdbuf();
+      // The file applies first, then every flag given on the command line again on top.
+      core::Config flags = config;
+      auto parsed = core::parse_config(text.str(), core::Config{});
+      if (!parsed) {
+        std::cerr << "vramq: " << config_file << ": " << parsed.error().message << "\n";
+        return cli::kExitUsage;
+      }
+      config = *parsed;
+      if (o_listen->count()) config.listen = flags.listen;
+      if (o_data->count()) config.data_dir = flags.data_dir;
+      if (o_gpus->count()) config.gpus = flags.gpus;
+      if (o_tasks->count()) config.tasks_file = flags.tasks_file;
+      if (o_qmax->count()) config.queue_max = flags.queue_max;
+      if (o_buf->count()) config.vram_buffer_mb = flags.vram_buffer_mb;
+      if (o_defv->count()) config.default_vram_mb = flags.default_vram_mb;
+      if (o_raw->count()) config.allow_raw_commands = flags.allow_raw_commands;
+      if (o_tok->count()) config.token_file = flags.token_file;
+      if (o_bf->count()) config.backfill_bound_s = flags.backfill_bound_s;
+      if (o_grace->count()) config.kill_grace_s = flags.kill_grace_s;
+      if (o_poll->count()) config.gpu_poll_ms = flags.gpu_poll_ms;
+    }
+    return app::serve(config);
+  }
+  if (c_submit->parsed()) {
+    if (submit.task.empty() == submit.command.empty()) {
+      std::cerr << "vramq submit: give a TASK or --command ARGV... (not both)\n";
+      return cli::kExitUsage;
+    }
+    return cli::submit(client, submit);
+  }
+  if (c_show->parsed()) return cli::show(client, job_id);
+  if (c_wait->parsed()) return cli::wait(client, job_id);
+  if (c_gpus->parsed()) return cli::gpus(client);
+  if (c_tasks->parsed()) return cli::tasks(client);
+  return cli::kExitUsage;
+}

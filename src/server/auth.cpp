@@ -1,0 +1,61 @@
+#include "server/auth.hpp"
+
+#include <fmt/format.h>
+
+namespace vramq::server {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+// Constant time in the content (not the length) of the strings.
+bool same(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
+core::Result<std::vector<Token>> parse_tokens(std::string_view text) {
+  std::vector<Token> tokens;
+  int line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    std::size_t nl = text.find('\n');
+    std::string_view line = trim(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    if (line.empty() || line.front() == '#') continue;
+    std::size_t colon = line.find(':');
+    Token t{.secret = std::string(trim(line.substr(0, colon))),
+            .name = colon == std::string_view::npos ? "" : std::string(trim(line.substr(colon + 1)))};
+    if (t.secret.size() < 16) {
+      return core::Error{fmt::format("token file line {}: a token must be at least 16 characters", line_no)};
+    }
+    tokens.push_back(std::move(t));
+  }
+  if (tokens.empty()) return core::Error{"the token file holds no token"};
+  return tokens;
+}
+
+std::optional<std::string> authenticate(std::string_view authorization,
+                                        const std::vector<Token>& tokens) {
+  constexpr std::string_view kScheme = "Bearer ";
+  if (authorization.size() <= kScheme.size() ||
+      authorization.substr(0, kScheme.size()) != kScheme) {
+    return std::nullopt;
+  }
+  std::string_view given = trim(authorization.substr(kScheme.size()));
+  std::optional<std::string> who;
+  for (const Token& t : tokens) {  // no early exit: timing does not tell which token matched
+    if (same(given, t.secret)) who = t.name.empty() ? "token" : t.name;
+  }
+  return who;
+}
+
+}  // namespace vramq::server

@@ -1,0 +1,321 @@
+#include "server/json_codec.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ctime>
+#include <limits>
+
+namespace vramq::server {
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kSubmitFields[] = {"task",      "params",      "command", "vram_mb",
+                                              "priority",  "timeout_s",   "max_retries", "env"};
+
+std::string_view kind_of(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: return "null";
+    case json::kind::bool_: return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64: return "an integer";
+    case json::kind::double_: return "a number";
+    case json::kind::string: return "a string";
+    case json::kind::array: return "an array";
+    case json::kind::object: return "an object";
+  }
+  return "a value";
+}
+
+boost::system::result<std::int64_t, FieldError> integer(const json::value& v,
+                                                         std::string_view field, std::int64_t lo,
+                                                         std::int64_t hi) {
+  std::int64_t n = 0;
+  if (v.is_int64()) {
+    n = v.get_int64();
+  } else if (v.is_uint64()) {
+    return FieldError{std::string(field),
+                      fmt::format("{} must be an integer from {} to {}", field, lo, hi)};
+  } else {
+    return FieldError{std::string(field), fmt::format("{} must be an integer, got {}", field,
+                                                      kind_of(v))};
+  }
+  if (n < lo || n > hi) {
+    return FieldError{std::string(field),
+                      fmt::format("{} must be an integer from {} to {}, got {}", field, lo, hi, n)};
+  }
+  return n;
+}
+
+bool valid_env_name(std::string_view name) {
+  if (name.empty() || name.size() > 128 || std::isdigit(static_cast<unsigned char>(name[0]))) {
+    return false;
+  }
+  return std::ranges::all_of(name, [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+}
+
+boost::system::result<void, FieldError> parse_params(const json::value& v,
+                                                     service::SubmitRequest& out) {
+  if (!v.is_object()) {
+    return FieldError{"params", fmt::format("params must be an object, got {}", kind_of(v))};
+  }
+  for (const auto& [key, value] : v.as_object()) {
+    std::string name(key);
+    std::string field = "params." + name;
+    switch (value.kind()) {
+      case json::kind::int64: out.params.emplace_back(name, value.get_int64()); break;
+      case json::kind::double_: out.params.emplace_back(name, value.get_double()); break;
+      case json::kind::bool_: out.params.emplace_back(name, value.get_bool()); break;
+      case json::kind::string: out.params.emplace_back(name, std::string(value.get_string())); break;
+      case json::kind::uint64:
+        return FieldError{field, fmt::format("{} is too large", field)};
+      default:
+        return FieldError{field, fmt::format("{} must be a number or a string, got {}", field,
+                                             kind_of(value))};
+    }
+  }
+  return {};
+}
+
+boost::system::result<void, FieldError> parse_command(const json::value& v,
+                                                      service::SubmitRequest& out) {
+  if (!v.is_array()) {
+    return FieldError{"command", fmt::format("command must be an array of strings, got {}",
+                                             kind_of(v))};
+  }
+  const json::array& a = v.get_array();
+  if (a.empty() || a.size() > 4096) {
+    return FieldError{"command", "command must hold 1 to 4096 strings (the argv to execute)"};
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    std::string field = fmt::format("command[{}]", i);
+    if (!a[i].is_string()) {
+      return FieldError{field, fmt::format("{} must be a string, got {}", field, kind_of(a[i]))};
+    }
+    std::string_view s = a[i].get_string();
+    if (s.find('\0') != std::string_view::npos) {
+      return FieldError{field, fmt::format("{} must not contain NUL", field)};
+    }
+    if (i == 0 && s.empty()) return FieldError{field, "command[0] must name a program"};
+    out.command.emplace_back(s);
+  }
+  return {};
+}
+
+boost::system::result<void, FieldError> parse_env(const json::value& v,
+                                                  service::SubmitRequest& out) {
+  if (!v.is_object()) {
+    return FieldError{"env", fmt::format("env must be an object of strings, got {}", kind_of(v))};
+  }
+  for (const auto& [key, value] : v.as_object()) {
+    std::string field = "env." + std::string(key);
+    if (!valid_env_name(key)) {
+      return FieldError{field, fmt::format("{}: not a valid variable name", field)};
+    }
+    if (key.starts_with("VRAMQ_") || key == "CUDA_VISIBLE_DEVICES") {
+      return FieldError{field, fmt::format("{}: set by vramq itself", field)};
+    }
+    if (!value.is_string()) {
+      return FieldError{field, fmt::format("{} must be a string, got {}", field, kind_of(value))};
+    }
+    std::string_view s = value.get_string();
+    if (s.find('\0') != std::string_view::npos) {
+      return FieldError{field, fmt::format("{} must not contain NUL", field)};
+    }
+    out.env.emplace_back(std::string(key), std::string(s));
+  }
+  return {};
+}
+
+json::value opt(const std::optional<int>& v) { return v ? json::value(*v) : json::value(nullptr); }
+json::value opt(const std::optional<std::int64_t>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
+json::value time_or_null(std::int64_t ms) { return ms > 0 ? json::value(rfc3339(ms)) : nullptr; }
+json::value text_or_null(std::string_view s) { return s.empty() ? json::value(nullptr) : json::value(s); }
+
+}  // namespace
+
+std::string rfc3339(std::int64_t unix_ms) {
+  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, unix_ms % 1000);
+}
+
+boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::string_view body) {
+  boost::system::error_code ec;
+  json::value root = json::parse(body, ec);
+  if (ec) {
+    return FieldError{"", fmt::format("the body is not valid JSON: {}", ec.message())};
+  }
+  if (!root.is_object()) {
+    return FieldError{"", fmt::format("the body must be a JSON object, got {}", kind_of(root))};
+  }
+  service::SubmitRequest req;
+  const json::object& o = root.get_object();
+  for (const auto& [key, value] : o) {
+    if (std::ranges::find(kSubmitFields, std::string_view(key)) == std::end(kSubmitFields)) {
+      return FieldError{std::string(key),
+                        fmt::format("unknown field '{}' (allowed: task, params, command, vram_mb, "
+                                    "priority, timeout_s, max_retries, env)",
+                                    std::string_view(key))};
+    }
+  }
+  if (o.contains("task") == o.contains("command")) {
+    return FieldError{"task", "give exactly one of 'task' (a catalog task) or 'command' (an argv)"};
+  }
+  if (const json::value* t = o.if_contains("task")) {
+    if (!t->is_string() || t->get_string().empty() || t->get_string().size() > 256) {
+      return FieldError{"task", fmt::format("task must be a non-empty string, got {}", kind_of(*t))};
+    }
+    req.task = std::string(t->get_string());
+  }
+  if (const json::value* p = o.if_contains("params")) {
+    if (!req.task.empty()) {
+      if (auto r = parse_params(*p, req); !r) return r.error();
+    } else {
+      return FieldError{"params", "params only go with 'task'"};
+    }
+  }
+  if (const json::value* c = o.if_contains("command")) {
+    if (auto r = parse_command(*c, req); !r) return r.error();
+  }
+  if (const json::value* v = o.if_contains("vram_mb")) {
+    auto n = integer(*v, "vram_mb", 0, std::int64_t{1} << 40);
+    if (!n) return n.error();
+    req.vram_mb = *n;
+  }
+  if (const json::value* v = o.if_contains("priority")) {
+    auto n = integer(*v, "priority", -1000, 1000);
+    if (!n) return n.error();
+    req.priority = static_cast<int>(*n);
+  }
+  if (const json::value* v = o.if_contains("timeout_s")) {
+    auto n = integer(*v, "timeout_s", 0, 30 * 24 * 3600);
+    if (!n) return n.error();
+    if (*n > 0) req.timeout_s = *n;
+  }
+  if (const json::value* v = o.if_contains("max_retries")) {
+    auto n = integer(*v, "max_retries", 0, 100);
+    if (!n) return n.error();
+    req.max_retries = static_cast<int>(*n);
+  }
+  if (const json::value* v = o.if_contains("env")) {
+    if (auto r = parse_env(*v, req); !r) return r.error();
+  }
+  return req;
+}
+
+json::object job_to_json(const service::JobView& v) {
+  const core::Job& j = v.job;
+  json::object o;
+  o["id"] = j.id;
+  o["state"] = core::to_string(j.state);
+  o["reason"] = j.reason == core::EndReason::none ? json::value(nullptr)
+                                                  : json::value(core::to_string(j.reason));
+  o["task"] = text_or_null(j.spec.task);
+  boost::system::error_code ec;
+  json::value params = json::parse(j.spec.params_json, ec);
+  o["params"] = ec ? json::value(json::object()) : std::move(params);
+  json::array argv;
+  for (const std::string& a : j.spec.argv) argv.emplace_back(a);
+  o["command"] = std::move(argv);
+  o["vram_mb"] = j.spec.vram_mb;
+  o["gpu"] = opt(j.gpu);
+  o["priority"] = j.spec.priority;
+  bool queued = j.state == core::JobState::queued;
+  o["queue_position"] = queued ? opt(v.queue_position) : json::value(nullptr);
+  o["pending_reason"] = queued && v.pending_reason != core::PendingReason::none
+                            ? json::value(core::to_string(v.pending_reason))
+                            : json::value(nullptr);
+  o["attempt"] = j.attempt;
+  o["max_retries"] = j.spec.max_retries;
+  o["timeout_s"] = j.spec.timeout_s > 0 ? json::value(j.spec.timeout_s) : json::value(nullptr);
+  o["submitted_at"] = time_or_null(j.submitted_at_ms);
+  o["started_at"] = time_or_null(j.started_at_ms);
+  o["finished_at"] = time_or_null(j.finished_at_ms);
+  o["exit_code"] = opt(j.exit_code);
+  o["signal"] = opt(j.signal);
+  o["error"] = text_or_null(j.error);
+  o["peak_vram_mb"] = opt(j.peak_vram_mb);
+  o["output"] = core::is_terminal(j.state) ? json::value(j.output) : json::value(nullptr);
+  return o;
+}
+
+json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus, std::int64_t buffer_mb,
+                          std::string_view kind) {
+  json::array list;
+  for (const service::GpuStatus& g : gpus) {
+    json::object o;
+    o["index"] = g.info.index;
+    o["uuid"] = g.info.uuid;
+    o["name"] = g.info.name;
+    o["total_mb"] = g.info.total_mb;
+    o["used_mb"] = g.info.used_mb;
+    o["reserved_mb"] = g.reserved_mb;
+    o["committed_mb"] = g.committed_mb;
+    o["foreign_mb"] = g.info.foreign_mb;
+    o["available_mb"] = g.available_mb;
+    o["known"] = g.known;
+    json::array jobs;
+    for (core::JobId id : g.jobs) jobs.emplace_back(id);
+    o["jobs"] = std::move(jobs);
+    list.push_back(std::move(o));
+  }
+  json::object root;
+  root["gpus"] = std::move(list);
+  root["buffer_mb"] = buffer_mb;
+  root["source"] = kind;
+  return root;
+}
+
+json::object tasks_to_json(const core::TaskCatalog& catalog) {
+  json::array tasks;
+  for (const core::TaskDef& t : catalog.tasks()) {
+    json::object o;
+    o["name"] = t.name;
+    o["description"] = t.description;
+    o["timeout_s"] = t.timeout_s > 0 ? json::value(t.timeout_s) : json::value(nullptr);
+    json::array env_allow;
+    for (const std::string& e : t.env_allow) env_allow.emplace_back(e);
+    o["env_allow"] = std::move(env_allow);
+    json::array params;
+    for (const core::ParamDef& p : t.params) {
+      json::object po;
+      po["name"] = p.name;
+      po["type"] = core::to_string(p.type);
+      if (!p.description.empty()) po["description"] = p.description;
+      if (p.min) po["min"] = *p.min;
+      if (p.max) po["max"] = *p.max;
+      if (p.default_value) {
+        std::visit([&](const auto& d) { po["default"] = d; }, *p.default_value);
+      } else {
+        po["required"] = true;
+      }
+      if (!p.pattern.empty()) po["pattern"] = p.pattern;
+      if (!p.choices.empty()) {
+        json::array values;
+        for (const std::string& c : p.choices) values.emplace_back(c);
+        po["values"] = std::move(values);
+      }
+      if (!p.under.empty()) po["under"] = p.under;
+      params.push_back(std::move(po));
+    }
+    o["params"] = std::move(params);
+    json::object vram;
+    vram["base_mb"] = t.vram.base_mb();
+    vram["per_unit_mb"] = t.vram.per_unit_mb();
+    vram["unit"] = t.vram.unit();
+    o["vram"] = std::move(vram);
+    tasks.push_back(std::move(o));
+  }
+  json::object root;
+  root["tasks"] = std::move(tasks);
+  return root;
+}
+
+}  // namespace vramq::server

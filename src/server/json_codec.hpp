@@ -1,0 +1,31 @@
+#pragma once
+// JSON in and out of the API: decoding a submission (every field checked, unknown fields
+// refused) and encoding jobs, GPUs and tasks. One place for the wire shapes.
+
+#include <boost/json/object.hpp>
+#include <boost/system/result.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/task_catalog.hpp"
+#include "service/orchestrator.hpp"
+
+namespace vramq::server {
+
+struct FieldError {
+  std::string field;    // "" for the body as a whole
+  std::string message;  // names the field and what was expected
+};
+
+boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::string_view body);
+
+boost::json::object job_to_json(const service::JobView& v);
+boost::json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus,
+                                 std::int64_t buffer_mb, std::string_view kind);
+boost::json::object tasks_to_json(const core::TaskCatalog& catalog);
+
+// Unix milliseconds -> "2026-11-25T13:23:24.123Z" (RFC 3339, UTC).
+std::string rfc3339(std::int64_t unix_ms);
+
+}  // namespace vramq::server

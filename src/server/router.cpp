@@ -1,0 +1,70 @@
+#include "server/router.hpp"
+
+#include <fmt/format.h>
+
+#include "server/problem.hpp"
+
+namespace vramq::server {
+
+std::optional<std::string_view> Request::query_param(std::string_view name) const {
+  for (const auto& [k, v] : query) {
+    if (k == name) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> Request::header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == lower_name) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+Response not_allowed(std::string_view allow, const Request& req) {
+  Response r = problem(Problem::method_not_allowed,
+                       fmt::format("{} does not accept {} (allowed: {})", req.path, req.method, allow));
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
+}
+
+}  // namespace
+
+boost::asio::awaitable<Response> Router::handle(Request req) {
+  const std::string& p = req.path;
+  const std::string& m = req.method;
+  if (p == "/healthz") {
+    co_return m == "GET" ? handle_healthz() : not_allowed("GET", req);
+  }
+  if (!tokens_.empty() && !authenticate(req.header("authorization").value_or(""), tokens_)) {
+    Response r = problem(Problem::unauthorized,
+                         "this server needs a token: send Authorization: Bearer TOKEN "
+                         "(the CLI reads VRAMQ_TOKEN)");
+    r.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="vramq")");
+    co_return r;
+  }
+  if (p == "/readyz") {
+    co_return m == "GET" ? handle_readyz(orchestrator_) : not_allowed("GET", req);
+  }
+  if (p == "/v1/jobs") {
+    if (m == "POST") co_return co_await handle_submit(req, orchestrator_);
+    co_return not_allowed("POST", req);
+  }
+  if (p.starts_with("/v1/jobs/")) {
+    std::string_view id = std::string_view(p).substr(9);
+    if (id.find('/') == std::string_view::npos) {
+      if (m == "GET") co_return co_await handle_get_job(req, id, orchestrator_);
+      co_return not_allowed("GET", req);
+    }
+  }
+  if (p == "/v1/gpus") {
+    co_return m == "GET" ? handle_gpus(orchestrator_) : not_allowed("GET", req);
+  }
+  if (p == "/v1/tasks") {
+    co_return m == "GET" ? handle_tasks(orchestrator_) : not_allowed("GET", req);
+  }
+  co_return problem(Problem::not_found, fmt::format("no such resource: {}", p));
+}
+
+}  // namespace vramq::server

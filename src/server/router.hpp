@@ -1,0 +1,34 @@
+#pragma once
+// Maps a request to its handler: the one table of routes (method, path pattern) of the API.
+// 404 for unknown paths, 405 with Allow for a known path with another method.
+
+#include <boost/asio/awaitable.hpp>
+
+#include "server/auth.hpp"
+#include "server/http_types.hpp"
+#include "service/orchestrator.hpp"
+
+namespace vramq::server {
+
+class Router {
+ public:
+  // With `tokens` non-empty every route but /healthz needs "Authorization: Bearer T".
+  Router(service::Orchestrator& orchestrator, std::vector<Token> tokens)
+      : orchestrator_(orchestrator), tokens_(std::move(tokens)) {}
+  boost::asio::awaitable<Response> handle(Request req);
+
+ private:
+  service::Orchestrator& orchestrator_;
+  std::vector<Token> tokens_;
+};
+
+// Handlers, one file per resource. Loop only.
+boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orchestrator& o);
+boost::asio::awaitable<Response> handle_get_job(const Request& req, std::string_view id,
+                                                service::Orchestrator& o);
+Response handle_gpus(const service::Orchestrator& o);
+Response handle_tasks(const service::Orchestrator& o);
+Response handle_healthz();
+Response handle_readyz(const service::Orchestrator& o);
+
+}  // namespace vramq::server

@@ -1,0 +1,626 @@
+#include "service/orchestrator.hpp"
+
+#include <signal.h>
+#include <string.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/units.hpp"
+#include "exec/process_probe.hpp"
+
+extern char** environ;
+
+namespace vramq::service {
+namespace asio = boost::asio;
+using core::EndReason;
+using core::Job;
+using core::JobId;
+using core::JobState;
+
+namespace {
+
+// A store save as an awaitable operation.
+template <class Token>
+auto async_save(store::JobStore& store, Job job, Token&& token) {
+  return asio::async_initiate<Token, void(core::Result<void>)>(
+      [&store](auto handler, Job j) {
+        // JobStore::Done is a std::function, which must be copyable; the handler is not.
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        store.save(std::move(j), [shared](core::Result<void> r) { std::move (*shared)(r); });
+      },
+      token, std::move(job));
+}
+
+std::string params_to_json(const std::map<std::string, core::ParamValue, std::less<>>& params) {
+  boost::json::object o;
+  for (const auto& [name, value] : params) {
+    std::visit([&](const auto& v) { o[name] = v; }, value);
+  }
+  return boost::json::serialize(o);
+}
+
+// The part of the server's environment a job inherits; everything else it gets is explicit.
+constexpr std::string_view kInherited[] = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR",
+                                           "USER", "LOGNAME"};
+
+std::vector<std::string> job_environment(const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    std::size_t eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    if (std::ranges::find(kInherited, kv.substr(0, eq)) != std::end(kInherited)) {
+      env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+    }
+  }
+  for (const auto& [k, v] : extra) env[k] = v;  // later sources win
+  std::vector<std::string> out;
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
+}
+
+}  // namespace
+
+Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::TaskCatalog catalog,
+                           std::unique_ptr<gpu::GpuSource> gpus,
+                           std::unique_ptr<exec::Executor> executor,
+                           std::unique_ptr<store::JobStore> store)
+    : ioc_(ioc),
+      config_(std::move(config)),
+      catalog_(std::move(catalog)),
+      gpu_source_(std::move(gpus)),
+      executor_(std::move(executor)),
+      store_(std::move(store)),
+      gpu_kind_(gpu_source_->kind()),
+      poll_timer_(ioc),
+      gpu_worker_(ioc.get_executor()),
+      file_worker_(ioc.get_executor()) {}
+
+Orchestrator::~Orchestrator() {
+  gpu_worker_.join();
+  file_worker_.join();
+}
+
+std::int64_t Orchestrator::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Orchestrator::job_dir(JobId id) const {
+  return (std::filesystem::absolute(config_.data_dir) / "jobs" / std::to_string(id)).string();
+}
+
+core::Result<void> Orchestrator::start() {
+  auto first = gpu_source_->sample({});
+  if (!first) return core::Error{"GPU source: " + first.error().message};
+  if (first->gpus.empty()) return core::Error{"the GPU source reports no GPUs"};
+  sample_ = std::move(*first);
+
+  auto max_id = store_->max_id();
+  if (!max_id) return max_id.error();
+  next_id_ = *max_id + 1;
+  auto jobs = store_->load_unfinished();
+  if (!jobs) return jobs.error();
+  std::int64_t requeued = 0;
+  std::int64_t interrupted = 0;
+  for (Job& j : *jobs) {
+    if (j.state == JobState::running) {
+      // Its supervisor was this server's process: the run is lost. Kill what it left behind
+      // (only if the PID still names the same process), then retry or fail it.
+      if (j.pid > 0 && exec::kill_group_if_same(static_cast<pid_t>(j.pid), j.pid_start_ticks)) {
+        spdlog::warn("job {}: killed the process group {} left by the previous run", j.id, j.pid);
+      }
+      j.pid = 0;
+      j.pid_start_ticks = 0;
+      if (j.attempt <= j.spec.max_retries) {
+        j.state = JobState::queued;
+        j.attempt += 1;
+        j.queued_at_ms = now_ms();
+        j.error = "interrupted by a vramq restart; queued again";
+        ++requeued;
+      } else {
+        j.state = JobState::failed;
+        j.reason = EndReason::interrupted;
+        j.error = "vramq stopped while the job was running";
+        j.finished_at_ms = now_ms();
+        ++interrupted;
+        store_->save(j);
+        continue;
+      }
+      store_->save(j);
+    }
+    auto [it, inserted] = active_.emplace(j.id, std::move(j));
+    queue_.insert({it->second.spec.priority, it->first});
+  }
+  spdlog::info("recovered {} queued jobs ({} re-queued after an interrupted run), {} interrupted",
+               queue_.size(), requeued, interrupted);
+  schedule_soon();
+  arm_poll_timer();
+  return {};
+}
+
+boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& req, JobId id) {
+  Job job;
+  job.id = id;
+  job.submitted_at_ms = now_ms();
+  job.queued_at_ms = job.submitted_at_ms;
+  job.spec.priority = req.priority;
+  job.spec.max_retries = req.max_retries;
+  if (req.task.empty()) {
+    if (!config_.allow_raw_commands) {
+      return SubmitError{SubmitErrc::forbidden, "command",
+                         "raw commands are disabled on this server (the operator can enable them "
+                         "with --allow-raw-commands); submit a task from GET /v1/tasks instead"};
+    }
+    job.spec.argv = std::move(req.command);
+    job.spec.cwd = job_dir(id);
+    job.spec.vram_mb = req.vram_mb.value_or(config_.default_vram_mb);
+    job.spec.timeout_s = req.timeout_s.value_or(0);
+    job.spec.env = std::move(req.env);
+  } else {
+    const core::TaskDef* task = catalog_.find(req.task);
+    if (task == nullptr) {
+      return SubmitError{SubmitErrc::unprocessable, "task",
+                         fmt::format("unknown task '{}' (GET /v1/tasks lists the tasks)", req.task)};
+    }
+    auto resolved = core::resolve_task(*task, req.params, job_dir(id), id);
+    if (!resolved) {
+      return SubmitError{SubmitErrc::unprocessable, resolved.error().field,
+                         fmt::format("{}: {}", resolved.error().field, resolved.error().message)};
+    }
+    for (const auto& [name, value] : req.env) {
+      if (std::ranges::find(task->env_allow, name) == task->env_allow.end()) {
+        return SubmitError{
+            SubmitErrc::unprocessable, "env." + name,
+            fmt::format("env.{}: task '{}' does not let clients set {} (allowed: {})", name,
+                        task->name, name,
+                        task->env_allow.empty() ? "none" : fmt::format("{}", fmt::join(task->env_allow, ", ")))};
+      }
+    }
+    if (req.timeout_s && task->timeout_s > 0 && *req.timeout_s > task->timeout_s) {
+      return SubmitError{SubmitErrc::unprocessable, "timeout_s",
+                         fmt::format("timeout_s: task '{}' allows at most {} s", task->name,
+                                     task->timeout_s)};
+    }
+    job.spec.task = task->name;
+    job.spec.params_json = params_to_json(resolved->params);
+    job.spec.argv = std::move(resolved->argv);
+    job.spec.cwd = std::move(resolved->cwd);
+    job.spec.env = std::move(resolved->env);
+    for (auto& kv : req.env) job.spec.env.push_back(std::move(kv));
+    job.spec.vram_mb = req.vram_mb.value_or(resolved->vram_mb);
+    job.spec.timeout_s = req.timeout_s.value_or(resolved->timeout_s);
+  }
+  std::vector<core::GpuView> views = gpu_views();
+  if (!core::fits_ever(job.spec.vram_mb, views, config_.vram_buffer_mb)) {
+    std::int64_t largest = 0;
+    for (const auto& g : views) largest = std::max(largest, g.total_mb - config_.vram_buffer_mb);
+    return SubmitError{
+        SubmitErrc::unprocessable, "vram_mb",
+        fmt::format("vram_mb: the job needs {} MiB but no GPU can ever give more than {} MiB "
+                    "(largest GPU minus the {} MiB buffer)",
+                    job.spec.vram_mb, std::max<std::int64_t>(largest, 0), config_.vram_buffer_mb)};
+  }
+  return job;
+}
+
+std::int64_t Orchestrator::retry_after_s() const {
+  // One queued job must leave the queue for a slot to open: about one mean run time divided by
+  // the jobs running in parallel.
+  double slots = std::max<double>(1.0, static_cast<double>(running_.size()));
+  return std::clamp<std::int64_t>(static_cast<std::int64_t>(std::ceil(mean_run_s_ / slots)), 1,
+                                  3600);
+}
+
+asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit(
+    SubmitRequest req) {
+  if (draining_) {
+    co_return SubmitError{SubmitErrc::draining, "", "vramq is shutting down and takes no new jobs"};
+  }
+  auto waiting = static_cast<std::int64_t>(queue_.size()) + saving_;
+  if (waiting >= config_.queue_max) {
+    co_return SubmitError{SubmitErrc::queue_full, "",
+                          fmt::format("the queue is full: {} jobs waiting, the limit is {}",
+                                      waiting, config_.queue_max),
+                          retry_after_s()};
+  }
+  JobId id = next_id_++;
+  auto job = build_job(req, id);
+  if (!job) co_return job.error();
+  ++saving_;
+  core::Result<void> saved = co_await async_save(*store_, *job, asio::use_awaitable);
+  --saving_;
+  if (!saved) {
+    spdlog::error("job {}: not stored: {}", id, saved.error().message);
+    co_return SubmitError{SubmitErrc::store_failed, "", "the job could not be stored: " +
+                                                            saved.error().message};
+  }
+  auto [it, inserted] = active_.emplace(id, std::move(*job));
+  enqueue(it->second);
+  // Let the (coalesced) scheduling pass run first, so the answer shows the job's place.
+  co_await asio::post(ioc_, asio::use_awaitable);
+  if (auto a = active_.find(id); a != active_.end()) co_return view(a->second);
+  if (auto s = settling_.find(id); s != settling_.end()) co_return view(s->second);
+  auto stored = co_await store_->async_get(id, asio::use_awaitable);
+  if (stored && *stored) co_return view(**stored);
+  co_return SubmitError{SubmitErrc::store_failed, "", "the job vanished after it was stored"};
+}
+
+void Orchestrator::enqueue(Job& job) {
+  queue_.insert({job.spec.priority, job.id});
+  schedule_soon();
+}
+
+asio::awaitable<core::Result<std::optional<JobView>>> Orchestrator::get(JobId id) {
+  if (auto it = active_.find(id); it != active_.end()) co_return std::optional(view(it->second));
+  if (auto it = settling_.find(id); it != settling_.end()) co_return std::optional(view(it->second));
+  auto stored = co_await store_->async_get(id, asio::use_awaitable);
+  if (!stored) co_return stored.error();
+  if (!*stored) co_return std::optional<JobView>();
+  co_return std::optional(view(**stored));
+}
+
+asio::awaitable<core::Result<std::optional<JobView>>> Orchestrator::wait(
+    JobId id, std::chrono::milliseconds wait) {
+  auto first = co_await get(id);
+  if (!first || !*first || core::is_terminal((*first)->job.state) || wait.count() <= 0) {
+    co_return first;
+  }
+  // No suspension since get() saw the job live, so its end cannot slip in before we register.
+  auto timer = std::make_shared<asio::steady_timer>(ioc_, wait);
+  auto entry = waiters_.emplace(id, timer);
+  co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  waiters_.erase(entry);
+  co_return co_await get(id);
+}
+
+void Orchestrator::notify_waiters(JobId id) {
+  auto [begin, end] = waiters_.equal_range(id);
+  for (auto it = begin; it != end; ++it) it->second->cancel();
+}
+
+JobView Orchestrator::view(const Job& job) const {
+  JobView v{.job = job};
+  if (job.state == JobState::queued) {
+    if (auto p = pending_.find(job.id); p != pending_.end()) {
+      v.queue_position = p->second.position;
+      v.pending_reason = p->second.reason;
+    }
+  }
+  if (auto r = running_.find(job.id); r != running_.end() && r->second.measured_mb) {
+    v.job.peak_vram_mb = std::max(v.job.peak_vram_mb.value_or(0), *r->second.measured_mb);
+  }
+  return v;
+}
+
+std::vector<core::GpuView> Orchestrator::gpu_views() const {
+  std::vector<core::GpuView> views;
+  for (const gpu::GpuInfo& g : sample_.gpus) {
+    views.push_back({.index = g.index,
+                     .total_mb = g.total_mb,
+                     .committed_mb = 0,
+                     .foreign_mb = g.foreign_mb,
+                     .known = gpu_error_.empty()});
+  }
+  for (const auto& [id, r] : running_) {
+    if (r.gpu >= 0 && r.gpu < static_cast<int>(views.size())) {
+      views[r.gpu].committed_mb += std::max(r.reservation_mb, r.measured_mb.value_or(0));
+    }
+  }
+  return views;
+}
+
+std::vector<GpuStatus> Orchestrator::gpus() const {
+  std::vector<core::GpuView> views = gpu_views();
+  std::vector<GpuStatus> out;
+  for (std::size_t i = 0; i < sample_.gpus.size(); ++i) {
+    GpuStatus s{.info = sample_.gpus[i],
+                .committed_mb = views[i].committed_mb,
+                .available_mb = std::max<std::int64_t>(0, core::available_mb(views[i], config_.vram_buffer_mb)),
+                .known = views[i].known};
+    for (const auto& [id, r] : running_) {
+      if (r.gpu == static_cast<int>(i)) {
+        s.reserved_mb += r.reservation_mb;
+        s.jobs.push_back(id);
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void Orchestrator::schedule_soon() {
+  if (schedule_posted_) return;
+  schedule_posted_ = true;
+  asio::post(ioc_, [this] { schedule(); });
+}
+
+void Orchestrator::schedule() {
+  schedule_posted_ = false;
+  std::vector<core::QueuedJob> queue;
+  queue.reserve(queue_.size());
+  for (const QueueKey& key : queue_) {
+    const Job& j = active_.at(key.id);
+    auto p = pending_.find(key.id);
+    queue.push_back({.id = j.id,
+                     .priority = j.spec.priority,
+                     .vram_mb = j.spec.vram_mb,
+                     .queued_at_ms = j.queued_at_ms,
+                     .held_gpu = p != pending_.end() ? p->second.held_gpu : std::nullopt});
+  }
+  std::vector<core::GpuView> views = gpu_views();
+  core::Decisions d = core::plan({.queue = queue,
+                                  .gpus = views,
+                                  .now_ms = now_ms(),
+                                  .config = {.buffer_mb = config_.vram_buffer_mb,
+                                             .backfill_bound_ms = config_.backfill_bound_s * 1000},
+                                  .draining = draining_});
+  pending_.clear();
+  for (const core::PendingDecision& p : d.pending) {
+    pending_[p.job] = {.position = p.position, .reason = p.reason, .held_gpu = p.held_gpu};
+  }
+  for (const core::StartDecision& s : d.starts) {
+    // Decide, then act: re-check the invariant against the state as it is now, with every start
+    // of this pass already applied.
+    Job& job = active_.at(s.job);
+    std::vector<core::GpuView> now = gpu_views();
+    if (!now.at(s.gpu).known ||
+        core::available_mb(now[s.gpu], config_.vram_buffer_mb) < job.spec.vram_mb) {
+      ++recheck_failures_;
+      spdlog::error("job {}: start on GPU {} failed the VRAM re-check; planning again", s.job,
+                    s.gpu);
+      pending_[s.job] = {.position = 0, .reason = core::PendingReason::vram, .held_gpu = {}};
+      schedule_soon();
+      continue;
+    }
+    launch(job, s.gpu);
+  }
+  if (!d.starts.empty()) request_sample();
+}
+
+void Orchestrator::launch(Job& job, int gpu) {
+  JobId id = job.id;
+  queue_.erase({job.spec.priority, id});
+  pending_.erase(id);
+  std::string dir = job_dir(id);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    finish(id, JobState::failed, EndReason::spawn_failed,
+           fmt::format("cannot create the job directory {}: {}", dir, ec.message()), "");
+    return;
+  }
+  const gpu::GpuInfo& info = sample_.gpus.at(gpu);
+  std::vector<std::pair<std::string, std::string>> extra = job.spec.env;
+  extra.emplace_back("CUDA_VISIBLE_DEVICES", info.uuid);
+  extra.emplace_back("VRAMQ_JOB_ID", std::to_string(id));
+  extra.emplace_back("VRAMQ_VRAM_MB", std::to_string(job.spec.vram_mb));
+  extra.emplace_back("VRAMQ_GPU", std::to_string(gpu));
+  extra.emplace_back("VRAMQ_JOB_DIR", dir);
+  std::string sim_file;
+  if (gpu_kind_ == "sim") {
+    sim_file = dir + "/sim-vram-mb";
+    std::filesystem::remove(sim_file, ec);  // a retry starts without its last report
+    extra.emplace_back("VRAMQ_SIM_VRAM_FILE", sim_file);
+  }
+  exec::LaunchSpec spec{.job = id,
+                        .argv = job.spec.argv,
+                        .cwd = job.spec.cwd,
+                        .env = job_environment(extra),
+                        .stdout_path = dir + "/stdout.log",
+                        .stderr_path = dir + "/stderr.log"};
+  auto launched = executor_->start(spec, [this, id](exec::ExitStatus st) { on_exit(id, st); });
+  if (!launched) {
+    finish(id, JobState::failed, EndReason::spawn_failed, launched.error().message, "");
+    return;
+  }
+  job.state = JobState::running;
+  job.gpu = gpu;
+  job.started_at_ms = now_ms();
+  job.pid = launched->pid;
+  job.pid_start_ticks = launched->start_ticks;
+  job.exit_code.reset();
+  job.signal.reset();
+  store_->save(job);
+  Running r{.gpu = gpu, .reservation_mb = job.spec.vram_mb, .job_dir = dir};
+  if (job.spec.timeout_s > 0) {
+    r.timeout = std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(job.spec.timeout_s));
+    r.timeout->async_wait([this, id](const boost::system::error_code& e) {
+      if (!e) stop_job(id, EndReason::timeout);
+    });
+  }
+  running_.emplace(id, std::move(r));
+  spdlog::info("job {}: started on GPU {} (pid {}, {} MiB reserved)", id, gpu, launched->pid,
+               job.spec.vram_mb);
+}
+
+void Orchestrator::stop_job(JobId id, EndReason why) {
+  auto it = running_.find(id);
+  if (it == running_.end() || it->second.stop_reason != EndReason::none) return;
+  it->second.stop_reason = why;
+  executor_->signal_group(id, SIGTERM);
+  it->second.kill =
+      std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
+  it->second.kill->async_wait([this, id](const boost::system::error_code& e) {
+    if (!e) executor_->signal_group(id, SIGKILL);
+  });
+}
+
+void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
+  auto it = running_.find(id);
+  if (it == running_.end()) return;
+  EndReason stop = it->second.stop_reason;
+  std::string stdout_path = it->second.job_dir + "/stdout.log";
+  running_.erase(it);  // its VRAM is free from now on; this also cancels its timers
+  Job& job = active_.at(id);
+  job.exit_code = status.exit_code;
+  job.signal = status.signal;
+  double ran_s = static_cast<double>(now_ms() - job.started_at_ms) / 1000.0;
+  mean_run_s_ = 0.9 * mean_run_s_ + 0.1 * std::max(ran_s, 0.001);
+
+  JobState state = JobState::succeeded;
+  EndReason reason = EndReason::none;
+  std::string error;
+  if (stop == EndReason::timeout) {
+    state = JobState::timed_out;
+    reason = EndReason::timeout;
+    error = fmt::format("ran past its timeout of {} s and was stopped", job.spec.timeout_s);
+  } else if (stop == EndReason::cancelled) {
+    state = JobState::cancelled;
+    reason = EndReason::cancelled;
+  } else if (stop == EndReason::interrupted) {
+    state = JobState::failed;
+    reason = EndReason::interrupted;
+    error = "vramq shut down while the job was running";
+  } else if (status.exit_code && *status.exit_code != 0) {
+    state = JobState::failed;
+    reason = EndReason::nonzero_exit;
+    error = fmt::format("exited with code {}", *status.exit_code);
+  } else if (status.signal) {
+    state = JobState::failed;
+    reason = EndReason::signal;
+    error = fmt::format("killed by {}", signal_name(*status.signal));
+  }
+  ++finishing_;
+  request_sample();
+  schedule_soon();
+  file_worker_.async_run(
+      [stdout_path, limit = static_cast<std::size_t>(config_.output_limit_bytes)] {
+        return exec::read_tail(stdout_path, limit);
+      },
+      [this, id, state, reason, error](std::string output) {
+        --finishing_;
+        finish(id, state, reason, error, std::move(output));
+      });
+}
+
+void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::string error,
+                          std::string output) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;
+  Job& job = it->second;
+  bool retry = (state == JobState::failed || state == JobState::timed_out) &&
+               reason != EndReason::spawn_failed && job.attempt <= job.spec.max_retries &&
+               core::can_transition(job.state, JobState::queued);
+  if (retry) {
+    spdlog::info("job {}: attempt {} ended ({}); queued again", id, job.attempt,
+                 core::to_string(reason));
+    job.error = fmt::format("attempt {}: {}; retrying", job.attempt, error);
+    job.state = JobState::queued;
+    job.attempt += 1;
+    job.queued_at_ms = now_ms();
+    job.output = std::move(output);
+    store_->save(job);
+    enqueue(job);
+    return;
+  }
+  if (!core::can_transition(job.state, state)) {
+    spdlog::error("job {}: refused transition {} -> {}", id, core::to_string(job.state),
+                  core::to_string(state));
+    return;
+  }
+  job.state = state;
+  job.reason = reason;
+  job.error = std::move(error);
+  job.output = std::move(output);
+  job.finished_at_ms = now_ms();
+  spdlog::info("job {}: {}{}{}", id, core::to_string(state), job.error.empty() ? "" : ": ",
+               job.error);
+  Job& settled = settling_.insert_or_assign(id, std::move(job)).first->second;
+  active_.erase(it);
+  queue_.erase({settled.spec.priority, id});
+  pending_.erase(id);
+  store_->save(settled, [this, id](core::Result<void> r) {
+    if (!r) spdlog::error("job {}: final state not stored: {}", id, r.error().message);
+    settling_.erase(id);
+  });
+  notify_waiters(id);
+  schedule_soon();
+}
+
+void Orchestrator::request_sample() {
+  if (sampling_) {
+    resample_ = true;
+    return;
+  }
+  sampling_ = true;
+  std::vector<gpu::JobProbe> probes;
+  for (const auto& [id, r] : running_) {
+    probes.push_back({.job = id,
+                      .gpu = r.gpu,
+                      .reservation_mb = r.reservation_mb,
+                      .pgid = active_.at(id).pid,
+                      .sim_vram_file = gpu_kind_ == "sim" ? r.job_dir + "/sim-vram-mb" : ""});
+  }
+  gpu_worker_.async_run(
+      [source = gpu_source_.get(), probes = std::move(probes)] { return source->sample(probes); },
+      [this](core::Result<gpu::GpuSample> s) { on_sample(std::move(s)); });
+}
+
+void Orchestrator::on_sample(core::Result<gpu::GpuSample> s) {
+  sampling_ = false;
+  if (!s) {
+    if (gpu_error_.empty()) spdlog::error("GPU reading failed: {}", s.error().message);
+    gpu_error_ = s.error().message;
+  } else {
+    if (!gpu_error_.empty()) spdlog::info("GPU readings are back");
+    gpu_error_.clear();
+    // Keep the GPU list stable: a reading with another device count is ignored.
+    if (s->gpus.size() == sample_.gpus.size()) sample_ = std::move(*s);
+    for (auto& [id, r] : running_) {
+      auto m = sample_.job_used_mb.find(id);
+      r.measured_mb = m == sample_.job_used_mb.end() ? std::nullopt : std::optional(m->second);
+      if (r.measured_mb) {
+        Job& job = active_.at(id);
+        job.peak_vram_mb = std::max(job.peak_vram_mb.value_or(0), *r.measured_mb);
+      }
+    }
+  }
+  schedule_soon();
+  if (resample_) {
+    resample_ = false;
+    request_sample();
+  }
+}
+
+void Orchestrator::arm_poll_timer() {
+  poll_timer_.expires_after(std::chrono::milliseconds(config_.gpu_poll_ms));
+  poll_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    request_sample();
+    arm_poll_timer();
+  });
+}
+
+asio::awaitable<void> Orchestrator::drain() {
+  draining_ = true;
+  poll_timer_.cancel();
+  schedule_soon();
+  std::vector<JobId> ids;
+  for (const auto& [id, r] : running_) ids.push_back(id);
+  for (JobId id : ids) stop_job(id, EndReason::interrupted);
+  asio::steady_timer tick(ioc_);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.kill_grace_s + 5);
+  // Shutdown only: a short poll until every job has exited and its end is recorded.
+  while ((!running_.empty() || finishing_ > 0 || !settling_.empty()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    tick.expires_after(std::chrono::milliseconds(20));
+    co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+}  // namespace vramq::service

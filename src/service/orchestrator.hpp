@@ -1,0 +1,177 @@
+#pragma once
+// The orchestrator wires store, scheduler, executor and GPU source together on the event loop.
+// It owns all scheduling state: the queue, the running jobs, the latest GPU sample. On every
+// event (submit, exit, GPU reading, timer) it snapshots that state, asks core::plan() what to
+// do, re-checks each start against the newest reading, and applies it. It is the only writer of
+// job state, and it persists every change through the store.
+// Thread safety: loop only. Other threads reach it through asio::post.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/job.hpp"
+#include "core/scheduler.hpp"
+#include "core/task_catalog.hpp"
+#include "exec/executor.hpp"
+#include "gpu/gpu_source.hpp"
+#include "store/job_store.hpp"
+#include "util/worker.hpp"
+
+namespace vramq::service {
+
+struct SubmitRequest {
+  std::string task;  // a catalog task, or empty with `command`
+  std::vector<std::pair<std::string, core::ParamInput>> params;
+  std::vector<std::string> command;  // raw argv (only with --allow-raw-commands)
+  std::optional<std::int64_t> vram_mb;
+  int priority = 0;
+  std::optional<std::int64_t> timeout_s;
+  int max_retries = 0;
+  std::vector<std::pair<std::string, std::string>> env;
+};
+
+enum class SubmitErrc { forbidden, unprocessable, queue_full, draining, store_failed };
+
+struct SubmitError {
+  SubmitErrc code = SubmitErrc::unprocessable;
+  std::string field;  // what the error is about, e.g. "params.seconds" ("" if none)
+  std::string detail;
+  std::int64_t retry_after_s = 0;  // queue_full only
+};
+
+// A job as the API shows it: the stored record plus what only the live queue knows.
+struct JobView {
+  core::Job job;
+  std::optional<int> queue_position;
+  core::PendingReason pending_reason = core::PendingReason::none;
+};
+
+struct GpuStatus {
+  gpu::GpuInfo info;
+  std::int64_t reserved_mb = 0;   // sum of reservations of vramq's jobs on it
+  std::int64_t committed_mb = 0;  // sum of max(reservation, measured)
+  std::int64_t available_mb = 0;  // what admission may still give (>= 0)
+  std::vector<core::JobId> jobs;
+  bool known = true;
+};
+
+class Orchestrator {
+ public:
+  Orchestrator(boost::asio::io_context& ioc, core::Config config, core::TaskCatalog catalog,
+               std::unique_ptr<gpu::GpuSource> gpus, std::unique_ptr<exec::Executor> executor,
+               std::unique_ptr<store::JobStore> store);
+  ~Orchestrator();
+
+  // Start-up, before the loop runs (blocking): the first GPU reading, then recovery of the
+  // store: queued jobs queue again in order; jobs that were running have their leftover process
+  // group killed and end `failed`/`interrupted`, or queue again while retries remain.
+  core::Result<void> start();
+
+  boost::asio::awaitable<boost::system::result<JobView, SubmitError>> submit(SubmitRequest req);
+  // The job now, or nullopt if there is no such job.
+  boost::asio::awaitable<core::Result<std::optional<JobView>>> get(core::JobId id);
+  // Like get(), but first waits up to `wait` for the job to become terminal. No polling: the
+  // waiter sleeps on a timer that the job's end cancels.
+  boost::asio::awaitable<core::Result<std::optional<JobView>>> wait(core::JobId id,
+                                                                    std::chrono::milliseconds wait);
+
+  std::vector<GpuStatus> gpus() const;
+  std::int64_t buffer_mb() const { return config_.vram_buffer_mb; }
+  const core::TaskCatalog& catalog() const { return catalog_; }
+  const core::Config& config() const { return config_; }
+  std::string_view gpu_kind() const { return gpu_kind_; }
+  bool ready() const { return !draining_ && gpu_error_.empty(); }
+  std::size_t queued() const { return queue_.size(); }
+  std::size_t running() const { return running_.size(); }
+
+  // Graceful stop: start nothing more, SIGTERM running jobs, SIGKILL them after the grace;
+  // they end `interrupted` (or queue again for the next start when retries remain).
+  boost::asio::awaitable<void> drain();
+
+ private:
+  struct Running {
+    int gpu = 0;
+    std::int64_t reservation_mb = 0;
+    std::optional<std::int64_t> measured_mb;
+    std::string job_dir;
+    std::unique_ptr<boost::asio::steady_timer> timeout;
+    std::unique_ptr<boost::asio::steady_timer> kill;
+    core::EndReason stop_reason = core::EndReason::none;  // why we are stopping it, if we are
+  };
+  struct QueueKey {
+    int priority;
+    core::JobId id;
+    bool operator<(const QueueKey& o) const {
+      return priority != o.priority ? priority > o.priority : id < o.id;
+    }
+  };
+  struct Pending {
+    int position = 0;
+    core::PendingReason reason = core::PendingReason::none;
+    std::optional<int> held_gpu;
+  };
+
+  std::int64_t now_ms() const;
+  std::string job_dir(core::JobId id) const;
+  boost::system::result<core::Job, SubmitError> build_job(SubmitRequest& req, core::JobId id);
+  std::int64_t retry_after_s() const;
+  JobView view(const core::Job& job) const;
+  std::vector<core::GpuView> gpu_views() const;
+
+  void schedule_soon();
+  void schedule();
+  void launch(core::Job& job, int gpu);
+  void on_exit(core::JobId id, exec::ExitStatus status);
+  void finish(core::JobId id, core::JobState state, core::EndReason reason, std::string error,
+              std::string output);
+  void stop_job(core::JobId id, core::EndReason why);
+  void enqueue(core::Job& job);
+  void notify_waiters(core::JobId id);
+
+  void request_sample();
+  void on_sample(core::Result<gpu::GpuSample> sample);
+  void arm_poll_timer();
+
+  boost::asio::io_context& ioc_;
+  core::Config config_;
+  core::TaskCatalog catalog_;
+  std::unique_ptr<gpu::GpuSource> gpu_source_;
+  std::unique_ptr<exec::Executor> executor_;
+  std::unique_ptr<store::JobStore> store_;
+  std::string gpu_kind_;
+
+  core::JobId next_id_ = 1;
+  std::map<core::JobId, core::Job> active_;  // queued and running jobs
+  // Jobs that ended but whose final row is not yet durable: reads are served from here so that
+  // a reader never sees the older row. Erased by the save's completion.
+  std::map<core::JobId, core::Job> settling_;
+  std::int64_t finishing_ = 0;  // exits whose log tail is still being read
+  std::set<QueueKey> queue_;
+  std::map<core::JobId, Pending> pending_;  // from the last plan
+  std::map<core::JobId, Running> running_;
+  std::int64_t saving_ = 0;  // submissions accepted but not yet durable (count toward the cap)
+  std::multimap<core::JobId, std::shared_ptr<boost::asio::steady_timer>> waiters_;
+
+  gpu::GpuSample sample_;
+  std::string gpu_error_;  // non-empty: the last reading failed, GPUs are unknown
+  bool sampling_ = false;
+  bool resample_ = false;
+  bool schedule_posted_ = false;
+  bool draining_ = false;
+  double mean_run_s_ = 10;  // moving average of run times, for Retry-After
+  std::int64_t recheck_failures_ = 0;
+  boost::asio::steady_timer poll_timer_;
+  util::Worker gpu_worker_;  // the only thread that calls gpu_source_
+  util::Worker file_worker_;  // log tails
+};
+
+}  // namespace vramq::service

@@ -1,0 +1,318 @@
+#include "store/job_store.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+namespace vramq::store {
+namespace json = boost::json;
+using core::Job;
+
+namespace {
+
+// Numbered migrations: entry i brings the schema from version i to i + 1. Never edit one that
+// has shipped; append.
+constexpr const char* kMigrations[] = {
+    R"(CREATE TABLE jobs (
+         id INTEGER PRIMARY KEY,
+         state TEXT NOT NULL,
+         reason TEXT NOT NULL DEFAULT '',
+         task TEXT NOT NULL DEFAULT '',
+         params TEXT NOT NULL DEFAULT '{}',
+         argv TEXT NOT NULL,
+         cwd TEXT NOT NULL DEFAULT '',
+         env TEXT NOT NULL DEFAULT '[]',
+         vram_mb INTEGER NOT NULL,
+         priority INTEGER NOT NULL DEFAULT 0,
+         timeout_s INTEGER NOT NULL DEFAULT 0,
+         max_retries INTEGER NOT NULL DEFAULT 0,
+         gpu INTEGER,
+         attempt INTEGER NOT NULL DEFAULT 1,
+         submitted_at INTEGER NOT NULL,
+         queued_at INTEGER NOT NULL,
+         started_at INTEGER NOT NULL DEFAULT 0,
+         finished_at INTEGER NOT NULL DEFAULT 0,
+         exit_code INTEGER,
+         signal INTEGER,
+         error TEXT NOT NULL DEFAULT '',
+         peak_vram_mb INTEGER,
+         output TEXT NOT NULL DEFAULT '',
+         pid INTEGER NOT NULL DEFAULT 0,
+         pid_start_ticks INTEGER NOT NULL DEFAULT 0
+       );
+       CREATE INDEX jobs_unfinished ON jobs(state) WHERE state IN ('queued', 'running');)",
+};
+static_assert(std::size(kMigrations) == JobStore::kSchemaVersion);
+
+constexpr std::string_view kColumns =
+    "id, state, reason, task, params, argv, cwd, env, vram_mb, priority, timeout_s, max_retries, "
+    "gpu, attempt, submitted_at, queued_at, started_at, finished_at, exit_code, signal, error, "
+    "peak_vram_mb, output, pid, pid_start_ticks";
+
+std::string encode_argv(const std::vector<std::string>& argv) {
+  json::array a;
+  for (const std::string& s : argv) a.emplace_back(s);
+  return json::serialize(a);
+}
+
+std::string encode_env(const std::vector<std::pair<std::string, std::string>>& env) {
+  json::array a;
+  for (const auto& [k, v] : env) a.push_back(json::array{json::string(k), json::string(v)});
+  return json::serialize(a);
+}
+
+// Rows are written only by this file, so a decoding failure means a corrupt database.
+std::vector<std::string> decode_argv(const std::string& text) {
+  std::vector<std::string> out;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (!ec && v.is_array()) {
+    for (const json::value& s : v.as_array()) {
+      if (s.is_string()) out.emplace_back(s.as_string());
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> decode_env(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (!ec && v.is_array()) {
+    for (const json::value& kv : v.as_array()) {
+      if (kv.is_array() && kv.as_array().size() == 2 && kv.as_array()[0].is_string() &&
+          kv.as_array()[1].is_string()) {
+        out.emplace_back(std::string(kv.as_array()[0].as_string()),
+                         std::string(kv.as_array()[1].as_string()));
+      }
+    }
+  }
+  return out;
+}
+
+std::optional<std::int64_t> opt(const std::optional<int>& v) {
+  return v ? std::optional<std::int64_t>(*v) : std::nullopt;
+}
+
+void bind_job(Stmt& s, const Job& j) {
+  int i = 1;
+  s.bind(i++, j.id);
+  s.bind(i++, core::to_string(j.state));
+  s.bind(i++, core::to_string(j.reason));
+  s.bind(i++, j.spec.task);
+  s.bind(i++, j.spec.params_json);
+  s.bind(i++, encode_argv(j.spec.argv));
+  s.bind(i++, j.spec.cwd);
+  s.bind(i++, encode_env(j.spec.env));
+  s.bind(i++, j.spec.vram_mb);
+  s.bind(i++, std::int64_t{j.spec.priority});
+  s.bind(i++, j.spec.timeout_s);
+  s.bind(i++, std::int64_t{j.spec.max_retries});
+  s.bind(i++, opt(j.gpu));
+  s.bind(i++, std::int64_t{j.attempt});
+  s.bind(i++, j.submitted_at_ms);
+  s.bind(i++, j.queued_at_ms);
+  s.bind(i++, j.started_at_ms);
+  s.bind(i++, j.finished_at_ms);
+  s.bind(i++, opt(j.exit_code));
+  s.bind(i++, opt(j.signal));
+  s.bind(i++, j.error);
+  s.bind(i++, j.peak_vram_mb);
+  s.bind(i++, j.output);
+  s.bind(i++, j.pid);
+  s.bind(i++, j.pid_start_ticks);
+}
+
+std::optional<int> opt_int(const Stmt& s, int col) {
+  auto v = s.opt_int64(col);
+  return v ? std::optional<int>(static_cast<int>(*v)) : std::nullopt;
+}
+
+Job read_job(const Stmt& s) {
+  Job j;
+  int c = 0;
+  j.id = s.int64(c++);
+  j.state = core::parse_job_state(s.text(c++)).value_or(core::JobState::failed);
+  j.reason = core::parse_end_reason(s.text(c++)).value_or(core::EndReason::none);
+  j.spec.task = s.text(c++);
+  j.spec.params_json = s.text(c++);
+  j.spec.argv = decode_argv(s.text(c++));
+  j.spec.cwd = s.text(c++);
+  j.spec.env = decode_env(s.text(c++));
+  j.spec.vram_mb = s.int64(c++);
+  j.spec.priority = static_cast<int>(s.int64(c++));
+  j.spec.timeout_s = s.int64(c++);
+  j.spec.max_retries = static_cast<int>(s.int64(c++));
+  j.gpu = opt_int(s, c++);
+  j.attempt = static_cast<int>(s.int64(c++));
+  j.submitted_at_ms = s.int64(c++);
+  j.queued_at_ms = s.int64(c++);
+  j.started_at_ms = s.int64(c++);
+  j.finished_at_ms = s.int64(c++);
+  j.exit_code = opt_int(s, c++);
+  j.signal = opt_int(s, c++);
+  j.error = s.text(c++);
+  j.peak_vram_mb = s.opt_int64(c++);
+  j.output = s.text(c++);
+  j.pid = s.int64(c++);
+  j.pid_start_ticks = s.int64(c++);
+  return j;
+}
+
+core::Result<void> migrate(Db& db) {
+  auto version_stmt = db.prepare("PRAGMA user_version");
+  if (!version_stmt) return version_stmt.error();
+  if (version_stmt->step() != SQLITE_ROW) return core::Error{"cannot read schema version"};
+  std::int64_t version = version_stmt->int64(0);
+  if (version > JobStore::kSchemaVersion) {
+    return core::Error{fmt::format(
+        "the database has schema version {}, newer than this vramq ({}): refusing to touch it",
+        version, JobStore::kSchemaVersion)};
+  }
+  for (auto v = version; v < JobStore::kSchemaVersion; ++v) {
+    if (auto r = db.exec("BEGIN IMMEDIATE"); !r) return r.error();
+    auto r = db.exec(kMigrations[v]);
+    std::string set_version = fmt::format("PRAGMA user_version = {}", v + 1);
+    if (r) r = db.exec(set_version.c_str());
+    if (r) r = db.exec("COMMIT");
+    if (!r) {
+      (void)db.exec("ROLLBACK");
+      return core::Error{fmt::format("schema migration {} failed: {}", v + 1, r.error().message)};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+core::Result<std::unique_ptr<JobStore>> JobStore::open(const std::string& path,
+                                                       boost::asio::any_io_executor loop) {
+  auto writer = Db::open(path);
+  if (!writer) return writer.error();
+  if (auto r = migrate(*writer); !r) return r.error();
+  auto reader = Db::open(path);
+  if (!reader) return reader.error();
+  std::unique_ptr<JobStore> store(new JobStore(std::move(*writer), std::move(*reader), loop));
+  auto upsert = store->writer_db_.prepare(
+      fmt::format("INSERT OR REPLACE INTO jobs ({}) VALUES "
+                  "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                  kColumns));
+  if (!upsert) return upsert.error();
+  store->upsert_ = std::move(*upsert);
+  store->writer_ = std::thread([s = store.get()] { s->writer_main(); });
+  return store;
+}
+
+JobStore::JobStore(Db writer, Db reader, boost::asio::any_io_executor loop)
+    : writer_db_(std::move(writer)),
+      reader_db_(std::move(reader)),
+      loop_(loop),
+      reader_worker_(std::move(loop)) {}
+
+JobStore::~JobStore() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (writer_.joinable()) writer_.join();
+  reader_worker_.join();
+}
+
+void JobStore::save(Job job, Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_.push_back({std::move(job), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void JobStore::writer_main() {
+  constexpr std::size_t kMaxBatch = 1024;
+  std::vector<Op> batch;
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, and everything saved is committed
+      while (!pending_.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+    }
+    core::Result<void> result = write_batch(batch);
+    if (!result) {
+      // One bad row must not fail its neighbours: retry each on its own.
+      for (Op& op : batch) {
+        std::vector<Op> one;
+        one.push_back(std::move(op));
+        core::Result<void> r = write_batch(one);
+        if (one[0].done) {
+          boost::asio::post(loop_, [done = std::move(one[0].done), r] { done(r); });
+        }
+      }
+    } else {
+      for (Op& op : batch) {
+        if (op.done) boost::asio::post(loop_, [done = std::move(op.done)] { done({}); });
+      }
+    }
+    batch.clear();
+  }
+}
+
+core::Result<void> JobStore::write_batch(std::vector<Op>& batch) {
+  if (auto r = writer_db_.exec("BEGIN IMMEDIATE"); !r) return r;
+  for (const Op& op : batch) {
+    upsert_.reset();
+    bind_job(upsert_, op.job);
+    if (upsert_.step() != SQLITE_DONE) {
+      core::Error err{fmt::format("saving job {}: {}", op.job.id, writer_db_.error())};
+      upsert_.reset();
+      (void)writer_db_.exec("ROLLBACK");
+      return err;
+    }
+  }
+  upsert_.reset();
+  if (auto r = writer_db_.exec("COMMIT"); !r) {
+    (void)writer_db_.exec("ROLLBACK");
+    return r;
+  }
+  return {};
+}
+
+core::Result<std::vector<Job>> JobStore::load_unfinished() {
+  auto s = writer_db_.prepare(fmt::format(
+      "SELECT {} FROM jobs WHERE state IN ('queued', 'running') ORDER BY id", kColumns));
+  if (!s) return s.error();
+  std::vector<Job> jobs;
+  int rc = 0;
+  while ((rc = s->step()) == SQLITE_ROW) jobs.push_back(read_job(*s));
+  if (rc != SQLITE_DONE) return core::Error{writer_db_.error()};
+  return jobs;
+}
+
+core::Result<core::JobId> JobStore::max_id() {
+  auto s = writer_db_.prepare("SELECT COALESCE(MAX(id), 0) FROM jobs");
+  if (!s) return s.error();
+  if (s->step() != SQLITE_ROW) return core::Error{writer_db_.error()};
+  return s->int64(0);
+}
+
+core::Result<std::optional<Job>> JobStore::get_on_reader(core::JobId id) {
+  auto s = reader_db_.prepare(fmt::format("SELECT {} FROM jobs WHERE id = ?", kColumns));
+  if (!s) return s.error();
+  s->bind(1, id);
+  int rc = s->step();
+  if (rc == SQLITE_ROW) return std::optional<Job>(read_job(*s));
+  if (rc == SQLITE_DONE) return std::optional<Job>();
+  return core::Error{reader_db_.error()};
+}
+
+core::Result<std::int64_t> JobStore::count_blocking() {
+  auto s = reader_db_.prepare("SELECT COUNT(*) FROM jobs");
+  if (!s) return s.error();
+  if (s->step() != SQLITE_ROW) return core::Error{reader_db_.error()};
+  return s->int64(0);
+}
+
+}  // namespace vramq::store

@@ -1,0 +1,81 @@
+#pragma once
+// The durable job store: one SQLite file in WAL mode. All writes go through one writer thread
+// that commits whatever is waiting as one transaction (group commit: many submissions per
+// fsync); a save's completion runs on the event loop only once its transaction is durable.
+// Reads for the API run on a separate reader connection and thread.
+// Thread safety: save() and async_get() are called from the loop; the start-up functions
+// (load_unfinished, max_id) before the loop runs.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/job.hpp"
+#include "store/sqlite.hpp"
+#include "util/worker.hpp"
+
+namespace vramq::store {
+
+class JobStore {
+ public:
+  using Done = std::function<void(core::Result<void>)>;
+
+  // Opens or creates the database and applies pending schema migrations. Blocking.
+  static core::Result<std::unique_ptr<JobStore>> open(const std::string& path,
+                                                      boost::asio::any_io_executor loop);
+  ~JobStore();  // commits everything already saved, then stops the threads
+  JobStore(const JobStore&) = delete;
+  JobStore& operator=(const JobStore&) = delete;
+
+  // Start-up only (blocking): queued and running jobs by id; the largest id ever used.
+  core::Result<std::vector<core::Job>> load_unfinished();
+  core::Result<core::JobId> max_id();
+
+  // Inserts or replaces the job's row. `done` (optional) runs on the loop once durable.
+  void save(core::Job job, Done done = {});
+
+  // Reads one job on the reader thread; completes on the caller's executor with
+  // Result<std::optional<Job>>.
+  template <class Token>
+  auto async_get(core::JobId id, Token&& token) {
+    return reader_worker_.async_run([this, id] { return get_on_reader(id); },
+                                    std::forward<Token>(token));
+  }
+
+  // Counts rows (tests and start-up logs). Blocking, on the reader connection: not on the loop.
+  core::Result<std::int64_t> count_blocking();
+
+  static constexpr int kSchemaVersion = 1;
+
+ private:
+  struct Op {
+    core::Job job;
+    Done done;
+  };
+
+  JobStore(Db writer, Db reader, boost::asio::any_io_executor loop);
+  void writer_main();
+  core::Result<void> write_batch(std::vector<Op>& batch);
+  core::Result<std::optional<core::Job>> get_on_reader(core::JobId id);
+
+  Db writer_db_;
+  Db reader_db_;
+  Stmt upsert_;
+  boost::asio::any_io_executor loop_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Op> pending_;  // guarded by mutex_
+  bool stopping_ = false;   // guarded by mutex_
+  std::thread writer_;
+  util::Worker reader_worker_;
+};
+
+}  // namespace vramq::store
