@@ -36,7 +36,7 @@ e2e: build build-asan
 	VRAMQ_BIN=$(CURDIR)/$(BUILD)/vramq $(PYTEST) -q tests/e2e
 	VRAMQ_BIN=$(CURDIR)/$(ASAN_BUILD)/vramq VRAMQ_SANITIZED=1 $(PYTEST) -q tests/e2e
 
-test: unit
+test: unit e2e
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -5,6 +5,9 @@
 #include <iostream>
 #include <sstream>
 
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "app/serve.hpp"
 #include "cli/client_commands.hpp"
 
@@ -19,7 +22,10 @@ std::string env_or(const char* name, std::string fallback) {
 
 int main(int argc, char** argv) {
   using namespace vramq;
-  CLI::App app{"vramq: a GPU job orchestrator that starts each job only when a GPU has room for it"};
+  // Logs go to stderr: stdout belongs to command output (tables, JSON, job output).
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("vramq"));
+  CLI::App app{
+      "vramq: a GPU job orchestrator that starts each job only when a GPU has room for it"};
   app.require_subcommand(1);
   cli::ClientOptions client{.server = env_or("VRAMQ_SERVER", "http://127.0.0.1:8000"),
                             .token = env_or("VRAMQ_TOKEN", ""),
@@ -31,29 +37,42 @@ int main(int argc, char** argv) {
   CLI::App* serve = app.add_subcommand("serve", "run the vramq server");
   serve->add_option("--config", config_file, "TOML config file (flags override it)");
   auto* o_listen = serve->add_option("--listen", config.listen, "HOST:PORT to listen on");
-  auto* o_data = serve->add_option("--data-dir", config.data_dir, "where the job store and job directories live");
-  auto* o_gpus = serve->add_option("--gpus", config.gpus, "nvml | auto | sim:SPEC (e.g. sim:2x24GiB)");
-  auto* o_tasks = serve->add_option("--tasks", config.tasks_file, "task catalog (TOML); default: the demo catalog");
+  auto* o_data = serve->add_option("--data-dir", config.data_dir,
+                                   "where the job store and job directories live");
+  auto* o_gpus =
+      serve->add_option("--gpus", config.gpus, "nvml | auto | sim:SPEC (e.g. sim:2x24GiB)");
+  auto* o_tasks = serve->add_option("--tasks", config.tasks_file,
+                                    "task catalog (TOML); default: the demo catalog");
   auto* o_qmax = serve->add_option("--queue-max", config.queue_max, "most jobs waiting before 429");
-  auto* o_buf = serve->add_option("--vram-buffer-mb", config.vram_buffer_mb, "VRAM kept free on every GPU");
-  auto* o_defv = serve->add_option("--default-vram-mb", config.default_vram_mb, "reservation of raw commands without vram_mb");
-  auto* o_raw = serve->add_flag("--allow-raw-commands", config.allow_raw_commands, "accept {\"command\": [...]} submissions");
+  auto* o_buf =
+      serve->add_option("--vram-buffer-mb", config.vram_buffer_mb, "VRAM kept free on every GPU");
+  auto* o_defv = serve->add_option("--default-vram-mb", config.default_vram_mb,
+                                   "reservation of raw commands without vram_mb");
+  auto* o_raw = serve->add_flag("--allow-raw-commands", config.allow_raw_commands,
+                                "accept {\"command\": [...]} submissions");
   auto* o_tok = serve->add_option("--token-file", config.token_file, "bearer tokens, one per line");
-  auto* o_bf = serve->add_option("--backfill-bound-s", config.backfill_bound_s, "longest wait before a job may no longer be passed");
-  auto* o_grace = serve->add_option("--kill-grace-s", config.kill_grace_s, "SIGTERM to SIGKILL grace");
+  auto* o_bf = serve->add_option("--backfill-bound-s", config.backfill_bound_s,
+                                 "longest wait before a job may no longer be passed");
+  auto* o_grace =
+      serve->add_option("--kill-grace-s", config.kill_grace_s, "SIGTERM to SIGKILL grace");
   auto* o_poll = serve->add_option("--gpu-poll-ms", config.gpu_poll_ms, "GPU reading period");
 
   // client commands
   auto add_client_flags = [&](CLI::App* cmd) {
-    cmd->add_option("--server", client.server, "server URL (default $VRAMQ_SERVER or http://127.0.0.1:8000)");
+    cmd->add_option("--server", client.server,
+                    "server URL (default $VRAMQ_SERVER or http://127.0.0.1:8000)");
     cmd->add_flag("--json", client.json, "JSON output for scripts");
   };
   cli::SubmitOptions submit;
-  CLI::App* c_submit = app.add_subcommand("submit", "submit a job: vramq submit TASK [--param k=v ...] [--wait]");
+  CLI::App* c_submit =
+      app.add_subcommand("submit", "submit a job: vramq submit TASK [--param k=v ...] [--wait]");
   add_client_flags(c_submit);
   c_submit->add_option("task", submit.task, "task name (vramq tasks lists them)");
   c_submit->add_option("--param,-p", submit.params, "a task parameter NAME=VALUE (repeatable)");
-  c_submit->add_option("--command", submit.command, "a raw argv instead of a task (if the server allows)")->expected(1, -1);
+  c_submit
+      ->add_option("--command", submit.command,
+                   "a raw argv instead of a task (if the server allows)")
+      ->expected(1, -1);
   c_submit->add_option("--vram-mb", submit.vram_mb, "override the VRAM reservation (MiB)");
   c_submit->add_option("--priority", submit.priority, "higher runs first");
   c_submit->add_option("--timeout", submit.timeout_s, "seconds before the job is stopped");

@@ -4,15 +4,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
-#include <spdlog/spdlog.h>
 #include <sstream>
 
 #include "app/embedded_catalog.hpp"
@@ -49,7 +49,8 @@ core::Result<std::unique_ptr<gpu::GpuSource>> make_gpu_source(const std::string&
     return std::unique_ptr<gpu::GpuSource>(std::make_unique<gpu::SimGpuSource>(*sizes));
   }
   if (spec != "nvml" && spec != "auto") {
-    return core::Error{fmt::format("--gpus must be nvml, auto or sim:SPEC (e.g. sim:24GiB), got '{}'", spec)};
+    return core::Error{
+        fmt::format("--gpus must be nvml, auto or sim:SPEC (e.g. sim:24GiB), got '{}'", spec)};
   }
   // Reading real GPUs through NVML is not built yet, so `nvml` always ends here; say whether a
   // driver is present so that the operator knows which fix applies.
@@ -67,7 +68,8 @@ core::Result<std::unique_ptr<gpu::GpuSource>> make_gpu_source(const std::string&
                "*  simulated readings, not real GPU memory.\n"
                "*****************************************************************\n\n",
                why.c_str());
-  return std::unique_ptr<gpu::GpuSource>(std::make_unique<gpu::SimGpuSource>(std::vector<std::int64_t>{24576}));
+  return std::unique_ptr<gpu::GpuSource>(
+      std::make_unique<gpu::SimGpuSource>(std::vector<std::int64_t>{24576}));
 }
 
 asio::awaitable<void> shutdown_on_signal(asio::io_context& ioc, server::HttpServer& http,
@@ -122,7 +124,8 @@ int serve(const core::Config& config) {
   std::vector<server::Token> tokens;
   if (!config.token_file.empty()) {
     auto text = read_file(config.token_file);
-    auto parsed = text ? server::parse_tokens(*text) : core::Result<std::vector<server::Token>>(text.error());
+    auto parsed =
+        text ? server::parse_tokens(*text) : core::Result<std::vector<server::Token>>(text.error());
     if (!parsed) {
       spdlog::error("--token-file {}: {}", config.token_file, parsed.error().message);
       return 2;

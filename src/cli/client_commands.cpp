@@ -1,8 +1,8 @@
 #include "cli/client_commands.hpp"
 
+#include <fmt/format.h>
 #include <boost/json.hpp>
 #include <charconv>
-#include <fmt/format.h>
 #include <iostream>
 #include <map>
 
@@ -67,7 +67,8 @@ int report_error(const Reply& r) {
 std::string job_line(const json::object& j) {
   std::string where;
   if (str(j.at("state")) == "queued") {
-    where = fmt::format(" (position {}, {})", str(j.at("queue_position")), str(j.at("pending_reason")));
+    where =
+        fmt::format(" (position {}, {})", str(j.at("queue_position")), str(j.at("pending_reason")));
   } else if (!j.at("gpu").is_null()) {
     where = fmt::format(" on GPU {}", str(j.at("gpu")));
   }
@@ -76,14 +77,15 @@ std::string job_line(const json::object& j) {
 
 void print_job(const json::object& j) {
   Table t({"FIELD", "VALUE"});
-  for (const char* key : {"id", "state", "reason", "task", "vram_mb", "gpu", "priority",
-                          "queue_position", "pending_reason", "attempt", "submitted_at",
-                          "started_at", "finished_at", "exit_code", "signal", "peak_vram_mb",
-                          "error"}) {
+  for (const char* key :
+       {"id", "state", "reason", "task", "vram_mb", "gpu", "priority", "queue_position",
+        "pending_reason", "attempt", "submitted_at", "started_at", "finished_at", "exit_code",
+        "signal", "peak_vram_mb", "error"}) {
     if (const json::value* v = j.if_contains(key)) t.add({key, str(*v)});
   }
   std::vector<std::string> argv;
-  for (const json::value& a : j.at("command").as_array()) argv.push_back(str(a));
+  for (const json::value& a : j.at("command").as_array())
+    argv.push_back(str(a));
   t.add({"command", fmt::format("{}", fmt::join(argv, " "))});
   std::cout << t.render();
   if (const json::value* out = j.if_contains("output"); out && out->is_string()) {
@@ -154,11 +156,12 @@ std::optional<json::object> typed_params(const ClientOptions& c, const SubmitOpt
     const std::string& type = types[name];
     std::int64_t i = 0;
     double d = 0;
-    if (type == "int" &&
-        std::from_chars(value.data(), value.data() + value.size(), i).ptr == value.data() + value.size()) {
+    if (type == "int" && std::from_chars(value.data(), value.data() + value.size(), i).ptr ==
+                             value.data() + value.size()) {
       params[name] = i;
-    } else if (type == "float" && std::from_chars(value.data(), value.data() + value.size(), d).ptr ==
-                                      value.data() + value.size()) {
+    } else if (type == "float" &&
+               std::from_chars(value.data(), value.data() + value.size(), d).ptr ==
+                   value.data() + value.size()) {
       params[name] = d;
     } else {
       params[name] = value;  // the server names the parameter if this is wrong
@@ -173,7 +176,8 @@ int submit(const ClientOptions& c, const SubmitOptions& s) {
   json::object body;
   if (!s.command.empty()) {
     json::array argv;
-    for (const std::string& a : s.command) argv.emplace_back(a);
+    for (const std::string& a : s.command)
+      argv.emplace_back(a);
     body["command"] = std::move(argv);
   } else {
     body["task"] = s.task;
@@ -242,7 +246,8 @@ int gpus(const ClientOptions& c) {
     const json::object& g = gv.get_object();
     auto mb = [&](const char* k) { return g.at(k).to_number<std::int64_t>(); };
     std::vector<std::string> jobs;
-    for (const json::value& j : g.at("jobs").as_array()) jobs.push_back(str(j));
+    for (const json::value& j : g.at("jobs").as_array())
+      jobs.push_back(str(j));
     t.add({str(g.at("index")), str(g.at("name")), core::format_mb(mb("total_mb")),
            core::format_mb(mb("used_mb")), core::format_mb(mb("reserved_mb")),
            core::format_mb(mb("foreign_mb")), core::format_mb(mb("available_mb")),

@@ -1,11 +1,11 @@
 #include "cli/http_client.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
-#include <fmt/format.h>
 
 namespace vramq::cli {
 namespace asio = boost::asio;
@@ -21,7 +21,8 @@ core::Result<ServerUrl> parse_server_url(std::string_view text) {
   s.host = url->host();
   s.port = url->has_port() ? std::string(url->port()) : "80";
   s.base_path = url->path();
-  while (!s.base_path.empty() && s.base_path.back() == '/') s.base_path.pop_back();
+  while (!s.base_path.empty() && s.base_path.back() == '/')
+    s.base_path.pop_back();
   return s;
 }
 
@@ -35,7 +36,8 @@ core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view 
   auto endpoints = resolver.resolve(server.host, server.port, ec);
   if (ec) return core::Error{fmt::format("cannot resolve {}: {}", server.host, ec.message())};
 
-  http::request<http::string_body> req{http::string_to_verb(method), server.base_path + std::string(target), 11};
+  http::request<http::string_body> req{http::string_to_verb(method),
+                                       server.base_path + std::string(target), 11};
   req.set(http::field::host, server.host);
   req.set(http::field::user_agent, "vramq-cli");
   if (!token.empty()) req.set(http::field::authorization, fmt::format("Bearer {}", token));
@@ -75,7 +77,8 @@ core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view 
   auto& res = parser.get();
   result.status = static_cast<int>(res.result_int());
   result.body = std::move(res.body());
-  for (const auto& f : res) result.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  for (const auto& f : res)
+    result.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
   return result;
 }
 

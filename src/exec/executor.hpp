@@ -27,7 +27,7 @@ struct LaunchSpec {
 };
 
 struct Launched {
-  pid_t pid = 0;  // also the process group id
+  pid_t pid = 0;                 // also the process group id
   std::int64_t start_ticks = 0;  // /proc/PID/stat starttime: tells this process from a reused PID
 };
 

@@ -15,7 +15,8 @@ std::optional<std::int64_t> read_sim_report(const std::string& path) {
   char buf[64] = {};
   in.read(buf, sizeof buf - 1);
   std::string_view text(buf, static_cast<std::size_t>(in.gcount()));
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+    text.remove_suffix(1);
   std::int64_t mb = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), mb);
   if (ec != std::errc{} || end != text.data() + text.size() || mb < 0) return std::nullopt;

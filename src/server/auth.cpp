@@ -6,8 +6,10 @@ namespace vramq::server {
 namespace {
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -32,10 +34,12 @@ core::Result<std::vector<Token>> parse_tokens(std::string_view text) {
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     if (line.empty() || line.front() == '#') continue;
     std::size_t colon = line.find(':');
-    Token t{.secret = std::string(trim(line.substr(0, colon))),
-            .name = colon == std::string_view::npos ? "" : std::string(trim(line.substr(colon + 1)))};
+    Token t{
+        .secret = std::string(trim(line.substr(0, colon))),
+        .name = colon == std::string_view::npos ? "" : std::string(trim(line.substr(colon + 1)))};
     if (t.secret.size() < 16) {
-      return core::Error{fmt::format("token file line {}: a token must be at least 16 characters", line_no)};
+      return core::Error{
+          fmt::format("token file line {}: a token must be at least 16 characters", line_no)};
     }
     tokens.push_back(std::move(t));
   }

@@ -1,5 +1,7 @@
 #include "server/http_server.hpp"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -7,8 +9,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "server/problem.hpp"
 
@@ -31,7 +31,8 @@ using BeastResponse = http::response<http::string_body>;
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -39,14 +40,16 @@ std::string lower(std::string_view s) {
 boost::system::result<Request, Response> to_request(BeastRequest&& in) {
   auto url = boost::urls::parse_origin_form(in.target());
   if (!url) {
-    return problem(Problem::bad_request,
-                   fmt::format("the request target is not a valid path: {}", url.error().message()));
+    return problem(Problem::bad_request, fmt::format("the request target is not a valid path: {}",
+                                                     url.error().message()));
   }
   Request req;
   req.method = std::string(in.method_string());
   req.path = url->path();
-  for (auto param : url->params()) req.query.emplace_back(param.key, param.value);
-  for (const auto& field : in) req.headers.emplace_back(lower(field.name_string()), field.value());
+  for (auto param : url->params())
+    req.query.emplace_back(param.key, param.value);
+  for (const auto& field : in)
+    req.headers.emplace_back(lower(field.name_string()), field.value());
   req.body = std::move(in.body());
   return req;
 }
@@ -55,14 +58,16 @@ BeastResponse to_beast(Response&& r, unsigned version, bool keep_alive) {
   BeastResponse res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "vramq");
   res.set(http::field::content_type, r.content_type);
-  for (auto& [k, v] : r.headers) res.set(k, v);
+  for (auto& [k, v] : r.headers)
+    res.set(k, v);
   res.body() = std::move(r.body);
   res.keep_alive(keep_alive);
   res.prepare_payload();
   return res;
 }
 
-Response parse_failure(const beast::error_code& ec, std::size_t header_limit, std::size_t body_limit) {
+Response parse_failure(const beast::error_code& ec, std::size_t header_limit,
+                       std::size_t body_limit) {
   if (ec == http::error::body_limit) {
     return problem(Problem::payload_too_large,
                    fmt::format("the request body is over the limit of {} bytes", body_limit));
@@ -85,14 +90,16 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
     parser.body_limit(shared->limits.body_bytes);
     parser.header_limit(static_cast<std::uint32_t>(shared->limits.header_bytes));
     stream.expires_after(shared->limits.read_timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] =
+        co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == asio::error::connection_reset || ec == asio::error::eof) {
       break;
     }
     if (ec) {
       // The request could not be read whole: answer once, then close (the stream is unusable).
-      BeastResponse res = to_beast(parse_failure(ec, shared->limits.header_bytes, shared->limits.body_bytes), 11, false);
+      BeastResponse res = to_beast(
+          parse_failure(ec, shared->limits.header_bytes, shared->limits.body_bytes), 11, false);
       stream.expires_after(shared->limits.read_timeout);
       co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
       break;
@@ -118,7 +125,8 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
   --shared->connections;
 }
 
-asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, std::shared_ptr<HttpServer::Shared> shared) {
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor,
+                                  std::shared_ptr<HttpServer::Shared> shared) {
   while (acceptor.is_open()) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted) break;
@@ -131,7 +139,8 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, std::shared_ptr<HttpS
       socket.close(ignored);  // over the cap: refuse rather than grow without bound
       continue;
     }
-    asio::co_spawn(acceptor.get_executor(), serve_connection(beast::tcp_stream(std::move(socket)), shared),
+    asio::co_spawn(acceptor.get_executor(),
+                   serve_connection(beast::tcp_stream(std::move(socket)), shared),
                    [](std::exception_ptr e) {
                      if (!e) return;
                      try {

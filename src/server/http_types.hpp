@@ -13,7 +13,7 @@ namespace vramq::server {
 struct Request {
   std::string method;  // "GET", "POST", ...
   std::string path;    // percent-decoded path, without the query
-  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;  // lower-case names
   std::string body;
 

@@ -1,7 +1,7 @@
 // POST /v1/jobs and GET /v1/jobs/{id}.
+#include <fmt/format.h>
 #include <boost/json.hpp>
 #include <charconv>
-#include <fmt/format.h>
 
 #include "server/json_codec.hpp"
 #include "server/problem.hpp"
@@ -19,10 +19,10 @@ boost::system::result<std::chrono::milliseconds, Response> wait_param(const Requ
   double s = -1;
   auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), s);
   if (ec != std::errc{} || end != text->data() + text->size() || !(s >= 0) || s > kMaxWaitS) {
-    return problem(Problem::bad_request,
-                   fmt::format("wait must be a number of seconds from 0 to {}, got '{}'",
-                               kMaxWaitS, *text),
-                   "wait");
+    return problem(
+        Problem::bad_request,
+        fmt::format("wait must be a number of seconds from 0 to {}, got '{}'", kMaxWaitS, *text),
+        "wait");
   }
   return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
 }
@@ -33,7 +33,8 @@ Response job_response(int status, const service::JobView& v) {
 
 Response submit_error(const service::SubmitError& e) {
   switch (e.code) {
-    case service::SubmitErrc::forbidden: return problem(Problem::forbidden, e.detail, e.field);
+    case service::SubmitErrc::forbidden:
+      return problem(Problem::forbidden, e.detail, e.field);
     case service::SubmitErrc::unprocessable:
       return problem(Problem::unprocessable, e.detail, e.field);
     case service::SubmitErrc::queue_full: {
@@ -41,8 +42,10 @@ Response submit_error(const service::SubmitError& e) {
       r.headers.emplace_back("Retry-After", std::to_string(e.retry_after_s));
       return r;
     }
-    case service::SubmitErrc::draining: return problem(Problem::unavailable, e.detail);
-    case service::SubmitErrc::store_failed: return problem(Problem::internal, e.detail);
+    case service::SubmitErrc::draining:
+      return problem(Problem::unavailable, e.detail);
+    case service::SubmitErrc::store_failed:
+      return problem(Problem::internal, e.detail);
   }
   return problem(Problem::internal, e.detail);
 }
@@ -53,7 +56,8 @@ boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orch
   auto wait = wait_param(req);
   if (!wait) co_return wait.error();
   auto parsed = parse_submit(req.body);
-  if (!parsed) co_return problem(Problem::bad_request, parsed.error().message, parsed.error().field);
+  if (!parsed)
+    co_return problem(Problem::bad_request, parsed.error().message, parsed.error().field);
   auto submitted = co_await o.submit(std::move(*parsed));
   if (!submitted) co_return submit_error(submitted.error());
   service::JobView v = std::move(*submitted);

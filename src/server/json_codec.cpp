@@ -1,7 +1,7 @@
 #include "server/json_codec.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <ctime>
@@ -12,26 +12,33 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kSubmitFields[] = {"task",      "params",      "command", "vram_mb",
-                                              "priority",  "timeout_s",   "max_retries", "env"};
+constexpr std::string_view kSubmitFields[] = {"task",     "params",    "command",     "vram_mb",
+                                              "priority", "timeout_s", "max_retries", "env"};
 
 std::string_view kind_of(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
     case json::kind::int64:
-    case json::kind::uint64: return "an integer";
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+    case json::kind::uint64:
+      return "an integer";
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
   }
   return "a value";
 }
 
 boost::system::result<std::int64_t, FieldError> integer(const json::value& v,
-                                                         std::string_view field, std::int64_t lo,
-                                                         std::int64_t hi) {
+                                                        std::string_view field, std::int64_t lo,
+                                                        std::int64_t hi) {
   std::int64_t n = 0;
   if (v.is_int64()) {
     n = v.get_int64();
@@ -39,8 +46,8 @@ boost::system::result<std::int64_t, FieldError> integer(const json::value& v,
     return FieldError{std::string(field),
                       fmt::format("{} must be an integer from {} to {}", field, lo, hi)};
   } else {
-    return FieldError{std::string(field), fmt::format("{} must be an integer, got {}", field,
-                                                      kind_of(v))};
+    return FieldError{std::string(field),
+                      fmt::format("{} must be an integer, got {}", field, kind_of(v))};
   }
   if (n < lo || n > hi) {
     return FieldError{std::string(field),
@@ -65,15 +72,23 @@ boost::system::result<void, FieldError> parse_params(const json::value& v,
     std::string name(key);
     std::string field = "params." + name;
     switch (value.kind()) {
-      case json::kind::int64: out.params.emplace_back(name, value.get_int64()); break;
-      case json::kind::double_: out.params.emplace_back(name, value.get_double()); break;
-      case json::kind::bool_: out.params.emplace_back(name, value.get_bool()); break;
-      case json::kind::string: out.params.emplace_back(name, std::string(value.get_string())); break;
+      case json::kind::int64:
+        out.params.emplace_back(name, value.get_int64());
+        break;
+      case json::kind::double_:
+        out.params.emplace_back(name, value.get_double());
+        break;
+      case json::kind::bool_:
+        out.params.emplace_back(name, value.get_bool());
+        break;
+      case json::kind::string:
+        out.params.emplace_back(name, std::string(value.get_string()));
+        break;
       case json::kind::uint64:
         return FieldError{field, fmt::format("{} is too large", field)};
       default:
-        return FieldError{field, fmt::format("{} must be a number or a string, got {}", field,
-                                             kind_of(value))};
+        return FieldError{
+            field, fmt::format("{} must be a number or a string, got {}", field, kind_of(value))};
     }
   }
   return {};
@@ -82,8 +97,8 @@ boost::system::result<void, FieldError> parse_params(const json::value& v,
 boost::system::result<void, FieldError> parse_command(const json::value& v,
                                                       service::SubmitRequest& out) {
   if (!v.is_array()) {
-    return FieldError{"command", fmt::format("command must be an array of strings, got {}",
-                                             kind_of(v))};
+    return FieldError{"command",
+                      fmt::format("command must be an array of strings, got {}", kind_of(v))};
   }
   const json::array& a = v.get_array();
   if (a.empty() || a.size() > 4096) {
@@ -129,12 +144,18 @@ boost::system::result<void, FieldError> parse_env(const json::value& v,
   return {};
 }
 
-json::value opt(const std::optional<int>& v) { return v ? json::value(*v) : json::value(nullptr); }
+json::value opt(const std::optional<int>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
 json::value opt(const std::optional<std::int64_t>& v) {
   return v ? json::value(*v) : json::value(nullptr);
 }
-json::value time_or_null(std::int64_t ms) { return ms > 0 ? json::value(rfc3339(ms)) : nullptr; }
-json::value text_or_null(std::string_view s) { return s.empty() ? json::value(nullptr) : json::value(s); }
+json::value time_or_null(std::int64_t ms) {
+  return ms > 0 ? json::value(rfc3339(ms)) : nullptr;
+}
+json::value text_or_null(std::string_view s) {
+  return s.empty() ? json::value(nullptr) : json::value(s);
+}
 
 }  // namespace
 
@@ -142,8 +163,8 @@ std::string rfc3339(std::int64_t unix_ms) {
   std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, unix_ms % 1000);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, unix_ms % 1000);
 }
 
 boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::string_view body) {
@@ -170,7 +191,8 @@ boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::stri
   }
   if (const json::value* t = o.if_contains("task")) {
     if (!t->is_string() || t->get_string().empty() || t->get_string().size() > 256) {
-      return FieldError{"task", fmt::format("task must be a non-empty string, got {}", kind_of(*t))};
+      return FieldError{"task",
+                        fmt::format("task must be a non-empty string, got {}", kind_of(*t))};
     }
     req.task = std::string(t->get_string());
   }
@@ -222,7 +244,8 @@ json::object job_to_json(const service::JobView& v) {
   json::value params = json::parse(j.spec.params_json, ec);
   o["params"] = ec ? json::value(json::object()) : std::move(params);
   json::array argv;
-  for (const std::string& a : j.spec.argv) argv.emplace_back(a);
+  for (const std::string& a : j.spec.argv)
+    argv.emplace_back(a);
   o["command"] = std::move(argv);
   o["vram_mb"] = j.spec.vram_mb;
   o["gpu"] = opt(j.gpu);
@@ -262,7 +285,8 @@ json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus, std::int6
     o["available_mb"] = g.available_mb;
     o["known"] = g.known;
     json::array jobs;
-    for (core::JobId id : g.jobs) jobs.emplace_back(id);
+    for (core::JobId id : g.jobs)
+      jobs.emplace_back(id);
     o["jobs"] = std::move(jobs);
     list.push_back(std::move(o));
   }
@@ -281,7 +305,8 @@ json::object tasks_to_json(const core::TaskCatalog& catalog) {
     o["description"] = t.description;
     o["timeout_s"] = t.timeout_s > 0 ? json::value(t.timeout_s) : json::value(nullptr);
     json::array env_allow;
-    for (const std::string& e : t.env_allow) env_allow.emplace_back(e);
+    for (const std::string& e : t.env_allow)
+      env_allow.emplace_back(e);
     o["env_allow"] = std::move(env_allow);
     json::array params;
     for (const core::ParamDef& p : t.params) {
@@ -299,7 +324,8 @@ json::object tasks_to_json(const core::TaskCatalog& catalog) {
       if (!p.pattern.empty()) po["pattern"] = p.pattern;
       if (!p.choices.empty()) {
         json::array values;
-        for (const std::string& c : p.choices) values.emplace_back(c);
+        for (const std::string& c : p.choices)
+          values.emplace_back(c);
         po["values"] = std::move(values);
       }
       if (!p.under.empty()) po["under"] = p.under;

@@ -14,7 +14,9 @@ Response handle_tasks(const service::Orchestrator& o) {
   return {.body = boost::json::serialize(tasks_to_json(o.catalog()))};
 }
 
-Response handle_healthz() { return {.body = R"({"status":"ok"})"}; }
+Response handle_healthz() {
+  return {.body = R"({"status":"ok"})"};
+}
 
 Response handle_readyz(const service::Orchestrator& o) {
   boost::json::object body;

@@ -28,7 +28,9 @@ constexpr Entry kTable[] = {
 
 }  // namespace
 
-int status_of(Problem p) { return kTable[static_cast<int>(p)].status; }
+int status_of(Problem p) {
+  return kTable[static_cast<int>(p)].status;
+}
 
 Response problem(Problem p, std::string_view detail, std::string_view field) {
   const Entry& e = kTable[static_cast<int>(p)];

@@ -23,8 +23,9 @@ std::optional<std::string_view> Request::header(std::string_view lower_name) con
 namespace {
 
 Response not_allowed(std::string_view allow, const Request& req) {
-  Response r = problem(Problem::method_not_allowed,
-                       fmt::format("{} does not accept {} (allowed: {})", req.path, req.method, allow));
+  Response r =
+      problem(Problem::method_not_allowed,
+              fmt::format("{} does not accept {} (allowed: {})", req.path, req.method, allow));
   r.headers.emplace_back("Allow", std::string(allow));
   return r;
 }

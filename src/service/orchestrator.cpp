@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <string.h>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -10,8 +12,6 @@
 #include <boost/json.hpp>
 #include <cmath>
 #include <filesystem>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "core/units.hpp"
 #include "exec/process_probe.hpp"
@@ -48,10 +48,11 @@ std::string params_to_json(const std::map<std::string, core::ParamValue, std::le
 }
 
 // The part of the server's environment a job inherits; everything else it gets is explicit.
-constexpr std::string_view kInherited[] = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR",
-                                           "USER", "LOGNAME"};
+constexpr std::string_view kInherited[] = {"PATH", "HOME",   "LANG", "LC_ALL",
+                                           "TZ",   "TMPDIR", "USER", "LOGNAME"};
 
-std::vector<std::string> job_environment(const std::vector<std::pair<std::string, std::string>>& extra) {
+std::vector<std::string> job_environment(
+    const std::vector<std::pair<std::string, std::string>>& extra) {
   std::map<std::string, std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view kv(*e);
@@ -61,9 +62,11 @@ std::vector<std::string> job_environment(const std::vector<std::pair<std::string
       env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
     }
   }
-  for (const auto& [k, v] : extra) env[k] = v;  // later sources win
+  for (const auto& [k, v] : extra)
+    env[k] = v;  // later sources win
   std::vector<std::string> out;
-  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  for (const auto& [k, v] : env)
+    out.push_back(k + "=" + v);
   return out;
 }
 
@@ -174,8 +177,9 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
   } else {
     const core::TaskDef* task = catalog_.find(req.task);
     if (task == nullptr) {
-      return SubmitError{SubmitErrc::unprocessable, "task",
-                         fmt::format("unknown task '{}' (GET /v1/tasks lists the tasks)", req.task)};
+      return SubmitError{
+          SubmitErrc::unprocessable, "task",
+          fmt::format("unknown task '{}' (GET /v1/tasks lists the tasks)", req.task)};
     }
     auto resolved = core::resolve_task(*task, req.params, job_dir(id), id);
     if (!resolved) {
@@ -188,27 +192,31 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
             SubmitErrc::unprocessable, "env." + name,
             fmt::format("env.{}: task '{}' does not let clients set {} (allowed: {})", name,
                         task->name, name,
-                        task->env_allow.empty() ? "none" : fmt::format("{}", fmt::join(task->env_allow, ", ")))};
+                        task->env_allow.empty()
+                            ? "none"
+                            : fmt::format("{}", fmt::join(task->env_allow, ", ")))};
       }
     }
     if (req.timeout_s && task->timeout_s > 0 && *req.timeout_s > task->timeout_s) {
-      return SubmitError{SubmitErrc::unprocessable, "timeout_s",
-                         fmt::format("timeout_s: task '{}' allows at most {} s", task->name,
-                                     task->timeout_s)};
+      return SubmitError{
+          SubmitErrc::unprocessable, "timeout_s",
+          fmt::format("timeout_s: task '{}' allows at most {} s", task->name, task->timeout_s)};
     }
     job.spec.task = task->name;
     job.spec.params_json = params_to_json(resolved->params);
     job.spec.argv = std::move(resolved->argv);
     job.spec.cwd = std::move(resolved->cwd);
     job.spec.env = std::move(resolved->env);
-    for (auto& kv : req.env) job.spec.env.push_back(std::move(kv));
+    for (auto& kv : req.env)
+      job.spec.env.push_back(std::move(kv));
     job.spec.vram_mb = req.vram_mb.value_or(resolved->vram_mb);
     job.spec.timeout_s = req.timeout_s.value_or(resolved->timeout_s);
   }
   std::vector<core::GpuView> views = gpu_views();
   if (!core::fits_ever(job.spec.vram_mb, views, config_.vram_buffer_mb)) {
     std::int64_t largest = 0;
-    for (const auto& g : views) largest = std::max(largest, g.total_mb - config_.vram_buffer_mb);
+    for (const auto& g : views)
+      largest = std::max(largest, g.total_mb - config_.vram_buffer_mb);
     return SubmitError{
         SubmitErrc::unprocessable, "vram_mb",
         fmt::format("vram_mb: the job needs {} MiB but no GPU can ever give more than {} MiB "
@@ -246,8 +254,8 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   --saving_;
   if (!saved) {
     spdlog::error("job {}: not stored: {}", id, saved.error().message);
-    co_return SubmitError{SubmitErrc::store_failed, "", "the job could not be stored: " +
-                                                            saved.error().message};
+    co_return SubmitError{SubmitErrc::store_failed, "",
+                          "the job could not be stored: " + saved.error().message};
   }
   auto [it, inserted] = active_.emplace(id, std::move(*job));
   enqueue(it->second);
@@ -267,7 +275,8 @@ void Orchestrator::enqueue(Job& job) {
 
 asio::awaitable<core::Result<std::optional<JobView>>> Orchestrator::get(JobId id) {
   if (auto it = active_.find(id); it != active_.end()) co_return std::optional(view(it->second));
-  if (auto it = settling_.find(id); it != settling_.end()) co_return std::optional(view(it->second));
+  if (auto it = settling_.find(id); it != settling_.end())
+    co_return std::optional(view(it->second));
   auto stored = co_await store_->async_get(id, asio::use_awaitable);
   if (!stored) co_return stored.error();
   if (!*stored) co_return std::optional<JobView>();
@@ -290,7 +299,8 @@ asio::awaitable<core::Result<std::optional<JobView>>> Orchestrator::wait(
 
 void Orchestrator::notify_waiters(JobId id) {
   auto [begin, end] = waiters_.equal_range(id);
-  for (auto it = begin; it != end; ++it) it->second->cancel();
+  for (auto it = begin; it != end; ++it)
+    it->second->cancel();
 }
 
 JobView Orchestrator::view(const Job& job) const {
@@ -330,7 +340,8 @@ std::vector<GpuStatus> Orchestrator::gpus() const {
   for (std::size_t i = 0; i < sample_.gpus.size(); ++i) {
     GpuStatus s{.info = sample_.gpus[i],
                 .committed_mb = views[i].committed_mb,
-                .available_mb = std::max<std::int64_t>(0, core::available_mb(views[i], config_.vram_buffer_mb)),
+                .available_mb =
+                    std::max<std::int64_t>(0, core::available_mb(views[i], config_.vram_buffer_mb)),
                 .known = views[i].known};
     for (const auto& [id, r] : running_) {
       if (r.gpu == static_cast<int>(i)) {
@@ -438,7 +449,8 @@ void Orchestrator::launch(Job& job, int gpu) {
   store_->save(job);
   Running r{.gpu = gpu, .reservation_mb = job.spec.vram_mb, .job_dir = dir};
   if (job.spec.timeout_s > 0) {
-    r.timeout = std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(job.spec.timeout_s));
+    r.timeout =
+        std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(job.spec.timeout_s));
     r.timeout->async_wait([this, id](const boost::system::error_code& e) {
       if (!e) stop_job(id, EndReason::timeout);
     });
@@ -611,8 +623,10 @@ asio::awaitable<void> Orchestrator::drain() {
   poll_timer_.cancel();
   schedule_soon();
   std::vector<JobId> ids;
-  for (const auto& [id, r] : running_) ids.push_back(id);
-  for (JobId id : ids) stop_job(id, EndReason::interrupted);
+  for (const auto& [id, r] : running_)
+    ids.push_back(id);
+  for (JobId id : ids)
+    stop_job(id, EndReason::interrupted);
   asio::steady_timer tick(ioc_);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.kill_grace_s + 5);
   // Shutdown only: a short poll until every job has exited and its end is recorded.

@@ -170,7 +170,7 @@ class Orchestrator {
   double mean_run_s_ = 10;  // moving average of run times, for Retry-After
   std::int64_t recheck_failures_ = 0;
   boost::asio::steady_timer poll_timer_;
-  util::Worker gpu_worker_;  // the only thread that calls gpu_source_
+  util::Worker gpu_worker_;   // the only thread that calls gpu_source_
   util::Worker file_worker_;  // log tails
 };
 

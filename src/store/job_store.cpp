@@ -1,8 +1,8 @@
 #include "store/job_store.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
 
 namespace vramq::store {
 namespace json = boost::json;
@@ -51,13 +51,15 @@ constexpr std::string_view kColumns =
 
 std::string encode_argv(const std::vector<std::string>& argv) {
   json::array a;
-  for (const std::string& s : argv) a.emplace_back(s);
+  for (const std::string& s : argv)
+    a.emplace_back(s);
   return json::serialize(a);
 }
 
 std::string encode_env(const std::vector<std::pair<std::string, std::string>>& env) {
   json::array a;
-  for (const auto& [k, v] : env) a.push_back(json::array{json::string(k), json::string(v)});
+  for (const auto& [k, v] : env)
+    a.push_back(json::array{json::string(k), json::string(v)});
   return json::serialize(a);
 }
 
@@ -193,10 +195,10 @@ core::Result<std::unique_ptr<JobStore>> JobStore::open(const std::string& path,
   auto reader = Db::open(path);
   if (!reader) return reader.error();
   std::unique_ptr<JobStore> store(new JobStore(std::move(*writer), std::move(*reader), loop));
-  auto upsert = store->writer_db_.prepare(
-      fmt::format("INSERT OR REPLACE INTO jobs ({}) VALUES "
-                  "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                  kColumns));
+  auto upsert =
+      store->writer_db_.prepare(fmt::format("INSERT OR REPLACE INTO jobs ({}) VALUES "
+                                            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                            kColumns));
   if (!upsert) return upsert.error();
   store->upsert_ = std::move(*upsert);
   store->writer_ = std::thread([s = store.get()] { s->writer_main(); });
@@ -286,7 +288,8 @@ core::Result<std::vector<Job>> JobStore::load_unfinished() {
   if (!s) return s.error();
   std::vector<Job> jobs;
   int rc = 0;
-  while ((rc = s->step()) == SQLITE_ROW) jobs.push_back(read_job(*s));
+  while ((rc = s->step()) == SQLITE_ROW)
+    jobs.push_back(read_job(*s));
   if (rc != SQLITE_DONE) return core::Error{writer_db_.error()};
   return jobs;
 }

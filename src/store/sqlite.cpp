@@ -6,18 +6,19 @@ namespace vramq::store {
 
 core::Result<Db> Db::open(const std::string& path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   Db db;
   db.db_.reset(raw);
   if (rc != SQLITE_OK) {
-    return core::Error{fmt::format("cannot open {}: {}", path, raw ? sqlite3_errmsg(raw)
-                                                                   : sqlite3_errstr(rc))};
+    return core::Error{
+        fmt::format("cannot open {}: {}", path, raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))};
   }
   sqlite3_busy_timeout(raw, 5000);
   // WAL: readers never block the writer; FULL: a commit survives power loss (the 202 promise).
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                             "PRAGMA foreign_keys=ON"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
     if (auto r = db.exec(pragma); !r) return r.error();
   }
   return db;

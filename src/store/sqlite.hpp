@@ -23,7 +23,10 @@ class Stmt {
     sqlite3_bind_text(stmt_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   }
   void bind(int i, std::optional<std::int64_t> v) {
-    if (v) bind(i, *v); else sqlite3_bind_null(stmt_.get(), i);
+    if (v)
+      bind(i, *v);
+    else
+      sqlite3_bind_null(stmt_.get(), i);
   }
   // SQLITE_ROW, SQLITE_DONE or an error code.
   int step() { return sqlite3_step(stmt_.get()); }

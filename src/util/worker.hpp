@@ -1,8 +1,9 @@
 #pragma once
 // A thread for blocking work (SQLite reads, GPU sampling, file reads) so that the event loop
 // never stalls: async_run(work, token) runs `work()` on the worker's thread and completes with
-// its result on the token's associated executor (a coroutine's own), else on `loop`. Work items run one at a time, in order.
-// Thread safety: async_run may be called from the loop; `work` must touch no loop-owned state.
+// its result on the token's associated executor (a coroutine's own), else on `loop`. Work items run
+// one at a time, in order. Thread safety: async_run may be called from the loop; `work` must touch
+// no loop-owned state.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -30,14 +31,14 @@ class Worker {
     return boost::asio::async_initiate<Token, void(R)>(
         [this](auto handler, F fn) {
           auto ex = boost::asio::get_associated_executor(handler, loop_);
-          boost::asio::post(pool_, [fn = std::move(fn), handler = std::move(handler),
-                                    ex]() mutable {
-            R result = fn();
-            boost::asio::post(ex, [handler = std::move(handler),
-                                   result = std::move(result)]() mutable {
-              std::move(handler)(std::move(result));
-            });
-          });
+          boost::asio::post(
+              pool_, [fn = std::move(fn), handler = std::move(handler), ex]() mutable {
+                R result = fn();
+                boost::asio::post(
+                    ex, [handler = std::move(handler), result = std::move(result)]() mutable {
+                      std::move(handler)(std::move(result));
+                    });
+              });
         },
         token, std::move(work));
   }

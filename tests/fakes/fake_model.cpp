@@ -57,14 +57,22 @@ int main(int argc, char** argv) {
     std::string arg = argv[i];
     if (i + 1 >= argc) return usage();
     std::string value = argv[++i];
-    if (arg == "--seconds") seconds = std::atof(value.c_str());
-    else if (arg == "--vram-mb") vram_mb = std::atoll(value.c_str());
-    else if (arg == "--grow-to-mb") grow_to_mb = std::atoll(value.c_str());
-    else if (arg == "--exit-code") exit_code = std::atoi(value.c_str());
-    else if (arg == "--output") output = value;
-    else if (arg == "--children") children = std::atoi(value.c_str());
-    else if (arg == "--out-dir") out_dir = value;
-    else return usage();
+    if (arg == "--seconds")
+      seconds = std::atof(value.c_str());
+    else if (arg == "--vram-mb")
+      vram_mb = std::atoll(value.c_str());
+    else if (arg == "--grow-to-mb")
+      grow_to_mb = std::atoll(value.c_str());
+    else if (arg == "--exit-code")
+      exit_code = std::atoi(value.c_str());
+    else if (arg == "--output")
+      output = value;
+    else if (arg == "--children")
+      children = std::atoi(value.c_str());
+    else if (arg == "--out-dir")
+      out_dir = value;
+    else
+      return usage();
   }
 
   long long started = now_ms();
@@ -80,7 +88,8 @@ int main(int argc, char** argv) {
   }
   if (!out_dir.empty() && !helpers.empty()) {
     std::ofstream pids(out_dir + "/children.pid");
-    for (pid_t p : helpers) pids << p << "\n";
+    for (pid_t p : helpers)
+      pids << p << "\n";
   }
 
   report_vram(vram_mb);
@@ -100,15 +109,17 @@ int main(int argc, char** argv) {
   }
 
   char result[1024];
-  std::snprintf(result, sizeof result,
-                "{\"output\": \"%s\", \"vram_mb\": %lld, \"started_ms\": %lld, \"finished_ms\": %lld, "
-                "\"job_id\": \"%s\"}",
-                output.c_str(), std::max(vram_mb, grow_to_mb), started, finished,
-                std::getenv("VRAMQ_JOB_ID") ? std::getenv("VRAMQ_JOB_ID") : "");
+  std::snprintf(
+      result, sizeof result,
+      "{\"output\": \"%s\", \"vram_mb\": %lld, \"started_ms\": %lld, \"finished_ms\": %lld, "
+      "\"job_id\": \"%s\"}",
+      output.c_str(), std::max(vram_mb, grow_to_mb), started, finished,
+      std::getenv("VRAMQ_JOB_ID") ? std::getenv("VRAMQ_JOB_ID") : "");
   if (!out_dir.empty()) {
     std::ofstream(out_dir + "/result.json") << result << "\n";
   }
   std::printf("%s\n", result);
-  if (exit_code != 0) std::fprintf(stderr, "fake-model: failing with exit code %d as asked\n", exit_code);
+  if (exit_code != 0)
+    std::fprintf(stderr, "fake-model: failing with exit code %d as asked\n", exit_code);
   return exit_code;
 }

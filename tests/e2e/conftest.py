@@ -1,0 +1,139 @@
+"""Harness for vramq's end-to-end tests: the real binary, real HTTP on a free port, a real SQLite
+file in a temporary data dir, real subprocesses and real signals. VRAMQ_BIN names the binary."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = os.environ.get("VRAMQ_BIN", str(REPO / "build" / "vramq"))
+# Sanitized builds are several times slower: stretch every deadline.
+SLOW = 4 if os.environ.get("VRAMQ_SANITIZED") else 1
+
+
+class Server:
+    def __init__(self, data_dir, args, log_path):
+        self.data_dir = Path(data_dir)
+        self.args = args
+        self.log_path = Path(log_path)
+        self.proc = None
+        self.url = None
+
+    def start(self, timeout=20):
+        self.log = open(self.log_path, "ab")
+        cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)] + self.args
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout * SLOW
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        while time.time() < deadline:
+            text = self.log_path.read_text(errors="replace")
+            matches = re.findall(r"listening on (http://[\d.]+:\d+)", text)
+            if matches and len(text) >= offset:
+                self.url = matches[-1]
+                if self.get("/healthz").status_code == 200:
+                    return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"vramq exited with {self.proc.returncode}:\n{text}")
+            time.sleep(0.05)
+        raise RuntimeError(f"vramq did not start:\n{self.log_path.read_text()}")
+
+    def get(self, path, **kw):
+        return requests.get(self.url + path, timeout=kw.pop("timeout", 30 * SLOW), **kw)
+
+    def post(self, path, body=None, **kw):
+        return requests.post(self.url + path, json=body, timeout=kw.pop("timeout", 30 * SLOW), **kw)
+
+    def submit(self, task="fake-model", wait=None, **fields):
+        body = {"task": task, **fields}
+        path = "/v1/jobs" + (f"?wait={wait}" if wait is not None else "")
+        return self.post(path, body, timeout=(wait or 0) + 30 * SLOW)
+
+    def job(self, job_id):
+        r = self.get(f"/v1/jobs/{job_id}")
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def wait_job(self, job_id, timeout=30):
+        deadline = time.time() + timeout * SLOW
+        while time.time() < deadline:
+            j = self.get(f"/v1/jobs/{job_id}?wait=5", timeout=60 * SLOW).json()
+            if j["state"] not in ("queued", "running"):
+                return j
+        raise AssertionError(f"job {job_id} did not end: {j}")
+
+    def wait_state(self, job_id, states, timeout=30):
+        deadline = time.time() + timeout * SLOW
+        while time.time() < deadline:
+            j = self.job(job_id)
+            if j["state"] in states:
+                return j
+            time.sleep(0.05)
+        raise AssertionError(f"job {job_id} never reached {states}: {j}")
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+        return self.proc.returncode if self.proc else None
+
+    def cli(self, *args, env=None, timeout=60):
+        e = dict(os.environ, VRAMQ_SERVER=self.url)
+        e.update(env or {})
+        return subprocess.run([BIN, *args], env=e, capture_output=True, text=True,
+                              timeout=timeout * SLOW)
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    servers = []
+
+    def make(*args, data_dir=None):
+        d = data_dir or tmp_path / f"data{len(servers)}"
+        s = Server(d, list(args), tmp_path / f"server{len(servers)}.log")
+        servers.append(s)
+        return s.start()
+
+    yield make
+    for s in servers:
+        s.stop()
+        # A sanitizer report or crash in the server fails the test that ran it.
+        log = s.log_path.read_text(errors="replace")
+        assert "ERROR: AddressSanitizer" not in log, log[-4000:]
+        assert "runtime error:" not in log, log[-4000:]
+
+
+@pytest.fixture
+def server(make_server):
+    return make_server("--gpus", "sim:24GiB")
+
+
+def result_of(job):
+    """The fake model's result line (its stdout) as a dict."""
+    return json.loads(job["output"].strip().splitlines()[-1])
+
+
+def process_alive(pid):
+    """True if pid runs (a zombie counts as gone: it holds no memory and runs nothing)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except FileNotFoundError:
+        return False

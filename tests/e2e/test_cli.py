@@ -1,0 +1,66 @@
+"""The CLI against a real server: output for people and scripts, and DESIGN's exit codes."""
+import json
+import subprocess
+
+from conftest import BIN
+
+
+def test_submit_wait_prints_the_output_and_exits_0(server):
+    r = server.cli("submit", "fake-model", "--param", "seconds=0.2", "--param", "output=from-cli",
+                   "--wait")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip())["output"] == "from-cli"
+
+
+def test_submit_wait_of_a_failing_job_exits_1(server):
+    r = server.cli("submit", "fake-model", "-p", "exit_code=4", "-p", "seconds=0", "--wait")
+    assert r.returncode == 1
+    assert "failed" in r.stderr and "code 4" in r.stderr
+
+
+def test_submit_without_wait_then_wait_and_show(server):
+    r = server.cli("submit", "fake-model", "-p", "seconds=0.2", "--json")
+    assert r.returncode == 0, r.stderr
+    job = json.loads(r.stdout)
+    assert job["state"] in ("queued", "running")
+    w = server.cli("wait", str(job["id"]))
+    assert w.returncode == 0, w.stderr
+    s = server.cli("show", str(job["id"]))
+    assert s.returncode == 0 and "succeeded" in s.stdout and "peak_vram_mb" in s.stdout
+    sj = server.cli("show", str(job["id"]), "--json")
+    assert json.loads(sj.stdout)["id"] == job["id"]
+
+
+def test_bad_parameter_is_a_usage_error_naming_it(server):
+    r = server.cli("submit", "fake-model", "-p", "seconds=-5")
+    assert r.returncode == 2
+    assert "params.seconds" in r.stderr
+
+
+def test_gpus_and_tasks_tables(server):
+    g = server.cli("gpus")
+    assert g.returncode == 0 and "24.0 GiB" in g.stdout and "[" in g.stdout
+    gj = json.loads(server.cli("gpus", "--json").stdout)
+    assert gj["gpus"][0]["total_mb"] == 24576
+    t = server.cli("tasks")
+    assert t.returncode == 0 and "fake-model" in t.stdout and "vram_mb" in t.stdout
+
+
+def test_unreachable_server_exits_3_with_one_line():
+    r = subprocess.run([BIN, "gpus", "--server", "http://127.0.0.1:1"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 3
+    assert r.stderr.count("\n") == 1 and "cannot reach" in r.stderr
+
+
+def test_usage_errors_exit_2():
+    assert subprocess.run([BIN, "submit"], capture_output=True, timeout=30).returncode == 2
+    assert subprocess.run([BIN, "frobnicate"], capture_output=True, timeout=30).returncode == 2
+    assert subprocess.run([BIN, "show", "x"], capture_output=True, timeout=30).returncode == 2
+
+
+def test_serve_with_nvml_and_no_driver_names_the_sim_option(tmp_path):
+    r = subprocess.run([BIN, "serve", "--gpus", "nvml", "--data-dir", str(tmp_path / "d"),
+                        "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "--gpus sim:" in r.stderr

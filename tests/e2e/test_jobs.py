@@ -1,0 +1,92 @@
+"""A job's life over real HTTP: it runs, returns its output, fails without harming others, and is
+stopped with its whole process group when it runs past its timeout."""
+import time
+
+from conftest import SLOW, process_alive, result_of
+
+
+def test_a_task_runs_and_returns_its_output(server):
+    r = server.submit(params={"seconds": 1.2, "vram_mb": 4000, "output": "hello"}, wait=30)
+    assert r.status_code == 200, r.text
+    job = r.json()
+    assert r.headers["Location"] == f"/v1/jobs/{job['id']}"
+    assert job["state"] == "succeeded" and job["reason"] is None and job["exit_code"] == 0
+    assert result_of(job)["output"] == "hello"
+    assert job["vram_mb"] == 4000 and job["gpu"] == 0
+    assert job["peak_vram_mb"] == 4000  # reported through VRAMQ_SIM_VRAM_FILE
+    assert job["started_at"] >= job["submitted_at"] and job["finished_at"] >= job["started_at"]
+    # The same final record from GET, and the job's files in its own directory.
+    assert server.job(job["id"])["output"] == job["output"]
+    job_dir = server.data_dir / "jobs" / str(job["id"])
+    assert (job_dir / "result.json").exists()
+    assert "progress 100%" in (job_dir / "stderr.log").read_text()
+
+
+def test_submit_answers_202_with_the_queued_job(server):
+    r = server.submit(params={"seconds": 0.5})
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["state"] in ("queued", "running")
+    assert server.wait_job(job["id"])["state"] == "succeeded"
+
+
+def test_jobs_see_their_gpu_and_reservation(make_server, tmp_path):
+    s = make_server("--gpus", "sim:2x24GiB", "--allow-raw-commands")
+    r = s.post("/v1/jobs?wait=30", {"command": ["/usr/bin/env"], "vram_mb": 1234})
+    job = r.json()
+    assert job["state"] == "succeeded", job
+    env = dict(line.split("=", 1) for line in job["output"].splitlines() if "=" in line)
+    assert env["VRAMQ_JOB_ID"] == str(job["id"])
+    assert env["VRAMQ_VRAM_MB"] == "1234"
+    assert env["VRAMQ_GPU"] == str(job["gpu"])
+    gpus = s.get("/v1/gpus").json()["gpus"]
+    assert env["CUDA_VISIBLE_DEVICES"] == gpus[job["gpu"]]["uuid"]
+    assert env["VRAMQ_SIM_VRAM_FILE"].endswith("sim-vram-mb")
+
+
+def test_a_failing_job_does_not_stop_the_ones_after_it(server):
+    # The seed's worker shut the whole service down on one failure.
+    bad = server.submit(params={"seconds": 0.1, "exit_code": 3}).json()
+    good = server.submit(params={"seconds": 0.1, "output": "still here"}).json()
+    bad = server.wait_job(bad["id"])
+    assert bad["state"] == "failed" and bad["reason"] == "nonzero_exit" and bad["exit_code"] == 3
+    assert "code 3" in bad["error"]
+    good = server.wait_job(good["id"])
+    assert good["state"] == "succeeded" and result_of(good)["output"] == "still here"
+    assert server.get("/healthz").status_code == 200
+    assert server.get("/readyz").status_code == 200
+
+
+def test_a_job_that_cannot_start_fails_with_spawn_failed(make_server):
+    s = make_server("--gpus", "sim:24GiB", "--allow-raw-commands")
+    job = s.post("/v1/jobs?wait=30", {"command": ["/nonexistent/model"]}).json()
+    assert job["state"] == "failed" and job["reason"] == "spawn_failed", job
+    assert "/nonexistent/model" in job["error"]
+    after = s.post("/v1/jobs?wait=30", {"command": ["/bin/true"]}).json()
+    assert after["state"] == "succeeded"
+
+
+def test_timeout_ends_the_job_with_its_whole_process_group(make_server):
+    s = make_server("--gpus", "sim:24GiB", "--kill-grace-s", "1")
+    job = s.submit(params={"seconds": 60, "children": 2}, timeout_s=1).json()
+    running = s.wait_state(job["id"], ["running"])
+    pid_file = s.data_dir / "jobs" / str(job["id"]) / "children.pid"
+    deadline = time.time() + 10 * SLOW
+    while not pid_file.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    helpers = [int(p) for p in pid_file.read_text().split()]
+    assert len(helpers) == 2 and all(process_alive(p) for p in helpers)
+    job = s.wait_job(job["id"])
+    assert job["state"] == "timed_out" and job["reason"] == "timeout", job
+    assert job["signal"] is not None or job["exit_code"] is not None
+    deadline = time.time() + 5 * SLOW
+    while any(process_alive(p) for p in helpers) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not any(process_alive(p) for p in helpers), "a helper outlived its timed-out job"
+    assert running["started_at"] is not None
+
+
+def test_retries_run_a_failing_job_again(server):
+    job = server.submit(params={"seconds": 0.1, "exit_code": 1}, max_retries=2).json()
+    job = server.wait_job(job["id"])
+    assert job["state"] == "failed" and job["attempt"] == 3, job
