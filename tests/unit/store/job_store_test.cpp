@@ -1,0 +1,130 @@
+#include "store/job_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+
+namespace vramq::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+class JobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("vramq-store-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string db() const { return (dir_ / "vramq.db").string(); }
+
+  fs::path dir_;
+  boost::asio::io_context ioc_;
+  // Keeps run_one() blocking until a completion arrives instead of returning on an idle loop.
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+      boost::asio::make_work_guard(ioc_);
+};
+
+core::Job make_job(core::JobId id, core::JobState state = core::JobState::queued) {
+  core::Job j;
+  j.id = id;
+  j.state = state;
+  j.spec.task = "fake-model";
+  j.spec.params_json = R"({"seconds":1})";
+  j.spec.argv = {"/bin/echo", "a b", "quote\"d"};
+  j.spec.env = {{"HF_HOME", "/cache"}};
+  j.spec.vram_mb = 4096;
+  j.spec.priority = 3;
+  j.submitted_at_ms = 1000 + id;
+  j.queued_at_ms = 1000 + id;
+  return j;
+}
+
+TEST_F(JobStoreTest, SaveCompletesOnTheLoopOnceDurableAndRoundTrips) {
+  auto store = JobStore::open(db(), ioc_.get_executor());
+  ASSERT_TRUE(store) << store.error().message;
+  int done = 0;
+  for (core::JobId id = 1; id <= 100; ++id) {
+    (*store)->save(make_job(id), [&](core::Result<void> r) {
+      EXPECT_TRUE(r);
+      ++done;
+    });
+  }
+  while (done < 100)
+    ioc_.run_one();
+  EXPECT_EQ(*(*store)->count_blocking(), 100);
+  std::optional<core::Job> got;
+  (*store)->async_get(7, [&](core::Result<std::optional<core::Job>> r) { got = **r; });
+  while (!got)
+    ioc_.run_one();
+  EXPECT_EQ(got->spec.argv, make_job(7).spec.argv);
+  EXPECT_EQ(got->spec.env, make_job(7).spec.env);
+  EXPECT_EQ(got->spec.params_json, make_job(7).spec.params_json);
+  EXPECT_EQ(got->spec.priority, 3);
+  EXPECT_EQ(got->spec.vram_mb, 4096);
+  EXPECT_FALSE(got->gpu);
+  EXPECT_FALSE(got->exit_code);
+}
+
+TEST_F(JobStoreTest, ReopenRecoversUnfinishedJobsInIdOrderAndTheLargestId) {
+  {
+    auto store = JobStore::open(db(), ioc_.get_executor());
+    ASSERT_TRUE(store);
+    (*store)->save(make_job(3));
+    (*store)->save(make_job(1, core::JobState::running));
+    core::Job done = make_job(2, core::JobState::succeeded);
+    done.exit_code = 0;
+    done.output = "result";
+    (*store)->save(done);
+    (*store)->save(make_job(9, core::JobState::failed));
+  }  // the destructor commits everything already saved
+  auto store = JobStore::open(db(), ioc_.get_executor());
+  ASSERT_TRUE(store);
+  auto jobs = (*store)->load_unfinished();
+  ASSERT_TRUE(jobs);
+  ASSERT_EQ(jobs->size(), 2u);
+  EXPECT_EQ((*jobs)[0].id, 1);
+  EXPECT_EQ((*jobs)[0].state, core::JobState::running);
+  EXPECT_EQ((*jobs)[1].id, 3);
+  EXPECT_EQ(*(*store)->max_id(), 9);
+}
+
+TEST_F(JobStoreTest, SaveReplacesTheRow) {
+  auto store = JobStore::open(db(), ioc_.get_executor());
+  core::Job j = make_job(5);
+  (*store)->save(j);
+  j.state = core::JobState::succeeded;
+  j.peak_vram_mb = 1234;
+  bool done = false;
+  (*store)->save(j, [&](core::Result<void>) { done = true; });
+  while (!done)
+    ioc_.run_one();
+  EXPECT_EQ(*(*store)->count_blocking(), 1);
+  EXPECT_TRUE((*store)->load_unfinished()->empty());
+}
+
+TEST_F(JobStoreTest, RefusesADatabaseFromANewerVramq) {
+  {
+    auto store = JobStore::open(db(), ioc_.get_executor());
+    ASSERT_TRUE(store);
+  }
+  auto raw = Db::open(db());
+  ASSERT_TRUE(raw->exec("PRAGMA user_version = 99"));
+  auto store = JobStore::open(db(), ioc_.get_executor());
+  ASSERT_FALSE(store);
+  EXPECT_NE(store.error().message.find("newer"), std::string::npos);
+}
+
+TEST_F(JobStoreTest, UnopenablePathIsAnError) {
+  auto store = JobStore::open((dir_ / "missing" / "dir" / "x.db").string(), ioc_.get_executor());
+  ASSERT_FALSE(store);
+  EXPECT_NE(store.error().message.find("cannot open"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vramq::store
