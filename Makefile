@@ -8,7 +8,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: deps build build-asan run test unit e2e format clean bench
+.PHONY: deps build build-asan run test unit e2e format format-check tidy clean bench
 
 deps:
 	@bash scripts/install-deps.sh
@@ -36,10 +36,20 @@ e2e: build build-asan
 	VRAMQ_BIN=$(CURDIR)/$(BUILD)/vramq $(PYTEST) -q tests/e2e
 	VRAMQ_BIN=$(CURDIR)/$(ASAN_BUILD)/vramq VRAMQ_SANITIZED=1 $(PYTEST) -q tests/e2e
 
-test: unit e2e
+# Style and static analysis are part of the suite, so that CI keeps them clean.
+test: format-check unit e2e tidy
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+format-check: deps
+	clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp')
+
+# clang-tidy (checks in .clang-tidy) over every source file, using build/'s compile commands.
+tidy: build
+	run-clang-tidy-14 -p $(BUILD) -j $(JOBS) -quiet '$(CURDIR)/src/.*\.cpp$$' > $(BUILD)/tidy.log 2>&1 || \
+	  { grep -E 'error:|warning:' $(BUILD)/tidy.log | grep -v 'warnings generated' | sort -u; exit 1; }
+	@echo "clang-tidy: clean"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -113,7 +113,7 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
     if (req) {
       out = co_await shared->router->handle(std::move(*req));
     } else {
-      out = std::move(req.error());
+      out = req.error();
     }
     BeastResponse res = to_beast(std::move(out), version, keep_alive);
     stream.expires_after(shared->limits.read_timeout);
@@ -141,7 +141,7 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor,
     }
     asio::co_spawn(acceptor.get_executor(),
                    serve_connection(beast::tcp_stream(std::move(socket)), shared),
-                   [](std::exception_ptr e) {
+                   [](const std::exception_ptr& e) {
                      if (!e) return;
                      try {
                        std::rethrow_exception(e);

@@ -217,7 +217,7 @@ boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::stri
     req.priority = static_cast<int>(*n);
   }
   if (const json::value* v = o.if_contains("timeout_s")) {
-    auto n = integer(*v, "timeout_s", 0, 30 * 24 * 3600);
+    auto n = integer(*v, "timeout_s", 0, std::int64_t{30} * 24 * 3600);
     if (!n) return n.error();
     if (*n > 0) req.timeout_s = *n;
   }

@@ -31,18 +31,18 @@ namespace {
 template <class Token>
 auto async_save(store::JobStore& store, Job job, Token&& token) {
   return asio::async_initiate<Token, void(core::Result<void>)>(
-      [&store](auto handler, Job j) {
+      [&store](auto handler, const Job& j) {
         // JobStore::Done is a std::function, which must be copyable; the handler is not.
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        store.save(std::move(j), [shared](core::Result<void> r) { std::move (*shared)(r); });
+        store.save(j, [shared](const core::Result<void>& r) { std::move (*shared)(r); });
       },
       token, std::move(job));
 }
 
 std::string params_to_json(const std::map<std::string, core::ParamValue, std::less<>>& params) {
   boost::json::object o;
-  for (const auto& [name, value] : params) {
-    std::visit([&](const auto& v) { o[name] = v; }, value);
+  for (const auto& entry : params) {
+    std::visit([&](const auto& v) { o[entry.first] = v; }, entry.second);
   }
   return boost::json::serialize(o);
 }
@@ -65,8 +65,11 @@ std::vector<std::string> job_environment(
   for (const auto& [k, v] : extra)
     env[k] = v;  // later sources win
   std::vector<std::string> out;
-  for (const auto& [k, v] : env)
-    out.push_back(k + "=" + v);
+  for (const auto& [k, v] : env) {
+    std::string kv = k;
+    kv.append("=").append(v);
+    out.push_back(std::move(kv));
+  }
   return out;
 }
 
@@ -556,7 +559,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
   active_.erase(it);
   queue_.erase({settled.spec.priority, id});
   pending_.erase(id);
-  store_->save(settled, [this, id](core::Result<void> r) {
+  store_->save(settled, [this, id](const core::Result<void>& r) {
     if (!r) spdlog::error("job {}: final state not stored: {}", id, r.error().message);
     settling_.erase(id);
   });

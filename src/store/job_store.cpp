@@ -194,7 +194,8 @@ core::Result<std::unique_ptr<JobStore>> JobStore::open(const std::string& path,
   if (auto r = migrate(*writer); !r) return r.error();
   auto reader = Db::open(path);
   if (!reader) return reader.error();
-  std::unique_ptr<JobStore> store(new JobStore(std::move(*writer), std::move(*reader), loop));
+  std::unique_ptr<JobStore> store(
+      new JobStore(std::move(*writer), std::move(*reader), std::move(loop)));
   auto upsert =
       store->writer_db_.prepare(fmt::format("INSERT OR REPLACE INTO jobs ({}) VALUES "
                                             "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

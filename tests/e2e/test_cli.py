@@ -64,3 +64,32 @@ def test_serve_with_nvml_and_no_driver_names_the_sim_option(tmp_path):
                         "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
     assert "--gpus sim:" in r.stderr
+
+
+def test_config_file_applies_and_flags_override_it(make_server, tmp_path):
+    cfg = tmp_path / "vramq.toml"
+    cfg.write_text('gpus = "sim:2x16GiB"\nvram_buffer_mb = 512\nqueue_max = 7\n'
+                   'listen = "127.0.0.1:1"\n')
+    # The harness passes --listen and --data-dir, which must win over the file.
+    s = make_server("--config", str(cfg), "--vram-buffer-mb", "256")
+    g = s.get("/v1/gpus").json()
+    assert [x["total_mb"] for x in g["gpus"]] == [16384, 16384]
+    assert g["buffer_mb"] == 256
+
+
+def test_a_bad_config_file_is_refused_naming_the_key(tmp_path):
+    cfg = tmp_path / "vramq.toml"
+    cfg.write_text("queue_maks = 5\n")
+    r = subprocess.run([BIN, "serve", "--config", str(cfg), "--gpus", "sim:24GiB",
+                        "--data-dir", str(tmp_path / "d")], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 2 and "queue_maks" in r.stderr
+
+
+def test_a_broken_task_catalog_is_refused_naming_the_key(tmp_path):
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text('[tasks.x]\nargv = ["/bin/true", "{nope}"]\n[tasks.x.vram]\nbase_mb = 1\n')
+    r = subprocess.run([BIN, "serve", "--tasks", str(tasks), "--gpus", "sim:24GiB",
+                        "--data-dir", str(tmp_path / "d"), "--listen", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "{nope}" in r.stderr
