@@ -1,5 +1,7 @@
 #include "core/units.hpp"
 
+#include "core/text.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,24 +10,6 @@
 #include <cmath>
 
 namespace vramq::core {
-namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::ranges::transform(out, out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
-
 Result<std::int64_t> parse_size_mb(std::string_view text) {
   std::string_view s = trim(text);
   double number = 0;
@@ -33,7 +17,7 @@ Result<std::int64_t> parse_size_mb(std::string_view text) {
   if (ec != std::errc{} || end == s.data()) {
     return Error{fmt::format("'{}' is not a size (expected e.g. 24GiB or 512MiB)", text)};
   }
-  std::string unit = lower(trim(std::string_view(end, s.data() + s.size() - end)));
+  std::string unit = to_lower(trim(std::string_view(end, s.data() + s.size() - end)));
   double factor = 0;
   if (unit.empty() || unit == "mib" || unit == "mb" || unit == "m") {
     factor = 1;

@@ -1,17 +1,13 @@
 #include "server/auth.hpp"
 
+#include "core/text.hpp"
+
 #include <fmt/format.h>
 
 namespace vramq::server {
-namespace {
+using core::trim;
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
+namespace {
 
 // Constant time in the content (not the length) of the strings.
 bool same(std::string_view a, std::string_view b) {

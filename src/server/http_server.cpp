@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 
+#include "core/text.hpp"
 #include "server/problem.hpp"
 
 namespace vramq::server {
@@ -29,13 +30,6 @@ namespace {
 using BeastRequest = http::request<http::string_body>;
 using BeastResponse = http::response<http::string_body>;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Beast's message -> our plain Request; the target is split and percent-decoded by Boost.URL.
 boost::system::result<Request, Response> to_request(BeastRequest&& in) {
   auto url = boost::urls::parse_origin_form(in.target());
@@ -49,7 +43,7 @@ boost::system::result<Request, Response> to_request(BeastRequest&& in) {
   for (auto param : url->params())
     req.query.emplace_back(param.key, param.value);
   for (const auto& field : in)
-    req.headers.emplace_back(lower(field.name_string()), field.value());
+    req.headers.emplace_back(core::to_lower(field.name_string()), field.value());
   req.body = std::move(in.body());
   return req;
 }

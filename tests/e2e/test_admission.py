@@ -60,3 +60,19 @@ def test_a_need_no_gpu_can_meet_is_refused_at_once(server):
     p = r.json()
     assert p["field"] == "vram_mb" and "24000" in p["detail"]
     assert r.headers["Content-Type"] == "application/problem+json"
+
+
+def test_measured_use_above_the_reservation_counts_for_admission(server):
+    import time
+    from conftest import SLOW
+    # Reserves 2000 MiB but reports 20000 MiB in use: admission must count the 20000.
+    greedy = server.submit(params={"seconds": 3, "vram_mb": 20000}, vram_mb=2000).json()
+    deadline = time.time() + 10 * SLOW
+    while server.get("/v1/gpus").json()["gpus"][0]["committed_mb"] < 20000:
+        assert time.time() < deadline, "the job's report never reached the GPU reading"
+        time.sleep(0.05)
+    waiting = server.submit(params={"seconds": 0.1, "vram_mb": 8000}).json()
+    assert waiting["state"] == "queued" and waiting["pending_reason"] == "vram", waiting
+    a, b = intervals(server, [greedy["id"], waiting["id"]])
+    assert not overlap(a, b)
+    assert server.job(greedy["id"])["peak_vram_mb"] == 20000

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "exec/process_probe.hpp"
+#include "temp_dir.hpp"
 
 namespace vramq::exec {
 namespace {
@@ -17,15 +18,6 @@ namespace fs = std::filesystem;
 
 class LocalExecutorTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("vramq-exec-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   LaunchSpec spec(std::vector<std::string> argv) {
     return {.job = ++next_,
             .argv = std::move(argv),
@@ -52,7 +44,8 @@ class LocalExecutorTest : public ::testing::Test {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
 
-  fs::path dir_;
+  testing::TempDir tmp_;
+  const fs::path& dir_ = tmp_.path();
   boost::asio::io_context ioc_;
   // Keeps run_one() blocking until a completion arrives instead of returning on an idle loop.
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =

@@ -6,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 
+#include "temp_dir.hpp"
+
 namespace vramq::store {
 namespace {
 
@@ -13,17 +15,9 @@ namespace fs = std::filesystem;
 
 class JobStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("vramq-store-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string db() const { return (dir_ / "vramq.db").string(); }
+  std::string db() const { return (tmp_.path() / "vramq.db").string(); }
 
-  fs::path dir_;
+  testing::TempDir tmp_;
   boost::asio::io_context ioc_;
   // Keeps run_one() blocking until a completion arrives instead of returning on an idle loop.
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
@@ -121,7 +115,8 @@ TEST_F(JobStoreTest, RefusesADatabaseFromANewerVramq) {
 }
 
 TEST_F(JobStoreTest, UnopenablePathIsAnError) {
-  auto store = JobStore::open((dir_ / "missing" / "dir" / "x.db").string(), ioc_.get_executor());
+  auto store =
+      JobStore::open((tmp_.path() / "missing" / "dir" / "x.db").string(), ioc_.get_executor());
   ASSERT_FALSE(store);
   EXPECT_NE(store.error().message.find("cannot open"), std::string::npos);
 }
