@@ -86,6 +86,15 @@ int main(int argc, char** argv) {
   CLI::App* c_wait = app.add_subcommand("wait", "wait for a job to end; exit 0 if it succeeded");
   add_client_flags(c_wait);
   c_wait->add_option("id", job_id, "job id")->required();
+  std::string ls_states;
+  int ls_limit = 50;
+  CLI::App* c_ls = app.add_subcommand("ls", "list jobs, newest first");
+  add_client_flags(c_ls);
+  c_ls->add_option("--state", ls_states, "comma-separated states, e.g. queued,running");
+  c_ls->add_option("--limit", ls_limit, "at most this many (1..1000)")->check(CLI::Range(1, 1000));
+  CLI::App* c_cancel = app.add_subcommand("cancel", "cancel a job (a running one is stopped)");
+  add_client_flags(c_cancel);
+  c_cancel->add_option("id", job_id, "job id")->required();
   CLI::App* c_gpus = app.add_subcommand("gpus", "show GPUs and their VRAM");
   add_client_flags(c_gpus);
   CLI::App* c_tasks = app.add_subcommand("tasks", "list the task catalog");
@@ -140,6 +149,8 @@ int main(int argc, char** argv) {
   if (c_show->parsed()) return cli::show(client, job_id);
   if (c_wait->parsed()) return cli::wait(client, job_id);
   if (c_gpus->parsed()) return cli::gpus(client);
+  if (c_ls->parsed()) return cli::list(client, ls_states, ls_limit);
+  if (c_cancel->parsed()) return cli::cancel(client, job_id);
   if (c_tasks->parsed()) return cli::tasks(client);
   return cli::kExitUsage;
 }

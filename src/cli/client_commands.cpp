@@ -233,6 +233,48 @@ int wait(const ClientOptions& c, std::int64_t id) {
   return finish_job(c, r->body.get_object());
 }
 
+int list(const ClientOptions& c, const std::string& states, int limit) {
+  std::string target = fmt::format("/v1/jobs?limit={}", limit);
+  if (!states.empty()) target += "&state=" + states;
+  auto r = call(c, "GET", target);
+  if (!r) return kExitUnreachable;
+  if (r->status != 200 || !r->body.is_object()) return report_error(*r);
+  if (c.json) {
+    std::cout << json::serialize(r->body) << "\n";
+    return kExitOk;
+  }
+  Table t({"ID", "STATE", "TASK", "VRAM", "GPU", "WAITING", "SUBMITTED", "ERROR"});
+  for (const json::value& jv : r->body.at("jobs").as_array()) {
+    const json::object& j = jv.get_object();
+    std::string waiting =
+        str(j.at("state")) == "queued"
+            ? fmt::format("#{} {}", str(j.at("queue_position")), str(j.at("pending_reason")))
+            : "-";
+    t.add({str(j.at("id")), str(j.at("state")), str(j.at("task")),
+           core::format_mb(j.at("vram_mb").to_number<std::int64_t>()), str(j.at("gpu")), waiting,
+           str(j.at("submitted_at")), str(j.at("error"))});
+  }
+  std::cout << t.render();
+  if (!r->body.at("next").is_null()) {
+    std::cout << fmt::format("(more: --limit, or GET /v1/jobs?before={})\n",
+                             str(r->body.at("next")));
+  }
+  return kExitOk;
+}
+
+int cancel(const ClientOptions& c, std::int64_t id) {
+  auto r = call(c, "DELETE", fmt::format("/v1/jobs/{}", id));
+  if (!r) return kExitUnreachable;
+  if ((r->status != 200 && r->status != 202) || !r->body.is_object()) return report_error(*r);
+  if (c.json) {
+    std::cout << json::serialize(r->body) << "\n";
+  } else {
+    std::cout << job_line(r->body.get_object())
+              << (r->status == 202 ? ": stopping (SIGTERM sent to its process group)" : "") << "\n";
+  }
+  return kExitOk;
+}
+
 int gpus(const ClientOptions& c) {
   auto r = call(c, "GET", "/v1/gpus");
   if (!r) return kExitUnreachable;

@@ -35,6 +35,8 @@ int submit(const ClientOptions& c, const SubmitOptions& s);
 int show(const ClientOptions& c, std::int64_t id);
 int wait(const ClientOptions& c, std::int64_t id);
 int gpus(const ClientOptions& c);
+int list(const ClientOptions& c, const std::string& states, int limit);
+int cancel(const ClientOptions& c, std::int64_t id);
 int tasks(const ClientOptions& c);
 
 }  // namespace vramq::cli

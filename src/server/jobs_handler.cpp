@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 #include <charconv>
+#include <limits>
 
 #include "server/json_codec.hpp"
 #include "server/problem.hpp"
@@ -25,6 +26,61 @@ boost::system::result<std::chrono::milliseconds, Response> wait_param(const Requ
         "wait");
   }
   return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
+}
+
+// A job id from the path: a positive integer, else the problem to answer with.
+boost::system::result<core::JobId, Response> parse_id(std::string_view text) {
+  core::JobId id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc{} || end != text.data() + text.size() || id <= 0) {
+    return problem(Problem::not_found,
+                   fmt::format("no job '{}': job ids are positive integers", text), "id");
+  }
+  return boost::system::result<core::JobId, Response>(boost::system::in_place_value, id);
+}
+
+boost::system::result<std::vector<core::JobState>, Response> parse_states(const Request& req) {
+  std::vector<core::JobState> states;
+  auto text = req.query_param("state");
+  if (!text || text->empty()) {
+    for (int s = 0; s <= static_cast<int>(core::JobState::timed_out); ++s) {
+      states.push_back(static_cast<core::JobState>(s));
+    }
+    return states;
+  }
+  std::string_view rest = *text;
+  while (true) {
+    std::size_t comma = rest.find(',');
+    std::string_view name = rest.substr(0, comma);
+    auto st = core::parse_job_state(name);
+    if (!st) {
+      return problem(Problem::bad_request,
+                     fmt::format("state '{}' is not one of queued, running, succeeded, failed, "
+                                 "cancelled, timed_out",
+                                 name),
+                     "state");
+    }
+    states.push_back(*st);
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  return states;
+}
+
+boost::system::result<std::int64_t, Response> int_param(const Request& req, std::string_view name,
+                                                        std::int64_t lo, std::int64_t hi,
+                                                        std::int64_t fallback) {
+  auto text = req.query_param(name);
+  using R = boost::system::result<std::int64_t, Response>;
+  if (!text) return R(boost::system::in_place_value, fallback);
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (ec != std::errc{} || end != text->data() + text->size() || v < lo || v > hi) {
+    return problem(
+        Problem::bad_request,
+        fmt::format("{} must be an integer from {} to {}, got '{}'", name, lo, hi, *text), name);
+  }
+  return R(boost::system::in_place_value, v);
 }
 
 Response job_response(int status, const service::JobView& v) {
@@ -72,18 +128,52 @@ boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orch
 
 boost::asio::awaitable<Response> handle_get_job(const Request& req, std::string_view id_text,
                                                 service::Orchestrator& o) {
-  core::JobId id = 0;
-  auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
-  if (ec != std::errc{} || end != id_text.data() + id_text.size() || id <= 0) {
-    co_return problem(Problem::not_found,
-                      fmt::format("no job '{}': job ids are positive integers", id_text), "id");
-  }
+  auto id = parse_id(id_text);
+  if (!id) co_return id.error();
   auto wait = wait_param(req);
   if (!wait) co_return wait.error();
-  auto found = co_await o.wait(id, *wait);
+  auto found = co_await o.wait(*id, *wait);
   if (!found) co_return problem(Problem::internal, found.error().message);
-  if (!*found) co_return problem(Problem::not_found, fmt::format("no job {}", id), "id");
+  if (!*found) co_return problem(Problem::not_found, fmt::format("no job {}", *id), "id");
   co_return job_response(200, **found);
+}
+
+boost::asio::awaitable<Response> handle_cancel(std::string_view id_text, service::Orchestrator& o) {
+  auto id = parse_id(id_text);
+  if (!id) co_return id.error();
+  auto r = co_await o.cancel(*id);
+  if (!r) co_return problem(Problem::internal, r.error().message);
+  switch (r->outcome) {
+    case service::CancelOutcome::cancelled:
+      co_return job_response(200, *r->job);
+    case service::CancelOutcome::stopping:
+      co_return job_response(202, *r->job);
+    case service::CancelOutcome::already_ended:
+      co_return problem(
+          Problem::conflict,
+          fmt::format("job {} already ended ({})", *id, core::to_string(r->job->job.state)), "id");
+    case service::CancelOutcome::not_found:
+      break;
+  }
+  co_return problem(Problem::not_found, fmt::format("no job {}", *id), "id");
+}
+
+boost::asio::awaitable<Response> handle_list(const Request& req, service::Orchestrator& o) {
+  auto states = parse_states(req);
+  if (!states) co_return states.error();
+  auto limit = int_param(req, "limit", 1, 1000, 50);
+  if (!limit) co_return limit.error();
+  auto before = int_param(req, "before", 1, std::numeric_limits<std::int64_t>::max(), 0);
+  if (!before) co_return before.error();
+  auto r = co_await o.list(std::move(*states), *before, static_cast<int>(*limit));
+  if (!r) co_return problem(Problem::internal, r.error().message);
+  boost::json::array jobs;
+  for (const service::JobView& v : r->jobs)
+    jobs.push_back(job_to_json(v));
+  boost::json::object body;
+  body["jobs"] = std::move(jobs);
+  body["next"] = r->next ? boost::json::value(*r->next) : boost::json::value(nullptr);
+  co_return Response{.body = boost::json::serialize(body)};
 }
 
 }  // namespace vramq::server

@@ -50,13 +50,15 @@ boost::asio::awaitable<Response> Router::handle(Request req) {
   }
   if (p == "/v1/jobs") {
     if (m == "POST") co_return co_await handle_submit(req, orchestrator_);
-    co_return not_allowed("POST", req);
+    if (m == "GET") co_return co_await handle_list(req, orchestrator_);
+    co_return not_allowed("GET, POST", req);
   }
   if (p.starts_with("/v1/jobs/")) {
     std::string_view id = std::string_view(p).substr(9);
     if (id.find('/') == std::string_view::npos) {
       if (m == "GET") co_return co_await handle_get_job(req, id, orchestrator_);
-      co_return not_allowed("GET", req);
+      if (m == "DELETE") co_return co_await handle_cancel(id, orchestrator_);
+      co_return not_allowed("GET, DELETE", req);
     }
   }
   if (p == "/v1/gpus") {

@@ -26,6 +26,8 @@ class Router {
 boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orchestrator& o);
 boost::asio::awaitable<Response> handle_get_job(const Request& req, std::string_view id,
                                                 service::Orchestrator& o);
+boost::asio::awaitable<Response> handle_cancel(std::string_view id, service::Orchestrator& o);
+boost::asio::awaitable<Response> handle_list(const Request& req, service::Orchestrator& o);
 Response handle_gpus(const service::Orchestrator& o);
 Response handle_tasks(const service::Orchestrator& o);
 Response handle_healthz();

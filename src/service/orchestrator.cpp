@@ -306,6 +306,53 @@ void Orchestrator::notify_waiters(JobId id) {
     it->second->cancel();
 }
 
+asio::awaitable<core::Result<CancelResult>> Orchestrator::cancel(JobId id) {
+  if (auto it = active_.find(id); it != active_.end()) {
+    if (it->second.state == JobState::queued) {
+      finish(id, JobState::cancelled, EndReason::cancelled, "cancelled before it started", "");
+      co_return CancelResult{CancelOutcome::cancelled, view(settling_.at(id))};
+    }
+    stop_job(id, EndReason::cancelled);
+    co_return CancelResult{CancelOutcome::stopping, view(it->second)};
+  }
+  auto found = co_await get(id);
+  if (!found) co_return found.error();
+  if (!*found) co_return CancelResult{CancelOutcome::not_found, std::nullopt};
+  co_return CancelResult{CancelOutcome::already_ended, std::move(*found)};
+}
+
+asio::awaitable<core::Result<ListResult>> Orchestrator::list(std::vector<JobState> states,
+                                                             JobId before, int limit) {
+  auto wanted = [&](const Job& j) {
+    return (before <= 0 || j.id < before) && std::ranges::find(states, j.state) != states.end();
+  };
+  std::vector<JobView> live;
+  for (const auto* jobs : {&active_, &settling_}) {
+    for (const auto& [id, j] : *jobs) {
+      if (wanted(j)) live.push_back(view(j));
+    }
+  }
+  store::JobStore::ListQuery q{.states = {}, .before = before, .limit = limit + 1};
+  for (JobState s : states) {
+    if (core::is_terminal(s)) q.states.push_back(s);
+  }
+  auto stored = co_await store_->async_list(std::move(q), asio::use_awaitable);
+  if (!stored) co_return stored.error();
+  // Memory is newer than the store for live and settling jobs: their rows are skipped.
+  for (Job& j : *stored) {
+    if (!active_.contains(j.id) && !settling_.contains(j.id))
+      live.push_back(JobView{.job = std::move(j)});
+  }
+  std::ranges::sort(live, std::greater<>{}, [](const JobView& v) { return v.job.id; });
+  ListResult out;
+  if (static_cast<int>(live.size()) > limit) {
+    live.resize(static_cast<std::size_t>(limit));
+    out.next = live.back().job.id;
+  }
+  out.jobs = std::move(live);
+  co_return out;
+}
+
 JobView Orchestrator::view(const Job& job) const {
   JobView v{.job = job};
   if (job.state == JobState::queued) {

@@ -55,6 +55,23 @@ struct JobView {
   core::PendingReason pending_reason = core::PendingReason::none;
 };
 
+enum class CancelOutcome {
+  cancelled,      // it was queued and has ended now
+  stopping,       // it runs: SIGTERM sent to its group, SIGKILL after the grace
+  already_ended,  // terminal before the request
+  not_found,
+};
+
+struct CancelResult {
+  CancelOutcome outcome = CancelOutcome::not_found;
+  std::optional<JobView> job;
+};
+
+struct ListResult {
+  std::vector<JobView> jobs;        // newest first
+  std::optional<core::JobId> next;  // pass as `before` for the next page
+};
+
 struct GpuStatus {
   gpu::GpuInfo info;
   std::int64_t reserved_mb = 0;   // sum of reservations of vramq's jobs on it
@@ -83,6 +100,13 @@ class Orchestrator {
   // waiter sleeps on a timer that the job's end cancels.
   boost::asio::awaitable<core::Result<std::optional<JobView>>> wait(core::JobId id,
                                                                     std::chrono::milliseconds wait);
+
+  boost::asio::awaitable<core::Result<CancelResult>> cancel(core::JobId id);
+
+  // Jobs in `states` with id < before (0: no bound), newest first, at most `limit`. Live jobs
+  // come from memory, ended ones from the store (without `output`).
+  boost::asio::awaitable<core::Result<ListResult>> list(std::vector<core::JobState> states,
+                                                        core::JobId before, int limit);
 
   std::vector<GpuStatus> gpus() const;
   std::int64_t buffer_mb() const { return config_.vram_buffer_mb; }

@@ -1,8 +1,10 @@
 #include "store/job_store.hpp"
 
 #include <fmt/format.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
+#include <limits>
 
 namespace vramq::store {
 namespace json = boost::json;
@@ -310,6 +312,29 @@ core::Result<std::optional<Job>> JobStore::get_on_reader(core::JobId id) {
   if (rc == SQLITE_ROW) return std::optional<Job>(read_job(*s));
   if (rc == SQLITE_DONE) return std::optional<Job>();
   return core::Error{reader_db_.error()};
+}
+
+core::Result<std::vector<Job>> JobStore::list_on_reader(const ListQuery& q) {
+  std::vector<Job> jobs;
+  if (q.states.empty() || q.limit <= 0) return jobs;
+  std::string states;
+  for (core::JobState st : q.states) {
+    states += fmt::format("{}'{}'", states.empty() ? "" : ",", core::to_string(st));
+  }
+  // The state names come from the closed enum above, never from the client.
+  std::string columns(kColumns);
+  columns.replace(columns.find("output"), 6, "'' AS output");
+  auto s = reader_db_.prepare(
+      fmt::format("SELECT {} FROM jobs WHERE state IN ({}) AND id < ? ORDER BY id DESC LIMIT ?",
+                  columns, states));
+  if (!s) return s.error();
+  s->bind(1, q.before > 0 ? q.before : std::numeric_limits<std::int64_t>::max());
+  s->bind(2, std::int64_t{q.limit});
+  int rc = 0;
+  while ((rc = s->step()) == SQLITE_ROW)
+    jobs.push_back(read_job(*s));
+  if (rc != SQLITE_DONE) return core::Error{reader_db_.error()};
+  return jobs;
 }
 
 core::Result<std::int64_t> JobStore::count_blocking() {

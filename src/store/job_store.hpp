@@ -49,6 +49,19 @@ class JobStore {
                                     std::forward<Token>(token));
   }
 
+  // Ended jobs in the given states with id < before (0: no bound), newest first, at most `limit`;
+  // `output` is left out (lists stay small). Completes with Result<std::vector<Job>>.
+  struct ListQuery {
+    std::vector<core::JobState> states;  // empty: none
+    core::JobId before = 0;
+    int limit = 50;
+  };
+  template <class Token>
+  auto async_list(ListQuery q, Token&& token) {
+    return reader_worker_.async_run([this, q = std::move(q)] { return list_on_reader(q); },
+                                    std::forward<Token>(token));
+  }
+
   // Counts rows (tests and start-up logs). Blocking, on the reader connection: not on the loop.
   core::Result<std::int64_t> count_blocking();
 
@@ -64,6 +77,7 @@ class JobStore {
   void writer_main();
   core::Result<void> write_batch(std::vector<Op>& batch);
   core::Result<std::optional<core::Job>> get_on_reader(core::JobId id);
+  core::Result<std::vector<core::Job>> list_on_reader(const ListQuery& q);
 
   Db writer_db_;
   Db reader_db_;
