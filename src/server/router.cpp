@@ -61,6 +61,10 @@ boost::asio::awaitable<Response> Router::handle(Request req) {
       co_return not_allowed("GET, DELETE", req);
     }
   }
+  if (p == "/run-script") {
+    if (m == "POST") co_return co_await handle_run_script(req, orchestrator_);
+    co_return not_allowed("POST", req);
+  }
   if (p == "/v1/gpus") {
     co_return m == "GET" ? handle_gpus(orchestrator_) : not_allowed("GET", req);
   }

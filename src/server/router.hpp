@@ -28,7 +28,11 @@ boost::asio::awaitable<Response> handle_get_job(const Request& req, std::string_
                                                 service::Orchestrator& o);
 boost::asio::awaitable<Response> handle_cancel(std::string_view id, service::Orchestrator& o);
 boost::asio::awaitable<Response> handle_list(const Request& req, service::Orchestrator& o);
+boost::asio::awaitable<Response> handle_run_script(const Request& req, service::Orchestrator& o);
 Response handle_gpus(const service::Orchestrator& o);
+
+// repr() of Python bytes, as the seed's error details show stderr.
+std::string python_bytes_repr(std::string_view bytes);
 Response handle_tasks(const service::Orchestrator& o);
 Response handle_healthz();
 Response handle_readyz(const service::Orchestrator& o);

@@ -353,6 +353,13 @@ asio::awaitable<core::Result<ListResult>> Orchestrator::list(std::vector<JobStat
   co_return out;
 }
 
+asio::awaitable<std::string> Orchestrator::log_tail(JobId id, std::string_view stream,
+                                                    std::size_t max_bytes) {
+  std::string path = job_dir(id) + (stream == "stderr" ? "/stderr.log" : "/stdout.log");
+  co_return co_await file_worker_.async_run(
+      [path, max_bytes] { return exec::read_tail(path, max_bytes); }, asio::use_awaitable);
+}
+
 JobView Orchestrator::view(const Job& job) const {
   JobView v{.job = job};
   if (job.state == JobState::queued) {

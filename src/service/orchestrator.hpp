@@ -108,6 +108,10 @@ class Orchestrator {
   boost::asio::awaitable<core::Result<ListResult>> list(std::vector<core::JobState> states,
                                                         core::JobId before, int limit);
 
+  // The last `max_bytes` of a job's stdout or stderr file, read off the loop.
+  boost::asio::awaitable<std::string> log_tail(core::JobId id, std::string_view stream,
+                                               std::size_t max_bytes);
+
   std::vector<GpuStatus> gpus() const;
   std::int64_t buffer_mb() const { return config_.vram_buffer_mb; }
   const core::TaskCatalog& catalog() const { return catalog_; }
