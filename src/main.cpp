@@ -95,6 +95,14 @@ int main(int argc, char** argv) {
   CLI::App* c_cancel = app.add_subcommand("cancel", "cancel a job (a running one is stopped)");
   add_client_flags(c_cancel);
   c_cancel->add_option("id", job_id, "job id")->required();
+  bool logs_stderr = false;
+  bool logs_follow = false;
+  CLI::App* c_logs =
+      app.add_subcommand("logs", "print a job's stdout (or --stderr); -f follows it");
+  add_client_flags(c_logs);
+  c_logs->add_option("id", job_id, "job id")->required();
+  c_logs->add_flag("--stderr", logs_stderr, "the job's stderr instead of stdout");
+  c_logs->add_flag("-f,--follow", logs_follow, "keep printing until the job ends");
   CLI::App* c_gpus = app.add_subcommand("gpus", "show GPUs and their VRAM");
   add_client_flags(c_gpus);
   CLI::App* c_tasks = app.add_subcommand("tasks", "list the task catalog");
@@ -150,6 +158,7 @@ int main(int argc, char** argv) {
   if (c_wait->parsed()) return cli::wait(client, job_id);
   if (c_gpus->parsed()) return cli::gpus(client);
   if (c_ls->parsed()) return cli::list(client, ls_states, ls_limit);
+  if (c_logs->parsed()) return cli::logs(client, job_id, logs_stderr, logs_follow);
   if (c_cancel->parsed()) return cli::cancel(client, job_id);
   if (c_tasks->parsed()) return cli::tasks(client);
   return cli::kExitUsage;

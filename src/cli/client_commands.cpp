@@ -275,6 +275,31 @@ int cancel(const ClientOptions& c, std::int64_t id) {
   return kExitOk;
 }
 
+int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follow) {
+  auto url = parse_server_url(c.server);
+  if (!url) {
+    std::cerr << "vramq: " << url.error().message << "\n";
+    return kExitUnreachable;
+  }
+  std::string target = fmt::format("/v1/jobs/{}/log?stream={}&follow={}", id,
+                                   stderr_stream ? "stderr" : "stdout", follow ? 1 : 0);
+  auto r = http_request(*url, "GET", target, {}, c.token, 30s, [](std::string_view piece) {
+    std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+    std::cout.flush();
+  });
+  if (!r) {
+    std::cerr << "vramq: " << r.error().message << "\n";
+    return kExitUnreachable;
+  }
+  if (r->status != 200) {
+    Reply reply{.status = r->status, .body = {}, .raw = r->body};
+    boost::system::error_code ec;
+    reply.body = json::parse(r->body, ec);
+    return report_error(reply);
+  }
+  return kExitOk;
+}
+
 int gpus(const ClientOptions& c) {
   auto r = call(c, "GET", "/v1/gpus");
   if (!r) return kExitUnreachable;

@@ -37,6 +37,7 @@ int wait(const ClientOptions& c, std::int64_t id);
 int gpus(const ClientOptions& c);
 int list(const ClientOptions& c, const std::string& states, int limit);
 int cancel(const ClientOptions& c, std::int64_t id);
+int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follow);
 int tasks(const ClientOptions& c);
 
 }  // namespace vramq::cli

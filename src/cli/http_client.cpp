@@ -28,7 +28,8 @@ core::Result<ServerUrl> parse_server_url(std::string_view text) {
 
 core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view method,
                                       std::string_view target, std::string_view body,
-                                      std::string_view token, std::chrono::seconds timeout) {
+                                      std::string_view token, std::chrono::seconds timeout,
+                                      const BodySink& sink) {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   beast::error_code ec;
@@ -51,6 +52,14 @@ core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view 
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 << 20);
+  auto on_piece = [&sink](std::uint64_t, beast::string_view piece, beast::error_code&) {
+    sink(std::string_view(piece.data(), piece.size()));
+    return piece.size();
+  };
+  if (sink) {
+    parser.body_limit(boost::none);  // a followed log may be long; it is not kept
+    parser.on_chunk_body(on_piece);
+  }
   bool done = false;
   stream.expires_after(timeout);
   stream.async_connect(endpoints, [&](beast::error_code e, const auto&) {
@@ -63,6 +72,7 @@ core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view 
         ec = we;
         return;
       }
+      if (sink) stream.expires_never();
       http::async_read(stream, buffer, parser, [&](beast::error_code re, std::size_t) {
         ec = re;
         done = !re;

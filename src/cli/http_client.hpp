@@ -2,6 +2,7 @@
 // A small blocking HTTP/1.1 client for the CLI (one request per connection, with a deadline).
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,9 +25,14 @@ struct ServerUrl {
 
 core::Result<ServerUrl> parse_server_url(std::string_view url);
 
+// Receives the pieces of a chunked (streamed) body as they arrive instead of HttpResult::body.
+using BodySink = std::function<void(std::string_view)>;
+
 // Errors are transport failures only (cannot connect, timeout); any HTTP status is a result.
+// With `sink`, a chunked body goes to it piece by piece and only connecting has a deadline.
 core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view method,
                                       std::string_view target, std::string_view body,
-                                      std::string_view token, std::chrono::seconds timeout);
+                                      std::string_view token, std::chrono::seconds timeout,
+                                      const BodySink& sink = {});
 
 }  // namespace vramq::cli

@@ -35,6 +35,15 @@ bool kill_group_if_same(pid_t pgid, std::int64_t start_ticks) {
   return ::kill(-pgid, SIGKILL) == 0;
 }
 
+std::string read_range(const std::string& path, std::int64_t offset, std::size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in || !in.seekg(offset)) return {};
+  std::string out(max_bytes, '\0');
+  in.read(out.data(), static_cast<std::streamsize>(max_bytes));
+  out.resize(static_cast<std::size_t>(in.gcount()));
+  return out;
+}
+
 std::string read_tail(const std::string& path, std::size_t max_bytes) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return {};

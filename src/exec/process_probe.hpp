@@ -17,6 +17,9 @@ std::optional<std::int64_t> process_start_ticks(pid_t pid);
 // start time), so that a PID reused since is never signalled. Returns whether it signalled.
 bool kill_group_if_same(pid_t pgid, std::int64_t start_ticks);
 
+// Up to `max_bytes` of a file from `offset` ("" at or past its end, or if it does not exist).
+std::string read_range(const std::string& path, std::int64_t offset, std::size_t max_bytes);
+
 // The last `max_bytes` of a file ("" if it does not exist).
 std::string read_tail(const std::string& path, std::size_t max_bytes);
 

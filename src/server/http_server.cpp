@@ -73,6 +73,37 @@ Response parse_failure(const beast::error_code& ec, std::size_t header_limit,
   return problem(Problem::bad_request, fmt::format("malformed HTTP request: {}", ec.message()));
 }
 
+// A streamed body: the header, then one HTTP chunk per piece, then the last chunk. Each write has
+// a deadline; waiting for the next piece has none (the stream bounds that). False: the
+// connection is unusable.
+asio::awaitable<bool> write_streamed(beast::tcp_stream& stream, Response out, unsigned version,
+                                     bool keep_alive, std::chrono::seconds write_timeout) {
+  http::response<http::empty_body> res{static_cast<http::status>(out.status), version};
+  res.set(http::field::server, "vramq");
+  res.set(http::field::content_type, out.content_type);
+  for (auto& [k, v] : out.headers)
+    res.set(k, v);
+  res.keep_alive(keep_alive);
+  res.chunked(true);
+  http::response_serializer<http::empty_body> serializer{res};
+  stream.expires_after(write_timeout);
+  auto [hec, hn] =
+      co_await http::async_write_header(stream, serializer, asio::as_tuple(asio::use_awaitable));
+  if (hec) co_return false;
+  while (true) {
+    std::string piece = co_await out.stream->next();
+    if (piece.empty()) break;
+    stream.expires_after(write_timeout);
+    auto [ec, n] = co_await asio::async_write(stream, http::make_chunk(asio::buffer(piece)),
+                                              asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return false;
+  }
+  stream.expires_after(write_timeout);
+  auto [lec, ln] = co_await asio::async_write(stream, http::make_chunk_last(),
+                                              asio::as_tuple(asio::use_awaitable));
+  co_return !lec;
+}
+
 // One connection: read a request, answer it, repeat while keep-alive. State lives in the
 // coroutine's parameters and locals (never lambda captures: g++ 12 frees those twice).
 asio::awaitable<void> serve_connection(beast::tcp_stream stream,
@@ -108,6 +139,14 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
       out = co_await shared->router->handle(std::move(*req));
     } else {
       out = req.error();
+    }
+    if (out.stream) {
+      if (!co_await write_streamed(stream, std::move(out), version, keep_alive,
+                                   shared->limits.read_timeout) ||
+          !keep_alive) {
+        break;
+      }
+      continue;
     }
     BeastResponse res = to_beast(std::move(out), version, keep_alive);
     stream.expires_after(shared->limits.read_timeout);

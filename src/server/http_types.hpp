@@ -2,6 +2,8 @@
 // Plain request and response values: handlers see these, never a socket or a Beast type, so
 // that they stay small and testable in memory.
 
+#include <boost/asio/awaitable.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,11 +23,20 @@ struct Request {
   std::optional<std::string_view> header(std::string_view lower_name) const;
 };
 
+// A body produced piece by piece (log follow): sent with chunked transfer encoding.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // The next piece; "" ends the body.
+  virtual boost::asio::awaitable<std::string> next() = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::shared_ptr<BodyStream> stream;  // set: `body` is ignored and the stream is sent instead
 };
 
 }  // namespace vramq::server

@@ -28,17 +28,6 @@ boost::system::result<std::chrono::milliseconds, Response> wait_param(const Requ
   return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
 }
 
-// A job id from the path: a positive integer, else the problem to answer with.
-boost::system::result<core::JobId, Response> parse_id(std::string_view text) {
-  core::JobId id = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc{} || end != text.data() + text.size() || id <= 0) {
-    return problem(Problem::not_found,
-                   fmt::format("no job '{}': job ids are positive integers", text), "id");
-  }
-  return boost::system::result<core::JobId, Response>(boost::system::in_place_value, id);
-}
-
 boost::system::result<std::vector<core::JobState>, Response> parse_states(const Request& req) {
   std::vector<core::JobState> states;
   auto text = req.query_param("state");
@@ -107,6 +96,16 @@ Response submit_error(const service::SubmitError& e) {
 }
 
 }  // namespace
+
+boost::system::result<core::JobId, Response> parse_id(std::string_view text) {
+  core::JobId id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc{} || end != text.data() + text.size() || id <= 0) {
+    return problem(Problem::not_found,
+                   fmt::format("no job '{}': job ids are positive integers", text), "id");
+  }
+  return boost::system::result<core::JobId, Response>(boost::system::in_place_value, id);
+}
 
 boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orchestrator& o) {
   auto wait = wait_param(req);

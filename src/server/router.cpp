@@ -60,6 +60,12 @@ boost::asio::awaitable<Response> Router::handle(Request req) {
       if (m == "DELETE") co_return co_await handle_cancel(id, orchestrator_);
       co_return not_allowed("GET, DELETE", req);
     }
+    if (id.ends_with("/log") && id.find('/') == id.size() - 4) {
+      if (m != "GET") co_return not_allowed("GET", req);
+      auto job = parse_id(id.substr(0, id.size() - 4));
+      if (!job) co_return job.error();
+      co_return co_await handle_log(req, *job, orchestrator_);
+    }
   }
   if (p == "/run-script") {
     if (m == "POST") co_return co_await handle_run_script(req, orchestrator_);

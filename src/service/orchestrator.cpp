@@ -92,6 +92,7 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       store_(std::move(store)),
       gpu_kind_(gpu_source_->kind()),
       poll_timer_(ioc),
+      log_watcher_(ioc),
       gpu_worker_(ioc.get_executor()),
       file_worker_(ioc.get_executor()) {}
 
@@ -353,11 +354,26 @@ asio::awaitable<core::Result<ListResult>> Orchestrator::list(std::vector<JobStat
   co_return out;
 }
 
+asio::awaitable<std::string> Orchestrator::read_log(JobId id, std::string_view stream,
+                                                    std::int64_t offset, std::size_t max_bytes) {
+  // Not a coroutine: a capturing lambda made inside a co_await expression has its captures
+  // destroyed twice by g++ 12; here it is built in an ordinary function.
+  std::string path = job_dir(id) + (stream == "stderr" ? "/stderr.log" : "/stdout.log");
+  return file_worker_.async_run(
+      [path, offset, max_bytes] { return exec::read_range(path, offset, max_bytes); },
+      asio::use_awaitable);
+}
+
+asio::awaitable<void> Orchestrator::wait_log(JobId id, std::uint64_t seen,
+                                             std::chrono::milliseconds timeout) {
+  co_await log_watcher_.wait(id, job_dir(id), seen, timeout);
+}
+
 asio::awaitable<std::string> Orchestrator::log_tail(JobId id, std::string_view stream,
                                                     std::size_t max_bytes) {
   std::string path = job_dir(id) + (stream == "stderr" ? "/stderr.log" : "/stdout.log");
-  co_return co_await file_worker_.async_run(
-      [path, max_bytes] { return exec::read_tail(path, max_bytes); }, asio::use_awaitable);
+  return file_worker_.async_run([path, max_bytes] { return exec::read_tail(path, max_bytes); },
+                                asio::use_awaitable);
 }
 
 JobView Orchestrator::view(const Job& job) const {
@@ -513,6 +529,7 @@ void Orchestrator::launch(Job& job, int gpu) {
     });
   }
   running_.emplace(id, std::move(r));
+  log_watcher_.wake(id);  // followers of a queued job can now watch its directory
   spdlog::info("job {}: started on GPU {} (pid {}, {} MiB reserved)", id, gpu, launched->pid,
                job.spec.vram_mb);
 }
@@ -618,6 +635,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     settling_.erase(id);
   });
   notify_waiters(id);
+  log_watcher_.forget(id);
   schedule_soon();
 }
 

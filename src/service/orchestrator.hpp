@@ -23,6 +23,7 @@
 #include "core/task_catalog.hpp"
 #include "exec/executor.hpp"
 #include "gpu/gpu_source.hpp"
+#include "service/log_watcher.hpp"
 #include "store/job_store.hpp"
 #include "util/worker.hpp"
 
@@ -107,6 +108,17 @@ class Orchestrator {
   // come from memory, ended ones from the store (without `output`).
   boost::asio::awaitable<core::Result<ListResult>> list(std::vector<core::JobState> states,
                                                         core::JobId before, int limit);
+
+  // Up to `max_bytes` of a job's stdout or stderr from `offset`, read off the loop.
+  boost::asio::awaitable<std::string> read_log(core::JobId id, std::string_view stream,
+                                               std::int64_t offset, std::size_t max_bytes);
+  // For log followers: the job's log generation, and a wait for the next change after `seen`
+  // (a write, the job's start or end), at most `timeout`.
+  std::uint64_t log_generation(core::JobId id) const { return log_watcher_.generation(id); }
+  boost::asio::awaitable<void> wait_log(core::JobId id, std::uint64_t seen,
+                                        std::chrono::milliseconds timeout);
+  // True once the job is terminal (or unknown): no more log will come.
+  bool ended(core::JobId id) const { return !active_.contains(id); }
 
   // The last `max_bytes` of a job's stdout or stderr file, read off the loop.
   boost::asio::awaitable<std::string> log_tail(core::JobId id, std::string_view stream,
@@ -198,6 +210,7 @@ class Orchestrator {
   double mean_run_s_ = 10;  // moving average of run times, for Retry-After
   std::int64_t recheck_failures_ = 0;
   boost::asio::steady_timer poll_timer_;
+  LogWatcher log_watcher_;
   util::Worker gpu_worker_;   // the only thread that calls gpu_source_
   util::Worker file_worker_;  // log tails
 };

@@ -1,0 +1,71 @@
+// GET /v1/jobs/{id}/log?stream=stdout|stderr&follow=1: a job's log as text/plain, streamed in
+// pieces (memory stays bounded however large the file); with follow=1 the answer stays open and
+// sends what the job writes until it ends.
+#include <fmt/format.h>
+
+#include "server/problem.hpp"
+#include "server/router.hpp"
+
+namespace vramq::server {
+namespace {
+
+constexpr std::size_t kPiece = 64 << 10;
+// With inotify a follower wakes on every write; this is only the fallback poll without it.
+constexpr std::chrono::seconds kFollowPoll{2};
+
+class LogStream final : public BodyStream {
+ public:
+  LogStream(service::Orchestrator& o, core::JobId id, std::string stream, bool follow)
+      : o_(o), id_(id), stream_(std::move(stream)), follow_(follow) {}
+
+  boost::asio::awaitable<std::string> next() override {
+    while (!done_) {
+      std::uint64_t seen = o_.log_generation(id_);
+      bool ended = o_.ended(id_);  // read before reading: the end's last bytes are then read
+      std::string piece = co_await o_.read_log(id_, stream_, offset_, kPiece);
+      if (!piece.empty()) {
+        offset_ += static_cast<std::int64_t>(piece.size());
+        co_return piece;
+      }
+      if (!follow_ || ended) break;
+      co_await o_.wait_log(id_, seen, kFollowPoll);
+    }
+    done_ = true;
+    co_return std::string();
+  }
+
+ private:
+  service::Orchestrator& o_;
+  core::JobId id_;
+  std::string stream_;
+  bool follow_;
+  std::int64_t offset_ = 0;
+  bool done_ = false;
+};
+
+}  // namespace
+
+boost::asio::awaitable<Response> handle_log(const Request& req, core::JobId id,
+                                            service::Orchestrator& o) {
+  std::string stream(req.query_param("stream").value_or("stdout"));
+  if (stream != "stdout" && stream != "stderr") {
+    co_return problem(Problem::bad_request,
+                      fmt::format("stream must be stdout or stderr, got '{}'", stream), "stream");
+  }
+  std::string_view follow = req.query_param("follow").value_or("0");
+  if (follow != "0" && follow != "1" && follow != "true" && follow != "false") {
+    co_return problem(Problem::bad_request, fmt::format("follow must be 0 or 1, got '{}'", follow),
+                      "follow");
+  }
+  auto found = co_await o.get(id);
+  if (!found) co_return problem(Problem::internal, found.error().message);
+  if (!*found) co_return problem(Problem::not_found, fmt::format("no job {}", id), "id");
+  co_return Response{
+      .status = 200,
+      .content_type = "text/plain; charset=utf-8",
+      .body = {},
+      .headers = {{"Cache-Control", "no-store"}},
+      .stream = std::make_shared<LogStream>(o, id, stream, follow == "1" || follow == "true")};
+}
+
+}  // namespace vramq::server
