@@ -1,5 +1,6 @@
 // POST /v1/jobs and GET /v1/jobs/{id}.
 #include <fmt/format.h>
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <limits>
@@ -72,6 +73,30 @@ boost::system::result<std::int64_t, Response> int_param(const Request& req, std:
   return R(boost::system::in_place_value, v);
 }
 
+// FNV-1a (64 bit): a stable fingerprint of a body, to tell a retry from a reused key.
+std::string body_hash(std::string_view body) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : body) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return fmt::format("{:016x}-{}", h, body.size());
+}
+
+// Idempotency-Key: 1..255 visible ASCII characters.
+boost::system::result<std::string, Response> idempotency_key(const Request& req) {
+  using R = boost::system::result<std::string, Response>;
+  auto key = req.header("idempotency-key");
+  if (!key) return R(boost::system::in_place_value);
+  bool ok = !key->empty() && key->size() <= 255 &&
+            std::ranges::all_of(*key, [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+  if (!ok) {
+    return problem(Problem::bad_request,
+                   "Idempotency-Key must be 1 to 255 visible ASCII characters", "Idempotency-Key");
+  }
+  return R(boost::system::in_place_value, *key);
+}
+
 Response job_response(int status, const service::JobView& v) {
   return Response{.status = status, .body = boost::json::serialize(job_to_json(v))};
 }
@@ -91,6 +116,8 @@ Response submit_error(const service::SubmitError& e) {
       return problem(Problem::unavailable, e.detail);
     case service::SubmitErrc::store_failed:
       return problem(Problem::internal, e.detail);
+    case service::SubmitErrc::conflict:
+      return problem(Problem::conflict, e.detail, e.field);
   }
   return problem(Problem::internal, e.detail);
 }
@@ -110,9 +137,14 @@ boost::system::result<core::JobId, Response> parse_id(std::string_view text) {
 boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orchestrator& o) {
   auto wait = wait_param(req);
   if (!wait) co_return wait.error();
+  auto key = idempotency_key(req);
+  if (!key) co_return key.error();
   auto parsed = parse_submit(req.body);
-  if (!parsed)
+  if (!parsed) {
     co_return problem(Problem::bad_request, parsed.error().message, parsed.error().field);
+  }
+  parsed->idempotency_key = std::move(*key);
+  if (!parsed->idempotency_key.empty()) parsed->body_hash = body_hash(req.body);
   auto submitted = co_await o.submit(std::move(*parsed));
   if (!submitted) co_return submit_error(submitted.error());
   service::JobView v = std::move(*submitted);
@@ -122,6 +154,7 @@ boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orch
   }
   Response r = job_response(core::is_terminal(v.job.state) ? 200 : 202, v);
   r.headers.emplace_back("Location", fmt::format("/v1/jobs/{}", v.job.id));
+  if (v.replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
   co_return r;
 }
 

@@ -27,16 +27,21 @@ using core::JobState;
 
 namespace {
 
+constexpr std::int64_t kKeyLifetimeMs = 24 * 3600 * 1000;
+
 // A store save as an awaitable operation.
 template <class Token>
-auto async_save(store::JobStore& store, Job job, Token&& token) {
+auto async_save(store::JobStore& store, Job job,
+                std::optional<store::JobStore::IdempotencyRecord> key, Token&& token) {
   return asio::async_initiate<Token, void(core::Result<void>)>(
-      [&store](auto handler, const Job& j) {
+      [&store](auto handler, const Job& j,
+               const std::optional<store::JobStore::IdempotencyRecord>& k) {
         // JobStore::Done is a std::function, which must be copyable; the handler is not.
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        store.save(j, [shared](const core::Result<void>& r) { std::move (*shared)(r); });
+        store.save(
+            j, [shared](const core::Result<void>& r) { std::move (*shared)(r); }, k);
       },
-      token, std::move(job));
+      token, std::move(job), std::move(key));
 }
 
 std::string params_to_json(const std::map<std::string, core::ParamValue, std::less<>>& params) {
@@ -240,6 +245,49 @@ std::int64_t Orchestrator::retry_after_s() const {
 
 asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit(
     SubmitRequest req) {
+  if (req.idempotency_key.empty()) co_return co_await submit_new(std::move(req));
+  // One request per key at a time: a retry racing its original waits for the original's answer.
+  std::string key = req.idempotency_key;
+  asio::steady_timer pause(ioc_);
+  for (int i = 0; keys_in_flight_.contains(key); ++i) {
+    if (i >= 2000) {
+      co_return SubmitError{SubmitErrc::conflict, "Idempotency-Key",
+                            "another request with this Idempotency-Key is still being handled"};
+    }
+    pause.expires_after(std::chrono::milliseconds(5));
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  keys_in_flight_.insert(key);
+  auto result = co_await submit_or_replay(std::move(req));
+  keys_in_flight_.erase(key);
+  co_return result;
+}
+
+asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit_or_replay(
+    SubmitRequest req) {
+  auto found = co_await store_->async_find_key(req.idempotency_key, now_ms() - kKeyLifetimeMs,
+                                               asio::use_awaitable);
+  if (!found) co_return SubmitError{SubmitErrc::store_failed, "", found.error().message};
+  if (!*found) co_return co_await submit_new(std::move(req));
+  const store::JobStore::IdempotencyRecord& first = **found;
+  if (first.body_hash != req.body_hash) {
+    co_return SubmitError{SubmitErrc::conflict, "Idempotency-Key",
+                          fmt::format("Idempotency-Key '{}' was already used with another body "
+                                      "(it created job {})",
+                                      req.idempotency_key, first.job)};
+  }
+  auto job = co_await get(first.job);
+  if (!job || !*job) {
+    co_return SubmitError{SubmitErrc::store_failed, "",
+                          fmt::format("job {} of this Idempotency-Key cannot be read", first.job)};
+  }
+  JobView v = std::move(**job);
+  v.replayed = true;
+  co_return v;
+}
+
+asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit_new(
+    SubmitRequest req) {
   if (draining_) {
     co_return SubmitError{SubmitErrc::draining, "", "vramq is shutting down and takes no new jobs"};
   }
@@ -253,8 +301,16 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   JobId id = next_id_++;
   auto job = build_job(req, id);
   if (!job) co_return job.error();
+  std::optional<store::JobStore::IdempotencyRecord> key;
+  if (!req.idempotency_key.empty()) {
+    key = store::JobStore::IdempotencyRecord{.key = req.idempotency_key,
+                                             .body_hash = req.body_hash,
+                                             .job = id,
+                                             .created_at_ms = job->submitted_at_ms};
+  }
   ++saving_;
-  core::Result<void> saved = co_await async_save(*store_, *job, asio::use_awaitable);
+  core::Result<void> saved =
+      co_await async_save(*store_, *job, std::move(key), asio::use_awaitable);
   --saving_;
   if (!saved) {
     spdlog::error("job {}: not stored: {}", id, saved.error().message);
@@ -689,6 +745,10 @@ void Orchestrator::arm_poll_timer() {
   poll_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     request_sample();
+    if (now_ms() - keys_expired_at_ms_ > 3600 * 1000) {  // hourly: keys live 24 h
+      keys_expired_at_ms_ = now_ms();
+      store_->expire_keys(keys_expired_at_ms_ - kKeyLifetimeMs);
+    }
     arm_poll_timer();
   });
 }

@@ -38,9 +38,12 @@ struct SubmitRequest {
   std::optional<std::int64_t> timeout_s;
   int max_retries = 0;
   std::vector<std::pair<std::string, std::string>> env;
+  // Idempotency-Key: a retry with the same key and body gets the first job back (for 24 h).
+  std::string idempotency_key;
+  std::string body_hash;  // of the request body, to tell a retry from a reuse of the key
 };
 
-enum class SubmitErrc { forbidden, unprocessable, queue_full, draining, store_failed };
+enum class SubmitErrc { forbidden, unprocessable, queue_full, draining, store_failed, conflict };
 
 struct SubmitError {
   SubmitErrc code = SubmitErrc::unprocessable;
@@ -52,6 +55,7 @@ struct SubmitError {
 // A job as the API shows it: the stored record plus what only the live queue knows.
 struct JobView {
   core::Job job;
+  bool replayed = false;  // submit only: an earlier request with this Idempotency-Key made it
   std::optional<int> queue_position;
   core::PendingReason pending_reason = core::PendingReason::none;
 };
@@ -163,6 +167,9 @@ class Orchestrator {
   std::int64_t now_ms() const;
   std::string job_dir(core::JobId id) const;
   boost::system::result<core::Job, SubmitError> build_job(SubmitRequest& req, core::JobId id);
+  boost::asio::awaitable<boost::system::result<JobView, SubmitError>> submit_new(SubmitRequest req);
+  boost::asio::awaitable<boost::system::result<JobView, SubmitError>> submit_or_replay(
+      SubmitRequest req);
   std::int64_t retry_after_s() const;
   JobView view(const core::Job& job) const;
   std::vector<core::GpuView> gpu_views() const;
@@ -198,7 +205,10 @@ class Orchestrator {
   std::set<QueueKey> queue_;
   std::map<core::JobId, Pending> pending_;  // from the last plan
   std::map<core::JobId, Running> running_;
-  std::int64_t saving_ = 0;  // submissions accepted but not yet durable (count toward the cap)
+  std::int64_t saving_ = 0;
+  std::set<std::string> keys_in_flight_;  // Idempotency-Keys whose request is being handled
+  std::int64_t keys_expired_at_ms_ =
+      0;  // submissions accepted but not yet durable (count toward the cap)
   std::multimap<core::JobId, std::shared_ptr<boost::asio::steady_timer>> waiters_;
 
   gpu::GpuSample sample_;

@@ -43,6 +43,13 @@ constexpr const char* kMigrations[] = {
          pid_start_ticks INTEGER NOT NULL DEFAULT 0
        );
        CREATE INDEX jobs_unfinished ON jobs(state) WHERE state IN ('queued', 'running');)",
+    R"(CREATE TABLE idempotency_keys (
+         key TEXT PRIMARY KEY,
+         body_hash TEXT NOT NULL,
+         job_id INTEGER NOT NULL,
+         created_at INTEGER NOT NULL
+       );
+       CREATE INDEX idempotency_keys_age ON idempotency_keys(created_at);)",
 };
 static_assert(std::size(kMigrations) == JobStore::kSchemaVersion);
 
@@ -204,6 +211,10 @@ core::Result<std::unique_ptr<JobStore>> JobStore::open(const std::string& path,
                                             kColumns));
   if (!upsert) return upsert.error();
   store->upsert_ = std::move(*upsert);
+  auto insert_key = store->writer_db_.prepare(
+      "INSERT INTO idempotency_keys (key, body_hash, job_id, created_at) VALUES (?,?,?,?)");
+  if (!insert_key) return insert_key.error();
+  store->insert_key_ = std::move(*insert_key);
   store->writer_ = std::thread([s = store.get()] { s->writer_main(); });
   return store;
 }
@@ -224,10 +235,18 @@ JobStore::~JobStore() {
   reader_worker_.join();
 }
 
-void JobStore::save(Job job, Done done) {
+void JobStore::save(Job job, Done done, std::optional<IdempotencyRecord> key) {
   {
     std::lock_guard lock(mutex_);
-    pending_.push_back({std::move(job), std::move(done)});
+    pending_.push_back({std::move(job), std::move(done), std::move(key), 0});
+  }
+  wake_.notify_one();
+}
+
+void JobStore::expire_keys(std::int64_t before_ms) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_.push_back({Job{}, {}, std::nullopt, std::max<std::int64_t>(before_ms, 1)});
   }
   wake_.notify_one();
 }
@@ -267,17 +286,34 @@ void JobStore::writer_main() {
 
 core::Result<void> JobStore::write_batch(std::vector<Op>& batch) {
   if (auto r = writer_db_.exec("BEGIN IMMEDIATE"); !r) return r;
+  auto fail = [&](std::string what) {
+    core::Error err{fmt::format("{}: {}", what, writer_db_.error())};
+    upsert_.reset();
+    insert_key_.reset();
+    (void)writer_db_.exec("ROLLBACK");
+    return err;
+  };
   for (const Op& op : batch) {
+    if (op.expire_before_ms > 0) {
+      std::string sql =
+          fmt::format("DELETE FROM idempotency_keys WHERE created_at < {}", op.expire_before_ms);
+      if (!writer_db_.exec(sql.c_str())) return fail("expiring idempotency keys");
+      continue;
+    }
     upsert_.reset();
     bind_job(upsert_, op.job);
-    if (upsert_.step() != SQLITE_DONE) {
-      core::Error err{fmt::format("saving job {}: {}", op.job.id, writer_db_.error())};
-      upsert_.reset();
-      (void)writer_db_.exec("ROLLBACK");
-      return err;
+    if (upsert_.step() != SQLITE_DONE) return fail(fmt::format("saving job {}", op.job.id));
+    if (op.key) {
+      insert_key_.reset();
+      insert_key_.bind(1, op.key->key);
+      insert_key_.bind(2, op.key->body_hash);
+      insert_key_.bind(3, op.key->job);
+      insert_key_.bind(4, op.key->created_at_ms);
+      if (insert_key_.step() != SQLITE_DONE) return fail("recording the idempotency key");
     }
   }
   upsert_.reset();
+  insert_key_.reset();
   if (auto r = writer_db_.exec("COMMIT"); !r) {
     (void)writer_db_.exec("ROLLBACK");
     return r;
@@ -335,6 +371,21 @@ core::Result<std::vector<Job>> JobStore::list_on_reader(const ListQuery& q) {
     jobs.push_back(read_job(*s));
   if (rc != SQLITE_DONE) return core::Error{reader_db_.error()};
   return jobs;
+}
+
+core::Result<std::optional<JobStore::IdempotencyRecord>> JobStore::find_key_on_reader(
+    const std::string& key, std::int64_t not_before_ms) {
+  auto s = reader_db_.prepare(
+      "SELECT body_hash, job_id, created_at FROM idempotency_keys WHERE key = ? AND created_at >= "
+      "?");
+  if (!s) return s.error();
+  s->bind(1, key);
+  s->bind(2, not_before_ms);
+  int rc = s->step();
+  if (rc == SQLITE_DONE) return std::optional<IdempotencyRecord>();
+  if (rc != SQLITE_ROW) return core::Error{reader_db_.error()};
+  return std::optional<IdempotencyRecord>(IdempotencyRecord{
+      .key = key, .body_hash = s->text(0), .job = s->int64(1), .created_at_ms = s->int64(2)});
 }
 
 core::Result<std::int64_t> JobStore::count_blocking() {

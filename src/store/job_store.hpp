@@ -27,6 +27,14 @@ class JobStore {
  public:
   using Done = std::function<void(core::Result<void>)>;
 
+  // An Idempotency-Key recorded with the job it created, in the same transaction.
+  struct IdempotencyRecord {
+    std::string key;
+    std::string body_hash;
+    core::JobId job = 0;
+    std::int64_t created_at_ms = 0;
+  };
+
   // Opens or creates the database and applies pending schema migrations. Blocking.
   static core::Result<std::unique_ptr<JobStore>> open(const std::string& path,
                                                       boost::asio::any_io_executor loop);
@@ -38,8 +46,22 @@ class JobStore {
   core::Result<std::vector<core::Job>> load_unfinished();
   core::Result<core::JobId> max_id();
 
-  // Inserts or replaces the job's row. `done` (optional) runs on the loop once durable.
-  void save(core::Job job, Done done = {});
+  // Inserts or replaces the job's row (and records `key`, if given, in the same transaction).
+  // `done` (optional) runs on the loop once durable.
+  void save(core::Job job, Done done = {}, std::optional<IdempotencyRecord> key = std::nullopt);
+
+  // The record for `key` if it was made at or after `not_before_ms`; completes with
+  // Result<std::optional<IdempotencyRecord>>.
+  template <class Token>
+  auto async_find_key(std::string key, std::int64_t not_before_ms, Token&& token) {
+    return reader_worker_.async_run(
+        [this, key = std::move(key), not_before_ms] {
+          return find_key_on_reader(key, not_before_ms);
+        },
+        std::forward<Token>(token));
+  }
+  // Drops keys made before `before_ms` (they are kept 24 h).
+  void expire_keys(std::int64_t before_ms);
 
   // Reads one job on the reader thread; completes on the caller's executor with
   // Result<std::optional<Job>>.
@@ -65,12 +87,14 @@ class JobStore {
   // Counts rows (tests and start-up logs). Blocking, on the reader connection: not on the loop.
   core::Result<std::int64_t> count_blocking();
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   struct Op {
     core::Job job;
     Done done;
+    std::optional<IdempotencyRecord> key;
+    std::int64_t expire_before_ms = 0;  // > 0: an expiry sweep instead of a job
   };
 
   JobStore(Db writer, Db reader, boost::asio::any_io_executor loop);
@@ -78,10 +102,13 @@ class JobStore {
   core::Result<void> write_batch(std::vector<Op>& batch);
   core::Result<std::optional<core::Job>> get_on_reader(core::JobId id);
   core::Result<std::vector<core::Job>> list_on_reader(const ListQuery& q);
+  core::Result<std::optional<IdempotencyRecord>> find_key_on_reader(const std::string& key,
+                                                                    std::int64_t not_before_ms);
 
   Db writer_db_;
   Db reader_db_;
   Stmt upsert_;
+  Stmt insert_key_;
   boost::asio::any_io_executor loop_;
 
   std::mutex mutex_;

@@ -123,3 +123,66 @@ TEST_F(JobStoreTest, UnopenablePathIsAnError) {
 
 }  // namespace
 }  // namespace vramq::store
+
+namespace vramq::store {
+namespace {
+
+class IdempotencyKeyTest : public ::testing::Test {
+ protected:
+  testing::TempDir tmp_;
+  boost::asio::io_context ioc_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+      boost::asio::make_work_guard(ioc_);
+
+  std::optional<JobStore::IdempotencyRecord> find(JobStore& store, const std::string& key,
+                                                  std::int64_t not_before) {
+    std::optional<core::Result<std::optional<JobStore::IdempotencyRecord>>> got;
+    store.async_find_key(key, not_before, [&](auto r) { got = std::move(r); });
+    while (!got)
+      ioc_.run_one();
+    EXPECT_TRUE(*got);
+    return **got;
+  }
+};
+
+TEST_F(IdempotencyKeyTest, RecordedWithTheJobFoundUntilExpired) {
+  auto store = JobStore::open((tmp_.path() / "db").string(), ioc_.get_executor());
+  ASSERT_TRUE(store);
+  core::Job job;
+  job.id = 1;
+  job.spec.argv = {"/bin/true"};
+  bool done = false;
+  (*store)->save(
+      job, [&](core::Result<void> r) { done = r.has_value(); },
+      JobStore::IdempotencyRecord{.key = "k", .body_hash = "h", .job = 1, .created_at_ms = 1000});
+  while (!done)
+    ioc_.run_one();
+  auto rec = find(**store, "k", 0);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->job, 1);
+  EXPECT_EQ(rec->body_hash, "h");
+  EXPECT_FALSE(find(**store, "k", 1001));  // older than the window
+  EXPECT_FALSE(find(**store, "other", 0));
+
+  // A second job with the same key fails to save, and its row is not written either.
+  core::Job dup = job;
+  dup.id = 2;
+  std::optional<core::Result<void>> dup_saved;
+  (*store)->save(
+      dup, [&](core::Result<void> r) { dup_saved = r; },
+      JobStore::IdempotencyRecord{.key = "k", .body_hash = "h", .job = 2, .created_at_ms = 1000});
+  while (!dup_saved)
+    ioc_.run_one();
+  EXPECT_FALSE(*dup_saved);
+  EXPECT_EQ(*(*store)->max_id(), 1);
+
+  (*store)->expire_keys(2000);
+  bool marker = false;
+  (*store)->save(job, [&](core::Result<void>) { marker = true; });
+  while (!marker)
+    ioc_.run_one();
+  EXPECT_FALSE(find(**store, "k", 0));
+}
+
+}  // namespace
+}  // namespace vramq::store
