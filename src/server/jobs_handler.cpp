@@ -122,6 +122,37 @@ Response submit_error(const service::SubmitError& e) {
   return problem(Problem::internal, e.detail);
 }
 
+// dry_run=1: what would happen, as 200 {"decision": "admit" | "queue" | "reject", ...}.
+Response dry_run_response(const Response& refused) {
+  boost::json::object o;
+  o["decision"] = "reject";
+  o["status"] = refused.status;
+  boost::system::error_code ec;
+  o["problem"] = boost::json::parse(refused.body, ec);
+  for (const auto& [k, v] : refused.headers) {
+    if (k == "Retry-After") o["retry_after_s"] = std::stoll(v);
+  }
+  return Response{.body = boost::json::serialize(o)};
+}
+
+Response dry_run_response(const service::DryRun& d) {
+  boost::json::object o;
+  o["vram_mb"] = d.vram_mb;
+  if (d.start) {
+    o["decision"] = "admit";
+    o["gpu"] = d.start->gpu;
+    o["available_mb"] = d.start->available_mb;
+    o["leftover_mb"] = d.start->leftover_mb;
+  } else if (d.pending) {
+    o["decision"] = "queue";
+    o["queue_position"] = d.pending->position;
+    o["pending_reason"] = core::to_string(d.pending->reason);
+    o["best_available_mb"] = d.pending->best_available_mb;
+    o["predicted_start"] = rfc3339(d.predicted_start_ms);
+  }
+  return Response{.body = boost::json::serialize(o)};
+}
+
 }  // namespace
 
 boost::system::result<core::JobId, Response> parse_id(std::string_view text) {
@@ -137,14 +168,26 @@ boost::system::result<core::JobId, Response> parse_id(std::string_view text) {
 boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orchestrator& o) {
   auto wait = wait_param(req);
   if (!wait) co_return wait.error();
+  std::string_view dry_text = req.query_param("dry_run").value_or("0");
+  if (dry_text != "0" && dry_text != "1" && dry_text != "true" && dry_text != "false") {
+    co_return problem(Problem::bad_request,
+                      fmt::format("dry_run must be 0 or 1, got '{}'", dry_text), "dry_run");
+  }
+  bool dry = dry_text == "1" || dry_text == "true";
   auto key = idempotency_key(req);
   if (!key) co_return key.error();
   auto parsed = parse_submit(req.body);
   if (!parsed) {
-    co_return problem(Problem::bad_request, parsed.error().message, parsed.error().field);
+    Response bad = problem(Problem::bad_request, parsed.error().message, parsed.error().field);
+    if (dry) co_return dry_run_response(bad);
+    co_return bad;
   }
   parsed->idempotency_key = std::move(*key);
   if (!parsed->idempotency_key.empty()) parsed->body_hash = body_hash(req.body);
+  if (dry) {
+    auto d = o.dry_run(std::move(*parsed));
+    co_return d ? dry_run_response(*d) : dry_run_response(submit_error(d.error()));
+  }
   auto submitted = co_await o.submit(std::move(*parsed));
   if (!submitted) co_return submit_error(submitted.error());
   service::JobView v = std::move(*submitted);

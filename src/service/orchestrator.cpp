@@ -286,18 +286,52 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   co_return v;
 }
 
-asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit_new(
-    SubmitRequest req) {
+std::optional<SubmitError> Orchestrator::admission_refusal() const {
   if (draining_) {
-    co_return SubmitError{SubmitErrc::draining, "", "vramq is shutting down and takes no new jobs"};
+    return SubmitError{SubmitErrc::draining, "", "vramq is shutting down and takes no new jobs"};
   }
   auto waiting = static_cast<std::int64_t>(queue_.size()) + saving_;
   if (waiting >= config_.queue_max) {
-    co_return SubmitError{SubmitErrc::queue_full, "",
-                          fmt::format("the queue is full: {} jobs waiting, the limit is {}",
-                                      waiting, config_.queue_max),
-                          retry_after_s()};
+    return SubmitError{SubmitErrc::queue_full, "",
+                       fmt::format("the queue is full: {} jobs waiting, the limit is {}", waiting,
+                                   config_.queue_max),
+                       retry_after_s()};
   }
+  return std::nullopt;
+}
+
+boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest req) {
+  if (auto refused = admission_refusal()) return *refused;
+  JobId id = next_id_;  // not taken: the job is only imagined
+  auto job = build_job(req, id);
+  if (!job) return job.error();
+  std::vector<core::QueuedJob> queue = queued_jobs();
+  core::QueuedJob probe{.id = id,
+                        .priority = job->spec.priority,
+                        .vram_mb = job->spec.vram_mb,
+                        .queued_at_ms = now_ms()};
+  queue.insert(std::ranges::upper_bound(queue, probe, core::queue_before), probe);
+  core::Decisions d = plan_now(queue);
+  DryRun out{.vram_mb = job->spec.vram_mb};
+  for (const core::StartDecision& s : d.starts) {
+    if (s.job == id) out.start = s;
+  }
+  for (const core::PendingDecision& p : d.pending) {
+    if (p.job == id) out.pending = p;
+  }
+  out.predicted_start_ms = now_ms();
+  if (out.pending) {
+    // Every job ahead must start first; jobs leave at about one mean run time per running slot.
+    double slots = std::max<double>(1.0, static_cast<double>(running_.size()));
+    out.predicted_start_ms +=
+        static_cast<std::int64_t>((out.pending->position + 1) * mean_run_s_ / slots * 1000.0);
+  }
+  return out;
+}
+
+asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit_new(
+    SubmitRequest req) {
+  if (auto refused = admission_refusal()) co_return *refused;
   JobId id = next_id_++;
   auto job = build_job(req, id);
   if (!job) co_return job.error();
@@ -489,8 +523,7 @@ void Orchestrator::schedule_soon() {
   asio::post(ioc_, [this] { schedule(); });
 }
 
-void Orchestrator::schedule() {
-  schedule_posted_ = false;
+std::vector<core::QueuedJob> Orchestrator::queued_jobs() const {
   std::vector<core::QueuedJob> queue;
   queue.reserve(queue_.size());
   for (const QueueKey& key : queue_) {
@@ -502,13 +535,23 @@ void Orchestrator::schedule() {
                      .queued_at_ms = j.queued_at_ms,
                      .held_gpu = p != pending_.end() ? p->second.held_gpu : std::nullopt});
   }
+  return queue;
+}
+
+core::Decisions Orchestrator::plan_now(std::span<const core::QueuedJob> queue) const {
   std::vector<core::GpuView> views = gpu_views();
-  core::Decisions d = core::plan({.queue = queue,
-                                  .gpus = views,
-                                  .now_ms = now_ms(),
-                                  .config = {.buffer_mb = config_.vram_buffer_mb,
-                                             .backfill_bound_ms = config_.backfill_bound_s * 1000},
-                                  .draining = draining_});
+  return core::plan({.queue = queue,
+                     .gpus = views,
+                     .now_ms = now_ms(),
+                     .config = {.buffer_mb = config_.vram_buffer_mb,
+                                .backfill_bound_ms = config_.backfill_bound_s * 1000},
+                     .draining = draining_});
+}
+
+void Orchestrator::schedule() {
+  schedule_posted_ = false;
+  std::vector<core::QueuedJob> queue = queued_jobs();
+  core::Decisions d = plan_now(queue);
   pending_.clear();
   for (const core::PendingDecision& p : d.pending) {
     pending_[p.job] = {.position = p.position, .reason = p.reason, .held_gpu = p.held_gpu};

@@ -77,6 +77,14 @@ struct ListResult {
   std::optional<core::JobId> next;  // pass as `before` for the next page
 };
 
+// What would happen to a submission now (POST /v1/jobs?dry_run=1); nothing is stored.
+struct DryRun {
+  std::int64_t vram_mb = 0;                      // the reservation it would get
+  std::optional<core::StartDecision> start;      // set: it would start now
+  std::optional<core::PendingDecision> pending;  // else: where and why it would wait
+  std::int64_t predicted_start_ms = 0;  // rough: queue ahead x mean run time / jobs running
+};
+
 struct GpuStatus {
   gpu::GpuInfo info;
   std::int64_t reserved_mb = 0;   // sum of reservations of vramq's jobs on it
@@ -107,6 +115,9 @@ class Orchestrator {
                                                                     std::chrono::milliseconds wait);
 
   boost::asio::awaitable<core::Result<CancelResult>> cancel(core::JobId id);
+
+  // Validates like submit() and plans with the job added to the current queue; changes nothing.
+  boost::system::result<DryRun, SubmitError> dry_run(SubmitRequest req);
 
   // Jobs in `states` with id < before (0: no bound), newest first, at most `limit`. Live jobs
   // come from memory, ended ones from the store (without `output`).
@@ -173,6 +184,9 @@ class Orchestrator {
   std::int64_t retry_after_s() const;
   JobView view(const core::Job& job) const;
   std::vector<core::GpuView> gpu_views() const;
+  std::vector<core::QueuedJob> queued_jobs() const;  // the queue as plan() takes it
+  core::Decisions plan_now(std::span<const core::QueuedJob> queue) const;
+  std::optional<SubmitError> admission_refusal() const;  // draining or queue full
 
   void schedule_soon();
   void schedule();
