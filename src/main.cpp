@@ -56,6 +56,10 @@ int main(int argc, char** argv) {
   auto* o_grace =
       serve->add_option("--kill-grace-s", config.kill_grace_s, "SIGTERM to SIGKILL grace");
   auto* o_poll = serve->add_option("--gpu-poll-ms", config.gpu_poll_ms, "GPU reading period");
+  auto* o_http_to = serve->add_option("--http-timeout-s", config.http_timeout_s,
+                                      "a request must arrive whole within this many seconds");
+  auto* o_maxconn = serve->add_option("--max-connections", config.max_connections,
+                                      "open connections before new ones are closed");
 
   // client commands
   auto add_client_flags = [&](CLI::App* cmd) {
@@ -144,6 +148,8 @@ int main(int argc, char** argv) {
       if (o_bf->count()) config.backfill_bound_s = flags.backfill_bound_s;
       if (o_grace->count()) config.kill_grace_s = flags.kill_grace_s;
       if (o_poll->count()) config.gpu_poll_ms = flags.gpu_poll_ms;
+      if (o_http_to->count()) config.http_timeout_s = flags.http_timeout_s;
+      if (o_maxconn->count()) config.max_connections = flags.max_connections;
     }
     return app::serve(config);
   }

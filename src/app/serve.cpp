@@ -149,7 +149,10 @@ int serve(const core::Config& config) {
   }
   server::Router router(orchestrator, std::move(tokens));
   server::HttpServer http(ioc, router,
-                          {.body_bytes = static_cast<std::size_t>(config.body_limit_bytes)});
+                          {.body_bytes = static_cast<std::size_t>(config.body_limit_bytes),
+                           .header_bytes = 16 << 10,
+                           .read_timeout = std::chrono::seconds(config.http_timeout_s),
+                           .max_connections = static_cast<std::size_t>(config.max_connections)});
   auto endpoint = http.listen(listen->host, listen->port);
   if (!endpoint) {
     spdlog::error("{}", endpoint.error().message);

@@ -50,6 +50,8 @@ Result<Config> parse_config(std::string_view toml_text, Config c) {
     if (k == "kill_grace_s") r = read_key(t, k, c.kill_grace_s);
     if (k == "gpu_poll_ms") r = read_key(t, k, c.gpu_poll_ms);
     if (k == "body_limit_bytes") r = read_key(t, k, c.body_limit_bytes);
+    if (k == "http_timeout_s") r = read_key(t, k, c.http_timeout_s);
+    if (k == "max_connections") r = read_key(t, k, c.max_connections);
     if (!r) return r.error();
   }
   return c;
@@ -65,6 +67,8 @@ Result<void> validate_config(const Config& c) {
   if (c.gpu_poll_ms < 10) return Error{"gpu_poll_ms must be >= 10"};
   if (c.body_limit_bytes < 1024) return Error{"body_limit_bytes must be >= 1024"};
   if (c.data_dir.empty()) return Error{"data_dir must not be empty"};
+  if (c.http_timeout_s < 1) return Error{"http_timeout_s must be >= 1"};
+  if (c.max_connections < 1) return Error{"max_connections must be >= 1"};
   return {};
 }
 

@@ -24,6 +24,8 @@ struct Config {
   std::int64_t kill_grace_s = 10;  // SIGTERM -> SIGKILL
   std::int64_t gpu_poll_ms = 500;
   std::int64_t body_limit_bytes = 1 << 20;
+  std::int64_t http_timeout_s = 30;     // a request must arrive whole within this (and each write)
+  std::int64_t max_connections = 4096;  // more are closed at once
   std::int64_t output_limit_bytes = 64 << 10;
 };
 

@@ -71,7 +71,7 @@ def test_unknown_route_is_404_and_wrong_method_405_with_allow(server):
     r = requests.delete(server.url + "/v1/gpus", timeout=30)
     assert r.status_code == 405 and r.headers["Allow"] == "GET"
     r = requests.put(server.url + "/v1/jobs", timeout=30)
-    assert r.status_code == 405 and r.headers["Allow"] == "POST"
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, POST"
 
 
 def test_bad_wait_is_400(server):
