@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 import requests
 
@@ -15,6 +16,34 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("VRAMQ_BIN", str(REPO / "build" / "vramq"))
 # Sanitized builds are several times slower: stretch every deadline.
 SLOW = 4 if os.environ.get("VRAMQ_SANITIZED") else 1
+
+
+OPENAPI = json.loads((REPO / "docs" / "openapi.json").read_text())
+_RESOLVER = jsonschema.RefResolver.from_schema(OPENAPI)
+_PATHS = [(re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", t) + "$"), t) for t in OPENAPI["paths"]]
+
+
+def check_contract(method, path, r):
+    """Every answer the tests see must be one docs/openapi.json documents: a listed status, a
+    listed content type, and a body valid against its schema."""
+    template = next((t for rx, t in _PATHS if rx.match(path.split("?")[0])), None)
+    if template is None:
+        assert r.status_code == 404, f"{method} {path}: undocumented path answered {r.status_code}"
+        return
+    op = OPENAPI["paths"][template].get(method.lower())
+    if op is None:
+        assert r.status_code == 405, f"{method} {template}: undocumented method"
+        return
+    documented = op["responses"].get(str(r.status_code))
+    assert documented, f"{method} {template}: status {r.status_code} is not in openapi.json"
+    content = documented.get("content")
+    if not content:
+        return
+    ctype = r.headers.get("Content-Type", "").split(";")[0]
+    assert ctype in content, f"{method} {template} {r.status_code}: content type {ctype}"
+    if ctype.endswith("json"):
+        jsonschema.validate(r.json(), content[ctype]["schema"], resolver=_RESOLVER,
+                            cls=jsonschema.Draft202012Validator)
 
 
 class Server:
@@ -44,10 +73,19 @@ class Server:
         raise RuntimeError(f"vramq did not start:\n{self.log_path.read_text()}")
 
     def get(self, path, **kw):
-        return requests.get(self.url + path, timeout=kw.pop("timeout", 30 * SLOW), **kw)
+        r = requests.get(self.url + path, timeout=kw.pop("timeout", 30 * SLOW), **kw)
+        check_contract("GET", path, r)
+        return r
 
     def post(self, path, body=None, **kw):
-        return requests.post(self.url + path, json=body, timeout=kw.pop("timeout", 30 * SLOW), **kw)
+        r = requests.post(self.url + path, json=body, timeout=kw.pop("timeout", 30 * SLOW), **kw)
+        check_contract("POST", path, r)
+        return r
+
+    def delete(self, path, **kw):
+        r = requests.delete(self.url + path, timeout=kw.pop("timeout", 30 * SLOW), **kw)
+        check_contract("DELETE", path, r)
+        return r
 
     def submit(self, task="fake-model", wait=None, **fields):
         body = {"task": task, **fields}

@@ -106,3 +106,59 @@ def test_tokens_guard_every_route_but_healthz(make_server, tmp_path):
     assert ok.status_code == 200
     r = s.cli("gpus", env={"VRAMQ_TOKEN": "secret-token-0123456789"})
     assert r.returncode == 0, r.stderr
+
+
+# Every route: malformed ids, wrong methods, bad query values. Each gets its documented status
+# and a problem naming the problem, and none changes the store.
+ROUTE_CASES = [
+    ("GET", "/v1/jobs/abc", 404, "positive integers"),
+    ("GET", "/v1/jobs/1.5", 404, "positive integers"),
+    ("GET", "/v1/jobs/999", 404, "no job 999"),
+    ("GET", "/v1/jobs/1?wait=x", 400, "wait"),
+    ("GET", "/v1/jobs?state=done", 400, "state"),
+    ("GET", "/v1/jobs?limit=-1", 400, "limit"),
+    ("GET", "/v1/jobs?before=zero", 400, "before"),
+    ("DELETE", "/v1/jobs/abc", 404, "positive integers"),
+    ("DELETE", "/v1/jobs/999", 404, "no job 999"),
+    ("GET", "/v1/jobs/999/log", 404, "no job 999"),
+    ("GET", "/v1/jobs/1/log?stream=stdin", 400, "stream"),
+    ("PUT", "/v1/jobs/1", 405, "GET, DELETE"),
+    ("PATCH", "/v1/jobs", 405, "GET, POST"),
+    ("POST", "/v1/gpus", 405, "GET"),
+    ("POST", "/v1/tasks", 405, "GET"),
+    ("DELETE", "/healthz", 405, "GET"),
+    ("POST", "/readyz", 405, "GET"),
+    ("GET", "/run-script", 405, "POST"),
+    ("GET", "/v1/jobs/1/log/extra", 404, "no such resource"),
+    ("GET", "/%zz", 404, "no such resource"),
+]
+
+
+@pytest.mark.parametrize("method,path,status,fragment", ROUTE_CASES)
+def test_bad_requests_on_every_route(server, method, path, status, fragment):
+    before = count_jobs(server)
+    r = requests.request(method, server.url + path, timeout=30 * SLOW)
+    assert r.status_code == status, r.text
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert fragment in r.json()["detail"], r.json()
+    if status == 405:
+        assert r.headers["Allow"] == fragment
+    assert count_jobs(server) == before
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong-token-000000000", "Basic abc", "Bearer "])
+@pytest.mark.parametrize("method,path", [("GET", "/v1/jobs"), ("POST", "/v1/jobs"),
+                                         ("GET", "/v1/jobs/1"), ("DELETE", "/v1/jobs/1"),
+                                         ("GET", "/v1/jobs/1/log"), ("GET", "/v1/gpus"),
+                                         ("GET", "/v1/tasks"), ("GET", "/readyz"),
+                                         ("POST", "/run-script")])
+def test_missing_or_wrong_tokens_are_401_everywhere(make_server, tmp_path, header, method, path):
+    tokens = tmp_path / "tokens"
+    tokens.write_text("right-token-0123456789\n")
+    s = make_server("--gpus", "sim:24GiB", "--token-file", str(tokens), "--allow-raw-commands")
+    headers = {"Authorization": header} if header else {}
+    r = requests.request(method, s.url + path, headers=headers, json={"task": "fake-model"},
+                         timeout=30 * SLOW)
+    assert r.status_code == 401 and "token" in r.json()["detail"]
+    ok = {"Authorization": "Bearer right-token-0123456789"}
+    assert requests.get(s.url + "/v1/jobs", headers=ok, timeout=30).json()["jobs"] == []
