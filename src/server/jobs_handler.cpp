@@ -244,7 +244,7 @@ boost::asio::awaitable<Response> handle_list(const Request& req, service::Orches
   if (!r) co_return problem(Problem::internal, r.error().message);
   boost::json::array jobs;
   for (const service::JobView& v : r->jobs)
-    jobs.push_back(job_to_json(v));
+    jobs.push_back(job_to_json(v, false));
   boost::json::object body;
   body["jobs"] = std::move(jobs);
   body["next"] = r->next ? boost::json::value(*r->next) : boost::json::value(nullptr);

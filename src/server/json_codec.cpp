@@ -232,7 +232,7 @@ boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::stri
   return req;
 }
 
-json::object job_to_json(const service::JobView& v) {
+json::object job_to_json(const service::JobView& v, bool with_output) {
   const core::Job& j = v.job;
   json::object o;
   o["id"] = j.id;
@@ -265,7 +265,8 @@ json::object job_to_json(const service::JobView& v) {
   o["signal"] = opt(j.signal);
   o["error"] = text_or_null(j.error);
   o["peak_vram_mb"] = opt(j.peak_vram_mb);
-  o["output"] = core::is_terminal(j.state) ? json::value(j.output) : json::value(nullptr);
+  o["output"] =
+      with_output && core::is_terminal(j.state) ? json::value(j.output) : json::value(nullptr);
   return o;
 }
 

@@ -20,7 +20,8 @@ struct FieldError {
 
 boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::string_view body);
 
-boost::json::object job_to_json(const service::JobView& v);
+// `with_output`: false for list items, which leave the (up to 64 KiB) output out.
+boost::json::object job_to_json(const service::JobView& v, bool with_output = true);
 boost::json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus,
                                  std::int64_t buffer_mb, std::string_view kind);
 boost::json::object tasks_to_json(const core::TaskCatalog& catalog);

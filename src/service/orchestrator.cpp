@@ -429,10 +429,15 @@ asio::awaitable<core::Result<ListResult>> Orchestrator::list(std::vector<JobStat
   }
   auto stored = co_await store_->async_list(std::move(q), asio::use_awaitable);
   if (!stored) co_return stored.error();
-  // Memory is newer than the store for live and settling jobs: their rows are skipped.
+  // Memory is newer than the store: rows of jobs taken from memory before the read (they may
+  // have become durable during it) or back in memory now (a retry) are skipped.
+  std::set<JobId> from_memory;
+  for (const JobView& v : live)
+    from_memory.insert(v.job.id);
   for (Job& j : *stored) {
-    if (!active_.contains(j.id) && !settling_.contains(j.id))
+    if (!from_memory.contains(j.id) && !active_.contains(j.id)) {
       live.push_back(JobView{.job = std::move(j)});
+    }
   }
   std::ranges::sort(live, std::greater<>{}, [](const JobView& v) { return v.job.id; });
   ListResult out;

@@ -9,6 +9,17 @@ def count_jobs(server, upto=50):
     return sum(1 for i in range(1, upto) if server.get(f"/v1/jobs/{i}").status_code == 200)
 
 
+def rows(server):
+    """Every stored job as the API shows it: compared before and after each bad request."""
+    return server.get("/v1/jobs?limit=1000").json()["jobs"]
+
+
+@pytest.fixture
+def server_with_a_job(server):
+    server.submit(params={"seconds": 0, "output": "kept"}, wait=30)
+    return server
+
+
 CASES = [
     # (body or raw bytes, status, text the detail must contain, field)
     (b"{not json", 400, "not valid JSON", None),
@@ -37,8 +48,27 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("body,status,fragment,field", CASES)
-def test_bad_submissions(server, body, status, fragment, field):
+CASES += [
+    (b'{"command": [' + b'"x",' * 5000 + b'"x"]}', 400, "1 to 4096", "command"),
+    (b'{"task": "' + b"t" * 300 + b'"}', 400, "task must be", "task"),
+    (b'{"task": "fake-model", "params": {"seconds": 1e999}}', 422, "finite", "params.seconds"),
+    (b'{"task": "fake-model", "params": {"vram_mb": 18446744073709551616}}', 422, "integer",
+     "params.vram_mb"),
+    (b'{"task": "fake-model", "params": {"vram_mb": 18446744073709551615}}', 400, "too large",
+     "params.vram_mb"),
+    (b'{"task": "fake-model", "params": {"output": null}}', 400, "number or a string",
+     "params.output"),
+    (b'{"task": "fake-model", "params": {"exit_code": true}}', 422, "boolean", "params.exit_code"),
+    (b'{"task": "fake-model", "env": "HOME=/"}', 400, "env must be an object", "env"),
+    (b'', 400, "not valid JSON", None),
+]
+
+
+@pytest.mark.parametrize("body,status,fragment,field", CASES,
+                         ids=[f"{i}-{c[1]}-{c[3]}" for i, c in enumerate(CASES)])
+def test_bad_submissions(server_with_a_job, body, status, fragment, field):
+    server = server_with_a_job
+    before = rows(server)
     r = requests.post(server.url + "/v1/jobs", data=body, timeout=30 * SLOW,
                       headers={"Content-Type": "application/json"})
     assert r.status_code == status, r.text
@@ -48,7 +78,8 @@ def test_bad_submissions(server, body, status, fragment, field):
     assert fragment in p["detail"], p
     if field:
         assert p.get("field") == field, p
-    assert count_jobs(server) == 0
+    after = rows(server)
+    assert after == before, ([(j["id"], j["state"]) for j in before], [(j["id"], j["state"]) for j in after])
 
 
 def test_body_over_the_limit_is_413(server):
@@ -135,15 +166,16 @@ ROUTE_CASES = [
 
 
 @pytest.mark.parametrize("method,path,status,fragment", ROUTE_CASES)
-def test_bad_requests_on_every_route(server, method, path, status, fragment):
-    before = count_jobs(server)
+def test_bad_requests_on_every_route(server_with_a_job, method, path, status, fragment):
+    server = server_with_a_job
+    before = rows(server)
     r = requests.request(method, server.url + path, timeout=30 * SLOW)
     assert r.status_code == status, r.text
     assert r.headers["Content-Type"] == "application/problem+json"
     assert fragment in r.json()["detail"], r.json()
     if status == 405:
         assert r.headers["Allow"] == fragment
-    assert count_jobs(server) == before
+    assert rows(server) == before
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong-token-000000000", "Basic abc", "Bearer "])
