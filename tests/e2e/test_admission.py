@@ -44,7 +44,7 @@ def test_a_queued_job_says_why_and_where_it_waits(server):
 
 
 def test_priority_goes_first(server):
-    blocker = server.submit(params={"seconds": 1, "vram_mb": 23000}).json()
+    blocker = server.submit(params={"seconds": 3, "vram_mb": 23000}).json()
     server.wait_state(blocker["id"], ["running"])
     low = server.submit(params={"seconds": 0.5, "vram_mb": 23000}).json()
     high = server.submit(params={"seconds": 0.5, "vram_mb": 23000}, priority=5).json()

@@ -86,7 +86,7 @@ def test_queue_full_is_the_seeds_429(make_seed, make_server):
     vramq = make_server("--gpus", "sim:3GiB", "--allow-raw-commands", "--queue-max", "1")
     for url in (seed, vramq.url):
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
-            first = pool.submit(run, url, ["/bin/sleep", "2"])
+            first = pool.submit(run, url, ["/bin/sleep", str(3 * SLOW)])
             time.sleep(0.5 * SLOW)
             second = pool.submit(run, url, ["/bin/sleep", "0"])
             time.sleep(0.5 * SLOW)
