@@ -27,7 +27,7 @@ using core::JobState;
 
 namespace {
 
-constexpr std::int64_t kKeyLifetimeMs = 24 * 3600 * 1000;
+constexpr std::int64_t kKeyLifetimeMs = std::int64_t{24} * 3600 * 1000;
 
 // A store save as an awaitable operation.
 template <class Token>
@@ -793,7 +793,7 @@ void Orchestrator::arm_poll_timer() {
   poll_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     request_sample();
-    if (now_ms() - keys_expired_at_ms_ > 3600 * 1000) {  // hourly: keys live 24 h
+    if (now_ms() - keys_expired_at_ms_ > std::int64_t{3600} * 1000) {  // hourly: keys live 24 h
       keys_expired_at_ms_ = now_ms();
       store_->expire_keys(keys_expired_at_ms_ - kKeyLifetimeMs);
     }

@@ -175,3 +175,24 @@ def process_alive(pid):
         return state != "Z"
     except FileNotFoundError:
         return False
+
+
+def helper_pids(data_dir, job_id, count):
+    """The pids of the helpers a fake-model job started (it writes them to children.pid)."""
+    pid_file = Path(data_dir) / "jobs" / str(job_id) / "children.pid"
+    deadline = time.time() + 10 * SLOW
+    while time.time() < deadline:
+        if pid_file.exists():
+            pids = [int(p) for p in pid_file.read_text().split()]
+            if len(pids) == count:
+                return pids
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never reported {count} helpers")
+
+
+def all_gone(pids, timeout=5):
+    """True once none of pids runs (waiting up to timeout seconds)."""
+    deadline = time.time() + timeout * SLOW
+    while any(process_alive(p) for p in pids) and time.time() < deadline:
+        time.sleep(0.05)
+    return not any(process_alive(p) for p in pids)

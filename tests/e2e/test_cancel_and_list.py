@@ -4,7 +4,7 @@ import time
 
 import requests
 
-from conftest import SLOW, process_alive
+from conftest import all_gone, helper_pids
 
 
 def test_cancel_a_queued_job_ends_it_at_once(server):
@@ -24,19 +24,12 @@ def test_cancel_a_running_job_ends_its_whole_group(make_server):
     s = make_server("--gpus", "sim:24GiB", "--kill-grace-s", "2")
     job = s.submit(params={"seconds": 60, "children": 2}).json()
     s.wait_state(job["id"], ["running"])
-    pid_file = s.data_dir / "jobs" / str(job["id"]) / "children.pid"
-    deadline = time.time() + 10 * SLOW
-    while not pid_file.exists() and time.time() < deadline:
-        time.sleep(0.05)
-    helpers = [int(p) for p in pid_file.read_text().split()]
+    helpers = helper_pids(s.data_dir, job["id"], 2)
     r = requests.delete(f"{s.url}/v1/jobs/{job['id']}", timeout=30)
     assert r.status_code == 202 and r.json()["state"] == "running"
     j = s.wait_job(job["id"])
     assert j["state"] == "cancelled" and j["reason"] == "cancelled", j
-    deadline = time.time() + 5 * SLOW
-    while any(process_alive(p) for p in helpers) and time.time() < deadline:
-        time.sleep(0.05)
-    assert not any(process_alive(p) for p in helpers)
+    assert all_gone(helpers)
     # The GPU is free again.
     assert s.get("/v1/gpus").json()["gpus"][0]["jobs"] == []
 

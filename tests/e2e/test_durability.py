@@ -3,7 +3,7 @@ crashed run left behind is killed."""
 import concurrent.futures
 import time
 
-from conftest import SLOW, process_alive
+from conftest import all_gone, helper_pids
 
 
 def test_kill9_after_200_accepted_submissions_loses_none(make_server, tmp_path):
@@ -12,11 +12,7 @@ def test_kill9_after_200_accepted_submissions_loses_none(make_server, tmp_path):
     # A long job that fills the GPU, so everything after it stays queued.
     blocker = s.submit(params={"seconds": 120, "vram_mb": 23552, "children": 1}).json()
     s.wait_state(blocker["id"], ["running"])
-    pid_file = data / "jobs" / str(blocker["id"]) / "children.pid"
-    deadline = time.time() + 10 * SLOW
-    while not pid_file.exists() and time.time() < deadline:
-        time.sleep(0.05)
-    helpers = [int(p) for p in pid_file.read_text().split()]
+    helpers = helper_pids(data, blocker["id"], 1)
 
     def submit(i):
         r = s.submit(params={"seconds": 30, "vram_mb": 20000, "output": f"n{i}"})
@@ -33,10 +29,7 @@ def test_kill9_after_200_accepted_submissions_loses_none(make_server, tmp_path):
     # The blocker's run is lost with its server: failed/interrupted, its helpers killed.
     b = s2.job(blocker["id"])
     assert b["state"] == "failed" and b["reason"] == "interrupted", b
-    deadline = time.time() + 5 * SLOW
-    while any(process_alive(p) for p in helpers) and time.time() < deadline:
-        time.sleep(0.05)
-    assert not any(process_alive(p) for p in helpers)
+    assert all_gone(helpers)
     # Same order: only one 20 GB job fits at a time, so they run in id order; the first may
     # already be running, the rest wait at positions that follow the ids.
     queued = [j for j in jobs if j["state"] == "queued"]

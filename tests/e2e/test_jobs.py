@@ -2,7 +2,7 @@
 stopped with its whole process group when it runs past its timeout."""
 import time
 
-from conftest import SLOW, process_alive, result_of
+from conftest import all_gone, helper_pids, process_alive, result_of
 
 
 def test_a_task_runs_and_returns_its_output(server):
@@ -70,19 +70,12 @@ def test_timeout_ends_the_job_with_its_whole_process_group(make_server):
     s = make_server("--gpus", "sim:24GiB", "--kill-grace-s", "1")
     job = s.submit(params={"seconds": 60, "children": 2}, timeout_s=1).json()
     running = s.wait_state(job["id"], ["running"])
-    pid_file = s.data_dir / "jobs" / str(job["id"]) / "children.pid"
-    deadline = time.time() + 10 * SLOW
-    while not pid_file.exists() and time.time() < deadline:
-        time.sleep(0.05)
-    helpers = [int(p) for p in pid_file.read_text().split()]
-    assert len(helpers) == 2 and all(process_alive(p) for p in helpers)
+    helpers = helper_pids(s.data_dir, job["id"], 2)
+    assert all(process_alive(p) for p in helpers)
     job = s.wait_job(job["id"])
     assert job["state"] == "timed_out" and job["reason"] == "timeout", job
     assert job["signal"] is not None or job["exit_code"] is not None
-    deadline = time.time() + 5 * SLOW
-    while any(process_alive(p) for p in helpers) and time.time() < deadline:
-        time.sleep(0.05)
-    assert not any(process_alive(p) for p in helpers), "a helper outlived its timed-out job"
+    assert all_gone(helpers), "a helper outlived its timed-out job"
     assert running["started_at"] is not None
 
 
