@@ -55,3 +55,6 @@ tidy: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+bench:
+	bash bench/run

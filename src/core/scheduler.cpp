@@ -101,14 +101,17 @@ Decisions plan(const Snapshot& snap) {
   }
 
   Decisions out;
+  out.pending.reserve(snap.queue.size());
   int position = 0;
+  // Changes only when a start or a hold changes a GPU: recomputed then, not for every job.
+  std::int64_t best = best_available(gpus);
   for (const QueuedJob& job : snap.queue) {
     if (snap.draining) {
       out.pending.push_back({.job = job.id,
                              .position = position++,
                              .reason = PendingReason::draining,
                              .held_gpu = std::nullopt,
-                             .best_available_mb = best_available(gpus)});
+                             .best_available_mb = best});
       continue;
     }
     if (int g = best_fit(gpus, job.vram_mb); g >= 0) {
@@ -118,18 +121,20 @@ Decisions plan(const Snapshot& snap) {
                             .gpu = snap.gpus[g].index,
                             .available_mb = before,
                             .leftover_mb = gpus[g].available_mb});
+      best = best_available(gpus);
       continue;
     }
     PendingDecision pending{.job = job.id,
                             .position = position++,
                             .reason = why_pending(gpus, job),
                             .held_gpu = std::nullopt,
-                            .best_available_mb = best_available(gpus)};
+                            .best_available_mb = best};
     if (snap.now_ms - job.queued_at_ms >= snap.config.backfill_bound_ms) {
       // Starving: hold one GPU so that nothing behind this job takes its room.
       if (auto hold = choose_hold(gpus, job)) {
         gpus[*hold].held_by_priority = job.priority;
         pending.held_gpu = *hold;
+        best = best_available(gpus);
       }
     }
     out.pending.push_back(pending);
