@@ -9,6 +9,7 @@ packages=(
   libsqlite3-dev sqlite3 libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-requests python3-jsonschema python3-fastapi python3-uvicorn
+  wrk
   clang-format clang-tidy curl procps
 )
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Dispatch end to end: trivial jobs (/bin/true) through HTTP to completion, vramq next to the
+# seed article's FastAPI service (the same wrk client and request against /run-script) and the
+# machine's spawn ceiling (../shared/peers/raw_spawn). Medians of RUNS runs of SECONDS each.
+# Usage: bench/dispatch.sh [SECONDS] [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_RUN=${1:-5}
+RUNS=${2:-3}
+PEERS=../shared/peers
+TMP=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$TMP"' EXIT
+command -v wrk >/dev/null || { echo "dispatch: wrk missing (apt-get install wrk)"; exit 1; }
+
+gcc -O2 -o "$TMP/spawn_loop" "$PEERS/raw_spawn/spawn_loop.c"
+cp "$PEERS/seed_fastapi/main.py" "$PEERS/seed_fastapi/pynvml.py" "$TMP/"
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() { for _ in $(seq 200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; return 1; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# One wrk run -> "req_per_s p50_ms p99_ms"
+measure() {  # url script connections
+  wrk -t2 -c"$3" -d"${SECONDS_PER_RUN}s" --latency -s "$2" "$1" 2>/dev/null | awk '
+    /Requests\/sec/ {rps=$2}
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)}
+    END {printf "%s %.2f %.2f\n", rps, p50, p99}'
+}
+
+report() {  # name url script connections
+  local rps=() p50=() p99=()
+  for _ in $(seq "$RUNS"); do
+    read -r r a b < <(measure "$2" "$3" "$4")
+    rps+=("$r"); p50+=("$a"); p99+=("$b")
+  done
+  printf "| %s | %s | %s | %s | %s |\n" "$1" "$4" \
+    "$(printf '%s\n' "${rps[@]}" | median)" "$(printf '%s\n' "${p50[@]}" | median)" \
+    "$(printf '%s\n' "${p99[@]}" | median)"
+}
+
+echo "dispatch: $(date -u +%FT%TZ), $(nproc) cores, ${SECONDS_PER_RUN}s x ${RUNS} runs per row"
+echo "| target | clients | jobs/s (median) | p50 ms | p99 ms |"
+echo "| --- | --- | --- | --- | --- |"
+for k in 8 64; do
+  spawn=$(for _ in $(seq "$RUNS"); do "$TMP/spawn_loop" 20000 "$k" | awk '{print $4}' | sed 's/.*=//'; done | median)
+  printf "| spawn ceiling (posix_spawn /bin/true, no HTTP) | %s in flight | %s | - | - |\n" "$k" "$spawn"
+done
+
+VPORT=$(free_port)
+build/vramq serve --gpus sim:24GiB --allow-raw-commands --default-vram-mb 0 --queue-max 100000 \
+  --listen "127.0.0.1:$VPORT" --data-dir "$TMP/vramq-data" > "$TMP/vramq.log" 2>&1 &
+wait_up "http://127.0.0.1:$VPORT/healthz"
+
+SPORT=$(free_port)
+# 8 slots: (8 x 2048 + 1024) MiB free, 2048 MiB per run; a queue large enough not to refuse.
+(cd "$TMP" && FAKE_FREE_VRAM_MB=17408 MODEL_VRAM_REQUIRED=2048 QUEUE_MAX_SIZE=1000 \
+  /usr/bin/python3 -m uvicorn main:app --port "$SPORT" --log-level warning > "$TMP/seed.log" 2>&1) &
+wait_up "http://127.0.0.1:$SPORT/docs"
+
+for c in 8 64; do
+  report "vramq POST /run-script" "http://127.0.0.1:$VPORT/run-script" bench/run_script.lua "$c"
+  report "seed POST /run-script" "http://127.0.0.1:$SPORT/run-script" bench/run_script.lua "$c"
+  report "vramq POST /v1/jobs?wait=30" "http://127.0.0.1:$VPORT" bench/jobs_wait.lua "$c"
+done
