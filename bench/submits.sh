@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Durable submits and responsiveness under load. vramq gets one 2 GiB simulated GPU, no buffer,
+# and raw jobs of 2 GiB: the first job holds the GPU, everything after it stays queued, so each
+# 202 is pure submit (validate, group-committed SQLite row, queue). Compared in the same run with
+# vramq's own GET /healthz. Then /healthz and /v1/gpus p99 (4 clients) while a submit storm runs.
+# Usage: bench/submits.sh [SECONDS] [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_RUN=${1:-5}
+RUNS=${2:-3}
+TMP=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; pkill -f "/bin/sleep 3600" || true; rm -rf "$TMP"' EXIT
+
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL="http://127.0.0.1:$port"
+build/vramq serve --gpus sim:2GiB --vram-buffer-mb 0 --allow-raw-commands --default-vram-mb 2048 \
+  --queue-max 10000000 --listen "127.0.0.1:$port" --data-dir "$TMP/data" > "$TMP/vramq.log" 2>&1 &
+for _ in $(seq 200); do curl -sf -o /dev/null "$URL/healthz" && break; sleep 0.05; done
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+measure() {  # path script connections threads seconds -> "rps p50 p99"
+  wrk -t"$4" -c"$3" -d"$5s" --latency ${2:+-s "$2"} "$URL$1" 2>/dev/null | awk '
+    /Requests\/sec/ {rps=$2}
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)}
+    END {printf "%s %.2f %.2f\n", rps, p50, p99}'
+}
+row() {  # name path script
+  local r=() a=() b=()
+  for _ in $(seq "$RUNS"); do
+    read -r x y z < <(measure "$2" "$3" 64 2 "$SECONDS_PER_RUN")
+    r+=("$x"); a+=("$y"); b+=("$z")
+  done
+  printf "| %s | 64 | %s | %s | %s |\n" "$1" "$(printf '%s\n' "${r[@]}" | median)" \
+    "$(printf '%s\n' "${a[@]}" | median)" "$(printf '%s\n' "${b[@]}" | median)"
+}
+queued() { curl -s "$URL/readyz" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["queued"])'; }
+
+echo "submits: $(date -u +%FT%TZ), $(nproc) cores, ${SECONDS_PER_RUN}s x ${RUNS} runs per row"
+echo "| target | connections | req/s (median) | p50 ms | p99 ms |"
+echo "| --- | --- | --- | --- | --- |"
+row "GET /healthz (static responder)" /healthz ""
+row "POST /v1/jobs, durable 202" /v1/jobs bench/submit.lua
+echo "queued after the submit runs: $(queued)"
+echo
+echo "responsiveness: 4 clients on a read endpoint while 64 connections submit"
+echo "| endpoint | queued at start | p50 ms | p99 ms |"
+echo "| --- | --- | --- | --- |"
+for path in /healthz /v1/gpus; do
+  start_q=$(queued)
+  wrk -t1 -c64 -d"$((SECONDS_PER_RUN + 2))s" -s bench/submit.lua "$URL/v1/jobs" > /dev/null 2>&1 &
+  storm=$!
+  sleep 1
+  read -r _ p50 p99 < <(measure "$path" "" 4 1 "$SECONDS_PER_RUN")
+  wait "$storm" || true
+  printf "| %s | %s | %s | %s |\n" "$path" "$start_q" "$p50" "$p99"
+done
+echo "queued at the end: $(queued); vramq RSS: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$(pgrep -f "vramq serve --gpus sim:2GiB" | head -1)/status)"
