@@ -156,7 +156,8 @@ core::Result<void> Orchestrator::start() {
       store_->save(j);
     }
     auto [it, inserted] = active_.emplace(j.id, std::move(j));
-    queue_.insert({it->second.spec.priority, it->first});
+    queue_.insert(
+        {it->second.spec.priority, it->first, it->second.spec.vram_mb, it->second.queued_at_ms});
   }
   spdlog::info("recovered {} queued jobs ({} re-queued after an interrupted run), {} interrupted",
                queue_.size(), requeued, interrupted);
@@ -363,7 +364,7 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
 }
 
 void Orchestrator::enqueue(Job& job) {
-  queue_.insert({job.spec.priority, job.id});
+  queue_.insert({job.spec.priority, job.id, job.spec.vram_mb, job.queued_at_ms});
   schedule_soon();
 }
 
@@ -532,12 +533,11 @@ std::vector<core::QueuedJob> Orchestrator::queued_jobs() const {
   std::vector<core::QueuedJob> queue;
   queue.reserve(queue_.size());
   for (const QueueKey& key : queue_) {
-    const Job& j = active_.at(key.id);
     auto p = pending_.find(key.id);
-    queue.push_back({.id = j.id,
-                     .priority = j.spec.priority,
-                     .vram_mb = j.spec.vram_mb,
-                     .queued_at_ms = j.queued_at_ms,
+    queue.push_back({.id = key.id,
+                     .priority = key.priority,
+                     .vram_mb = key.vram_mb,
+                     .queued_at_ms = key.queued_at_ms,
                      .held_gpu = p != pending_.end() ? p->second.held_gpu : std::nullopt});
   }
   return queue;
@@ -558,6 +558,7 @@ void Orchestrator::schedule() {
   std::vector<core::QueuedJob> queue = queued_jobs();
   core::Decisions d = plan_now(queue);
   pending_.clear();
+  pending_.reserve(d.pending.size());
   for (const core::PendingDecision& p : d.pending) {
     pending_[p.job] = {.position = p.position, .reason = p.reason, .held_gpu = p.held_gpu};
   }

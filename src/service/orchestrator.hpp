@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/config.hpp"
@@ -162,9 +163,13 @@ class Orchestrator {
     std::unique_ptr<boost::asio::steady_timer> kill;
     core::EndReason stop_reason = core::EndReason::none;  // why we are stopping it, if we are
   };
+  // Queue order is (priority desc, id asc); the other fields ride along so that a scheduling
+  // pass reads the queue without looking each job up (they do not change while it waits).
   struct QueueKey {
     int priority;
     core::JobId id;
+    std::int64_t vram_mb = 0;
+    std::int64_t queued_at_ms = 0;
     bool operator<(const QueueKey& o) const {
       return priority != o.priority ? priority > o.priority : id < o.id;
     }
@@ -217,12 +222,11 @@ class Orchestrator {
   std::map<core::JobId, core::Job> settling_;
   std::int64_t finishing_ = 0;  // exits whose log tail is still being read
   std::set<QueueKey> queue_;
-  std::map<core::JobId, Pending> pending_;  // from the last plan
+  std::unordered_map<core::JobId, Pending> pending_;  // from the last plan
   std::map<core::JobId, Running> running_;
-  std::int64_t saving_ = 0;
+  std::int64_t saving_ = 0;  // submissions accepted but not yet durable (count toward the cap)
   std::set<std::string> keys_in_flight_;  // Idempotency-Keys whose request is being handled
-  std::int64_t keys_expired_at_ms_ =
-      0;  // submissions accepted but not yet durable (count toward the cap)
+  std::int64_t keys_expired_at_ms_ = 0;
   std::multimap<core::JobId, std::shared_ptr<boost::asio::steady_timer>> waiters_;
 
   gpu::GpuSample sample_;
