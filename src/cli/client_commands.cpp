@@ -25,14 +25,16 @@ struct Reply {
 };
 
 // Sends a request; on transport failure prints one line and returns nullopt (exit 3).
+// With `sink`, a streamed (chunked) body goes there piece by piece instead of into the Reply.
 std::optional<Reply> call(const ClientOptions& c, std::string_view method, std::string_view target,
-                          std::string_view body = {}, std::chrono::seconds timeout = 30s) {
+                          std::string_view body = {}, std::chrono::seconds timeout = 30s,
+                          const BodySink& sink = {}) {
   auto url = parse_server_url(c.server);
   if (!url) {
     std::cerr << "vramq: " << url.error().message << "\n";
     return std::nullopt;
   }
-  auto r = http_request(*url, method, target, body, c.token, timeout);
+  auto r = http_request(*url, method, target, body, c.token, timeout, sink);
   if (!r) {
     std::cerr << "vramq: " << r.error().message << "\n";
     return std::nullopt;
@@ -276,28 +278,14 @@ int cancel(const ClientOptions& c, std::int64_t id) {
 }
 
 int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follow) {
-  auto url = parse_server_url(c.server);
-  if (!url) {
-    std::cerr << "vramq: " << url.error().message << "\n";
-    return kExitUnreachable;
-  }
   std::string target = fmt::format("/v1/jobs/{}/log?stream={}&follow={}", id,
                                    stderr_stream ? "stderr" : "stdout", follow ? 1 : 0);
-  auto r = http_request(*url, "GET", target, {}, c.token, 30s, [](std::string_view piece) {
+  auto r = call(c, "GET", target, {}, 30s, [](std::string_view piece) {
     std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
     std::cout.flush();
   });
-  if (!r) {
-    std::cerr << "vramq: " << r.error().message << "\n";
-    return kExitUnreachable;
-  }
-  if (r->status != 200) {
-    Reply reply{.status = r->status, .body = {}, .raw = r->body};
-    boost::system::error_code ec;
-    reply.body = json::parse(r->body, ec);
-    return report_error(reply);
-  }
-  return kExitOk;
+  if (!r) return kExitUnreachable;
+  return r->status == 200 ? kExitOk : report_error(*r);
 }
 
 int gpus(const ClientOptions& c) {

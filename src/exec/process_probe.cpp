@@ -2,7 +2,9 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string_view>
@@ -45,17 +47,11 @@ std::string read_range(const std::string& path, std::int64_t offset, std::size_t
 }
 
 std::string read_tail(const std::string& path, std::size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return {};
-  std::streamoff size = in.tellg();
-  std::streamoff from = size > static_cast<std::streamoff>(max_bytes)
-                            ? size - static_cast<std::streamoff>(max_bytes)
-                            : 0;
-  in.seekg(from);
-  std::string out(static_cast<std::size_t>(size - from), '\0');
-  in.read(out.data(), static_cast<std::streamsize>(out.size()));
-  out.resize(static_cast<std::size_t>(in.gcount()));
-  return out;
+  std::error_code ec;
+  auto size = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
+  if (ec) return {};
+  return read_range(path, std::max<std::int64_t>(0, size - static_cast<std::int64_t>(max_bytes)),
+                    max_bytes);
 }
 
 }  // namespace vramq::exec

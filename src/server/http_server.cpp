@@ -48,14 +48,21 @@ boost::system::result<Request, Response> to_request(BeastRequest&& in) {
   return req;
 }
 
-BeastResponse to_beast(Response&& r, unsigned version, bool keep_alive) {
-  BeastResponse res{static_cast<http::status>(r.status), version};
+// The status line and header fields every answer carries, whole or streamed.
+template <class Body>
+http::response<Body> head_of(const Response& r, unsigned version, bool keep_alive) {
+  http::response<Body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "vramq");
   res.set(http::field::content_type, r.content_type);
-  for (auto& [k, v] : r.headers)
+  for (const auto& [k, v] : r.headers)
     res.set(k, v);
-  res.body() = std::move(r.body);
   res.keep_alive(keep_alive);
+  return res;
+}
+
+BeastResponse to_beast(Response&& r, unsigned version, bool keep_alive) {
+  BeastResponse res = head_of<http::string_body>(r, version, keep_alive);
+  res.body() = std::move(r.body);
   res.prepare_payload();
   return res;
 }
@@ -78,12 +85,7 @@ Response parse_failure(const beast::error_code& ec, std::size_t header_limit,
 // connection is unusable.
 asio::awaitable<bool> write_streamed(beast::tcp_stream& stream, Response out, unsigned version,
                                      bool keep_alive, std::chrono::seconds write_timeout) {
-  http::response<http::empty_body> res{static_cast<http::status>(out.status), version};
-  res.set(http::field::server, "vramq");
-  res.set(http::field::content_type, out.content_type);
-  for (auto& [k, v] : out.headers)
-    res.set(k, v);
-  res.keep_alive(keep_alive);
+  http::response<http::empty_body> res = head_of<http::empty_body>(out, version, keep_alive);
   res.chunked(true);
   http::response_serializer<http::empty_body> serializer{res};
   stream.expires_after(write_timeout);

@@ -78,6 +78,11 @@ std::vector<std::string> job_environment(
   return out;
 }
 
+// A job's log file: the one place that names them.
+std::string log_path(const std::string& job_dir, std::string_view stream) {
+  return job_dir + (stream == "stderr" ? "/stderr.log" : "/stdout.log");
+}
+
 std::string signal_name(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
@@ -454,7 +459,7 @@ asio::awaitable<std::string> Orchestrator::read_log(JobId id, std::string_view s
                                                     std::int64_t offset, std::size_t max_bytes) {
   // Not a coroutine: a capturing lambda made inside a co_await expression has its captures
   // destroyed twice by g++ 12; here it is built in an ordinary function.
-  std::string path = job_dir(id) + (stream == "stderr" ? "/stderr.log" : "/stdout.log");
+  std::string path = log_path(job_dir(id), stream);
   return file_worker_.async_run(
       [path, offset, max_bytes] { return exec::read_range(path, offset, max_bytes); },
       asio::use_awaitable);
@@ -467,7 +472,7 @@ asio::awaitable<void> Orchestrator::wait_log(JobId id, std::uint64_t seen,
 
 asio::awaitable<std::string> Orchestrator::log_tail(JobId id, std::string_view stream,
                                                     std::size_t max_bytes) {
-  std::string path = job_dir(id) + (stream == "stderr" ? "/stderr.log" : "/stdout.log");
+  std::string path = log_path(job_dir(id), stream);
   return file_worker_.async_run([path, max_bytes] { return exec::read_tail(path, max_bytes); },
                                 asio::use_awaitable);
 }
@@ -479,9 +484,6 @@ JobView Orchestrator::view(const Job& job) const {
       v.queue_position = p->second.position;
       v.pending_reason = p->second.reason;
     }
-  }
-  if (auto r = running_.find(job.id); r != running_.end() && r->second.measured_mb) {
-    v.job.peak_vram_mb = std::max(v.job.peak_vram_mb.value_or(0), *r->second.measured_mb);
   }
   return v;
 }
@@ -610,8 +612,8 @@ void Orchestrator::launch(Job& job, int gpu) {
                         .argv = job.spec.argv,
                         .cwd = job.spec.cwd,
                         .env = job_environment(extra),
-                        .stdout_path = dir + "/stdout.log",
-                        .stderr_path = dir + "/stderr.log"};
+                        .stdout_path = log_path(dir, "stdout"),
+                        .stderr_path = log_path(dir, "stderr")};
   auto launched = executor_->start(spec, [this, id](exec::ExitStatus st) { on_exit(id, st); });
   if (!launched) {
     finish(id, JobState::failed, EndReason::spawn_failed, launched.error().message, "");
@@ -655,7 +657,7 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   auto it = running_.find(id);
   if (it == running_.end()) return;
   EndReason stop = it->second.stop_reason;
-  std::string stdout_path = it->second.job_dir + "/stdout.log";
+  std::string stdout_path = log_path(it->second.job_dir, "stdout");
   running_.erase(it);  // its VRAM is free from now on; this also cancels its timers
   Job& job = active_.at(id);
   job.exit_code = status.exit_code;
