@@ -74,6 +74,56 @@ struct Decisions {
 
 Decisions plan(const Snapshot& snapshot);
 
+// One scheduling pass, a job at a time, for a caller that keeps its queue in its own ordered
+// index (the orchestrator) and should not copy it per pass. Offering every job in queue order
+// gives exactly plan()'s decisions. Once settled() is true no job not yet offered can start, so
+// the caller may stop: such jobs keep their previous hold, and reason_for() is their reason.
+class Planner {
+ public:
+  // `min_queued_vram_mb`: the smallest reservation in the queue, a lower bound for every job
+  // not yet offered (0 when unknown; then the pass only settles when nothing at all fits).
+  Planner(std::span<const GpuView> gpus, std::int64_t now_ms, SchedulerConfig config, bool draining,
+          std::int64_t min_queued_vram_mb = 0);
+
+  // Decides the next job in queue order: a start (nullopt pending) or a pending decision.
+  struct Decision {
+    std::optional<StartDecision> start;
+    std::optional<PendingDecision> pending;
+  };
+  Decision offer(const QueuedJob& job);
+
+  // True when no further job can start: draining, or no known, unheld GPU has the smallest
+  // queued reservation free. Holds of later starving jobs cannot matter then (they only keep
+  // jobs off a GPU none of them fits on).
+  bool settled() const;
+
+  // The reason a job not offered in this pass waits (valid once settled()).
+  PendingReason reason_for(const QueuedJob& job) const;
+
+  // Most VRAM free on any known, unheld GPU now (0 when none), for explanations.
+  std::int64_t best_available_mb() const { return best_; }
+
+  struct GpuState {
+    std::int64_t available_mb = 0;
+    bool known = true;
+    std::int64_t capacity_mb = 0;         // total - buffer: what an idle GPU could give
+    std::optional<int> held_by_priority;  // set once a starving job holds it
+  };
+
+ private:
+  void refresh_best();
+
+  std::vector<GpuState> gpus_;
+  std::vector<int> index_;  // GpuView::index of gpus_[i]
+  std::int64_t now_ms_ = 0;
+  SchedulerConfig config_;
+  bool draining_ = false;
+  std::int64_t min_queued_vram_mb_ = 0;
+  int position_ = 0;
+  std::int64_t best_ = 0;             // max(0, most available on a known, unheld GPU)
+  std::optional<std::int64_t> most_;  // most available on a known, unheld GPU, if any
+};
+
 // Queue order: priority desc, then id asc (FIFO: ids increase with submission).
 bool queue_before(const QueuedJob& a, const QueuedJob& b);
 

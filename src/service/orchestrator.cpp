@@ -161,8 +161,11 @@ core::Result<void> Orchestrator::start() {
       store_->save(j);
     }
     auto [it, inserted] = active_.emplace(j.id, std::move(j));
-    queue_.insert(
-        {it->second.spec.priority, it->first, it->second.spec.vram_mb, it->second.queued_at_ms});
+    queue_.push({.id = it->first,
+                 .priority = it->second.spec.priority,
+                 .vram_mb = it->second.spec.vram_mb,
+                 .queued_at_ms = it->second.queued_at_ms,
+                 .held_gpu = std::nullopt});
   }
   spdlog::info("recovered {} queued jobs ({} re-queued after an interrupted run), {} interrupted",
                queue_.size(), requeued, interrupted);
@@ -311,7 +314,7 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
   JobId id = next_id_;  // not taken: the job is only imagined
   auto job = build_job(req, id);
   if (!job) return job.error();
-  std::vector<core::QueuedJob> queue = queued_jobs();
+  std::vector<core::QueuedJob> queue = queue_.snapshot();
   core::QueuedJob probe{.id = id,
                         .priority = job->spec.priority,
                         .vram_mb = job->spec.vram_mb,
@@ -369,7 +372,11 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
 }
 
 void Orchestrator::enqueue(Job& job) {
-  queue_.insert({job.spec.priority, job.id, job.spec.vram_mb, job.queued_at_ms});
+  queue_.push({.id = job.id,
+               .priority = job.spec.priority,
+               .vram_mb = job.spec.vram_mb,
+               .queued_at_ms = job.queued_at_ms,
+               .held_gpu = std::nullopt});
   schedule_soon();
 }
 
@@ -480,9 +487,9 @@ asio::awaitable<std::string> Orchestrator::log_tail(JobId id, std::string_view s
 JobView Orchestrator::view(const Job& job) const {
   JobView v{.job = job};
   if (job.state == JobState::queued) {
-    if (auto p = pending_.find(job.id); p != pending_.end()) {
-      v.queue_position = p->second.position;
-      v.pending_reason = p->second.reason;
+    if (auto place = queue_.place(job.id)) {
+      v.queue_position = place->position;
+      v.pending_reason = place->reason;
     }
   }
   return v;
@@ -531,18 +538,9 @@ void Orchestrator::schedule_soon() {
   asio::post(ioc_, [this] { schedule(); });
 }
 
-std::vector<core::QueuedJob> Orchestrator::queued_jobs() const {
-  std::vector<core::QueuedJob> queue;
-  queue.reserve(queue_.size());
-  for (const QueueKey& key : queue_) {
-    auto p = pending_.find(key.id);
-    queue.push_back({.id = key.id,
-                     .priority = key.priority,
-                     .vram_mb = key.vram_mb,
-                     .queued_at_ms = key.queued_at_ms,
-                     .held_gpu = p != pending_.end() ? p->second.held_gpu : std::nullopt});
-  }
-  return queue;
+core::SchedulerConfig Orchestrator::scheduler_config() const {
+  return {.buffer_mb = config_.vram_buffer_mb,
+          .backfill_bound_ms = config_.backfill_bound_s * 1000};
 }
 
 core::Decisions Orchestrator::plan_now(std::span<const core::QueuedJob> queue) const {
@@ -550,21 +548,16 @@ core::Decisions Orchestrator::plan_now(std::span<const core::QueuedJob> queue) c
   return core::plan({.queue = queue,
                      .gpus = views,
                      .now_ms = now_ms(),
-                     .config = {.buffer_mb = config_.vram_buffer_mb,
-                                .backfill_bound_ms = config_.backfill_bound_s * 1000},
+                     .config = scheduler_config(),
                      .draining = draining_});
 }
 
 void Orchestrator::schedule() {
   schedule_posted_ = false;
-  std::vector<core::QueuedJob> queue = queued_jobs();
-  core::Decisions d = plan_now(queue);
-  pending_.clear();
-  pending_.reserve(d.pending.size());
-  for (const core::PendingDecision& p : d.pending) {
-    pending_[p.job] = {.position = p.position, .reason = p.reason, .held_gpu = p.held_gpu};
-  }
-  for (const core::StartDecision& s : d.starts) {
+  std::vector<core::GpuView> views = gpu_views();
+  std::vector<core::StartDecision> starts = queue_.pass(
+      core::Planner(views, now_ms(), scheduler_config(), draining_, queue_.min_vram_mb()));
+  for (const core::StartDecision& s : starts) {
     // Decide, then act: re-check the invariant against the state as it is now, with every start
     // of this pass already applied.
     Job& job = active_.at(s.job);
@@ -574,19 +567,18 @@ void Orchestrator::schedule() {
       ++recheck_failures_;
       spdlog::error("job {}: start on GPU {} failed the VRAM re-check; planning again", s.job,
                     s.gpu);
-      pending_[s.job] = {.position = 0, .reason = core::PendingReason::vram, .held_gpu = {}};
+      queue_.set_reason(s.job, core::PendingReason::vram);
       schedule_soon();
       continue;
     }
     launch(job, s.gpu);
   }
-  if (!d.starts.empty()) request_sample();
+  if (!starts.empty()) request_sample();
 }
 
 void Orchestrator::launch(Job& job, int gpu) {
   JobId id = job.id;
-  queue_.erase({job.spec.priority, id});
-  pending_.erase(id);
+  queue_.erase(id);
   std::string dir = job_dir(id);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -735,8 +727,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
                job.error);
   Job& settled = settling_.insert_or_assign(id, std::move(job)).first->second;
   active_.erase(it);
-  queue_.erase({settled.spec.priority, id});
-  pending_.erase(id);
+  queue_.erase(id);
   store_->save(settled, [this, id](const core::Result<void>& r) {
     if (!r) spdlog::error("job {}: final state not stored: {}", id, r.error().message);
     settling_.erase(id);

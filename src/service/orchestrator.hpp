@@ -1,8 +1,9 @@
 #pragma once
 // The orchestrator wires store, scheduler, executor and GPU source together on the event loop.
 // It owns all scheduling state: the queue, the running jobs, the latest GPU sample. On every
-// event (submit, exit, GPU reading, timer) it snapshots that state, asks core::plan() what to
-// do, re-checks each start against the newest reading, and applies it. It is the only writer of
+// event (submit, exit, GPU reading, timer) it runs a scheduling pass over its JobQueue (the
+// planner of core::plan(), stopped once nothing more can start), re-checks each start against
+// the newest reading, and applies it. It is the only writer of
 // job state, and it persists every change through the store.
 // Thread safety: loop only. Other threads reach it through asio::post.
 
@@ -20,6 +21,7 @@
 
 #include "core/config.hpp"
 #include "core/job.hpp"
+#include "core/job_queue.hpp"
 #include "core/scheduler.hpp"
 #include "core/task_catalog.hpp"
 #include "exec/executor.hpp"
@@ -163,23 +165,6 @@ class Orchestrator {
     std::unique_ptr<boost::asio::steady_timer> kill;
     core::EndReason stop_reason = core::EndReason::none;  // why we are stopping it, if we are
   };
-  // Queue order is (priority desc, id asc); the other fields ride along so that a scheduling
-  // pass reads the queue without looking each job up (they do not change while it waits).
-  struct QueueKey {
-    int priority;
-    core::JobId id;
-    std::int64_t vram_mb = 0;
-    std::int64_t queued_at_ms = 0;
-    bool operator<(const QueueKey& o) const {
-      return priority != o.priority ? priority > o.priority : id < o.id;
-    }
-  };
-  struct Pending {
-    int position = 0;
-    core::PendingReason reason = core::PendingReason::none;
-    std::optional<int> held_gpu;
-  };
-
   std::int64_t now_ms() const;
   std::string job_dir(core::JobId id) const;
   boost::system::result<core::Job, SubmitError> build_job(SubmitRequest& req, core::JobId id);
@@ -189,7 +174,7 @@ class Orchestrator {
   std::int64_t retry_after_s() const;
   JobView view(const core::Job& job) const;
   std::vector<core::GpuView> gpu_views() const;
-  std::vector<core::QueuedJob> queued_jobs() const;  // the queue as plan() takes it
+  core::SchedulerConfig scheduler_config() const;
   core::Decisions plan_now(std::span<const core::QueuedJob> queue) const;
   std::optional<SubmitError> admission_refusal() const;  // draining or queue full
 
@@ -221,8 +206,7 @@ class Orchestrator {
   // a reader never sees the older row. Erased by the save's completion.
   std::map<core::JobId, core::Job> settling_;
   std::int64_t finishing_ = 0;  // exits whose log tail is still being read
-  std::set<QueueKey> queue_;
-  std::unordered_map<core::JobId, Pending> pending_;  // from the last plan
+  core::JobQueue queue_;        // queued jobs, with their places and reasons from the last pass
   std::map<core::JobId, Running> running_;
   std::int64_t saving_ = 0;  // submissions accepted but not yet durable (count toward the cap)
   std::set<std::string> keys_in_flight_;  // Idempotency-Keys whose request is being handled
