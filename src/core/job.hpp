@@ -63,6 +63,7 @@ struct JobSpec {
   int priority = 0;
   std::int64_t timeout_s = 0;  // 0: no timeout
   int max_retries = 0;
+  bool operator==(const JobSpec&) const = default;
 };
 
 // Everything the store keeps about a job. Times are Unix milliseconds (0 = not yet).
@@ -86,6 +87,7 @@ struct Job {
   // time (clock ticks since boot, /proc/PID/stat field 22) tells a live job from a reused PID.
   std::int64_t pid = 0;
   std::int64_t pid_start_ticks = 0;
+  bool operator==(const Job&) const = default;
 };
 
 }  // namespace vramq::core

@@ -10,6 +10,7 @@ namespace {
 
 struct Entry {
   QueuedJob job;
+  std::string record;
   // Written by passes; not part of either key, so safe to change in place.
   mutable std::optional<int> held_gpu;
   mutable PendingReason reason = PendingReason::none;
@@ -40,8 +41,12 @@ JobQueue::~JobQueue() = default;
 JobQueue::JobQueue(JobQueue&&) noexcept = default;
 JobQueue& JobQueue::operator=(JobQueue&&) noexcept = default;
 
-bool JobQueue::push(const QueuedJob& job) {
-  Entry e{.job = job, .held_gpu = std::nullopt, .reason = PendingReason::none, .pass = 0};
+bool JobQueue::push(const QueuedJob& job, std::string record) {
+  Entry e{.job = job,
+          .record = std::move(record),
+          .held_gpu = std::nullopt,
+          .reason = PendingReason::none,
+          .pass = 0};
   e.job.held_gpu.reset();
   if (!index_->entries.insert(std::move(e)).second) return false;
   ++vram_counts_[job.vram_mb];
@@ -60,6 +65,23 @@ bool JobQueue::erase(JobId id) {
 
 bool JobQueue::contains(JobId id) const {
   return index_->entries.get<1>().count(id) != 0;
+}
+
+const std::string* JobQueue::record(JobId id) const {
+  const auto& by_id = index_->entries.get<1>();
+  auto it = by_id.find(id);
+  return it == by_id.end() ? nullptr : &it->record;
+}
+
+std::vector<JobId> JobQueue::newest_before(JobId before, std::size_t limit) const {
+  const auto& by_id = index_->entries.get<1>();
+  std::vector<JobId> out;
+  auto it = before > 0 ? by_id.lower_bound(before) : by_id.end();
+  while (it != by_id.begin() && out.size() < limit) {
+    --it;
+    out.push_back(it->job.id);
+  }
+  return out;
 }
 
 std::size_t JobQueue::size() const {

@@ -4,6 +4,8 @@
 // Planner and stops as soon as no later job can start, so a pass over a long queue that is stuck
 // behind a full GPU costs the few jobs at its head, not the whole queue (a submit storm triggers
 // a pass per batch). Positions come from an order-statistics index: O(log n) per lookup.
+// Each entry also carries the queued job itself as an opaque record (core::pack_job): the queue
+// is the one owner of waiting jobs, and a waiting job costs one compact allocation.
 // Pure data structure, no I/O. Not thread-safe: the orchestrator's loop owns it.
 
 #include <cstddef>
@@ -11,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/job.hpp"
@@ -25,13 +28,20 @@ class JobQueue {
   JobQueue(JobQueue&&) noexcept;
   JobQueue& operator=(JobQueue&&) noexcept;
 
-  // Adds a job (held_gpu is ignored: holds come from passes). False if the id is queued already.
-  bool push(const QueuedJob& job);
+  // Adds a job with its record (held_gpu is ignored: holds come from passes). False if the id is
+  // queued already.
+  bool push(const QueuedJob& job, std::string record);
   // Removes a job; false if it was not queued.
   bool erase(JobId id);
   bool contains(JobId id) const;
   std::size_t size() const;
   bool empty() const { return size() == 0; }
+
+  // The record pushed with a queued job; nullptr if it is not queued. Valid until it is erased.
+  const std::string* record(JobId id) const;
+
+  // Ids of queued jobs below `before` (all when before <= 0), highest first, at most `limit`.
+  std::vector<JobId> newest_before(JobId before, std::size_t limit) const;
 
   // The smallest reservation in the queue (0 when empty): a lower bound for any job in it.
   std::int64_t min_vram_mb() const;

@@ -1,5 +1,6 @@
 #include "service/orchestrator.hpp"
 
+#include <malloc.h>
 #include <signal.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/job_record.hpp"
 #include "core/units.hpp"
 #include "exec/process_probe.hpp"
 
@@ -160,13 +162,13 @@ core::Result<void> Orchestrator::start() {
       }
       store_->save(j);
     }
-    auto [it, inserted] = active_.emplace(j.id, std::move(j));
-    queue_.push({.id = it->first,
-                 .priority = it->second.spec.priority,
-                 .vram_mb = it->second.spec.vram_mb,
-                 .queued_at_ms = it->second.queued_at_ms,
-                 .held_gpu = std::nullopt});
+    enqueue(j);
   }
+  // Recovery loaded every row as a whole Job and kept it packed: hand the pages freed by the
+  // unpacked copies back to the system instead of carrying them for the life of the process.
+  jobs->clear();
+  jobs->shrink_to_fit();
+  malloc_trim(0);
   spdlog::info("recovered {} queued jobs ({} re-queued after an interrupted run), {} interrupted",
                queue_.size(), requeued, interrupted);
   schedule_soon();
@@ -360,10 +362,10 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
     co_return SubmitError{SubmitErrc::store_failed, "",
                           "the job could not be stored: " + saved.error().message};
   }
-  auto [it, inserted] = active_.emplace(id, std::move(*job));
-  enqueue(it->second);
+  enqueue(*job);
   // Let the (coalesced) scheduling pass run first, so the answer shows the job's place.
   co_await asio::post(ioc_, asio::use_awaitable);
+  if (auto q = queued_job(id)) co_return view(*q);
   if (auto a = active_.find(id); a != active_.end()) co_return view(a->second);
   if (auto s = settling_.find(id); s != settling_.end()) co_return view(s->second);
   auto stored = co_await store_->async_get(id, asio::use_awaitable);
@@ -371,16 +373,29 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   co_return SubmitError{SubmitErrc::store_failed, "", "the job vanished after it was stored"};
 }
 
-void Orchestrator::enqueue(Job& job) {
+void Orchestrator::enqueue(const Job& job) {
   queue_.push({.id = job.id,
                .priority = job.spec.priority,
                .vram_mb = job.spec.vram_mb,
                .queued_at_ms = job.queued_at_ms,
-               .held_gpu = std::nullopt});
+               .held_gpu = std::nullopt},
+              core::pack_job(job));
   schedule_soon();
 }
 
+std::optional<Job> Orchestrator::queued_job(JobId id) const {
+  const std::string* record = queue_.record(id);
+  if (record == nullptr) return std::nullopt;
+  auto job = core::unpack_job(*record);
+  if (!job) {  // only a bug could get here: records are made by pack_job in this process
+    spdlog::critical("job {}: {}", id, job.error().message);
+    return std::nullopt;
+  }
+  return std::move(*job);
+}
+
 asio::awaitable<core::Result<std::optional<JobView>>> Orchestrator::get(JobId id) {
+  if (auto q = queued_job(id)) co_return std::optional(view(*q));
   if (auto it = active_.find(id); it != active_.end()) co_return std::optional(view(it->second));
   if (auto it = settling_.find(id); it != settling_.end())
     co_return std::optional(view(it->second));
@@ -411,11 +426,11 @@ void Orchestrator::notify_waiters(JobId id) {
 }
 
 asio::awaitable<core::Result<CancelResult>> Orchestrator::cancel(JobId id) {
+  if (queue_.contains(id)) {
+    finish(id, JobState::cancelled, EndReason::cancelled, "cancelled before it started", "");
+    co_return CancelResult{CancelOutcome::cancelled, view(settling_.at(id))};
+  }
   if (auto it = active_.find(id); it != active_.end()) {
-    if (it->second.state == JobState::queued) {
-      finish(id, JobState::cancelled, EndReason::cancelled, "cancelled before it started", "");
-      co_return CancelResult{CancelOutcome::cancelled, view(settling_.at(id))};
-    }
     stop_job(id, EndReason::cancelled);
     co_return CancelResult{CancelOutcome::stopping, view(it->second)};
   }
@@ -436,6 +451,12 @@ asio::awaitable<core::Result<ListResult>> Orchestrator::list(std::vector<JobStat
       if (wanted(j)) live.push_back(view(j));
     }
   }
+  if (std::ranges::find(states, JobState::queued) != states.end()) {
+    // Straight from the queue's id index: only the page asked for is unpacked.
+    for (JobId q : queue_.newest_before(before, static_cast<std::size_t>(limit) + 1)) {
+      if (auto j = queued_job(q)) live.push_back(view(*j));
+    }
+  }
   store::JobStore::ListQuery q{.states = {}, .before = before, .limit = limit + 1};
   for (JobState s : states) {
     if (core::is_terminal(s)) q.states.push_back(s);
@@ -448,7 +469,7 @@ asio::awaitable<core::Result<ListResult>> Orchestrator::list(std::vector<JobStat
   for (const JobView& v : live)
     from_memory.insert(v.job.id);
   for (Job& j : *stored) {
-    if (!from_memory.contains(j.id) && !active_.contains(j.id)) {
+    if (!from_memory.contains(j.id) && !active_.contains(j.id) && !queue_.contains(j.id)) {
       live.push_back(JobView{.job = std::move(j)});
     }
   }
@@ -560,10 +581,11 @@ void Orchestrator::schedule() {
   for (const core::StartDecision& s : starts) {
     // Decide, then act: re-check the invariant against the state as it is now, with every start
     // of this pass already applied.
-    Job& job = active_.at(s.job);
+    std::optional<Job> job = queued_job(s.job);
+    if (!job) continue;
     std::vector<core::GpuView> now = gpu_views();
     if (!now.at(s.gpu).known ||
-        core::available_mb(now[s.gpu], config_.vram_buffer_mb) < job.spec.vram_mb) {
+        core::available_mb(now[s.gpu], config_.vram_buffer_mb) < job->spec.vram_mb) {
       ++recheck_failures_;
       spdlog::error("job {}: start on GPU {} failed the VRAM re-check; planning again", s.job,
                     s.gpu);
@@ -571,14 +593,15 @@ void Orchestrator::schedule() {
       schedule_soon();
       continue;
     }
-    launch(job, s.gpu);
+    launch(std::move(*job), s.gpu);
   }
   if (!starts.empty()) request_sample();
 }
 
-void Orchestrator::launch(Job& job, int gpu) {
-  JobId id = job.id;
+void Orchestrator::launch(Job queued, int gpu) {
+  JobId id = queued.id;
   queue_.erase(id);
+  Job& job = active_.insert_or_assign(id, std::move(queued)).first->second;
   std::string dir = job_dir(id);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -696,7 +719,13 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
 void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::string error,
                           std::string output) {
   auto it = active_.find(id);
-  if (it == active_.end()) return;
+  if (it == active_.end()) {
+    // A job that ends without having run (cancelled while queued) comes out of the queue.
+    std::optional<Job> queued = queued_job(id);
+    if (!queued) return;
+    queue_.erase(id);
+    it = active_.emplace(id, std::move(*queued)).first;
+  }
   Job& job = it->second;
   bool retry = (state == JobState::failed || state == JobState::timed_out) &&
                reason != EndReason::spawn_failed && job.attempt <= job.spec.max_retries &&
@@ -711,6 +740,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     job.output = std::move(output);
     store_->save(job);
     enqueue(job);
+    active_.erase(it);
     return;
   }
   if (!core::can_transition(job.state, state)) {

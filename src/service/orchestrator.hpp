@@ -136,7 +136,7 @@ class Orchestrator {
   boost::asio::awaitable<void> wait_log(core::JobId id, std::uint64_t seen,
                                         std::chrono::milliseconds timeout);
   // True once the job is terminal (or unknown): no more log will come.
-  bool ended(core::JobId id) const { return !active_.contains(id); }
+  bool ended(core::JobId id) const { return !active_.contains(id) && !queue_.contains(id); }
 
   // The last `max_bytes` of a job's stdout or stderr file, read off the loop.
   boost::asio::awaitable<std::string> log_tail(core::JobId id, std::string_view stream,
@@ -180,12 +180,13 @@ class Orchestrator {
 
   void schedule_soon();
   void schedule();
-  void launch(core::Job& job, int gpu);
+  void launch(core::Job queued, int gpu);
   void on_exit(core::JobId id, exec::ExitStatus status);
   void finish(core::JobId id, core::JobState state, core::EndReason reason, std::string error,
               std::string output);
   void stop_job(core::JobId id, core::EndReason why);
-  void enqueue(core::Job& job);
+  void enqueue(const core::Job& job);
+  std::optional<core::Job> queued_job(core::JobId id) const;  // unpacked from the queue
   void notify_waiters(core::JobId id);
 
   void request_sample();
@@ -201,7 +202,9 @@ class Orchestrator {
   std::string gpu_kind_;
 
   core::JobId next_id_ = 1;
-  std::map<core::JobId, core::Job> active_;  // queued and running jobs
+  // Running jobs (and, for the length of one call, a queued job being started or ended). Queued
+  // jobs live packed in queue_ only.
+  std::map<core::JobId, core::Job> active_;
   // Jobs that ended but whose final row is not yet durable: reads are served from here so that
   // a reader never sees the older row. Erased by the save's completion.
   std::map<core::JobId, core::Job> settling_;

@@ -16,10 +16,10 @@ QueuedJob job(JobId id, std::int64_t vram_mb, int priority = 0, std::int64_t que
 
 TEST(JobQueue, KeepsQueueOrderAndPositions) {
   JobQueue q;
-  EXPECT_TRUE(q.push(job(3, 100)));
-  EXPECT_TRUE(q.push(job(1, 100)));
-  EXPECT_TRUE(q.push(job(2, 100, 5)));
-  EXPECT_FALSE(q.push(job(1, 100)));
+  EXPECT_TRUE(q.push(job(3, 100), {}));
+  EXPECT_TRUE(q.push(job(1, 100), {}));
+  EXPECT_TRUE(q.push(job(2, 100, 5), {}));
+  EXPECT_FALSE(q.push(job(1, 100), {}));
   EXPECT_EQ(q.size(), 3U);
   EXPECT_EQ(q.place(2)->position, 0);
   EXPECT_EQ(q.place(1)->position, 1);
@@ -35,12 +35,27 @@ TEST(JobQueue, KeepsQueueOrderAndPositions) {
   EXPECT_EQ(s[1].id, 3);
 }
 
+TEST(JobQueue, KeepsEachJobsRecordAndListsNewestFirst) {
+  JobQueue q;
+  for (JobId id = 1; id <= 5; ++id)
+    q.push(job(id, 100, static_cast<int>(id % 2)), "job " + std::to_string(id));
+  ASSERT_NE(q.record(3), nullptr);
+  EXPECT_EQ(*q.record(3), "job 3");
+  EXPECT_EQ(q.record(6), nullptr);
+  EXPECT_EQ(q.newest_before(0, 10), (std::vector<JobId>{5, 4, 3, 2, 1}));
+  EXPECT_EQ(q.newest_before(4, 2), (std::vector<JobId>{3, 2}));
+  EXPECT_EQ(q.newest_before(1, 10), std::vector<JobId>{});
+  q.erase(3);
+  EXPECT_EQ(q.record(3), nullptr);
+  EXPECT_EQ(q.newest_before(5, 10), (std::vector<JobId>{4, 2, 1}));
+}
+
 TEST(JobQueue, TracksTheSmallestReservation) {
   JobQueue q;
   EXPECT_EQ(q.min_vram_mb(), 0);
-  q.push(job(1, 500));
-  q.push(job(2, 200));
-  q.push(job(3, 200));
+  q.push(job(1, 500), {});
+  q.push(job(2, 200), {});
+  q.push(job(3, 200), {});
   EXPECT_EQ(q.min_vram_mb(), 200);
   q.erase(2);
   EXPECT_EQ(q.min_vram_mb(), 200);
@@ -53,7 +68,7 @@ TEST(JobQueue, TracksTheSmallestReservation) {
 TEST(JobQueue, PassStartsWhatFitsAndExplainsTheRest) {
   JobQueue q;
   for (JobId id = 1; id <= 1000; ++id)
-    q.push(job(id, 4096));
+    q.push(job(id, 4096), {});
   std::vector<GpuView> gpus{{.index = 0, .total_mb = 10 * 1024}};
   std::vector<StartDecision> starts =
       q.pass(Planner(gpus, 0, {.buffer_mb = 1024}, false, q.min_vram_mb()));
@@ -70,7 +85,7 @@ TEST(JobQueue, PassStartsWhatFitsAndExplainsTheRest) {
 
 TEST(JobQueue, ARecheckFailureOverridesTheReasonUntilTheNextPass) {
   JobQueue q;
-  q.push(job(1, 100));
+  q.push(job(1, 100), {});
   std::vector<GpuView> gpus{{.index = 0, .total_mb = 10 * 1024}};
   ASSERT_EQ(q.pass(Planner(gpus, 0, {.buffer_mb = 0}, false, q.min_vram_mb())).size(), 1U);
   q.set_reason(1, PendingReason::vram);
@@ -79,8 +94,8 @@ TEST(JobQueue, ARecheckFailureOverridesTheReasonUntilTheNextPass) {
 
 TEST(JobQueue, DrainingReachesNoJobAndExplainsEveryOne) {
   JobQueue q;
-  q.push(job(1, 100));
-  q.push(job(2, 100));
+  q.push(job(1, 100), {});
+  q.push(job(2, 100), {});
   std::vector<GpuView> gpus{{.index = 0, .total_mb = 10 * 1024}};
   EXPECT_TRUE(q.pass(Planner(gpus, 0, {}, true, q.min_vram_mb())).empty());
   EXPECT_EQ(q.place(2)->reason, PendingReason::draining);
@@ -116,7 +131,8 @@ TEST(JobQueue, StoppingPassDecidesLikeAFullPlan) {
     for (int round = 0; round < 30; ++round) {
       for (std::int64_t n = pick(0, 30); n > 0; --n) {
         q.push(
-            job(next++, 1024 * pick(0, 24), static_cast<int>(pick(0, 2)), now - pick(0, 120'000)));
+            job(next++, 1024 * pick(0, 24), static_cast<int>(pick(0, 2)), now - pick(0, 120'000)),
+            {});
       }
       std::vector<GpuView> gpus;
       for (int g = 0, count = static_cast<int>(pick(1, 4)); g < count; ++g) {
