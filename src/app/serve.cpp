@@ -1,6 +1,5 @@
 #include "app/serve.hpp"
 
-#include <dlfcn.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -18,6 +17,8 @@
 #include "app/embedded_catalog.hpp"
 #include "core/units.hpp"
 #include "exec/local_executor.hpp"
+#include "gpu/nvml_gpu_source.hpp"
+#include "gpu/nvml_library.hpp"
 #include "gpu/sim_gpu_source.hpp"
 #include "server/auth.hpp"
 #include "server/http_server.hpp"
@@ -52,14 +53,27 @@ core::Result<std::unique_ptr<gpu::GpuSource>> make_gpu_source(const std::string&
     return core::Error{
         fmt::format("--gpus must be nvml, auto or sim:SPEC (e.g. sim:24GiB), got '{}'", spec)};
   }
-  // Reading real GPUs through NVML is not built yet, so `nvml` always ends here; say whether a
-  // driver is present so that the operator knows which fix applies.
-  void* nvml = ::dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
-  std::string why = nvml ? "this vramq build cannot read NVIDIA GPUs through NVML yet"
-                         : "libnvidia-ml.so.1 cannot be loaded (no NVIDIA driver here?)";
-  if (nvml) ::dlclose(nvml);
+  // Real GPUs through NVML; `auto` falls back to simulation (loudly) when there are none.
+  std::string why;
+  auto nvml = gpu::NvmlLibrary::open();
+  if (nvml) {
+    auto devices = (*nvml)->read_devices();
+    if (!devices) {
+      why = devices.error().message;
+    } else if (devices->empty()) {
+      why = "NVML sees no GPU";
+    } else {
+      spdlog::info("NVML: {} GPU(s), {}; first: {} ({} MiB)", devices->size(), (*nvml)->versions(),
+                   devices->front().name, devices->front().total_mb);
+      return std::unique_ptr<gpu::GpuSource>(
+          std::make_unique<gpu::NvmlGpuSource>(std::move(*nvml)));
+    }
+  } else {
+    why = nvml.error().message;
+  }
   if (spec == "nvml") {
-    return core::Error{why + "; run with --gpus sim:24GiB to simulate GPUs, or --gpus auto"};
+    return core::Error{"--gpus nvml: " + why +
+                       "; run with --gpus sim:24GiB to simulate GPUs, or --gpus auto"};
   }
   std::fprintf(stderr,
                "\n*****************************************************************\n"

@@ -11,23 +11,36 @@
 
 namespace vramq::exec {
 
-std::optional<std::int64_t> process_start_ticks(pid_t pid) {
+std::optional<ProcStat> read_proc_stat(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   if (!in) return std::nullopt;
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
+  std::size_t open = stat.find('(');
   std::size_t close = stat.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::string_view rest = std::string_view(stat).substr(close + 2);  // field 3 onwards
-  for (int field = 3; field < 22; ++field) {
+  if (open == std::string::npos || close == std::string::npos || close < open) return std::nullopt;
+  ProcStat out;
+  out.comm = stat.substr(open + 1, close - open - 1);
+  std::string_view rest = std::string_view(stat).substr(std::min(close + 2, stat.size()));
+  auto number = [&](std::int64_t& v) {
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), v);
+    return ec == std::errc{};
+  };
+  for (int field = 3; field <= 22; ++field) {
+    if (field == 4 && !number(out.ppid)) return std::nullopt;
+    if (field == 5 && !number(out.pgid)) return std::nullopt;
+    if (field == 22) return number(out.start_ticks) ? std::optional(out) : std::nullopt;
     std::size_t space = rest.find(' ');
     if (space == std::string_view::npos) return std::nullopt;
     rest.remove_prefix(space + 1);
   }
-  std::int64_t ticks = 0;
-  auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), ticks);
-  if (ec != std::errc{}) return std::nullopt;
-  return ticks;
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> process_start_ticks(pid_t pid) {
+  auto stat = read_proc_stat(pid);
+  if (!stat) return std::nullopt;
+  return stat->start_ticks;
 }
 
 bool kill_group_if_same(pid_t pgid, std::int64_t start_ticks) {

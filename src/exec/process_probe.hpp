@@ -10,6 +10,15 @@
 
 namespace vramq::exec {
 
+// What /proc/PID/stat says about a process that vramq uses.
+struct ProcStat {
+  std::string comm;              // field 2, the command name (at most 15 bytes)
+  std::int64_t ppid = 0;         // field 4
+  std::int64_t pgid = 0;         // field 5
+  std::int64_t start_ticks = 0;  // field 22, clock ticks since boot
+};
+std::optional<ProcStat> read_proc_stat(pid_t pid);
+
 // starttime (field 22 of /proc/PID/stat, clock ticks since boot); nullopt if no such process.
 std::optional<std::int64_t> process_start_ticks(pid_t pid);
 

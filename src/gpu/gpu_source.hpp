@@ -1,5 +1,5 @@
 #pragma once
-// Where GPU readings come from: simulated GPUs now, NVML later. A source may block (NVML calls,
+// Where GPU readings come from: simulated GPUs or NVML. A source may block (NVML calls,
 // file reads), so it is only ever called from the GPU poller's thread; the event loop receives
 // the resulting GpuSample by value.
 
@@ -25,6 +25,13 @@ struct JobProbe {
   std::string sim_vram_file;  // simulation only: where the job reports its use
 };
 
+// A process on a GPU that no vramq job accounts for.
+struct GpuProcess {
+  std::int64_t pid = 0;
+  std::string name;
+  std::int64_t used_mb = -1;  // -1: the driver cannot say
+};
+
 struct GpuInfo {
   int index = 0;
   std::string uuid;
@@ -32,6 +39,7 @@ struct GpuInfo {
   std::int64_t total_mb = 0;
   std::int64_t used_mb = 0;     // everything in use on the device
   std::int64_t foreign_mb = 0;  // used_mb minus what vramq's jobs account for
+  std::vector<GpuProcess> foreign_processes;
 };
 
 struct GpuSample {

@@ -289,6 +289,14 @@ json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus, std::int6
     for (core::JobId id : g.jobs)
       jobs.emplace_back(id);
     o["jobs"] = std::move(jobs);
+    json::array foreign;
+    for (const gpu::GpuProcess& p : g.info.foreign_processes) {
+      foreign.push_back(json::object{
+          {"pid", p.pid},
+          {"name", p.name},
+          {"used_mb", p.used_mb >= 0 ? json::value(p.used_mb) : json::value(nullptr)}});
+    }
+    o["foreign_processes"] = std::move(foreign);
     list.push_back(std::move(o));
   }
   json::object root;

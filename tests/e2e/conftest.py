@@ -47,9 +47,10 @@ def check_contract(method, path, r):
 
 
 class Server:
-    def __init__(self, data_dir, args, log_path):
+    def __init__(self, data_dir, args, log_path, env=None):
         self.data_dir = Path(data_dir)
         self.args = args
+        self.env = env
         self.log_path = Path(log_path)
         self.proc = None
         self.url = None
@@ -57,7 +58,8 @@ class Server:
     def start(self, timeout=20):
         self.log = open(self.log_path, "ab")
         cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)] + self.args
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        env = dict(os.environ, **self.env) if self.env else None
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + timeout * SLOW
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         while time.time() < deadline:
@@ -142,9 +144,9 @@ class Server:
 def make_server(tmp_path):
     servers = []
 
-    def make(*args, data_dir=None):
+    def make(*args, data_dir=None, env=None):
         d = data_dir or tmp_path / f"data{len(servers)}"
-        s = Server(d, list(args), tmp_path / f"server{len(servers)}.log")
+        s = Server(d, list(args), tmp_path / f"server{len(servers)}.log", env=env)
         servers.append(s)
         return s.start()
 

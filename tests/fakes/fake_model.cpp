@@ -2,7 +2,8 @@
 // simulated VRAM for a while (reporting it through $VRAMQ_SIM_VRAM_FILE, as a real run would
 // be seen through NVML), writes progress to stderr, optionally grows past its reservation,
 // starts helper processes in its process group, and ends with a result on stdout and in
-// OUT_DIR/result.json, or with the exit code it was told to fail with.
+// OUT_DIR/result.json, or with the exit code it was told to fail with, or like a PyTorch run out
+// of GPU memory (--oom 1). With --nvml-dir it also shows itself to the fake NVML driver.
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -25,21 +26,35 @@ long long now_ms() {
       .count();
 }
 
-void report_vram(long long mb) {
-  const char* path = std::getenv("VRAMQ_SIM_VRAM_FILE");
-  if (path == nullptr || *path == '\0') return;
-  std::string tmp = std::string(path) + ".tmp";
+// With --nvml-dir (the fake NVML's state directory), the use is also published where the fake
+// driver reads it: procs/<pid> = "<the GPU's UUID from CUDA_VISIBLE_DEVICES> <MiB>".
+std::string nvml_dir;
+
+void write_atomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << mb << "\n";
+    out << text;
   }
-  std::rename(tmp.c_str(), path);  // atomic: the reader never sees a half-written number
+  std::rename(tmp.c_str(), path.c_str());  // atomic: the reader never sees a half-written line
+}
+
+void report_vram(long long mb) {
+  if (!nvml_dir.empty()) {
+    const char* gpu = std::getenv("CUDA_VISIBLE_DEVICES");
+    write_atomically(nvml_dir + "/procs/" + std::to_string(getpid()),
+                     std::string(gpu != nullptr ? gpu : "none") + " " + std::to_string(mb) + "\n");
+  }
+  const char* path = std::getenv("VRAMQ_SIM_VRAM_FILE");
+  if (path == nullptr || *path == '\0') return;
+  write_atomically(path, std::to_string(mb) + "\n");
 }
 
 int usage() {
   std::fprintf(stderr,
                "usage: vramq-fake-model [--seconds S] [--vram-mb N] [--grow-to-mb N] "
-               "[--exit-code C] [--output TEXT] [--children K] [--out-dir DIR]\n");
+               "[--exit-code C] [--output TEXT] [--children K] [--out-dir DIR] [--nvml-dir DIR] "
+               "[--oom 1]\n");
   return 2;
 }
 
@@ -53,6 +68,7 @@ int main(int argc, char** argv) {
   int children = 0;
   std::string output = "done";
   std::string out_dir;
+  bool oom = false;  // end like a PyTorch run that ran out of GPU memory
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (i + 1 >= argc) return usage();
@@ -71,6 +87,10 @@ int main(int argc, char** argv) {
       children = std::atoi(value.c_str());
     else if (arg == "--out-dir")
       out_dir = value;
+    else if (arg == "--nvml-dir")
+      nvml_dir = value;
+    else if (arg == "--oom")
+      oom = value == "1";
     else
       return usage();
   }
@@ -106,6 +126,12 @@ int main(int argc, char** argv) {
   for (pid_t p : helpers) {
     kill(p, SIGTERM);
     waitpid(p, nullptr, 0);
+  }
+  if (oom) {
+    std::fprintf(stderr,
+                 "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 "
+                 "has a total capacity of 23.65 GiB of which 1.02 GiB is free.\n");
+    return 1;
   }
 
   char result[1024];

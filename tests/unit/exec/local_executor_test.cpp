@@ -122,6 +122,17 @@ TEST_F(LocalExecutorTest, KillGroupIfSameRefusesAReusedPid) {
   EXPECT_EQ(status->signal, SIGKILL);
 }
 
+TEST(ReadProcStat, ReadsThisProcess) {
+  auto self = read_proc_stat(::getpid());
+  ASSERT_TRUE(self);
+  EXPECT_EQ(self->ppid, ::getppid());
+  EXPECT_EQ(self->pgid, ::getpgrp());
+  EXPECT_EQ(self->comm, "vramq-unit-test");  // the kernel keeps 15 bytes of the name
+  EXPECT_EQ(process_start_ticks(::getpid()), self->start_ticks);
+  EXPECT_GT(self->start_ticks, 0);
+  EXPECT_FALSE(read_proc_stat(0x7ffffff0));
+}
+
 TEST(ReadTail, LastBytesOnly) {
   auto path = fs::temp_directory_path() / ("vramq-tail-" + std::to_string(::getpid()));
   std::ofstream(path) << std::string(100, 'a') << "0123456789";

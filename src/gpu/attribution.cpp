@@ -1,0 +1,70 @@
+#include "gpu/attribution.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace vramq::gpu {
+
+std::optional<core::JobId> owner_of(std::int64_t pid, std::span<const JobProbe> jobs,
+                                    const ProcessLookup& lookup) {
+  auto job_led_by = [&](std::int64_t p) -> std::optional<core::JobId> {
+    for (const JobProbe& j : jobs) {
+      if (j.pgid > 1 && j.pgid == p) return j.job;
+    }
+    return std::nullopt;
+  };
+  std::optional<exec::ProcStat> stat = lookup(pid);
+  if (!stat) return std::nullopt;  // gone since NVML listed it: nothing to attribute
+  if (auto job = job_led_by(stat->pgid)) return job;
+  std::int64_t at = pid;
+  for (int depth = 0; depth < 64 && stat && at > 1; ++depth) {
+    if (auto job = job_led_by(at)) return job;
+    at = stat->ppid;
+    stat = lookup(at);
+  }
+  return std::nullopt;
+}
+
+GpuSample attribute(std::span<const NvmlDevice> devices, std::span<const JobProbe> jobs,
+                    const ProcessLookup& lookup) {
+  GpuSample out;
+  for (const NvmlDevice& d : devices) {
+    GpuInfo g{.index = d.index,
+              .uuid = d.uuid,
+              .name = d.name,
+              .total_mb = d.total_mb,
+              .used_mb = d.used_mb,
+              .foreign_mb = 0,
+              .foreign_processes = {}};
+    std::map<core::JobId, std::int64_t> known_mb;  // this device, per job
+    std::map<core::JobId, bool> unknown;           // a process of the job with no reading
+    for (const NvmlProcess& p : d.processes) {
+      std::optional<core::JobId> job = owner_of(p.pid, jobs, lookup);
+      if (!job) {
+        std::optional<exec::ProcStat> stat = lookup(p.pid);
+        g.foreign_processes.push_back(
+            {.pid = p.pid, .name = stat ? stat->comm : "", .used_mb = p.used_mb});
+        continue;
+      }
+      if (p.used_mb >= 0) {
+        known_mb[*job] += p.used_mb;
+      } else {
+        unknown[*job] = true;
+      }
+    }
+    std::int64_t attributed = 0;
+    for (const auto& [job, mb] : known_mb) {
+      out.job_used_mb[job] += mb;
+      attributed += mb;
+    }
+    for (const auto& [job, yes] : unknown) {
+      auto probe = std::ranges::find(jobs, job, &JobProbe::job);
+      if (probe != jobs.end() && !known_mb.contains(job)) attributed += probe->reservation_mb;
+    }
+    g.foreign_mb = std::max<std::int64_t>(0, d.used_mb - attributed);
+    out.gpus.push_back(std::move(g));
+  }
+  return out;
+}
+
+}  // namespace vramq::gpu

@@ -1,0 +1,168 @@
+"""vramq --gpus nvml against the fake NVML driver (tests/fakes/fake_nvml.c, loaded through
+LD_LIBRARY_PATH exactly as the real libnvidia-ml.so.1 would be): device readings, attribution of
+GPU processes to jobs, foreign memory in admission, start-up failures, and both the current and
+the oldest NVML entry points."""
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN, SLOW
+
+BUILD = Path(BIN).parent
+FAKE_MODEL = str(BUILD / "vramq-fake-model")
+
+
+class FakeGpus:
+    """The fake driver's state directory: devices, and processes using GPU memory."""
+
+    def __init__(self, root):
+        self.dir = Path(root)
+        (self.dir / "procs").mkdir(parents=True)
+        self.foreign = []
+
+    def devices(self, *devs):
+        """devs: (uuid, total_mib, driver_mib, name)"""
+        (self.dir / "devices").write_text(
+            "".join(f"{u} {t} {d} {n}\n" for u, t, d, n in devs))
+
+    def start_foreign(self, uuid, mib):
+        """A process vramq did not start that holds `mib` on GPU `uuid`."""
+        p = subprocess.Popen(["sleep", "300"])
+        self.foreign.append(p)
+        (self.dir / "procs" / str(p.pid)).write_text(f"{uuid} {mib}\n")
+        return p
+
+    def stop(self, p):
+        p.kill()
+        p.wait()
+
+    def env(self, legacy=False):
+        lib = BUILD / ("fake-nvml-legacy" if legacy else "fake-nvml")
+        return {"FAKE_NVML_DIR": str(self.dir), "LD_LIBRARY_PATH": str(lib)}
+
+    def close(self):
+        for p in self.foreign:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture
+def gpus(tmp_path):
+    g = FakeGpus(tmp_path / "nvml")
+    g.devices(("GPU-11111111-aaaa", 24576, 300, "NVIDIA Fake L4"),
+              ("GPU-22222222-bbbb", 81920, 0, "NVIDIA Fake H100 80GB HBM3"))
+    yield g
+    g.close()
+
+
+def job_cmd(gpus, mib, seconds):
+    return [FAKE_MODEL, "--nvml-dir", str(gpus.dir), "--vram-mb", str(mib), "--seconds",
+            str(seconds)]
+
+
+def wait_for(what, fn, timeout=10):
+    deadline = time.time() + timeout * SLOW
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"never: {what}")
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["current-nvml", "oldest-entry-points"])
+def test_reads_devices_and_driver_memory(make_server, gpus, legacy):
+    s = make_server("--gpus", "nvml", env=gpus.env(legacy))
+    body = s.get("/v1/gpus").json()
+    assert body["source"] == "nvml"
+    g0, g1 = body["gpus"]
+    assert (g0["uuid"], g0["name"], g0["total_mb"]) == ("GPU-11111111-aaaa", "NVIDIA Fake L4",
+                                                        24576)
+    assert (g1["name"], g1["total_mb"]) == ("NVIDIA Fake H100 80GB HBM3", 81920)
+    # Driver memory no process accounts for is foreign and comes off what admission may give.
+    assert g0["used_mb"] == 300 and g0["foreign_mb"] == 300
+    assert g0["available_mb"] == 24576 - 300 - 1024
+    assert g0["foreign_processes"] == []
+    log = s.log_path.read_text()
+    assert ("memory v1, processes v1" if legacy else "memory v2, processes v3") in log
+
+
+def test_attributes_job_processes_and_records_their_peak(make_server, gpus):
+    s = make_server("--gpus", "nvml", "--allow-raw-commands", "--gpu-poll-ms", "100",
+                    env=gpus.env())
+    j = s.post("/v1/jobs", {"command": job_cmd(gpus, 3000, 2 * SLOW), "vram_mb": 20000}).json()
+    s.wait_state(j["id"], ["running"])
+    # Best fit puts 20 GB on the 24 GB card; its 3000 MiB are the job's, not foreign.
+    g0 = wait_for("the job's use is read", lambda: (
+        lambda g: g if g["used_mb"] == 3300 else None)(s.get("/v1/gpus").json()["gpus"][0]))
+    assert g0["foreign_mb"] == 300 and g0["jobs"] == [j["id"]]
+    assert g0["committed_mb"] == 20000  # max(reservation, measured)
+    done = s.wait_job(j["id"])
+    assert done["state"] == "succeeded", done
+    assert done["peak_vram_mb"] == 3000
+    assert done["gpu"] == 0
+
+
+def test_foreign_process_is_listed_and_blocks_admission_until_it_goes(make_server, gpus):
+    s = make_server("--gpus", "nvml", "--allow-raw-commands", "--gpu-poll-ms", "100",
+                    env=gpus.env())
+    hog = gpus.start_foreign("GPU-22222222-bbbb", 70000)
+    g1 = wait_for("the foreign process is seen", lambda: (
+        lambda g: g if g["foreign_processes"] else None)(s.get("/v1/gpus").json()["gpus"][1]))
+    assert g1["foreign_processes"] == [{"pid": hog.pid, "name": "sleep", "used_mb": 70000}]
+    assert g1["foreign_mb"] == 70000
+    # 30 GB fits neither GPU while the hog holds 70 GB of the 80 GB one.
+    j = s.post("/v1/jobs", {"command": job_cmd(gpus, 100, 0.2), "vram_mb": 30000}).json()
+    assert j["state"] == "queued" and j["pending_reason"] == "vram", j
+    time.sleep(0.5 * SLOW)
+    assert s.job(j["id"])["state"] == "queued"
+    gpus.stop(hog)  # the driver frees a dead process's memory; the next reading admits the job
+    done = s.wait_job(j["id"])
+    assert done["state"] == "succeeded" and done["gpu"] == 1, done
+
+
+def test_gpu_lost_stops_admission_and_recovers(make_server, gpus):
+    s = make_server("--gpus", "nvml", "--allow-raw-commands", "--gpu-poll-ms", "100",
+                    env=gpus.env())
+    (gpus.dir / "fail").write_text("")
+    wait_for("readings fail", lambda: s.get("/readyz").status_code == 503)
+    j = s.post("/v1/jobs", {"command": job_cmd(gpus, 100, 0.2), "vram_mb": 1000}).json()
+    assert j["state"] == "queued" and j["pending_reason"] == "gpu_unknown", j
+    (gpus.dir / "fail").unlink()
+    assert s.wait_job(j["id"])["state"] == "succeeded"
+
+
+def run_serve(args, env):
+    return subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", *args],
+                          env=dict(os.environ, **env), capture_output=True, text=True,
+                          timeout=30 * SLOW)
+
+
+def test_nvml_without_a_driver_refuses_to_start(tmp_path):
+    r = run_serve(["--gpus", "nvml", "--data-dir", str(tmp_path / "d")],
+                  {"LD_LIBRARY_PATH": str(tmp_path)})
+    assert r.returncode != 0
+    assert "cannot load libnvidia-ml.so.1" in r.stderr + r.stdout
+    assert "--gpus sim:24GiB" in r.stderr + r.stdout
+
+
+def test_nvml_with_no_gpu_refuses_to_start(tmp_path, gpus):
+    gpus.devices()
+    r = run_serve(["--gpus", "nvml", "--data-dir", str(tmp_path / "d")], gpus.env())
+    assert r.returncode != 0
+    assert "NVML sees no GPU" in r.stderr + r.stdout
+
+
+def test_auto_falls_back_to_simulation_with_a_banner(make_server, tmp_path):
+    s = make_server("--gpus", "auto", env={"LD_LIBRARY_PATH": str(tmp_path)})
+    assert s.get("/v1/gpus").json()["source"] == "sim"
+    assert "SIMULATING" in s.log_path.read_text()
+
+
+def test_auto_uses_nvml_when_there_is_a_gpu(make_server, gpus):
+    s = make_server("--gpus", "auto", env=gpus.env())
+    assert s.get("/v1/gpus").json()["source"] == "nvml"

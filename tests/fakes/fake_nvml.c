@@ -1,0 +1,256 @@
+/* A fake libnvidia-ml.so.1 for tests on machines without a GPU. It implements the subset of
+ * NVML's C ABI that vramq uses, driven by files a test writes under $FAKE_NVML_DIR:
+ *   devices        one line per GPU: "<uuid> <total_mib> <driver_mib> <name...>"; driver_mib is
+ *                  used memory that no process accounts for (contexts, other containers)
+ *   procs/<pid>    "<uuid> <mib>": process <pid> uses <mib> on that GPU while it is alive
+ *                  (a dead PID's memory is freed, as the driver does); "<uuid> -" means the
+ *                  driver cannot say how much (NVML_VALUE_NOT_AVAILABLE)
+ *   fail           if present, every device query fails with NVML_ERROR_GPU_IS_LOST
+ * Built twice: the full library (memory v2, processes v3/v2) and, with FAKE_NVML_LEGACY, one
+ * with only the oldest entry points (memory v1, processes v1), to exercise vramq's fallbacks. */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+typedef int nvmlReturn_t;
+enum {
+  NVML_SUCCESS = 0,
+  NVML_ERROR_UNINITIALIZED = 1,
+  NVML_ERROR_INVALID_ARGUMENT = 2,
+  NVML_ERROR_NOT_FOUND = 6,
+  NVML_ERROR_INSUFFICIENT_SIZE = 7,
+  NVML_ERROR_GPU_IS_LOST = 15,
+  NVML_ERROR_UNKNOWN = 999
+};
+
+typedef struct {
+  unsigned long long total, free, used;
+} nvmlMemory_t;
+typedef struct {
+  unsigned int version;
+  unsigned long long total, reserved, free, used;
+} nvmlMemory_v2_t;
+typedef struct {
+  unsigned int pid;
+  unsigned long long usedGpuMemory;
+} nvmlProcessInfo_v1_t;
+typedef struct {
+  unsigned int pid;
+  unsigned long long usedGpuMemory;
+  unsigned int gpuInstanceId, computeInstanceId;
+} nvmlProcessInfo_v2_t;
+
+#define MAX_DEVICES 16
+#define MAX_PROCS 256
+#define MIB (1024ULL * 1024ULL)
+#define NOT_AVAILABLE (~0ULL)
+
+struct device {
+  char uuid[96];
+  char name[96];
+  unsigned long long total_mib, driver_mib;
+};
+/* A handle is a pointer into this table. */
+static struct device devices[MAX_DEVICES];
+static int device_count;
+static int initialized;
+
+static const char* dir(void) {
+  const char* d = getenv("FAKE_NVML_DIR");
+  return d != NULL ? d : ".";
+}
+
+static int failing(void) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/fail", dir());
+  FILE* f = fopen(path, "r");
+  if (f == NULL) return 0;
+  fclose(f);
+  return 1;
+}
+
+static int load_devices(void) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/devices", dir());
+  FILE* f = fopen(path, "r");
+  if (f == NULL) return -1;
+  device_count = 0;
+  char line[512];
+  while (device_count < MAX_DEVICES && fgets(line, sizeof line, f) != NULL) {
+    struct device* d = &devices[device_count];
+    int used = 0;
+    if (sscanf(line, "%95s %llu %llu %n", d->uuid, &d->total_mib, &d->driver_mib, &used) < 3)
+      continue;
+    snprintf(d->name, sizeof d->name, "%s", line + used);
+    d->name[strcspn(d->name, "\n")] = '\0';
+    ++device_count;
+  }
+  fclose(f);
+  return 0;
+}
+
+struct proc {
+  unsigned int pid;
+  unsigned long long bytes;
+};
+
+/* The live processes on device `d`; returns how many. */
+static int load_procs(const struct device* d, struct proc* out, int max) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/procs", dir());
+  DIR* procs = opendir(path);
+  if (procs == NULL) return 0;
+  int n = 0;
+  struct dirent* e;
+  while (n < max && (e = readdir(procs)) != NULL) {
+    char* end = NULL;
+    long pid = strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) continue;
+    char file[4096 + 512];
+    snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+    FILE* f = fopen(file, "r");
+    if (f == NULL) continue;
+    char uuid[96], mib[32];
+    int got = fscanf(f, "%95s %31s", uuid, mib);
+    fclose(f);
+    if (got != 2 || strcmp(uuid, d->uuid) != 0) continue;
+    out[n].pid = (unsigned int)pid;
+    out[n].bytes = strcmp(mib, "-") == 0 ? NOT_AVAILABLE : strtoull(mib, NULL, 10) * MIB;
+    ++n;
+  }
+  closedir(procs);
+  return n;
+}
+
+static unsigned long long used_bytes(const struct device* d) {
+  struct proc procs[MAX_PROCS];
+  int n = load_procs(d, procs, MAX_PROCS);
+  unsigned long long used = d->driver_mib * MIB;
+  for (int i = 0; i < n; ++i)
+    if (procs[i].bytes != NOT_AVAILABLE) used += procs[i].bytes;
+  unsigned long long total = d->total_mib * MIB;
+  return used > total ? total : used;
+}
+
+static nvmlReturn_t check(void* device) {
+  if (!initialized) return NVML_ERROR_UNINITIALIZED;
+  if (failing()) return NVML_ERROR_GPU_IS_LOST;
+  if (device == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlInit_v2(void) {
+  if (load_devices() != 0) return NVML_ERROR_UNKNOWN;
+  initialized = 1;
+  return NVML_SUCCESS;
+}
+nvmlReturn_t nvmlInit(void) { return nvmlInit_v2(); }
+nvmlReturn_t nvmlShutdown(void) {
+  initialized = 0;
+  return NVML_SUCCESS;
+}
+
+const char* nvmlErrorString(nvmlReturn_t rc) {
+  switch (rc) {
+    case NVML_SUCCESS: return "Success";
+    case NVML_ERROR_UNINITIALIZED: return "Uninitialized";
+    case NVML_ERROR_INVALID_ARGUMENT: return "Invalid Argument";
+    case NVML_ERROR_NOT_FOUND: return "Not Found";
+    case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
+    case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
+    default: return "Unknown Error";
+  }
+}
+
+nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int* count) {
+  if (!initialized) return NVML_ERROR_UNINITIALIZED;
+  if (failing()) return NVML_ERROR_GPU_IS_LOST;
+  *count = (unsigned int)device_count;
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, void** device) {
+  if (!initialized) return NVML_ERROR_UNINITIALIZED;
+  if (index >= (unsigned int)device_count) return NVML_ERROR_INVALID_ARGUMENT;
+  *device = &devices[index];
+  return NVML_SUCCESS;
+}
+
+static nvmlReturn_t copy_text(const char* text, char* out, unsigned int length) {
+  if (strlen(text) + 1 > length) return NVML_ERROR_INSUFFICIENT_SIZE;
+  memcpy(out, text, strlen(text) + 1);
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetUUID(void* device, char* uuid, unsigned int length) {
+  nvmlReturn_t rc = check(device);
+  return rc != NVML_SUCCESS ? rc : copy_text(((struct device*)device)->uuid, uuid, length);
+}
+
+nvmlReturn_t nvmlDeviceGetName(void* device, char* name, unsigned int length) {
+  nvmlReturn_t rc = check(device);
+  return rc != NVML_SUCCESS ? rc : copy_text(((struct device*)device)->name, name, length);
+}
+
+nvmlReturn_t nvmlDeviceGetMemoryInfo(void* device, nvmlMemory_t* memory) {
+  nvmlReturn_t rc = check(device);
+  if (rc != NVML_SUCCESS) return rc;
+  const struct device* d = device;
+  memory->total = d->total_mib * MIB;
+  memory->used = used_bytes(d);
+  memory->free = memory->total - memory->used;
+  return NVML_SUCCESS;
+}
+
+/* The processes' list, in either struct layout; the size protocol of the real library. */
+#define FILL_PROCESSES(type)                                        \
+  nvmlReturn_t rc = check(device);                                  \
+  if (rc != NVML_SUCCESS) return rc;                                \
+  struct proc procs[MAX_PROCS];                                     \
+  int n = load_procs(device, procs, MAX_PROCS);                     \
+  if (*count < (unsigned int)n || (infos == NULL && n > 0)) {       \
+    *count = (unsigned int)n;                                       \
+    return NVML_ERROR_INSUFFICIENT_SIZE;                            \
+  }                                                                 \
+  for (int i = 0; i < n; ++i) {                                     \
+    memset(&infos[i], 0, sizeof(type));                             \
+    infos[i].pid = procs[i].pid;                                    \
+    infos[i].usedGpuMemory = procs[i].bytes;                        \
+  }                                                                 \
+  *count = (unsigned int)n;                                         \
+  return NVML_SUCCESS;
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(void* device, unsigned int* count,
+                                                  nvmlProcessInfo_v1_t* infos) {
+  FILL_PROCESSES(nvmlProcessInfo_v1_t)
+}
+
+#ifndef FAKE_NVML_LEGACY
+nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(void* device, nvmlMemory_v2_t* memory) {
+  nvmlReturn_t rc = check(device);
+  if (rc != NVML_SUCCESS) return rc;
+  if (memory->version != (unsigned int)(sizeof(nvmlMemory_v2_t) | (2U << 24U)))
+    return NVML_ERROR_INVALID_ARGUMENT;  /* NVML_ERROR_ARGUMENT_VERSION_MISMATCH in real NVML */
+  const struct device* d = device;
+  memory->total = d->total_mib * MIB;
+  memory->reserved = 0;
+  memory->used = used_bytes(d);
+  memory->free = memory->total - memory->used;
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(void* device, unsigned int* count,
+                                                     nvmlProcessInfo_v2_t* infos) {
+  FILL_PROCESSES(nvmlProcessInfo_v2_t)
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(void* device, unsigned int* count,
+                                                     nvmlProcessInfo_v2_t* infos) {
+  FILL_PROCESSES(nvmlProcessInfo_v2_t)
+}
+#endif
