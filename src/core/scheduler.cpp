@@ -90,6 +90,7 @@ Planner::Planner(std::span<const GpuView> gpus, std::int64_t now_ms, SchedulerCo
                      .capacity_mb = g.total_mb - config.buffer_mb,
                      .held_by_priority = std::nullopt});
     index_.push_back(g.index);
+    plain_vram_ = plain_vram_ && g.known;
   }
   refresh_best();
 }
@@ -121,7 +122,9 @@ Planner::Decision Planner::offer(const QueuedJob& job) {
                                        .held_gpu = std::nullopt,
                                        .best_available_mb = best_}};
   }
-  if (int g = best_fit(gpus_, job.vram_mb); g >= 0) {
+  // Fast path for the long tail of a queue that does not fit anywhere: no GPU scan per job.
+  bool may_fit = most_ && *most_ >= job.vram_mb;
+  if (int g = may_fit ? best_fit(gpus_, job.vram_mb) : -1; g >= 0) {
     std::int64_t before = gpus_[g].available_mb;
     gpus_[g].available_mb -= job.vram_mb;
     refresh_best();
@@ -133,13 +136,14 @@ Planner::Decision Planner::offer(const QueuedJob& job) {
   }
   PendingDecision pending{.job = job.id,
                           .position = position_++,
-                          .reason = why_pending(gpus_, job),
+                          .reason = plain_vram_ ? PendingReason::vram : why_pending(gpus_, job),
                           .held_gpu = std::nullopt,
                           .best_available_mb = best_};
   if (now_ms_ - job.queued_at_ms >= config_.backfill_bound_ms) {
     // Starving: hold one GPU so that nothing behind this job takes its room.
     if (auto hold = choose_hold(gpus_, job)) {
       gpus_[*hold].held_by_priority = job.priority;
+      plain_vram_ = false;
       pending.held_gpu = *hold;
       refresh_best();
     }

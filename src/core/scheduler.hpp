@@ -122,6 +122,8 @@ class Planner {
   int position_ = 0;
   std::int64_t best_ = 0;             // max(0, most available on a known, unheld GPU)
   std::optional<std::int64_t> most_;  // most available on a known, unheld GPU, if any
+  // No GPU is unknown or held: a job that does not fit waits for plain lack of VRAM.
+  bool plain_vram_ = true;
 };
 
 // Queue order: priority desc, then id asc (FIFO: ids increase with submission).
