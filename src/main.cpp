@@ -10,6 +10,7 @@
 
 #include "app/serve.hpp"
 #include "cli/client_commands.hpp"
+#include "core/vram_guard.hpp"
 
 namespace {
 
@@ -36,30 +37,34 @@ int main(int argc, char** argv) {
   std::string config_file;
   CLI::App* serve = app.add_subcommand("serve", "run the vramq server");
   serve->add_option("--config", config_file, "TOML config file (flags override it)");
-  auto* o_listen = serve->add_option("--listen", config.listen, "HOST:PORT to listen on");
-  auto* o_data = serve->add_option("--data-dir", config.data_dir,
-                                   "where the job store and job directories live");
-  auto* o_gpus =
-      serve->add_option("--gpus", config.gpus, "nvml | auto | sim:SPEC (e.g. sim:2x24GiB)");
-  auto* o_tasks = serve->add_option("--tasks", config.tasks_file,
-                                    "task catalog (TOML); default: the demo catalog");
-  auto* o_qmax = serve->add_option("--queue-max", config.queue_max, "most jobs waiting before 429");
-  auto* o_buf =
-      serve->add_option("--vram-buffer-mb", config.vram_buffer_mb, "VRAM kept free on every GPU");
-  auto* o_defv = serve->add_option("--default-vram-mb", config.default_vram_mb,
-                                   "reservation of raw commands without vram_mb");
-  auto* o_raw = serve->add_flag("--allow-raw-commands", config.allow_raw_commands,
-                                "accept {\"command\": [...]} submissions");
-  auto* o_tok = serve->add_option("--token-file", config.token_file, "bearer tokens, one per line");
-  auto* o_bf = serve->add_option("--backfill-bound-s", config.backfill_bound_s,
-                                 "longest wait before a job may no longer be passed");
-  auto* o_grace =
-      serve->add_option("--kill-grace-s", config.kill_grace_s, "SIGTERM to SIGKILL grace");
-  auto* o_poll = serve->add_option("--gpu-poll-ms", config.gpu_poll_ms, "GPU reading period");
-  auto* o_http_to = serve->add_option("--http-timeout-s", config.http_timeout_s,
-                                      "a request must arrive whole within this many seconds");
-  auto* o_maxconn = serve->add_option("--max-connections", config.max_connections,
-                                      "open connections before new ones are closed");
+  serve->add_option("--listen", config.listen, "HOST:PORT to listen on");
+  serve->add_option("--data-dir", config.data_dir, "where the job store and job directories live");
+  serve->add_option("--gpus", config.gpus, "nvml | auto | sim:SPEC (e.g. sim:2x24GiB)");
+  serve->add_option("--tasks", config.tasks_file, "task catalog (TOML); default: the demo catalog");
+  serve->add_option("--queue-max", config.queue_max, "most jobs waiting before 429");
+  serve->add_option("--vram-buffer-mb", config.vram_buffer_mb, "VRAM kept free on every GPU");
+  serve->add_option("--default-vram-mb", config.default_vram_mb,
+                    "reservation of raw commands without vram_mb");
+  serve->add_flag("--allow-raw-commands", config.allow_raw_commands,
+                  "accept {\"command\": [...]} submissions");
+  serve->add_option("--token-file", config.token_file, "bearer tokens, one per line");
+  serve->add_option("--backfill-bound-s", config.backfill_bound_s,
+                    "longest wait before a job may no longer be passed");
+  serve->add_option("--kill-grace-s", config.kill_grace_s, "SIGTERM to SIGKILL grace");
+  serve->add_option("--gpu-poll-ms", config.gpu_poll_ms, "GPU reading period");
+  serve->add_option("--http-timeout-s", config.http_timeout_s,
+                    "a request must arrive whole within this many seconds");
+  serve->add_option("--max-connections", config.max_connections,
+                    "open connections before new ones are closed");
+  std::string vram_tolerance;
+  serve->add_option("--vram-tolerance", vram_tolerance,
+                    "use allowed above a job's reservation before it counts as over (10% or 0.1)");
+  serve->add_option("--vram-grace-ms", config.vram_grace_ms,
+                    "how long a job may stay over before --vram-policy acts");
+  serve
+      ->add_option("--vram-policy", config.vram_policy,
+                   "kill (end the job, reason vram_exceeded) or warn (record it on the job)")
+      ->check(CLI::IsMember({"kill", "warn"}));
 
   // client commands
   auto add_client_flags = [&](CLI::App* cmd) {
@@ -128,28 +133,23 @@ int main(int argc, char** argv) {
       }
       std::stringstream text;
       text << in.rdbuf();
-      // The file applies first, then every flag given on the command line again on top.
-      core::Config flags = config;
       auto parsed = core::parse_config(text.str(), core::Config{});
       if (!parsed) {
         std::cerr << "vramq: " << config_file << ": " << parsed.error().message << "\n";
         return cli::kExitUsage;
       }
+      // The file applies first, then the flags given on the command line again on top (CLI11
+      // writes only the options that were given).
       config = *parsed;
-      if (o_listen->count()) config.listen = flags.listen;
-      if (o_data->count()) config.data_dir = flags.data_dir;
-      if (o_gpus->count()) config.gpus = flags.gpus;
-      if (o_tasks->count()) config.tasks_file = flags.tasks_file;
-      if (o_qmax->count()) config.queue_max = flags.queue_max;
-      if (o_buf->count()) config.vram_buffer_mb = flags.vram_buffer_mb;
-      if (o_defv->count()) config.default_vram_mb = flags.default_vram_mb;
-      if (o_raw->count()) config.allow_raw_commands = flags.allow_raw_commands;
-      if (o_tok->count()) config.token_file = flags.token_file;
-      if (o_bf->count()) config.backfill_bound_s = flags.backfill_bound_s;
-      if (o_grace->count()) config.kill_grace_s = flags.kill_grace_s;
-      if (o_poll->count()) config.gpu_poll_ms = flags.gpu_poll_ms;
-      if (o_http_to->count()) config.http_timeout_s = flags.http_timeout_s;
-      if (o_maxconn->count()) config.max_connections = flags.max_connections;
+      app.parse(argc, argv);
+    }
+    if (!vram_tolerance.empty()) {
+      auto t = core::parse_tolerance(vram_tolerance);
+      if (!t) {
+        std::cerr << "vramq serve: --vram-tolerance: " << t.error().message << "\n";
+        return cli::kExitUsage;
+      }
+      config.vram_tolerance = *t;
     }
     return app::serve(config);
   }

@@ -82,7 +82,7 @@ void print_job(const json::object& j) {
   for (const char* key :
        {"id", "state", "reason", "task", "vram_mb", "gpu", "priority", "queue_position",
         "pending_reason", "attempt", "submitted_at", "started_at", "finished_at", "exit_code",
-        "signal", "peak_vram_mb", "error"}) {
+        "signal", "peak_vram_mb", "error", "warnings"}) {
     if (const json::value* v = j.if_contains(key)) t.add({key, str(*v)});
   }
   std::vector<std::string> argv;

@@ -5,6 +5,8 @@
 #include <toml++/toml.h>
 #include <charconv>
 
+#include "core/vram_guard.hpp"
+
 namespace vramq::core {
 namespace {
 
@@ -18,6 +20,9 @@ Result<void> read_key(const toml::table& t, std::string_view key, T& out) {
   } else if constexpr (std::is_same_v<T, std::string>) {
     if (!node->is_string()) return Error{fmt::format("config: '{}' must be a string", key)};
     out = *node->value<std::string>();
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (!node->is_number()) return Error{fmt::format("config: '{}' must be a number", key)};
+    out = *node->value<double>();
   } else {
     if (!node->is_integer()) return Error{fmt::format("config: '{}' must be an integer", key)};
     out = *node->value<std::int64_t>();
@@ -52,6 +57,9 @@ Result<Config> parse_config(std::string_view toml_text, Config c) {
     if (k == "body_limit_bytes") r = read_key(t, k, c.body_limit_bytes);
     if (k == "http_timeout_s") r = read_key(t, k, c.http_timeout_s);
     if (k == "max_connections") r = read_key(t, k, c.max_connections);
+    if (k == "vram_tolerance") r = read_key(t, k, c.vram_tolerance);
+    if (k == "vram_grace_ms") r = read_key(t, k, c.vram_grace_ms);
+    if (k == "vram_policy") r = read_key(t, k, c.vram_policy);
     if (!r) return r.error();
   }
   return c;
@@ -69,6 +77,9 @@ Result<void> validate_config(const Config& c) {
   if (c.data_dir.empty()) return Error{"data_dir must not be empty"};
   if (c.http_timeout_s < 1) return Error{"http_timeout_s must be >= 1"};
   if (c.max_connections < 1) return Error{"max_connections must be >= 1"};
+  if (!(c.vram_tolerance >= 0)) return Error{"vram_tolerance must be >= 0"};
+  if (c.vram_grace_ms < 0) return Error{"vram_grace_ms must be >= 0"};
+  if (!parse_vram_policy(c.vram_policy)) return Error{"vram_policy must be kill or warn"};
   return {};
 }
 

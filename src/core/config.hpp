@@ -27,6 +27,11 @@ struct Config {
   std::int64_t http_timeout_s = 30;     // a request must arrive whole within this (and each write)
   std::int64_t max_connections = 4096;  // more are closed at once
   std::int64_t output_limit_bytes = 64 << 10;
+  // A running job measured above reservation * (1 + tolerance) for longer than the grace is
+  // stopped (kill: its neighbours' memory is at stake) or only warned about.
+  double vram_tolerance = 0.10;
+  std::int64_t vram_grace_ms = 5000;
+  std::string vram_policy = "kill";
 };
 
 // Applies the keys present in `toml_text` over `base`. Unknown keys and wrong types are errors

@@ -83,6 +83,8 @@ struct Job {
   std::string error;
   std::optional<std::int64_t> peak_vram_mb;
   std::string output;  // last 64 KiB of stdout, once terminal
+  // What was noticed about a run that did not stop it (VRAM over-use under --vram-policy warn).
+  std::vector<std::string> warnings;
   // Identity of the process group while running, to find (and kill) it after a crash. The start
   // time (clock ticks since boot, /proc/PID/stat field 22) tells a live job from a reused PID.
   std::int64_t pid = 0;

@@ -265,6 +265,10 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
   o["signal"] = opt(j.signal);
   o["error"] = text_or_null(j.error);
   o["peak_vram_mb"] = opt(j.peak_vram_mb);
+  json::array warnings;
+  for (const std::string& w : j.warnings)
+    warnings.emplace_back(w);
+  o["warnings"] = std::move(warnings);
   o["output"] =
       with_output && core::is_terminal(j.state) ? json::value(j.output) : json::value(nullptr);
   return o;

@@ -106,7 +106,12 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       poll_timer_(ioc),
       log_watcher_(ioc),
       gpu_worker_(ioc.get_executor()),
-      file_worker_(ioc.get_executor()) {}
+      file_worker_(ioc.get_executor()) {
+  vram_limits_ = {
+      .tolerance = config_.vram_tolerance,
+      .grace_ms = config_.vram_grace_ms,
+      .policy = core::parse_vram_policy(config_.vram_policy).value_or(core::VramPolicy::kill)};
+}
 
 Orchestrator::~Orchestrator() {
   gpu_worker_.join();
@@ -672,7 +677,9 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   auto it = running_.find(id);
   if (it == running_.end()) return;
   EndReason stop = it->second.stop_reason;
+  std::string stop_detail = std::move(it->second.stop_detail);
   std::string stdout_path = log_path(it->second.job_dir, "stdout");
+  std::string stderr_path = log_path(it->second.job_dir, "stderr");
   running_.erase(it);  // its VRAM is free from now on; this also cancels its timers
   Job& job = active_.at(id);
   job.exit_code = status.exit_code;
@@ -690,6 +697,10 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   } else if (stop == EndReason::cancelled) {
     state = JobState::cancelled;
     reason = EndReason::cancelled;
+  } else if (stop == EndReason::vram_exceeded) {
+    state = JobState::failed;
+    reason = EndReason::vram_exceeded;
+    error = stop_detail + "; stopped (--vram-policy kill) to protect the other jobs on its GPU";
   } else if (stop == EndReason::interrupted) {
     state = JobState::failed;
     reason = EndReason::interrupted;
@@ -706,13 +717,22 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   ++finishing_;
   request_sample();
   schedule_soon();
+  // The tail of stderr tells a CUDA out-of-memory death from any other failure.
+  bool failed_by_itself = reason == EndReason::nonzero_exit || reason == EndReason::signal;
   file_worker_.async_run(
-      [stdout_path, limit = static_cast<std::size_t>(config_.output_limit_bytes)] {
-        return exec::read_tail(stdout_path, limit);
+      [stdout_path, stderr_path, failed_by_itself,
+       limit = static_cast<std::size_t>(config_.output_limit_bytes)] {
+        std::string err_tail = failed_by_itself ? exec::read_tail(stderr_path, 16 << 10) : "";
+        return std::pair(exec::read_tail(stdout_path, limit), core::looks_like_gpu_oom(err_tail));
       },
-      [this, id, state, reason, error](std::string output) {
+      [this, id, state, reason, error](std::pair<std::string, bool> read) mutable {
         --finishing_;
-        finish(id, state, reason, error, std::move(output));
+        if (read.second) {
+          const Job& job = active_.at(id);
+          reason = EndReason::gpu_oom;
+          error = core::gpu_oom_error(job.spec.vram_mb, job.peak_vram_mb);
+        }
+        finish(id, state, reason, error, std::move(read.first));
       });
 }
 
@@ -733,7 +753,16 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
   if (retry) {
     spdlog::info("job {}: attempt {} ended ({}); queued again", id, job.attempt,
                  core::to_string(reason));
+    if (reason == EndReason::gpu_oom || reason == EndReason::vram_exceeded) {
+      // It needed more than it reserved: ask for more next time (1.5x, or more than it was
+      // seen to use), as much as the largest GPU can give.
+      std::int64_t before = job.spec.vram_mb;
+      job.spec.vram_mb = core::grown_reservation_mb(std::max(before, job.peak_vram_mb.value_or(0)),
+                                                    largest_capacity_mb());
+      error += fmt::format("; reservation {} -> {} MiB", before, job.spec.vram_mb);
+    }
     job.error = fmt::format("attempt {}: {}; retrying", job.attempt, error);
+    job.warnings.push_back(job.error);  // kept after a later attempt succeeds and clears `error`
     job.state = JobState::queued;
     job.attempt += 1;
     job.queued_at_ms = now_ms();
@@ -803,6 +832,7 @@ void Orchestrator::on_sample(core::Result<gpu::GpuSample> s) {
         Job& job = active_.at(id);
         job.peak_vram_mb = std::max(job.peak_vram_mb.value_or(0), *r.measured_mb);
       }
+      guard_vram(id, r);
     }
   }
   schedule_soon();
@@ -810,6 +840,33 @@ void Orchestrator::on_sample(core::Result<gpu::GpuSample> s) {
     resample_ = false;
     request_sample();
   }
+}
+
+void Orchestrator::guard_vram(JobId id, Running& r) {
+  if (core::judge_vram(r.reservation_mb, r.measured_mb, now_ms(), vram_limits_, r.over_use) !=
+      core::VramVerdict::act) {
+    return;
+  }
+  std::string what = fmt::format(
+      "used {} MiB on GPU {}, above its reservation of {} MiB plus {:g}% for more than {} ms",
+      r.measured_mb.value_or(0), r.gpu, r.reservation_mb, vram_limits_.tolerance * 100,
+      vram_limits_.grace_ms);
+  spdlog::warn("job {}: {}", id, what);
+  if (vram_limits_.policy == core::VramPolicy::kill) {
+    r.stop_detail = what;
+    stop_job(id, EndReason::vram_exceeded);
+    return;
+  }
+  Job& job = active_.at(id);
+  job.warnings.push_back(what);
+  store_->save(job);
+}
+
+std::int64_t Orchestrator::largest_capacity_mb() const {
+  std::int64_t most = 0;
+  for (const gpu::GpuInfo& g : sample_.gpus)
+    most = std::max(most, g.total_mb - config_.vram_buffer_mb);
+  return most;
 }
 
 void Orchestrator::arm_poll_timer() {

@@ -24,6 +24,7 @@
 #include "core/job_queue.hpp"
 #include "core/scheduler.hpp"
 #include "core/task_catalog.hpp"
+#include "core/vram_guard.hpp"
 #include "exec/executor.hpp"
 #include "gpu/gpu_source.hpp"
 #include "service/log_watcher.hpp"
@@ -164,6 +165,8 @@ class Orchestrator {
     std::unique_ptr<boost::asio::steady_timer> timeout;
     std::unique_ptr<boost::asio::steady_timer> kill;
     core::EndReason stop_reason = core::EndReason::none;  // why we are stopping it, if we are
+    core::OverUse over_use;   // its measured use against its reservation, reading by reading
+    std::string stop_detail;  // what made us stop it (vram_exceeded), for its `error`
   };
   std::int64_t now_ms() const;
   std::string job_dir(core::JobId id) const;
@@ -189,6 +192,8 @@ class Orchestrator {
   std::optional<core::Job> queued_job(core::JobId id) const;  // unpacked from the queue
   void notify_waiters(core::JobId id);
 
+  void guard_vram(core::JobId id, Running& r);  // applies --vram-policy after a reading
+  std::int64_t largest_capacity_mb() const;     // the most any one GPU could give a job
   void request_sample();
   void on_sample(core::Result<gpu::GpuSample> sample);
   void arm_poll_timer();
@@ -220,6 +225,7 @@ class Orchestrator {
   std::string gpu_error_;  // non-empty: the last reading failed, GPUs are unknown
   bool sampling_ = false;
   bool resample_ = false;
+  core::VramLimits vram_limits_;
   bool schedule_posted_ = false;
   bool draining_ = false;
   double mean_run_s_ = 10;  // moving average of run times, for Retry-After

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 #include <limits>
@@ -50,13 +51,14 @@ constexpr const char* kMigrations[] = {
          created_at INTEGER NOT NULL
        );
        CREATE INDEX idempotency_keys_age ON idempotency_keys(created_at);)",
+    R"(ALTER TABLE jobs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';)",
 };
 static_assert(std::size(kMigrations) == JobStore::kSchemaVersion);
 
 constexpr std::string_view kColumns =
     "id, state, reason, task, params, argv, cwd, env, vram_mb, priority, timeout_s, max_retries, "
     "gpu, attempt, submitted_at, queued_at, started_at, finished_at, exit_code, signal, error, "
-    "peak_vram_mb, output, pid, pid_start_ticks";
+    "peak_vram_mb, output, pid, pid_start_ticks, warnings";
 
 std::string encode_argv(const std::vector<std::string>& argv) {
   json::array a;
@@ -132,6 +134,7 @@ void bind_job(Stmt& s, const Job& j) {
   s.bind(i++, j.output);
   s.bind(i++, j.pid);
   s.bind(i++, j.pid_start_ticks);
+  s.bind(i++, encode_argv(j.warnings));
 }
 
 std::optional<int> opt_int(const Stmt& s, int col) {
@@ -167,6 +170,7 @@ Job read_job(const Stmt& s) {
   j.output = s.text(c++);
   j.pid = s.int64(c++);
   j.pid_start_ticks = s.int64(c++);
+  j.warnings = decode_argv(s.text(c++));
   return j;
 }
 
@@ -205,10 +209,12 @@ core::Result<std::unique_ptr<JobStore>> JobStore::open(const std::string& path,
   if (!reader) return reader.error();
   std::unique_ptr<JobStore> store(
       new JobStore(std::move(*writer), std::move(*reader), std::move(loop)));
-  auto upsert =
-      store->writer_db_.prepare(fmt::format("INSERT OR REPLACE INTO jobs ({}) VALUES "
-                                            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                                            kColumns));
+  // One placeholder per column, so that adding a column cannot leave them out of step.
+  std::string placeholders = "?";
+  for (std::size_t n = std::ranges::count(kColumns, ','); n > 0; --n)
+    placeholders += ",?";
+  auto upsert = store->writer_db_.prepare(
+      fmt::format("INSERT OR REPLACE INTO jobs ({}) VALUES ({})", kColumns, placeholders));
   if (!upsert) return upsert.error();
   store->upsert_ = std::move(*upsert);
   auto insert_key = store->writer_db_.prepare(

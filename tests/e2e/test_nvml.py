@@ -3,6 +3,7 @@ LD_LIBRARY_PATH exactly as the real libnvidia-ml.so.1 would be): device readings
 GPU processes to jobs, foreign memory in admission, start-up failures, and both the current and
 the oldest NVML entry points."""
 import os
+from datetime import datetime
 import subprocess
 import time
 from pathlib import Path
@@ -166,3 +167,57 @@ def test_auto_falls_back_to_simulation_with_a_banner(make_server, tmp_path):
 def test_auto_uses_nvml_when_there_is_a_gpu(make_server, gpus):
     s = make_server("--gpus", "auto", env=gpus.env())
     assert s.get("/v1/gpus").json()["source"] == "nvml"
+
+
+def guarded_server(make_server, gpus, *extra):
+    return make_server("--gpus", "nvml", "--allow-raw-commands", "--gpu-poll-ms", "100",
+                       "--vram-grace-ms", "300", *extra, env=gpus.env())
+
+
+def test_a_job_growing_past_its_reservation_is_killed(make_server, gpus):
+    s = guarded_server(make_server, gpus)
+    cmd = job_cmd(gpus, 1000, 20) + ["--grow-to-mb", "8000"]
+    j = s.post("/v1/jobs", {"command": cmd, "vram_mb": 1000}).json()
+    done = s.wait_job(j["id"], timeout=20)
+    assert done["state"] == "failed" and done["reason"] == "vram_exceeded", done
+    assert "above its reservation of 1000 MiB plus 10% for more than 300 ms" in done["error"]
+    assert "--vram-policy kill" in done["error"]
+    assert done["peak_vram_mb"] > 1100
+    # Stopped long before its 20 s run would have ended.
+    ran = (datetime.fromisoformat(done["finished_at"].replace("Z", "+00:00"))
+           - datetime.fromisoformat(done["started_at"].replace("Z", "+00:00")))
+    assert ran.total_seconds() < 15, done
+
+
+def test_under_warn_a_growing_job_is_only_reported(make_server, gpus):
+    s = guarded_server(make_server, gpus, "--vram-policy", "warn", "--vram-tolerance", "20%")
+    cmd = job_cmd(gpus, 1000, 1.5 * SLOW) + ["--grow-to-mb", "3000"]
+    j = s.post("/v1/jobs", {"command": cmd, "vram_mb": 1000}).json()
+    done = s.wait_job(j["id"])
+    assert done["state"] == "succeeded", done
+    assert len(done["warnings"]) == 1, done
+    assert "above its reservation of 1000 MiB plus 20%" in done["warnings"][0]
+    assert done["reason"] is None
+
+
+def test_gpu_oom_is_retried_with_a_larger_reservation_and_then_succeeds(make_server, gpus):
+    s = guarded_server(make_server, gpus)
+    # Dies of a CUDA out-of-memory error whenever it is given less than 1400 MiB.
+    cmd = job_cmd(gpus, 500, 0.3) + ["--oom-below-mb", "1400"]
+    j = s.post("/v1/jobs", {"command": cmd, "vram_mb": 1000, "max_retries": 1}).json()
+    done = s.wait_job(j["id"])
+    assert done["state"] == "succeeded", done
+    assert done["attempt"] == 2 and done["vram_mb"] == 1500, done
+    assert len(done["warnings"]) == 1
+    assert done["warnings"][0].startswith("attempt 1: CUDA out of memory")
+    assert "reservation 1000 -> 1500 MiB" in done["warnings"][0]
+
+
+def test_gpu_oom_without_retries_says_who_pushed_the_gpu_over(make_server, gpus):
+    s = guarded_server(make_server, gpus)
+    cmd = job_cmd(gpus, 500, 0.6 * SLOW) + ["--oom-below-mb", "1400"]
+    j = s.post("/v1/jobs", {"command": cmd, "vram_mb": 1000}).json()
+    done = s.wait_job(j["id"])
+    assert done["state"] == "failed" and done["reason"] == "gpu_oom", done
+    # It was seen using 500 of its 1000 MiB: the GPU was filled by someone else.
+    assert "a neighbour or a foreign process" in done["error"], done

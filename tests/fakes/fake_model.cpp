@@ -3,7 +3,8 @@
 // be seen through NVML), writes progress to stderr, optionally grows past its reservation,
 // starts helper processes in its process group, and ends with a result on stdout and in
 // OUT_DIR/result.json, or with the exit code it was told to fail with, or like a PyTorch run out
-// of GPU memory (--oom 1). With --nvml-dir it also shows itself to the fake NVML driver.
+// of GPU memory (--oom-below-mb N: when reserved less than N MiB). With --nvml-dir it also shows
+// itself to the fake NVML driver.
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -54,7 +55,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: vramq-fake-model [--seconds S] [--vram-mb N] [--grow-to-mb N] "
                "[--exit-code C] [--output TEXT] [--children K] [--out-dir DIR] [--nvml-dir DIR] "
-               "[--oom 1]\n");
+               "[--oom-below-mb N]\n");
   return 2;
 }
 
@@ -68,7 +69,8 @@ int main(int argc, char** argv) {
   int children = 0;
   std::string output = "done";
   std::string out_dir;
-  bool oom = false;  // end like a PyTorch run that ran out of GPU memory
+  // End like a PyTorch run out of GPU memory when reserved less than this ($VRAMQ_VRAM_MB).
+  long long oom_below_mb = 0;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (i + 1 >= argc) return usage();
@@ -89,8 +91,8 @@ int main(int argc, char** argv) {
       out_dir = value;
     else if (arg == "--nvml-dir")
       nvml_dir = value;
-    else if (arg == "--oom")
-      oom = value == "1";
+    else if (arg == "--oom-below-mb")
+      oom_below_mb = std::atoll(value.c_str());
     else
       return usage();
   }
@@ -127,7 +129,8 @@ int main(int argc, char** argv) {
     kill(p, SIGTERM);
     waitpid(p, nullptr, 0);
   }
-  if (oom) {
+  const char* reserved = std::getenv("VRAMQ_VRAM_MB");
+  if (oom_below_mb > 0 && (reserved == nullptr || std::atoll(reserved) < oom_below_mb)) {
     std::fprintf(stderr,
                  "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 "
                  "has a total capacity of 23.65 GiB of which 1.02 GiB is free.\n");

@@ -47,6 +47,26 @@ TEST(Config, ValidationCatchesNonsense) {
   EXPECT_FALSE(validate_config(c));
 }
 
+TEST(Config, VramEnforcementKeys) {
+  auto c = parse_config("vram_tolerance = 0.25\nvram_grace_ms = 750\nvram_policy = \"warn\"\n",
+                        Config{});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_DOUBLE_EQ(c->vram_tolerance, 0.25);
+  EXPECT_EQ(c->vram_grace_ms, 750);
+  EXPECT_EQ(c->vram_policy, "warn");
+  EXPECT_TRUE(parse_config("vram_tolerance = 1\n", Config{}));  // an integer is a number too
+  EXPECT_FALSE(parse_config("vram_tolerance = \"10%\"\n", Config{}));
+  Config bad;
+  bad.vram_policy = "shrug";
+  EXPECT_FALSE(validate_config(bad));
+  bad = Config{};
+  bad.vram_tolerance = -0.1;
+  EXPECT_FALSE(validate_config(bad));
+  bad = Config{};
+  bad.vram_grace_ms = -1;
+  EXPECT_FALSE(validate_config(bad));
+}
+
 TEST(HostPort, Forms) {
   EXPECT_EQ(parse_host_port("127.0.0.1:8000")->port, 8000);
   EXPECT_EQ(parse_host_port("[::1]:0")->host, "::1");

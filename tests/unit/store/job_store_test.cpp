@@ -102,6 +102,58 @@ TEST_F(JobStoreTest, SaveReplacesTheRow) {
   EXPECT_TRUE((*store)->load_unfinished()->empty());
 }
 
+TEST_F(JobStoreTest, EveryFieldRoundTrips) {
+  auto store = JobStore::open(db(), ioc_.get_executor());
+  ASSERT_TRUE(store);
+  core::Job j = make_job(11, core::JobState::failed);
+  j.reason = core::EndReason::gpu_oom;
+  j.gpu = 1;
+  j.attempt = 2;
+  j.started_at_ms = 5000;
+  j.finished_at_ms = 6000;
+  j.exit_code = 1;
+  j.error = "CUDA out of memory";
+  j.peak_vram_mb = 3000;
+  j.output = "partial";
+  j.pid = 4242;
+  j.pid_start_ticks = 99;
+  j.spec.cwd = "/srv";
+  j.spec.timeout_s = 60;
+  j.spec.max_retries = 1;
+  j.warnings = {"used 2600 MiB, above its reservation", "second \"quoted\" warning"};
+  bool saved = false;
+  (*store)->save(j, [&](core::Result<void> r) { saved = r.has_value(); });
+  while (!saved)
+    ioc_.run_one();
+  std::optional<core::Job> got;
+  (*store)->async_get(11, [&](core::Result<std::optional<core::Job>> r) { got = **r; });
+  while (!got)
+    ioc_.run_one();
+  EXPECT_EQ(*got, j);
+}
+
+TEST_F(JobStoreTest, UpgradesASchemaVersion2Database) {
+  {
+    auto store = JobStore::open(db(), ioc_.get_executor());
+    ASSERT_TRUE(store);
+  }
+  {  // what vramq before schema 3 left: no warnings column, and a row in it
+    auto raw = Db::open(db());
+    ASSERT_TRUE(raw->exec("ALTER TABLE jobs DROP COLUMN warnings"));
+    ASSERT_TRUE(raw->exec("PRAGMA user_version = 2"));
+    ASSERT_TRUE(
+        raw->exec("INSERT INTO jobs (id, state, argv, vram_mb, submitted_at, queued_at) "
+                  "VALUES (1, 'queued', '[\"/bin/true\"]', 100, 1, 1)"));
+  }
+  auto store = JobStore::open(db(), ioc_.get_executor());
+  ASSERT_TRUE(store) << store.error().message;
+  auto jobs = (*store)->load_unfinished();
+  ASSERT_TRUE(jobs);
+  ASSERT_EQ(jobs->size(), 1U);
+  EXPECT_EQ((*jobs)[0].spec.argv, std::vector<std::string>{"/bin/true"});
+  EXPECT_TRUE((*jobs)[0].warnings.empty());
+}
+
 TEST_F(JobStoreTest, RefusesADatabaseFromANewerVramq) {
   {
     auto store = JobStore::open(db(), ioc_.get_executor());
