@@ -133,9 +133,9 @@ Result<ParamDef> parse_param(std::string_view name, const toml::node& node, std:
 
 Result<TaskDef> parse_task(std::string_view name, const toml::table& t, std::string_view bin_dir) {
   std::string where = fmt::format("tasks.{}", name);
-  if (auto ok = check_keys(
-          t, where,
-          {"description", "argv", "cwd", "env_allow", "env", "timeout_s", "params", "vram"});
+  if (auto ok = check_keys(t, where,
+                           {"description", "argv", "cwd", "env_allow", "env", "timeout_s", "params",
+                            "vram", "learn"});
       !ok) {
     return ok.error();
   }
@@ -158,6 +158,10 @@ Result<TaskDef> parse_task(std::string_view name, const toml::table& t, std::str
       if (!s) return key_error(where + ".env." + std::string(k.str()), "must be a string");
       task.env.emplace_back(std::string(k.str()), *s);
     }
+  }
+  if (const toml::node* learn = t.get("learn")) {
+    if (!learn->is_boolean()) return key_error(where + ".learn", "must be true or false");
+    task.learn = *learn->value<bool>();
   }
   task.timeout_s = t["timeout_s"].value_or<std::int64_t>(0);
   if (task.timeout_s < 0) return key_error(where, "timeout_s must be >= 0");

@@ -47,6 +47,9 @@ struct TaskDef {
   std::int64_t timeout_s = 0;
   std::vector<ParamDef> params;
   VramRule vram;
+  // Reserve the learned footprint (measured peaks of earlier runs) instead of the rule's figure
+  // once there are enough runs; `learn = false` in the catalog keeps the declared rule.
+  bool learn = true;
 };
 
 // A client's parameter value as decoded from JSON; bool is kept apart so that it is refused.

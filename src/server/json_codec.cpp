@@ -310,7 +310,7 @@ json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus, std::int6
   return root;
 }
 
-json::object tasks_to_json(const core::TaskCatalog& catalog) {
+json::object tasks_to_json(const core::TaskCatalog& catalog, const core::Footprints& footprints) {
   json::array tasks;
   for (const core::TaskDef& t : catalog.tasks()) {
     json::object o;
@@ -350,6 +350,16 @@ json::object tasks_to_json(const core::TaskCatalog& catalog) {
     vram["per_unit_mb"] = t.vram.per_unit_mb();
     vram["unit"] = t.vram.unit();
     o["vram"] = std::move(vram);
+    o["learn"] = t.learn;
+    json::array learned;
+    for (const core::Footprints::Estimate& e : footprints.of_task(t.name)) {
+      learned.push_back(json::object{
+          {"bucket", e.bucket},
+          {"samples", e.samples},
+          {"p95_mb", e.p95_mb},
+          {"reserve_mb", e.reserve_mb ? json::value(*e.reserve_mb) : json::value(nullptr)}});
+    }
+    o["learned"] = std::move(learned);
     tasks.push_back(std::move(o));
   }
   json::object root;

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/footprints.hpp"
 #include "core/task_catalog.hpp"
 #include "service/orchestrator.hpp"
 
@@ -24,7 +25,9 @@ boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::stri
 boost::json::object job_to_json(const service::JobView& v, bool with_output = true);
 boost::json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus,
                                  std::int64_t buffer_mb, std::string_view kind);
-boost::json::object tasks_to_json(const core::TaskCatalog& catalog);
+// The catalog, each task with its declared VRAM rule and its learned footprints side by side.
+boost::json::object tasks_to_json(const core::TaskCatalog& catalog,
+                                  const core::Footprints& footprints);
 
 // Unix milliseconds -> "2026-11-25T13:23:24.123Z" (RFC 3339, UTC).
 std::string rfc3339(std::int64_t unix_ms);

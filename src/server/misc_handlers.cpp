@@ -11,7 +11,7 @@ Response handle_gpus(const service::Orchestrator& o) {
 }
 
 Response handle_tasks(const service::Orchestrator& o) {
-  return {.body = boost::json::serialize(tasks_to_json(o.catalog()))};
+  return {.body = boost::json::serialize(tasks_to_json(o.catalog(), o.footprints()))};
 }
 
 Response handle_healthz() {

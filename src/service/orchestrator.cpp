@@ -14,6 +14,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/footprints.hpp"
 #include "core/job_record.hpp"
 #include "core/units.hpp"
 #include "exec/process_probe.hpp"
@@ -52,6 +53,20 @@ std::string params_to_json(const std::map<std::string, core::ParamValue, std::le
     std::visit([&](const auto& v) { o[entry.first] = v; }, entry.second);
   }
   return boost::json::serialize(o);
+}
+
+// The inverse, for jobs read back (params_json holds only ints, doubles and strings).
+std::map<std::string, core::ParamValue, std::less<>> params_from_json(std::string_view text) {
+  std::map<std::string, core::ParamValue, std::less<>> out;
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return out;
+  for (const auto& [k, value] : v.get_object()) {
+    if (value.is_int64()) out.emplace(k, value.get_int64());
+    if (value.is_double()) out.emplace(k, value.get_double());
+    if (value.is_string()) out.emplace(k, std::string(value.get_string()));
+  }
+  return out;
 }
 
 // The part of the server's environment a job inherits; everything else it gets is explicit.
@@ -137,6 +152,10 @@ core::Result<void> Orchestrator::start() {
   auto max_id = store_->max_id();
   if (!max_id) return max_id.error();
   next_id_ = *max_id + 1;
+  auto footprints = store_->load_footprints();
+  if (!footprints) return footprints.error();
+  for (const store::JobStore::FootprintRecord& f : *footprints)
+    footprints_.add(f.task, f.bucket, f.peak_mb);
   auto jobs = store_->load_unfinished();
   if (!jobs) return jobs.error();
   std::int64_t requeued = 0;
@@ -235,6 +254,14 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
     for (auto& kv : req.env)
       job.spec.env.push_back(std::move(kv));
     job.spec.vram_mb = req.vram_mb.value_or(resolved->vram_mb);
+    if (!req.vram_mb && task->learn) {
+      // Enough measured runs of this kind: reserve what they used (p95 + margin), not the
+      // declared rule, within what the largest GPU can give.
+      std::string bucket = core::footprint_bucket(task->vram, resolved->params);
+      if (auto learned = footprints_.reservation(task->name, bucket)) {
+        job.spec.vram_mb = std::min(*learned, std::max<std::int64_t>(largest_capacity_mb(), 0));
+      }
+    }
     job.spec.timeout_s = req.timeout_s.value_or(resolved->timeout_s);
   }
   std::vector<core::GpuView> views = gpu_views();
@@ -784,13 +811,17 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
   job.finished_at_ms = now_ms();
   spdlog::info("job {}: {}{}{}", id, core::to_string(state), job.error.empty() ? "" : ": ",
                job.error);
+  std::optional<store::JobStore::FootprintRecord> footprint = learn_from(job);
   Job& settled = settling_.insert_or_assign(id, std::move(job)).first->second;
   active_.erase(it);
   queue_.erase(id);
-  store_->save(settled, [this, id](const core::Result<void>& r) {
-    if (!r) spdlog::error("job {}: final state not stored: {}", id, r.error().message);
-    settling_.erase(id);
-  });
+  store_->save(
+      settled,
+      [this, id](const core::Result<void>& r) {
+        if (!r) spdlog::error("job {}: final state not stored: {}", id, r.error().message);
+        settling_.erase(id);
+      },
+      std::nullopt, std::move(footprint));
   notify_waiters(id);
   log_watcher_.forget(id);
   schedule_soon();
@@ -860,6 +891,21 @@ void Orchestrator::guard_vram(JobId id, Running& r) {
   Job& job = active_.at(id);
   job.warnings.push_back(what);
   store_->save(job);
+}
+
+std::optional<store::JobStore::FootprintRecord> Orchestrator::learn_from(const Job& job) {
+  // Only whole successful runs with a reading teach: a failed run may have died before its peak.
+  if (job.state != JobState::succeeded || job.spec.task.empty() || !job.peak_vram_mb) {
+    return std::nullopt;
+  }
+  const core::TaskDef* task = catalog_.find(job.spec.task);
+  if (task == nullptr || !task->learn) return std::nullopt;
+  store::JobStore::FootprintRecord f{
+      .task = task->name,
+      .bucket = core::footprint_bucket(task->vram, params_from_json(job.spec.params_json)),
+      .peak_mb = *job.peak_vram_mb};
+  footprints_.add(f.task, f.bucket, f.peak_mb);
+  return f;
 }
 
 std::int64_t Orchestrator::largest_capacity_mb() const {

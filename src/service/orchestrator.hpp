@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/footprints.hpp"
 #include "core/job.hpp"
 #include "core/job_queue.hpp"
 #include "core/scheduler.hpp"
@@ -146,6 +147,7 @@ class Orchestrator {
   std::vector<GpuStatus> gpus() const;
   std::int64_t buffer_mb() const { return config_.vram_buffer_mb; }
   const core::TaskCatalog& catalog() const { return catalog_; }
+  const core::Footprints& footprints() const { return footprints_; }
   const core::Config& config() const { return config_; }
   std::string_view gpu_kind() const { return gpu_kind_; }
   bool ready() const { return !draining_ && gpu_error_.empty(); }
@@ -194,6 +196,8 @@ class Orchestrator {
 
   void guard_vram(core::JobId id, Running& r);  // applies --vram-policy after a reading
   std::int64_t largest_capacity_mb() const;     // the most any one GPU could give a job
+  // Records a finished run's peak in the learned footprints; the sample to store with its row.
+  std::optional<store::JobStore::FootprintRecord> learn_from(const core::Job& job);
   void request_sample();
   void on_sample(core::Result<gpu::GpuSample> sample);
   void arm_poll_timer();
@@ -226,6 +230,7 @@ class Orchestrator {
   bool sampling_ = false;
   bool resample_ = false;
   core::VramLimits vram_limits_;
+  core::Footprints footprints_;  // learned from finished runs, loaded from the store at start
   bool schedule_posted_ = false;
   bool draining_ = false;
   double mean_run_s_ = 10;  // moving average of run times, for Retry-After

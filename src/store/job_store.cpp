@@ -52,6 +52,13 @@ constexpr const char* kMigrations[] = {
        );
        CREATE INDEX idempotency_keys_age ON idempotency_keys(created_at);)",
     R"(ALTER TABLE jobs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';)",
+    R"(CREATE TABLE footprints (
+         id INTEGER PRIMARY KEY,
+         task TEXT NOT NULL,
+         bucket TEXT NOT NULL,
+         peak_mb INTEGER NOT NULL
+       );
+       CREATE INDEX footprints_bucket ON footprints(task, bucket, id);)",
 };
 static_assert(std::size(kMigrations) == JobStore::kSchemaVersion);
 
@@ -221,6 +228,16 @@ core::Result<std::unique_ptr<JobStore>> JobStore::open(const std::string& path,
       "INSERT INTO idempotency_keys (key, body_hash, job_id, created_at) VALUES (?,?,?,?)");
   if (!insert_key) return insert_key.error();
   store->insert_key_ = std::move(*insert_key);
+  auto insert_footprint =
+      store->writer_db_.prepare("INSERT INTO footprints (task, bucket, peak_mb) VALUES (?,?,?)");
+  if (!insert_footprint) return insert_footprint.error();
+  store->insert_footprint_ = std::move(*insert_footprint);
+  // Keeps the newest 50 samples of the bucket just written (core::Footprints keeps as many).
+  auto prune = store->writer_db_.prepare(
+      "DELETE FROM footprints WHERE task = ?1 AND bucket = ?2 AND id NOT IN "
+      "(SELECT id FROM footprints WHERE task = ?1 AND bucket = ?2 ORDER BY id DESC LIMIT 50)");
+  if (!prune) return prune.error();
+  store->prune_footprints_ = std::move(*prune);
   store->writer_ = std::thread([s = store.get()] { s->writer_main(); });
   return store;
 }
@@ -241,10 +258,11 @@ JobStore::~JobStore() {
   reader_worker_.join();
 }
 
-void JobStore::save(Job job, Done done, std::optional<IdempotencyRecord> key) {
+void JobStore::save(Job job, Done done, std::optional<IdempotencyRecord> key,
+                    std::optional<FootprintRecord> footprint) {
   {
     std::lock_guard lock(mutex_);
-    pending_.push_back({std::move(job), std::move(done), std::move(key), 0});
+    pending_.push_back({std::move(job), std::move(done), std::move(key), std::move(footprint), 0});
   }
   wake_.notify_one();
 }
@@ -252,7 +270,8 @@ void JobStore::save(Job job, Done done, std::optional<IdempotencyRecord> key) {
 void JobStore::expire_keys(std::int64_t before_ms) {
   {
     std::lock_guard lock(mutex_);
-    pending_.push_back({Job{}, {}, std::nullopt, std::max<std::int64_t>(before_ms, 1)});
+    pending_.push_back(
+        {Job{}, {}, std::nullopt, std::nullopt, std::max<std::int64_t>(before_ms, 1)});
   }
   wake_.notify_one();
 }
@@ -296,6 +315,8 @@ core::Result<void> JobStore::write_batch(std::vector<Op>& batch) {
     core::Error err{fmt::format("{}: {}", what, writer_db_.error())};
     upsert_.reset();
     insert_key_.reset();
+    insert_footprint_.reset();
+    prune_footprints_.reset();
     (void)writer_db_.exec("ROLLBACK");
     return err;
   };
@@ -317,9 +338,22 @@ core::Result<void> JobStore::write_batch(std::vector<Op>& batch) {
       insert_key_.bind(4, op.key->created_at_ms);
       if (insert_key_.step() != SQLITE_DONE) return fail("recording the idempotency key");
     }
+    if (op.footprint) {
+      insert_footprint_.reset();
+      insert_footprint_.bind(1, op.footprint->task);
+      insert_footprint_.bind(2, op.footprint->bucket);
+      insert_footprint_.bind(3, op.footprint->peak_mb);
+      if (insert_footprint_.step() != SQLITE_DONE) return fail("recording the footprint");
+      prune_footprints_.reset();
+      prune_footprints_.bind(1, op.footprint->task);
+      prune_footprints_.bind(2, op.footprint->bucket);
+      if (prune_footprints_.step() != SQLITE_DONE) return fail("pruning footprints");
+    }
   }
   upsert_.reset();
   insert_key_.reset();
+  insert_footprint_.reset();
+  prune_footprints_.reset();
   if (auto r = writer_db_.exec("COMMIT"); !r) {
     (void)writer_db_.exec("ROLLBACK");
     return r;
@@ -337,6 +371,17 @@ core::Result<std::vector<Job>> JobStore::load_unfinished() {
     jobs.push_back(read_job(*s));
   if (rc != SQLITE_DONE) return core::Error{writer_db_.error()};
   return jobs;
+}
+
+core::Result<std::vector<JobStore::FootprintRecord>> JobStore::load_footprints() {
+  auto s = writer_db_.prepare("SELECT task, bucket, peak_mb FROM footprints ORDER BY id");
+  if (!s) return s.error();
+  std::vector<FootprintRecord> out;
+  int rc = 0;
+  while ((rc = s->step()) == SQLITE_ROW)
+    out.push_back({.task = s->text(0), .bucket = s->text(1), .peak_mb = s->int64(2)});
+  if (rc != SQLITE_DONE) return core::Error{writer_db_.error()};
+  return out;
 }
 
 core::Result<core::JobId> JobStore::max_id() {

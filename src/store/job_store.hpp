@@ -46,9 +46,20 @@ class JobStore {
   core::Result<std::vector<core::Job>> load_unfinished();
   core::Result<core::JobId> max_id();
 
-  // Inserts or replaces the job's row (and records `key`, if given, in the same transaction).
-  // `done` (optional) runs on the loop once durable.
-  void save(core::Job job, Done done = {}, std::optional<IdempotencyRecord> key = std::nullopt);
+  // A finished run's measured peak, for learned footprints (the newest 50 per bucket are kept).
+  struct FootprintRecord {
+    std::string task;
+    std::string bucket;
+    std::int64_t peak_mb = 0;
+  };
+
+  // Inserts or replaces the job's row, and records `key` and `footprint`, if given, in the same
+  // transaction. `done` (optional) runs on the loop once durable.
+  void save(core::Job job, Done done = {}, std::optional<IdempotencyRecord> key = std::nullopt,
+            std::optional<FootprintRecord> footprint = std::nullopt);
+
+  // Start-up only (blocking): every kept footprint sample, oldest first.
+  core::Result<std::vector<FootprintRecord>> load_footprints();
 
   // The record for `key` if it was made at or after `not_before_ms`; completes with
   // Result<std::optional<IdempotencyRecord>>.
@@ -87,13 +98,14 @@ class JobStore {
   // Counts rows (tests and start-up logs). Blocking, on the reader connection: not on the loop.
   core::Result<std::int64_t> count_blocking();
 
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
  private:
   struct Op {
     core::Job job;
     Done done;
     std::optional<IdempotencyRecord> key;
+    std::optional<FootprintRecord> footprint;
     std::int64_t expire_before_ms = 0;  // > 0: an expiry sweep instead of a job
   };
 
@@ -109,6 +121,8 @@ class JobStore {
   Db reader_db_;
   Stmt upsert_;
   Stmt insert_key_;
+  Stmt insert_footprint_;
+  Stmt prune_footprints_;
   boost::asio::any_io_executor loop_;
 
   std::mutex mutex_;

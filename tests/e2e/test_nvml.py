@@ -221,3 +221,52 @@ def test_gpu_oom_without_retries_says_who_pushed_the_gpu_over(make_server, gpus)
     assert done["state"] == "failed" and done["reason"] == "gpu_oom", done
     # It was seen using 500 of its 1000 MiB: the GPU was filled by someone else.
     assert "a neighbour or a foreign process" in done["error"], done
+
+
+def learning_catalog(tmp_path, gpus):
+    """A task that declares 4000 MiB + size but really uses `size` MiB, and the same task with
+    learning switched off."""
+    path = tmp_path / "tasks.toml"
+    body = ""
+    for name, learn in (("model", "true"), ("fixed", "false")):
+        body += f"""
+[tasks.{name}]
+argv = ["{FAKE_MODEL}", "--nvml-dir", "{gpus.dir}", "--vram-mb", "{{size}}", "--seconds", "0.4"]
+learn = {learn}
+[tasks.{name}.params]
+size = {{ type = "int", min = 0, max = 20000, default = 1000 }}
+[tasks.{name}.vram]
+base_mb = 4000
+per_unit_mb = 1
+unit = "size"
+"""
+    path.write_text(body)
+    return path
+
+
+def test_after_five_runs_the_reservation_follows_the_measured_peaks(make_server, gpus, tmp_path):
+    tasks = learning_catalog(tmp_path, gpus)
+    args = ("--gpus", "nvml", "--tasks", str(tasks), "--gpu-poll-ms", "100")
+    s = make_server(*args, env=gpus.env())
+    for _ in range(5):
+        j = s.submit("model", params={"size": 1000}).json()
+        assert j["vram_mb"] == 5000  # the declared rule: 4000 + size
+        done = s.wait_job(j["id"])
+        assert done["state"] == "succeeded" and done["peak_vram_mb"] == 1000, done
+        s.wait_job(s.submit("fixed", params={"size": 1000}).json()["id"])
+    learned = {t["name"]: t for t in s.get("/v1/tasks").json()["tasks"]}
+    assert learned["model"]["learned"] == [
+        {"bucket": "size=1000", "samples": 5, "p95_mb": 1000, "reserve_mb": 1100}]
+    assert learned["model"]["learn"] is True and learned["fixed"]["learn"] is False
+    assert learned["fixed"]["learned"] == []
+    # The sixth run of the bucket reserves p95 + 10 %; another bucket keeps the declared rule;
+    # a client's explicit vram_mb wins; a task with learning off keeps its rule.
+    assert s.submit("model", params={"size": 1000}).json()["vram_mb"] == 1100
+    assert s.submit("model", params={"size": 2000}).json()["vram_mb"] == 6000
+    assert s.submit("model", params={"size": 1000}, vram_mb=3000).json()["vram_mb"] == 3000
+    assert s.submit("fixed", params={"size": 1000}).json()["vram_mb"] == 5000
+    # What was learned survives a restart (kept in the store with each run's final row).
+    data = s.data_dir
+    s.kill9()
+    s2 = make_server(*args, data_dir=data, env=gpus.env())
+    assert s2.submit("model", params={"size": 1000}).json()["vram_mb"] == 1100

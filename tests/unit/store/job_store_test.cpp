@@ -139,6 +139,7 @@ TEST_F(JobStoreTest, UpgradesASchemaVersion2Database) {
   }
   {  // what vramq before schema 3 left: no warnings column, and a row in it
     auto raw = Db::open(db());
+    ASSERT_TRUE(raw->exec("DROP TABLE footprints"));
     ASSERT_TRUE(raw->exec("ALTER TABLE jobs DROP COLUMN warnings"));
     ASSERT_TRUE(raw->exec("PRAGMA user_version = 2"));
     ASSERT_TRUE(
@@ -152,6 +153,28 @@ TEST_F(JobStoreTest, UpgradesASchemaVersion2Database) {
   ASSERT_EQ(jobs->size(), 1U);
   EXPECT_EQ((*jobs)[0].spec.argv, std::vector<std::string>{"/bin/true"});
   EXPECT_TRUE((*jobs)[0].warnings.empty());
+  auto footprints = (*store)->load_footprints();
+  ASSERT_TRUE(footprints) << footprints.error().message;
+  EXPECT_TRUE(footprints->empty());
+}
+
+TEST_F(JobStoreTest, FootprintsAreSavedWithTheJobAndOnlyTheNewest50PerBucketKept) {
+  {
+    auto store = JobStore::open(db(), ioc_.get_executor());
+    ASSERT_TRUE(store);
+    for (core::JobId id = 1; id <= 60; ++id) {
+      (*store)->save(make_job(id, core::JobState::succeeded), {}, std::nullopt,
+                     JobStore::FootprintRecord{.task = "t", .bucket = "size=1", .peak_mb = id});
+    }
+    (*store)->save(make_job(61, core::JobState::succeeded), {}, std::nullopt,
+                   JobStore::FootprintRecord{.task = "t", .bucket = "size=2", .peak_mb = 7});
+  }
+  auto store = JobStore::open(db(), ioc_.get_executor());
+  auto f = (*store)->load_footprints();
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f->size(), 51U);
+  EXPECT_EQ(f->front().peak_mb, 11);  // 1..10 pruned
+  EXPECT_EQ(f->back().bucket, "size=2");
 }
 
 TEST_F(JobStoreTest, RefusesADatabaseFromANewerVramq) {
