@@ -310,6 +310,15 @@ int gpus(const ClientOptions& c) {
            vram_bar(mb("total_mb"), mb("committed_mb"), mb("foreign_mb"), 20)});
   }
   std::cout << t.render();
+  for (const json::value& gv : r->body.at("gpus").as_array()) {
+    for (const json::value& p : gv.at("foreign_processes").as_array()) {
+      std::cout << fmt::format("GPU {}: foreign process {} ({}) uses {}\n", str(gv.at("index")),
+                               str(p.at("pid")), str(p.at("name")),
+                               p.at("used_mb").is_null()
+                                   ? "an unknown amount"
+                                   : core::format_mb(p.at("used_mb").to_number<std::int64_t>()));
+    }
+  }
   std::cout << fmt::format("buffer kept free per GPU: {}; source: {}\n",
                            core::format_mb(r->body.at("buffer_mb").to_number<std::int64_t>()),
                            str(r->body.at("source")));
@@ -324,7 +333,7 @@ int tasks(const ClientOptions& c) {
     std::cout << json::serialize(r->body) << "\n";
     return kExitOk;
   }
-  Table t({"TASK", "PARAMETERS", "VRAM RULE", "DESCRIPTION"});
+  Table t({"TASK", "PARAMETERS", "VRAM RULE", "LEARNED", "DESCRIPTION"});
   for (const json::value& tv : r->body.at("tasks").as_array()) {
     const json::object& task = tv.get_object();
     std::vector<std::string> params;
@@ -338,7 +347,21 @@ int tasks(const ClientOptions& c) {
     if (!str(v.at("unit")).empty()) {
       rule += fmt::format(" + {} x {}", str(v.at("per_unit_mb")), str(v.at("unit")));
     }
+    // Learned footprints per bucket: "size=1000: 1.1 GiB (5 runs)", or the samples so far.
+    std::vector<std::string> learned;
+    for (const json::value& lv : task.at("learned").as_array()) {
+      const json::object& l = lv.get_object();
+      std::string bucket = str(l.at("bucket")).empty() ? "all" : str(l.at("bucket"));
+      learned.push_back(
+          l.at("reserve_mb").is_null()
+              ? fmt::format("{}: {} run(s), not yet", bucket, str(l.at("samples")))
+              : fmt::format("{}: {} ({} runs)", bucket,
+                            core::format_mb(l.at("reserve_mb").to_number<std::int64_t>()),
+                            str(l.at("samples"))));
+    }
+    if (!task.at("learn").as_bool()) learned = {"off"};
     t.add({str(task.at("name")), fmt::format("{}", fmt::join(params, " ")), rule,
+           learned.empty() ? "-" : fmt::format("{}", fmt::join(learned, "; ")),
            str(task.at("description"))});
   }
   std::cout << t.render();

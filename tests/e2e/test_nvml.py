@@ -116,6 +116,8 @@ def test_foreign_process_is_listed_and_blocks_admission_until_it_goes(make_serve
         lambda g: g if g["foreign_processes"] else None)(s.get("/v1/gpus").json()["gpus"][1]))
     assert g1["foreign_processes"] == [{"pid": hog.pid, "name": "sleep", "used_mb": 70000}]
     assert g1["foreign_mb"] == 70000
+    table = s.cli("gpus").stdout
+    assert f"GPU 1: foreign process {hog.pid} (sleep) uses" in table, table
     # 30 GB fits neither GPU while the hog holds 70 GB of the 80 GB one.
     j = s.post("/v1/jobs", {"command": job_cmd(gpus, 100, 0.2), "vram_mb": 30000}).json()
     assert j["state"] == "queued" and j["pending_reason"] == "vram", j
@@ -259,6 +261,8 @@ def test_after_five_runs_the_reservation_follows_the_measured_peaks(make_server,
         {"bucket": "size=1000", "samples": 5, "p95_mb": 1000, "reserve_mb": 1100}]
     assert learned["model"]["learn"] is True and learned["fixed"]["learn"] is False
     assert learned["fixed"]["learned"] == []
+    table = s.cli("tasks").stdout
+    assert "size=1000: 1.1 GiB (5 runs)" in table and "off" in table, table
     # The sixth run of the bucket reserves p95 + 10 %; another bucket keeps the declared rule;
     # a client's explicit vram_mb wins; a task with learning off keeps its rule.
     assert s.submit("model", params={"size": 1000}).json()["vram_mb"] == 1100
