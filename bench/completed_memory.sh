@@ -5,18 +5,19 @@
 # Usage: bench/completed_memory.sh [TOTAL_JOBS] [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 TOTAL=${1:-1000000}
 STEPS=${2:-5}
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$TMP"' EXIT
 command -v wrk >/dev/null || { echo "completed_memory: wrk missing (apt-get install wrk)"; exit 1; }
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 URL="http://127.0.0.1:$port"
 build/vramq serve --gpus sim:24GiB --allow-raw-commands --default-vram-mb 0 \
   --listen "127.0.0.1:$port" --data-dir "$TMP/data" > "$TMP/vramq.log" 2>&1 &
 pid=$!
-for _ in $(seq 200); do curl -sf -o /dev/null "$URL/healthz" && break; sleep 0.05; done
+wait_up "$URL/healthz"
 
 finished() {
   /usr/bin/python3 -c 'import sqlite3,sys; db=sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True); print(db.execute("SELECT COUNT(*) FROM jobs WHERE finished_at > 0").fetchone()[0])' "$TMP/data/vramq.db"

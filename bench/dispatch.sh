@@ -5,6 +5,7 @@
 # Usage: bench/dispatch.sh [SECONDS] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 SECONDS_PER_RUN=${1:-5}
 RUNS=${2:-3}
 PEERS=../shared/peers
@@ -15,9 +16,6 @@ command -v wrk >/dev/null || { echo "dispatch: wrk missing (apt-get install wrk)
 gcc -O2 -o "$TMP/spawn_loop" "$PEERS/raw_spawn/spawn_loop.c"
 cp "$PEERS/seed_fastapi/main.py" "$PEERS/seed_fastapi/pynvml.py" "$TMP/"
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; return 1; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # One wrk run -> "req_per_s p50_ms p99_ms"
 measure() {  # url script connections

@@ -6,18 +6,18 @@
 # Usage: bench/submits.sh [SECONDS] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 SECONDS_PER_RUN=${1:-5}
 RUNS=${2:-3}
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; pkill -f "/bin/sleep 3600" || true; rm -rf "$TMP"' EXIT
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 URL="http://127.0.0.1:$port"
 build/vramq serve --gpus sim:2GiB --vram-buffer-mb 0 --allow-raw-commands --default-vram-mb 2048 \
   --queue-max 10000000 --listen "127.0.0.1:$port" --data-dir "$TMP/data" > "$TMP/vramq.log" 2>&1 &
-for _ in $(seq 200); do curl -sf -o /dev/null "$URL/healthz" && break; sleep 0.05; done
+wait_up "$URL/healthz"
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 measure() {  # path script connections threads seconds -> "rps p50 p99"
   wrk -t"$4" -c"$3" -d"$5s" --latency ${2:+-s "$2"} "$URL$1" 2>/dev/null | awk '
     /Requests\/sec/ {rps=$2}

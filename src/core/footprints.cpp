@@ -28,7 +28,7 @@ std::string footprint_bucket(const VramRule& rule,
   std::string out;
   for (const auto& [name, value] : parts) {
     if (!out.empty()) out += ",";
-    out += name + "=" + value;
+    out.append(name).append("=").append(value);
   }
   return out;
 }

@@ -11,7 +11,9 @@
 
 namespace vramq::core {
 
-std::string_view to_string(VramPolicy p) { return p == VramPolicy::kill ? "kill" : "warn"; }
+std::string_view to_string(VramPolicy p) {
+  return p == VramPolicy::kill ? "kill" : "warn";
+}
 
 std::optional<VramPolicy> parse_vram_policy(std::string_view s) {
   if (s == "kill") return VramPolicy::kill;
@@ -26,8 +28,8 @@ Result<double> parse_tolerance(std::string_view text) {
   double v = 0;
   auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
   if (t.empty() || ec != std::errc{} || end != t.data() + t.size() || !std::isfinite(v) || v < 0) {
-    return Error{fmt::format("vram tolerance '{}' must be a fraction >= 0 (0.1) or a percentage (10%)",
-                             text)};
+    return Error{fmt::format(
+        "vram tolerance '{}' must be a fraction >= 0 (0.1) or a percentage (10%)", text)};
   }
   return percent ? v / 100.0 : v;
 }
@@ -51,16 +53,15 @@ VramVerdict judge_vram(std::int64_t reservation_mb, std::optional<std::int64_t> 
 
 bool looks_like_gpu_oom(std::string_view stderr_tail) {
   static constexpr std::array<std::string_view, 6> kSigns = {
-      "CUDA out of memory",           // PyTorch: torch.OutOfMemoryError / RuntimeError
-      "CUDA error: out of memory",    // PyTorch surfacing cudaErrorMemoryAllocation
-      "cudaErrorMemoryAllocation",    // CUDA runtime
-      "CUBLAS_STATUS_ALLOC_FAILED",   // cuBLAS
-      "CUDNN_STATUS_ALLOC_FAILED",    // cuDNN
-      "out of memory on device",      // TensorFlow / XLA allocators
+      "CUDA out of memory",          // PyTorch: torch.OutOfMemoryError / RuntimeError
+      "CUDA error: out of memory",   // PyTorch surfacing cudaErrorMemoryAllocation
+      "cudaErrorMemoryAllocation",   // CUDA runtime
+      "CUBLAS_STATUS_ALLOC_FAILED",  // cuBLAS
+      "CUDNN_STATUS_ALLOC_FAILED",   // cuDNN
+      "out of memory on device",     // TensorFlow / XLA allocators
   };
-  return std::ranges::any_of(kSigns, [&](std::string_view s) {
-    return stderr_tail.find(s) != std::string_view::npos;
-  });
+  return std::ranges::any_of(
+      kSigns, [&](std::string_view s) { return stderr_tail.find(s) != std::string_view::npos; });
 }
 
 std::int64_t grown_reservation_mb(std::int64_t reservation_mb, std::int64_t capacity_mb) {

@@ -18,8 +18,8 @@ std::string_view to_string(VramPolicy p);
 std::optional<VramPolicy> parse_vram_policy(std::string_view s);
 
 struct VramLimits {
-  double tolerance = 0.10;      // allowed use above the reservation, as a fraction of it
-  std::int64_t grace_ms = 5000; // how long use may stay above that before the policy acts
+  double tolerance = 0.10;       // allowed use above the reservation, as a fraction of it
+  std::int64_t grace_ms = 5000;  // how long use may stay above that before the policy acts
   VramPolicy policy = VramPolicy::kill;
 };
 
