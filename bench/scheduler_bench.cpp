@@ -48,12 +48,13 @@ BENCHMARK(BM_Plan)->ArgsProduct({{1'000, 10'000, 100'000}, {1, 8}})->Unit(benchm
 
 // What the server runs per event: a JobQueue pass, which stops once no later job can start.
 // range(2) = 0: a typical full GPU (every queued job needs more than is free: the pass stops at
-// once); 1: the worst case for stopping (the only job that fits is the last in the queue, so the
-// pass walks all of it).
+// once); 1: the only job that fits is the last in the queue (a walk job by job would visit all of
+// them); 2: the same, with every job waiting past the backfill bound (each may hold a GPU).
 void BM_QueuePass(benchmark::State& state) {
   const auto queued = static_cast<std::int64_t>(state.range(0));
   const int gpus = static_cast<int>(state.range(1));
-  const bool worst = state.range(2) == 1;
+  const bool worst = state.range(2) >= 1;
+  const bool starving = state.range(2) == 2;
   std::mt19937 rng(42);
   std::uniform_int_distribution<std::int64_t> vram(2048, 20480);
   std::uniform_int_distribution<int> prio(0, 3);
@@ -71,17 +72,18 @@ void BM_QueuePass(benchmark::State& state) {
     views.push_back({.index = g, .total_mb = 24576, .committed_mb = 22000, .foreign_mb = 0});
   }
   for (auto _ : state) {
-    auto starts = queue.pass(vramq::core::Planner(views, 1'000,
+    auto starts = queue.pass(vramq::core::Planner(views, starving ? 10'000'000 : 1'000,
                                                   {.buffer_mb = 1024, .backfill_bound_ms = 300'000},
                                                   false, queue.min_vram_mb()));
     benchmark::DoNotOptimize(starts);
   }
   state.SetLabel(std::to_string(queued) + " queued, " + std::to_string(gpus) + " GPUs, " +
-                 (worst ? "only the last job fits" : "nothing fits"));
+                 (worst ? "only the last job fits" : "nothing fits") +
+                 (starving ? ", all starving" : ""));
 }
 
 BENCHMARK(BM_QueuePass)
-    ->ArgsProduct({{1'000, 10'000, 100'000}, {1, 8}, {0, 1}})
+    ->ArgsProduct({{1'000, 10'000, 100'000}, {1, 8}, {0, 1, 2}})
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

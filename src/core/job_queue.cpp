@@ -5,13 +5,19 @@
 #include <boost/multi_index/ranked_index.hpp>
 #include <boost/multi_index_container.hpp>
 
+#include <algorithm>
+#include <bit>
+#include <limits>
+
 namespace vramq::core {
 namespace {
 
 struct Entry {
   QueuedJob job;
   std::string record;
-  // Written by passes; not part of either key, so safe to change in place.
+  // Waited past the backfill bound; part of the stream key, so changed only through modify().
+  bool starving = false;
+  // Written by passes; not part of any key, so safe to change in place.
   mutable std::optional<int> held_gpu;
   mutable PendingReason reason = PendingReason::none;
   mutable std::uint64_t pass = 0;  // the pass that last reached this job (0: none yet)
@@ -24,11 +30,114 @@ struct IdOf {
   JobId operator()(const Entry& e) const { return e.job.id; }
 };
 
+// Reservation classes: floor(log2(MiB)). A job can start only if its class is at most the class
+// of the most VRAM free on a GPU.
+int vram_class(std::int64_t mb) {
+  return mb <= 1 ? 0 : std::bit_width(static_cast<std::uint64_t>(mb)) - 1;
+}
+constexpr int kStarvingStream = -1;
+
+// Which stream a job is in (starving, else its reservation class), then queue order.
+struct StreamKey {
+  int stream = 0;
+  int neg_priority = 0;
+  JobId id = 0;
+  auto operator<=>(const StreamKey&) const = default;
+};
+struct StreamOf {
+  using result_type = StreamKey;
+  StreamKey operator()(const Entry& e) const {
+    return {.stream = e.starving ? kStarvingStream : vram_class(e.job.vram_mb),
+            .neg_priority = -e.job.priority,
+            .id = e.job.id};
+  }
+};
+
+struct QueuedAtKey {
+  std::int64_t queued_at_ms = 0;
+  JobId id = 0;
+  auto operator<=>(const QueuedAtKey&) const = default;
+};
+struct QueuedAtOf {
+  using result_type = QueuedAtKey;
+  QueuedAtKey operator()(const Entry& e) const { return {e.job.queued_at_ms, e.job.id}; }
+};
+
 namespace mi = boost::multi_index;
-// By id: ordered, not hashed, so that growing the queue never rehashes a million entries in one
-// go on the event loop (measured: a 35 ms /healthz stall at ~800k queued).
+// 0: queue order with ranks (positions); 1: by id (ordered, not hashed, so that growing the
+// queue never rehashes a million entries in one go on the event loop: measured, a 35 ms
+// /healthz stall at ~800k queued); 2: by stream then queue order (the skipping pass);
+// 3: by queued_at (marking jobs starving as time passes).
 using Container = mi::multi_index_container<
-    Entry, mi::indexed_by<mi::ranked_unique<mi::identity<Entry>>, mi::ordered_unique<IdOf>>>;
+    Entry, mi::indexed_by<mi::ranked_unique<mi::identity<Entry>>, mi::ordered_unique<IdOf>,
+                          mi::ordered_unique<StreamOf>, mi::ordered_unique<QueuedAtOf>>>;
+
+// Offers one job to the planner and records the outcome on it.
+void offer(Planner& planner, const Entry& e, std::uint64_t pass,
+           std::vector<StartDecision>& starts) {
+  QueuedJob job = e.job;
+  job.held_gpu = e.held_gpu;
+  Planner::Decision d = planner.offer(job);
+  if (d.start) {
+    starts.push_back(*d.start);
+    e.reason = PendingReason::none;
+    e.held_gpu.reset();
+  } else {
+    e.reason = d.pending->reason;
+    e.held_gpu = d.pending->held_gpu;
+  }
+  e.pass = pass;
+}
+
+// Every job in queue order until the planner settles.
+void walk(const Container& entries, Planner& planner, std::uint64_t pass,
+          std::vector<StartDecision>& starts) {
+  for (const Entry& e : entries) {
+    if (planner.settled()) break;
+    offer(planner, e, pass, starts);
+  }
+}
+
+// Only the jobs that can start (reservation <= the most free on a GPU) or hold (starving), in
+// queue order: one cursor per stream, the earliest in queue order goes next. A skipped job could
+// neither start (the most free only decreases during a pass) nor hold (not starving), so
+// plan() would only have given it a pending reason, the one the settled planner gives.
+void skip_walk(const Container& entries, Planner& planner, std::uint64_t pass,
+               std::vector<StartDecision>& starts) {
+  if (planner.settled()) return;
+  const auto& streams = entries.get<2>();
+  using It = std::decay_t<decltype(streams)>::const_iterator;
+  struct Cursor {
+    int stream;
+    It at;
+  };
+  std::vector<Cursor> cursors;
+  int top = planner.most_available_mb()
+                ? vram_class(std::max<std::int64_t>(0, *planner.most_available_mb()))
+                : -1;
+  for (int stream = kStarvingStream; stream <= top; ++stream) {
+    It it = streams.lower_bound(
+        StreamKey{.stream = stream, .neg_priority = std::numeric_limits<int>::min(), .id = 0});
+    if (it != streams.end() && StreamOf{}(*it).stream == stream) cursors.push_back({stream, it});
+  }
+  while (!planner.settled() && !cursors.empty()) {
+    std::optional<std::int64_t> most = planner.most_available_mb();
+    // Streams of reservations larger than anything free now are done for this pass.
+    std::erase_if(cursors, [&](const Cursor& c) {
+      return c.stream != kStarvingStream && (!most || *most < 0 || c.stream > vram_class(*most));
+    });
+    if (cursors.empty()) break;
+    auto next = std::ranges::min_element(cursors, [](const Cursor& a, const Cursor& b) {
+      return queue_before(a.at->job, b.at->job);
+    });
+    const Entry& e = *next->at;
+    if (++next->at == streams.end() || StreamOf{}(*next->at).stream != next->stream) {
+      cursors.erase(next);
+    }
+    if (!e.starving && (!most || e.job.vram_mb > *most)) continue;  // cannot start: skipped
+    offer(planner, e, pass, starts);
+  }
+}
 
 }  // namespace
 
@@ -36,7 +145,8 @@ struct JobQueue::Index {
   Container entries;
 };
 
-JobQueue::JobQueue() : index_(std::make_unique<Index>()) {}
+JobQueue::JobQueue(std::size_t linear_below)
+    : index_(std::make_unique<Index>()), linear_below_(linear_below) {}
 JobQueue::~JobQueue() = default;
 JobQueue::JobQueue(JobQueue&&) noexcept = default;
 JobQueue& JobQueue::operator=(JobQueue&&) noexcept = default;
@@ -44,6 +154,7 @@ JobQueue& JobQueue::operator=(JobQueue&&) noexcept = default;
 bool JobQueue::push(const QueuedJob& job, std::string record) {
   Entry e{.job = job,
           .record = std::move(record),
+          .starving = job.queued_at_ms <= starving_cutoff_ms_,
           .held_gpu = std::nullopt,
           .reason = PendingReason::none,
           .pass = 0};
@@ -92,23 +203,31 @@ std::int64_t JobQueue::min_vram_mb() const {
   return vram_counts_.empty() ? 0 : vram_counts_.begin()->first;
 }
 
+void JobQueue::mark_starving(std::int64_t cutoff_ms) {
+  if (cutoff_ms <= starving_cutoff_ms_) return;
+  auto& by_time = index_->entries.get<3>();
+  // Everything at or before the old cutoff is marked already (push marks late arrivals).
+  auto it = starving_cutoff_ms_ == std::numeric_limits<std::int64_t>::min()
+                ? by_time.begin()
+                : by_time.upper_bound(
+                      QueuedAtKey{starving_cutoff_ms_, std::numeric_limits<JobId>::max()});
+  while (it != by_time.end() && it->job.queued_at_ms <= cutoff_ms) {
+    // The key changes in the stream index only, so `next` stays the next one by time.
+    auto next = std::next(it);
+    by_time.modify(it, [](Entry& e) { e.starving = true; });
+    it = next;
+  }
+  starving_cutoff_ms_ = cutoff_ms;
+}
+
 std::vector<StartDecision> JobQueue::pass(Planner planner) {
   ++passes_;
+  mark_starving(planner.starving_cutoff_ms());
   std::vector<StartDecision> starts;
-  for (const Entry& e : index_->entries) {
-    if (planner.settled()) break;
-    QueuedJob job = e.job;
-    job.held_gpu = e.held_gpu;
-    Planner::Decision d = planner.offer(job);
-    if (d.start) {
-      starts.push_back(*d.start);
-      e.reason = PendingReason::none;
-      e.held_gpu.reset();
-    } else {
-      e.reason = d.pending->reason;
-      e.held_gpu = d.pending->held_gpu;
-    }
-    e.pass = passes_;
+  if (size() < linear_below_) {
+    walk(index_->entries, planner, passes_, starts);
+  } else {
+    skip_walk(index_->entries, planner, passes_, starts);
   }
   last_ = std::move(planner);
   return starts;

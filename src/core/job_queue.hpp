@@ -4,12 +4,17 @@
 // Planner and stops as soon as no later job can start, so a pass over a long queue that is stuck
 // behind a full GPU costs the few jobs at its head, not the whole queue (a submit storm triggers
 // a pass per batch). Positions come from an order-statistics index: O(log n) per lookup.
+// A long queue is not even walked job by job: a pass visits only the jobs that could start (their
+// reservation fits the most VRAM free on a GPU, found through an index by reservation class) and
+// the jobs waiting past the backfill bound (which may hold a GPU), merged in queue order; every
+// other job would only get a pending reason, which place() derives from the settled planner.
 // Each entry also carries the queued job itself as an opaque record (core::pack_job): the queue
 // is the one owner of waiting jobs, and a waiting job costs one compact allocation.
 // Pure data structure, no I/O. Not thread-safe: the orchestrator's loop owns it.
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,7 +28,9 @@ namespace vramq::core {
 
 class JobQueue {
  public:
-  JobQueue();
+  // Queues shorter than `linear_below` are walked job by job (cheaper when most jobs are visited
+  // anyway); longer ones through the indexes. Both decide the same (a unit test checks).
+  explicit JobQueue(std::size_t linear_below = 2048);
   ~JobQueue();
   JobQueue(JobQueue&&) noexcept;
   JobQueue& operator=(JobQueue&&) noexcept;
@@ -69,6 +76,11 @@ class JobQueue {
   std::map<std::int64_t, std::size_t> vram_counts_;  // reservation -> jobs with it
   std::optional<Planner> last_;                      // the last pass, settled
   std::uint64_t passes_ = 0;
+  std::size_t linear_below_ = 2048;
+  // Jobs queued at or before this are marked starving (it only moves forward).
+  std::int64_t starving_cutoff_ms_ = std::numeric_limits<std::int64_t>::min();
+
+  void mark_starving(std::int64_t cutoff_ms);
 };
 
 }  // namespace vramq::core

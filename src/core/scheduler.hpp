@@ -102,6 +102,11 @@ class Planner {
 
   // Most VRAM free on any known, unheld GPU now (0 when none), for explanations.
   std::int64_t best_available_mb() const { return best_; }
+  // The same, but nullopt when no GPU is known and unheld, and possibly negative: no job with a
+  // larger reservation can start in the rest of this pass (it only ever decreases).
+  std::optional<std::int64_t> most_available_mb() const { return most_; }
+  // Jobs queued at or before this time have waited past the backfill bound (they may hold).
+  std::int64_t starving_cutoff_ms() const { return now_ms_ - config_.backfill_bound_ms; }
 
   struct GpuState {
     std::int64_t available_mb = 0;
