@@ -65,6 +65,14 @@ core::Result<std::unique_ptr<gpu::GpuSource>> make_gpu_source(const std::string&
     } else {
       spdlog::info("NVML: {} GPU(s), {}; first: {} ({} MiB)", devices->size(), (*nvml)->versions(),
                    devices->front().name, devices->front().total_mb);
+      for (const gpu::NvmlDevice& d : *devices) {
+        if (!d.processes_known) {
+          spdlog::warn(
+              "GPU {} ({}) does not list its processes: jobs on it count as their "
+              "reservations; no measured use, attribution or enforcement there",
+              d.index, d.name);
+        }
+      }
       return std::unique_ptr<gpu::GpuSource>(
           std::make_unique<gpu::NvmlGpuSource>(std::move(*nvml)));
     }

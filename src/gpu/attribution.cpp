@@ -61,6 +61,12 @@ GpuSample attribute(std::span<const NvmlDevice> devices, std::span<const JobProb
       auto probe = std::ranges::find(jobs, job, &JobProbe::job);
       if (probe != jobs.end() && !known_mb.contains(job)) attributed += probe->reservation_mb;
     }
+    if (!d.processes_known) {
+      // No process list: vramq's jobs on this GPU are taken to use their reservations.
+      for (const JobProbe& j : jobs) {
+        if (j.gpu == d.index) attributed += j.reservation_mb;
+      }
+    }
     g.foreign_mb = std::max<std::int64_t>(0, d.used_mb - attributed);
     out.gpus.push_back(std::move(g));
   }

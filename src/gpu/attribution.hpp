@@ -24,7 +24,8 @@ std::optional<core::JobId> owner_of(std::int64_t pid, std::span<const JobProbe> 
 
 // The sample for the loop: devices with foreign use and processes, and each job's measured use
 // (the sum over its processes on every device). A job process whose use NVML cannot report
-// counts as the job's reservation on that device, so that foreign use is not inflated by it.
+// counts as the job's reservation on that device, so that foreign use is not inflated by it; on a
+// device that lists no processes at all, every vramq job on it counts as its reservation.
 GpuSample attribute(std::span<const NvmlDevice> devices, std::span<const JobProbe> jobs,
                     const ProcessLookup& lookup);
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 
 namespace vramq::gpu {
 namespace {
@@ -12,6 +13,7 @@ namespace {
 // ---- NVML's C ABI, declared from the public API reference (nvml.h) ----
 using nvmlReturn_t = int;
 constexpr nvmlReturn_t NVML_SUCCESS = 0;
+constexpr nvmlReturn_t NVML_ERROR_NOT_SUPPORTED = 3;
 constexpr nvmlReturn_t NVML_ERROR_INSUFFICIENT_SIZE = 7;
 using nvmlDevice_t = struct nvmlDevice_st*;
 
@@ -93,12 +95,12 @@ Fn find(void* handle, const char* name) {
 }
 
 // Running compute processes through either struct layout. The list can grow between NVML's size
-// check and the copy (INSUFFICIENT_SIZE): retried with more room a few times.
+// check and the copy (INSUFFICIENT_SIZE): retried with more room a few times. nullopt: the
+// device does not list processes.
 template <typename Info>
-core::Result<std::vector<NvmlProcess>> read_processes(const NvmlLibrary::Api& a,
-                                                      nvmlReturn_t (*fn)(nvmlDevice_t,
-                                                                         unsigned int*, Info*),
-                                                      nvmlDevice_t dev) {
+core::Result<std::optional<std::vector<NvmlProcess>>> read_processes(
+    const NvmlLibrary::Api& a, nvmlReturn_t (*fn)(nvmlDevice_t, unsigned int*, Info*),
+    nvmlDevice_t dev) {
   unsigned int room = 16;
   for (int attempt = 0; attempt < 5; ++attempt) {
     std::vector<Info> infos(room);
@@ -108,6 +110,7 @@ core::Result<std::vector<NvmlProcess>> read_processes(const NvmlLibrary::Api& a,
       room = std::max(n, room) * 2;
       continue;
     }
+    if (rc == NVML_ERROR_NOT_SUPPORTED) return std::optional<std::vector<NvmlProcess>>();
     if (rc != NVML_SUCCESS) return core::Error{a.error("running processes", rc)};
     std::vector<NvmlProcess> out;
     for (unsigned int p = 0; p < n && p < room; ++p) {
@@ -116,7 +119,7 @@ core::Result<std::vector<NvmlProcess>> read_processes(const NvmlLibrary::Api& a,
                                     ? -1
                                     : to_mb(infos[p].usedGpuMemory)});
     }
-    return out;
+    return std::optional(std::move(out));
   }
   return core::Error{"NVML running processes: the list kept growing while being read"};
 }
@@ -226,7 +229,8 @@ core::Result<std::vector<NvmlDevice>> NvmlLibrary::read_devices() {
     auto processes = a.processes != nullptr ? read_processes(a, a.processes, dev)
                                             : read_processes(a, a.processes_v1, dev);
     if (!processes) return processes.error();
-    d.processes = std::move(*processes);
+    d.processes_known = processes->has_value();
+    if (*processes) d.processes = std::move(**processes);
     out.push_back(std::move(d));
   }
   return out;

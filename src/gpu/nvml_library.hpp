@@ -28,6 +28,9 @@ struct NvmlDevice {
   std::int64_t used_mb = 0;
   std::int64_t free_mb = 0;
   std::vector<NvmlProcess> processes;  // running compute processes
+  // False when the driver does not list processes on this device (NVML_ERROR_NOT_SUPPORTED on
+  // some GPUs and virtualised setups): then nothing can be attributed by process.
+  bool processes_known = true;
 };
 
 class NvmlLibrary {

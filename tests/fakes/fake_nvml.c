@@ -6,6 +6,8 @@
  *                  (a dead PID's memory is freed, as the driver does); "<uuid> -" means the
  *                  driver cannot say how much (NVML_VALUE_NOT_AVAILABLE)
  *   fail           if present, every device query fails with NVML_ERROR_GPU_IS_LOST
+ *   no_processes   if present, process lists fail with NVML_ERROR_NOT_SUPPORTED (as on GPUs
+ *                  and virtualised setups that do not report processes)
  * Built twice: the full library (memory v2, processes v3/v2) and, with FAKE_NVML_LEGACY, one
  * with only the oldest entry points (memory v1, processes v1), to exercise vramq's fallbacks. */
 #include <dirent.h>
@@ -21,6 +23,7 @@ enum {
   NVML_SUCCESS = 0,
   NVML_ERROR_UNINITIALIZED = 1,
   NVML_ERROR_INVALID_ARGUMENT = 2,
+  NVML_ERROR_NOT_SUPPORTED = 3,
   NVML_ERROR_NOT_FOUND = 6,
   NVML_ERROR_INSUFFICIENT_SIZE = 7,
   NVML_ERROR_GPU_IS_LOST = 15,
@@ -64,9 +67,9 @@ static const char* dir(void) {
   return d != NULL ? d : ".";
 }
 
-static int failing(void) {
+static int flag(const char* name) {
   char path[4096];
-  snprintf(path, sizeof path, "%s/fail", dir());
+  snprintf(path, sizeof path, "%s/%s", dir(), name);
   FILE* f = fopen(path, "r");
   if (f == NULL) return 0;
   fclose(f);
@@ -139,7 +142,7 @@ static unsigned long long used_bytes(const struct device* d) {
 
 static nvmlReturn_t check(void* device) {
   if (!initialized) return NVML_ERROR_UNINITIALIZED;
-  if (failing()) return NVML_ERROR_GPU_IS_LOST;
+  if (flag("fail")) return NVML_ERROR_GPU_IS_LOST;
   if (device == NULL) return NVML_ERROR_INVALID_ARGUMENT;
   return NVML_SUCCESS;
 }
@@ -160,6 +163,7 @@ const char* nvmlErrorString(nvmlReturn_t rc) {
     case NVML_SUCCESS: return "Success";
     case NVML_ERROR_UNINITIALIZED: return "Uninitialized";
     case NVML_ERROR_INVALID_ARGUMENT: return "Invalid Argument";
+    case NVML_ERROR_NOT_SUPPORTED: return "Not Supported";
     case NVML_ERROR_NOT_FOUND: return "Not Found";
     case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
     case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
@@ -169,7 +173,7 @@ const char* nvmlErrorString(nvmlReturn_t rc) {
 
 nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int* count) {
   if (!initialized) return NVML_ERROR_UNINITIALIZED;
-  if (failing()) return NVML_ERROR_GPU_IS_LOST;
+  if (flag("fail")) return NVML_ERROR_GPU_IS_LOST;
   *count = (unsigned int)device_count;
   return NVML_SUCCESS;
 }
@@ -211,6 +215,7 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(void* device, nvmlMemory_t* memory) {
 #define FILL_PROCESSES(type)                                        \
   nvmlReturn_t rc = check(device);                                  \
   if (rc != NVML_SUCCESS) return rc;                                \
+  if (flag("no_processes")) return NVML_ERROR_NOT_SUPPORTED;        \
   struct proc procs[MAX_PROCS];                                     \
   int n = load_procs(device, procs, MAX_PROCS);                     \
   if (*count < (unsigned int)n || (infos == NULL && n > 0)) {       \

@@ -137,12 +137,13 @@ void stopping_pass_decides_like_a_full_plan(std::size_t linear_below) {
       }
       std::vector<GpuView> gpus;
       for (int g = 0, count = static_cast<int>(pick(1, 4)); g < count; ++g) {
-        gpus.push_back({.index = g,
-                        .total_mb = 1024 * pick(8, 40),
-                        .committed_mb = 1024 * pick(0, 30),
-                        // Often whole GiB, so that a job's reservation often equals the free room exactly.
-                        .foreign_mb = pick(0, 1) == 0 ? 1024 * pick(0, 2) : pick(0, 2048),
-                        .known = pick(0, 9) != 0});
+        gpus.push_back(
+            {.index = g,
+             .total_mb = 1024 * pick(8, 40),
+             .committed_mb = 1024 * pick(0, 30),
+             // Often whole GiB, so that a job's reservation often equals the free room exactly.
+             .foreign_mb = pick(0, 1) == 0 ? 1024 * pick(0, 2) : pick(0, 2048),
+             .known = pick(0, 9) != 0});
       }
       bool draining = pick(0, 29) == 0;
       std::vector<QueuedJob> before = q.snapshot();

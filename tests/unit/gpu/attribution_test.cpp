@@ -81,6 +81,27 @@ TEST(Attribution, SplitsUseIntoJobsAndForeign) {
   EXPECT_EQ(s.gpus[1].total_mb, 81920);
 }
 
+TEST(Attribution, WithoutAProcessListJobsCountAsTheirReservations) {
+  std::vector<NvmlDevice> devices = {{.index = 0,
+                                      .uuid = "GPU-0",
+                                      .name = "A",
+                                      .total_mb = 24576,
+                                      .used_mb = 9000,
+                                      .processes = {},
+                                      .processes_known = false},
+                                     {.index = 1,
+                                      .uuid = "GPU-1",
+                                      .name = "B",
+                                      .total_mb = 24576,
+                                      .used_mb = 7000,
+                                      .processes = {},
+                                      .processes_known = false}};
+  GpuSample s = attribute(devices, kJobs, lookup);
+  EXPECT_EQ(s.gpus[0].foreign_mb, 5000);  // 9000 used - job 7's 4000 reserved
+  EXPECT_EQ(s.gpus[1].foreign_mb, 1000);  // 7000 used - job 8's 6000 reserved
+  EXPECT_TRUE(s.job_used_mb.empty());     // nothing measured: reservations count
+}
+
 TEST(Attribution, ForeignNeverGoesNegative) {
   std::vector<NvmlDevice> devices = {{.index = 0,
                                       .uuid = "GPU-0",

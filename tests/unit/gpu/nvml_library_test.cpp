@@ -94,6 +94,20 @@ TEST_F(NvmlLibraryTest, ReadsAProcessListLongerThanItsFirstBuffer) {
   EXPECT_EQ((*devices)[0].used_mb, 512 + 400);
 }
 
+TEST_F(NvmlLibraryTest, ADeviceThatListsNoProcessesStillHasReadings) {
+  gpu_process("GPU-aaa", "3000");
+  std::ofstream(dir_.path() / "no_processes") << "";
+  for (const char* lib : {VRAMQ_FAKE_NVML_PATH, VRAMQ_FAKE_NVML_LEGACY_PATH}) {
+    auto nvml = NvmlLibrary::open(lib);
+    ASSERT_TRUE(nvml);
+    auto devices = (*nvml)->read_devices();
+    ASSERT_TRUE(devices) << devices.error().message;
+    EXPECT_FALSE((*devices)[0].processes_known);
+    EXPECT_TRUE((*devices)[0].processes.empty());
+    EXPECT_EQ((*devices)[0].used_mb, 3512);
+  }
+}
+
 TEST_F(NvmlLibraryTest, AFailingDeviceIsAnErrorNamingIt) {
   auto nvml = NvmlLibrary::open(VRAMQ_FAKE_NVML_PATH);
   ASSERT_TRUE(nvml);
