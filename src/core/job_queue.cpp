@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <bit>
 #include <limits>
+#include <tuple>
 
 namespace vramq::core {
 namespace {
@@ -33,7 +34,7 @@ struct IdOf {
 // Reservation classes: floor(log2(MiB)). A job can start only if its class is at most the class
 // of the most VRAM free on a GPU.
 int vram_class(std::int64_t mb) {
-  return mb <= 1 ? 0 : std::bit_width(static_cast<std::uint64_t>(mb)) - 1;
+  return mb <= 1 ? 0 : static_cast<int>(std::bit_width(static_cast<std::uint64_t>(mb))) - 1;
 }
 constexpr int kStarvingStream = -1;
 
@@ -42,7 +43,9 @@ struct StreamKey {
   int stream = 0;
   int neg_priority = 0;
   JobId id = 0;
-  auto operator<=>(const StreamKey&) const = default;
+  bool operator<(const StreamKey& o) const {
+    return std::tie(stream, neg_priority, id) < std::tie(o.stream, o.neg_priority, o.id);
+  }
 };
 struct StreamOf {
   using result_type = StreamKey;
@@ -56,7 +59,9 @@ struct StreamOf {
 struct QueuedAtKey {
   std::int64_t queued_at_ms = 0;
   JobId id = 0;
-  auto operator<=>(const QueuedAtKey&) const = default;
+  bool operator<(const QueuedAtKey& o) const {
+    return std::tie(queued_at_ms, id) < std::tie(o.queued_at_ms, o.id);
+  }
 };
 struct QueuedAtOf {
   using result_type = QueuedAtKey;
