@@ -4,6 +4,8 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -28,6 +30,19 @@ int main(int argc, char** argv) {
   CLI::App app{
       "vramq: a GPU job orchestrator that starts each job only when a GPU has room for it"};
   app.require_subcommand(1);
+  // `vramq submit [OPTIONS] -- ARGV...`: everything after `--` is the job's argv as it is, its
+  // own --flags included, so it is split off before CLI11 could take them for vramq's options.
+  std::vector<std::string> raw_argv;
+  int parsed_argc = argc;
+  if (argc > 1 && std::string_view(argv[1]) == "submit") {
+    for (int i = 2; i < argc; ++i) {
+      if (std::string_view(argv[i]) == "--") {
+        raw_argv.assign(argv + i + 1, argv + argc);
+        parsed_argc = i;
+        break;
+      }
+    }
+  }
   cli::ClientOptions client{.server = env_or("VRAMQ_SERVER", "http://127.0.0.1:8000"),
                             .token = env_or("VRAMQ_TOKEN", ""),
                             .json = false};
@@ -73,14 +88,16 @@ int main(int argc, char** argv) {
     cmd->add_flag("--json", client.json, "JSON output for scripts");
   };
   cli::SubmitOptions submit;
-  CLI::App* c_submit =
-      app.add_subcommand("submit", "submit a job: vramq submit TASK [--param k=v ...] [--wait]");
+  CLI::App* c_submit = app.add_subcommand("submit",
+                                          "submit a job: vramq submit TASK [--param k=v ...] "
+                                          "[--wait], or vramq submit [OPTIONS] -- ARGV...");
   add_client_flags(c_submit);
   c_submit->add_option("task", submit.task, "task name (vramq tasks lists them)");
   c_submit->add_option("--param,-p", submit.params, "a task parameter NAME=VALUE (repeatable)");
   c_submit
       ->add_option("--command", submit.command,
-                   "a raw argv instead of a task (if the server allows)")
+                   "a raw argv instead of a task (if the server allows); for an argv with its "
+                   "own --options, end vramq's options with -- and give the argv after it")
       ->expected(1, -1);
   c_submit->add_option("--vram-mb", submit.vram_mb, "override the VRAM reservation (MiB)");
   c_submit->add_option("--priority", submit.priority, "higher runs first");
@@ -118,7 +135,7 @@ int main(int argc, char** argv) {
   add_client_flags(c_tasks);
 
   try {
-    app.parse(argc, argv);
+    app.parse(parsed_argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : cli::kExitUsage;
@@ -141,7 +158,7 @@ int main(int argc, char** argv) {
       // The file applies first, then the flags given on the command line again on top (CLI11
       // writes only the options that were given).
       config = *parsed;
-      app.parse(argc, argv);
+      app.parse(parsed_argc, argv);
     }
     if (!vram_tolerance.empty()) {
       auto t = core::parse_tolerance(vram_tolerance);
@@ -154,8 +171,15 @@ int main(int argc, char** argv) {
     return app::serve(config);
   }
   if (c_submit->parsed()) {
+    if (!raw_argv.empty()) {
+      if (!submit.command.empty()) {
+        std::cerr << "vramq submit: give the argv with --command or after --, not both\n";
+        return cli::kExitUsage;
+      }
+      submit.command = std::move(raw_argv);
+    }
     if (submit.task.empty() == submit.command.empty()) {
-      std::cerr << "vramq submit: give a TASK or --command ARGV... (not both)\n";
+      std::cerr << "vramq submit: give a TASK, or an argv after -- (or --command), not both\n";
       return cli::kExitUsage;
     }
     return cli::submit(client, submit);

@@ -93,3 +93,13 @@ def test_a_broken_task_catalog_is_refused_naming_the_key(tmp_path):
                         "--data-dir", str(tmp_path / "d"), "--listen", "127.0.0.1:0"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "{nope}" in r.stderr
+
+
+def test_submit_takes_a_raw_argv_with_its_own_options_after_double_dash(make_server):
+    s = make_server("--gpus", "sim:24GiB", "--allow-raw-commands")
+    r = s.cli("submit", "--vram-mb", "0", "--wait", "--", "/bin/echo", "--vram-mb", "7", "-p",
+              "x=1", "--")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().endswith("--vram-mb 7 -p x=1 --"), r.stdout
+    both = s.cli("submit", "--command", "/bin/true", "--", "/bin/echo")
+    assert both.returncode == 2 and "not both" in both.stderr
