@@ -82,8 +82,12 @@ void print_job(const json::object& j) {
   for (const char* key :
        {"id", "state", "reason", "task", "vram_mb", "gpu", "priority", "queue_position",
         "pending_reason", "attempt", "submitted_at", "started_at", "finished_at", "exit_code",
-        "signal", "peak_vram_mb", "error", "warnings"}) {
+        "signal", "peak_vram_mb", "error"}) {
     if (const json::value* v = j.if_contains(key)) t.add({key, str(*v)});
+  }
+  if (const json::value* w = j.if_contains("warnings"); w != nullptr && w->is_array()) {
+    for (const json::value& line : w->get_array())
+      t.add({"warning", str(line)});
   }
   std::vector<std::string> argv;
   for (const json::value& a : j.at("command").as_array())

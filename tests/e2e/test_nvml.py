@@ -200,6 +200,9 @@ def test_under_warn_a_growing_job_is_only_reported(make_server, gpus):
     assert len(done["warnings"]) == 1, done
     assert "above its reservation of 1000 MiB plus 20%" in done["warnings"][0]
     assert done["reason"] is None
+    shown = s.cli("show", str(j["id"])).stdout
+    assert any(line.startswith("warning") and "above its reservation" in line
+               for line in shown.splitlines()), shown
 
 
 def test_gpu_oom_is_retried_with_a_larger_reservation_and_then_succeeds(make_server, gpus):
