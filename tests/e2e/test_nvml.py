@@ -1,7 +1,7 @@
 """vramq --gpus nvml against the fake NVML driver (tests/fakes/fake_nvml.c, loaded through
 LD_LIBRARY_PATH exactly as the real libnvidia-ml.so.1 would be): device readings, attribution of
-GPU processes to jobs, foreign memory in admission, start-up failures, and both the current and
-the oldest NVML entry points."""
+GPU processes to jobs, foreign memory in admission, start-up failures, enforcement, out-of-memory
+retries and learned footprints; readings on the current, the v2 and the oldest NVML entry points."""
 import os
 from datetime import datetime
 import subprocess
@@ -40,8 +40,8 @@ class FakeGpus:
         p.kill()
         p.wait()
 
-    def env(self, legacy=False):
-        lib = BUILD / ("fake-nvml-legacy" if legacy else "fake-nvml")
+    def env(self, variant="fake-nvml"):
+        lib = BUILD / variant
         return {"FAKE_NVML_DIR": str(self.dir), "LD_LIBRARY_PATH": str(lib)}
 
     def close(self):
@@ -75,9 +75,13 @@ def wait_for(what, fn, timeout=10):
     raise AssertionError(f"never: {what}")
 
 
-@pytest.mark.parametrize("legacy", [False, True], ids=["current-nvml", "oldest-entry-points"])
-def test_reads_devices_and_driver_memory(make_server, gpus, legacy):
-    s = make_server("--gpus", "nvml", env=gpus.env(legacy))
+@pytest.mark.parametrize("variant,versions", [
+    ("fake-nvml", "memory v2, processes v3"),
+    ("fake-nvml-v2", "memory v2, processes v2"),
+    ("fake-nvml-legacy", "memory v1, processes v1"),
+])
+def test_reads_devices_and_driver_memory(make_server, gpus, variant, versions):
+    s = make_server("--gpus", "nvml", env=gpus.env(variant))
     body = s.get("/v1/gpus").json()
     assert body["source"] == "nvml"
     g0, g1 = body["gpus"]
@@ -89,7 +93,7 @@ def test_reads_devices_and_driver_memory(make_server, gpus, legacy):
     assert g0["available_mb"] == 24576 - 300 - 1024
     assert g0["foreign_processes"] == []
     log = s.log_path.read_text()
-    assert ("memory v1, processes v1" if legacy else "memory v2, processes v3") in log
+    assert versions in log
 
 
 def test_attributes_job_processes_and_records_their_peak(make_server, gpus):

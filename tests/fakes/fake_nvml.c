@@ -8,8 +8,9 @@
  *   fail           if present, every device query fails with NVML_ERROR_GPU_IS_LOST
  *   no_processes   if present, process lists fail with NVML_ERROR_NOT_SUPPORTED (as on GPUs
  *                  and virtualised setups that do not report processes)
- * Built twice: the full library (memory v2, processes v3/v2) and, with FAKE_NVML_LEGACY, one
- * with only the oldest entry points (memory v1, processes v1), to exercise vramq's fallbacks. */
+ * Built three times: the full library (memory v2, processes v3/v2); with FAKE_NVML_NO_V3, one
+ * without processes v3 (drivers before R510); with FAKE_NVML_LEGACY, one with only the oldest
+ * entry points (memory v1, processes v1): vramq's fallbacks are exercised on each. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -254,8 +255,10 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(void* device, unsigned int*
   FILL_PROCESSES(nvmlProcessInfo_v2_t)
 }
 
+#ifndef FAKE_NVML_NO_V3
 nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(void* device, unsigned int* count,
                                                      nvmlProcessInfo_v2_t* infos) {
   FILL_PROCESSES(nvmlProcessInfo_v2_t)
 }
+#endif
 #endif

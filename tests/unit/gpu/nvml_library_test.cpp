@@ -71,6 +71,17 @@ TEST_F(NvmlLibraryTest, ReadsDevicesMemoryAndProcesses) {
   EXPECT_EQ((*devices)[1].processes[0].used_mb, -1);  // NVML_VALUE_NOT_AVAILABLE
 }
 
+TEST_F(NvmlLibraryTest, FallsBackToProcessesV2WithoutV3) {
+  gpu_process("GPU-aaa", "1200");
+  auto nvml = NvmlLibrary::open(VRAMQ_FAKE_NVML_V2_PATH);
+  ASSERT_TRUE(nvml) << nvml.error().message;
+  EXPECT_EQ((*nvml)->versions(), "memory v2, processes v2");
+  auto devices = (*nvml)->read_devices();
+  ASSERT_TRUE(devices);
+  ASSERT_EQ((*devices)[0].processes.size(), 1U);
+  EXPECT_EQ((*devices)[0].processes[0].used_mb, 1200);
+}
+
 TEST_F(NvmlLibraryTest, FallsBackToTheOldestEntryPoints) {
   gpu_process("GPU-bbb", "700");
   auto nvml = NvmlLibrary::open(VRAMQ_FAKE_NVML_LEGACY_PATH);
