@@ -14,12 +14,13 @@ namespace vramq::core {
 namespace {
 
 struct Entry {
-  QueuedJob job;
+  // Passes write job.held_gpu in place (mutable): no index key reads it. The key fields
+  // (priority, id, vram_mb, queued_at_ms) never change while the job is queued.
+  mutable QueuedJob job;
   std::string record;
   // Waited past the backfill bound; part of the stream key, so changed only through modify().
   bool starving = false;
   // Written by passes; not part of any key, so safe to change in place.
-  mutable std::optional<int> held_gpu;
   mutable PendingReason reason = PendingReason::none;
   mutable std::uint64_t pass = 0;  // the pass that last reached this job (0: none yet)
 
@@ -80,16 +81,14 @@ using Container = mi::multi_index_container<
 // Offers one job to the planner and records the outcome on it.
 void offer(Planner& planner, const Entry& e, std::uint64_t pass,
            std::vector<StartDecision>& starts) {
-  QueuedJob job = e.job;
-  job.held_gpu = e.held_gpu;
-  Planner::Decision d = planner.offer(job);
+  Planner::Decision d = planner.offer(e.job);
   if (d.start) {
     starts.push_back(*d.start);
     e.reason = PendingReason::none;
-    e.held_gpu.reset();
+    e.job.held_gpu.reset();
   } else {
     e.reason = d.pending->reason;
-    e.held_gpu = d.pending->held_gpu;
+    e.job.held_gpu = d.pending->held_gpu;
   }
   e.pass = pass;
 }
@@ -160,7 +159,6 @@ bool JobQueue::push(const QueuedJob& job, std::string record) {
   Entry e{.job = job,
           .record = std::move(record),
           .starving = job.queued_at_ms <= starving_cutoff_ms_,
-          .held_gpu = std::nullopt,
           .reason = PendingReason::none,
           .pass = 0};
   e.job.held_gpu.reset();
@@ -264,10 +262,8 @@ void JobQueue::set_reason(JobId id, PendingReason reason) {
 std::vector<QueuedJob> JobQueue::snapshot() const {
   std::vector<QueuedJob> out;
   out.reserve(size());
-  for (const Entry& e : index_->entries) {
+  for (const Entry& e : index_->entries)
     out.push_back(e.job);
-    out.back().held_gpu = e.held_gpu;
-  }
   return out;
 }
 

@@ -2,18 +2,21 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace vramq::gpu {
 
-std::optional<core::JobId> owner_of(std::int64_t pid, std::span<const JobProbe> jobs,
-                                    const ProcessLookup& lookup) {
+namespace {
+
+// owner_of() for a process whose stat has been read already (nullopt: it is gone).
+std::optional<core::JobId> owner_from(std::int64_t pid, std::optional<exec::ProcStat> stat,
+                                      std::span<const JobProbe> jobs, const ProcessLookup& lookup) {
   auto job_led_by = [&](std::int64_t p) -> std::optional<core::JobId> {
     for (const JobProbe& j : jobs) {
       if (j.pgid > 1 && j.pgid == p) return j.job;
     }
     return std::nullopt;
   };
-  std::optional<exec::ProcStat> stat = lookup(pid);
   if (!stat) return std::nullopt;  // gone since NVML listed it: nothing to attribute
   if (auto job = job_led_by(stat->pgid)) return job;
   std::int64_t at = pid;
@@ -23,6 +26,13 @@ std::optional<core::JobId> owner_of(std::int64_t pid, std::span<const JobProbe> 
     stat = lookup(at);
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<core::JobId> owner_of(std::int64_t pid, std::span<const JobProbe> jobs,
+                                    const ProcessLookup& lookup) {
+  return owner_from(pid, lookup(pid), jobs, lookup);
 }
 
 GpuSample attribute(std::span<const NvmlDevice> devices, std::span<const JobProbe> jobs,
@@ -37,11 +47,11 @@ GpuSample attribute(std::span<const NvmlDevice> devices, std::span<const JobProb
               .foreign_mb = 0,
               .foreign_processes = {}};
     std::map<core::JobId, std::int64_t> known_mb;  // this device, per job
-    std::map<core::JobId, bool> unknown;           // a process of the job with no reading
+    std::set<core::JobId> unknown;                 // a process of the job with no reading
     for (const NvmlProcess& p : d.processes) {
-      std::optional<core::JobId> job = owner_of(p.pid, jobs, lookup);
+      std::optional<exec::ProcStat> stat = lookup(p.pid);  // read once: owner and name
+      std::optional<core::JobId> job = owner_from(p.pid, stat, jobs, lookup);
       if (!job) {
-        std::optional<exec::ProcStat> stat = lookup(p.pid);
         g.foreign_processes.push_back(
             {.pid = p.pid, .name = stat ? stat->comm : "", .used_mb = p.used_mb});
         continue;
@@ -49,7 +59,7 @@ GpuSample attribute(std::span<const NvmlDevice> devices, std::span<const JobProb
       if (p.used_mb >= 0) {
         known_mb[*job] += p.used_mb;
       } else {
-        unknown[*job] = true;
+        unknown.insert(*job);
       }
     }
     std::int64_t attributed = 0;
@@ -57,7 +67,7 @@ GpuSample attribute(std::span<const NvmlDevice> devices, std::span<const JobProb
       out.job_used_mb[job] += mb;
       attributed += mb;
     }
-    for (const auto& [job, yes] : unknown) {
+    for (core::JobId job : unknown) {
       auto probe = std::ranges::find(jobs, job, &JobProbe::job);
       if (probe != jobs.end() && !known_mb.contains(job)) attributed += probe->reservation_mb;
     }

@@ -264,16 +264,13 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
     }
     job.spec.timeout_s = req.timeout_s.value_or(resolved->timeout_s);
   }
-  std::vector<core::GpuView> views = gpu_views();
-  if (!core::fits_ever(job.spec.vram_mb, views, config_.vram_buffer_mb)) {
-    std::int64_t largest = 0;
-    for (const auto& g : views)
-      largest = std::max(largest, g.total_mb - config_.vram_buffer_mb);
+  if (!core::fits_ever(job.spec.vram_mb, gpu_views(), config_.vram_buffer_mb)) {
     return SubmitError{
         SubmitErrc::unprocessable, "vram_mb",
         fmt::format("vram_mb: the job needs {} MiB but no GPU can ever give more than {} MiB "
                     "(largest GPU minus the {} MiB buffer)",
-                    job.spec.vram_mb, std::max<std::int64_t>(largest, 0), config_.vram_buffer_mb)};
+                    job.spec.vram_mb, std::max<std::int64_t>(largest_capacity_mb(), 0),
+                    config_.vram_buffer_mb)};
   }
   return job;
 }

@@ -67,9 +67,9 @@ constexpr std::string_view kColumns =
     "gpu, attempt, submitted_at, queued_at, started_at, finished_at, exit_code, signal, error, "
     "peak_vram_mb, output, pid, pid_start_ticks, warnings";
 
-std::string encode_argv(const std::vector<std::string>& argv) {
+std::string encode_strings(const std::vector<std::string>& strings) {
   json::array a;
-  for (const std::string& s : argv)
+  for (const std::string& s : strings)
     a.emplace_back(s);
   return json::serialize(a);
 }
@@ -82,7 +82,7 @@ std::string encode_env(const std::vector<std::pair<std::string, std::string>>& e
 }
 
 // Rows are written only by this file, so a decoding failure means a corrupt database.
-std::vector<std::string> decode_argv(const std::string& text) {
+std::vector<std::string> decode_strings(const std::string& text) {
   std::vector<std::string> out;
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
@@ -121,7 +121,7 @@ void bind_job(Stmt& s, const Job& j) {
   s.bind(i++, core::to_string(j.reason));
   s.bind(i++, j.spec.task);
   s.bind(i++, j.spec.params_json);
-  s.bind(i++, encode_argv(j.spec.argv));
+  s.bind(i++, encode_strings(j.spec.argv));
   s.bind(i++, j.spec.cwd);
   s.bind(i++, encode_env(j.spec.env));
   s.bind(i++, j.spec.vram_mb);
@@ -141,7 +141,7 @@ void bind_job(Stmt& s, const Job& j) {
   s.bind(i++, j.output);
   s.bind(i++, j.pid);
   s.bind(i++, j.pid_start_ticks);
-  s.bind(i++, encode_argv(j.warnings));
+  s.bind(i++, encode_strings(j.warnings));
 }
 
 std::optional<int> opt_int(const Stmt& s, int col) {
@@ -157,7 +157,7 @@ Job read_job(const Stmt& s) {
   j.reason = core::parse_end_reason(s.text(c++)).value_or(core::EndReason::none);
   j.spec.task = s.text(c++);
   j.spec.params_json = s.text(c++);
-  j.spec.argv = decode_argv(s.text(c++));
+  j.spec.argv = decode_strings(s.text(c++));
   j.spec.cwd = s.text(c++);
   j.spec.env = decode_env(s.text(c++));
   j.spec.vram_mb = s.int64(c++);
@@ -177,7 +177,7 @@ Job read_job(const Stmt& s) {
   j.output = s.text(c++);
   j.pid = s.int64(c++);
   j.pid_start_ticks = s.int64(c++);
-  j.warnings = decode_argv(s.text(c++));
+  j.warnings = decode_strings(s.text(c++));
   return j;
 }
 

@@ -103,3 +103,9 @@ def test_submit_takes_a_raw_argv_with_its_own_options_after_double_dash(make_ser
     assert r.stdout.strip().endswith("--vram-mb 7 -p x=1 --"), r.stdout
     both = s.cli("submit", "--command", "/bin/true", "--", "/bin/echo")
     assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_a_bad_vram_tolerance_is_a_usage_error_naming_it(tmp_path):
+    r = subprocess.run([BIN, "serve", "--gpus", "sim:24GiB", "--data-dir", str(tmp_path / "d"),
+                        "--vram-tolerance", "ten"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "--vram-tolerance" in r.stderr, r.stderr

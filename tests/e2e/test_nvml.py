@@ -281,3 +281,17 @@ def test_after_five_runs_the_reservation_follows_the_measured_peaks(make_server,
     s.kill9()
     s2 = make_server(*args, data_dir=data, env=gpus.env())
     assert s2.submit("model", params={"size": 1000}).json()["vram_mb"] == 1100
+
+
+def test_a_gpu_that_lists_no_processes_counts_jobs_as_their_reservations(make_server, gpus):
+    (gpus.dir / "no_processes").write_text("")
+    s = guarded_server(make_server, gpus)
+    assert "does not list its processes" in s.log_path.read_text()
+    j = s.post("/v1/jobs", {"command": job_cmd(gpus, 3000, 1.5 * SLOW), "vram_mb": 20000}).json()
+    s.wait_state(j["id"], ["running"])
+    g0 = wait_for("the job's use shows", lambda: (
+        lambda g: g if g["used_mb"] == 3300 else None)(s.get("/v1/gpus").json()["gpus"][0]))
+    # 3300 used - the job's 20000 reserved: nothing foreign; the job is not killed for lack of
+    # a reading of its own.
+    assert g0["foreign_mb"] == 0 and g0["foreign_processes"] == []
+    assert s.wait_job(j["id"])["state"] == "succeeded"
