@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
       ->add_option("--vram-policy", config.vram_policy,
                    "kill (end the job, reason vram_exceeded) or warn (record it on the job)")
       ->check(CLI::IsMember({"kill", "warn"}));
+  serve->add_option("--gpu-lock-dir", config.gpu_lock_dir,
+                    "where per-GPU lock files live (one vramq per GPU on a host)");
 
   // client commands
   auto add_client_flags = [&](CLI::App* cmd) {

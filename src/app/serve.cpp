@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "app/embedded_catalog.hpp"
+#include "app/host_lock.hpp"
 #include "core/units.hpp"
 #include "exec/local_executor.hpp"
 #include "gpu/nvml_gpu_source.hpp"
@@ -43,7 +44,28 @@ core::Result<std::string> read_file(const std::string& path) {
   return core::Result<std::string>(boost::system::in_place_value, ss.str());
 }
 
-core::Result<std::unique_ptr<gpu::GpuSource>> make_gpu_source(const std::string& spec) {
+// One vramq per GPU on a host: a second server managing the same GPUs (another data directory)
+// would hand out memory the first one has given away. Held GPUs refuse the start; a lock file
+// that cannot be opened at all (another user's) only warns, so that it cannot block vramq.
+core::Result<void> lock_gpus(const std::vector<gpu::NvmlDevice>& devices, const std::string& dir,
+                             std::vector<HostLock>& locks) {
+  for (const gpu::NvmlDevice& d : devices) {
+    std::string path = fmt::format("{}/vramq-gpu-{}.lock", dir, d.uuid);
+    auto lock = HostLock::acquire(path, fmt::format("GPU {} ({})", d.index, d.uuid));
+    if (lock) {
+      locks.push_back(std::move(*lock));
+    } else if (lock.error().message.find("in use by another vramq") != std::string::npos) {
+      return lock.error();
+    } else {
+      spdlog::warn("{}; NOT checking that no other vramq manages this GPU", lock.error().message);
+    }
+  }
+  return {};
+}
+
+core::Result<std::unique_ptr<gpu::GpuSource>> make_gpu_source(const core::Config& config,
+                                                              std::vector<HostLock>& gpu_locks) {
+  const std::string& spec = config.gpus;
   if (spec.starts_with("sim:")) {
     auto sizes = core::parse_gpu_spec(spec.substr(4));
     if (!sizes) return core::Error{"--gpus " + spec + ": " + sizes.error().message};
@@ -65,6 +87,9 @@ core::Result<std::unique_ptr<gpu::GpuSource>> make_gpu_source(const std::string&
     } else {
       spdlog::info("NVML: {} GPU(s), {}; first: {} ({} MiB)", devices->size(), (*nvml)->versions(),
                    devices->front().name, devices->front().total_mb);
+      if (auto locked = lock_gpus(*devices, config.gpu_lock_dir, gpu_locks); !locked) {
+        return locked.error();
+      }
       for (const gpu::NvmlDevice& d : *devices) {
         if (!d.processes_known) {
           spdlog::warn(
@@ -107,6 +132,9 @@ asio::awaitable<void> shutdown_on_signal(asio::io_context& ioc, server::HttpServ
 
 }  // namespace
 
+// Exit codes of `serve`: 2 when the start-up configuration cannot be used as given (flags,
+// config file, catalog, tokens, --gpus, the listen address, a data directory or GPU in use by
+// another vramq); 1 when vramq fails at run time (the job store cannot be opened or recovered).
 int serve(const core::Config& config) {
   ::signal(SIGPIPE, SIG_IGN);
   if (auto ok = core::validate_config(config); !ok) {
@@ -114,6 +142,26 @@ int serve(const core::Config& config) {
     return 2;
   }
   auto listen = core::parse_host_port(config.listen);
+  // The data directory is locked before anything in it is read or changed: a second server on
+  // it must not run recovery (which kills the first one's jobs) or bind a port.
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(config.data_dir, ec);
+  if (ec) {
+    spdlog::error("cannot create the data directory {}: {}", config.data_dir, ec.message());
+    return 2;
+  }
+  auto data_lock = HostLock::acquire((fs::path(config.data_dir) / "vramq.lock").string(),
+                                     fmt::format("the data directory {}", config.data_dir));
+  if (!data_lock) {
+    spdlog::error("{}", data_lock.error().message);
+    return 2;
+  }
+  fs::create_directories(fs::path(config.data_dir) / "jobs", ec);
+  if (ec) {
+    spdlog::error("cannot create {}/jobs: {}", config.data_dir, ec.message());
+    return 2;
+  }
   std::string catalog_text;
   if (config.tasks_file.empty()) {
     catalog_text = std::string(demo_catalog());
@@ -131,16 +179,11 @@ int serve(const core::Config& config) {
                   catalog.error().message);
     return 2;
   }
-  auto gpus = make_gpu_source(config.gpus);
+  std::vector<HostLock> gpu_locks;
+  auto gpus = make_gpu_source(config, gpu_locks);
   if (!gpus) {
     spdlog::error("{}", gpus.error().message);
-    return 1;
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(config.data_dir) / "jobs", ec);
-  if (ec) {
-    spdlog::error("cannot create the data directory {}: {}", config.data_dir, ec.message());
-    return 1;
+    return 2;
   }
 
   std::vector<server::Token> tokens;
@@ -178,7 +221,7 @@ int serve(const core::Config& config) {
   auto endpoint = http.listen(listen->host, listen->port);
   if (!endpoint) {
     spdlog::error("{}", endpoint.error().message);
-    return 1;
+    return 2;
   }
   http.start();
   asio::co_spawn(ioc, shutdown_on_signal(ioc, http, orchestrator), asio::detached);

@@ -60,6 +60,7 @@ Result<Config> parse_config(std::string_view toml_text, Config c) {
     if (k == "vram_tolerance") r = read_key(t, k, c.vram_tolerance);
     if (k == "vram_grace_ms") r = read_key(t, k, c.vram_grace_ms);
     if (k == "vram_policy") r = read_key(t, k, c.vram_policy);
+    if (k == "gpu_lock_dir") r = read_key(t, k, c.gpu_lock_dir);
     if (!r) return r.error();
   }
   return c;

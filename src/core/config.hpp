@@ -32,6 +32,8 @@ struct Config {
   double vram_tolerance = 0.10;
   std::int64_t vram_grace_ms = 5000;
   std::string vram_policy = "kill";
+  // Where the per-GPU lock files live (one vramq per GPU on a host; NVML GPUs only).
+  std::string gpu_lock_dir = "/run/lock";
 };
 
 // Applies the keys present in `toml_text` over `base`. Unknown keys and wrong types are errors

@@ -146,7 +146,11 @@ def make_server(tmp_path):
 
     def make(*args, data_dir=None, env=None):
         d = data_dir or tmp_path / f"data{len(servers)}"
-        s = Server(d, list(args), tmp_path / f"server{len(servers)}.log", env=env)
+        args = list(args)
+        if "--gpu-lock-dir" not in args:  # the host's own GPU locks are none of the tests' business
+            (tmp_path / "gpu-locks").mkdir(exist_ok=True)
+            args += ["--gpu-lock-dir", str(tmp_path / "gpu-locks")]
+        s = Server(d, args, tmp_path / f"server{len(servers)}.log", env=env)
         servers.append(s)
         return s.start()
 
