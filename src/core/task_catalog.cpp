@@ -198,7 +198,14 @@ std::string_view type_name(const ParamInput& v) {
   return names[v.index()];
 }
 
-boost::system::result<ParamValue, ParamError> check_value(const ParamDef& p, const ParamInput& in) {
+// Whether `path` is `dir` itself or outside it, lexically (both normalised).
+bool outside(const std::filesystem::path& path, const std::filesystem::path& dir) {
+  auto rel = path.lexically_relative(dir);
+  return rel.empty() || rel == "." || *rel.begin() == "..";
+}
+
+boost::system::result<ParamValue, ParamError> check_value(const ParamDef& p, const ParamInput& in,
+                                                          const PathResolver& resolve) {
   std::string field = "params." + p.name;
   auto fail = [&](std::string msg) { return ParamError{field, std::move(msg)}; };
   auto check_range = [&](double v) -> boost::system::result<void, ParamError> {
@@ -241,11 +248,19 @@ boost::system::result<ParamValue, ParamError> check_value(const ParamDef& p, con
     namespace fs = std::filesystem;
     fs::path under = fs::path(p.under).lexically_normal();
     fs::path full = (under / *s).lexically_normal();  // an absolute *s replaces `under`
-    auto rel = full.lexically_relative(under);
-    if (rel.empty() || rel == "." || *rel.begin() == "..") {
-      return fail(fmt::format("must be a path inside {}", p.under));
+    if (outside(full, under)) return fail(fmt::format("must be a path inside {}", p.under));
+    if (!resolve) return ParamValue{full.string()};
+    auto real_under = resolve(under.string());
+    auto real = resolve(full.string());
+    if (!real_under || !real) {
+      return fail(fmt::format("cannot be resolved: {}",
+                              (!real ? real.error() : real_under.error()).message));
     }
-    return ParamValue{full.string()};
+    if (outside(fs::path(*real), fs::path(*real_under))) {
+      return fail(
+          fmt::format("must be a path inside {}: it leads outside through a symlink", p.under));
+    }
+    return ParamValue{*real};
   } else if (p.compiled_pattern && !std::regex_match(*s, *p.compiled_pattern)) {
     return fail(fmt::format("must match the pattern {}", p.pattern));
   }
@@ -296,7 +311,7 @@ const TaskDef* TaskCatalog::find(std::string_view name) const {
 
 boost::system::result<ResolvedTask, ParamError> resolve_task(
     const TaskDef& task, const std::vector<std::pair<std::string, ParamInput>>& given,
-    std::string_view job_dir, std::int64_t job_id) {
+    std::string_view job_dir, std::int64_t job_id, const PathResolver& resolve) {
   ResolvedTask out;
   std::set<std::string, std::less<>> seen;
   for (const auto& [name, value] : given) {
@@ -306,7 +321,7 @@ boost::system::result<ResolvedTask, ParamError> resolve_task(
                         fmt::format("task '{}' has no parameter '{}'", task.name, name)};
     }
     if (!seen.insert(name).second) return ParamError{"params." + name, "given twice"};
-    auto v = check_value(*def, value);
+    auto v = check_value(*def, value, resolve);
     if (!v) return v.error();
     out.params.emplace(name, std::move(*v));
   }

@@ -4,6 +4,7 @@
 // Parsing is from TOML text (the caller reads the file); resolving is pure.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <regex>
@@ -83,12 +84,19 @@ class TaskCatalog {
   std::vector<TaskDef> tasks_;  // sorted by name
 };
 
+// Resolves a path through the filesystem: symlinks anywhere in it followed, `.` and `..` gone;
+// components that do not exist yet are appended as they are (an output the job will create).
+// Injected so that the catalog stays pure; util::real_path is the real one.
+using PathResolver = std::function<Result<std::string>(const std::string& path)>;
+
 // Validates `given` against the task (unknown, missing, mistyped or out-of-bounds parameters are
 // errors naming the parameter) and fills the templates. `job_dir` and `job_id` fill {job_dir}
-// and {job_id}.
+// and {job_id}. A `path` parameter must stay inside its `under` directory lexically and, with
+// `resolve`, once resolved (a symlink under it that points elsewhere is refused); the job gets
+// the resolved path, so that swapping a symlink after the check changes nothing it was handed.
 boost::system::result<ResolvedTask, ParamError> resolve_task(
     const TaskDef& task, const std::vector<std::pair<std::string, ParamInput>>& given,
-    std::string_view job_dir, std::int64_t job_id);
+    std::string_view job_dir, std::int64_t job_id, const PathResolver& resolve = {});
 
 // Textual form used in argv substitution and tables: ints as decimal, floats shortest round-trip.
 std::string format_param(const ParamValue& v);

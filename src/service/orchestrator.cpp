@@ -18,6 +18,7 @@
 #include "core/job_record.hpp"
 #include "core/units.hpp"
 #include "exec/process_probe.hpp"
+#include "util/real_path.hpp"
 
 extern char** environ;
 
@@ -225,7 +226,7 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
           SubmitErrc::unprocessable, "task",
           fmt::format("unknown task '{}' (GET /v1/tasks lists the tasks)", req.task)};
     }
-    auto resolved = core::resolve_task(*task, req.params, job_dir(id), id);
+    auto resolved = core::resolve_task(*task, req.params, job_dir(id), id, util::real_path);
     if (!resolved) {
       return SubmitError{SubmitErrc::unprocessable, resolved.error().field,
                          fmt::format("{}: {}", resolved.error().field, resolved.error().message)};
@@ -372,9 +373,12 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
 asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit_new(
     SubmitRequest req) {
   if (auto refused = admission_refusal()) co_return *refused;
-  JobId id = next_id_++;
+  // The id is taken only once the job is valid: a refused request changes nothing, not even
+  // the next id (nothing suspends between here and the increment).
+  JobId id = next_id_;
   auto job = build_job(req, id);
   if (!job) co_return job.error();
+  ++next_id_;
   std::optional<store::JobStore::IdempotencyRecord> key;
   if (!req.idempotency_key.empty()) {
     key = store::JobStore::IdempotencyRecord{.key = req.idempotency_key,
