@@ -16,6 +16,7 @@
 
 #include "app/embedded_catalog.hpp"
 #include "app/host_lock.hpp"
+#include "core/startup_checks.hpp"
 #include "core/units.hpp"
 #include "exec/local_executor.hpp"
 #include "gpu/nvml_gpu_source.hpp"
@@ -184,6 +185,17 @@ int serve(const core::Config& config) {
   if (!gpus) {
     spdlog::error("{}", gpus.error().message);
     return 2;
+  }
+  if (auto first = (*gpus)->sample({}); first) {
+    std::vector<std::int64_t> totals;
+    for (const gpu::GpuInfo& g : first->gpus)
+      totals.push_back(g.total_mb);
+    core::StartupReport report = core::check_against_gpus(config, *catalog, totals);
+    for (const std::string& w : report.warnings)
+      spdlog::warn("{}", w);
+    for (const std::string& e : report.errors)
+      spdlog::error("{}", e);
+    if (!report.errors.empty()) return 2;
   }
 
   std::vector<server::Token> tokens;

@@ -57,7 +57,23 @@ Result<Config> parse_config(std::string_view toml_text, Config c) {
     if (k == "body_limit_bytes") r = read_key(t, k, c.body_limit_bytes);
     if (k == "http_timeout_s") r = read_key(t, k, c.http_timeout_s);
     if (k == "max_connections") r = read_key(t, k, c.max_connections);
-    if (k == "vram_tolerance") r = read_key(t, k, c.vram_tolerance);
+    if (k == "vram_tolerance") {
+      // A fraction (0.1) or, as on the command line, a percentage string ("10%").
+      if (const auto* text = node.as_string()) {
+        auto v = parse_tolerance(text->get());
+        r = v ? Result<void>()
+              : Result<void>(Error{"config: 'vram_tolerance': " + v.error().message});
+        if (v) c.vram_tolerance = *v;
+      } else {
+        r = read_key(t, k, c.vram_tolerance);
+        if (r && c.vram_tolerance > 1) {
+          r = Error{fmt::format(
+              "config: 'vram_tolerance' {:g} would be {:g} %: give a fraction up to 1 or a "
+              "percentage string (\"{:g}%\")",
+              c.vram_tolerance, c.vram_tolerance * 100, c.vram_tolerance)};
+        }
+      }
+    }
     if (k == "vram_grace_ms") r = read_key(t, k, c.vram_grace_ms);
     if (k == "vram_policy") r = read_key(t, k, c.vram_policy);
     if (k == "gpu_lock_dir") r = read_key(t, k, c.gpu_lock_dir);

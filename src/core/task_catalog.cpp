@@ -82,6 +82,13 @@ Result<ParamValue> typed_default(const toml::node& node, const ParamDef& p,
   return key_error(where, fmt::format("default must be of type {}", to_string(p.type)));
 }
 
+boost::system::result<ParamValue, ParamError> check_value(const ParamDef& p, const ParamInput& in,
+                                                          const PathResolver& resolve);
+
+ParamInput as_input(const ParamValue& v) {
+  return std::visit([](const auto& x) { return ParamInput{x}; }, v);
+}
+
 Result<ParamDef> parse_param(std::string_view name, const toml::node& node, std::string_view task) {
   std::string where = fmt::format("tasks.{}.params.{}", task, name);
   const toml::table* t = node.as_table();
@@ -112,7 +119,11 @@ Result<ParamDef> parse_param(std::string_view name, const toml::node& node, std:
       return key_error(where, fmt::format("pattern does not compile: {}", e.what()));
     }
   }
-  p.max_length = static_cast<std::size_t>((*t)["max_length"].value_or<std::int64_t>(4096));
+  std::int64_t max_length = (*t)["max_length"].value_or<std::int64_t>(4096);
+  if (max_length < 1 || max_length > (1 << 20)) {
+    return key_error(where + ".max_length", "must be from 1 to 1048576");
+  }
+  p.max_length = static_cast<std::size_t>(max_length);
   auto choices = string_array(t->get("values"), where + ".values");
   if (!choices) return choices.error();
   p.choices = std::move(*choices);
@@ -126,6 +137,11 @@ Result<ParamDef> parse_param(std::string_view name, const toml::node& node, std:
   if (const toml::node* d = t->get("default")) {
     auto v = typed_default(*d, p, where);
     if (!v) return v.error();
+    // The default must pass the checks a client's value passes: a job must never run with a
+    // value the catalog itself forbids (min/max, pattern, values, under).
+    if (auto ok = check_value(p, as_input(*v), {}); !ok) {
+      return key_error(where + ".default", ok.error().message);
+    }
     p.default_value = std::move(*v);
   }
   return p;
@@ -302,6 +318,63 @@ Result<TaskCatalog> TaskCatalog::parse(std::string_view toml_text, std::string_v
   }
   std::ranges::sort(catalog.tasks_, {}, &TaskDef::name);
   return catalog;
+}
+
+RuleRange reservation_range(const TaskDef& task) {
+  // Candidate values per parameter the rule reads: both ends of its range (its default where an
+  // end is open) and 0 when the range spans it; the least over every combination.
+  std::vector<std::pair<std::string, std::vector<double>>> axes;
+  std::map<std::string, double, std::less<>> defaults;
+  bool all_defaults = true;
+  for (const VramRule::Factor& f : task.vram.factors()) {
+    if (f.param.empty() || std::ranges::any_of(axes, [&](auto& a) { return a.first == f.param; })) {
+      continue;
+    }
+    auto def = std::ranges::find(task.params, f.param, &ParamDef::name);
+    if (def == task.params.end()) continue;
+    std::optional<double> d;
+    if (def->default_value) {
+      d = std::visit(
+          [](const auto& v) -> std::optional<double> {
+            if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>) {
+              return std::nullopt;
+            } else {
+              return static_cast<double>(v);
+            }
+          },
+          *def->default_value);
+    }
+    if (d) {
+      defaults[f.param] = *d;
+    } else {
+      all_defaults = false;
+    }
+    std::vector<double> values;
+    double lo = def->min.value_or(d.value_or(0));
+    double hi = def->max.value_or(d.value_or(lo));
+    values.push_back(lo);
+    values.push_back(hi);
+    if (lo < 0 && hi > 0) values.push_back(0);
+    axes.emplace_back(f.param, std::move(values));
+  }
+  RuleRange out;
+  std::vector<std::size_t> at(axes.size(), 0);
+  while (true) {
+    std::map<std::string, double, std::less<>> point;
+    for (std::size_t i = 0; i < axes.size(); ++i)
+      point[axes[i].first] = axes[i].second[at[i]];
+    if (auto mb = task.vram.evaluate(point); mb) {
+      out.least_mb = out.least_mb ? std::min(*out.least_mb, *mb) : *mb;
+    }
+    std::size_t i = 0;
+    while (i < axes.size() && ++at[i] == axes[i].second.size())
+      at[i++] = 0;
+    if (i == axes.size()) break;
+  }
+  if (all_defaults) {
+    if (auto mb = task.vram.evaluate(defaults); mb) out.default_mb = *mb;
+  }
+  return out;
 }
 
 const TaskDef* TaskCatalog::find(std::string_view name) const {

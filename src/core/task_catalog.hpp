@@ -98,6 +98,15 @@ boost::system::result<ResolvedTask, ParamError> resolve_task(
     const TaskDef& task, const std::vector<std::pair<std::string, ParamInput>>& given,
     std::string_view job_dir, std::int64_t job_id, const PathResolver& resolve = {});
 
+// What a task's VRAM rule can ask for: the least over its parameters' ranges (nullopt when the
+// rule cannot be evaluated anywhere), and the figure with every parameter at its default
+// (nullopt when a parameter the rule reads is required). For start-up checks against the GPUs.
+struct RuleRange {
+  std::optional<std::int64_t> least_mb;
+  std::optional<std::int64_t> default_mb;
+};
+RuleRange reservation_range(const TaskDef& task);
+
 // Textual form used in argv substitution and tables: ints as decimal, floats shortest round-trip.
 std::string format_param(const ParamValue& v);
 

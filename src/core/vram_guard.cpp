@@ -31,6 +31,13 @@ Result<double> parse_tolerance(std::string_view text) {
     return Error{fmt::format(
         "vram tolerance '{}' must be a fraction >= 0 (0.1) or a percentage (10%)", text)};
   }
+  if (!percent && v > 1) {
+    // "10" is far more likely a percentage typed without its sign than 1000 %.
+    return Error{
+        fmt::format("vram tolerance '{}' would be {:g} %: give a fraction up to 1 (0.1) or a "
+                    "percentage ({:g}%)",
+                    text, v * 100, v)};
+  }
   return percent ? v / 100.0 : v;
 }
 

@@ -23,7 +23,7 @@ struct VramLimits {
   VramPolicy policy = VramPolicy::kill;
 };
 
-// Parses "10%" or "0.1" (a fraction >= 0).
+// Parses "10%" or "0.1" (a fraction from 0 to 1; a bare number above 1 is refused as ambiguous).
 Result<double> parse_tolerance(std::string_view text);
 
 // The most a job may use before it counts as over: reservation * (1 + tolerance), rounded down.

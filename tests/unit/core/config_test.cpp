@@ -36,6 +36,20 @@ TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {
   EXPECT_FALSE(parse_config("listen = [\n", Config{}));
 }
 
+TEST(Config, VramToleranceTakesAFractionOrAPercentageString) {
+  auto percent = parse_config("vram_tolerance = \"10%\"\n", Config{});
+  ASSERT_TRUE(percent) << percent.error().message;
+  EXPECT_DOUBLE_EQ(percent->vram_tolerance, 0.1);
+  auto fraction = parse_config("vram_tolerance = 0.25\n", Config{});
+  ASSERT_TRUE(fraction);
+  EXPECT_DOUBLE_EQ(fraction->vram_tolerance, 0.25);
+  auto ambiguous = parse_config("vram_tolerance = 10\n", Config{});
+  ASSERT_FALSE(ambiguous);
+  EXPECT_NE(ambiguous.error().message.find("\"10%\""), std::string::npos)
+      << ambiguous.error().message;
+  EXPECT_FALSE(parse_config("vram_tolerance = \"ten\"\n", Config{}));
+}
+
 TEST(Config, ValidationCatchesNonsense) {
   Config c;
   c.queue_max = 0;
@@ -55,7 +69,7 @@ TEST(Config, VramEnforcementKeys) {
   EXPECT_EQ(c->vram_grace_ms, 750);
   EXPECT_EQ(c->vram_policy, "warn");
   EXPECT_TRUE(parse_config("vram_tolerance = 1\n", Config{}));  // an integer is a number too
-  EXPECT_FALSE(parse_config("vram_tolerance = \"10%\"\n", Config{}));
+  EXPECT_FALSE(parse_config("vram_tolerance = \"lots\"\n", Config{}));
   Config bad;
   bad.vram_policy = "shrug";
   EXPECT_FALSE(validate_config(bad));

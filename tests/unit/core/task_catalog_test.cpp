@@ -159,6 +159,26 @@ TEST(TaskCatalog, RejectsBrokenCatalogsWithTheKeyNamed) {
        "pattern"},
       {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.vram]\nbase_mb = 1\nunit = \"n\"\nper_unit_mb = 1\n",
        "numeric parameter"},
+      {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.params]\nn = { type = \"int\", min = 0, max = 10, "
+       "default = 11 }\n[tasks.a.vram]\n",
+       "tasks.a.params.n.default: must be <= 10"},
+      {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.params]\nf = { type = \"float\", min = 1, default = "
+       "0.5 "
+       "}\n[tasks.a.vram]\n",
+       "tasks.a.params.f.default: must be >= 1"},
+      {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.params]\ne = { type = \"enum\", values = [\"a\"], "
+       "default = \"b\" }\n[tasks.a.vram]\n",
+       "tasks.a.params.e.default: must be one of: a"},
+      {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.params]\ns = { type = \"string\", pattern = "
+       "\"[a-z]+\", "
+       "default = \"A\" }\n[tasks.a.vram]\n",
+       "tasks.a.params.s.default: must match"},
+      {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.params]\np = { type = \"path\", under = \"/srv\", "
+       "default = \"../etc\" }\n[tasks.a.vram]\n",
+       "tasks.a.params.p.default: must be a path inside /srv"},
+      {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.params]\ns = { type = \"string\", max_length = -1 "
+       "}\n[tasks.a.vram]\n",
+       "tasks.a.params.s.max_length"},
       {"[tasks.a\n", "line 1"},
       {"tasks = 3\n", "tasks"},
   };
@@ -168,6 +188,42 @@ TEST(TaskCatalog, RejectsBrokenCatalogsWithTheKeyNamed) {
     EXPECT_NE(r.error().message.find(b.fragment), std::string::npos)
         << b.toml << "\n=> " << r.error().message;
   }
+}
+
+TEST(TaskCatalog, ReservationRangeSpansTheParameters) {
+  auto c = TaskCatalog::parse(R"(
+[tasks.grid]
+argv = ["x"]
+[tasks.grid.params]
+res = { type = "int", min = 32, max = 1024, default = 256 }
+[tasks.grid.vram]
+base_mb = 1000
+per_unit_mb = 0.001
+unit = "res^3"
+[tasks.required]
+argv = ["x"]
+[tasks.required.params]
+n = { type = "int", min = 2 }
+[tasks.required.vram]
+base_mb = 10
+per_unit_mb = 100
+unit = "n"
+[tasks.flat]
+argv = ["x"]
+[tasks.flat.vram]
+base_mb = 5000
+)",
+                              "/bin");
+  ASSERT_TRUE(c) << c.error().message;
+  RuleRange grid = reservation_range(*c->find("grid"));
+  EXPECT_EQ(grid.least_mb, 1000 + 33);  // 32^3 / 1000, rounded up
+  EXPECT_EQ(grid.default_mb, 1000 + 16778);
+  RuleRange required = reservation_range(*c->find("required"));
+  EXPECT_EQ(required.least_mb, 210);
+  EXPECT_EQ(required.default_mb, std::nullopt);
+  RuleRange flat = reservation_range(*c->find("flat"));
+  EXPECT_EQ(flat.least_mb, 5000);
+  EXPECT_EQ(flat.default_mb, 5000);
 }
 
 }  // namespace

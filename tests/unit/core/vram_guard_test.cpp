@@ -12,8 +12,14 @@ TEST(VramGuard, ToleranceParsesFractionsAndPercentages) {
   EXPECT_DOUBLE_EQ(*parse_tolerance("10%"), 0.1);
   EXPECT_DOUBLE_EQ(*parse_tolerance(" 0 "), 0.0);
   EXPECT_DOUBLE_EQ(*parse_tolerance("150%"), 1.5);
+  EXPECT_DOUBLE_EQ(*parse_tolerance("1"), 1.0);
   for (const char* bad : {"", "%", "-5%", "ten", "0.1x", "nan", "inf"})
     EXPECT_FALSE(parse_tolerance(bad)) << bad;
+  // "10" is 10 % typed without its sign far more often than 1000 %: refused, with the fix named.
+  auto ambiguous = parse_tolerance("10");
+  ASSERT_FALSE(ambiguous);
+  EXPECT_NE(ambiguous.error().message.find("(10%)"), std::string::npos)
+      << ambiguous.error().message;
 }
 
 TEST(VramGuard, LimitIsReservationPlusTolerance) {

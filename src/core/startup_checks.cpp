@@ -1,0 +1,46 @@
+#include "core/startup_checks.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace vramq::core {
+
+StartupReport check_against_gpus(const Config& config, const TaskCatalog& catalog,
+                                 std::span<const std::int64_t> gpu_totals_mb) {
+  StartupReport out;
+  std::int64_t largest = 0;
+  for (std::int64_t t : gpu_totals_mb)
+    largest = std::max(largest, t);
+  std::int64_t capacity = largest - config.vram_buffer_mb;
+  if (capacity <= 0) {
+    out.errors.push_back(fmt::format(
+        "vram_buffer_mb (--vram-buffer-mb) {} MiB is kept free on every GPU, which leaves nothing "
+        "to give on the largest GPU ({} MiB)",
+        config.vram_buffer_mb, largest));
+    return out;
+  }
+  if (config.allow_raw_commands && config.default_vram_mb > capacity) {
+    out.warnings.push_back(fmt::format(
+        "default_vram_mb (--default-vram-mb) {} MiB is more than any GPU can give ({} MiB): raw "
+        "commands without vram_mb will be refused",
+        config.default_vram_mb, capacity));
+  }
+  for (const TaskDef& task : catalog.tasks()) {
+    RuleRange range = reservation_range(task);
+    if (range.least_mb && *range.least_mb > capacity) {
+      out.errors.push_back(fmt::format(
+          "tasks.{}.vram: the rule asks for at least {} MiB, more than any GPU can give ({} MiB: "
+          "the largest GPU minus the {} MiB buffer), so every submission would be refused",
+          task.name, *range.least_mb, capacity, config.vram_buffer_mb));
+    } else if (range.default_mb && *range.default_mb > capacity) {
+      out.warnings.push_back(fmt::format(
+          "tasks.{}.vram: with its default parameters the rule asks for {} MiB, more than any GPU "
+          "can give ({} MiB); only submissions with smaller parameters (or vram_mb) will run",
+          task.name, *range.default_mb, capacity));
+    }
+  }
+  return out;
+}
+
+}  // namespace vramq::core

@@ -1,0 +1,94 @@
+"""`vramq serve` refuses configurations that cannot work, at once, with exit 2 and a message naming
+the key: catalog defaults the catalog itself forbids, a VRAM rule no GPU can satisfy, a buffer as
+large as the GPU, an ambiguous tolerance, a bad --gpus spec. Warnings for what only some
+submissions would hit."""
+import subprocess
+
+from conftest import BIN, SLOW
+
+
+def serve(tmp_path, *args):
+    return subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir",
+                           str(tmp_path / "data"), "--gpu-lock-dir", str(tmp_path), *args],
+                          capture_output=True, text=True, timeout=20 * SLOW)
+
+
+def catalog(tmp_path, text):
+    p = tmp_path / "tasks.toml"
+    p.write_text(text)
+    return str(p)
+
+
+def test_default_outside_its_bounds_is_refused(tmp_path):
+    tasks = catalog(tmp_path, """
+[tasks.a]
+argv = ["/bin/true"]
+[tasks.a.params]
+steps = { type = "int", min = 1, max = 10, default = 50 }
+[tasks.a.vram]
+base_mb = 100
+""")
+    r = serve(tmp_path, "--gpus", "sim:24GiB", "--tasks", tasks)
+    assert r.returncode == 2, r.stderr
+    assert "tasks.a.params.steps.default: must be <= 10" in r.stderr, r.stderr
+
+
+def test_vram_rule_no_gpu_can_satisfy_is_refused_and_a_large_default_warned(tmp_path):
+    tasks = catalog(tmp_path, """
+[tasks.huge]
+argv = ["/bin/true"]
+[tasks.huge.vram]
+base_mb = 40000
+""")
+    r = serve(tmp_path, "--gpus", "sim:24GiB", "--tasks", tasks)
+    assert r.returncode == 2, r.stderr
+    assert "tasks.huge.vram: the rule asks for at least 40000 MiB" in r.stderr, r.stderr
+
+
+def test_large_default_only_warns(make_server, tmp_path):
+    tasks = catalog(tmp_path, """
+[tasks.grid]
+argv = ["/bin/true"]
+[tasks.grid.params]
+res = { type = "int", min = 32, max = 1024, default = 1024 }
+[tasks.grid.vram]
+base_mb = 1000
+per_unit_mb = 0.0001
+unit = "res^3"
+""")
+    s = make_server("--gpus", "sim:24GiB", "--tasks", tasks)
+    assert "tasks.grid.vram: with its default parameters the rule asks for" in \
+        s.log_path.read_text()
+    assert s.submit("grid", params={}).status_code == 422
+    assert s.submit("grid", params={"res": 256}).status_code == 202
+
+
+def test_flags_that_make_no_sense_for_the_gpus(tmp_path):
+    r = serve(tmp_path, "--gpus", "sim:24GiB", "--vram-buffer-mb", "30000")
+    assert r.returncode == 2 and "--vram-buffer-mb" in r.stderr, r.stderr
+    r = serve(tmp_path, "--gpus", "sim:24GiB", "--vram-tolerance", "10")
+    assert r.returncode == 2 and "10%" in r.stderr, r.stderr
+    conf = tmp_path / "vramq.toml"
+    conf.write_text('vram_tolerance = 10\n')
+    r = serve(tmp_path, "--gpus", "sim:24GiB", "--config", str(conf))
+    assert r.returncode == 2 and "vram_tolerance" in r.stderr, r.stderr
+
+
+def test_bad_gpu_spec_and_missing_driver_exit_2(tmp_path):
+    r = serve(tmp_path, "--gpus", "sim:24XB")
+    assert r.returncode == 2 and "--gpus sim:24XB" in r.stderr, r.stderr
+    # No NVML library on the search path, whatever the host has: the driver is unreachable.
+    r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir",
+                        str(tmp_path / "d2"), "--gpus", "nvml"], capture_output=True, text=True,
+                       timeout=20 * SLOW, env={"LD_LIBRARY_PATH": str(tmp_path / "empty"),
+                                               "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 2 and "--gpus sim:" in r.stderr, r.stderr
+
+
+def test_port_in_use_exits_2(make_server, tmp_path):
+    s = make_server("--gpus", "sim:24GiB")
+    port = s.url.rsplit(":", 1)[1]
+    r = subprocess.run([BIN, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir",
+                        str(tmp_path / "d3"), "--gpus", "sim:24GiB"], capture_output=True,
+                       text=True, timeout=20 * SLOW)
+    assert r.returncode == 2, r.stderr
