@@ -231,10 +231,17 @@ boost::system::result<ParamValue, ParamError> check_value(const ParamDef& p, con
   };
   switch (p.type) {
     case ParamType::integer: {
-      const auto* i = std::get_if<std::int64_t>(&in);
-      if (i == nullptr) return fail(fmt::format("must be an integer, got {}", type_name(in)));
-      if (auto r = check_range(static_cast<double>(*i)); !r) return r.error();
-      return ParamValue{*i};
+      std::int64_t i = 0;
+      if (const auto* n = std::get_if<std::int64_t>(&in)) {
+        i = *n;
+      } else if (const auto* d = std::get_if<double>(&in);
+                 d != nullptr && std::trunc(*d) == *d && std::abs(*d) < 9.0e15) {
+        i = static_cast<std::int64_t>(*d);  // an integral number (2.0) is an integer
+      } else {
+        return fail(fmt::format("must be an integer, got {}", type_name(in)));
+      }
+      if (auto r = check_range(static_cast<double>(i)); !r) return r.error();
+      return ParamValue{i};
     }
     case ParamType::number: {
       double d = 0;

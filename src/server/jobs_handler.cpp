@@ -7,6 +7,7 @@
 
 #include "server/json_codec.hpp"
 #include "server/problem.hpp"
+#include "server/query_params.hpp"
 #include "server/router.hpp"
 
 namespace vramq::server {
@@ -55,22 +56,6 @@ boost::system::result<std::vector<core::JobState>, Response> parse_states(const 
     rest = rest.substr(comma + 1);
   }
   return states;
-}
-
-boost::system::result<std::int64_t, Response> int_param(const Request& req, std::string_view name,
-                                                        std::int64_t lo, std::int64_t hi,
-                                                        std::int64_t fallback) {
-  auto text = req.query_param(name);
-  using R = boost::system::result<std::int64_t, Response>;
-  if (!text) return R(boost::system::in_place_value, fallback);
-  std::int64_t v = 0;
-  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
-  if (ec != std::errc{} || end != text->data() + text->size() || v < lo || v > hi) {
-    return problem(
-        Problem::bad_request,
-        fmt::format("{} must be an integer from {} to {}, got '{}'", name, lo, hi, *text), name);
-  }
-  return R(boost::system::in_place_value, v);
 }
 
 // FNV-1a (64 bit): a stable fingerprint of a body, to tell a retry from a reused key.
@@ -168,12 +153,9 @@ boost::system::result<core::JobId, Response> parse_id(std::string_view text) {
 boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orchestrator& o) {
   auto wait = wait_param(req);
   if (!wait) co_return wait.error();
-  std::string_view dry_text = req.query_param("dry_run").value_or("0");
-  if (dry_text != "0" && dry_text != "1" && dry_text != "true" && dry_text != "false") {
-    co_return problem(Problem::bad_request,
-                      fmt::format("dry_run must be 0 or 1, got '{}'", dry_text), "dry_run");
-  }
-  bool dry = dry_text == "1" || dry_text == "true";
+  auto dry_flag = bool_param(req, "dry_run", false);
+  if (!dry_flag) co_return dry_flag.error();
+  bool dry = *dry_flag;
   auto key = idempotency_key(req);
   if (!key) co_return key.error();
   auto parsed = parse_submit(req.body);

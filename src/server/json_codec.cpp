@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <limits>
 
@@ -42,6 +43,9 @@ boost::system::result<std::int64_t, FieldError> integer(const json::value& v,
   std::int64_t n = 0;
   if (v.is_int64()) {
     n = v.get_int64();
+  } else if (v.is_double() && std::trunc(v.get_double()) == v.get_double() &&
+             std::abs(v.get_double()) < 9.0e15) {
+    n = static_cast<std::int64_t>(v.get_double());  // 2.0 is the integer 2, as JSON means it
   } else if (v.is_uint64()) {
     return FieldError{std::string(field),
                       fmt::format("{} must be an integer from {} to {}", field, lo, hi)};

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "server/problem.hpp"
+#include "server/query_params.hpp"
 #include "server/router.hpp"
 
 namespace vramq::server {
@@ -52,20 +53,16 @@ boost::asio::awaitable<Response> handle_log(const Request& req, core::JobId id,
     co_return problem(Problem::bad_request,
                       fmt::format("stream must be stdout or stderr, got '{}'", stream), "stream");
   }
-  std::string_view follow = req.query_param("follow").value_or("0");
-  if (follow != "0" && follow != "1" && follow != "true" && follow != "false") {
-    co_return problem(Problem::bad_request, fmt::format("follow must be 0 or 1, got '{}'", follow),
-                      "follow");
-  }
+  auto follow = bool_param(req, "follow", false);
+  if (!follow) co_return follow.error();
   auto found = co_await o.get(id);
   if (!found) co_return problem(Problem::internal, found.error().message);
   if (!*found) co_return problem(Problem::not_found, fmt::format("no job {}", id), "id");
-  co_return Response{
-      .status = 200,
-      .content_type = "text/plain; charset=utf-8",
-      .body = {},
-      .headers = {{"Cache-Control", "no-store"}},
-      .stream = std::make_shared<LogStream>(o, id, stream, follow == "1" || follow == "true")};
+  co_return Response{.status = 200,
+                     .content_type = "text/plain; charset=utf-8",
+                     .body = {},
+                     .headers = {{"Cache-Control", "no-store"}},
+                     .stream = std::make_shared<LogStream>(o, id, stream, *follow)};
 }
 
 }  // namespace vramq::server

@@ -31,3 +31,27 @@ def test_admit_queue_and_reject_without_storing_anything(make_server):
 def test_bad_dry_run_value_is_400(server):
     r = server.post("/v1/jobs?dry_run=maybe", {"task": "fake-model"})
     assert r.status_code == 400 and r.json()["field"] == "dry_run"
+
+
+def test_one_boolean_syntax_for_every_flag(server):
+    """dry_run, follow (and purge) take the same words: yes/no as much as 1/0 or true/false."""
+    for word in ["1", "true", "yes", "on", "YES", "True"]:
+        r = server.post(f"/v1/jobs?dry_run={word}", {"task": "fake-model"})
+        assert r.status_code == 200 and "decision" in r.json(), (word, r.text)
+    assert server.get("/v1/jobs").json()["jobs"] == []
+    r = server.post("/v1/jobs?dry_run=no", {"task": "fake-model", "params": {"seconds": 0}})
+    assert r.status_code == 202, r.text  # dry_run=no submits for real
+    job = r.json()
+    server.wait_job(job["id"])
+    for word in ["1", "yes", "on", "false", "no", "off", "0"]:
+        r = server.get(f"/v1/jobs/{job['id']}/log?follow={word}")
+        assert r.status_code == 200, (word, r.text)
+
+
+def test_integral_numbers_are_integers(server):
+    r = server.post("/v1/jobs", {"task": "fake-model", "vram_mb": 2.0, "priority": 1.0,
+                                 "params": {"seconds": 0, "vram_mb": 100.0}})
+    assert r.status_code == 202, r.text
+    assert r.json()["vram_mb"] == 2 and r.json()["params"]["vram_mb"] == 100
+    r = server.post("/v1/jobs", {"task": "fake-model", "vram_mb": 2.5})
+    assert r.status_code == 400 and r.json()["field"] == "vram_mb"

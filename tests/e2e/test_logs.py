@@ -49,8 +49,9 @@ def test_log_errors(server):
     job = server.submit(params={"seconds": 0}).json()
     r = server.get(f"/v1/jobs/{job['id']}/log?stream=both")
     assert r.status_code == 400 and r.json()["field"] == "stream"
-    r = server.get(f"/v1/jobs/{job['id']}/log?follow=yes")
+    r = server.get(f"/v1/jobs/{job['id']}/log?follow=sometimes")
     assert r.status_code == 400 and r.json()["field"] == "follow"
+    assert "1, true, yes, on" in r.json()["detail"]
     r = requests.post(f"{server.url}/v1/jobs/{job['id']}/log", timeout=30)
     assert r.status_code == 405 and r.headers["Allow"] == "GET"
 

@@ -125,6 +125,15 @@ TEST(TaskCatalog, BadParametersAreErrorsNamingTheParameter) {
   }
 }
 
+TEST(TaskCatalog, IntParamsAcceptIntegralNumbers) {
+  TaskCatalog c = load();
+  auto r = resolve_task(*c.find("triposr"),
+                        Given{{"image", std::string("a")}, {"mc_resolution", 512.0}}, "/d", 1);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(std::get<std::int64_t>(r->params.at("mc_resolution")), 512);
+  EXPECT_EQ(r->argv[6], "512");
+}
+
 TEST(TaskCatalog, FloatParamsAcceptIntegers) {
   TaskCatalog c = load();
   auto r = resolve_task(*c.find("echo"), Given{{"scale", std::int64_t{2}}}, "/d", 1);

@@ -51,7 +51,8 @@ TEST(ParseSubmit, ErrorsNameTheField) {
            {R"({"command":["a",1]})", "command[1]"},
            {R"({"command":"ls"})", "command"},
            {R"({"command":["x"],"params":{}})", "params"},
-           {R"({"task":"t","vram_mb":1.0})", "vram_mb"},
+           {R"({"task":"t","vram_mb":1.5})", "vram_mb"},
+           {R"({"task":"t","vram_mb":1e300})", "vram_mb"},
            {R"({"task":"t","vram_mb":1099511627777})", "vram_mb"},
            {R"({"task":"t","priority":1001})", "priority"},
            {R"({"task":"t","timeout_s":-1})", "timeout_s"},
@@ -65,6 +66,14 @@ TEST(ParseSubmit, ErrorsNameTheField) {
     EXPECT_EQ(r.error().field, c.field) << c.body << " -> " << r.error().message;
     EXPECT_FALSE(r.error().message.empty());
   }
+}
+
+TEST(ParseSubmit, IntegralNumbersAreIntegers) {
+  auto r = parse_submit(R"({"task":"t","vram_mb":2.0,"priority":-3.0,"timeout_s":6e1})");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->vram_mb, 2);
+  EXPECT_EQ(r->priority, -3);
+  EXPECT_EQ(r->timeout_s, 60);
 }
 
 TEST(JobToJson, QueuedAndTerminalShapes) {
