@@ -78,7 +78,7 @@ core::Result<std::unique_ptr<gpu::GpuSource>> make_gpu_source(const core::Config
   }
   // Real GPUs through NVML; `auto` falls back to simulation (loudly) when there are none.
   std::string why;
-  auto nvml = gpu::NvmlLibrary::open();
+  auto nvml = gpu::NvmlLibrary::open(config.nvml_library);
   if (nvml) {
     auto devices = (*nvml)->read_devices();
     if (!devices) {

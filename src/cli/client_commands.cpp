@@ -284,12 +284,27 @@ int cancel(const ClientOptions& c, std::int64_t id) {
 int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follow) {
   std::string target = fmt::format("/v1/jobs/{}/log?stream={}&follow={}", id,
                                    stderr_stream ? "stderr" : "stdout", follow ? 1 : 0);
-  auto r = call(c, "GET", target, {}, 30s, [](std::string_view piece) {
-    std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+  std::string_view stream = stderr_stream ? "stderr" : "stdout";
+  // --json: one object {"id", "stream", "text"}; with -f one such line per piece as it arrives.
+  std::string whole;
+  auto r = call(c, "GET", target, {}, 30s, [&](std::string_view piece) {
+    if (!c.json) {
+      std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+    } else if (follow) {
+      std::cout << json::serialize(json::object{{"id", id}, {"stream", stream}, {"text", piece}})
+                << "\n";
+    } else {
+      whole.append(piece);
+    }
     std::cout.flush();
   });
   if (!r) return kExitUnreachable;
-  return r->status == 200 ? kExitOk : report_error(*r);
+  if (r->status != 200) return report_error(*r);
+  if (c.json && !follow) {
+    std::cout << json::serialize(json::object{{"id", id}, {"stream", stream}, {"text", whole}})
+              << "\n";
+  }
+  return kExitOk;
 }
 
 int gpus(const ClientOptions& c) {

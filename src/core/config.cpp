@@ -77,6 +77,7 @@ Result<Config> parse_config(std::string_view toml_text, Config c) {
     if (k == "vram_grace_ms") r = read_key(t, k, c.vram_grace_ms);
     if (k == "vram_policy") r = read_key(t, k, c.vram_policy);
     if (k == "gpu_lock_dir") r = read_key(t, k, c.gpu_lock_dir);
+    if (k == "nvml_library") r = read_key(t, k, c.nvml_library);
     if (!r) return r.error();
   }
   return c;

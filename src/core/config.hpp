@@ -34,6 +34,8 @@ struct Config {
   std::string vram_policy = "kill";
   // Where the per-GPU lock files live (one vramq per GPU on a host; NVML GPUs only).
   std::string gpu_lock_dir = "/run/lock";
+  // The NVML library to load for --gpus nvml|auto: the driver's soname, found the usual way.
+  std::string nvml_library = "libnvidia-ml.so.1";
 };
 
 // Applies the keys present in `toml_text` over `base`. Unknown keys and wrong types are errors

@@ -60,9 +60,11 @@ def test_usage_errors_exit_2():
 
 
 def test_serve_with_nvml_and_no_driver_names_the_sim_option(tmp_path):
+    # Whatever the host has: the library named is not there.
     r = subprocess.run([BIN, "serve", "--gpus", "nvml", "--data-dir", str(tmp_path / "d"),
+                        "--nvml-library", str(tmp_path / "no-libnvidia-ml.so.1"),
                         "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
-    assert r.returncode != 0
+    assert r.returncode == 2
     assert "--gpus sim:" in r.stderr
 
 
@@ -109,3 +111,16 @@ def test_a_bad_vram_tolerance_is_a_usage_error_naming_it(tmp_path):
     r = subprocess.run([BIN, "serve", "--gpus", "sim:24GiB", "--data-dir", str(tmp_path / "d"),
                         "--vram-tolerance", "ten"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "--vram-tolerance" in r.stderr, r.stderr
+
+
+def test_logs_json_prints_json(server):
+    job = server.submit(params={"seconds": 0, "output": "hello"}, wait=30).json()
+    r = server.cli("logs", str(job["id"]), "--json")
+    assert r.returncode == 0, r.stderr
+    body = json.loads(r.stdout)
+    assert body["id"] == job["id"] and body["stream"] == "stdout"
+    assert '"output": "hello"' in body["text"]
+    r = server.cli("logs", str(job["id"]), "--json", "--stderr", "-f")
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert lines and all(x["stream"] == "stderr" for x in lines)
+    assert "progress 100%" in "".join(x["text"] for x in lines)
