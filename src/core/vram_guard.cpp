@@ -53,6 +53,7 @@ VramVerdict judge_vram(std::int64_t reservation_mb, std::optional<std::int64_t> 
     return VramVerdict::within;
   }
   if (!state.since_ms) state.since_ms = now_ms;
+  state.peak_mb = std::max(state.peak_mb, *measured_mb);
   if (state.acted || now_ms - *state.since_ms < limits.grace_ms) return VramVerdict::over;
   state.acted = true;
   return VramVerdict::act;

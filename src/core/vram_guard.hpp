@@ -33,6 +33,7 @@ std::int64_t vram_limit_mb(std::int64_t reservation_mb, double tolerance);
 struct OverUse {
   std::optional<std::int64_t> since_ms;  // first reading above the limit of the current stretch
   bool acted = false;                    // the policy acted already (once per job run)
+  std::int64_t peak_mb = 0;  // the highest reading above the limit in this run (0: none yet)
 };
 
 enum class VramVerdict {

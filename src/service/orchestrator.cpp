@@ -875,23 +875,33 @@ void Orchestrator::on_sample(core::Result<gpu::GpuSample> s) {
 }
 
 void Orchestrator::guard_vram(JobId id, Running& r) {
-  if (core::judge_vram(r.reservation_mb, r.measured_mb, now_ms(), vram_limits_, r.over_use) !=
-      core::VramVerdict::act) {
-    return;
+  std::int64_t peak_before = r.over_use.peak_mb;
+  core::VramVerdict verdict =
+      core::judge_vram(r.reservation_mb, r.measured_mb, now_ms(), vram_limits_, r.over_use);
+  auto what = [&] {
+    return fmt::format(
+        "used up to {} MiB on GPU {}, above its reservation of {} MiB plus {:g}% for more than "
+        "{} ms",
+        r.over_use.peak_mb, r.gpu, r.reservation_mb, vram_limits_.tolerance * 100,
+        vram_limits_.grace_ms);
+  };
+  if (verdict == core::VramVerdict::act) {
+    spdlog::warn("job {}: {}", id, what());
+    if (vram_limits_.policy == core::VramPolicy::kill) {
+      r.stop_detail = what();
+      stop_job(id, EndReason::vram_exceeded);
+      return;
+    }
+    Job& job = active_.at(id);
+    r.warning_index = job.warnings.size();
+    job.warnings.push_back(what());
+    store_->save(job);
+  } else if (r.warning_index && r.over_use.peak_mb > peak_before) {
+    // Warned already (warn policy): the warning keeps quoting the peak as the job grows on.
+    Job& job = active_.at(id);
+    job.warnings.at(*r.warning_index) = what();
+    store_->save(job);
   }
-  std::string what = fmt::format(
-      "used {} MiB on GPU {}, above its reservation of {} MiB plus {:g}% for more than {} ms",
-      r.measured_mb.value_or(0), r.gpu, r.reservation_mb, vram_limits_.tolerance * 100,
-      vram_limits_.grace_ms);
-  spdlog::warn("job {}: {}", id, what);
-  if (vram_limits_.policy == core::VramPolicy::kill) {
-    r.stop_detail = what;
-    stop_job(id, EndReason::vram_exceeded);
-    return;
-  }
-  Job& job = active_.at(id);
-  job.warnings.push_back(what);
-  store_->save(job);
 }
 
 std::optional<store::JobStore::FootprintRecord> Orchestrator::learn_from(const Job& job) {

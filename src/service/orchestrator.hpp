@@ -168,6 +168,7 @@ class Orchestrator {
     core::EndReason stop_reason = core::EndReason::none;  // why we are stopping it, if we are
     core::OverUse over_use;   // its measured use against its reservation, reading by reading
     std::string stop_detail;  // what made us stop it (vram_exceeded), for its `error`
+    std::optional<std::size_t> warning_index;  // its over-use warning in job.warnings (warn)
   };
   std::int64_t now_ms() const;
   std::string job_dir(core::JobId id) const;

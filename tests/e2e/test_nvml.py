@@ -204,6 +204,9 @@ def test_under_warn_a_growing_job_is_only_reported(make_server, gpus):
     assert done["state"] == "succeeded", done
     assert len(done["warnings"]) == 1, done
     assert "above its reservation of 1000 MiB plus 20%" in done["warnings"][0]
+    # The warning quotes the peak of the run, not the reading that first crossed the limit.
+    assert done["peak_vram_mb"] > 2000, done
+    assert f"used up to {done['peak_vram_mb']} MiB" in done["warnings"][0], done
     assert done["reason"] is None
     shown = s.cli("show", str(j["id"])).stdout
     assert any(line.startswith("warning") and "above its reservation" in line

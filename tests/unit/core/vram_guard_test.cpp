@@ -40,6 +40,19 @@ TEST(VramGuard, ActsOnceAfterTheGraceAndOnlyThen) {
   EXPECT_EQ(judge_vram(1000, 1500, 5000, limits, s), VramVerdict::over);  // acted once already
 }
 
+TEST(VramGuard, KeepsThePeakOverTheLimit) {
+  VramLimits limits{.tolerance = 0.10, .grace_ms = 1000, .policy = VramPolicy::warn};
+  OverUse s;
+  judge_vram(1000, 1050, 0, limits, s);
+  EXPECT_EQ(s.peak_mb, 0);  // within the tolerance: not over
+  judge_vram(1000, 1200, 10, limits, s);
+  judge_vram(1000, 1900, 500, limits, s);
+  judge_vram(1000, 1300, 1200, limits, s);  // acts here, on a lower reading
+  EXPECT_EQ(s.peak_mb, 1900);
+  judge_vram(1000, 2500, 2000, limits, s);
+  EXPECT_EQ(s.peak_mb, 2500);
+}
+
 TEST(VramGuard, DroppingBackUnderRestartsTheGrace) {
   VramLimits limits{.tolerance = 0.0, .grace_ms = 1000};
   OverUse s;
