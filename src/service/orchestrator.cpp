@@ -123,6 +123,7 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       log_watcher_(ioc),
       gpu_worker_(ioc.get_executor()),
       file_worker_(ioc.get_executor()) {
+  footprints_ = core::Footprints({.tolerance = config_.vram_tolerance});
   vram_limits_ = {
       .tolerance = config_.vram_tolerance,
       .grace_ms = config_.vram_grace_ms,
@@ -156,7 +157,7 @@ core::Result<void> Orchestrator::start() {
   auto footprints = store_->load_footprints();
   if (!footprints) return footprints.error();
   for (const store::JobStore::FootprintRecord& f : *footprints)
-    footprints_.add(f.task, f.bucket, f.peak_mb);
+    footprints_.add(f.task, f.bucket, {.peak_mb = f.peak_mb, .reserved_mb = f.reserved_mb});
   auto jobs = store_->load_unfinished();
   if (!jobs) return jobs.error();
   std::int64_t requeued = 0;
@@ -914,8 +915,9 @@ std::optional<store::JobStore::FootprintRecord> Orchestrator::learn_from(const J
   store::JobStore::FootprintRecord f{
       .task = task->name,
       .bucket = core::footprint_bucket(task->vram, params_from_json(job.spec.params_json)),
-      .peak_mb = *job.peak_vram_mb};
-  footprints_.add(f.task, f.bucket, f.peak_mb);
+      .peak_mb = *job.peak_vram_mb,
+      .reserved_mb = job.spec.vram_mb};
+  footprints_.add(f.task, f.bucket, {.peak_mb = f.peak_mb, .reserved_mb = f.reserved_mb});
   return f;
 }
 

@@ -59,6 +59,7 @@ constexpr const char* kMigrations[] = {
          peak_mb INTEGER NOT NULL
        );
        CREATE INDEX footprints_bucket ON footprints(task, bucket, id);)",
+    R"(ALTER TABLE footprints ADD COLUMN reserved_mb INTEGER NOT NULL DEFAULT 0;)",
 };
 static_assert(std::size(kMigrations) == JobStore::kSchemaVersion);
 
@@ -229,7 +230,8 @@ core::Result<std::unique_ptr<JobStore>> JobStore::open(const std::string& path,
   if (!insert_key) return insert_key.error();
   store->insert_key_ = std::move(*insert_key);
   auto insert_footprint =
-      store->writer_db_.prepare("INSERT INTO footprints (task, bucket, peak_mb) VALUES (?,?,?)");
+      store->writer_db_.prepare(
+          "INSERT INTO footprints (task, bucket, peak_mb, reserved_mb) VALUES (?,?,?,?)");
   if (!insert_footprint) return insert_footprint.error();
   store->insert_footprint_ = std::move(*insert_footprint);
   // Keeps the newest 50 samples of the bucket just written (core::Footprints keeps as many).
@@ -343,6 +345,7 @@ core::Result<void> JobStore::write_batch(std::vector<Op>& batch) {
       insert_footprint_.bind(1, op.footprint->task);
       insert_footprint_.bind(2, op.footprint->bucket);
       insert_footprint_.bind(3, op.footprint->peak_mb);
+      insert_footprint_.bind(4, op.footprint->reserved_mb);
       if (insert_footprint_.step() != SQLITE_DONE) return fail("recording the footprint");
       prune_footprints_.reset();
       prune_footprints_.bind(1, op.footprint->task);
@@ -374,12 +377,16 @@ core::Result<std::vector<Job>> JobStore::load_unfinished() {
 }
 
 core::Result<std::vector<JobStore::FootprintRecord>> JobStore::load_footprints() {
-  auto s = writer_db_.prepare("SELECT task, bucket, peak_mb FROM footprints ORDER BY id");
+  auto s = writer_db_.prepare(
+      "SELECT task, bucket, peak_mb, reserved_mb FROM footprints ORDER BY id");
   if (!s) return s.error();
   std::vector<FootprintRecord> out;
   int rc = 0;
   while ((rc = s->step()) == SQLITE_ROW)
-    out.push_back({.task = s->text(0), .bucket = s->text(1), .peak_mb = s->int64(2)});
+    out.push_back({.task = s->text(0),
+                   .bucket = s->text(1),
+                   .peak_mb = s->int64(2),
+                   .reserved_mb = s->int64(3)});
   if (rc != SQLITE_DONE) return core::Error{writer_db_.error()};
   return out;
 }

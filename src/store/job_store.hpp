@@ -51,6 +51,7 @@ class JobStore {
     std::string task;
     std::string bucket;
     std::int64_t peak_mb = 0;
+    std::int64_t reserved_mb = 0;  // the reservation the run had (0: not recorded, before v5)
   };
 
   // Inserts or replaces the job's row, and records `key` and `footprint`, if given, in the same
@@ -98,7 +99,7 @@ class JobStore {
   // Counts rows (tests and start-up logs). Blocking, on the reader connection: not on the loop.
   core::Result<std::int64_t> count_blocking();
 
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
  private:
   struct Op {

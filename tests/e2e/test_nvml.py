@@ -287,6 +287,40 @@ def test_after_five_runs_the_reservation_follows_the_measured_peaks(make_server,
     assert s2.submit("model", params={"size": 1000}).json()["vram_mb"] == 1100
 
 
+def test_learned_reservations_converge_for_jobs_that_use_what_they_are_given(make_server, gpus,
+                                                                             tmp_path):
+    """Two shapes whose peak sits at the reservation: a job that uses what it is given
+    ($VRAMQ_VRAM_MB, as a framework grabbing its share does) and an exact rule (the run uses
+    exactly the declared figure). Neither is evidence for more: the reservation stays put run
+    after run instead of ratcheting up 10 % at a time."""
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text(f"""
+[tasks.follower]
+argv = ["{FAKE_MODEL}", "--nvml-dir", "{gpus.dir}", "--vram-mb", "reservation", "--seconds", "0.3"]
+[tasks.follower.vram]
+base_mb = 1501
+[tasks.exact]
+argv = ["{FAKE_MODEL}", "--nvml-dir", "{gpus.dir}", "--vram-mb", "{{size}}", "--seconds", "0.3"]
+[tasks.exact.params]
+size = {{ type = "int", min = 0, max = 20000, default = 1000 }}
+[tasks.exact.vram]
+base_mb = 0
+per_unit_mb = 1
+unit = "size"
+""")
+    s = make_server("--gpus", "nvml", "--tasks", str(tasks), "--gpu-poll-ms", "50",
+                    env=gpus.env())
+    for run in range(8):
+        follower = s.submit("follower", params={}).json()
+        exact = s.submit("exact", params={"size": 3000}).json()
+        assert (follower["vram_mb"], exact["vram_mb"]) == (1501, 3000), (run, follower, exact)
+        assert s.wait_job(follower["id"])["peak_vram_mb"] == 1501
+        assert s.wait_job(exact["id"])["peak_vram_mb"] == 3000
+    learned = {t["name"]: t["learned"] for t in s.get("/v1/tasks").json()["tasks"]}
+    assert learned["follower"][0]["reserve_mb"] == 1501, learned
+    assert learned["exact"][0]["reserve_mb"] == 3000, learned
+
+
 def test_a_gpu_that_lists_no_processes_counts_jobs_as_their_reservations(make_server, gpus):
     (gpus.dir / "no_processes").write_text("")
     s = guarded_server(make_server, gpus)

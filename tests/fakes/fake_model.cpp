@@ -53,7 +53,7 @@ void report_vram(long long mb) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: vramq-fake-model [--seconds S] [--vram-mb N] [--grow-to-mb N] "
+               "usage: vramq-fake-model [--seconds S] [--vram-mb N|reservation] [--grow-to-mb N] "
                "[--exit-code C] [--output TEXT] [--children K] [--out-dir DIR] [--nvml-dir DIR] "
                "[--oom-below-mb N]\n");
   return 2;
@@ -77,6 +77,8 @@ int main(int argc, char** argv) {
     std::string value = argv[++i];
     if (arg == "--seconds")
       seconds = std::atof(value.c_str());
+    else if (arg == "--vram-mb" && value == "reservation")  // use what it is given
+      vram_mb = std::atoll(std::getenv("VRAMQ_VRAM_MB") ? std::getenv("VRAMQ_VRAM_MB") : "0");
     else if (arg == "--vram-mb")
       vram_mb = std::atoll(value.c_str());
     else if (arg == "--grow-to-mb")

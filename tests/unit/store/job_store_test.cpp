@@ -167,7 +167,8 @@ TEST_F(JobStoreTest, FootprintsAreSavedWithTheJobAndOnlyTheNewest50PerBucketKept
                      JobStore::FootprintRecord{.task = "t", .bucket = "size=1", .peak_mb = id});
     }
     (*store)->save(make_job(61, core::JobState::succeeded), {}, std::nullopt,
-                   JobStore::FootprintRecord{.task = "t", .bucket = "size=2", .peak_mb = 7});
+                   JobStore::FootprintRecord{
+                       .task = "t", .bucket = "size=2", .peak_mb = 7, .reserved_mb = 8});
   }
   auto store = JobStore::open(db(), ioc_.get_executor());
   auto f = (*store)->load_footprints();
@@ -175,6 +176,8 @@ TEST_F(JobStoreTest, FootprintsAreSavedWithTheJobAndOnlyTheNewest50PerBucketKept
   ASSERT_EQ(f->size(), 51U);
   EXPECT_EQ(f->front().peak_mb, 11);  // 1..10 pruned
   EXPECT_EQ(f->back().bucket, "size=2");
+  EXPECT_EQ(f->back().reserved_mb, 8);  // the reservation the run had, kept with its peak
+  EXPECT_EQ(f->front().reserved_mb, 0);
 }
 
 TEST_F(JobStoreTest, RefusesADatabaseFromANewerVramq) {
