@@ -64,6 +64,8 @@ class JobQueue {
   };
   // Where a queued job stands after the last pass (nullopt if not queued).
   std::optional<Place> place(JobId id) const;
+  // Whether the last pass held this GPU for a starving job (holds last until the next pass).
+  bool held(int gpu_index) const { return last_ && last_->held(gpu_index); }
   // Overrides a job's reason until the next pass (a start that failed its re-check).
   void set_reason(JobId id, PendingReason reason);
 

@@ -109,6 +109,13 @@ bool Planner::settled() const {
   return draining_ || !most_ || *most_ < min_queued_vram_mb_;
 }
 
+bool Planner::held(int gpu_index) const {
+  for (std::size_t g = 0; g < gpus_.size(); ++g) {
+    if (index_[g] == gpu_index) return gpus_[g].held_by_priority.has_value();
+  }
+  return false;
+}
+
 PendingReason Planner::reason_for(const QueuedJob& job) const {
   return draining_ ? PendingReason::draining : why_pending(gpus_, job);
 }

@@ -105,6 +105,8 @@ class Planner {
   // The same, but nullopt when no GPU is known and unheld, and possibly negative: no job with a
   // larger reservation can start in the rest of this pass (it only ever decreases).
   std::optional<std::int64_t> most_available_mb() const { return most_; }
+  // Whether the GPU with this index was held for a starving job during the pass.
+  bool held(int gpu_index) const;
   // Jobs queued at or before this time have waited past the backfill bound (they may hold).
   std::int64_t starving_cutoff_ms() const { return now_ms_ - config_.backfill_bound_ms; }
 

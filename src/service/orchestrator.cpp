@@ -150,6 +150,7 @@ core::Result<void> Orchestrator::start() {
   if (!first) return core::Error{"GPU source: " + first.error().message};
   if (first->gpus.empty()) return core::Error{"the GPU source reports no GPUs"};
   sample_ = std::move(*first);
+  admitting_mb_.assign(sample_.gpus.size(), 0);
 
   auto max_id = store_->max_id();
   if (!max_id) return max_id.error();
@@ -328,12 +329,13 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   co_return v;
 }
 
-std::optional<SubmitError> Orchestrator::admission_refusal() const {
+std::optional<SubmitError> Orchestrator::admission_refusal(const Job& job) const {
   if (draining_) {
     return SubmitError{SubmitErrc::draining, "", "vramq is shutting down and takes no new jobs"};
   }
   auto waiting = static_cast<std::int64_t>(queue_.size()) + saving_;
-  if (waiting >= config_.queue_max) {
+  // A full queue refuses only jobs that would wait: one that can start at once never joins it.
+  if (waiting >= config_.queue_max && !start_gpu_now(job)) {
     return SubmitError{SubmitErrc::queue_full, "",
                        fmt::format("the queue is full: {} jobs waiting, the limit is {}", waiting,
                                    config_.queue_max),
@@ -342,11 +344,32 @@ std::optional<SubmitError> Orchestrator::admission_refusal() const {
   return std::nullopt;
 }
 
+std::optional<int> Orchestrator::start_gpu_now(const Job& job) const {
+  std::vector<core::GpuView> views = gpu_views();
+  for (std::size_t g = 0; g < views.size() && g < admitting_mb_.size(); ++g)
+    views[g].committed_mb += admitting_mb_[g];
+  // Only when no queued job can start now (the planner is settled against the whole queue) is
+  // the answer certain without a pass: no queued job will take the room first.
+  core::Planner planner(views, now_ms(), scheduler_config(), draining_, queue_.min_vram_mb());
+  if (!queue_.empty() && !planner.settled()) return std::nullopt;
+  std::optional<int> best;
+  std::int64_t best_left = 0;
+  for (const core::GpuView& v : views) {
+    std::int64_t left = core::available_mb(v, config_.vram_buffer_mb) - job.spec.vram_mb;
+    if (!v.known || queue_.held(v.index) || left < 0) continue;
+    if (!best || left < best_left) {
+      best = v.index;
+      best_left = left;
+    }
+  }
+  return best;
+}
+
 boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest req) {
-  if (auto refused = admission_refusal()) return *refused;
   JobId id = next_id_;  // not taken: the job is only imagined
   auto job = build_job(req, id);
   if (!job) return job.error();
+  if (auto refused = admission_refusal(*job)) return *refused;
   std::vector<core::QueuedJob> queue = queue_.snapshot();
   core::QueuedJob probe{.id = id,
                         .priority = job->spec.priority,
@@ -373,13 +396,20 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
 
 asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit_new(
     SubmitRequest req) {
-  if (auto refused = admission_refusal()) co_return *refused;
-  // The id is taken only once the job is valid: a refused request changes nothing, not even
-  // the next id (nothing suspends between here and the increment).
+  // The id is taken only once the job is valid and admitted: a refused request changes nothing,
+  // not even the next id (nothing suspends between here and the increment).
   JobId id = next_id_;
   auto job = build_job(req, id);
   if (!job) co_return job.error();
+  if (auto refused = admission_refusal(*job)) co_return *refused;
   ++next_id_;
+  // Admitted past a full queue because it starts at once: its room is spoken for until the pass
+  // after its save has started it, so that a burst of such jobs cannot all count on one GPU.
+  std::optional<int> over_cap;
+  if (static_cast<std::int64_t>(queue_.size()) + saving_ >= config_.queue_max) {
+    over_cap = start_gpu_now(*job);
+    if (over_cap) admitting_mb_.at(*over_cap) += job->spec.vram_mb;
+  }
   std::optional<store::JobStore::IdempotencyRecord> key;
   if (!req.idempotency_key.empty()) {
     key = store::JobStore::IdempotencyRecord{.key = req.idempotency_key,
@@ -392,6 +422,7 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
       co_await async_save(*store_, *job, std::move(key), asio::use_awaitable);
   --saving_;
   if (!saved) {
+    if (over_cap) admitting_mb_.at(*over_cap) -= job->spec.vram_mb;
     spdlog::error("job {}: not stored: {}", id, saved.error().message);
     co_return SubmitError{SubmitErrc::store_failed, "",
                           "the job could not be stored: " + saved.error().message};
@@ -399,6 +430,7 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   enqueue(*job);
   // Let the (coalesced) scheduling pass run first, so the answer shows the job's place.
   co_await asio::post(ioc_, asio::use_awaitable);
+  if (over_cap) admitting_mb_.at(*over_cap) -= job->spec.vram_mb;
   if (auto q = queued_job(id)) co_return view(*q);
   if (auto a = active_.find(id); a != active_.end()) co_return view(a->second);
   if (auto s = settling_.find(id); s != settling_.end()) co_return view(s->second);

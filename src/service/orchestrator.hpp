@@ -181,7 +181,10 @@ class Orchestrator {
   std::vector<core::GpuView> gpu_views() const;
   core::SchedulerConfig scheduler_config() const;
   core::Decisions plan_now(std::span<const core::QueuedJob> queue) const;
-  std::optional<SubmitError> admission_refusal() const;  // draining or queue full
+  // Draining, or the queue is full and `job` could not start at once.
+  std::optional<SubmitError> admission_refusal(const core::Job& job) const;
+  // The GPU `job` would start on now, if that is certain without a pass (see admitting_mb_).
+  std::optional<int> start_gpu_now(const core::Job& job) const;
 
   void schedule_soon();
   void schedule();
@@ -221,6 +224,9 @@ class Orchestrator {
   core::JobQueue queue_;        // queued jobs, with their places and reasons from the last pass
   std::map<core::JobId, Running> running_;
   std::int64_t saving_ = 0;  // submissions accepted but not yet durable (count toward the cap)
+  // Per GPU: reservations of jobs admitted past a full queue because they start at once, from
+  // admission until the pass after their save (then they run, or wait like any queued job).
+  std::vector<std::int64_t> admitting_mb_;
   std::set<std::string> keys_in_flight_;  // Idempotency-Keys whose request is being handled
   std::int64_t keys_expired_at_ms_ = 0;
   std::multimap<core::JobId, std::shared_ptr<boost::asio::steady_timer>> waiters_;

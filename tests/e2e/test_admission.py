@@ -76,3 +76,26 @@ def test_measured_use_above_the_reservation_counts_for_admission(server):
     a, b = intervals(server, [greedy["id"], waiting["id"]])
     assert not overlap(a, b)
     assert server.job(greedy["id"])["peak_vram_mb"] == 20000
+
+
+def test_a_full_queue_still_admits_a_job_that_starts_at_once(make_server):
+    s = make_server("--gpus", "sim:24GiB", "--queue-max", "2")
+    blocker = s.submit(params={"seconds": 30, "vram_mb": 12000}).json()
+    s.wait_state(blocker["id"], ["running"])
+    big = [s.submit(params={"seconds": 0, "vram_mb": 20000}).json() for _ in range(2)]
+    assert all(j["state"] == "queued" for j in big)
+    r = s.submit(params={"seconds": 0, "vram_mb": 20000})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1, r.text
+    # 24576 - 1024 - 12000 = 11552 MiB free now: a 4000 MiB job starts at once, queue or no queue.
+    d = s.post("/v1/jobs?dry_run=1", {"task": "fake-model", "params": {"vram_mb": 4000}}).json()
+    assert d["decision"] == "admit", d
+    small = s.submit(params={"seconds": 0, "vram_mb": 4000}, wait=30)
+    assert small.status_code == 200 and small.json()["state"] == "succeeded", small.text
+    # A burst of such jobs, all at once, is admitted only as far as the free room goes: each
+    # one admitted speaks for its room before the next is judged.
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(
+            lambda _: s.submit(params={"seconds": 5, "vram_mb": 4000}).status_code, range(8)))
+    assert sorted(codes) == [202] * 2 + [429] * 6, codes
+    s.delete(f"/v1/jobs/{blocker['id']}")
