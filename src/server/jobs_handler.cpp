@@ -133,7 +133,9 @@ Response dry_run_response(const service::DryRun& d) {
     o["queue_position"] = d.pending->position;
     o["pending_reason"] = core::to_string(d.pending->reason);
     o["best_available_mb"] = d.pending->best_available_mb;
-    o["predicted_start"] = rfc3339(d.predicted_start_ms);
+    o["predicted_start"] = d.predicted_start_ms > 0
+                               ? boost::json::value(rfc3339(d.predicted_start_ms))
+                               : boost::json::value(nullptr);
   }
   return Response{.body = boost::json::serialize(o)};
 }

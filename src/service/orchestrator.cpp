@@ -16,6 +16,7 @@
 
 #include "core/footprints.hpp"
 #include "core/job_record.hpp"
+#include "core/start_prediction.hpp"
 #include "core/units.hpp"
 #include "exec/process_probe.hpp"
 #include "util/real_path.hpp"
@@ -32,6 +33,8 @@ using core::JobState;
 namespace {
 
 constexpr std::int64_t kKeyLifetimeMs = std::int64_t{24} * 3600 * 1000;
+// Dry runs simulate at most this many queued jobs ahead (and extrapolate past them).
+constexpr std::size_t kPredictionLimit = 2000;
 
 // A store save as an awaitable operation.
 template <class Token>
@@ -386,12 +389,44 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
   }
   out.predicted_start_ms = now_ms();
   if (out.pending) {
-    // Every job ahead must start first; jobs leave at about one mean run time per running slot.
-    double slots = std::max<double>(1.0, static_cast<double>(running_.size()));
-    out.predicted_start_ms +=
-        static_cast<std::int64_t>((out.pending->position + 1) * mean_run_s_ / slots * 1000.0);
+    std::vector<core::PredictionQueued> ahead;
+    for (const core::QueuedJob& q : queue) {
+      if (q.id == id) break;
+      std::int64_t duration = 0;
+      if (ahead.size() < kPredictionLimit) {
+        if (auto j = queued_job(q.id)) duration = expected_run_ms(j->spec);
+      }
+      ahead.push_back({.vram_mb = q.vram_mb, .duration_ms = duration});
+    }
+    ahead.push_back({.vram_mb = job->spec.vram_mb, .duration_ms = expected_run_ms(job->spec)});
+    out.predicted_start_ms = predict_start(ahead).value_or(0);
   }
   return out;
+}
+
+std::int64_t Orchestrator::expected_run_ms(const core::JobSpec& spec) const {
+  // The same task with the same parameters, else the task, else every run.
+  auto it = run_s_by_task_.find(spec.task + "\n" + spec.params_json);
+  if (it == run_s_by_task_.end()) it = run_s_by_task_.find(spec.task);
+  double s = it == run_s_by_task_.end() ? mean_run_s_ : it->second;
+  auto ms = static_cast<std::int64_t>(s * 1000.0);
+  return spec.timeout_s > 0 ? std::min(ms, spec.timeout_s * 1000) : ms;
+}
+
+std::optional<std::int64_t> Orchestrator::predict_start(
+    std::span<const core::PredictionQueued> queue) const {
+  std::vector<core::PredictionGpu> gpus;
+  for (const core::GpuView& v : gpu_views()) {
+    gpus.push_back({.free_mb = core::available_mb(v, config_.vram_buffer_mb), .known = v.known});
+  }
+  std::vector<core::PredictionRunning> running;
+  for (const auto& [rid, r] : running_) {
+    const Job& j = active_.at(rid);
+    running.push_back({.gpu = r.gpu,
+                       .committed_mb = std::max(r.reservation_mb, r.measured_mb.value_or(0)),
+                       .end_ms = j.started_at_ms + expected_run_ms(j.spec)});
+  }
+  return core::predict_start_ms(now_ms(), gpus, running, queue, kPredictionLimit);
 }
 
 asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit_new(
@@ -747,6 +782,14 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   job.signal = status.signal;
   double ran_s = static_cast<double>(now_ms() - job.started_at_ms) / 1000.0;
   mean_run_s_ = 0.9 * mean_run_s_ + 0.1 * std::max(ran_s, 0.001);
+  if (status.exit_code == 0) {  // whole runs only: how long this task takes, for predictions
+    // Bounded: a flood of distinct parameters starts the averages afresh rather than grow them.
+    if (run_s_by_task_.size() >= 10'000) run_s_by_task_.clear();
+    for (const std::string& key : {job.spec.task, job.spec.task + "\n" + job.spec.params_json}) {
+      auto [avg, fresh] = run_s_by_task_.try_emplace(key, ran_s);
+      if (!fresh) avg->second = 0.7 * avg->second + 0.3 * std::max(ran_s, 0.001);
+    }
+  }
 
   JobState state = JobState::succeeded;
   EndReason reason = EndReason::none;

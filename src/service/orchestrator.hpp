@@ -23,6 +23,7 @@
 #include "core/job.hpp"
 #include "core/job_queue.hpp"
 #include "core/scheduler.hpp"
+#include "core/start_prediction.hpp"
 #include "core/task_catalog.hpp"
 #include "core/vram_guard.hpp"
 #include "exec/executor.hpp"
@@ -86,7 +87,9 @@ struct DryRun {
   std::int64_t vram_mb = 0;                      // the reservation it would get
   std::optional<core::StartDecision> start;      // set: it would start now
   std::optional<core::PendingDecision> pending;  // else: where and why it would wait
-  std::int64_t predicted_start_ms = 0;  // rough: queue ahead x mean run time / jobs running
+  // When it would probably start (0: cannot be foreseen): simulated from the running jobs'
+  // expected ends and the jobs ahead (core::predict_start_ms).
+  std::int64_t predicted_start_ms = 0;
 };
 
 struct GpuStatus {
@@ -177,6 +180,11 @@ class Orchestrator {
   boost::asio::awaitable<boost::system::result<JobView, SubmitError>> submit_or_replay(
       SubmitRequest req);
   std::int64_t retry_after_s() const;
+  // A job's expected run time: the moving average of earlier runs with its parameters, else of
+  // its task, else of all, within its timeout.
+  std::int64_t expected_run_ms(const core::JobSpec& spec) const;
+  // When the last job of `queue` (the jobs ahead of it, then itself) would probably start.
+  std::optional<std::int64_t> predict_start(std::span<const core::PredictionQueued> queue) const;
   JobView view(const core::Job& job) const;
   std::vector<core::GpuView> gpu_views() const;
   core::SchedulerConfig scheduler_config() const;
@@ -240,6 +248,9 @@ class Orchestrator {
   bool schedule_posted_ = false;
   bool draining_ = false;
   double mean_run_s_ = 10;  // moving average of run times, for Retry-After
+  // Moving averages of successful run times, by task and by task + parameters ("TASK\nPARAMS";
+  // "" for raw commands). At most 10,000 keys.
+  std::map<std::string, double, std::less<>> run_s_by_task_;
   std::int64_t recheck_failures_ = 0;
   boost::asio::steady_timer poll_timer_;
   LogWatcher log_watcher_;

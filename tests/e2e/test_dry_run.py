@@ -22,8 +22,10 @@ def test_admit_queue_and_reject_without_storing_anything(make_server):
     d = dry(s, {"task": "fake-model", "bogus": 1})
     assert d["decision"] == "reject" and d["status"] == 400
     assert s.submit(params={"vram_mb": 8000}).status_code == 202  # fills the queue (max 1)
-    d = dry(s, {"task": "fake-model"})
+    d = dry(s, {"task": "fake-model", "params": {"vram_mb": 8000}})
     assert d["decision"] == "reject" and d["status"] == 429 and d["retry_after_s"] >= 1
+    d = dry(s, {"task": "fake-model", "params": {"vram_mb": 2000}})  # fits now: never queued
+    assert d["decision"] == "admit", d
     jobs = s.get("/v1/jobs").json()["jobs"]
     assert [j["id"] for j in jobs] == [blocker["id"] + 1, blocker["id"]]  # no id was used up
 
@@ -55,3 +57,20 @@ def test_integral_numbers_are_integers(server):
     assert r.json()["vram_mb"] == 2 and r.json()["params"]["vram_mb"] == 100
     r = server.post("/v1/jobs", {"task": "fake-model", "vram_mb": 2.5})
     assert r.status_code == 400 and r.json()["field"] == "vram_mb"
+
+
+def test_predicted_start_follows_what_is_running(server):
+    """The prediction waits for the running job that holds the room, by how long runs of that
+    task with those parameters took before, not for a global mean run time."""
+    from datetime import datetime
+    params = {"seconds": 3, "vram_mb": 20000}
+    server.submit(params=params, wait=60)  # teaches how long such a run takes
+    blocker = server.submit(params=params).json()
+    running = server.wait_state(blocker["id"], ["running"])
+    d = dry(server, {"task": "fake-model", "params": {"seconds": 0.1, "vram_mb": 8000}})
+    assert d["decision"] == "queue", d
+
+    def t(s):
+        return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+    predicted = t(d["predicted_start"]) - t(running["started_at"])
+    assert 2.5 <= predicted <= 4.5, (d, running)  # about the 3 s the blocker needs
