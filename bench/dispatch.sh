@@ -52,8 +52,10 @@ wait_up "http://127.0.0.1:$VPORT/healthz"
 
 SPORT=$(free_port)
 # 8 slots: (8 x 2048 + 1024) MiB free, 2048 MiB per run; a queue large enough not to refuse.
+# `exec`: the background job *is* uvicorn, so that the EXIT trap's kill reaches it (a subshell
+# around it would be killed alone and leave uvicorn running).
 (cd "$TMP" && FAKE_FREE_VRAM_MB=17408 MODEL_VRAM_REQUIRED=2048 QUEUE_MAX_SIZE=1000 \
-  /usr/bin/python3 -m uvicorn main:app --port "$SPORT" --log-level warning > "$TMP/seed.log" 2>&1) &
+  exec /usr/bin/python3 -m uvicorn main:app --port "$SPORT" --log-level warning > "$TMP/seed.log" 2>&1) &
 wait_up "http://127.0.0.1:$SPORT/docs"
 
 for c in 8 64; do

@@ -4,6 +4,7 @@ docs/benchmarks.md has the real runs. Release build only: the scripts measure bu
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -16,10 +17,41 @@ pytestmark = [
 ]
 
 
+def session_members(sid):
+    """PIDs of live processes in session `sid` (zombies count as gone)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            out.append(int(d))
+    return out
+
+
 def run(*args, timeout=120):
-    r = subprocess.run(["bash", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return r.stdout
+    """Runs a bench script in a session of its own; it must leave no process of it behind."""
+    p = subprocess.Popen(["bash", *args], cwd=REPO, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, 9)
+            p.wait()
+    deadline = time.time() + 5
+    while session_members(p.pid) and time.time() < deadline:
+        time.sleep(0.05)
+    left = session_members(p.pid)
+    for pid in left:
+        os.kill(pid, 9)
+    assert not left, f"{args[0]} left processes behind: {left}"
+    assert p.returncode == 0, out + err
+    return out
 
 
 def test_submits_benchmark_runs():
