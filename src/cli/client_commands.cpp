@@ -9,6 +9,7 @@
 #include "cli/http_client.hpp"
 #include "cli/table.hpp"
 #include "core/units.hpp"
+#include "util/json_text.hpp"
 
 namespace vramq::cli {
 namespace json = boost::json;
@@ -49,7 +50,7 @@ std::string str(const json::value& v) {
   if (v.is_string()) return std::string(v.get_string());
   if (v.is_null()) return "-";
   if (v.is_double()) return fmt::format("{}", v.get_double());  // 1 rather than JSON's 1E0
-  return json::serialize(v);
+  return util::to_json_text(v);
 }
 
 // A problem+json answer as one line; the exit code depends on who is at fault.
@@ -108,7 +109,7 @@ bool terminal(const json::object& j) {
 // Final job -> output and exit code (0 succeeded, 1 otherwise).
 int finish_job(const ClientOptions& c, const json::object& j) {
   if (c.json) {
-    std::cout << json::serialize(j) << "\n";
+    std::cout << util::to_json_text(j) << "\n";
   } else {
     if (const json::value* out = j.if_contains("output"); out && out->is_string()) {
       std::cout << std::string_view(out->get_string());
@@ -197,14 +198,14 @@ int submit(const ClientOptions& c, const SubmitOptions& s) {
   if (s.timeout_s) body["timeout_s"] = *s.timeout_s;
   if (s.max_retries) body["max_retries"] = *s.max_retries;
   std::string target = s.wait ? fmt::format("/v1/jobs?wait={}", kWaitChunkS) : "/v1/jobs";
-  auto r = call(c, "POST", target, json::serialize(body),
+  auto r = call(c, "POST", target, util::to_json_text(body),
                 std::chrono::seconds(s.wait ? kWaitChunkS + 30 : 30));
   if (!r) return kExitUnreachable;
   if ((r->status != 200 && r->status != 202) || !r->body.is_object()) return report_error(*r);
   json::object job = r->body.get_object();
   if (!s.wait) {
     if (c.json) {
-      std::cout << json::serialize(job) << "\n";
+      std::cout << util::to_json_text(job) << "\n";
     } else {
       std::cout << job_line(job) << "\n";
     }
@@ -225,7 +226,7 @@ int show(const ClientOptions& c, std::int64_t id) {
   if (!r) return kExitUnreachable;
   if (r->status != 200 || !r->body.is_object()) return report_error(*r);
   if (c.json) {
-    std::cout << json::serialize(r->body) << "\n";
+    std::cout << util::to_json_text(r->body) << "\n";
   } else {
     print_job(r->body.get_object());
   }
@@ -246,7 +247,7 @@ int list(const ClientOptions& c, const std::string& states, int limit) {
   if (!r) return kExitUnreachable;
   if (r->status != 200 || !r->body.is_object()) return report_error(*r);
   if (c.json) {
-    std::cout << json::serialize(r->body) << "\n";
+    std::cout << util::to_json_text(r->body) << "\n";
     return kExitOk;
   }
   Table t({"ID", "STATE", "TASK", "VRAM", "GPU", "WAITING", "SUBMITTED", "ERROR"});
@@ -273,7 +274,7 @@ int cancel(const ClientOptions& c, std::int64_t id) {
   if (!r) return kExitUnreachable;
   if ((r->status != 200 && r->status != 202) || !r->body.is_object()) return report_error(*r);
   if (c.json) {
-    std::cout << json::serialize(r->body) << "\n";
+    std::cout << util::to_json_text(r->body) << "\n";
   } else {
     std::cout << job_line(r->body.get_object())
               << (r->status == 202 ? ": stopping (SIGTERM sent to its process group)" : "") << "\n";
@@ -291,7 +292,7 @@ int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follo
     if (!c.json) {
       std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
     } else if (follow) {
-      std::cout << json::serialize(json::object{{"id", id}, {"stream", stream}, {"text", piece}})
+      std::cout << util::to_json_text(json::object{{"id", id}, {"stream", stream}, {"text", piece}})
                 << "\n";
     } else {
       whole.append(piece);
@@ -301,7 +302,7 @@ int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follo
   if (!r) return kExitUnreachable;
   if (r->status != 200) return report_error(*r);
   if (c.json && !follow) {
-    std::cout << json::serialize(json::object{{"id", id}, {"stream", stream}, {"text", whole}})
+    std::cout << util::to_json_text(json::object{{"id", id}, {"stream", stream}, {"text", whole}})
               << "\n";
   }
   return kExitOk;
@@ -312,7 +313,7 @@ int gpus(const ClientOptions& c) {
   if (!r) return kExitUnreachable;
   if (r->status != 200 || !r->body.is_object()) return report_error(*r);
   if (c.json) {
-    std::cout << json::serialize(r->body) << "\n";
+    std::cout << util::to_json_text(r->body) << "\n";
     return kExitOk;
   }
   Table t({"GPU", "NAME", "TOTAL", "USED", "RESERVED", "FOREIGN", "AVAILABLE", "JOBS", "VRAM"});
@@ -349,7 +350,7 @@ int tasks(const ClientOptions& c) {
   if (!r) return kExitUnreachable;
   if (r->status != 200 || !r->body.is_object()) return report_error(*r);
   if (c.json) {
-    std::cout << json::serialize(r->body) << "\n";
+    std::cout << util::to_json_text(r->body) << "\n";
     return kExitOk;
   }
   Table t({"TASK", "PARAMETERS", "VRAM RULE", "LEARNED", "DESCRIPTION"});

@@ -9,6 +9,7 @@
 #include "server/problem.hpp"
 #include "server/query_params.hpp"
 #include "server/router.hpp"
+#include "util/json_text.hpp"
 
 namespace vramq::server {
 namespace {
@@ -83,7 +84,7 @@ boost::system::result<std::string, Response> idempotency_key(const Request& req)
 }
 
 Response job_response(int status, const service::JobView& v) {
-  return Response{.status = status, .body = boost::json::serialize(job_to_json(v))};
+  return Response{.status = status, .body = util::to_json_text(job_to_json(v))};
 }
 
 Response submit_error(const service::SubmitError& e) {
@@ -117,7 +118,7 @@ Response dry_run_response(const Response& refused) {
   for (const auto& [k, v] : refused.headers) {
     if (k == "Retry-After") o["retry_after_s"] = std::stoll(v);
   }
-  return Response{.body = boost::json::serialize(o)};
+  return Response{.body = util::to_json_text(o)};
 }
 
 Response dry_run_response(const service::DryRun& d) {
@@ -137,7 +138,7 @@ Response dry_run_response(const service::DryRun& d) {
                                ? boost::json::value(rfc3339(d.predicted_start_ms))
                                : boost::json::value(nullptr);
   }
-  return Response{.body = boost::json::serialize(o)};
+  return Response{.body = util::to_json_text(o)};
 }
 
 }  // namespace
@@ -232,7 +233,7 @@ boost::asio::awaitable<Response> handle_list(const Request& req, service::Orches
   boost::json::object body;
   body["jobs"] = std::move(jobs);
   body["next"] = r->next ? boost::json::value(*r->next) : boost::json::value(nullptr);
-  co_return Response{.body = boost::json::serialize(body)};
+  co_return Response{.body = util::to_json_text(body)};
 }
 
 }  // namespace vramq::server

@@ -339,6 +339,9 @@ json::object tasks_to_json(const core::TaskCatalog& catalog, const core::Footpri
         po["required"] = true;
       }
       if (!p.pattern.empty()) po["pattern"] = p.pattern;
+      if (p.type == core::ParamType::string || p.type == core::ParamType::path) {
+        po["max_length"] = p.max_length;
+      }
       if (!p.choices.empty()) {
         json::array values;
         for (const std::string& c : p.choices)

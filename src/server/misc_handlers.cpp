@@ -3,15 +3,16 @@
 
 #include "server/json_codec.hpp"
 #include "server/router.hpp"
+#include "util/json_text.hpp"
 
 namespace vramq::server {
 
 Response handle_gpus(const service::Orchestrator& o) {
-  return {.body = boost::json::serialize(gpus_to_json(o.gpus(), o.buffer_mb(), o.gpu_kind()))};
+  return {.body = util::to_json_text(gpus_to_json(o.gpus(), o.buffer_mb(), o.gpu_kind()))};
 }
 
 Response handle_tasks(const service::Orchestrator& o) {
-  return {.body = boost::json::serialize(tasks_to_json(o.catalog(), o.footprints()))};
+  return {.body = util::to_json_text(tasks_to_json(o.catalog(), o.footprints()))};
 }
 
 Response handle_healthz() {
@@ -23,7 +24,7 @@ Response handle_readyz(const service::Orchestrator& o) {
   body["ready"] = o.ready();
   body["queued"] = o.queued();
   body["running"] = o.running();
-  return {.status = o.ready() ? 200 : 503, .body = boost::json::serialize(body)};
+  return {.status = o.ready() ? 200 : 503, .body = util::to_json_text(body)};
 }
 
 }  // namespace vramq::server

@@ -1,4 +1,5 @@
 #include "server/problem.hpp"
+#include "util/json_text.hpp"
 
 #include <boost/json.hpp>
 
@@ -42,7 +43,7 @@ Response problem(Problem p, std::string_view detail, std::string_view field) {
   if (!field.empty()) o["field"] = field;
   return Response{.status = e.status,
                   .content_type = "application/problem+json",
-                  .body = boost::json::serialize(o),
+                  .body = util::to_json_text(o),
                   .headers = {}};
 }
 

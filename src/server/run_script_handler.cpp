@@ -7,6 +7,7 @@
 
 #include "server/json_codec.hpp"
 #include "server/router.hpp"
+#include "util/json_text.hpp"
 
 namespace vramq::server {
 namespace json = boost::json;
@@ -16,7 +17,7 @@ namespace {
 Response detail(int status, json::value d) {
   json::object o;
   o["detail"] = std::move(d);
-  return Response{.status = status, .body = json::serialize(o)};
+  return Response{.status = status, .body = util::to_json_text(o)};
 }
 
 Response detail_text(int status, std::string_view text) {
@@ -107,7 +108,7 @@ boost::asio::awaitable<Response> handle_run_script(const Request& req, service::
   if (job.job.state == core::JobState::succeeded) {
     json::object ok;
     ok["output"] = job.job.output;
-    co_return Response{.status = 200, .body = json::serialize(ok)};
+    co_return Response{.status = 200, .body = util::to_json_text(ok)};
   }
   if (job.job.reason == core::EndReason::spawn_failed) co_return detail_text(500, job.job.error);
   // asyncio's returncode: the exit code, or minus the signal that ended the process.

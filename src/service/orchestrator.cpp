@@ -19,6 +19,7 @@
 #include "core/start_prediction.hpp"
 #include "core/units.hpp"
 #include "exec/process_probe.hpp"
+#include "util/json_text.hpp"
 #include "util/real_path.hpp"
 
 extern char** environ;
@@ -56,7 +57,7 @@ std::string params_to_json(const std::map<std::string, core::ParamValue, std::le
   for (const auto& entry : params) {
     std::visit([&](const auto& v) { o[entry.first] = v; }, entry.second);
   }
-  return boost::json::serialize(o);
+  return util::to_json_text(o);
 }
 
 // The inverse, for jobs read back (params_json holds only ints, doubles and strings).

@@ -229,9 +229,8 @@ core::Result<std::unique_ptr<JobStore>> JobStore::open(const std::string& path,
       "INSERT INTO idempotency_keys (key, body_hash, job_id, created_at) VALUES (?,?,?,?)");
   if (!insert_key) return insert_key.error();
   store->insert_key_ = std::move(*insert_key);
-  auto insert_footprint =
-      store->writer_db_.prepare(
-          "INSERT INTO footprints (task, bucket, peak_mb, reserved_mb) VALUES (?,?,?,?)");
+  auto insert_footprint = store->writer_db_.prepare(
+      "INSERT INTO footprints (task, bucket, peak_mb, reserved_mb) VALUES (?,?,?,?)");
   if (!insert_footprint) return insert_footprint.error();
   store->insert_footprint_ = std::move(*insert_footprint);
   // Keeps the newest 50 samples of the bucket just written (core::Footprints keeps as many).
@@ -377,8 +376,8 @@ core::Result<std::vector<Job>> JobStore::load_unfinished() {
 }
 
 core::Result<std::vector<JobStore::FootprintRecord>> JobStore::load_footprints() {
-  auto s = writer_db_.prepare(
-      "SELECT task, bucket, peak_mb, reserved_mb FROM footprints ORDER BY id");
+  auto s =
+      writer_db_.prepare("SELECT task, bucket, peak_mb, reserved_mb FROM footprints ORDER BY id");
   if (!s) return s.error();
   std::vector<FootprintRecord> out;
   int rc = 0;

@@ -83,3 +83,17 @@ def test_retries_run_a_failing_job_again(server):
     job = server.submit(params={"seconds": 0.1, "exit_code": 1}, max_retries=2).json()
     job = server.wait_job(job["id"])
     assert job["state"] == "failed" and job["attempt"] == 3, job
+
+
+def test_numbers_print_as_a_person_writes_them(server):
+    """No exponent forms (2E0, 2.55E2) anywhere: integers as integers, others plainly."""
+    import re
+    tasks = server.get("/v1/tasks").text
+    job = server.submit(params={"seconds": 2, "vram_mb": 100}, vram_mb=100)
+    gpus = server.get("/v1/gpus").text
+    for text in (tasks, job.text, gpus):
+        assert not re.search(r"\d[eE][+-]?\d", text), text
+    assert '"seconds":2,' in job.text and '"min":0,' in tasks and '"max":255,' in tasks
+    show = server.cli("show", str(job.json()["id"]), "--json").stdout
+    assert not re.search(r"\d[eE][+-]?\d", show), show
+    server.delete(f"/v1/jobs/{job.json()['id']}")

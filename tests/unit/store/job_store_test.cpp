@@ -166,9 +166,9 @@ TEST_F(JobStoreTest, FootprintsAreSavedWithTheJobAndOnlyTheNewest50PerBucketKept
       (*store)->save(make_job(id, core::JobState::succeeded), {}, std::nullopt,
                      JobStore::FootprintRecord{.task = "t", .bucket = "size=1", .peak_mb = id});
     }
-    (*store)->save(make_job(61, core::JobState::succeeded), {}, std::nullopt,
-                   JobStore::FootprintRecord{
-                       .task = "t", .bucket = "size=2", .peak_mb = 7, .reserved_mb = 8});
+    (*store)->save(
+        make_job(61, core::JobState::succeeded), {}, std::nullopt,
+        JobStore::FootprintRecord{.task = "t", .bucket = "size=2", .peak_mb = 7, .reserved_mb = 8});
   }
   auto store = JobStore::open(db(), ioc_.get_executor());
   auto f = (*store)->load_footprints();
