@@ -19,6 +19,7 @@
 #include "core/startup_checks.hpp"
 #include "core/units.hpp"
 #include "exec/local_executor.hpp"
+#include "exec/program_path.hpp"
 #include "gpu/nvml_gpu_source.hpp"
 #include "gpu/nvml_library.hpp"
 #include "gpu/sim_gpu_source.hpp"
@@ -179,6 +180,17 @@ int serve(const core::Config& config) {
     spdlog::error("{}: {}", config.tasks_file.empty() ? "embedded catalog" : config.tasks_file,
                   catalog.error().message);
     return 2;
+  }
+  for (const core::TaskDef& task : catalog->tasks()) {
+    // A program that is not there fails every run of the task (spawn_failed): say so now.
+    const std::string& program = task.argv.front();
+    const char* path = std::getenv("PATH");
+    if (program.find('{') != std::string::npos) continue;
+    auto found = exec::find_program(program, path ? path : "", "");
+    if (!found || (found->front() == '/' && !exec::is_executable_file(*found))) {
+      spdlog::warn("tasks.{}.argv: '{}' is not an executable file{}: every run will fail to start",
+                   task.name, program, found ? "" : " on PATH");
+    }
   }
   std::vector<HostLock> gpu_locks;
   auto gpus = make_gpu_source(config, gpu_locks);

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "exec/process_probe.hpp"
+#include "exec/program_path.hpp"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -100,11 +101,18 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
   if (int rc = setup_spawn(setup, spec); rc != 0) {
     return SpawnError{rc, fmt::format("cannot prepare spawn: {}", std::strerror(rc))};
   }
+  std::optional<std::string> program = find_program(spec.argv[0], path_of(spec.env), spec.cwd);
+  if (!program) {
+    return SpawnError{ENOENT, fmt::format("cannot run {}: not found on the job's PATH ({}); give "
+                                          "the program's absolute path",
+                                          spec.argv[0], path_of(spec.env))};
+  }
   std::vector<char*> argv = c_strings(spec.argv);
   std::vector<char*> envp = c_strings(spec.env);
   pid_t pid = 0;
   // glibc's posix_spawn reports exec failures (ENOENT, EACCES, a bad cwd) as its return value.
-  int rc = ::posix_spawn(&pid, argv[0], &setup.actions, &setup.attr, argv.data(), envp.data());
+  int rc =
+      ::posix_spawn(&pid, program->c_str(), &setup.actions, &setup.attr, argv.data(), envp.data());
   if (rc != 0) {
     return SpawnError{rc, fmt::format("cannot run {}: {}", spec.argv[0], std::strerror(rc))};
   }

@@ -19,6 +19,7 @@
 #include "core/start_prediction.hpp"
 #include "core/units.hpp"
 #include "exec/process_probe.hpp"
+#include "exec/program_path.hpp"
 #include "util/json_text.hpp"
 #include "util/real_path.hpp"
 
@@ -219,6 +220,14 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
       return SubmitError{SubmitErrc::forbidden, "command",
                          "raw commands are disabled on this server (the operator can enable them "
                          "with --allow-raw-commands); submit a task from GET /v1/tasks instead"};
+    }
+    if (req.command[0].find('/') == std::string::npos &&
+        !exec::find_program(req.command[0], exec::path_of(job_environment(req.env)), "")) {
+      return SubmitError{
+          SubmitErrc::unprocessable, "command[0]",
+          fmt::format("command[0]: '{}' is not on the job's PATH ({}); give the program's "
+                      "absolute path, or set PATH in env",
+                      req.command[0], exec::path_of(job_environment(req.env)))};
     }
     job.spec.argv = std::move(req.command);
     job.spec.cwd = job_dir(id);

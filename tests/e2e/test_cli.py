@@ -124,3 +124,19 @@ def test_logs_json_prints_json(server):
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert lines and all(x["stream"] == "stderr" for x in lines)
     assert "progress 100%" in "".join(x["text"] for x in lines)
+
+
+def test_a_bare_program_name_is_found_on_the_jobs_path(make_server, tmp_path):
+    s = make_server("--gpus", "sim:24GiB", "--allow-raw-commands")
+    r = s.cli("submit", "--vram-mb", "0", "--wait", "--", "echo", "hello from PATH")
+    assert r.returncode == 0 and r.stdout.strip() == "hello from PATH", r.stdout + r.stderr
+    missing = s.cli("submit", "--vram-mb", "0", "--", "no-such-program-xyz")
+    assert missing.returncode == 2 and "not on the job's PATH" in missing.stderr, missing.stderr
+    # The job's own PATH (from its env) is the one searched, not the server's.
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "my-tool").write_text("#!/bin/sh\necho mine\n")
+    (tools / "my-tool").chmod(0o755)
+    r = s.post("/v1/jobs?wait=30", {"command": ["my-tool"], "vram_mb": 0,
+                                    "env": {"PATH": f"{tools}:/usr/bin:/bin"}})
+    assert r.status_code == 200 and r.json()["output"] == "mine\n", r.text
