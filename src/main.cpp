@@ -182,8 +182,14 @@ int main(int argc, char** argv) {
       }
       submit.command = std::move(raw_argv);
     }
-    if (submit.task.empty() == submit.command.empty()) {
-      std::cerr << "vramq submit: give a TASK, or an argv after -- (or --command), not both\n";
+    if (submit.task.empty() && submit.command.empty()) {
+      std::cerr << "vramq submit: what to run? give a TASK (vramq tasks lists them), e.g. "
+                   "vramq submit fake-model -p seconds=2 --wait, or a command after --, e.g. "
+                   "vramq submit -- /usr/bin/nvidia-smi\n";
+      return cli::kExitUsage;
+    }
+    if (!submit.task.empty() && !submit.command.empty()) {
+      std::cerr << "vramq submit: give a TASK or a command after -- (or --command), not both\n";
       return cli::kExitUsage;
     }
     return cli::submit(client, submit);

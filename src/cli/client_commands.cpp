@@ -7,6 +7,7 @@
 #include <map>
 
 #include "cli/http_client.hpp"
+#include "cli/interrupt_notice.hpp"
 #include "cli/table.hpp"
 #include "core/units.hpp"
 #include "util/json_text.hpp"
@@ -106,19 +107,44 @@ bool terminal(const json::object& j) {
   return s != "queued" && s != "running";
 }
 
-// Final job -> output and exit code (0 succeeded, 1 otherwise).
+// Final job -> output and exit code: 0 succeeded; the job's own exit code when it exited
+// non-zero (as srun does); 1 for any other failure.
 int finish_job(const ClientOptions& c, const json::object& j) {
+  std::string state = str(j.at("state"));
   if (c.json) {
     std::cout << util::to_json_text(j) << "\n";
   } else {
     if (const json::value* out = j.if_contains("output"); out && out->is_string()) {
       std::cout << std::string_view(out->get_string());
+      std::cout.flush();
     }
-    if (str(j.at("state")) != "succeeded") {
-      std::cerr << fmt::format("vramq: {}: {}\n", job_line(j), str(j.at("error")));
+    if (const json::value* cut = j.if_contains("output_truncated");
+        cut && cut->is_bool() && cut->get_bool()) {
+      std::cerr << fmt::format(
+          "vramq: the output above is only its last part; vramq logs {} prints all of it\n",
+          str(j.at("id")));
+    }
+    if (state != "succeeded") {
+      std::string reason = str(j.at("reason"));
+      std::string error = j.at("error").is_null() ? "" : str(j.at("error"));
+      std::cerr << fmt::format("vramq: job {} {}{}{}\n", str(j.at("id")), state,
+                               reason == "-" || reason == state ? "" : " (" + reason + ")",
+                               error.empty() ? "" : ": " + error);
     }
   }
-  return str(j.at("state")) == "succeeded" ? kExitOk : kExitJobFailed;
+  if (state == "succeeded") return kExitOk;
+  const json::value& code = j.at("exit_code");
+  if (state == "failed" && code.is_int64() && code.get_int64() > 0 && code.get_int64() < 256) {
+    return static_cast<int>(code.get_int64());
+  }
+  return kExitJobFailed;
+}
+
+std::string interrupt_notice(std::int64_t id) {
+  return fmt::format(
+      "vramq: stopped waiting; job {} keeps running on the server (vramq wait {} to wait again, "
+      "vramq cancel {} to stop it)",
+      id, id, id);
 }
 
 // Long-polls until the job is terminal.
@@ -128,6 +154,18 @@ std::optional<Reply> wait_terminal(const ClientOptions& c, std::int64_t id) {
                   std::chrono::seconds(kWaitChunkS + 30));
     if (!r || r->status != 200 || !r->body.is_object() || terminal(r->body.get_object())) return r;
   }
+}
+
+// submit --wait: waits for a job just submitted; Ctrl-C says that it runs on.
+int wait_and_finish(const ClientOptions& c, json::object job) {
+  if (!terminal(job)) {
+    InterruptNotice notice(interrupt_notice(job.at("id").to_number<std::int64_t>()));
+    auto r = wait_terminal(c, job.at("id").to_number<std::int64_t>());
+    if (!r) return kExitUnreachable;
+    if (r->status != 200 || !r->body.is_object()) return report_error(*r);
+    job = r->body.get_object();
+  }
+  return finish_job(c, job);
 }
 
 // --param k=v values take the type the task declares (GET /v1/tasks), so "2" reaches an int
@@ -197,9 +235,7 @@ int submit(const ClientOptions& c, const SubmitOptions& s) {
   if (s.priority) body["priority"] = *s.priority;
   if (s.timeout_s) body["timeout_s"] = *s.timeout_s;
   if (s.max_retries) body["max_retries"] = *s.max_retries;
-  std::string target = s.wait ? fmt::format("/v1/jobs?wait={}", kWaitChunkS) : "/v1/jobs";
-  auto r = call(c, "POST", target, util::to_json_text(body),
-                std::chrono::seconds(s.wait ? kWaitChunkS + 30 : 30));
+  auto r = call(c, "POST", "/v1/jobs", util::to_json_text(body));
   if (!r) return kExitUnreachable;
   if ((r->status != 200 && r->status != 202) || !r->body.is_object()) return report_error(*r);
   json::object job = r->body.get_object();
@@ -211,14 +247,10 @@ int submit(const ClientOptions& c, const SubmitOptions& s) {
     }
     return kExitOk;
   }
-  if (!terminal(job)) {
-    if (!c.json) std::cerr << job_line(job) << ", waiting...\n";
-    r = wait_terminal(c, job.at("id").to_number<std::int64_t>());
-    if (!r) return kExitUnreachable;
-    if (r->status != 200 || !r->body.is_object()) return report_error(*r);
-    job = r->body.get_object();
-  }
-  return finish_job(c, job);
+  // The id first, at once, on stderr (stdout is the job's output): whatever happens to this
+  // command, the person knows which job is theirs.
+  std::cerr << job_line(job) << (terminal(job) ? "" : ", waiting...") << "\n";
+  return wait_and_finish(c, job);
 }
 
 int show(const ClientOptions& c, std::int64_t id) {
@@ -234,6 +266,7 @@ int show(const ClientOptions& c, std::int64_t id) {
 }
 
 int wait(const ClientOptions& c, std::int64_t id) {
+  InterruptNotice notice(interrupt_notice(id));
   auto r = wait_terminal(c, id);
   if (!r) return kExitUnreachable;
   if (r->status != 200 || !r->body.is_object()) return report_error(*r);

@@ -39,9 +39,12 @@ boost::asio::awaitable<Response> Router::handle(Request req) {
     co_return m == "GET" ? handle_healthz() : not_allowed("GET", req);
   }
   if (!tokens_.empty() && !authenticate(req.header("authorization").value_or(""), tokens_)) {
+    bool given = req.header("authorization").has_value();
     Response r = problem(Problem::unauthorized,
-                         "this server needs a token: send Authorization: Bearer TOKEN "
-                         "(the CLI reads VRAMQ_TOKEN)");
+                         given ? "the token given is not one this server accepts (check "
+                                 "VRAMQ_TOKEN, or the Authorization: Bearer header)"
+                               : "this server needs a token and none was given: send "
+                                 "Authorization: Bearer TOKEN (the CLI reads VRAMQ_TOKEN)");
     r.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="vramq")");
     co_return r;
   }

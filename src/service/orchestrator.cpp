@@ -239,7 +239,7 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
     if (task == nullptr) {
       return SubmitError{
           SubmitErrc::unprocessable, "task",
-          fmt::format("unknown task '{}' (GET /v1/tasks lists the tasks)", req.task)};
+          fmt::format("unknown task '{}' (vramq tasks, or GET /v1/tasks, lists them)", req.task)};
     }
     auto resolved = core::resolve_task(*task, req.params, job_dir(id), id, util::real_path);
     if (!resolved) {

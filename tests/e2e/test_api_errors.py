@@ -131,8 +131,11 @@ def test_tokens_guard_every_route_but_healthz(make_server, tmp_path):
     assert s.get("/healthz").status_code == 200
     r = s.get("/v1/gpus")
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "none was given" in r.json()["detail"]
     bad = s.get("/v1/gpus", headers={"Authorization": "Bearer secret-token-0123456780"})
-    assert bad.status_code == 401
+    assert bad.status_code == 401 and "not one this server accepts" in bad.json()["detail"]
+    wrong = s.cli("gpus", env={"VRAMQ_TOKEN": "secret-token-0123456780"})
+    assert wrong.returncode == 3 and "not one this server accepts" in wrong.stderr
     ok = s.get("/v1/gpus", headers={"Authorization": "Bearer secret-token-0123456789"})
     assert ok.status_code == 200
     r = s.cli("gpus", env={"VRAMQ_TOKEN": "secret-token-0123456789"})

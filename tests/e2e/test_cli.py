@@ -1,5 +1,7 @@
 """The CLI against a real server: output for people and scripts, and DESIGN's exit codes."""
 import json
+import os
+import re
 import subprocess
 
 from conftest import BIN
@@ -12,10 +14,31 @@ def test_submit_wait_prints_the_output_and_exits_0(server):
     assert json.loads(r.stdout.strip())["output"] == "from-cli"
 
 
-def test_submit_wait_of_a_failing_job_exits_1(server):
+def test_submit_wait_of_a_failing_job_exits_with_its_code(server):
     r = server.cli("submit", "fake-model", "-p", "exit_code=4", "-p", "seconds=0", "--wait")
-    assert r.returncode == 1
-    assert "failed" in r.stderr and "code 4" in r.stderr
+    assert r.returncode == 4, r.stderr  # the job's own code, as srun does
+    assert "failed (nonzero_exit): exited with code 4" in r.stderr, r.stderr
+    # A failure without an exit code of its own (here: a timeout) is 1.
+    t = server.cli("submit", "fake-model", "-p", "seconds=30", "--timeout", "1", "--wait")
+    assert t.returncode == 1 and "timed_out" in t.stderr, t.stderr
+
+
+def test_submit_wait_names_the_job_at_once_and_ctrl_c_says_it_runs_on(server):
+    import signal
+    import subprocess as sp
+    p = sp.Popen([BIN, "submit", "fake-model", "-p", "seconds=30", "--wait"], text=True,
+                 stdout=sp.PIPE, stderr=sp.PIPE, env=dict(os.environ, VRAMQ_SERVER=server.url))
+    first = p.stderr.readline()  # printed before any waiting
+    m = re.match(r"job (\d+) (queued|running)", first)
+    assert m, first
+    job_id = int(m.group(1))
+    server.wait_state(job_id, ["running"])
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=10)
+    assert p.returncode == 130, (p.returncode, err)
+    assert f"job {job_id} keeps running" in err and f"vramq cancel {job_id}" in err, err
+    assert server.job(job_id)["state"] == "running"
+    server.delete(f"/v1/jobs/{job_id}")
 
 
 def test_submit_without_wait_then_wait_and_show(server):
@@ -54,7 +77,8 @@ def test_unreachable_server_exits_3_with_one_line():
 
 
 def test_usage_errors_exit_2():
-    assert subprocess.run([BIN, "submit"], capture_output=True, timeout=30).returncode == 2
+    r = subprocess.run([BIN, "submit"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "vramq tasks lists them" in r.stderr, r.stderr
     assert subprocess.run([BIN, "frobnicate"], capture_output=True, timeout=30).returncode == 2
     assert subprocess.run([BIN, "show", "x"], capture_output=True, timeout=30).returncode == 2
 
