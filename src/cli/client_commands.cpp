@@ -97,7 +97,13 @@ void print_job(const json::object& j) {
   t.add({"command", fmt::format("{}", fmt::join(argv, " "))});
   std::cout << t.render();
   if (const json::value* out = j.if_contains("output"); out && out->is_string()) {
-    std::cout << "--- output ---\n" << std::string_view(out->get_string());
+    const json::value* cut = j.if_contains("output_truncated");
+    bool truncated = cut != nullptr && cut->is_bool() && cut->get_bool();
+    std::cout << (truncated ? fmt::format("--- output (its last part only; vramq logs {} prints "
+                                          "all of it) ---\n",
+                                          str(j.at("id")))
+                            : std::string("--- output ---\n"))
+              << std::string_view(out->get_string());
     if (!out->get_string().empty() && out->get_string().back() != '\n') std::cout << "\n";
   }
 }

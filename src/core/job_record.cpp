@@ -74,7 +74,7 @@ void fields(Io& io, J& j) {
   io(j.id, s.task, s.params_json, s.argv, s.cwd, s.env, s.vram_mb, s.priority, s.timeout_s,
      s.max_retries, j.state, j.reason, j.gpu, j.attempt, j.submitted_at_ms, j.queued_at_ms,
      j.started_at_ms, j.finished_at_ms, j.exit_code, j.signal, j.error, j.peak_vram_mb, j.output,
-     j.pid, j.pid_start_ticks, j.warnings);
+     j.pid, j.pid_start_ticks, j.warnings, j.output_truncated);
 }
 
 struct Pack {

@@ -275,6 +275,7 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
   o["warnings"] = std::move(warnings);
   o["output"] =
       with_output && core::is_terminal(j.state) ? json::value(j.output) : json::value(nullptr);
+  o["output_truncated"] = j.output_truncated;
   return o;
 }
 

@@ -538,7 +538,7 @@ void Orchestrator::notify_waiters(JobId id) {
 
 asio::awaitable<core::Result<CancelResult>> Orchestrator::cancel(JobId id) {
   if (queue_.contains(id)) {
-    finish(id, JobState::cancelled, EndReason::cancelled, "cancelled before it started", "");
+    finish(id, JobState::cancelled, EndReason::cancelled, "cancelled before it started", {});
     co_return CancelResult{CancelOutcome::cancelled, view(settling_.at(id))};
   }
   if (auto it = active_.find(id); it != active_.end()) {
@@ -718,7 +718,7 @@ void Orchestrator::launch(Job queued, int gpu) {
   std::filesystem::create_directories(dir, ec);
   if (ec) {
     finish(id, JobState::failed, EndReason::spawn_failed,
-           fmt::format("cannot create the job directory {}: {}", dir, ec.message()), "");
+           fmt::format("cannot create the job directory {}: {}", dir, ec.message()), {});
     return;
   }
   const gpu::GpuInfo& info = sample_.gpus.at(gpu);
@@ -742,7 +742,7 @@ void Orchestrator::launch(Job queued, int gpu) {
                         .stderr_path = log_path(dir, "stderr")};
   auto launched = executor_->start(spec, [this, id](exec::ExitStatus st) { on_exit(id, st); });
   if (!launched) {
-    finish(id, JobState::failed, EndReason::spawn_failed, launched.error().message, "");
+    finish(id, JobState::failed, EndReason::spawn_failed, launched.error().message, {});
     return;
   }
   job.state = JobState::running;
@@ -833,25 +833,33 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   schedule_soon();
   // The tail of stderr tells a CUDA out-of-memory death from any other failure.
   bool failed_by_itself = reason == EndReason::nonzero_exit || reason == EndReason::signal;
+  struct Read {
+    Output output;
+    bool gpu_oom = false;
+  };
   file_worker_.async_run(
       [stdout_path, stderr_path, failed_by_itself,
        limit = static_cast<std::size_t>(config_.output_limit_bytes)] {
         std::string err_tail = failed_by_itself ? exec::read_tail(stderr_path, 16 << 10) : "";
-        return std::pair(exec::read_tail(stdout_path, limit), core::looks_like_gpu_oom(err_tail));
+        std::error_code ec;
+        auto size = std::filesystem::file_size(stdout_path, ec);
+        return Read{.output = {.text = exec::read_tail(stdout_path, limit),
+                               .truncated = !ec && size > limit},
+                    .gpu_oom = core::looks_like_gpu_oom(err_tail)};
       },
-      [this, id, state, reason, error](std::pair<std::string, bool> read) mutable {
+      [this, id, state, reason, error](Read read) mutable {
         --finishing_;
-        if (read.second) {
+        if (read.gpu_oom) {
           const Job& job = active_.at(id);
           reason = EndReason::gpu_oom;
           error = core::gpu_oom_error(job.spec.vram_mb, job.peak_vram_mb);
         }
-        finish(id, state, reason, error, std::move(read.first));
+        finish(id, state, reason, error, std::move(read.output));
       });
 }
 
 void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::string error,
-                          std::string output) {
+                          Output output) {
   auto it = active_.find(id);
   if (it == active_.end()) {
     // A job that ends without having run (cancelled while queued) comes out of the queue.
@@ -880,7 +888,8 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     job.state = JobState::queued;
     job.attempt += 1;
     job.queued_at_ms = now_ms();
-    job.output = std::move(output);
+    job.output = std::move(output.text);
+    job.output_truncated = output.truncated;
     store_->save(job);
     enqueue(job);
     active_.erase(it);
@@ -894,7 +903,8 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
   job.state = state;
   job.reason = reason;
   job.error = std::move(error);
-  job.output = std::move(output);
+  job.output = std::move(output.text);
+  job.output_truncated = output.truncated;
   job.finished_at_ms = now_ms();
   spdlog::info("job {}: {}{}{}", id, core::to_string(state), job.error.empty() ? "" : ": ",
                job.error);

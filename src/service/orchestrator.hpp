@@ -198,8 +198,13 @@ class Orchestrator {
   void schedule();
   void launch(core::Job queued, int gpu);
   void on_exit(core::JobId id, exec::ExitStatus status);
+  // The end of a run's stdout, as the job object keeps it.
+  struct Output {
+    std::string text;
+    bool truncated = false;  // stdout was longer than the text
+  };
   void finish(core::JobId id, core::JobState state, core::EndReason reason, std::string error,
-              std::string output);
+              Output output);
   void stop_job(core::JobId id, core::EndReason why);
   void enqueue(const core::Job& job);
   std::optional<core::Job> queued_job(core::JobId id) const;  // unpacked from the queue

@@ -60,13 +60,14 @@ constexpr const char* kMigrations[] = {
        );
        CREATE INDEX footprints_bucket ON footprints(task, bucket, id);)",
     R"(ALTER TABLE footprints ADD COLUMN reserved_mb INTEGER NOT NULL DEFAULT 0;)",
+    R"(ALTER TABLE jobs ADD COLUMN output_truncated INTEGER NOT NULL DEFAULT 0;)",
 };
 static_assert(std::size(kMigrations) == JobStore::kSchemaVersion);
 
 constexpr std::string_view kColumns =
     "id, state, reason, task, params, argv, cwd, env, vram_mb, priority, timeout_s, max_retries, "
     "gpu, attempt, submitted_at, queued_at, started_at, finished_at, exit_code, signal, error, "
-    "peak_vram_mb, output, pid, pid_start_ticks, warnings";
+    "peak_vram_mb, output, pid, pid_start_ticks, warnings, output_truncated";
 
 std::string encode_strings(const std::vector<std::string>& strings) {
   json::array a;
@@ -143,6 +144,7 @@ void bind_job(Stmt& s, const Job& j) {
   s.bind(i++, j.pid);
   s.bind(i++, j.pid_start_ticks);
   s.bind(i++, encode_strings(j.warnings));
+  s.bind(i++, std::int64_t{j.output_truncated ? 1 : 0});
 }
 
 std::optional<int> opt_int(const Stmt& s, int col) {
@@ -179,6 +181,7 @@ Job read_job(const Stmt& s) {
   j.pid = s.int64(c++);
   j.pid_start_ticks = s.int64(c++);
   j.warnings = decode_strings(s.text(c++));
+  j.output_truncated = s.int64(c++) != 0;
   return j;
 }
 

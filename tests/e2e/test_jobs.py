@@ -97,3 +97,20 @@ def test_numbers_print_as_a_person_writes_them(server):
     show = server.cli("show", str(job.json()["id"]), "--json").stdout
     assert not re.search(r"\d[eE][+-]?\d", show), show
     server.delete(f"/v1/jobs/{job.json()['id']}")
+
+
+def test_output_cut_at_the_cap_says_so(make_server):
+    s = make_server("--gpus", "sim:24GiB", "--allow-raw-commands")
+    r = s.post("/v1/jobs?wait=30", {"command": ["/usr/bin/seq", "1", "30000"], "vram_mb": 0})
+    job = r.json()
+    assert job["state"] == "succeeded", job
+    assert job["output_truncated"] is True and len(job["output"]) == 64 * 1024
+    assert job["output"].endswith("29999\n30000\n")
+    small = s.post("/v1/jobs?wait=30", {"command": ["/usr/bin/seq", "1", "3"], "vram_mb": 0})
+    assert small.json()["output_truncated"] is False
+    cli = s.cli("submit", "--vram-mb", "0", "--wait", "--", "/usr/bin/seq", "1", "30000")
+    assert cli.returncode == 0 and "vramq logs" in cli.stderr, cli.stderr
+    show = s.cli("show", str(job["id"])).stdout
+    assert f"vramq logs {job['id']} prints all of it" in show
+    full = s.get(f"/v1/jobs/{job['id']}/log").text
+    assert full.startswith("1\n2\n") and full.endswith("30000\n")

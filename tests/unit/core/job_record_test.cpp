@@ -32,6 +32,7 @@ Job full_job() {
   j.error = "attempt 1: out of memory; retrying";
   j.peak_vram_mb = 7000;
   j.output = std::string("bytes\0with nul", 14);
+  j.output_truncated = true;
   j.pid = 12345;
   j.pid_start_ticks = 987654321;
   return j;

@@ -115,6 +115,7 @@ TEST_F(JobStoreTest, EveryFieldRoundTrips) {
   j.error = "CUDA out of memory";
   j.peak_vram_mb = 3000;
   j.output = "partial";
+  j.output_truncated = true;
   j.pid = 4242;
   j.pid_start_ticks = 99;
   j.spec.cwd = "/srv";
@@ -141,6 +142,7 @@ TEST_F(JobStoreTest, UpgradesASchemaVersion2Database) {
     auto raw = Db::open(db());
     ASSERT_TRUE(raw->exec("DROP TABLE footprints"));
     ASSERT_TRUE(raw->exec("ALTER TABLE jobs DROP COLUMN warnings"));
+    ASSERT_TRUE(raw->exec("ALTER TABLE jobs DROP COLUMN output_truncated"));
     ASSERT_TRUE(raw->exec("PRAGMA user_version = 2"));
     ASSERT_TRUE(
         raw->exec("INSERT INTO jobs (id, state, argv, vram_mb, submitted_at, queued_at) "
