@@ -122,6 +122,9 @@ int main(int argc, char** argv) {
   add_client_flags(c_ls);
   c_ls->add_option("--state", ls_states, "comma-separated states, e.g. queued,running");
   c_ls->add_option("--limit", ls_limit, "at most this many (1..1000)")->check(CLI::Range(1, 1000));
+  std::int64_t ls_before = 0;
+  c_ls->add_option("--before", ls_before, "only jobs with a smaller id (the next page)")
+      ->check(CLI::PositiveNumber);
   CLI::App* c_cancel = app.add_subcommand("cancel", "cancel a job (a running one is stopped)");
   add_client_flags(c_cancel);
   c_cancel->add_option("id", job_id, "job id")->required();
@@ -197,7 +200,7 @@ int main(int argc, char** argv) {
   if (c_show->parsed()) return cli::show(client, job_id);
   if (c_wait->parsed()) return cli::wait(client, job_id);
   if (c_gpus->parsed()) return cli::gpus(client);
-  if (c_ls->parsed()) return cli::list(client, ls_states, ls_limit);
+  if (c_ls->parsed()) return cli::list(client, ls_states, ls_limit, ls_before);
   if (c_logs->parsed()) return cli::logs(client, job_id, logs_stderr, logs_follow);
   if (c_cancel->parsed()) return cli::cancel(client, job_id);
   if (c_tasks->parsed()) return cli::tasks(client);

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 #include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <map>
 
@@ -68,6 +71,79 @@ int report_error(const Reply& r) {
   return kExitUsage;
 }
 
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "2026-11-25T13:23:24.123Z" -> Unix ms (the server's RFC 3339 form); nullopt for anything else.
+std::optional<std::int64_t> parse_rfc3339_ms(const json::value& v) {
+  if (!v.is_string()) return std::nullopt;
+  std::tm tm{};
+  int ms = 0;
+  std::string s(v.get_string());
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+// How long a job has run (running) or ran (ended): "1h02m", "3m05s", "4.2s"; "-" if it never ran.
+std::string run_time(const json::object& j, std::int64_t now_ms) {
+  auto started = parse_rfc3339_ms(j.at("started_at"));
+  if (!started) return "-";
+  std::int64_t end = parse_rfc3339_ms(j.at("finished_at")).value_or(now_ms);
+  std::int64_t ms = std::max<std::int64_t>(0, end - *started);
+  if (ms < 60'000) return fmt::format("{:.1f}s", static_cast<double>(ms) / 1000.0);
+  std::int64_t s = ms / 1000;
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
+}
+
+// At most `width` characters, with "..." when cut (table cells that could run long).
+std::string clip(std::string s, std::size_t width) {
+  if (s.size() <= width) return s;
+  s.resize(width - 3);
+  return s + "...";
+}
+
+std::vector<std::string> split_words(std::string_view text) {
+  std::vector<std::string> words;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t space = text.find(' ', at);
+    if (space == std::string_view::npos) space = text.size();
+    if (space > at) words.emplace_back(text.substr(at, space - at));
+    at = space + 1;
+  }
+  return words;
+}
+
+// `lead` then the items joined by `sep`, wrapped at `width` with continuation lines indented by
+// `indent`; an item longer than a line gets a line of its own.
+std::string wrap(std::string lead, const std::vector<std::string>& items, std::size_t width,
+                 std::size_t indent, std::string_view sep) {
+  std::string out = std::move(lead);
+  std::size_t line_start = 0;
+  bool first = true;
+  for (const std::string& item : items) {
+    std::string piece = first ? item : std::string(sep) + item;
+    if (!first && out.size() - line_start + piece.size() > width) {
+      out += "\n";
+      line_start = out.size();
+      out += std::string(indent, ' ');
+      piece = item;
+    }
+    out += piece;
+    first = false;
+  }
+  return out + "\n";
+}
+
 std::string job_line(const json::object& j) {
   std::string where;
   if (str(j.at("state")) == "queued") {
@@ -82,10 +158,21 @@ std::string job_line(const json::object& j) {
 void print_job(const json::object& j) {
   Table t({"FIELD", "VALUE"});
   for (const char* key :
-       {"id", "state", "reason", "task", "vram_mb", "gpu", "priority", "queue_position",
-        "pending_reason", "attempt", "submitted_at", "started_at", "finished_at", "exit_code",
-        "signal", "peak_vram_mb", "error"}) {
-    if (const json::value* v = j.if_contains(key)) t.add({key, str(*v)});
+       {"id",          "state",       "reason",    "task",           "params",
+        "vram_mb",     "gpu",         "priority",  "queue_position", "pending_reason",
+        "attempt",     "max_retries", "timeout_s", "submitted_at",   "started_at",
+        "finished_at", "exit_code",   "signal",    "peak_vram_mb",   "error",
+        "job_dir"}) {
+    const json::value* v = j.if_contains(key);
+    if (v == nullptr) continue;
+    if (v->is_object()) {  // params: name=value pairs
+      std::vector<std::string> kv;
+      for (const auto& [k, x] : v->get_object())
+        kv.push_back(fmt::format("{}={}", std::string_view(k), str(x)));
+      t.add({key, kv.empty() ? "-" : fmt::format("{}", fmt::join(kv, " "))});
+    } else {
+      t.add({key, str(*v)});
+    }
   }
   if (const json::value* w = j.if_contains("warnings"); w != nullptr && w->is_array()) {
     for (const json::value& line : w->get_array())
@@ -279,9 +366,10 @@ int wait(const ClientOptions& c, std::int64_t id) {
   return finish_job(c, r->body.get_object());
 }
 
-int list(const ClientOptions& c, const std::string& states, int limit) {
+int list(const ClientOptions& c, const std::string& states, int limit, std::int64_t before) {
   std::string target = fmt::format("/v1/jobs?limit={}", limit);
   if (!states.empty()) target += "&state=" + states;
+  if (before > 0) target += fmt::format("&before={}", before);
   auto r = call(c, "GET", target);
   if (!r) return kExitUnreachable;
   if (r->status != 200 || !r->body.is_object()) return report_error(*r);
@@ -289,7 +377,8 @@ int list(const ClientOptions& c, const std::string& states, int limit) {
     std::cout << util::to_json_text(r->body) << "\n";
     return kExitOk;
   }
-  Table t({"ID", "STATE", "TASK", "VRAM", "GPU", "WAITING", "SUBMITTED", "ERROR"});
+  Table t({"ID", "STATE", "TASK", "VRAM", "GPU", "WAITING", "RUN TIME", "SUBMITTED", "ERROR"});
+  std::int64_t now = unix_ms_now();
   for (const json::value& jv : r->body.at("jobs").as_array()) {
     const json::object& j = jv.get_object();
     std::string waiting =
@@ -298,12 +387,12 @@ int list(const ClientOptions& c, const std::string& states, int limit) {
             : "-";
     t.add({str(j.at("id")), str(j.at("state")), str(j.at("task")),
            core::format_mb(j.at("vram_mb").to_number<std::int64_t>()), str(j.at("gpu")), waiting,
-           str(j.at("submitted_at")), str(j.at("error"))});
+           run_time(j, now), str(j.at("submitted_at")), clip(str(j.at("error")), 60)});
   }
   std::cout << t.render();
   if (!r->body.at("next").is_null()) {
-    std::cout << fmt::format("(more: --limit, or GET /v1/jobs?before={})\n",
-                             str(r->body.at("next")));
+    std::cout << fmt::format("(more: vramq ls --before {}{})\n", str(r->body.at("next")),
+                             states.empty() ? "" : " --state " + states);
   }
   return kExitOk;
 }
@@ -392,21 +481,29 @@ int tasks(const ClientOptions& c) {
     std::cout << util::to_json_text(r->body) << "\n";
     return kExitOk;
   }
-  Table t({"TASK", "PARAMETERS", "VRAM RULE", "LEARNED", "DESCRIPTION"});
+  // One block per task, wrapped to 100 columns: a table of these cells ran past 170.
+  constexpr std::size_t kWidth = 100;
+  constexpr std::size_t kIndent = 12;
+  std::string out;
   for (const json::value& tv : r->body.at("tasks").as_array()) {
     const json::object& task = tv.get_object();
     std::vector<std::string> params;
     for (const json::value& p : task.at("params").as_array()) {
       const json::object& po = p.get_object();
-      std::string d = po.contains("default") ? "=" + str(po.at("default")) : "";
-      params.push_back(fmt::format("{}:{}{}", str(po.at("name")), str(po.at("type")), d));
+      std::string item = fmt::format("{}: {}", str(po.at("name")), str(po.at("type")));
+      if (po.contains("min") || po.contains("max")) {
+        item += fmt::format(" {}..{}", po.contains("min") ? str(po.at("min")) : "",
+                            po.contains("max") ? str(po.at("max")) : "");
+      }
+      item += po.contains("default") ? " = " + str(po.at("default")) : " (required)";
+      params.push_back(std::move(item));
     }
     const json::object& v = task.at("vram").get_object();
     std::string rule = fmt::format("{} MiB", str(v.at("base_mb")));
     if (!str(v.at("unit")).empty()) {
-      rule += fmt::format(" + {} x {}", str(v.at("per_unit_mb")), str(v.at("unit")));
+      rule += fmt::format(" + {} MiB x {}", str(v.at("per_unit_mb")), str(v.at("unit")));
     }
-    // Learned footprints per bucket: "size=1000: 1.1 GiB (5 runs)", or the samples so far.
+    // Learned footprints per bucket: "size=1000: 1100 MiB (5 runs)", or the samples so far.
     std::vector<std::string> learned;
     for (const json::value& lv : task.at("learned").as_array()) {
       const json::object& l = lv.get_object();
@@ -418,12 +515,17 @@ int tasks(const ClientOptions& c) {
                             core::format_mb(l.at("reserve_mb").to_number<std::int64_t>()),
                             str(l.at("samples"))));
     }
-    if (!task.at("learn").as_bool()) learned = {"off"};
-    t.add({str(task.at("name")), fmt::format("{}", fmt::join(params, " ")), rule,
-           learned.empty() ? "-" : fmt::format("{}", fmt::join(learned, "; ")),
-           str(task.at("description"))});
+    if (!task.at("learn").as_bool()) learned = {"off (the rule is always used)"};
+    if (learned.empty()) learned = {"none yet"};
+    std::string name = str(task.at("name"));
+    std::string description = str(task.at("description"));
+    out += wrap(name + std::string(name.size() < kIndent ? kIndent - name.size() : 1, ' '),
+                split_words(description == "-" ? "" : description), kWidth, kIndent, " ");
+    out += wrap("  params    ", params, kWidth, kIndent, "; ");
+    out += wrap("  vram      ", {rule}, kWidth, kIndent, "");
+    out += wrap("  learned   ", learned, kWidth, kIndent, "; ");
   }
-  std::cout << t.render();
+  std::cout << out;
   return kExitOk;
 }
 

@@ -35,7 +35,8 @@ int submit(const ClientOptions& c, const SubmitOptions& s);
 int show(const ClientOptions& c, std::int64_t id);
 int wait(const ClientOptions& c, std::int64_t id);
 int gpus(const ClientOptions& c);
-int list(const ClientOptions& c, const std::string& states, int limit);
+// `before` > 0: only jobs with a smaller id (the footer names the next page's value).
+int list(const ClientOptions& c, const std::string& states, int limit, std::int64_t before);
 int cancel(const ClientOptions& c, std::int64_t id);
 int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follow);
 int tasks(const ClientOptions& c);

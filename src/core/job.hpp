@@ -82,7 +82,7 @@ struct Job {
   std::optional<int> signal;
   std::string error;
   std::optional<std::int64_t> peak_vram_mb;
-  std::string output;  // last 64 KiB of stdout, once terminal
+  std::string output;             // last 64 KiB of stdout, once terminal
   bool output_truncated = false;  // stdout was longer than `output` (the logs have it all)
   // What was noticed about a run that did not stop it (VRAM over-use under --vram-policy warn).
   std::vector<std::string> warnings;

@@ -65,7 +65,8 @@ Result<std::vector<std::int64_t>> parse_gpu_spec(std::string_view spec) {
 }
 
 std::string format_mb(std::int64_t mb) {
-  if (mb >= 1024 || mb <= -1024) return fmt::format("{:.1f} GiB", static_cast<double>(mb) / 1024.0);
+  // Exact, never rounded: 10000 MiB must not read as 9.8 GiB next to a request for 10000.
+  if (mb != 0 && mb % 1024 == 0) return fmt::format("{} GiB", mb / 1024);
   return fmt::format("{} MiB", mb);
 }
 

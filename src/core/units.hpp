@@ -17,7 +17,7 @@ Result<std::int64_t> parse_size_mb(std::string_view text);
 // "24GiB" -> {24576}; "2x24GiB" -> {24576, 24576}; "80GiB,24GiB" -> {81920, 24576}.
 Result<std::vector<std::int64_t>> parse_gpu_spec(std::string_view spec);
 
-// 24576 -> "24.0 GiB", 512 -> "512 MiB": for tables meant for people.
+// 24576 -> "24 GiB", 10000 -> "10000 MiB" (exact: whole GiB only when it is one): for people.
 std::string format_mb(std::int64_t mb);
 
 }  // namespace vramq::core

@@ -276,6 +276,7 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
   o["output"] =
       with_output && core::is_terminal(j.state) ? json::value(j.output) : json::value(nullptr);
   o["output_truncated"] = j.output_truncated;
+  o["job_dir"] = text_or_null(v.job_dir);
   return o;
 }
 

@@ -581,7 +581,7 @@ asio::awaitable<core::Result<ListResult>> Orchestrator::list(std::vector<JobStat
     from_memory.insert(v.job.id);
   for (Job& j : *stored) {
     if (!from_memory.contains(j.id) && !active_.contains(j.id) && !queue_.contains(j.id)) {
-      live.push_back(JobView{.job = std::move(j)});
+      live.push_back(view(j));
     }
   }
   std::ranges::sort(live, std::greater<>{}, [](const JobView& v) { return v.job.id; });
@@ -617,7 +617,7 @@ asio::awaitable<std::string> Orchestrator::log_tail(JobId id, std::string_view s
 }
 
 JobView Orchestrator::view(const Job& job) const {
-  JobView v{.job = job};
+  JobView v{.job = job, .job_dir = job_dir(job.id)};
   if (job.state == JobState::queued) {
     if (auto place = queue_.place(job.id)) {
       v.queue_position = place->position;

@@ -63,6 +63,7 @@ struct JobView {
   bool replayed = false;  // submit only: an earlier request with this Idempotency-Key made it
   std::optional<int> queue_position;
   core::PendingReason pending_reason = core::PendingReason::none;
+  std::string job_dir;  // where its logs and outputs are (absolute)
 };
 
 enum class CancelOutcome {

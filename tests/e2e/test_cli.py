@@ -50,6 +50,9 @@ def test_submit_without_wait_then_wait_and_show(server):
     assert w.returncode == 0, w.stderr
     s = server.cli("show", str(job["id"]))
     assert s.returncode == 0 and "succeeded" in s.stdout and "peak_vram_mb" in s.stdout
+    for field in ("params", "seconds=0.2", "timeout_s", "max_retries", "job_dir"):
+        assert field in s.stdout, (field, s.stdout)
+    assert str(server.data_dir / "jobs" / str(job["id"])) in s.stdout
     sj = server.cli("show", str(job["id"]), "--json")
     assert json.loads(sj.stdout)["id"] == job["id"]
 
@@ -62,7 +65,7 @@ def test_bad_parameter_is_a_usage_error_naming_it(server):
 
 def test_gpus_and_tasks_tables(server):
     g = server.cli("gpus")
-    assert g.returncode == 0 and "24.0 GiB" in g.stdout and "[" in g.stdout
+    assert g.returncode == 0 and "24 GiB" in g.stdout and "[" in g.stdout
     gj = json.loads(server.cli("gpus", "--json").stdout)
     assert gj["gpus"][0]["total_mb"] == 24576
     t = server.cli("tasks")
@@ -164,3 +167,22 @@ def test_a_bare_program_name_is_found_on_the_jobs_path(make_server, tmp_path):
     r = s.post("/v1/jobs?wait=30", {"command": ["my-tool"], "vram_mb": 0,
                                     "env": {"PATH": f"{tools}:/usr/bin:/bin"}})
     assert r.status_code == 200 and r.json()["output"] == "mine\n", r.text
+
+
+def test_ls_shows_exact_mib_run_times_and_pages_with_before(server):
+    ids = [server.submit(params={"seconds": 0, "vram_mb": 10000}).json()["id"] for _ in range(3)]
+    for i in ids:
+        server.wait_job(i)
+    r = server.cli("ls", "--limit", "2")
+    assert r.returncode == 0, r.stderr
+    assert "10000 MiB" in r.stdout and "GiB" not in r.stdout.split("\n")[1]
+    assert "RUN TIME" in r.stdout and f"(more: vramq ls --before {ids[1]})" in r.stdout, r.stdout
+    rest = server.cli("ls", "--before", str(ids[1]), "--json")
+    assert [j["id"] for j in json.loads(rest.stdout)["jobs"]] == [ids[0]]
+
+
+def test_tasks_fit_in_100_columns(server):
+    r = server.cli("tasks")
+    assert r.returncode == 0, r.stderr
+    assert max(len(line) for line in r.stdout.splitlines()) <= 100, r.stdout
+    assert "fake-model" in r.stdout and "vram_mb: int 0..1048576 = 2048" in r.stdout

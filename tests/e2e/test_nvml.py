@@ -273,7 +273,7 @@ def test_after_five_runs_the_reservation_follows_the_measured_peaks(make_server,
     assert learned["model"]["learn"] is True and learned["fixed"]["learn"] is False
     assert learned["fixed"]["learned"] == []
     table = s.cli("tasks").stdout
-    assert "size=1000: 1.1 GiB (5 runs)" in table and "off" in table, table
+    assert "size=1000: 1100 MiB (5 runs)" in table and "off" in table, table
     # The sixth run of the bucket reserves p95 + 10 %; another bucket keeps the declared rule;
     # a client's explicit vram_mb wins; a task with learning off keeps its rule.
     assert s.submit("model", params={"size": 1000}).json()["vram_mb"] == 1100

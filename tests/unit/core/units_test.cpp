@@ -40,8 +40,10 @@ TEST(ParseGpuSpec, Rejects) {
 
 TEST(FormatMb, HumanUnits) {
   EXPECT_EQ(format_mb(512), "512 MiB");
-  EXPECT_EQ(format_mb(24576), "24.0 GiB");
-  EXPECT_EQ(format_mb(1536), "1.5 GiB");
+  EXPECT_EQ(format_mb(24576), "24 GiB");
+  EXPECT_EQ(format_mb(10000), "10000 MiB");  // exact, not "9.8 GiB"
+  EXPECT_EQ(format_mb(1536), "1536 MiB");
+  EXPECT_EQ(format_mb(0), "0 MiB");
 }
 
 }  // namespace
