@@ -107,6 +107,16 @@ int main(int argc, char** argv) {
   c_submit->add_option("--priority", submit.priority, "higher runs first");
   c_submit->add_option("--timeout", submit.timeout_s, "seconds before the job is stopped");
   c_submit->add_option("--max-retries", submit.max_retries, "retries after a failure");
+  c_submit->add_option("--retry-delay", submit.retry_delay_s,
+                       "seconds before the first retry, doubled for each later one");
+  c_submit->add_option("--after-ok", submit.after_ok, "start only once job ID has succeeded")
+      ->allow_extra_args(false);
+  c_submit->add_option("--after", submit.after_any, "start only once job ID has ended, however")
+      ->allow_extra_args(false);
+  c_submit->add_option("--env,-e", submit.env, "NAME=VALUE for the job (as the task allows)")
+      ->allow_extra_args(false);
+  c_submit->add_option("--idempotency-key", submit.idempotency_key,
+                       "a retry with the same key returns the first job instead of a second");
   c_submit->add_flag("--wait", submit.wait, "wait for the job to end and print its output");
 
   std::int64_t job_id = 0;
@@ -136,6 +146,9 @@ int main(int argc, char** argv) {
   c_logs->add_option("id", job_id, "job id")->required();
   c_logs->add_flag("--stderr", logs_stderr, "the job's stderr instead of stdout");
   c_logs->add_flag("-f,--follow", logs_follow, "keep printing until the job ends");
+  int logs_attempt = 0;
+  c_logs->add_option("--attempt", logs_attempt, "an earlier attempt's log (a retried job)")
+      ->check(CLI::PositiveNumber);
   CLI::App* c_gpus = app.add_subcommand("gpus", "show GPUs and their VRAM");
   add_client_flags(c_gpus);
   CLI::App* c_tasks = app.add_subcommand("tasks", "list the task catalog");
@@ -201,7 +214,7 @@ int main(int argc, char** argv) {
   if (c_wait->parsed()) return cli::wait(client, job_id);
   if (c_gpus->parsed()) return cli::gpus(client);
   if (c_ls->parsed()) return cli::list(client, ls_states, ls_limit, ls_before);
-  if (c_logs->parsed()) return cli::logs(client, job_id, logs_stderr, logs_follow);
+  if (c_logs->parsed()) return cli::logs(client, job_id, logs_stderr, logs_follow, logs_attempt);
   if (c_cancel->parsed()) return cli::cancel(client, job_id);
   if (c_tasks->parsed()) return cli::tasks(client);
   return cli::kExitUsage;

@@ -33,13 +33,13 @@ struct Reply {
 // With `sink`, a streamed (chunked) body goes there piece by piece instead of into the Reply.
 std::optional<Reply> call(const ClientOptions& c, std::string_view method, std::string_view target,
                           std::string_view body = {}, std::chrono::seconds timeout = 30s,
-                          const BodySink& sink = {}) {
+                          const BodySink& sink = {}, const Headers& headers = {}) {
   auto url = parse_server_url(c.server);
   if (!url) {
     std::cerr << "vramq: " << url.error().message << "\n";
     return std::nullopt;
   }
-  auto r = http_request(*url, method, target, body, c.token, timeout, sink);
+  auto r = http_request(*url, method, target, body, c.token, timeout, sink, headers);
   if (!r) {
     std::cerr << "vramq: " << r.error().message << "\n";
     return std::nullopt;
@@ -328,7 +328,26 @@ int submit(const ClientOptions& c, const SubmitOptions& s) {
   if (s.priority) body["priority"] = *s.priority;
   if (s.timeout_s) body["timeout_s"] = *s.timeout_s;
   if (s.max_retries) body["max_retries"] = *s.max_retries;
-  auto r = call(c, "POST", "/v1/jobs", util::to_json_text(body));
+  if (s.retry_delay_s) body["retry_delay_s"] = *s.retry_delay_s;
+  if (!s.after_ok.empty() || !s.after_any.empty()) {
+    body["after"] = json::object{{"ok", json::array(s.after_ok.begin(), s.after_ok.end())},
+                                 {"any", json::array(s.after_any.begin(), s.after_any.end())}};
+  }
+  if (!s.env.empty()) {
+    json::object env;
+    for (const std::string& kv : s.env) {
+      std::size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << fmt::format("vramq: --env '{}' must be NAME=VALUE\n", kv);
+        return kExitUsage;
+      }
+      env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    body["env"] = std::move(env);
+  }
+  Headers headers;
+  if (!s.idempotency_key.empty()) headers.emplace_back("Idempotency-Key", s.idempotency_key);
+  auto r = call(c, "POST", "/v1/jobs", util::to_json_text(body), 30s, {}, headers);
   if (!r) return kExitUnreachable;
   if ((r->status != 200 && r->status != 202) || !r->body.is_object()) return report_error(*r);
   json::object job = r->body.get_object();
@@ -410,9 +429,10 @@ int cancel(const ClientOptions& c, std::int64_t id) {
   return kExitOk;
 }
 
-int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follow) {
+int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follow, int attempt) {
   std::string target = fmt::format("/v1/jobs/{}/log?stream={}&follow={}", id,
                                    stderr_stream ? "stderr" : "stdout", follow ? 1 : 0);
+  if (attempt > 0) target += fmt::format("&attempt={}", attempt);
   std::string_view stream = stderr_stream ? "stderr" : "stdout";
   // --json: one object {"id", "stream", "text"}; with -f one such line per piece as it arrives.
   std::string whole;

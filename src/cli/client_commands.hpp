@@ -28,6 +28,11 @@ struct SubmitOptions {
   std::optional<int> priority;
   std::optional<std::int64_t> timeout_s;
   std::optional<int> max_retries;
+  std::optional<std::int64_t> retry_delay_s;
+  std::vector<std::int64_t> after_ok;   // --after-ok ID: must succeed first
+  std::vector<std::int64_t> after_any;  // --after ID: must end first
+  std::vector<std::string> env;         // "NAME=VALUE"
+  std::string idempotency_key;
   bool wait = false;
 };
 
@@ -38,7 +43,8 @@ int gpus(const ClientOptions& c);
 // `before` > 0: only jobs with a smaller id (the footer names the next page's value).
 int list(const ClientOptions& c, const std::string& states, int limit, std::int64_t before);
 int cancel(const ClientOptions& c, std::int64_t id);
-int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follow);
+// `attempt` > 0: that attempt's log (a retried job keeps each attempt's).
+int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follow, int attempt);
 int tasks(const ClientOptions& c);
 
 }  // namespace vramq::cli

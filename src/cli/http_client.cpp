@@ -29,7 +29,7 @@ core::Result<ServerUrl> parse_server_url(std::string_view text) {
 core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view method,
                                       std::string_view target, std::string_view body,
                                       std::string_view token, std::chrono::seconds timeout,
-                                      const BodySink& sink) {
+                                      const BodySink& sink, const Headers& headers) {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   beast::error_code ec;
@@ -42,6 +42,8 @@ core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view 
   req.set(http::field::host, server.host);
   req.set(http::field::user_agent, "vramq-cli");
   if (!token.empty()) req.set(http::field::authorization, fmt::format("Bearer {}", token));
+  for (const auto& [name, value] : headers)
+    req.set(name, value);
   if (!body.empty()) {
     req.set(http::field::content_type, "application/json");
     req.body() = std::string(body);

@@ -30,9 +30,11 @@ using BodySink = std::function<void(std::string_view)>;
 
 // Errors are transport failures only (cannot connect, timeout); any HTTP status is a result.
 // With `sink`, a chunked body goes to it piece by piece and only connecting has a deadline.
+// `headers`: extra request headers (e.g. Idempotency-Key).
+using Headers = std::vector<std::pair<std::string, std::string>>;
 core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view method,
                                       std::string_view target, std::string_view body,
                                       std::string_view token, std::chrono::seconds timeout,
-                                      const BodySink& sink = {});
+                                      const BodySink& sink = {}, const Headers& headers = {});
 
 }  // namespace vramq::cli

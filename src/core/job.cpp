@@ -7,11 +7,11 @@ namespace {
 
 constexpr std::array<std::string_view, 6> kStateNames = {"queued", "running",   "succeeded",
                                                          "failed", "cancelled", "timed_out"};
-constexpr std::array<std::string_view, 9> kEndReasonNames = {
-    "",        "nonzero_exit", "signal",      "spawn_failed", "gpu_oom",
-    "timeout", "cancelled",    "interrupted", "vram_exceeded"};
-constexpr std::array<std::string_view, 6> kPendingNames = {
-    "", "priority", "vram", "head_of_line", "draining", "gpu_unknown"};
+constexpr std::array<std::string_view, 10> kEndReasonNames = {
+    "",        "nonzero_exit", "signal",      "spawn_failed",  "gpu_oom",
+    "timeout", "cancelled",    "interrupted", "vram_exceeded", "dependency_failed"};
+constexpr std::array<std::string_view, 8> kPendingNames = {
+    "", "priority", "vram", "head_of_line", "draining", "gpu_unknown", "dependency", "retry_delay"};
 
 constexpr int kStates = static_cast<int>(kStateNames.size());
 

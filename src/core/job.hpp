@@ -26,6 +26,7 @@ enum class EndReason {
   cancelled,
   interrupted,
   vram_exceeded,
+  dependency_failed,  // a job it had to wait for (after.ok) did not succeed: it never ran
 };
 
 // Why a queued job is not running now (the job object's `pending_reason`). Closed enum: the API,
@@ -38,6 +39,8 @@ enum class PendingReason {
   head_of_line,  // it would fit, but an older job waiting past the backfill bound holds the GPU
   draining,      // the service is shutting down and starts nothing
   gpu_unknown,   // the GPUs it could use have no current reading
+  dependency,    // it waits for other jobs to end (after.ok / after.any)
+  retry_delay,   // a retry waiting out its delay (retry_delay_s, doubled per attempt)
 };
 
 std::string_view to_string(JobState s);
@@ -63,6 +66,9 @@ struct JobSpec {
   int priority = 0;
   std::int64_t timeout_s = 0;  // 0: no timeout
   int max_retries = 0;
+  std::int64_t retry_delay_s = 0;       // wait before the first retry; doubled for each later one
+  std::vector<std::int64_t> after_ok;   // jobs that must succeed before this one may start
+  std::vector<std::int64_t> after_any;  // jobs that must end (however) before it may start
   bool operator==(const JobSpec&) const = default;
 };
 
@@ -75,7 +81,8 @@ struct Job {
   std::optional<int> gpu;
   int attempt = 1;
   std::int64_t submitted_at_ms = 0;
-  std::int64_t queued_at_ms = 0;  // start of the current wait (submit or requeue)
+  std::int64_t queued_at_ms = 0;   // start of the current wait (submit or requeue)
+  std::int64_t not_before_ms = 0;  // a retry waiting out its delay may not start before this
   std::int64_t started_at_ms = 0;
   std::int64_t finished_at_ms = 0;
   std::optional<int> exit_code;

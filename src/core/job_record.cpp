@@ -74,7 +74,8 @@ void fields(Io& io, J& j) {
   io(j.id, s.task, s.params_json, s.argv, s.cwd, s.env, s.vram_mb, s.priority, s.timeout_s,
      s.max_retries, j.state, j.reason, j.gpu, j.attempt, j.submitted_at_ms, j.queued_at_ms,
      j.started_at_ms, j.finished_at_ms, j.exit_code, j.signal, j.error, j.peak_vram_mb, j.output,
-     j.pid, j.pid_start_ticks, j.warnings, j.output_truncated);
+     j.pid, j.pid_start_ticks, j.warnings, j.output_truncated, s.retry_delay_s, s.after_ok,
+     s.after_any, j.not_before_ms);
 }
 
 struct Pack {
@@ -90,6 +91,11 @@ struct Pack {
       w.put(std::string_view(k));
       w.put(std::string_view(val));
     }
+  }
+  void one(const std::vector<std::int64_t>& v) {
+    w.put(static_cast<std::uint32_t>(v.size()));
+    for (std::int64_t x : v)
+      w.put(x);
   }
   void one(const std::string& s) { w.put(std::string_view(s)); }
   template <typename T>
@@ -121,6 +127,12 @@ struct Unpack {
       r.get(k);
       r.get(val);
     }
+  }
+  void one(std::vector<std::int64_t>& v) {
+    std::uint32_t n = 0;
+    r.get(n);
+    for (std::uint32_t i = 0; i < n && r.ok(); ++i)
+      r.get(v.emplace_back());
   }
   void one(std::string& s) { r.get(s); }
   template <typename T>

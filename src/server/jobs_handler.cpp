@@ -131,7 +131,8 @@ Response dry_run_response(const service::DryRun& d) {
     o["leftover_mb"] = d.start->leftover_mb;
   } else if (d.pending) {
     o["decision"] = "queue";
-    o["queue_position"] = d.pending->position;
+    o["queue_position"] = d.pending->position >= 0 ? boost::json::value(d.pending->position)
+                                                   : boost::json::value(nullptr);
     o["pending_reason"] = core::to_string(d.pending->reason);
     o["best_available_mb"] = d.pending->best_available_mb;
     o["predicted_start"] = d.predicted_start_ms > 0

@@ -13,8 +13,10 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kSubmitFields[] = {"task",     "params",    "command",     "vram_mb",
-                                              "priority", "timeout_s", "max_retries", "env"};
+constexpr std::string_view kSubmitFields[] = {
+    "task",      "params",      "command",       "vram_mb", "priority",
+    "timeout_s", "max_retries", "retry_delay_s", "after",   "env"};
+constexpr std::size_t kMaxDependencies = 100;
 
 std::string_view kind_of(const json::value& v) {
   switch (v.kind()) {
@@ -148,6 +150,35 @@ boost::system::result<void, FieldError> parse_env(const json::value& v,
   return {};
 }
 
+// "after": {"ok": [ids], "any": [ids]}: jobs that must end (ok: succeed) before this one starts.
+boost::system::result<void, FieldError> parse_after(const json::value& v,
+                                                    service::SubmitRequest& out) {
+  if (!v.is_object()) {
+    return FieldError{"after", fmt::format("after must be an object such as {{\"ok\": [12]}}, "
+                                           "got {}",
+                                           kind_of(v))};
+  }
+  for (const auto& [key, ids] : v.get_object()) {
+    std::string field = "after." + std::string(key);
+    if (key != "ok" && key != "any") {
+      return FieldError{field, fmt::format("{}: after takes ok and any", field)};
+    }
+    if (!ids.is_array()) {
+      return FieldError{field, fmt::format("{} must be an array of job ids", field)};
+    }
+    auto& list = key == "ok" ? out.after_ok : out.after_any;
+    for (const json::value& id : ids.get_array()) {
+      auto n = integer(id, field, 1, std::numeric_limits<std::int64_t>::max());
+      if (!n) return n.error();
+      if (std::ranges::find(list, *n) == list.end()) list.push_back(*n);
+    }
+  }
+  if (out.after_ok.size() + out.after_any.size() > kMaxDependencies) {
+    return FieldError{"after", fmt::format("after: at most {} jobs", kMaxDependencies)};
+  }
+  return {};
+}
+
 json::value opt(const std::optional<int>& v) {
   return v ? json::value(*v) : json::value(nullptr);
 }
@@ -185,9 +216,8 @@ boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::stri
   for (const auto& [key, value] : o) {
     if (std::ranges::find(kSubmitFields, std::string_view(key)) == std::end(kSubmitFields)) {
       return FieldError{std::string(key),
-                        fmt::format("unknown field '{}' (allowed: task, params, command, vram_mb, "
-                                    "priority, timeout_s, max_retries, env)",
-                                    std::string_view(key))};
+                        fmt::format("unknown field '{}' (allowed: {})", std::string_view(key),
+                                    fmt::join(kSubmitFields, ", "))};
     }
   }
   if (o.contains("task") == o.contains("command")) {
@@ -230,6 +260,14 @@ boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::stri
     if (!n) return n.error();
     req.max_retries = static_cast<int>(*n);
   }
+  if (const json::value* v = o.if_contains("retry_delay_s")) {
+    auto n = integer(*v, "retry_delay_s", 0, 86400);
+    if (!n) return n.error();
+    req.retry_delay_s = *n;
+  }
+  if (const json::value* v = o.if_contains("after")) {
+    if (auto r = parse_after(*v, req); !r) return r.error();
+  }
   if (const json::value* v = o.if_contains("env")) {
     if (auto r = parse_env(*v, req); !r) return r.error();
   }
@@ -261,6 +299,11 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
                             : json::value(nullptr);
   o["attempt"] = j.attempt;
   o["max_retries"] = j.spec.max_retries;
+  o["retry_delay_s"] = j.spec.retry_delay_s;
+  json::array ok(j.spec.after_ok.begin(), j.spec.after_ok.end());
+  json::array any(j.spec.after_any.begin(), j.spec.after_any.end());
+  o["after"] = json::object{{"ok", std::move(ok)}, {"any", std::move(any)}};
+  o["retry_at"] = queued && j.not_before_ms > 0 ? time_or_null(j.not_before_ms) : nullptr;
   o["timeout_s"] = j.spec.timeout_s > 0 ? json::value(j.spec.timeout_s) : json::value(nullptr);
   o["submitted_at"] = time_or_null(j.submitted_at_ms);
   o["started_at"] = time_or_null(j.started_at_ms);

@@ -1,6 +1,6 @@
-// GET /v1/jobs/{id}/log?stream=stdout|stderr&follow=1: a job's log as text/plain, streamed in
-// pieces (memory stays bounded however large the file); with follow=1 the answer stays open and
-// sends what the job writes until it ends.
+// GET /v1/jobs/{id}/log?stream=stdout|stderr&follow=1&attempt=N: a job's log as text/plain,
+// streamed in pieces (memory stays bounded however large the file); with follow=1 the answer stays
+// open and sends what the job writes until it ends.
 #include <fmt/format.h>
 
 #include "server/problem.hpp"
@@ -14,19 +14,40 @@ constexpr std::size_t kPiece = 64 << 10;
 // With inotify a follower wakes on every write; this is only the fallback poll without it.
 constexpr std::chrono::seconds kFollowPoll{2};
 
+// Reads one attempt's log (`attempt` fixed), or follows the job's current attempt across its
+// retries: when the attempt it reads is retried, its file is renamed to attempt-N.*.log; the
+// stream finishes that file and goes on with the new attempt's from its start.
 class LogStream final : public BodyStream {
  public:
-  LogStream(service::Orchestrator& o, core::JobId id, std::string stream, bool follow)
-      : o_(o), id_(id), stream_(std::move(stream)), follow_(follow) {}
+  // `current`: the job's attempt when the request came (its last one, once it has ended).
+  LogStream(service::Orchestrator& o, core::JobId id, std::string stream, bool follow, int attempt,
+            bool fixed, int current)
+      : o_(o),
+        id_(id),
+        stream_(std::move(stream)),
+        follow_(follow),
+        attempt_(attempt),
+        fixed_(fixed),
+        last_current_(current) {}
 
   boost::asio::awaitable<std::string> next() override {
     while (!done_) {
       std::uint64_t seen = o_.log_generation(id_);
       bool ended = o_.ended(id_);  // read before reading: the end's last bytes are then read
-      std::string piece = co_await o_.read_log(id_, stream_, offset_, kPiece);
+      int current = o_.attempt_of(id_).value_or(last_current_);
+      last_current_ = current;
+      bool earlier = attempt_ < current;
+      std::string piece = co_await o_.read_log(id_, stream_, offset_, kPiece,
+                                               earlier ? std::optional(attempt_) : std::nullopt);
       if (!piece.empty()) {
         offset_ += static_cast<std::int64_t>(piece.size());
         co_return piece;
+      }
+      if (earlier) {
+        if (fixed_) break;   // an earlier attempt's log is whole: nothing more will come
+        attempt_ = current;  // its retry began: go on with the new attempt's log
+        offset_ = 0;
+        continue;
       }
       if (!follow_ || ended) break;
       co_await o_.wait_log(id_, seen, kFollowPoll);
@@ -40,6 +61,9 @@ class LogStream final : public BodyStream {
   core::JobId id_;
   std::string stream_;
   bool follow_;
+  int attempt_;
+  bool fixed_;
+  int last_current_;
   std::int64_t offset_ = 0;
   bool done_ = false;
 };
@@ -58,11 +82,16 @@ boost::asio::awaitable<Response> handle_log(const Request& req, core::JobId id,
   auto found = co_await o.get(id);
   if (!found) co_return problem(Problem::internal, found.error().message);
   if (!*found) co_return problem(Problem::not_found, fmt::format("no job {}", id), "id");
-  co_return Response{.status = 200,
-                     .content_type = "text/plain; charset=utf-8",
-                     .body = {},
-                     .headers = {{"Cache-Control", "no-store"}},
-                     .stream = std::make_shared<LogStream>(o, id, stream, *follow)};
+  int current = (*found)->job.attempt;
+  auto attempt = int_param(req, "attempt", 1, current, current);
+  if (!attempt) co_return attempt.error();
+  co_return Response{
+      .status = 200,
+      .content_type = "text/plain; charset=utf-8",
+      .body = {},
+      .headers = {{"Cache-Control", "no-store"}},
+      .stream = std::make_shared<LogStream>(o, id, stream, *follow, static_cast<int>(*attempt),
+                                            req.query_param("attempt").has_value(), current)};
 }
 
 }  // namespace vramq::server

@@ -106,6 +106,12 @@ std::string log_path(const std::string& job_dir, std::string_view stream) {
   return job_dir + (stream == "stderr" ? "/stderr.log" : "/stdout.log");
 }
 
+// An earlier attempt's log, kept beside the current one when the job was retried.
+std::string attempt_log_path(const std::string& job_dir, std::string_view stream, int attempt) {
+  return fmt::format("{}/attempt-{}.{}.log", job_dir, attempt,
+                     stream == "stderr" ? "stderr" : "stdout");
+}
+
 std::string signal_name(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
@@ -124,6 +130,7 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       executor_(std::move(executor)),
       store_(std::move(store)),
       gpu_kind_(gpu_source_->kind()),
+      parked_timer_(ioc),
       poll_timer_(ioc),
       log_watcher_(ioc),
       gpu_worker_(ioc.get_executor()),
@@ -168,6 +175,9 @@ core::Result<void> Orchestrator::start() {
   if (!jobs) return jobs.error();
   std::int64_t requeued = 0;
   std::int64_t interrupted = 0;
+  // States recovery settled, for the dependencies of later jobs (a dependency's id is smaller
+  // than its dependent's, so it is settled first).
+  std::map<JobId, JobState> recovered;
   for (Job& j : *jobs) {
     if (j.state == JobState::running) {
       // Its supervisor was this server's process: the run is lost. Kill what it left behind
@@ -179,6 +189,7 @@ core::Result<void> Orchestrator::start() {
       j.pid_start_ticks = 0;
       if (j.attempt <= j.spec.max_retries) {
         j.state = JobState::queued;
+        keep_attempt_logs(j.id, j.attempt);
         j.attempt += 1;
         j.queued_at_ms = now_ms();
         j.error = "interrupted by a vramq restart; queued again";
@@ -190,21 +201,29 @@ core::Result<void> Orchestrator::start() {
         j.finished_at_ms = now_ms();
         ++interrupted;
         store_->save(j);
+        recovered[j.id] = j.state;
         continue;
       }
       store_->save(j);
     }
-    enqueue(j);
+    recovered[j.id] = j.state;
+    if (auto doomed = recover_waiting(j, recovered)) {
+      recovered[j.id] = *doomed;
+      continue;
+    }
   }
   // Recovery loaded every row as a whole Job and kept it packed: hand the pages freed by the
   // unpacked copies back to the system instead of carrying them for the life of the process.
   jobs->clear();
   jobs->shrink_to_fit();
   malloc_trim(0);
-  spdlog::info("recovered {} queued jobs ({} re-queued after an interrupted run), {} interrupted",
-               queue_.size(), requeued, interrupted);
+  spdlog::info(
+      "recovered {} queued jobs ({} re-queued after an interrupted run, {} waiting for other "
+      "jobs or a retry delay), {} interrupted",
+      queue_.size() + parked_.size(), requeued, parked_.size(), interrupted);
   schedule_soon();
   arm_poll_timer();
+  arm_parked_timer();
   return {};
 }
 
@@ -215,6 +234,9 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
   job.queued_at_ms = job.submitted_at_ms;
   job.spec.priority = req.priority;
   job.spec.max_retries = req.max_retries;
+  job.spec.retry_delay_s = req.retry_delay_s;
+  job.spec.after_ok = req.after_ok;
+  job.spec.after_any = req.after_any;
   if (req.task.empty()) {
     if (!config_.allow_raw_commands) {
       return SubmitError{SubmitErrc::forbidden, "command",
@@ -346,7 +368,7 @@ std::optional<SubmitError> Orchestrator::admission_refusal(const Job& job) const
   if (draining_) {
     return SubmitError{SubmitErrc::draining, "", "vramq is shutting down and takes no new jobs"};
   }
-  auto waiting = static_cast<std::int64_t>(queue_.size()) + saving_;
+  auto waiting = static_cast<std::int64_t>(queue_.size() + parked_.size()) + saving_;
   // A full queue refuses only jobs that would wait: one that can start at once never joins it.
   if (waiting >= config_.queue_max && !start_gpu_now(job)) {
     return SubmitError{SubmitErrc::queue_full, "",
@@ -358,6 +380,7 @@ std::optional<SubmitError> Orchestrator::admission_refusal(const Job& job) const
 }
 
 std::optional<int> Orchestrator::start_gpu_now(const Job& job) const {
+  if (!job.spec.after_ok.empty() || !job.spec.after_any.empty()) return std::nullopt;
   std::vector<core::GpuView> views = gpu_views();
   for (std::size_t g = 0; g < views.size() && g < admitting_mb_.size(); ++g)
     views[g].committed_mb += admitting_mb_[g];
@@ -383,6 +406,12 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
   auto job = build_job(req, id);
   if (!job) return job.error();
   if (auto refused = admission_refusal(*job)) return *refused;
+  if (has_live_dependency(*job)) {
+    // It would wait outside the queue until those jobs end: no place and no prediction yet.
+    return DryRun{.vram_mb = job->spec.vram_mb,
+                  .pending = core::PendingDecision{
+                      .job = id, .position = -1, .reason = core::PendingReason::dependency}};
+  }
   std::vector<core::QueuedJob> queue = queue_.snapshot();
   core::QueuedJob probe{.id = id,
                         .priority = job->spec.priority,
@@ -441,6 +470,15 @@ std::optional<std::int64_t> Orchestrator::predict_start(
 
 asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit_new(
     SubmitRequest req) {
+  bool has_dependencies = !req.after_ok.empty() || !req.after_any.empty();
+  if (has_dependencies) {
+    auto deps = co_await settle_dependencies(req.after_ok, req.after_any);
+    if (!deps) co_return SubmitError{SubmitErrc::store_failed, "", deps.error().message};
+    if (!deps->unknown.empty()) {
+      co_return SubmitError{SubmitErrc::unprocessable, "after",
+                            fmt::format("after: no job {} to wait for", deps->unknown.front())};
+    }
+  }
   // The id is taken only once the job is valid and admitted: a refused request changes nothing,
   // not even the next id (nothing suspends between here and the increment).
   JobId id = next_id_;
@@ -451,7 +489,7 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   // Admitted past a full queue because it starts at once: its room is spoken for until the pass
   // after its save has started it, so that a burst of such jobs cannot all count on one GPU.
   std::optional<int> over_cap;
-  if (static_cast<std::int64_t>(queue_.size()) + saving_ >= config_.queue_max) {
+  if (static_cast<std::int64_t>(queue_.size() + parked_.size()) + saving_ >= config_.queue_max) {
     over_cap = start_gpu_now(*job);
     if (over_cap) admitting_mb_.at(*over_cap) += job->spec.vram_mb;
   }
@@ -472,7 +510,15 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
     co_return SubmitError{SubmitErrc::store_failed, "",
                           "the job could not be stored: " + saved.error().message};
   }
-  enqueue(*job);
+  log_submitted(*job);
+  if (has_dependencies) {
+    // Where its dependencies stand now (they may have ended while it was stored).
+    auto deps = co_await settle_dependencies(job->spec.after_ok, job->spec.after_any);
+    if (!deps) deps = Dependencies{.ok = job->spec.after_ok, .any = job->spec.after_any};
+    place_dependent(*job, *deps);
+  } else {
+    enqueue(*job);
+  }
   // Let the (coalesced) scheduling pass run first, so the answer shows the job's place.
   co_await asio::post(ioc_, asio::use_awaitable);
   if (over_cap) admitting_mb_.at(*over_cap) -= job->spec.vram_mb;
@@ -482,6 +528,17 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   auto stored = co_await store_->async_get(id, asio::use_awaitable);
   if (stored && *stored) co_return view(**stored);
   co_return SubmitError{SubmitErrc::store_failed, "", "the job vanished after it was stored"};
+}
+
+void Orchestrator::log_submitted(const Job& job) const {
+  spdlog::info("job {}: submitted ({}, {} MiB{}{})", job.id,
+               job.spec.task.empty() ? "raw command" : "task " + job.spec.task, job.spec.vram_mb,
+               job.spec.after_ok.empty()
+                   ? ""
+                   : fmt::format(", after ok {}", fmt::join(job.spec.after_ok, ",")),
+               job.spec.after_any.empty()
+                   ? ""
+                   : fmt::format(", after any {}", fmt::join(job.spec.after_any, ",")));
 }
 
 void Orchestrator::enqueue(const Job& job) {
@@ -496,6 +553,7 @@ void Orchestrator::enqueue(const Job& job) {
 
 std::optional<Job> Orchestrator::queued_job(JobId id) const {
   const std::string* record = queue_.record(id);
+  if (record == nullptr) record = parked_.record(id);
   if (record == nullptr) return std::nullopt;
   auto job = core::unpack_job(*record);
   if (!job) {  // only a bug could get here: records are made by pack_job in this process
@@ -537,7 +595,7 @@ void Orchestrator::notify_waiters(JobId id) {
 }
 
 asio::awaitable<core::Result<CancelResult>> Orchestrator::cancel(JobId id) {
-  if (queue_.contains(id)) {
+  if (queue_.contains(id) || parked_.contains(id)) {
     finish(id, JobState::cancelled, EndReason::cancelled, "cancelled before it started", {});
     co_return CancelResult{CancelOutcome::cancelled, view(settling_.at(id))};
   }
@@ -567,6 +625,9 @@ asio::awaitable<core::Result<ListResult>> Orchestrator::list(std::vector<JobStat
     for (JobId q : queue_.newest_before(before, static_cast<std::size_t>(limit) + 1)) {
       if (auto j = queued_job(q)) live.push_back(view(*j));
     }
+    for (JobId q : parked_.newest_before(before, static_cast<std::size_t>(limit) + 1)) {
+      if (auto j = queued_job(q)) live.push_back(view(*j));
+    }
   }
   store::JobStore::ListQuery q{.states = {}, .before = before, .limit = limit + 1};
   for (JobState s : states) {
@@ -580,7 +641,8 @@ asio::awaitable<core::Result<ListResult>> Orchestrator::list(std::vector<JobStat
   for (const JobView& v : live)
     from_memory.insert(v.job.id);
   for (Job& j : *stored) {
-    if (!from_memory.contains(j.id) && !active_.contains(j.id) && !queue_.contains(j.id)) {
+    if (!from_memory.contains(j.id) && !active_.contains(j.id) && !queue_.contains(j.id) &&
+        !parked_.contains(j.id)) {
       live.push_back(view(j));
     }
   }
@@ -594,11 +656,28 @@ asio::awaitable<core::Result<ListResult>> Orchestrator::list(std::vector<JobStat
   co_return out;
 }
 
+std::optional<int> Orchestrator::attempt_of(JobId id) const {
+  if (auto j = queued_job(id)) return j->attempt;
+  if (auto it = active_.find(id); it != active_.end()) return it->second.attempt;
+  if (auto it = settling_.find(id); it != settling_.end()) return it->second.attempt;
+  return std::nullopt;
+}
+
+void Orchestrator::keep_attempt_logs(JobId id, int attempt) const {
+  std::string dir = job_dir(id);
+  for (std::string_view stream : {"stdout", "stderr"}) {
+    std::error_code ec;
+    std::filesystem::rename(log_path(dir, stream), attempt_log_path(dir, stream, attempt), ec);
+  }
+}
+
 asio::awaitable<std::string> Orchestrator::read_log(JobId id, std::string_view stream,
-                                                    std::int64_t offset, std::size_t max_bytes) {
+                                                    std::int64_t offset, std::size_t max_bytes,
+                                                    std::optional<int> earlier_attempt) {
   // Not a coroutine: a capturing lambda made inside a co_await expression has its captures
   // destroyed twice by g++ 12; here it is built in an ordinary function.
-  std::string path = log_path(job_dir(id), stream);
+  std::string path = earlier_attempt ? attempt_log_path(job_dir(id), stream, *earlier_attempt)
+                                     : log_path(job_dir(id), stream);
   return file_worker_.async_run(
       [path, offset, max_bytes] { return exec::read_range(path, offset, max_bytes); },
       asio::use_awaitable);
@@ -618,7 +697,9 @@ asio::awaitable<std::string> Orchestrator::log_tail(JobId id, std::string_view s
 
 JobView Orchestrator::view(const Job& job) const {
   JobView v{.job = job, .job_dir = job_dir(job.id)};
-  if (job.state == JobState::queued) {
+  if (job.state == JobState::queued && parked_.contains(job.id)) {
+    v.pending_reason = parked_.reason(job.id);  // not in the queue yet: no position
+  } else if (job.state == JobState::queued) {
     if (auto place = queue_.place(job.id)) {
       v.queue_position = place->position;
       v.pending_reason = place->reason;
@@ -866,6 +947,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     std::optional<Job> queued = queued_job(id);
     if (!queued) return;
     queue_.erase(id);
+    parked_.erase(id);
     it = active_.emplace(id, std::move(*queued)).first;
   }
   Job& job = it->second;
@@ -886,12 +968,18 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     job.error = fmt::format("attempt {}: {}; retrying", job.attempt, error);
     job.warnings.push_back(job.error);  // kept after a later attempt succeeds and clears `error`
     job.state = JobState::queued;
+    keep_attempt_logs(id, job.attempt);  // each attempt's logs are kept: attempt-N.stdout.log
     job.attempt += 1;
     job.queued_at_ms = now_ms();
     job.output = std::move(output.text);
     job.output_truncated = output.truncated;
+    job.not_before_ms = retry_at_ms(job);
     store_->save(job);
-    enqueue(job);
+    if (job.not_before_ms > 0) {
+      park_delayed(job);
+    } else {
+      enqueue(job);
+    }
     active_.erase(it);
     return;
   }
@@ -922,6 +1010,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
   notify_waiters(id);
   log_watcher_.forget(id);
   schedule_soon();
+  release_dependents(id, state == JobState::succeeded);
 }
 
 void Orchestrator::request_sample() {

@@ -22,6 +22,7 @@
 #include "core/footprints.hpp"
 #include "core/job.hpp"
 #include "core/job_queue.hpp"
+#include "core/parked_jobs.hpp"
 #include "core/scheduler.hpp"
 #include "core/start_prediction.hpp"
 #include "core/task_catalog.hpp"
@@ -42,6 +43,9 @@ struct SubmitRequest {
   int priority = 0;
   std::optional<std::int64_t> timeout_s;
   int max_retries = 0;
+  std::int64_t retry_delay_s = 0;
+  std::vector<core::JobId> after_ok;   // must succeed first
+  std::vector<core::JobId> after_any;  // must end first, however
   std::vector<std::pair<std::string, std::string>> env;
   // Idempotency-Key: a retry with the same key and body gets the first job back (for 24 h).
   std::string idempotency_key;
@@ -132,16 +136,22 @@ class Orchestrator {
   boost::asio::awaitable<core::Result<ListResult>> list(std::vector<core::JobState> states,
                                                         core::JobId before, int limit);
 
-  // Up to `max_bytes` of a job's stdout or stderr from `offset`, read off the loop.
+  // The attempt a live job is on (nullopt once it has ended and left memory).
+  std::optional<int> attempt_of(core::JobId id) const;
+  // Up to `max_bytes` of a job's stdout or stderr from `offset`, read off the loop: the current
+  // attempt's, or an earlier attempt's (kept as attempt-N.stdout.log when it was retried).
   boost::asio::awaitable<std::string> read_log(core::JobId id, std::string_view stream,
-                                               std::int64_t offset, std::size_t max_bytes);
+                                               std::int64_t offset, std::size_t max_bytes,
+                                               std::optional<int> earlier_attempt = std::nullopt);
   // For log followers: the job's log generation, and a wait for the next change after `seen`
   // (a write, the job's start or end), at most `timeout`.
   std::uint64_t log_generation(core::JobId id) const { return log_watcher_.generation(id); }
   boost::asio::awaitable<void> wait_log(core::JobId id, std::uint64_t seen,
                                         std::chrono::milliseconds timeout);
   // True once the job is terminal (or unknown): no more log will come.
-  bool ended(core::JobId id) const { return !active_.contains(id) && !queue_.contains(id); }
+  bool ended(core::JobId id) const {
+    return !active_.contains(id) && !queue_.contains(id) && !parked_.contains(id);
+  }
 
   // The last `max_bytes` of a job's stdout or stderr file, read off the loop.
   boost::asio::awaitable<std::string> log_tail(core::JobId id, std::string_view stream,
@@ -208,9 +218,39 @@ class Orchestrator {
               Output output);
   void stop_job(core::JobId id, core::EndReason why);
   void enqueue(const core::Job& job);
+  void log_submitted(const core::Job& job) const;
   std::optional<core::Job> queued_job(core::JobId id) const;  // unpacked from the queue
   void notify_waiters(core::JobId id);
 
+  // Jobs that wait outside the queue (waiting_jobs.cpp): for other jobs to end, or out a retry
+  // delay. When a retry of `job` may start (0: at once): retry_delay_s doubled per attempt.
+  std::int64_t retry_at_ms(const core::Job& job) const;
+  void park_delayed(const core::Job& job);
+  // Job `id` ended: jobs waiting for it are released into the queue, or end dependency_failed.
+  void release_dependents(core::JobId id, bool succeeded);
+  void release(core::ParkedJobs::Released r);
+  void arm_parked_timer();
+  // Where a job's dependencies stand now: `ok` and `any` still to end, the first `ok` one that
+  // ended without succeeding, and ids that name no job. Reads the store for jobs not in memory
+  // and returns only once every answer holds at the moment it resumes (no suspension after).
+  struct Dependencies {
+    std::vector<core::JobId> ok;
+    std::vector<core::JobId> any;
+    std::optional<core::JobId> failed;
+    std::vector<core::JobId> unknown;
+  };
+  boost::asio::awaitable<core::Result<Dependencies>> settle_dependencies(
+      std::vector<core::JobId> ok, std::vector<core::JobId> any);
+  // After a job with dependencies is stored: park it, queue it, or end it dependency_failed.
+  void place_dependent(const core::Job& job, const Dependencies& deps);
+  bool has_live_dependency(const core::Job& job) const;
+  // Recovery of one queued job that waits for others or a retry delay: parks it, or ends it
+  // (its new state returned) when a dependency can no longer be met. Else queues it.
+  std::optional<core::JobState> recover_waiting(
+      core::Job& job, const std::map<core::JobId, core::JobState>& recovered);
+
+  // Renames attempt `attempt`'s logs to attempt-N.stdout.log / .stderr.log (its retry begins).
+  void keep_attempt_logs(core::JobId id, int attempt) const;
   void guard_vram(core::JobId id, Running& r);  // applies --vram-policy after a reading
   std::int64_t largest_capacity_mb() const;     // the most any one GPU could give a job
   // Records a finished run's peak in the learned footprints; the sample to store with its row.
@@ -236,6 +276,8 @@ class Orchestrator {
   std::map<core::JobId, core::Job> settling_;
   std::int64_t finishing_ = 0;  // exits whose log tail is still being read
   core::JobQueue queue_;        // queued jobs, with their places and reasons from the last pass
+  core::ParkedJobs parked_;     // queued jobs that may not start yet (dependencies, retry delay)
+  boost::asio::steady_timer parked_timer_;  // fires when the next retry delay is over
   std::map<core::JobId, Running> running_;
   std::int64_t saving_ = 0;  // submissions accepted but not yet durable (count toward the cap)
   // Per GPU: reservations of jobs admitted past a full queue because they start at once, from

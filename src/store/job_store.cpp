@@ -61,13 +61,18 @@ constexpr const char* kMigrations[] = {
        CREATE INDEX footprints_bucket ON footprints(task, bucket, id);)",
     R"(ALTER TABLE footprints ADD COLUMN reserved_mb INTEGER NOT NULL DEFAULT 0;)",
     R"(ALTER TABLE jobs ADD COLUMN output_truncated INTEGER NOT NULL DEFAULT 0;)",
+    R"(ALTER TABLE jobs ADD COLUMN retry_delay_s INTEGER NOT NULL DEFAULT 0;
+       ALTER TABLE jobs ADD COLUMN after_ok TEXT NOT NULL DEFAULT '[]';
+       ALTER TABLE jobs ADD COLUMN after_any TEXT NOT NULL DEFAULT '[]';
+       ALTER TABLE jobs ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;)",
 };
 static_assert(std::size(kMigrations) == JobStore::kSchemaVersion);
 
 constexpr std::string_view kColumns =
     "id, state, reason, task, params, argv, cwd, env, vram_mb, priority, timeout_s, max_retries, "
     "gpu, attempt, submitted_at, queued_at, started_at, finished_at, exit_code, signal, error, "
-    "peak_vram_mb, output, pid, pid_start_ticks, warnings, output_truncated";
+    "peak_vram_mb, output, pid, pid_start_ticks, warnings, output_truncated, retry_delay_s, "
+    "after_ok, after_any, not_before";
 
 std::string encode_strings(const std::vector<std::string>& strings) {
   json::array a;
@@ -112,6 +117,25 @@ std::vector<std::pair<std::string, std::string>> decode_env(const std::string& t
   return out;
 }
 
+std::string encode_ids(const std::vector<std::int64_t>& ids) {
+  json::array a;
+  for (std::int64_t id : ids)
+    a.emplace_back(id);
+  return json::serialize(a);
+}
+
+std::vector<std::int64_t> decode_ids(const std::string& text) {
+  std::vector<std::int64_t> out;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (!ec && v.is_array()) {
+    for (const json::value& id : v.as_array()) {
+      if (id.is_int64()) out.push_back(id.get_int64());
+    }
+  }
+  return out;
+}
+
 std::optional<std::int64_t> opt(const std::optional<int>& v) {
   return v ? std::optional<std::int64_t>(*v) : std::nullopt;
 }
@@ -145,6 +169,10 @@ void bind_job(Stmt& s, const Job& j) {
   s.bind(i++, j.pid_start_ticks);
   s.bind(i++, encode_strings(j.warnings));
   s.bind(i++, std::int64_t{j.output_truncated ? 1 : 0});
+  s.bind(i++, j.spec.retry_delay_s);
+  s.bind(i++, encode_ids(j.spec.after_ok));
+  s.bind(i++, encode_ids(j.spec.after_any));
+  s.bind(i++, j.not_before_ms);
 }
 
 std::optional<int> opt_int(const Stmt& s, int col) {
@@ -182,6 +210,10 @@ Job read_job(const Stmt& s) {
   j.pid_start_ticks = s.int64(c++);
   j.warnings = decode_strings(s.text(c++));
   j.output_truncated = s.int64(c++) != 0;
+  j.spec.retry_delay_s = s.int64(c++);
+  j.spec.after_ok = decode_ids(s.text(c++));
+  j.spec.after_any = decode_ids(s.text(c++));
+  j.not_before_ms = s.int64(c++);
   return j;
 }
 
@@ -446,6 +478,17 @@ core::Result<std::optional<JobStore::IdempotencyRecord>> JobStore::find_key_on_r
   if (rc != SQLITE_ROW) return core::Error{reader_db_.error()};
   return std::optional<IdempotencyRecord>(IdempotencyRecord{
       .key = key, .body_hash = s->text(0), .job = s->int64(1), .created_at_ms = s->int64(2)});
+}
+
+core::Result<std::optional<core::JobState>> JobStore::state_blocking(core::JobId id) {
+  auto s = reader_db_.prepare("SELECT state FROM jobs WHERE id = ?");
+  if (!s) return s.error();
+  s->bind(1, id);
+  int rc = s->step();
+  if (rc == SQLITE_DONE) return std::optional<core::JobState>();
+  if (rc != SQLITE_ROW) return core::Error{reader_db_.error()};
+  return std::optional<core::JobState>(
+      core::parse_job_state(s->text(0)).value_or(core::JobState::failed));
 }
 
 core::Result<std::int64_t> JobStore::count_blocking() {

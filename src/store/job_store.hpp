@@ -98,8 +98,10 @@ class JobStore {
 
   // Counts rows (tests and start-up logs). Blocking, on the reader connection: not on the loop.
   core::Result<std::int64_t> count_blocking();
+  // A job's state (nullopt: no such job). Start-up only (blocking).
+  core::Result<std::optional<core::JobState>> state_blocking(core::JobId id);
 
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
  private:
   struct Op {

@@ -1,5 +1,6 @@
 #include "store/job_store.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -142,7 +143,10 @@ TEST_F(JobStoreTest, UpgradesASchemaVersion2Database) {
     auto raw = Db::open(db());
     ASSERT_TRUE(raw->exec("DROP TABLE footprints"));
     ASSERT_TRUE(raw->exec("ALTER TABLE jobs DROP COLUMN warnings"));
-    ASSERT_TRUE(raw->exec("ALTER TABLE jobs DROP COLUMN output_truncated"));
+    for (const char* column :
+         {"output_truncated", "retry_delay_s", "after_ok", "after_any", "not_before"}) {
+      ASSERT_TRUE(raw->exec(fmt::format("ALTER TABLE jobs DROP COLUMN {}", column).c_str()));
+    }
     ASSERT_TRUE(raw->exec("PRAGMA user_version = 2"));
     ASSERT_TRUE(
         raw->exec("INSERT INTO jobs (id, state, argv, vram_mb, submitted_at, queued_at) "
