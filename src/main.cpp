@@ -115,6 +115,9 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   c_submit->add_option("--env,-e", submit.env, "NAME=VALUE for the job (as the task allows)")
       ->allow_extra_args(false);
+  c_submit->add_option("--name,-J", submit.name, "a name for the job (ls --name finds it)");
+  c_submit->add_option("--label,-L", submit.labels, "a label KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);
   c_submit->add_option("--idempotency-key", submit.idempotency_key,
                        "a retry with the same key returns the first job instead of a second");
   c_submit->add_flag("--wait", submit.wait, "wait for the job to end and print its output");
@@ -132,6 +135,10 @@ int main(int argc, char** argv) {
   add_client_flags(c_ls);
   c_ls->add_option("--state", ls_states, "comma-separated states, e.g. queued,running");
   c_ls->add_option("--limit", ls_limit, "at most this many (1..1000)")->check(CLI::Range(1, 1000));
+  cli::ListOptions ls_filter;
+  c_ls->add_option("--name", ls_filter.name, "only jobs with this name");
+  c_ls->add_option("--label", ls_filter.label, "only jobs with this label KEY=VALUE");
+  c_ls->add_option("--owner", ls_filter.owner, "only jobs of this token holder");
   std::int64_t ls_before = 0;
   c_ls->add_option("--before", ls_before, "only jobs with a smaller id (the next page)")
       ->check(CLI::PositiveNumber);
@@ -213,7 +220,12 @@ int main(int argc, char** argv) {
   if (c_show->parsed()) return cli::show(client, job_id);
   if (c_wait->parsed()) return cli::wait(client, job_id);
   if (c_gpus->parsed()) return cli::gpus(client);
-  if (c_ls->parsed()) return cli::list(client, ls_states, ls_limit, ls_before);
+  if (c_ls->parsed()) {
+    ls_filter.states = ls_states;
+    ls_filter.limit = ls_limit;
+    ls_filter.before = ls_before;
+    return cli::list(client, ls_filter);
+  }
   if (c_logs->parsed()) return cli::logs(client, job_id, logs_stderr, logs_follow, logs_attempt);
   if (c_cancel->parsed()) return cli::cancel(client, job_id);
   if (c_tasks->parsed()) return cli::tasks(client);

@@ -158,11 +158,11 @@ std::string job_line(const json::object& j) {
 void print_job(const json::object& j) {
   Table t({"FIELD", "VALUE"});
   for (const char* key :
-       {"id",          "state",       "reason",    "task",           "params",
-        "vram_mb",     "gpu",         "priority",  "queue_position", "pending_reason",
-        "attempt",     "max_retries", "timeout_s", "submitted_at",   "started_at",
-        "finished_at", "exit_code",   "signal",    "peak_vram_mb",   "error",
-        "job_dir"}) {
+       {"id",          "name",      "owner",          "labels",         "after",
+        "state",       "reason",    "task",           "params",         "vram_mb",
+        "gpu",         "priority",  "queue_position", "pending_reason", "attempt",
+        "max_retries", "timeout_s", "submitted_at",   "started_at",     "finished_at",
+        "exit_code",   "signal",    "peak_vram_mb",   "error",          "job_dir"}) {
     const json::value* v = j.if_contains(key);
     if (v == nullptr) continue;
     if (v->is_object()) {  // params: name=value pairs
@@ -333,6 +333,19 @@ int submit(const ClientOptions& c, const SubmitOptions& s) {
     body["after"] = json::object{{"ok", json::array(s.after_ok.begin(), s.after_ok.end())},
                                  {"any", json::array(s.after_any.begin(), s.after_any.end())}};
   }
+  if (!s.name.empty()) body["name"] = s.name;
+  if (!s.labels.empty()) {
+    json::object labels;
+    for (const std::string& kv : s.labels) {
+      std::size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << fmt::format("vramq: --label '{}' must be KEY=VALUE\n", kv);
+        return kExitUsage;
+      }
+      labels[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    body["labels"] = std::move(labels);
+  }
   if (!s.env.empty()) {
     json::object env;
     for (const std::string& kv : s.env) {
@@ -385,10 +398,27 @@ int wait(const ClientOptions& c, std::int64_t id) {
   return finish_job(c, r->body.get_object());
 }
 
-int list(const ClientOptions& c, const std::string& states, int limit, std::int64_t before) {
-  std::string target = fmt::format("/v1/jobs?limit={}", limit);
-  if (!states.empty()) target += "&state=" + states;
-  if (before > 0) target += fmt::format("&before={}", before);
+// A query parameter value, percent-encoded.
+std::string query_value(std::string_view v) {
+  std::string out;
+  for (unsigned char ch : v) {
+    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == ',') {
+      out += static_cast<char>(ch);
+    } else {
+      out += fmt::format("%{:02X}", ch);
+    }
+  }
+  return out;
+}
+
+int list(const ClientOptions& c, const ListOptions& lo) {
+  const std::string& states = lo.states;
+  std::string target = fmt::format("/v1/jobs?limit={}", lo.limit);
+  if (!states.empty()) target += "&state=" + query_value(states);
+  if (lo.before > 0) target += fmt::format("&before={}", lo.before);
+  if (!lo.name.empty()) target += "&name=" + query_value(lo.name);
+  if (!lo.label.empty()) target += "&label=" + query_value(lo.label);
+  if (!lo.owner.empty()) target += "&owner=" + query_value(lo.owner);
   auto r = call(c, "GET", target);
   if (!r) return kExitUnreachable;
   if (r->status != 200 || !r->body.is_object()) return report_error(*r);
@@ -396,7 +426,8 @@ int list(const ClientOptions& c, const std::string& states, int limit, std::int6
     std::cout << util::to_json_text(r->body) << "\n";
     return kExitOk;
   }
-  Table t({"ID", "STATE", "TASK", "VRAM", "GPU", "WAITING", "RUN TIME", "SUBMITTED", "ERROR"});
+  Table t(
+      {"ID", "NAME", "STATE", "TASK", "VRAM", "GPU", "WAITING", "RUN TIME", "SUBMITTED", "ERROR"});
   std::int64_t now = unix_ms_now();
   for (const json::value& jv : r->body.at("jobs").as_array()) {
     const json::object& j = jv.get_object();
@@ -404,14 +435,18 @@ int list(const ClientOptions& c, const std::string& states, int limit, std::int6
         str(j.at("state")) == "queued"
             ? fmt::format("#{} {}", str(j.at("queue_position")), str(j.at("pending_reason")))
             : "-";
-    t.add({str(j.at("id")), str(j.at("state")), str(j.at("task")),
+    t.add({str(j.at("id")), clip(str(j.at("name")), 24), str(j.at("state")), str(j.at("task")),
            core::format_mb(j.at("vram_mb").to_number<std::int64_t>()), str(j.at("gpu")), waiting,
            run_time(j, now), str(j.at("submitted_at")), clip(str(j.at("error")), 60)});
   }
   std::cout << t.render();
   if (!r->body.at("next").is_null()) {
-    std::cout << fmt::format("(more: vramq ls --before {}{})\n", str(r->body.at("next")),
-                             states.empty() ? "" : " --state " + states);
+    std::string same;  // the filters, so that the next page is of the same list
+    if (!states.empty()) same += " --state " + states;
+    if (!lo.name.empty()) same += " --name '" + lo.name + "'";
+    if (!lo.label.empty()) same += " --label '" + lo.label + "'";
+    if (!lo.owner.empty()) same += " --owner '" + lo.owner + "'";
+    std::cout << fmt::format("(more: vramq ls --before {}{})\n", str(r->body.at("next")), same);
   }
   return kExitOk;
 }

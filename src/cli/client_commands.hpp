@@ -33,6 +33,8 @@ struct SubmitOptions {
   std::vector<std::int64_t> after_any;  // --after ID: must end first
   std::vector<std::string> env;         // "NAME=VALUE"
   std::string idempotency_key;
+  std::string name;
+  std::vector<std::string> labels;  // "KEY=VALUE"
   bool wait = false;
 };
 
@@ -40,8 +42,15 @@ int submit(const ClientOptions& c, const SubmitOptions& s);
 int show(const ClientOptions& c, std::int64_t id);
 int wait(const ClientOptions& c, std::int64_t id);
 int gpus(const ClientOptions& c);
-// `before` > 0: only jobs with a smaller id (the footer names the next page's value).
-int list(const ClientOptions& c, const std::string& states, int limit, std::int64_t before);
+struct ListOptions {
+  std::string states;  // "queued,running"; "" all
+  int limit = 50;
+  std::int64_t before = 0;  // > 0: only jobs with a smaller id (the footer names the next page)
+  std::string name;
+  std::string label;  // KEY=VALUE
+  std::string owner;
+};
+int list(const ClientOptions& c, const ListOptions& o);
 int cancel(const ClientOptions& c, std::int64_t id);
 // `attempt` > 0: that attempt's log (a retried job keeps each attempt's).
 int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follow, int attempt);

@@ -69,6 +69,9 @@ struct JobSpec {
   std::int64_t retry_delay_s = 0;       // wait before the first retry; doubled for each later one
   std::vector<std::int64_t> after_ok;   // jobs that must succeed before this one may start
   std::vector<std::int64_t> after_any;  // jobs that must end (however) before it may start
+  std::string name;                     // the client's name for it ("")
+  std::vector<std::pair<std::string, std::string>> labels;  // sorted by key, keys unique
+  std::string owner;  // the token's holder that submitted it ("" without tokens)
   bool operator==(const JobSpec&) const = default;
 };
 

@@ -62,7 +62,7 @@ class ParkedJobs {
     std::int64_t until_ms = 0;
   };
   std::map<JobId, Entry> jobs_;
-  std::multimap<JobId, JobId> dependents_;           // dependency -> parked job waiting on it
+  std::multimap<JobId, JobId> dependents_;          // dependency -> parked job waiting on it
   std::multimap<std::int64_t, JobId> by_until_ms_;  // delayed jobs by when they are due
 };
 

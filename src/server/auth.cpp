@@ -30,9 +30,22 @@ core::Result<std::vector<Token>> parse_tokens(std::string_view text) {
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     if (line.empty() || line.front() == '#') continue;
     std::size_t colon = line.find(':');
-    Token t{
-        .secret = std::string(trim(line.substr(0, colon))),
-        .name = colon == std::string_view::npos ? "" : std::string(trim(line.substr(colon + 1)))};
+    std::string_view rest =
+        colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
+    std::size_t role = rest.find(':');
+    Token t{.secret = std::string(trim(line.substr(0, colon))),
+            .name = std::string(trim(rest.substr(0, role))),
+            .admin = false};
+    if (role != std::string_view::npos) {
+      std::string_view what = trim(rest.substr(role + 1));
+      if (what != "admin") {
+        return core::Error{fmt::format(
+            "token file line {}: '{}' after the name must be 'admin' (SECRET:NAME:admin)", line_no,
+            what)};
+      }
+      t.admin = true;
+    }
+    if (t.name.empty()) t.name = fmt::format("token-{}", tokens.size() + 1);
     if (t.secret.size() < 16) {
       return core::Error{
           fmt::format("token file line {}: a token must be at least 16 characters", line_no)};
@@ -43,17 +56,17 @@ core::Result<std::vector<Token>> parse_tokens(std::string_view text) {
   return tokens;
 }
 
-std::optional<std::string> authenticate(std::string_view authorization,
-                                        const std::vector<Token>& tokens) {
+std::optional<Principal> authenticate(std::string_view authorization,
+                                      const std::vector<Token>& tokens) {
   constexpr std::string_view kScheme = "Bearer ";
   if (authorization.size() <= kScheme.size() ||
       authorization.substr(0, kScheme.size()) != kScheme) {
     return std::nullopt;
   }
   std::string_view given = trim(authorization.substr(kScheme.size()));
-  std::optional<std::string> who;
+  std::optional<Principal> who;
   for (const Token& t : tokens) {  // no early exit: timing does not tell which token matched
-    if (same(given, t.secret)) who = t.name.empty() ? "token" : t.name;
+    if (same(given, t.secret)) who = Principal{.name = t.name, .admin = t.admin};
   }
   return who;
 }

@@ -18,6 +18,9 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;  // lower-case names
   std::string body;
+  // Who sent it (set by the router once the token is checked): the owner of what it submits.
+  std::string principal;  // "" when no tokens are configured
+  bool admin = true;      // may act on every job (always, without tokens)
 
   std::optional<std::string_view> query_param(std::string_view name) const;
   std::optional<std::string_view> header(std::string_view lower_name) const;

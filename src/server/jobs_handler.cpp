@@ -168,6 +168,7 @@ boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orch
     if (dry) co_return dry_run_response(bad);
     co_return bad;
   }
+  parsed->owner = req.principal;
   parsed->idempotency_key = std::move(*key);
   if (!parsed->idempotency_key.empty()) parsed->body_hash = body_hash(req.body);
   if (dry) {
@@ -199,10 +200,13 @@ boost::asio::awaitable<Response> handle_get_job(const Request& req, std::string_
   co_return job_response(200, **found);
 }
 
-boost::asio::awaitable<Response> handle_cancel(std::string_view id_text, service::Orchestrator& o) {
+boost::asio::awaitable<Response> handle_cancel(const Request& req, std::string_view id_text,
+                                               service::Orchestrator& o) {
   auto id = parse_id(id_text);
   if (!id) co_return id.error();
-  auto r = co_await o.cancel(*id);
+  // A named local, not a temporary: g++ 12 destroys a prvalue coroutine argument twice.
+  service::Caller caller{.name = req.principal, .admin = req.admin};
+  auto r = co_await o.cancel(*id, caller);
   if (!r) co_return problem(Problem::internal, r.error().message);
   switch (r->outcome) {
     case service::CancelOutcome::cancelled:
@@ -213,6 +217,15 @@ boost::asio::awaitable<Response> handle_cancel(std::string_view id_text, service
       co_return problem(
           Problem::conflict,
           fmt::format("job {} already ended ({})", *id, core::to_string(r->job->job.state)), "id");
+    case service::CancelOutcome::forbidden: {
+      std::string owner = r->job->job.spec.owner;
+      if (owner.empty()) owner = "no token holder";
+      co_return problem(Problem::forbidden,
+                        fmt::format("job {} belongs to {}: only its owner or an admin token may "
+                                    "cancel it",
+                                    *id, owner),
+                        "id");
+    }
     case service::CancelOutcome::not_found:
       break;
   }
@@ -226,7 +239,20 @@ boost::asio::awaitable<Response> handle_list(const Request& req, service::Orches
   if (!limit) co_return limit.error();
   auto before = int_param(req, "before", 1, std::numeric_limits<std::int64_t>::max(), 0);
   if (!before) co_return before.error();
-  auto r = co_await o.list(std::move(*states), *before, static_cast<int>(*limit));
+  service::ListFilter filter{.states = std::move(*states),
+                             .name = std::string(req.query_param("name").value_or("")),
+                             .owner = std::string(req.query_param("owner").value_or("")),
+                             .label = std::nullopt};
+  if (auto label = req.query_param("label")) {
+    std::size_t eq = label->find('=');
+    if (eq == std::string_view::npos || !valid_label_key(label->substr(0, eq))) {
+      co_return problem(Problem::bad_request,
+                        fmt::format("label must be KEY=VALUE with a valid key, got '{}'", *label),
+                        "label");
+    }
+    filter.label.emplace(std::string(label->substr(0, eq)), std::string(label->substr(eq + 1)));
+  }
+  auto r = co_await o.list(std::move(filter), *before, static_cast<int>(*limit));
   if (!r) co_return problem(Problem::internal, r.error().message);
   boost::json::array jobs;
   for (const service::JobView& v : r->jobs)

@@ -14,8 +14,9 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::string_view kSubmitFields[] = {
-    "task",      "params",      "command",       "vram_mb", "priority",
-    "timeout_s", "max_retries", "retry_delay_s", "after",   "env"};
+    "task",        "params",        "command", "vram_mb", "priority", "timeout_s",
+    "max_retries", "retry_delay_s", "after",   "name",    "labels",   "env"};
+constexpr std::size_t kMaxLabels = 32;
 constexpr std::size_t kMaxDependencies = 100;
 
 std::string_view kind_of(const json::value& v) {
@@ -150,6 +151,39 @@ boost::system::result<void, FieldError> parse_env(const json::value& v,
   return {};
 }
 
+// No control characters (names and labels end up in tables and logs), length in bytes.
+bool printable(std::string_view s, std::size_t min, std::size_t max) {
+  return s.size() >= min && s.size() <= max &&
+         std::ranges::none_of(s, [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+// "labels": {"key": "value", ...}: at most 32; keys [A-Za-z0-9._/-]{1,63}, values <= 256 bytes.
+boost::system::result<void, FieldError> parse_labels(const json::value& v,
+                                                     service::SubmitRequest& out) {
+  if (!v.is_object()) {
+    return FieldError{"labels",
+                      fmt::format("labels must be an object of strings, got {}", kind_of(v))};
+  }
+  if (v.get_object().size() > kMaxLabels) {
+    return FieldError{"labels", fmt::format("labels: at most {}", kMaxLabels)};
+  }
+  for (const auto& [key, value] : v.get_object()) {
+    std::string field = "labels." + std::string(key);
+    if (!valid_label_key(key)) {
+      return FieldError{field,
+                        fmt::format("{}: a label key is 1 to 63 of A-Z a-z 0-9 . _ - /", field)};
+    }
+    if (!value.is_string() || !printable(value.get_string(), 0, 256)) {
+      return FieldError{field, fmt::format("{} must be a string of at most 256 printable "
+                                           "characters",
+                                           field)};
+    }
+    out.labels.emplace_back(std::string(key), std::string(value.get_string()));
+  }
+  std::ranges::sort(out.labels);
+  return {};
+}
+
 // "after": {"ok": [ids], "any": [ids]}: jobs that must end (ok: succeed) before this one starts.
 boost::system::result<void, FieldError> parse_after(const json::value& v,
                                                     service::SubmitRequest& out) {
@@ -193,6 +227,12 @@ json::value text_or_null(std::string_view s) {
 }
 
 }  // namespace
+
+bool valid_label_key(std::string_view k) {
+  return !k.empty() && k.size() <= 63 && std::ranges::all_of(k, [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '_' || c == '-' || c == '/';
+  });
+}
 
 std::string rfc3339(std::int64_t unix_ms) {
   std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
@@ -268,6 +308,15 @@ boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::stri
   if (const json::value* v = o.if_contains("after")) {
     if (auto r = parse_after(*v, req); !r) return r.error();
   }
+  if (const json::value* v = o.if_contains("name")) {
+    if (!v->is_string() || !printable(v->get_string(), 1, 256)) {
+      return FieldError{"name", "name must be 1 to 256 printable characters"};
+    }
+    req.name = std::string(v->get_string());
+  }
+  if (const json::value* v = o.if_contains("labels")) {
+    if (auto r = parse_labels(*v, req); !r) return r.error();
+  }
   if (const json::value* v = o.if_contains("env")) {
     if (auto r = parse_env(*v, req); !r) return r.error();
   }
@@ -282,6 +331,12 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
   o["reason"] = j.reason == core::EndReason::none ? json::value(nullptr)
                                                   : json::value(core::to_string(j.reason));
   o["task"] = text_or_null(j.spec.task);
+  o["name"] = text_or_null(j.spec.name);
+  json::object labels;
+  for (const auto& [k, val] : j.spec.labels)
+    labels[k] = val;
+  o["labels"] = std::move(labels);
+  o["owner"] = text_or_null(j.spec.owner);
   boost::system::error_code ec;
   json::value params = json::parse(j.spec.params_json, ec);
   o["params"] = ec ? json::value(json::object()) : std::move(params);

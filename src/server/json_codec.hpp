@@ -21,6 +21,9 @@ struct FieldError {
 
 boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::string_view body);
 
+// A label key as a submission may give it (also for ?label=KEY=VALUE filters).
+bool valid_label_key(std::string_view key);
+
 // `with_output`: false for list items, which leave the (up to 64 KiB) output out.
 boost::json::object job_to_json(const service::JobView& v, bool with_output = true);
 boost::json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus,

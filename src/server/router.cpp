@@ -38,7 +38,13 @@ boost::asio::awaitable<Response> Router::handle(Request req) {
   if (p == "/healthz") {
     co_return m == "GET" ? handle_healthz() : not_allowed("GET", req);
   }
-  if (!tokens_.empty() && !authenticate(req.header("authorization").value_or(""), tokens_)) {
+  std::optional<Principal> who =
+      tokens_.empty() ? std::optional(Principal{})
+                      : authenticate(req.header("authorization").value_or(""), tokens_);
+  if (who) {
+    req.principal = who->name;
+    req.admin = who->admin;
+  } else {
     bool given = req.header("authorization").has_value();
     Response r = problem(Problem::unauthorized,
                          given ? "the token given is not one this server accepts (check "
@@ -60,7 +66,7 @@ boost::asio::awaitable<Response> Router::handle(Request req) {
     std::string_view id = std::string_view(p).substr(9);
     if (id.find('/') == std::string_view::npos) {
       if (m == "GET") co_return co_await handle_get_job(req, id, orchestrator_);
-      if (m == "DELETE") co_return co_await handle_cancel(id, orchestrator_);
+      if (m == "DELETE") co_return co_await handle_cancel(req, id, orchestrator_);
       co_return not_allowed("GET, DELETE", req);
     }
     if (id.ends_with("/log") && id.find('/') == id.size() - 4) {

@@ -28,7 +28,8 @@ boost::asio::awaitable<Response> handle_get_job(const Request& req, std::string_
                                                 service::Orchestrator& o);
 // "/v1/jobs/ID/log": the id of a log path (a positive integer), else the 404 to answer.
 boost::system::result<core::JobId, Response> parse_id(std::string_view text);
-boost::asio::awaitable<Response> handle_cancel(std::string_view id, service::Orchestrator& o);
+boost::asio::awaitable<Response> handle_cancel(const Request& req, std::string_view id,
+                                               service::Orchestrator& o);
 boost::asio::awaitable<Response> handle_list(const Request& req, service::Orchestrator& o);
 boost::asio::awaitable<Response> handle_run_script(const Request& req, service::Orchestrator& o);
 boost::asio::awaitable<Response> handle_log(const Request& req, core::JobId id,

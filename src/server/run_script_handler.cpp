@@ -77,6 +77,7 @@ boost::asio::awaitable<Response> handle_run_script(const Request& req, service::
   if (!command->is_array())
     co_return validation_error("value is not a valid list", "type_error.list");
   service::SubmitRequest submit;
+  submit.owner = req.principal;
   for (const json::value& a : command->get_array()) {
     if (!a.is_string()) co_return validation_error("str type expected", "type_error.str");
     submit.command.emplace_back(a.get_string());

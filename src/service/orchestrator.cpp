@@ -237,6 +237,9 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
   job.spec.retry_delay_s = req.retry_delay_s;
   job.spec.after_ok = req.after_ok;
   job.spec.after_any = req.after_any;
+  job.spec.name = req.name;
+  job.spec.labels = req.labels;
+  job.spec.owner = req.owner;
   if (req.task.empty()) {
     if (!config_.allow_raw_commands) {
       return SubmitError{SubmitErrc::forbidden, "command",
@@ -324,6 +327,8 @@ std::int64_t Orchestrator::retry_after_s() const {
 asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit(
     SubmitRequest req) {
   if (req.idempotency_key.empty()) co_return co_await submit_new(std::move(req));
+  // Keys are scoped per owner: one client's key never returns (or blocks) another's job.
+  if (!req.owner.empty()) req.idempotency_key = req.owner + '\x1f' + req.idempotency_key;
   // One request per key at a time: a retry racing its original waits for the original's answer.
   std::string key = req.idempotency_key;
   asio::steady_timer pause(ioc_);
@@ -349,10 +354,11 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   if (!*found) co_return co_await submit_new(std::move(req));
   const store::JobStore::IdempotencyRecord& first = **found;
   if (first.body_hash != req.body_hash) {
-    co_return SubmitError{SubmitErrc::conflict, "Idempotency-Key",
-                          fmt::format("Idempotency-Key '{}' was already used with another body "
-                                      "(it created job {})",
-                                      req.idempotency_key, first.job)};
+    co_return SubmitError{
+        SubmitErrc::conflict, "Idempotency-Key",
+        fmt::format("Idempotency-Key '{}' was already used with another body "
+                    "(it created job {})",
+                    req.idempotency_key.substr(req.idempotency_key.find('\x1f') + 1), first.job)};
   }
   auto job = co_await get(first.job);
   if (!job || !*job) {
@@ -531,7 +537,8 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
 }
 
 void Orchestrator::log_submitted(const Job& job) const {
-  spdlog::info("job {}: submitted ({}, {} MiB{}{})", job.id,
+  spdlog::info("job {}: submitted by {} ({}, {} MiB{}{})", job.id,
+               job.spec.owner.empty() ? "a client" : job.spec.owner,
                job.spec.task.empty() ? "raw command" : "task " + job.spec.task, job.spec.vram_mb,
                job.spec.after_ok.empty()
                    ? ""
@@ -594,12 +601,32 @@ void Orchestrator::notify_waiters(JobId id) {
     it->second->cancel();
 }
 
-asio::awaitable<core::Result<CancelResult>> Orchestrator::cancel(JobId id) {
-  if (queue_.contains(id) || parked_.contains(id)) {
+bool Orchestrator::may_cancel(const Caller& caller, const Job& job) const {
+  if (caller.may_act_on(job)) return true;
+  spdlog::warn("job {}: cancel by {} refused: it belongs to {}", job.id, caller.name,
+               job.spec.owner.empty() ? "nobody" : job.spec.owner);
+  return false;
+}
+
+asio::awaitable<core::Result<CancelResult>> Orchestrator::cancel(JobId id, Caller caller) {
+  // (No lambdas or declarations in conditions here: g++ 12 mis-destroys such temporaries in
+  // coroutines.)
+  std::optional<Job> queued = queued_job(id);
+  if (queued) {
+    if (!may_cancel(caller, *queued)) {
+      co_return CancelResult{CancelOutcome::forbidden, view(*queued)};
+    }
+    spdlog::info("job {}: cancelled by {}", id, caller.name.empty() ? "a client" : caller.name);
     finish(id, JobState::cancelled, EndReason::cancelled, "cancelled before it started", {});
     co_return CancelResult{CancelOutcome::cancelled, view(settling_.at(id))};
   }
-  if (auto it = active_.find(id); it != active_.end()) {
+  auto it = active_.find(id);
+  if (it != active_.end()) {
+    if (!may_cancel(caller, it->second)) {
+      co_return CancelResult{CancelOutcome::forbidden, view(it->second)};
+    }
+    spdlog::info("job {}: cancel requested by {}", id,
+                 caller.name.empty() ? "a client" : caller.name);
     stop_job(id, EndReason::cancelled);
     co_return CancelResult{CancelOutcome::stopping, view(it->second)};
   }
@@ -607,53 +634,6 @@ asio::awaitable<core::Result<CancelResult>> Orchestrator::cancel(JobId id) {
   if (!found) co_return found.error();
   if (!*found) co_return CancelResult{CancelOutcome::not_found, std::nullopt};
   co_return CancelResult{CancelOutcome::already_ended, std::move(*found)};
-}
-
-asio::awaitable<core::Result<ListResult>> Orchestrator::list(std::vector<JobState> states,
-                                                             JobId before, int limit) {
-  auto wanted = [&](const Job& j) {
-    return (before <= 0 || j.id < before) && std::ranges::find(states, j.state) != states.end();
-  };
-  std::vector<JobView> live;
-  for (const auto* jobs : {&active_, &settling_}) {
-    for (const auto& [id, j] : *jobs) {
-      if (wanted(j)) live.push_back(view(j));
-    }
-  }
-  if (std::ranges::find(states, JobState::queued) != states.end()) {
-    // Straight from the queue's id index: only the page asked for is unpacked.
-    for (JobId q : queue_.newest_before(before, static_cast<std::size_t>(limit) + 1)) {
-      if (auto j = queued_job(q)) live.push_back(view(*j));
-    }
-    for (JobId q : parked_.newest_before(before, static_cast<std::size_t>(limit) + 1)) {
-      if (auto j = queued_job(q)) live.push_back(view(*j));
-    }
-  }
-  store::JobStore::ListQuery q{.states = {}, .before = before, .limit = limit + 1};
-  for (JobState s : states) {
-    if (core::is_terminal(s)) q.states.push_back(s);
-  }
-  auto stored = co_await store_->async_list(std::move(q), asio::use_awaitable);
-  if (!stored) co_return stored.error();
-  // Memory is newer than the store: rows of jobs taken from memory before the read (they may
-  // have become durable during it) or back in memory now (a retry) are skipped.
-  std::set<JobId> from_memory;
-  for (const JobView& v : live)
-    from_memory.insert(v.job.id);
-  for (Job& j : *stored) {
-    if (!from_memory.contains(j.id) && !active_.contains(j.id) && !queue_.contains(j.id) &&
-        !parked_.contains(j.id)) {
-      live.push_back(view(j));
-    }
-  }
-  std::ranges::sort(live, std::greater<>{}, [](const JobView& v) { return v.job.id; });
-  ListResult out;
-  if (static_cast<int>(live.size()) > limit) {
-    live.resize(static_cast<std::size_t>(limit));
-    out.next = live.back().job.id;
-  }
-  out.jobs = std::move(live);
-  co_return out;
 }
 
 std::optional<int> Orchestrator::attempt_of(JobId id) const {

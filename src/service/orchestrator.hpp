@@ -46,6 +46,9 @@ struct SubmitRequest {
   std::int64_t retry_delay_s = 0;
   std::vector<core::JobId> after_ok;   // must succeed first
   std::vector<core::JobId> after_any;  // must end first, however
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> labels;
+  std::string owner;  // who sends it (the token's holder; "" without tokens)
   std::vector<std::pair<std::string, std::string>> env;
   // Idempotency-Key: a retry with the same key and body gets the first job back (for 24 h).
   std::string idempotency_key;
@@ -75,11 +78,27 @@ enum class CancelOutcome {
   stopping,       // it runs: SIGTERM sent to its group, SIGKILL after the grace
   already_ended,  // terminal before the request
   not_found,
+  forbidden,  // it belongs to someone else, and the caller is no admin
+};
+
+// Who asks to act on a job: its owner, or an admin, may cancel or purge it.
+struct Caller {
+  std::string name;  // "" when no tokens are configured (then anyone may)
+  bool admin = true;
+  bool may_act_on(const core::Job& job) const { return admin || job.spec.owner == name; }
 };
 
 struct CancelResult {
   CancelOutcome outcome = CancelOutcome::not_found;
   std::optional<JobView> job;
+};
+
+// Which jobs a listing shows: those in `states`, and with the name, owner and label given.
+struct ListFilter {
+  std::vector<core::JobState> states;
+  std::string name;   // "": any
+  std::string owner;  // "": any
+  std::optional<std::pair<std::string, std::string>> label;
 };
 
 struct ListResult {
@@ -126,15 +145,15 @@ class Orchestrator {
   boost::asio::awaitable<core::Result<std::optional<JobView>>> wait(core::JobId id,
                                                                     std::chrono::milliseconds wait);
 
-  boost::asio::awaitable<core::Result<CancelResult>> cancel(core::JobId id);
+  boost::asio::awaitable<core::Result<CancelResult>> cancel(core::JobId id, Caller caller);
 
   // Validates like submit() and plans with the job added to the current queue; changes nothing.
   boost::system::result<DryRun, SubmitError> dry_run(SubmitRequest req);
 
   // Jobs in `states` with id < before (0: no bound), newest first, at most `limit`. Live jobs
   // come from memory, ended ones from the store (without `output`).
-  boost::asio::awaitable<core::Result<ListResult>> list(std::vector<core::JobState> states,
-                                                        core::JobId before, int limit);
+  boost::asio::awaitable<core::Result<ListResult>> list(ListFilter filter, core::JobId before,
+                                                        int limit);
 
   // The attempt a live job is on (nullopt once it has ended and left memory).
   std::optional<int> attempt_of(core::JobId id) const;
@@ -218,6 +237,7 @@ class Orchestrator {
               Output output);
   void stop_job(core::JobId id, core::EndReason why);
   void enqueue(const core::Job& job);
+  bool may_cancel(const Caller& caller, const core::Job& job) const;  // logs a refusal
   void log_submitted(const core::Job& job) const;
   std::optional<core::Job> queued_job(core::JobId id) const;  // unpacked from the queue
   void notify_waiters(core::JobId id);

@@ -70,7 +70,8 @@ void Orchestrator::release_dependents(JobId id, bool succeeded) {
 void Orchestrator::arm_parked_timer() {
   std::optional<std::int64_t> next = parked_.next_due_ms();
   if (!next) return;
-  parked_timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, *next - now_ms())));
+  parked_timer_.expires_after(
+      std::chrono::milliseconds(std::max<std::int64_t>(0, *next - now_ms())));
   parked_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     for (core::ParkedJobs::Released& r : parked_.due(now_ms())) {
@@ -81,8 +82,8 @@ void Orchestrator::arm_parked_timer() {
   });
 }
 
-boost::asio::awaitable<core::Result<Orchestrator::Dependencies>>
-Orchestrator::settle_dependencies(std::vector<JobId> ok, std::vector<JobId> any) {
+boost::asio::awaitable<core::Result<Orchestrator::Dependencies>> Orchestrator::settle_dependencies(
+    std::vector<JobId> ok, std::vector<JobId> any) {
   std::map<JobId, std::optional<JobState>> ended;  // read from the store: final, never change
   while (true) {
     Dependencies out;
@@ -129,10 +130,10 @@ void Orchestrator::place_dependent(const Job& job, const Dependencies& deps) {
   if (deps.failed || !deps.unknown.empty()) {
     JobId because = deps.failed ? *deps.failed : deps.unknown.front();
     parked_.park(job.id, core::pack_job(job), core::PendingReason::dependency, {}, {});
-    finish(job.id, JobState::cancelled, EndReason::dependency_failed,
-           fmt::format("job {} it had to wait for (after.ok) did not succeed; it never ran",
-                       because),
-           {});
+    finish(
+        job.id, JobState::cancelled, EndReason::dependency_failed,
+        fmt::format("job {} it had to wait for (after.ok) did not succeed; it never ran", because),
+        {});
     return;
   }
   if (deps.ok.empty() && deps.any.empty()) {
@@ -150,8 +151,8 @@ bool Orchestrator::has_live_dependency(const Job& job) const {
          std::ranges::any_of(job.spec.after_any, live);
 }
 
-std::optional<JobState> Orchestrator::recover_waiting(
-    Job& job, const std::map<JobId, JobState>& recovered) {
+std::optional<JobState> Orchestrator::recover_waiting(Job& job,
+                                                      const std::map<JobId, JobState>& recovered) {
   if (job.not_before_ms > now_ms()) {
     park_delayed(job);
     return std::nullopt;

@@ -65,6 +65,9 @@ constexpr const char* kMigrations[] = {
        ALTER TABLE jobs ADD COLUMN after_ok TEXT NOT NULL DEFAULT '[]';
        ALTER TABLE jobs ADD COLUMN after_any TEXT NOT NULL DEFAULT '[]';
        ALTER TABLE jobs ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;)",
+    R"(ALTER TABLE jobs ADD COLUMN name TEXT NOT NULL DEFAULT '';
+       ALTER TABLE jobs ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
+       ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';)",
 };
 static_assert(std::size(kMigrations) == JobStore::kSchemaVersion);
 
@@ -72,7 +75,7 @@ constexpr std::string_view kColumns =
     "id, state, reason, task, params, argv, cwd, env, vram_mb, priority, timeout_s, max_retries, "
     "gpu, attempt, submitted_at, queued_at, started_at, finished_at, exit_code, signal, error, "
     "peak_vram_mb, output, pid, pid_start_ticks, warnings, output_truncated, retry_delay_s, "
-    "after_ok, after_any, not_before";
+    "after_ok, after_any, not_before, name, labels, owner";
 
 std::string encode_strings(const std::vector<std::string>& strings) {
   json::array a;
@@ -136,6 +139,27 @@ std::vector<std::int64_t> decode_ids(const std::string& text) {
   return out;
 }
 
+// Labels as a JSON object (queried with json_extract when a list filters by one).
+std::string encode_labels(const std::vector<std::pair<std::string, std::string>>& labels) {
+  json::object o;
+  for (const auto& [k, v] : labels)
+    o[k] = v;
+  return json::serialize(o);
+}
+
+std::vector<std::pair<std::string, std::string>> decode_labels(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (!ec && v.is_object()) {
+    for (const auto& [k, val] : v.as_object()) {
+      if (val.is_string()) out.emplace_back(std::string(k), std::string(val.as_string()));
+    }
+  }
+  std::ranges::sort(out);
+  return out;
+}
+
 std::optional<std::int64_t> opt(const std::optional<int>& v) {
   return v ? std::optional<std::int64_t>(*v) : std::nullopt;
 }
@@ -173,6 +197,9 @@ void bind_job(Stmt& s, const Job& j) {
   s.bind(i++, encode_ids(j.spec.after_ok));
   s.bind(i++, encode_ids(j.spec.after_any));
   s.bind(i++, j.not_before_ms);
+  s.bind(i++, j.spec.name);
+  s.bind(i++, encode_labels(j.spec.labels));
+  s.bind(i++, j.spec.owner);
 }
 
 std::optional<int> opt_int(const Stmt& s, int col) {
@@ -214,6 +241,9 @@ Job read_job(const Stmt& s) {
   j.spec.after_ok = decode_ids(s.text(c++));
   j.spec.after_any = decode_ids(s.text(c++));
   j.not_before_ms = s.int64(c++);
+  j.spec.name = s.text(c++);
+  j.spec.labels = decode_labels(s.text(c++));
+  j.spec.owner = s.text(c++);
   return j;
 }
 
@@ -449,15 +479,27 @@ core::Result<std::vector<Job>> JobStore::list_on_reader(const ListQuery& q) {
   for (core::JobState st : q.states) {
     states += fmt::format("{}'{}'", states.empty() ? "" : ",", core::to_string(st));
   }
-  // The state names come from the closed enum above, never from the client.
+  // The state names come from the closed enum above, never from the client; every value a
+  // client gives is bound.
   std::string columns(kColumns);
   columns.replace(columns.find("output"), 6, "'' AS output");
-  auto s = reader_db_.prepare(
-      fmt::format("SELECT {} FROM jobs WHERE state IN ({}) AND id < ? ORDER BY id DESC LIMIT ?",
-                  columns, states));
+  std::string sql = fmt::format("SELECT {} FROM jobs WHERE state IN ({}) AND id < ?1 AND id >= ?2",
+                                columns, states);
+  if (!q.name.empty()) sql += " AND name = ?4";
+  if (!q.owner.empty()) sql += " AND owner = ?5";
+  if (q.label) sql += " AND json_extract(labels, ?6) = ?7";
+  sql += " ORDER BY id DESC LIMIT ?3";
+  auto s = reader_db_.prepare(sql);
   if (!s) return s.error();
   s->bind(1, q.before > 0 ? q.before : std::numeric_limits<std::int64_t>::max());
-  s->bind(2, std::int64_t{q.limit});
+  s->bind(2, q.at_least);
+  s->bind(3, std::int64_t{q.limit});
+  if (!q.name.empty()) s->bind(4, q.name);
+  if (!q.owner.empty()) s->bind(5, q.owner);
+  if (q.label) {
+    s->bind(6, fmt::format("$.\"{}\"", q.label->first));  // keys are [A-Za-z0-9._/-] only
+    s->bind(7, q.label->second);
+  }
   int rc = 0;
   while ((rc = s->step()) == SQLITE_ROW)
     jobs.push_back(read_job(*s));

@@ -89,6 +89,10 @@ class JobStore {
     std::vector<core::JobState> states;  // empty: none
     core::JobId before = 0;
     int limit = 50;
+    core::JobId at_least = 0;                                  // only ids >= this
+    std::string name;                                          // "": any
+    std::string owner;                                         // "": any
+    std::optional<std::pair<std::string, std::string>> label;  // key, value
   };
   template <class Token>
   auto async_list(ListQuery q, Token&& token) {
@@ -101,7 +105,7 @@ class JobStore {
   // A job's state (nullopt: no such job). Start-up only (blocking).
   core::Result<std::optional<core::JobState>> state_blocking(core::JobId id);
 
-  static constexpr int kSchemaVersion = 7;
+  static constexpr int kSchemaVersion = 8;
 
  private:
   struct Op {

@@ -33,6 +33,13 @@ Job full_job() {
   j.peak_vram_mb = 7000;
   j.output = std::string("bytes\0with nul", 14);
   j.output_truncated = true;
+  j.spec.retry_delay_s = 30;
+  j.spec.after_ok = {3, 4};
+  j.spec.after_any = {5};
+  j.not_before_ms = 1'800'000'000'000;
+  j.spec.name = "nightly";
+  j.spec.labels = {{"project", "tripo"}, {"team", ""}};
+  j.spec.owner = "alice";
   j.pid = 12345;
   j.pid_start_ticks = 987654321;
   return j;

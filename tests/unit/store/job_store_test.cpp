@@ -117,6 +117,13 @@ TEST_F(JobStoreTest, EveryFieldRoundTrips) {
   j.peak_vram_mb = 3000;
   j.output = "partial";
   j.output_truncated = true;
+  j.spec.retry_delay_s = 30;
+  j.spec.after_ok = {3, 4};
+  j.spec.after_any = {5};
+  j.not_before_ms = 1'800'000'000'000;
+  j.spec.name = "nightly \"mesh\"";
+  j.spec.labels = {{"project", "tripo"}, {"team.size", "3"}};
+  j.spec.owner = "alice";
   j.pid = 4242;
   j.pid_start_ticks = 99;
   j.spec.cwd = "/srv";
@@ -143,8 +150,8 @@ TEST_F(JobStoreTest, UpgradesASchemaVersion2Database) {
     auto raw = Db::open(db());
     ASSERT_TRUE(raw->exec("DROP TABLE footprints"));
     ASSERT_TRUE(raw->exec("ALTER TABLE jobs DROP COLUMN warnings"));
-    for (const char* column :
-         {"output_truncated", "retry_delay_s", "after_ok", "after_any", "not_before"}) {
+    for (const char* column : {"output_truncated", "retry_delay_s", "after_ok", "after_any",
+                               "not_before", "name", "labels", "owner"}) {
       ASSERT_TRUE(raw->exec(fmt::format("ALTER TABLE jobs DROP COLUMN {}", column).c_str()));
     }
     ASSERT_TRUE(raw->exec("PRAGMA user_version = 2"));
