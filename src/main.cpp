@@ -145,6 +145,11 @@ int main(int argc, char** argv) {
   CLI::App* c_cancel = app.add_subcommand("cancel", "cancel a job (a running one is stopped)");
   add_client_flags(c_cancel);
   c_cancel->add_option("id", job_id, "job id")->required();
+  std::vector<std::int64_t> rm_ids;
+  CLI::App* c_rm =
+      app.add_subcommand("rm", "remove ended jobs: their records and files (like ts -r)");
+  add_client_flags(c_rm);
+  c_rm->add_option("ids", rm_ids, "job ids")->required();
   bool logs_stderr = false;
   bool logs_follow = false;
   CLI::App* c_logs =
@@ -228,6 +233,7 @@ int main(int argc, char** argv) {
   }
   if (c_logs->parsed()) return cli::logs(client, job_id, logs_stderr, logs_follow, logs_attempt);
   if (c_cancel->parsed()) return cli::cancel(client, job_id);
+  if (c_rm->parsed()) return cli::remove(client, rm_ids);
   if (c_tasks->parsed()) return cli::tasks(client);
   return cli::kExitUsage;
 }

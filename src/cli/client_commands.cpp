@@ -451,6 +451,25 @@ int list(const ClientOptions& c, const ListOptions& lo) {
   return kExitOk;
 }
 
+int remove(const ClientOptions& c, const std::vector<std::int64_t>& ids) {
+  int rc = kExitOk;
+  for (std::int64_t id : ids) {
+    auto r = call(c, "DELETE", fmt::format("/v1/jobs/{}?purge=1", id));
+    if (!r) return kExitUnreachable;
+    if (r->status != 204) {
+      int code = report_error(*r);
+      if (rc == kExitOk) rc = code;
+      continue;
+    }
+    if (c.json) {
+      std::cout << util::to_json_text(json::object{{"id", id}, {"removed", true}}) << "\n";
+    } else {
+      std::cout << fmt::format("job {} removed\n", id);
+    }
+  }
+  return rc;
+}
+
 int cancel(const ClientOptions& c, std::int64_t id) {
   auto r = call(c, "DELETE", fmt::format("/v1/jobs/{}", id));
   if (!r) return kExitUnreachable;

@@ -52,6 +52,8 @@ struct ListOptions {
 };
 int list(const ClientOptions& c, const ListOptions& o);
 int cancel(const ClientOptions& c, std::int64_t id);
+// Removes ended jobs (records and files); every id is tried, the first failure's code returned.
+int remove(const ClientOptions& c, const std::vector<std::int64_t>& ids);
 // `attempt` > 0: that attempt's log (a retried job keeps each attempt's).
 int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follow, int attempt);
 int tasks(const ClientOptions& c);

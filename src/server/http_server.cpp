@@ -53,7 +53,7 @@ template <class Body>
 http::response<Body> head_of(const Response& r, unsigned version, bool keep_alive) {
   http::response<Body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "vramq");
-  res.set(http::field::content_type, r.content_type);
+  if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
   for (const auto& [k, v] : r.headers)
     res.set(k, v);
   res.keep_alive(keep_alive);

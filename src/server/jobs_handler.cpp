@@ -200,10 +200,42 @@ boost::asio::awaitable<Response> handle_get_job(const Request& req, std::string_
   co_return job_response(200, **found);
 }
 
+boost::asio::awaitable<Response> handle_purge(core::JobId id, const service::Caller& caller,
+                                              service::Orchestrator& o) {
+  auto r = co_await o.purge(id, caller);
+  if (!r) co_return problem(Problem::internal, r.error().message);
+  switch (r->outcome) {
+    case service::PurgeOutcome::purged:
+      co_return Response{.status = 204, .content_type = "", .body = {}};
+    case service::PurgeOutcome::active:
+      co_return problem(Problem::conflict,
+                        fmt::format("job {} has not ended: cancel it first, then remove it", id),
+                        "id");
+    case service::PurgeOutcome::forbidden: {
+      std::string owner = r->job->job.spec.owner;
+      if (owner.empty()) owner = "no token holder";
+      co_return problem(Problem::forbidden,
+                        fmt::format("job {} belongs to {}: only its owner or an admin token may "
+                                    "remove it",
+                                    id, owner),
+                        "id");
+    }
+    case service::PurgeOutcome::not_found:
+      break;
+  }
+  co_return problem(Problem::not_found, fmt::format("no job {}", id), "id");
+}
+
 boost::asio::awaitable<Response> handle_cancel(const Request& req, std::string_view id_text,
                                                service::Orchestrator& o) {
   auto id = parse_id(id_text);
   if (!id) co_return id.error();
+  auto purge = bool_param(req, "purge", false);
+  if (!purge) co_return purge.error();
+  if (*purge) {
+    service::Caller who{.name = req.principal, .admin = req.admin};
+    co_return co_await handle_purge(*id, who, o);
+  }
   // A named local, not a temporary: g++ 12 destroys a prvalue coroutine argument twice.
   service::Caller caller{.name = req.principal, .admin = req.admin};
   auto r = co_await o.cancel(*id, caller);

@@ -88,6 +88,13 @@ struct Caller {
   bool may_act_on(const core::Job& job) const { return admin || job.spec.owner == name; }
 };
 
+enum class PurgeOutcome { purged, active, not_found, forbidden };
+
+struct PurgeResult {
+  PurgeOutcome outcome = PurgeOutcome::not_found;
+  std::optional<JobView> job;  // forbidden: the job, to name its owner
+};
+
 struct CancelResult {
   CancelOutcome outcome = CancelOutcome::not_found;
   std::optional<JobView> job;
@@ -146,6 +153,8 @@ class Orchestrator {
                                                                     std::chrono::milliseconds wait);
 
   boost::asio::awaitable<core::Result<CancelResult>> cancel(core::JobId id, Caller caller);
+  // Removes an ended job's record and files (job_removal.cpp). Live jobs: PurgeOutcome::active.
+  boost::asio::awaitable<core::Result<PurgeResult>> purge(core::JobId id, Caller caller);
 
   // Validates like submit() and plans with the job added to the current queue; changes nothing.
   boost::system::result<DryRun, SubmitError> dry_run(SubmitRequest req);

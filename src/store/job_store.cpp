@@ -68,6 +68,7 @@ constexpr const char* kMigrations[] = {
     R"(ALTER TABLE jobs ADD COLUMN name TEXT NOT NULL DEFAULT '';
        ALTER TABLE jobs ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
        ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';)",
+    R"(CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);)",
 };
 static_assert(std::size(kMigrations) == JobStore::kSchemaVersion);
 
@@ -333,6 +334,16 @@ void JobStore::save(Job job, Done done, std::optional<IdempotencyRecord> key,
   wake_.notify_one();
 }
 
+void JobStore::purge(core::JobId id, Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    Op op{Job{}, std::move(done), std::nullopt, std::nullopt, 0};
+    op.purge = id;
+    pending_.push_back(std::move(op));
+  }
+  wake_.notify_one();
+}
+
 void JobStore::expire_keys(std::int64_t before_ms) {
   {
     std::lock_guard lock(mutex_);
@@ -387,6 +398,15 @@ core::Result<void> JobStore::write_batch(std::vector<Op>& batch) {
     return err;
   };
   for (const Op& op : batch) {
+    if (op.purge > 0) {
+      std::string sql = fmt::format(
+          "DELETE FROM jobs WHERE id = {0}; DELETE FROM idempotency_keys WHERE job_id = {0}; "
+          "INSERT INTO counters (name, value) VALUES ('max_purged_id', {0}) ON CONFLICT(name) "
+          "DO UPDATE SET value = max(value, excluded.value);",
+          op.purge);
+      if (!writer_db_.exec(sql.c_str())) return fail(fmt::format("purging job {}", op.purge));
+      continue;
+    }
     if (op.expire_before_ms > 0) {
       std::string sql =
           fmt::format("DELETE FROM idempotency_keys WHERE created_at < {}", op.expire_before_ms);
@@ -456,7 +476,10 @@ core::Result<std::vector<JobStore::FootprintRecord>> JobStore::load_footprints()
 }
 
 core::Result<core::JobId> JobStore::max_id() {
-  auto s = writer_db_.prepare("SELECT COALESCE(MAX(id), 0) FROM jobs");
+  // Purged jobs leave no row: the highest purged id is kept apart, so ids are never reused.
+  auto s = writer_db_.prepare(
+      "SELECT max(COALESCE((SELECT MAX(id) FROM jobs), 0), "
+      "COALESCE((SELECT value FROM counters WHERE name = 'max_purged_id'), 0))");
   if (!s) return s.error();
   if (s->step() != SQLITE_ROW) return core::Error{writer_db_.error()};
   return s->int64(0);

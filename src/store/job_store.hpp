@@ -74,6 +74,9 @@ class JobStore {
   }
   // Drops keys made before `before_ms` (they are kept 24 h).
   void expire_keys(std::int64_t before_ms);
+  // Removes an ended job's row and the Idempotency-Keys that name it; its id is never handed
+  // out again (max_id() remembers it). `done` runs on the loop once durable.
+  void purge(core::JobId id, Done done);
 
   // Reads one job on the reader thread; completes on the caller's executor with
   // Result<std::optional<Job>>.
@@ -105,7 +108,7 @@ class JobStore {
   // A job's state (nullopt: no such job). Start-up only (blocking).
   core::Result<std::optional<core::JobState>> state_blocking(core::JobId id);
 
-  static constexpr int kSchemaVersion = 8;
+  static constexpr int kSchemaVersion = 9;
 
  private:
   struct Op {
@@ -114,6 +117,7 @@ class JobStore {
     std::optional<IdempotencyRecord> key;
     std::optional<FootprintRecord> footprint;
     std::int64_t expire_before_ms = 0;  // > 0: an expiry sweep instead of a job
+    core::JobId purge = 0;              // > 0: remove this job's row and keys instead
   };
 
   JobStore(Db writer, Db reader, boost::asio::any_io_executor loop);
