@@ -46,6 +46,9 @@ format-check: deps
 	clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp')
 	@# g++ 12 destroys the temporaries of `c ? co_await x : y` twice (a use-after-free seen twice here).
 	@! grep -rn -- '? co_await' src || { echo "use if/else instead of co_await inside ?:"; exit 1; }
+	@# ... and evaluates both arms of a ?: in a co_await's arguments (seen: substr past the end).
+	@! grep -rnE 'co_await[^;/]*\?[^;]*:' src | grep -v '^[^:]*:[0-9]*: *//' || \
+	  { echo "compute ?: into a local before a co_await"; exit 1; }
 
 # clang-tidy (checks in .clang-tidy) over every source file, using build/'s compile commands.
 tidy: build

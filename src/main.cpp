@@ -145,6 +145,14 @@ int main(int argc, char** argv) {
   CLI::App* c_cancel = app.add_subcommand("cancel", "cancel a job (a running one is stopped)");
   add_client_flags(c_cancel);
   c_cancel->add_option("id", job_id, "job id")->required();
+  std::string fetch_path;
+  std::string fetch_dir;
+  CLI::App* c_fetch = app.add_subcommand(
+      "fetch", "download a job's files: all of them (into ./job-ID), or one PATH (into .)");
+  add_client_flags(c_fetch);
+  c_fetch->add_option("id", job_id, "job id")->required();
+  c_fetch->add_option("path", fetch_path, "one file, relative to the job's directory");
+  c_fetch->add_option("-o,--output-dir", fetch_dir, "where to put them");
   std::vector<std::int64_t> rm_ids;
   CLI::App* c_rm =
       app.add_subcommand("rm", "remove ended jobs: their records and files (like ts -r)");
@@ -234,6 +242,7 @@ int main(int argc, char** argv) {
   if (c_logs->parsed()) return cli::logs(client, job_id, logs_stderr, logs_follow, logs_attempt);
   if (c_cancel->parsed()) return cli::cancel(client, job_id);
   if (c_rm->parsed()) return cli::remove(client, rm_ids);
+  if (c_fetch->parsed()) return cli::fetch(client, job_id, fetch_path, fetch_dir);
   if (c_tasks->parsed()) return cli::tasks(client);
   return cli::kExitUsage;
 }

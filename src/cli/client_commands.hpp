@@ -52,6 +52,9 @@ struct ListOptions {
 };
 int list(const ClientOptions& c, const ListOptions& o);
 int cancel(const ClientOptions& c, std::int64_t id);
+// Downloads a job's files: `path` "" all of them into `dir` (default ./job-ID), keeping their
+// relative paths; else that one file into `dir` (default .).
+int fetch(const ClientOptions& c, std::int64_t id, const std::string& path, std::string dir);
 // Removes ended jobs (records and files); every id is tried, the first failure's code returned.
 int remove(const ClientOptions& c, const std::vector<std::int64_t>& ids);
 // `attempt` > 0: that attempt's log (a retried job keeps each attempt's).

@@ -11,18 +11,19 @@
 namespace vramq::server {
 
 enum class Problem {
-  bad_request,         // 400
-  unauthorized,        // 401
-  forbidden,           // 403
-  not_found,           // 404
-  method_not_allowed,  // 405
-  conflict,            // 409
-  payload_too_large,   // 413
-  unprocessable,       // 422
-  too_many_requests,   // 429
-  headers_too_large,   // 431
-  internal,            // 500
-  unavailable,         // 503
+  bad_request,            // 400
+  unauthorized,           // 401
+  forbidden,              // 403
+  not_found,              // 404
+  method_not_allowed,     // 405
+  conflict,               // 409
+  payload_too_large,      // 413
+  range_not_satisfiable,  // 416
+  unprocessable,          // 422
+  too_many_requests,      // 429
+  headers_too_large,      // 431
+  internal,               // 500
+  unavailable,            // 503
 };
 
 int status_of(Problem p);

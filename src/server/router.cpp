@@ -69,6 +69,17 @@ boost::asio::awaitable<Response> Router::handle(Request req) {
       if (m == "DELETE") co_return co_await handle_cancel(req, id, orchestrator_);
       co_return not_allowed("GET, DELETE", req);
     }
+    // /v1/jobs/ID/files and /v1/jobs/ID/files/PATH
+    if (std::size_t slash = id.find('/');
+        id.substr(slash + 1) == "files" || id.substr(slash + 1).starts_with("files/")) {
+      if (m != "GET") co_return not_allowed("GET", req);
+      auto job = parse_id(id.substr(0, slash));
+      if (!job) co_return job.error();
+      std::string_view rest = id.substr(slash + 1);
+      std::string_view file;  // "" for the listing (no ?: in a co_await expression: g++ 12)
+      if (rest.size() > 6) file = rest.substr(6);
+      co_return co_await handle_files(req, *job, file, orchestrator_);
+    }
     if (id.ends_with("/log") && id.find('/') == id.size() - 4) {
       if (m != "GET") co_return not_allowed("GET", req);
       auto job = parse_id(id.substr(0, id.size() - 4));

@@ -35,6 +35,9 @@ boost::asio::awaitable<Response> handle_run_script(const Request& req, service::
 boost::asio::awaitable<Response> handle_log(const Request& req, core::JobId id,
                                             service::Orchestrator& o);
 Response handle_gpus(const service::Orchestrator& o);
+// `path` "": the listing of the job's directory; else that file (files_handler.cpp).
+boost::asio::awaitable<Response> handle_files(const Request& req, core::JobId id,
+                                              std::string_view path, service::Orchestrator& o);
 
 // repr() of Python bytes, as the seed's error details show stderr.
 std::string python_bytes_repr(std::string_view bytes);

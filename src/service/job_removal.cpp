@@ -58,7 +58,8 @@ asio::awaitable<core::Result<PurgeResult>> Orchestrator::purge(JobId id, Caller 
         return ec;
       },
       [id, dir](std::error_code ec) {
-        if (ec) spdlog::error("job {}: its directory {} was not removed: {}", id, dir, ec.message());
+        if (ec)
+          spdlog::error("job {}: its directory {} was not removed: {}", id, dir, ec.message());
       });
   spdlog::info("job {}: removed by {}", id, caller.name.empty() ? "a client" : caller.name);
   co_return PurgeResult{.outcome = PurgeOutcome::purged, .job = std::nullopt};

@@ -31,6 +31,7 @@
 #include "gpu/gpu_source.hpp"
 #include "service/log_watcher.hpp"
 #include "store/job_store.hpp"
+#include "util/confined_files.hpp"
 #include "util/worker.hpp"
 
 namespace vramq::service {
@@ -184,6 +185,14 @@ class Orchestrator {
   // The last `max_bytes` of a job's stdout or stderr file, read off the loop.
   boost::asio::awaitable<std::string> log_tail(core::JobId id, std::string_view stream,
                                                std::size_t max_bytes);
+
+  // The files in a job's directory, read off the loop (job_files.cpp): a listing (symlinks not
+  // followed), a file opened only from inside it, and a piece of an opened file.
+  boost::asio::awaitable<core::Result<util::Listing>> list_files(core::JobId id);
+  boost::asio::awaitable<boost::system::result<std::shared_ptr<util::OpenFile>, util::OpenError>>
+  open_file(core::JobId id, std::string relative);
+  boost::asio::awaitable<std::string> read_file(std::shared_ptr<util::OpenFile> file,
+                                                std::int64_t offset, std::size_t max_bytes);
 
   std::vector<GpuStatus> gpus() const;
   std::int64_t buffer_mb() const { return config_.vram_buffer_mb; }

@@ -1,0 +1,115 @@
+#include "util/confined_files.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace vramq::util {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::int64_t mtime_ms(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+}
+
+}  // namespace
+
+bool plain_relative_path(std::string_view p) {
+  if (p.empty() || p.size() > 4096 || p.front() == '/' || p.find('\0') != std::string_view::npos) {
+    return false;
+  }
+  while (true) {
+    std::size_t slash = p.find('/');
+    std::string_view part = p.substr(0, slash);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (slash == std::string_view::npos) return true;
+    p.remove_prefix(slash + 1);
+  }
+}
+
+core::Result<Listing> list_files(const std::string& dir, std::size_t max_entries) {
+  Listing out;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return out;  // nothing written yet
+    return core::Error{fmt::format("cannot list {}: {}", dir, ec.message())};
+  }
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (out.entries.size() >= max_entries) {
+      out.truncated = true;
+      break;
+    }
+    struct stat st{};
+    if (::lstat(it->path().c_str(), &st) != 0) continue;  // gone meanwhile
+    FileEntry e{.path = it->path().lexically_relative(dir).generic_string(),
+                .type = S_ISREG(st.st_mode)   ? "file"
+                        : S_ISDIR(st.st_mode) ? "dir"
+                        : S_ISLNK(st.st_mode) ? "symlink"
+                                              : "other",
+                .size = static_cast<std::int64_t>(st.st_size),
+                .modified_ms = mtime_ms(st)};
+    out.entries.push_back(std::move(e));
+  }
+  std::ranges::sort(out.entries, {}, &FileEntry::path);
+  return out;
+}
+
+OpenFile::~OpenFile() {
+  ::close(fd_);
+}
+
+std::string OpenFile::read(std::int64_t offset, std::size_t max_bytes) const {
+  std::string buf(max_bytes, '\0');
+  ssize_t n = ::pread(fd_, buf.data(), max_bytes, offset);
+  buf.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  return buf;
+}
+
+boost::system::result<std::shared_ptr<OpenFile>, OpenError> open_beneath(const std::string& dir,
+                                                                          std::string_view relative) {
+  if (!plain_relative_path(relative)) {
+    return OpenError{OpenErrc::bad_path,
+                     fmt::format("'{}' is not a relative path inside the job's directory (no '..', "
+                                 "no leading '/', no empty parts)",
+                                 relative)};
+  }
+  int dfd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return OpenError{OpenErrc::not_found, fmt::format("no file '{}'", relative)};
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  std::string rel(relative);
+  int fd = static_cast<int>(::syscall(SYS_openat2, dfd, rel.c_str(), &how, sizeof how));
+  int err = errno;
+  ::close(dfd);
+  if (fd < 0) {
+    if (err == ENOENT || err == ENOTDIR) {
+      return OpenError{OpenErrc::not_found, fmt::format("no file '{}'", relative)};
+    }
+    if (err == ELOOP || err == EXDEV) {
+      return OpenError{OpenErrc::not_a_file,
+                       fmt::format("'{}' goes through a symlink, which is not followed", relative)};
+    }
+    return OpenError{OpenErrc::failed,
+                     fmt::format("cannot open '{}': {}", relative, std::strerror(err))};
+  }
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return OpenError{OpenErrc::not_a_file, fmt::format("'{}' is not a regular file", relative)};
+  }
+  return std::make_shared<OpenFile>(fd, static_cast<std::int64_t>(st.st_size));
+}
+
+}  // namespace vramq::util

@@ -1,0 +1,63 @@
+#pragma once
+// Files inside one directory, reached only from inside it: what GET /v1/jobs/{id}/files serves
+// from a job's directory. A relative path is checked (no "..", no absolute path, no empty or "."
+// component) and then opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so that the
+// kernel refuses any symlink on the way, even one a job swaps in after the check. A listing
+// walks the tree without following symlinks (they are listed as such). Blocking: run these off
+// the event loop.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace vramq::util {
+
+struct FileEntry {
+  std::string path;  // relative to the directory, '/'-separated
+  std::string type;  // "file", "dir", "symlink" or "other"
+  std::int64_t size = 0;
+  std::int64_t modified_ms = 0;  // Unix milliseconds
+};
+
+// Every entry under `dir`, depth first, sorted by path; at most `max_entries` (then `truncated`).
+struct Listing {
+  std::vector<FileEntry> entries;
+  bool truncated = false;
+};
+core::Result<Listing> list_files(const std::string& dir, std::size_t max_entries);
+
+// Why a path cannot be opened: the client's fault (bad), no such file, or it is not a regular file.
+enum class OpenErrc { bad_path, not_found, not_a_file, failed };
+struct OpenError {
+  OpenErrc code = OpenErrc::failed;
+  std::string message;
+};
+
+// An open regular file; the descriptor closes with the last owner.
+class OpenFile {
+ public:
+  explicit OpenFile(int fd, std::int64_t size) : fd_(fd), size_(size) {}
+  ~OpenFile();
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+  std::int64_t size() const { return size_; }
+  // Up to `max_bytes` from `offset` ("" at the end).
+  std::string read(std::int64_t offset, std::size_t max_bytes) const;
+
+ private:
+  int fd_;
+  std::int64_t size_;
+};
+
+// Checks `relative` and opens it beneath `dir` (see the file comment).
+boost::system::result<std::shared_ptr<OpenFile>, OpenError> open_beneath(const std::string& dir,
+                                                                          std::string_view relative);
+
+// The check alone: a relative path of normal components, no NUL.
+bool plain_relative_path(std::string_view relative);
+
+}  // namespace vramq::util
