@@ -85,10 +85,9 @@ boost::asio::awaitable<Response> handle_files(const Request& req, core::JobId id
   r.headers.emplace_back("Accept-Ranges", "bytes");
   r.headers.emplace_back("Cache-Control", "no-store");
   if (range.kind == ByteRange::unsatisfiable) {
-    Response bad = problem(Problem::range_not_satisfiable,
-                           fmt::format("the file has {} bytes: the range asked for is past its end",
-                                       size),
-                           "Range");
+    Response bad = problem(
+        Problem::range_not_satisfiable,
+        fmt::format("the file has {} bytes: the range asked for is past its end", size), "Range");
     bad.headers.emplace_back("Content-Range", fmt::format("bytes */{}", size));
     co_return bad;
   }

@@ -50,7 +50,7 @@ core::Result<Listing> list_files(const std::string& dir, std::size_t max_entries
       out.truncated = true;
       break;
     }
-    struct stat st{};
+    struct stat st {};
     if (::lstat(it->path().c_str(), &st) != 0) continue;  // gone meanwhile
     FileEntry e{.path = it->path().lexically_relative(dir).generic_string(),
                 .type = S_ISREG(st.st_mode)   ? "file"
@@ -76,8 +76,8 @@ std::string OpenFile::read(std::int64_t offset, std::size_t max_bytes) const {
   return buf;
 }
 
-boost::system::result<std::shared_ptr<OpenFile>, OpenError> open_beneath(const std::string& dir,
-                                                                          std::string_view relative) {
+boost::system::result<std::shared_ptr<OpenFile>, OpenError> open_beneath(
+    const std::string& dir, std::string_view relative) {
   if (!plain_relative_path(relative)) {
     return OpenError{OpenErrc::bad_path,
                      fmt::format("'{}' is not a relative path inside the job's directory (no '..', "
@@ -104,7 +104,7 @@ boost::system::result<std::shared_ptr<OpenFile>, OpenError> open_beneath(const s
     return OpenError{OpenErrc::failed,
                      fmt::format("cannot open '{}': {}", relative, std::strerror(err))};
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     return OpenError{OpenErrc::not_a_file, fmt::format("'{}' is not a regular file", relative)};

@@ -55,7 +55,7 @@ class OpenFile {
 
 // Checks `relative` and opens it beneath `dir` (see the file comment).
 boost::system::result<std::shared_ptr<OpenFile>, OpenError> open_beneath(const std::string& dir,
-                                                                          std::string_view relative);
+                                                                         std::string_view relative);
 
 // The check alone: a relative path of normal components, no NUL.
 bool plain_relative_path(std::string_view relative);
