@@ -149,6 +149,7 @@ TEST_F(JobStoreTest, UpgradesASchemaVersion2Database) {
   {  // what vramq before schema 3 left: no warnings column, and a row in it
     auto raw = Db::open(db());
     ASSERT_TRUE(raw->exec("DROP TABLE footprints"));
+    ASSERT_TRUE(raw->exec("DROP TABLE counters"));
     ASSERT_TRUE(raw->exec("ALTER TABLE jobs DROP COLUMN warnings"));
     for (const char* column : {"output_truncated", "retry_delay_s", "after_ok", "after_any",
                                "not_before", "name", "labels", "owner"}) {
