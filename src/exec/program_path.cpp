@@ -17,8 +17,9 @@ std::optional<std::string> find_program(std::string_view program, std::string_vi
     std::size_t colon = path_dirs.find(':');
     std::string dir(path_dirs.substr(0, colon));
     if (dir.empty()) dir = cwd.empty() ? "." : std::string(cwd);
-    if (dir.front() != '/' && !cwd.empty()) dir = std::string(cwd) + "/" + dir;
-    std::string candidate = dir + "/" + std::string(program);
+    if (dir.front() != '/' && !cwd.empty()) dir.insert(0, std::string(cwd) + "/");
+    std::string candidate = dir;
+    candidate.append("/").append(program);
     if (is_executable_file(candidate)) return candidate;
     if (colon == std::string_view::npos) return std::nullopt;
     path_dirs.remove_prefix(colon + 1);
