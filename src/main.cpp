@@ -103,7 +103,9 @@ int main(int argc, char** argv) {
                    "a raw argv instead of a task (if the server allows); for an argv with its "
                    "own --options, end vramq's options with -- and give the argv after it")
       ->expected(1, -1);
-  c_submit->add_option("--vram-mb", submit.vram_mb, "override the VRAM reservation (MiB)");
+  c_submit->add_option("--vram-mb", submit.vram_mb, "override the VRAM reservation (MiB, per GPU)");
+  c_submit->add_option("--gpus", submit.gpus, "GPUs the job needs at once (default 1)")
+      ->check(CLI::Range(1, 64));
   c_submit->add_option("--priority", submit.priority, "higher runs first");
   c_submit->add_option("--timeout", submit.timeout_s, "seconds before the job is stopped");
   c_submit->add_option("--max-retries", submit.max_retries, "retries after a failure");

@@ -147,13 +147,28 @@ std::string wrap(std::string lead, const std::vector<std::string>& items, std::s
   return out + "\n";
 }
 
+// "0" or "0,1" (a multi-GPU job's GPUs), "-" before it ran; "x2" when it waits for two.
+std::string gpu_list(const json::object& j) {
+  std::vector<std::string> gpus;
+  if (const json::value* v = j.if_contains("gpus"); v != nullptr && v->is_array()) {
+    for (const json::value& g : v->get_array())
+      gpus.push_back(str(g));
+  }
+  if (!gpus.empty()) return fmt::format("{}", fmt::join(gpus, ","));
+  const json::value* count = j.if_contains("gpu_count");
+  if (count != nullptr && count->is_int64() && count->get_int64() > 1) {
+    return fmt::format("x{}", count->get_int64());
+  }
+  return "-";
+}
+
 std::string job_line(const json::object& j) {
   std::string where;
   if (str(j.at("state")) == "queued") {
     where =
         fmt::format(" (position {}, {})", str(j.at("queue_position")), str(j.at("pending_reason")));
   } else if (!j.at("gpu").is_null()) {
-    where = fmt::format(" on GPU {}", str(j.at("gpu")));
+    where = fmt::format(" on GPU {}", gpu_list(j));
   }
   return fmt::format("job {} {}{}", str(j.at("id")), str(j.at("state")), where);
 }
@@ -328,6 +343,7 @@ int submit(const ClientOptions& c, const SubmitOptions& s) {
     body["params"] = std::move(*params);
   }
   if (s.vram_mb) body["vram_mb"] = *s.vram_mb;
+  if (s.gpus) body["gpus"] = *s.gpus;
   if (s.priority) body["priority"] = *s.priority;
   if (s.timeout_s) body["timeout_s"] = *s.timeout_s;
   if (s.max_retries) body["max_retries"] = *s.max_retries;
@@ -451,7 +467,7 @@ int list(const ClientOptions& c, const ListOptions& lo) {
             ? fmt::format("#{} {}", str(j.at("queue_position")), str(j.at("pending_reason")))
             : "-";
     t.add({str(j.at("id")), clip(str(j.at("name")), 24), str(j.at("state")), str(j.at("task")),
-           core::format_mb(j.at("vram_mb").to_number<std::int64_t>()), str(j.at("gpu")), waiting,
+           core::format_mb(j.at("vram_mb").to_number<std::int64_t>()), gpu_list(j), waiting,
            run_time(j, now), str(j.at("submitted_at")), clip(str(j.at("error")), 60)});
   }
   std::cout << t.render();

@@ -25,6 +25,7 @@ struct SubmitOptions {
   std::vector<std::string> params;   // "key=value"
   std::vector<std::string> command;  // raw argv instead of a task
   std::optional<std::int64_t> vram_mb;
+  std::optional<int> gpus;
   std::optional<int> priority;
   std::optional<std::int64_t> timeout_s;
   std::optional<int> max_retries;

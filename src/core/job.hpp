@@ -66,7 +66,8 @@ struct JobSpec {
   int priority = 0;
   std::int64_t timeout_s = 0;  // 0: no timeout
   int max_retries = 0;
-  std::int64_t retry_delay_s = 0;       // wait before the first retry; doubled for each later one
+  int gpus = 1;                    // how many GPUs it runs on at once, each with vram_mb reserved
+  std::int64_t retry_delay_s = 0;  // wait before the first retry; doubled for each later one
   std::vector<std::int64_t> after_ok;   // jobs that must succeed before this one may start
   std::vector<std::int64_t> after_any;  // jobs that must end (however) before it may start
   std::string name;                     // the client's name for it ("")
@@ -81,7 +82,8 @@ struct Job {
   JobSpec spec;
   JobState state = JobState::queued;
   EndReason reason = EndReason::none;
-  std::optional<int> gpu;
+  std::optional<int> gpu;  // its first GPU while running and after (null before)
+  std::vector<int> gpus;   // every GPU it runs (or ran) on, in index order
   int attempt = 1;
   std::int64_t submitted_at_ms = 0;
   std::int64_t queued_at_ms = 0;   // start of the current wait (submit or requeue)

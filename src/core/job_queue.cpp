@@ -14,7 +14,7 @@ namespace vramq::core {
 namespace {
 
 struct Entry {
-  // Passes write job.held_gpu in place (mutable): no index key reads it. The key fields
+  // Passes write job.held_gpus in place (mutable): no index key reads it. The key fields
   // (priority, id, vram_mb, queued_at_ms) never change while the job is queued.
   mutable QueuedJob job;
   std::string record;
@@ -85,10 +85,10 @@ void offer(Planner& planner, const Entry& e, std::uint64_t pass,
   if (d.start) {
     starts.push_back(*d.start);
     e.reason = PendingReason::none;
-    e.job.held_gpu.reset();
+    e.job.held_gpus.clear();
   } else {
     e.reason = d.pending->reason;
-    e.job.held_gpu = d.pending->held_gpu;
+    e.job.held_gpus = d.pending->held_gpus;
   }
   e.pass = pass;
 }
@@ -161,7 +161,7 @@ bool JobQueue::push(const QueuedJob& job, std::string record) {
           .starving = job.queued_at_ms <= starving_cutoff_ms_,
           .reason = PendingReason::none,
           .pass = 0};
-  e.job.held_gpu.reset();
+  e.job.held_gpus.clear();
   if (!index_->entries.insert(std::move(e)).second) return false;
   ++vram_counts_[job.vram_mb];
   return true;

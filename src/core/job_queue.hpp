@@ -35,7 +35,7 @@ class JobQueue {
   JobQueue(JobQueue&&) noexcept;
   JobQueue& operator=(JobQueue&&) noexcept;
 
-  // Adds a job with its record (held_gpu is ignored: holds come from passes). False if the id is
+  // Adds a job with its record (held_gpus is ignored: holds come from passes). False if the id is
   // queued already.
   bool push(const QueuedJob& job, std::string record);
   // Removes a job; false if it was not queued.

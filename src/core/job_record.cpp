@@ -75,7 +75,7 @@ void fields(Io& io, J& j) {
      s.max_retries, j.state, j.reason, j.gpu, j.attempt, j.submitted_at_ms, j.queued_at_ms,
      j.started_at_ms, j.finished_at_ms, j.exit_code, j.signal, j.error, j.peak_vram_mb, j.output,
      j.pid, j.pid_start_ticks, j.warnings, j.output_truncated, s.retry_delay_s, s.after_ok,
-     s.after_any, j.not_before_ms, s.name, s.labels, s.owner);
+     s.after_any, j.not_before_ms, s.name, s.labels, s.owner, s.gpus, j.gpus);
 }
 
 struct Pack {
@@ -92,9 +92,11 @@ struct Pack {
       w.put(std::string_view(val));
     }
   }
-  void one(const std::vector<std::int64_t>& v) {
+  template <typename T>
+  requires std::is_arithmetic_v<T>
+  void one(const std::vector<T>& v) {
     w.put(static_cast<std::uint32_t>(v.size()));
-    for (std::int64_t x : v)
+    for (T x : v)
       w.put(x);
   }
   void one(const std::string& s) { w.put(std::string_view(s)); }
@@ -128,7 +130,9 @@ struct Unpack {
       r.get(val);
     }
   }
-  void one(std::vector<std::int64_t>& v) {
+  template <typename T>
+  requires std::is_arithmetic_v<T>
+  void one(std::vector<T>& v) {
     std::uint32_t n = 0;
     r.get(n);
     for (std::uint32_t i = 0; i < n && r.ok(); ++i)

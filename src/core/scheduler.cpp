@@ -22,42 +22,77 @@ int best_fit(const std::vector<GpuState>& gpus, std::int64_t need_mb) {
   return best;
 }
 
-// Why a job that did not start waits: held GPUs it would fit on, then unknown GPUs it could use,
-// else plain lack of VRAM.
+// Rank for a job of `count` GPUs: the `count` known, unheld GPUs with room that are left with the
+// least (best fit; ties to the lower index), in index order; empty when fewer have room.
+std::vector<int> best_fits(const std::vector<GpuState>& gpus, std::int64_t need_mb, int count) {
+  std::vector<int> fit;
+  for (int g = 0; g < static_cast<int>(gpus.size()); ++g) {
+    const GpuState& s = gpus[g];
+    if (s.known && !s.held_by_priority && s.available_mb >= need_mb) fit.push_back(g);
+  }
+  if (static_cast<int>(fit.size()) < count) return {};
+  std::ranges::stable_sort(fit, {}, [&](int g) { return gpus[g].available_mb; });
+  fit.resize(static_cast<std::size_t>(count));
+  std::ranges::sort(fit);
+  return fit;
+}
+
+// Why a job that did not start waits: GPUs held for others would make up its count, then GPUs
+// without a reading could, else plain lack of VRAM. (For one GPU: a held GPU it would fit on,
+// then an unknown GPU it could use.)
 PendingReason why_pending(const std::vector<GpuState>& gpus, const QueuedJob& job) {
-  bool held_fit = false;
+  int fit_now = 0;
+  int held_fit = 0;
+  int unknown_could = 0;
   bool higher_priority_holds = false;
-  bool unknown_could = false;
   for (const GpuState& s : gpus) {
     if (!s.known) {
-      unknown_could = unknown_could || s.capacity_mb >= job.vram_mb;
-    } else if (s.held_by_priority && s.available_mb >= job.vram_mb) {
-      held_fit = true;
-      higher_priority_holds = higher_priority_holds || *s.held_by_priority > job.priority;
+      unknown_could += s.capacity_mb >= job.vram_mb ? 1 : 0;
+    } else if (s.available_mb >= job.vram_mb) {
+      if (s.held_by_priority) {
+        ++held_fit;
+        higher_priority_holds = higher_priority_holds || *s.held_by_priority > job.priority;
+      } else {
+        ++fit_now;
+      }
     }
   }
-  if (held_fit)
+  int count = std::max(1, job.gpus);
+  if (held_fit > 0 && fit_now + held_fit >= count)
     return higher_priority_holds ? PendingReason::priority : PendingReason::head_of_line;
-  if (unknown_could) return PendingReason::gpu_unknown;
+  if (unknown_could > 0 && fit_now + held_fit + unknown_could >= count)
+    return PendingReason::gpu_unknown;
   return PendingReason::vram;
 }
 
-// The GPU to hold for a starving job: its earlier hold if still usable, else the known, unheld
-// GPU that could ever hold it and is closest to having room now.
-std::optional<int> choose_hold(const std::vector<GpuState>& gpus, const QueuedJob& job) {
+// The GPUs to hold for a starving job: its earlier holds that are still usable, then the known,
+// unheld GPUs that could ever hold it and are closest to having room now; none when fewer than
+// its count are usable (it could not start on them anyway).
+std::vector<int> choose_holds(const std::vector<GpuState>& gpus, const QueuedJob& job) {
   auto usable = [&](int g) {
     const GpuState& s = gpus[g];
     return s.known && !s.held_by_priority && s.capacity_mb >= job.vram_mb;
   };
-  if (job.held_gpu && *job.held_gpu >= 0 && *job.held_gpu < static_cast<int>(gpus.size()) &&
-      usable(*job.held_gpu)) {
-    return job.held_gpu;
+  auto count = static_cast<std::size_t>(std::max(1, job.gpus));
+  std::vector<int> held;
+  for (int g : job.held_gpus) {
+    if (g >= 0 && g < static_cast<int>(gpus.size()) && usable(g) && held.size() < count &&
+        std::ranges::find(held, g) == held.end()) {
+      held.push_back(g);
+    }
   }
-  std::optional<int> best;
+  std::vector<int> rest;
   for (int g = 0; g < static_cast<int>(gpus.size()); ++g) {
-    if (usable(g) && (!best || gpus[g].available_mb > gpus[*best].available_mb)) best = g;
+    if (usable(g) && std::ranges::find(held, g) == held.end()) rest.push_back(g);
   }
-  return best;
+  std::ranges::stable_sort(rest, std::greater<>{}, [&](int g) { return gpus[g].available_mb; });
+  for (int g : rest) {
+    if (held.size() == count) break;
+    held.push_back(g);
+  }
+  if (held.size() < count) return {};
+  std::ranges::sort(held);
+  return held;
 }
 
 }  // namespace
@@ -71,9 +106,18 @@ std::int64_t available_mb(const GpuView& gpu, std::int64_t buffer_mb) {
   return gpu.total_mb - gpu.committed_mb - gpu.foreign_mb - buffer_mb;
 }
 
-bool fits_ever(std::int64_t vram_mb, std::span<const GpuView> gpus, std::int64_t buffer_mb) {
-  return std::ranges::any_of(gpus,
-                             [&](const GpuView& g) { return g.total_mb - buffer_mb >= vram_mb; });
+bool fits_ever(std::int64_t vram_mb, std::span<const GpuView> gpus, std::int64_t buffer_mb,
+               int count) {
+  return std::ranges::count_if(gpus, [&](const GpuView& g) {
+           return g.total_mb - buffer_mb >= vram_mb;
+         }) >= std::max(1, count);
+}
+
+std::vector<int> StartDecision::all_gpus() const {
+  std::vector<int> out{gpu};
+  out.insert(out.end(), other_gpus.begin(), other_gpus.end());
+  std::ranges::sort(out);
+  return out;
 }
 
 Planner::Planner(std::span<const GpuView> gpus, std::int64_t now_ms, SchedulerConfig config,
@@ -126,32 +170,50 @@ Planner::Decision Planner::offer(const QueuedJob& job) {
             .pending = PendingDecision{.job = job.id,
                                        .position = position_++,
                                        .reason = PendingReason::draining,
-                                       .held_gpu = std::nullopt,
+                                       .held_gpus = {},
                                        .best_available_mb = best_}};
   }
   // Fast path for the long tail of a queue that does not fit anywhere: no GPU scan per job.
   bool may_fit = most_ && *most_ >= job.vram_mb;
-  if (int g = may_fit ? best_fit(gpus_, job.vram_mb) : -1; g >= 0) {
-    std::int64_t before = gpus_[g].available_mb;
-    gpus_[g].available_mb -= job.vram_mb;
-    refresh_best();
-    return {.start = StartDecision{.job = job.id,
-                                   .gpu = index_[g],
-                                   .available_mb = before,
-                                   .leftover_mb = gpus_[g].available_mb},
-            .pending = std::nullopt};
+  if (job.gpus <= 1) {
+    if (int g = may_fit ? best_fit(gpus_, job.vram_mb) : -1; g >= 0) {
+      std::int64_t before = gpus_[g].available_mb;
+      gpus_[g].available_mb -= job.vram_mb;
+      refresh_best();
+      return {.start = StartDecision{.job = job.id,
+                                     .gpu = index_[g],
+                                     .available_mb = before,
+                                     .leftover_mb = gpus_[g].available_mb},
+              .pending = std::nullopt};
+    }
+  } else if (may_fit) {
+    if (std::vector<int> fit = best_fits(gpus_, job.vram_mb, job.gpus); !fit.empty()) {
+      StartDecision start{.job = job.id,
+                          .gpu = index_[fit[0]],
+                          .available_mb = gpus_[fit[0]].available_mb,
+                          .leftover_mb = gpus_[fit[0]].available_mb - job.vram_mb};
+      for (int g : fit) {
+        gpus_[g].available_mb -= job.vram_mb;
+        if (g != fit[0]) start.other_gpus.push_back(index_[g]);
+      }
+      refresh_best();
+      return {.start = std::move(start), .pending = std::nullopt};
+    }
   }
-  PendingDecision pending{.job = job.id,
-                          .position = position_++,
-                          .reason = plain_vram_ ? PendingReason::vram : why_pending(gpus_, job),
-                          .held_gpu = std::nullopt,
-                          .best_available_mb = best_};
+  PendingDecision pending{
+      .job = job.id,
+      .position = position_++,
+      .reason = plain_vram_ && job.gpus <= 1 ? PendingReason::vram : why_pending(gpus_, job),
+      .held_gpus = {},
+      .best_available_mb = best_};
   if (now_ms_ - job.queued_at_ms >= config_.backfill_bound_ms) {
-    // Starving: hold one GPU so that nothing behind this job takes its room.
-    if (auto hold = choose_hold(gpus_, job)) {
-      gpus_[*hold].held_by_priority = job.priority;
+    // Starving: hold its GPUs so that nothing behind this job takes their room.
+    std::vector<int> hold = choose_holds(gpus_, job);
+    for (int g : hold)
+      gpus_[g].held_by_priority = job.priority;
+    if (!hold.empty()) {
       plain_vram_ = false;
-      pending.held_gpu = *hold;
+      pending.held_gpus = std::move(hold);
       refresh_best();
     }
   }

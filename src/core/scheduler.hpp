@@ -28,11 +28,12 @@ struct GpuView {
 struct QueuedJob {
   JobId id = 0;
   int priority = 0;
-  std::int64_t vram_mb = 0;
+  std::int64_t vram_mb = 0;  // on each of its GPUs
   std::int64_t queued_at_ms = 0;
-  // GPU held for this job by an earlier plan because it waited past the backfill bound; sticky
-  // so that the held GPU drains instead of the hold wandering between GPUs (which could starve).
-  std::optional<int> held_gpu;
+  // GPUs held for this job by an earlier plan because it waited past the backfill bound; sticky
+  // so that the held GPUs drain instead of the hold wandering between GPUs (which could starve).
+  std::vector<int> held_gpus;
+  int gpus = 1;  // how many GPUs it needs at once, each with vram_mb free
 };
 
 struct SchedulerConfig {
@@ -52,9 +53,11 @@ struct Snapshot {
 
 struct StartDecision {
   JobId job = 0;
-  int gpu = 0;
+  int gpu = 0;                    // its (first) GPU
   std::int64_t available_mb = 0;  // on that GPU before this start
   std::int64_t leftover_mb = 0;   // rank score: the best fit leaves the least
+  std::vector<int> other_gpus;    // a multi-GPU job's further GPUs, in index order
+  std::vector<int> all_gpus() const;
   bool operator==(const StartDecision&) const = default;
 };
 
@@ -62,7 +65,7 @@ struct PendingDecision {
   JobId job = 0;
   int position = 0;  // 0 = next to start among the jobs still queued
   PendingReason reason = PendingReason::none;
-  std::optional<int> held_gpu;         // GPU now held for this job (see QueuedJob::held_gpu)
+  std::vector<int> held_gpus;          // GPUs now held for this job (see QueuedJob::held_gpus)
   std::int64_t best_available_mb = 0;  // most VRAM free on any usable GPU, for explanations
   bool operator==(const PendingDecision&) const = default;
 };
@@ -139,8 +142,9 @@ bool queue_before(const QueuedJob& a, const QueuedJob& b);
 // What admission may still give on a GPU: total - committed - foreign - buffer (may be < 0).
 std::int64_t available_mb(const GpuView& gpu, std::int64_t buffer_mb);
 
-// Whether some GPU could ever hold `vram_mb` (empty and free of foreign use). A job for which this
-// is false is refused at submit (422), never queued.
-bool fits_ever(std::int64_t vram_mb, std::span<const GpuView> gpus, std::int64_t buffer_mb);
+// Whether `count` GPUs could ever each hold `vram_mb` (empty and free of foreign use). A job for
+// which this is false is refused at submit (422), never queued.
+bool fits_ever(std::int64_t vram_mb, std::span<const GpuView> gpus, std::int64_t buffer_mb,
+               int count = 1);
 
 }  // namespace vramq::core

@@ -4,6 +4,7 @@
 #include <functional>
 #include <queue>
 #include <utility>
+#include <vector>
 
 namespace vramq::core {
 namespace {
@@ -15,15 +16,17 @@ struct End {
   bool operator>(const End& o) const { return at_ms > o.at_ms; }
 };
 
-// Best fit among known GPUs with room: the one left with the least; -1 when none has room.
-int best_fit(const std::vector<std::int64_t>& free, std::span<const PredictionGpu> gpus,
-             std::int64_t need) {
-  int best = -1;
+// Best fit among known GPUs with room: the `count` left with the least; empty when fewer have it.
+std::vector<int> best_fit(const std::vector<std::int64_t>& free,
+                          std::span<const PredictionGpu> gpus, std::int64_t need, int count) {
+  std::vector<int> fit;
   for (int g = 0; g < static_cast<int>(free.size()); ++g) {
-    if (!gpus[g].known || free[g] < need) continue;
-    if (best < 0 || free[g] < free[best]) best = g;
+    if (gpus[g].known && free[g] >= need) fit.push_back(g);
   }
-  return best;
+  if (static_cast<int>(fit.size()) < std::max(1, count)) return {};
+  std::ranges::stable_sort(fit, {}, [&](int g) { return free[g]; });
+  fit.resize(static_cast<std::size_t>(std::max(1, count)));
+  return fit;
 }
 
 }  // namespace
@@ -47,18 +50,20 @@ std::optional<std::int64_t> predict_start_ms(std::int64_t now_ms,
   // The jobs ahead, then (when within the limit) the job itself, last.
   for (std::size_t i = 0; i < simulated; ++i) {
     const PredictionQueued& q = queue[i];
-    int g = best_fit(free, gpus, q.vram_mb);
-    while (g < 0) {
+    std::vector<int> fit = best_fit(free, gpus, q.vram_mb, q.gpus);
+    while (fit.empty()) {
       if (ends.empty()) return std::nullopt;  // fits nowhere, even with everything ended
       End e = ends.top();
       ends.pop();
       t = std::max(t, e.at_ms);
       free[e.gpu] += e.mb;
-      g = best_fit(free, gpus, q.vram_mb);
+      fit = best_fit(free, gpus, q.vram_mb, q.gpus);
     }
     if (i + 1 == queue.size()) return t;
-    free[g] -= q.vram_mb;
-    ends.push({.at_ms = t + std::max<std::int64_t>(q.duration_ms, 0), .gpu = g, .mb = q.vram_mb});
+    for (int g : fit) {
+      free[g] -= q.vram_mb;
+      ends.push({.at_ms = t + std::max<std::int64_t>(q.duration_ms, 0), .gpu = g, .mb = q.vram_mb});
+    }
   }
   // Past the limit: the jobs simulated started at this rate; the rest are assumed to go alike.
   // (t is when the last simulated job started: simulated - 1 starts after the first.)

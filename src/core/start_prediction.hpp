@@ -24,8 +24,9 @@ struct PredictionRunning {
 };
 
 struct PredictionQueued {
-  std::int64_t vram_mb = 0;
+  std::int64_t vram_mb = 0;      // on each of its GPUs
   std::int64_t duration_ms = 0;  // expected run time once started
+  int gpus = 1;
 };
 
 // `queue`: the jobs ahead in queue order, then the job itself (last). Its expected start time

@@ -64,7 +64,7 @@ GpuSample attribute(std::span<const NvmlDevice> devices, std::span<const JobProb
     }
     std::int64_t attributed = 0;
     for (const auto& [job, mb] : known_mb) {
-      out.job_used_mb[job] += mb;
+      out.job_used_mb[job][d.index] += mb;
       attributed += mb;
     }
     for (core::JobId job : unknown) {
@@ -74,7 +74,7 @@ GpuSample attribute(std::span<const NvmlDevice> devices, std::span<const JobProb
     if (!d.processes_known) {
       // No process list: vramq's jobs on this GPU are taken to use their reservations.
       for (const JobProbe& j : jobs) {
-        if (j.gpu == d.index) attributed += j.reservation_mb;
+        if (std::ranges::find(j.gpus, d.index) != j.gpus.end()) attributed += j.reservation_mb;
       }
     }
     g.foreign_mb = std::max<std::int64_t>(0, d.used_mb - attributed);

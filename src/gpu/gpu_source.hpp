@@ -19,7 +19,7 @@ namespace vramq::gpu {
 // What the loop tells the source about one running job, so that the source can attribute use.
 struct JobProbe {
   core::JobId job = 0;
-  int gpu = 0;
+  std::vector<int> gpus;  // the GPUs it runs on
   std::int64_t reservation_mb = 0;
   std::int64_t pgid = 0;
   std::string sim_vram_file;  // simulation only: where the job reports its use
@@ -44,9 +44,9 @@ struct GpuInfo {
 
 struct GpuSample {
   std::vector<GpuInfo> gpus;
-  // Measured use per running job; a job without a reading is absent (it counts as using its
-  // reservation).
-  std::map<core::JobId, std::int64_t> job_used_mb;
+  // Measured use per running job and GPU index; a job (or GPU of it) without a reading is absent
+  // (it counts as using its reservation there).
+  std::map<core::JobId, std::map<int, std::int64_t>> job_used_mb;
 };
 
 class GpuSource {

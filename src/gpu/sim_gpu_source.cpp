@@ -32,10 +32,13 @@ core::Result<GpuSample> SimGpuSource::sample(std::span<const JobProbe> jobs) {
                       .total_mb = totals_mb_[i]});
   }
   for (const JobProbe& j : jobs) {
-    if (j.gpu < 0 || j.gpu >= static_cast<int>(s.gpus.size())) continue;
+    // A simulated job reports one figure: its use on each of its GPUs.
     std::optional<std::int64_t> used = read_sim_report(j.sim_vram_file);
-    if (used) s.job_used_mb[j.job] = *used;
-    s.gpus[j.gpu].used_mb += used.value_or(j.reservation_mb);
+    for (int g : j.gpus) {
+      if (g < 0 || g >= static_cast<int>(s.gpus.size())) continue;
+      if (used) s.job_used_mb[j.job][g] = *used;
+      s.gpus[g].used_mb += used.value_or(j.reservation_mb);
+    }
   }
   return s;
 }

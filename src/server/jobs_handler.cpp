@@ -127,6 +127,8 @@ Response dry_run_response(const service::DryRun& d) {
   if (d.start) {
     o["decision"] = "admit";
     o["gpu"] = d.start->gpu;
+    std::vector<int> all = d.start->all_gpus();
+    o["gpus"] = boost::json::array(all.begin(), all.end());
     o["available_mb"] = d.start->available_mb;
     o["leftover_mb"] = d.start->leftover_mb;
   } else if (d.pending) {

@@ -14,8 +14,8 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::string_view kSubmitFields[] = {
-    "task",        "params",        "command", "vram_mb", "priority", "timeout_s",
-    "max_retries", "retry_delay_s", "after",   "name",    "labels",   "env"};
+    "task",        "params",        "command", "vram_mb", "gpus",   "priority", "timeout_s",
+    "max_retries", "retry_delay_s", "after",   "name",    "labels", "env"};
 constexpr std::size_t kMaxLabels = 32;
 constexpr std::size_t kMaxDependencies = 100;
 
@@ -285,6 +285,11 @@ boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::stri
     if (!n) return n.error();
     req.vram_mb = *n;
   }
+  if (const json::value* v = o.if_contains("gpus")) {
+    auto n = integer(*v, "gpus", 1, 64);
+    if (!n) return n.error();
+    req.gpus = static_cast<int>(*n);
+  }
   if (const json::value* v = o.if_contains("priority")) {
     auto n = integer(*v, "priority", -1000, 1000);
     if (!n) return n.error();
@@ -346,6 +351,8 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
   o["command"] = std::move(argv);
   o["vram_mb"] = j.spec.vram_mb;
   o["gpu"] = opt(j.gpu);
+  o["gpus"] = json::array(j.gpus.begin(), j.gpus.end());
+  o["gpu_count"] = j.spec.gpus;
   o["priority"] = j.spec.priority;
   bool queued = j.state == core::JobState::queued;
   o["queue_position"] = queued ? opt(v.queue_position) : json::value(nullptr);

@@ -233,6 +233,7 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
   job.submitted_at_ms = now_ms();
   job.queued_at_ms = job.submitted_at_ms;
   job.spec.priority = req.priority;
+  job.spec.gpus = req.gpus;
   job.spec.max_retries = req.max_retries;
   job.spec.retry_delay_s = req.retry_delay_s;
   job.spec.after_ok = req.after_ok;
@@ -305,7 +306,21 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
     }
     job.spec.timeout_s = req.timeout_s.value_or(resolved->timeout_s);
   }
-  if (!core::fits_ever(job.spec.vram_mb, gpu_views(), config_.vram_buffer_mb)) {
+  job.spec.gpus = req.gpus;
+  std::vector<core::GpuView> views = gpu_views();
+  if (req.gpus > static_cast<int>(views.size())) {
+    return SubmitError{SubmitErrc::unprocessable, "gpus",
+                       fmt::format("gpus: the job needs {} GPUs at once but this server has {}",
+                                   req.gpus, views.size())};
+  }
+  if (!core::fits_ever(job.spec.vram_mb, views, config_.vram_buffer_mb, req.gpus)) {
+    if (req.gpus > 1 && core::fits_ever(job.spec.vram_mb, views, config_.vram_buffer_mb)) {
+      return SubmitError{
+          SubmitErrc::unprocessable, "vram_mb",
+          fmt::format("vram_mb: the job needs {} MiB on each of {} GPUs, but fewer of this "
+                      "server's GPUs can ever give that much (GPU minus the {} MiB buffer)",
+                      job.spec.vram_mb, req.gpus, config_.vram_buffer_mb)};
+    }
     return SubmitError{
         SubmitErrc::unprocessable, "vram_mb",
         fmt::format("vram_mb: the job needs {} MiB but no GPU can ever give more than {} MiB "
@@ -376,7 +391,7 @@ std::optional<SubmitError> Orchestrator::admission_refusal(const Job& job) const
   }
   auto waiting = static_cast<std::int64_t>(queue_.size() + parked_.size()) + saving_;
   // A full queue refuses only jobs that would wait: one that can start at once never joins it.
-  if (waiting >= config_.queue_max && !start_gpu_now(job)) {
+  if (waiting >= config_.queue_max && start_gpus_now(job).empty()) {
     return SubmitError{SubmitErrc::queue_full, "",
                        fmt::format("the queue is full: {} jobs waiting, the limit is {}", waiting,
                                    config_.queue_max),
@@ -385,26 +400,25 @@ std::optional<SubmitError> Orchestrator::admission_refusal(const Job& job) const
   return std::nullopt;
 }
 
-std::optional<int> Orchestrator::start_gpu_now(const Job& job) const {
-  if (!job.spec.after_ok.empty() || !job.spec.after_any.empty()) return std::nullopt;
+std::vector<int> Orchestrator::start_gpus_now(const Job& job) const {
+  if (!job.spec.after_ok.empty() || !job.spec.after_any.empty()) return {};
   std::vector<core::GpuView> views = gpu_views();
   for (std::size_t g = 0; g < views.size() && g < admitting_mb_.size(); ++g)
     views[g].committed_mb += admitting_mb_[g];
   // Only when no queued job can start now (the planner is settled against the whole queue) is
   // the answer certain without a pass: no queued job will take the room first.
   core::Planner planner(views, now_ms(), scheduler_config(), draining_, queue_.min_vram_mb());
-  if (!queue_.empty() && !planner.settled()) return std::nullopt;
-  std::optional<int> best;
-  std::int64_t best_left = 0;
-  for (const core::GpuView& v : views) {
-    std::int64_t left = core::available_mb(v, config_.vram_buffer_mb) - job.spec.vram_mb;
-    if (!v.known || queue_.held(v.index) || left < 0) continue;
-    if (!best || left < best_left) {
-      best = v.index;
-      best_left = left;
-    }
-  }
-  return best;
+  if (!queue_.empty() && !planner.settled()) return {};
+  // Best fit over the GPUs no starving job holds, as a pass would choose.
+  std::erase_if(views, [&](const core::GpuView& v) { return queue_.held(v.index); });
+  core::Planner alone(views, now_ms(), scheduler_config(), draining_);
+  core::Planner::Decision d = alone.offer({.id = job.id,
+                                           .priority = job.spec.priority,
+                                           .vram_mb = job.spec.vram_mb,
+                                           .queued_at_ms = now_ms(),
+                                           .held_gpus = {},
+                                           .gpus = job.spec.gpus});
+  return d.start ? d.start->all_gpus() : std::vector<int>{};
 }
 
 boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest req) {
@@ -422,7 +436,9 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
   core::QueuedJob probe{.id = id,
                         .priority = job->spec.priority,
                         .vram_mb = job->spec.vram_mb,
-                        .queued_at_ms = now_ms()};
+                        .queued_at_ms = now_ms(),
+                        .held_gpus = {},
+                        .gpus = job->spec.gpus};
   queue.insert(std::ranges::upper_bound(queue, probe, core::queue_before), probe);
   core::Decisions d = plan_now(queue);
   DryRun out{.vram_mb = job->spec.vram_mb};
@@ -441,9 +457,11 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
       if (ahead.size() < kPredictionLimit) {
         if (auto j = queued_job(q.id)) duration = expected_run_ms(j->spec);
       }
-      ahead.push_back({.vram_mb = q.vram_mb, .duration_ms = duration});
+      ahead.push_back({.vram_mb = q.vram_mb, .duration_ms = duration, .gpus = q.gpus});
     }
-    ahead.push_back({.vram_mb = job->spec.vram_mb, .duration_ms = expected_run_ms(job->spec)});
+    ahead.push_back({.vram_mb = job->spec.vram_mb,
+                     .duration_ms = expected_run_ms(job->spec),
+                     .gpus = job->spec.gpus});
     out.predicted_start_ms = predict_start(ahead).value_or(0);
   }
   return out;
@@ -467,9 +485,13 @@ std::optional<std::int64_t> Orchestrator::predict_start(
   std::vector<core::PredictionRunning> running;
   for (const auto& [rid, r] : running_) {
     const Job& j = active_.at(rid);
-    running.push_back({.gpu = r.gpu,
-                       .committed_mb = std::max(r.reservation_mb, r.measured_mb.value_or(0)),
-                       .end_ms = j.started_at_ms + expected_run_ms(j.spec)});
+    for (int g : r.gpus) {
+      auto m = r.measured_mb.find(g);
+      running.push_back(
+          {.gpu = g,
+           .committed_mb = std::max(r.reservation_mb, m == r.measured_mb.end() ? 0 : m->second),
+           .end_ms = j.started_at_ms + expected_run_ms(j.spec)});
+    }
   }
   return core::predict_start_ms(now_ms(), gpus, running, queue, kPredictionLimit);
 }
@@ -494,10 +516,11 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   ++next_id_;
   // Admitted past a full queue because it starts at once: its room is spoken for until the pass
   // after its save has started it, so that a burst of such jobs cannot all count on one GPU.
-  std::optional<int> over_cap;
+  std::vector<int> over_cap;
   if (static_cast<std::int64_t>(queue_.size() + parked_.size()) + saving_ >= config_.queue_max) {
-    over_cap = start_gpu_now(*job);
-    if (over_cap) admitting_mb_.at(*over_cap) += job->spec.vram_mb;
+    over_cap = start_gpus_now(*job);
+    for (int g : over_cap)
+      admitting_mb_.at(g) += job->spec.vram_mb;
   }
   std::optional<store::JobStore::IdempotencyRecord> key;
   if (!req.idempotency_key.empty()) {
@@ -511,7 +534,8 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
       co_await async_save(*store_, *job, std::move(key), asio::use_awaitable);
   --saving_;
   if (!saved) {
-    if (over_cap) admitting_mb_.at(*over_cap) -= job->spec.vram_mb;
+    for (int g : over_cap)
+      admitting_mb_.at(g) -= job->spec.vram_mb;
     spdlog::error("job {}: not stored: {}", id, saved.error().message);
     co_return SubmitError{SubmitErrc::store_failed, "",
                           "the job could not be stored: " + saved.error().message};
@@ -527,7 +551,8 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   }
   // Let the (coalesced) scheduling pass run first, so the answer shows the job's place.
   co_await asio::post(ioc_, asio::use_awaitable);
-  if (over_cap) admitting_mb_.at(*over_cap) -= job->spec.vram_mb;
+  for (int g : over_cap)
+    admitting_mb_.at(g) -= job->spec.vram_mb;
   if (auto q = queued_job(id)) co_return view(*q);
   if (auto a = active_.find(id); a != active_.end()) co_return view(a->second);
   if (auto s = settling_.find(id); s != settling_.end()) co_return view(s->second);
@@ -553,7 +578,8 @@ void Orchestrator::enqueue(const Job& job) {
                .priority = job.spec.priority,
                .vram_mb = job.spec.vram_mb,
                .queued_at_ms = job.queued_at_ms,
-               .held_gpu = std::nullopt},
+               .held_gpus = {},
+               .gpus = job.spec.gpus},
               core::pack_job(job));
   schedule_soon();
 }
@@ -698,11 +724,20 @@ std::vector<core::GpuView> Orchestrator::gpu_views() const {
                      .known = gpu_error_.empty()});
   }
   for (const auto& [id, r] : running_) {
-    if (r.gpu >= 0 && r.gpu < static_cast<int>(views.size())) {
-      views[r.gpu].committed_mb += std::max(r.reservation_mb, r.measured_mb.value_or(0));
+    for (int g : r.gpus) {
+      if (g < 0 || g >= static_cast<int>(views.size())) continue;
+      auto m = r.measured_mb.find(g);
+      views[g].committed_mb += std::max(r.reservation_mb, m == r.measured_mb.end() ? 0 : m->second);
     }
   }
   return views;
+}
+
+std::optional<std::int64_t> Orchestrator::Running::highest_mb() const {
+  std::optional<std::int64_t> most;
+  for (const auto& [g, mb] : measured_mb)
+    most = std::max(most.value_or(mb), mb);
+  return most;
 }
 
 std::vector<GpuStatus> Orchestrator::gpus() const {
@@ -715,7 +750,7 @@ std::vector<GpuStatus> Orchestrator::gpus() const {
                     std::max<std::int64_t>(0, core::available_mb(views[i], config_.vram_buffer_mb)),
                 .known = views[i].known};
     for (const auto& [id, r] : running_) {
-      if (r.gpu == static_cast<int>(i)) {
+      if (std::ranges::find(r.gpus, static_cast<int>(i)) != r.gpus.end()) {
         s.reserved_mb += r.reservation_mb;
         s.jobs.push_back(id);
       }
@@ -756,21 +791,25 @@ void Orchestrator::schedule() {
     std::optional<Job> job = queued_job(s.job);
     if (!job) continue;
     std::vector<core::GpuView> now = gpu_views();
-    if (!now.at(s.gpu).known ||
-        core::available_mb(now[s.gpu], config_.vram_buffer_mb) < job->spec.vram_mb) {
+    bool fits = std::ranges::all_of(s.all_gpus(), [&](int g) {
+      return now.at(g).known &&
+             core::available_mb(now[g], config_.vram_buffer_mb) >= job->spec.vram_mb;
+    });
+    if (!fits) {
       ++recheck_failures_;
       spdlog::error("job {}: start on GPU {} failed the VRAM re-check; planning again", s.job,
-                    s.gpu);
+                    fmt::join(s.all_gpus(), ","));
       queue_.set_reason(s.job, core::PendingReason::vram);
       schedule_soon();
       continue;
     }
-    launch(std::move(*job), s.gpu);
+    launch(std::move(*job), s);
   }
   if (!starts.empty()) request_sample();
 }
 
-void Orchestrator::launch(Job queued, int gpu) {
+void Orchestrator::launch(Job queued, const core::StartDecision& start) {
+  std::vector<int> gpus = start.all_gpus();
   JobId id = queued.id;
   queue_.erase(id);
   Job& job = active_.insert_or_assign(id, std::move(queued)).first->second;
@@ -782,12 +821,16 @@ void Orchestrator::launch(Job queued, int gpu) {
            fmt::format("cannot create the job directory {}: {}", dir, ec.message()), {});
     return;
   }
-  const gpu::GpuInfo& info = sample_.gpus.at(gpu);
+  std::vector<std::string> uuids;
+  for (int g : gpus)
+    uuids.push_back(sample_.gpus.at(g).uuid);
   std::vector<std::pair<std::string, std::string>> extra = job.spec.env;
-  extra.emplace_back("CUDA_VISIBLE_DEVICES", info.uuid);
+  // Every GPU of the job, in index order (CUDA numbers them 0..N-1 inside the job).
+  extra.emplace_back("CUDA_VISIBLE_DEVICES", fmt::format("{}", fmt::join(uuids, ",")));
   extra.emplace_back("VRAMQ_JOB_ID", std::to_string(id));
   extra.emplace_back("VRAMQ_VRAM_MB", std::to_string(job.spec.vram_mb));
-  extra.emplace_back("VRAMQ_GPU", std::to_string(gpu));
+  extra.emplace_back("VRAMQ_GPU", std::to_string(gpus.front()));
+  extra.emplace_back("VRAMQ_GPUS", fmt::format("{}", fmt::join(gpus, ",")));
   extra.emplace_back("VRAMQ_JOB_DIR", dir);
   std::string sim_file;
   if (gpu_kind_ == "sim") {
@@ -807,14 +850,15 @@ void Orchestrator::launch(Job queued, int gpu) {
     return;
   }
   job.state = JobState::running;
-  job.gpu = gpu;
+  job.gpu = gpus.front();
+  job.gpus = gpus;
   job.started_at_ms = now_ms();
   job.pid = launched->pid;
   job.pid_start_ticks = launched->start_ticks;
   job.exit_code.reset();
   job.signal.reset();
   store_->save(job);
-  Running r{.gpu = gpu, .reservation_mb = job.spec.vram_mb, .job_dir = dir};
+  Running r{.gpus = gpus, .reservation_mb = job.spec.vram_mb, .job_dir = dir};
   if (job.spec.timeout_s > 0) {
     r.timeout =
         std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(job.spec.timeout_s));
@@ -824,8 +868,8 @@ void Orchestrator::launch(Job queued, int gpu) {
   }
   running_.emplace(id, std::move(r));
   log_watcher_.wake(id);  // followers of a queued job can now watch its directory
-  spdlog::info("job {}: started on GPU {} (pid {}, {} MiB reserved)", id, gpu, launched->pid,
-               job.spec.vram_mb);
+  spdlog::info("job {}: started on GPU {} (pid {}, {} MiB reserved{})", id, fmt::join(gpus, ","),
+               launched->pid, job.spec.vram_mb, gpus.size() > 1 ? " on each" : "");
 }
 
 void Orchestrator::stop_job(JobId id, EndReason why) {
@@ -1002,7 +1046,7 @@ void Orchestrator::request_sample() {
   std::vector<gpu::JobProbe> probes;
   for (const auto& [id, r] : running_) {
     probes.push_back({.job = id,
-                      .gpu = r.gpu,
+                      .gpus = r.gpus,
                       .reservation_mb = r.reservation_mb,
                       .pgid = active_.at(id).pid,
                       .sim_vram_file = gpu_kind_ == "sim" ? r.job_dir + "/sim-vram-mb" : ""});
@@ -1024,10 +1068,10 @@ void Orchestrator::on_sample(core::Result<gpu::GpuSample> s) {
     if (s->gpus.size() == sample_.gpus.size()) sample_ = std::move(*s);
     for (auto& [id, r] : running_) {
       auto m = sample_.job_used_mb.find(id);
-      r.measured_mb = m == sample_.job_used_mb.end() ? std::nullopt : std::optional(m->second);
-      if (r.measured_mb) {
+      r.measured_mb = m == sample_.job_used_mb.end() ? std::map<int, std::int64_t>{} : m->second;
+      if (std::optional<std::int64_t> highest = r.highest_mb()) {
         Job& job = active_.at(id);
-        job.peak_vram_mb = std::max(job.peak_vram_mb.value_or(0), *r.measured_mb);
+        job.peak_vram_mb = std::max(job.peak_vram_mb.value_or(0), *highest);
       }
       guard_vram(id, r);
     }
@@ -1042,12 +1086,12 @@ void Orchestrator::on_sample(core::Result<gpu::GpuSample> s) {
 void Orchestrator::guard_vram(JobId id, Running& r) {
   std::int64_t peak_before = r.over_use.peak_mb;
   core::VramVerdict verdict =
-      core::judge_vram(r.reservation_mb, r.measured_mb, now_ms(), vram_limits_, r.over_use);
+      core::judge_vram(r.reservation_mb, r.highest_mb(), now_ms(), vram_limits_, r.over_use);
   auto what = [&] {
     return fmt::format(
         "used up to {} MiB on GPU {}, above its reservation of {} MiB plus {:g}% for more than "
         "{} ms",
-        r.over_use.peak_mb, r.gpu, r.reservation_mb, vram_limits_.tolerance * 100,
+        r.over_use.peak_mb, fmt::join(r.gpus, ","), r.reservation_mb, vram_limits_.tolerance * 100,
         vram_limits_.grace_ms);
   };
   if (verdict == core::VramVerdict::act) {

@@ -47,6 +47,7 @@ struct SubmitRequest {
   std::int64_t retry_delay_s = 0;
   std::vector<core::JobId> after_ok;   // must succeed first
   std::vector<core::JobId> after_any;  // must end first, however
+  int gpus = 1;                        // how many GPUs at once, each with vram_mb
   std::string name;
   std::vector<std::pair<std::string, std::string>> labels;
   std::string owner;  // who sends it (the token's holder; "" without tokens)
@@ -210,9 +211,11 @@ class Orchestrator {
 
  private:
   struct Running {
-    int gpu = 0;
-    std::int64_t reservation_mb = 0;
-    std::optional<std::int64_t> measured_mb;
+    std::vector<int> gpus;                    // index order
+    std::int64_t reservation_mb = 0;          // on each of its GPUs
+    std::map<int, std::int64_t> measured_mb;  // per GPU, where the last reading had a figure
+    // Its highest use on any one of its GPUs in the last reading, for enforcement.
+    std::optional<std::int64_t> highest_mb() const;
     std::string job_dir;
     std::unique_ptr<boost::asio::steady_timer> timeout;
     std::unique_ptr<boost::asio::steady_timer> kill;
@@ -240,11 +243,11 @@ class Orchestrator {
   // Draining, or the queue is full and `job` could not start at once.
   std::optional<SubmitError> admission_refusal(const core::Job& job) const;
   // The GPU `job` would start on now, if that is certain without a pass (see admitting_mb_).
-  std::optional<int> start_gpu_now(const core::Job& job) const;
+  std::vector<int> start_gpus_now(const core::Job& job) const;
 
   void schedule_soon();
   void schedule();
-  void launch(core::Job queued, int gpu);
+  void launch(core::Job queued, const core::StartDecision& start);
   void on_exit(core::JobId id, exec::ExitStatus status);
   // The end of a run's stdout, as the job object keeps it.
   struct Output {

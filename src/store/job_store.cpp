@@ -69,6 +69,8 @@ constexpr const char* kMigrations[] = {
        ALTER TABLE jobs ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
        ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';)",
     R"(CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);)",
+    R"(ALTER TABLE jobs ADD COLUMN gpu_count INTEGER NOT NULL DEFAULT 1;
+       ALTER TABLE jobs ADD COLUMN gpus TEXT NOT NULL DEFAULT '[]';)",
 };
 static_assert(std::size(kMigrations) == JobStore::kSchemaVersion);
 
@@ -76,7 +78,7 @@ constexpr std::string_view kColumns =
     "id, state, reason, task, params, argv, cwd, env, vram_mb, priority, timeout_s, max_retries, "
     "gpu, attempt, submitted_at, queued_at, started_at, finished_at, exit_code, signal, error, "
     "peak_vram_mb, output, pid, pid_start_ticks, warnings, output_truncated, retry_delay_s, "
-    "after_ok, after_any, not_before, name, labels, owner";
+    "after_ok, after_any, not_before, name, labels, owner, gpu_count, gpus";
 
 std::string encode_strings(const std::vector<std::string>& strings) {
   json::array a;
@@ -201,6 +203,8 @@ void bind_job(Stmt& s, const Job& j) {
   s.bind(i++, j.spec.name);
   s.bind(i++, encode_labels(j.spec.labels));
   s.bind(i++, j.spec.owner);
+  s.bind(i++, std::int64_t{j.spec.gpus});
+  s.bind(i++, encode_ids(std::vector<std::int64_t>(j.gpus.begin(), j.gpus.end())));
 }
 
 std::optional<int> opt_int(const Stmt& s, int col) {
@@ -245,6 +249,10 @@ Job read_job(const Stmt& s) {
   j.spec.name = s.text(c++);
   j.spec.labels = decode_labels(s.text(c++));
   j.spec.owner = s.text(c++);
+  j.spec.gpus = static_cast<int>(s.int64(c++));
+  for (std::int64_t g : decode_ids(s.text(c++)))
+    j.gpus.push_back(static_cast<int>(g));
+  if (j.gpus.empty() && j.gpu) j.gpus.push_back(*j.gpu);  // rows from before schema 10
   return j;
 }
 

@@ -108,7 +108,7 @@ class JobStore {
   // A job's state (nullopt: no such job). Start-up only (blocking).
   core::Result<std::optional<core::JobState>> state_blocking(core::JobId id);
 
-  static constexpr int kSchemaVersion = 9;
+  static constexpr int kSchemaVersion = 10;
 
  private:
   struct Op {

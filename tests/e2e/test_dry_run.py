@@ -10,8 +10,8 @@ def dry(server, body):
 def test_admit_queue_and_reject_without_storing_anything(make_server):
     s = make_server("--gpus", "sim:24GiB", "--queue-max", "1")
     d = dry(s, {"task": "fake-model", "params": {"vram_mb": 8000}})
-    assert d == {"decision": "admit", "vram_mb": 8000, "gpu": 0, "available_mb": 23552,
-                 "leftover_mb": 15552}
+    assert d == {"decision": "admit", "vram_mb": 8000, "gpu": 0, "gpus": [0],
+                 "available_mb": 23552, "leftover_mb": 15552}
     blocker = s.submit(params={"seconds": 30, "vram_mb": 20000}).json()
     s.wait_state(blocker["id"], ["running"])
     d = dry(s, {"task": "fake-model", "params": {"vram_mb": 8000}})

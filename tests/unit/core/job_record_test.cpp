@@ -22,6 +22,8 @@ Job full_job() {
   j.state = JobState::queued;
   j.reason = EndReason::gpu_oom;
   j.gpu = 1;
+  j.gpus = {1, 3};
+  j.spec.gpus = 2;
   j.attempt = 2;
   j.submitted_at_ms = 1'700'000'000'000;
   j.queued_at_ms = 1'700'000'000'500;

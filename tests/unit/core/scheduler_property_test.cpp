@@ -112,7 +112,7 @@ class World {
       // Property 2: nothing ahead of q that waited past the bound holds this GPU.
       for (const PendingDecision& p : d.pending) {
         const QueuedJob& ahead = *by_id.at(p.job);
-        if (queue_before(ahead, q) && p.held_gpu == s.gpu) {
+        if (queue_before(ahead, q) && std::ranges::find(p.held_gpus, s.gpu) != p.held_gpus.end()) {
           ADD_FAILURE() << "job " << q.id << " passed starving job " << ahead.id << " on GPU "
                         << s.gpu;
         }
@@ -128,13 +128,13 @@ class World {
                         .ends_at = now_ + pick(1'000, 400'000)};
       ++starts_;
     }
-    std::map<JobId, std::optional<int>> holds;
+    std::map<JobId, std::vector<int>> holds;
     for (const PendingDecision& p : d.pending)
-      holds[p.job] = p.held_gpu;
+      holds[p.job] = p.held_gpus;
     std::erase_if(queue_, [&](QueuedJob& q) {
       auto h = holds.find(q.id);
       if (h == holds.end()) return true;  // started
-      q.held_gpu = h->second;
+      q.held_gpus = h->second;
       return false;
     });
   }

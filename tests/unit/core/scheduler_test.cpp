@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace vramq::core {
@@ -13,7 +15,7 @@ void PrintTo(const StartDecision& s, std::ostream* os) {
 }
 void PrintTo(const PendingDecision& p, std::ostream* os) {
   *os << "{job " << p.job << " pos " << p.position << " " << to_string(p.reason) << " held "
-      << (p.held_gpu ? *p.held_gpu : -1) << " best " << p.best_available_mb << "}";
+      << fmt::format("{}", fmt::join(p.held_gpus, ",")) << " best " << p.best_available_mb << "}";
 }
 
 namespace {
@@ -49,7 +51,7 @@ PendingDecision pending(JobId id, int position, PendingReason reason, std::int64
   return {.job = id,
           .position = position,
           .reason = reason,
-          .held_gpu = held,
+          .held_gpus = held ? std::vector<int>{*held} : std::vector<int>{},
           .best_available_mb = best};
 }
 
@@ -145,18 +147,18 @@ TEST(Scheduler, AHoldCoversOneGpuAndOthersStillBackfill) {
   Decisions d = c.run();
   EXPECT_EQ(d.starts, (std::vector<StartDecision>{{2, 1, 11552, 7456}}));
   ASSERT_EQ(d.pending.size(), 1u);
-  EXPECT_EQ(d.pending[0].held_gpu, 0);
+  EXPECT_EQ(d.pending[0].held_gpus, std::vector<int>{0});
 }
 
 TEST(Scheduler, HoldsAreSticky) {
   // Job 1 held GPU 1 before; GPU 0 now has more room, but the hold stays where it was.
   QueuedJob starving = job(1, 20480, 0, 0);
-  starving.held_gpu = 1;
+  starving.held_gpus = {1};
   Case c{.queue = {starving, job(2, 4096)},
          .gpus = {gpu(0, 24576, 6000), gpu(1, 24576, 8192)},
          .now_ms = 500'000};
   Decisions d = c.run();
-  EXPECT_EQ(d.pending.at(0).held_gpu, 1);
+  EXPECT_EQ(d.pending.at(0).held_gpus, std::vector<int>{1});
   EXPECT_EQ(d.starts, (std::vector<StartDecision>{{2, 0, 17552, 13456}}));
 }
 
@@ -178,6 +180,81 @@ TEST(Scheduler, UnknownGpusAdmitNothing) {
   Decisions m = mixed.run();
   EXPECT_EQ(m.starts, (std::vector<StartDecision>{{2, 0, 7168, 6144}}));
   EXPECT_EQ(m.pending.at(0).reason, PendingReason::gpu_unknown);
+}
+
+QueuedJob multi(JobId id, std::int64_t vram, int gpus, std::int64_t queued_at = 0) {
+  QueuedJob q = job(id, vram, 0, queued_at);
+  q.gpus = gpus;
+  return q;
+}
+
+TEST(Scheduler, AMultiGpuJobTakesTheBestFittingGpusTogether) {
+  // Free: 23552, 11552, 15552, 3552. Two GPUs with 10000 each: the two left with the least
+  // (GPU 1 and 2), reported in index order.
+  Case c{.queue = {multi(1, 10000, 2)},
+         .gpus = {gpu(0, 24576), gpu(1, 24576, 12000), gpu(2, 24576, 8000), gpu(3, 24576, 20000)}};
+  Decisions d = c.run();
+  ASSERT_EQ(d.starts.size(), 1u);
+  EXPECT_EQ(d.starts[0].all_gpus(), (std::vector<int>{1, 2}));
+  EXPECT_EQ(d.starts[0].gpu, 1);
+  EXPECT_EQ(d.starts[0].other_gpus, std::vector<int>{2});
+  EXPECT_EQ(d.starts[0].leftover_mb, 1552);
+}
+
+TEST(Scheduler, AMultiGpuJobWaitsUntilEnoughGpusHaveRoomAndOthersBackfill) {
+  Case c{.queue = {multi(1, 10000, 2), job(2, 10000)},
+         .gpus = {gpu(0, 24576, 20000), gpu(1, 24576)}};
+  Decisions d = c.run();
+  EXPECT_EQ(d.starts, (std::vector<StartDecision>{{2, 1, 23552, 13552}}));
+  ASSERT_EQ(d.pending.size(), 1u);
+  EXPECT_EQ(d.pending[0].reason, PendingReason::vram);
+  // Both GPUs use up room for the whole job: two GPUs with 10000 each, not one with 20000.
+  Case one{.queue = {multi(1, 10000, 2)}, .gpus = {gpu(0, 49152), gpu(1, 8192)}};
+  EXPECT_TRUE(one.run().starts.empty());
+}
+
+TEST(Scheduler, AStarvingMultiGpuJobHoldsAsManyGpus) {
+  // Job 1 (two GPUs of 20000) starves: it holds the two GPUs closest to having room (0 and 2);
+  // job 2 may only use GPU 1.
+  Case c{.queue = {multi(1, 20000, 2, 0), job(2, 4096, 0, 0)},
+         .gpus = {gpu(0, 24576, 8192), gpu(1, 24576, 16000), gpu(2, 24576, 6000)},
+         .now_ms = 500'000};
+  Decisions d = c.run();
+  ASSERT_EQ(d.pending.size(), 1u);
+  EXPECT_EQ(d.pending[0].held_gpus, (std::vector<int>{0, 2}));
+  ASSERT_EQ(d.starts.size(), 1u);
+  EXPECT_EQ(d.starts[0].gpu, 1);
+  // Fewer usable GPUs than it needs: it holds none (it could not start on them anyway).
+  Case few{.queue = {multi(1, 20000, 3, 0)},
+           .gpus = {gpu(0, 24576, 8192), gpu(1, 24576, 8192), gpu(2, 8192)},
+           .now_ms = 500'000};
+  EXPECT_TRUE(few.run().pending.at(0).held_gpus.empty());
+}
+
+TEST(Scheduler, AMultiGpuJobSaysWhatKeepsItsCountShort) {
+  GpuView unknown{.index = 1, .total_mb = 24576, .known = false};
+  Case c{.queue = {multi(1, 10000, 2)}, .gpus = {gpu(0, 24576), unknown}};
+  EXPECT_EQ(c.run().pending.at(0).reason, PendingReason::gpu_unknown);
+  // One GPU fits and the other would, but it is held for an older starving job: head of line.
+  Case held{.queue = {job(1, 20000, 0, 0), multi(2, 10000, 2, 400'000)},
+            .gpus = {gpu(0, 24576, 8000), gpu(1, 24576, 8000)},
+            .now_ms = 500'000};
+  Decisions d = held.run();
+  EXPECT_TRUE(d.starts.empty());
+  EXPECT_EQ(d.pending.at(0).held_gpus, std::vector<int>{0});
+  EXPECT_EQ(d.pending.at(1).reason, PendingReason::head_of_line);
+  // Without the hold it would be plain lack of VRAM on the second GPU.
+  Case short_one{.queue = {multi(2, 10000, 2)},
+                 .gpus = {gpu(0, 24576, 20000), gpu(1, 24576, 8000)}};
+  EXPECT_EQ(short_one.run().pending.at(0).reason, PendingReason::vram);
+}
+
+TEST(Scheduler, FitsEverCountsGpus) {
+  std::vector<GpuView> g = {gpu(0, 24576), gpu(1, 81920)};
+  EXPECT_TRUE(fits_ever(40000, g, 1024, 1));
+  EXPECT_FALSE(fits_ever(40000, g, 1024, 2));
+  EXPECT_TRUE(fits_ever(20000, g, 1024, 2));
+  EXPECT_FALSE(fits_ever(20000, g, 1024, 3));
 }
 
 TEST(Scheduler, DrainingStartsNothing) {

@@ -25,8 +25,8 @@ std::optional<exec::ProcStat> lookup(std::int64_t pid) {
   return it == kTable.end() ? std::nullopt : std::optional(it->second);
 }
 
-const std::vector<JobProbe> kJobs = {{.job = 7, .gpu = 0, .reservation_mb = 4000, .pgid = 100},
-                                     {.job = 8, .gpu = 1, .reservation_mb = 6000, .pgid = 200}};
+const std::vector<JobProbe> kJobs = {{.job = 7, .gpus = {0}, .reservation_mb = 4000, .pgid = 100},
+                                     {.job = 8, .gpus = {1}, .reservation_mb = 6000, .pgid = 200}};
 
 TEST(Attribution, GroupMembersAndDescendantsBelongToTheJob) {
   EXPECT_EQ(owner_of(100, kJobs, lookup), 7);
@@ -66,7 +66,7 @@ TEST(Attribution, SplitsUseIntoJobsAndForeign) {
   };
   GpuSample s = attribute(devices, kJobs, lookup);
   ASSERT_EQ(s.gpus.size(), 2U);
-  EXPECT_EQ(s.job_used_mb.at(7), 4500);
+  EXPECT_EQ(s.job_used_mb.at(7).at(0), 4500);
   EXPECT_FALSE(s.job_used_mb.contains(8));  // no reading: it counts as its reservation
   EXPECT_EQ(s.gpus[0].foreign_mb, 5000);
   ASSERT_EQ(s.gpus[0].foreign_processes.size(), 1U);
@@ -111,7 +111,7 @@ TEST(Attribution, ForeignNeverGoesNegative) {
                                       .processes = {{.pid = 100, .used_mb = 2000}}}};
   GpuSample s = attribute(devices, kJobs, lookup);
   EXPECT_EQ(s.gpus[0].foreign_mb, 0);
-  EXPECT_EQ(s.job_used_mb.at(7), 2000);
+  EXPECT_EQ(s.job_used_mb.at(7).at(0), 2000);
 }
 
 }  // namespace

@@ -109,6 +109,8 @@ TEST_F(JobStoreTest, EveryFieldRoundTrips) {
   core::Job j = make_job(11, core::JobState::failed);
   j.reason = core::EndReason::gpu_oom;
   j.gpu = 1;
+  j.gpus = {1, 3};
+  j.spec.gpus = 2;
   j.attempt = 2;
   j.started_at_ms = 5000;
   j.finished_at_ms = 6000;
@@ -152,7 +154,7 @@ TEST_F(JobStoreTest, UpgradesASchemaVersion2Database) {
     ASSERT_TRUE(raw->exec("DROP TABLE counters"));
     ASSERT_TRUE(raw->exec("ALTER TABLE jobs DROP COLUMN warnings"));
     for (const char* column : {"output_truncated", "retry_delay_s", "after_ok", "after_any",
-                               "not_before", "name", "labels", "owner"}) {
+                               "not_before", "name", "labels", "owner", "gpu_count", "gpus"}) {
       ASSERT_TRUE(raw->exec(fmt::format("ALTER TABLE jobs DROP COLUMN {}", column).c_str()));
     }
     ASSERT_TRUE(raw->exec("PRAGMA user_version = 2"));
