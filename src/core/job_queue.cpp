@@ -251,6 +251,18 @@ std::optional<JobQueue::Place> JobQueue::place(JobId id) const {
   return out;
 }
 
+bool JobQueue::reached(JobId id) const {
+  const auto& by_id = index_->entries.get<1>();
+  auto it = by_id.find(id);
+  return it != by_id.end() && passes_ != 0 && it->pass == passes_;
+}
+
+std::vector<int> JobQueue::held_gpus(JobId id) const {
+  const auto& by_id = index_->entries.get<1>();
+  auto it = by_id.find(id);
+  return it == by_id.end() ? std::vector<int>{} : it->job.held_gpus;
+}
+
 void JobQueue::set_reason(JobId id, PendingReason reason) {
   const auto& by_id = index_->entries.get<1>();
   if (auto it = by_id.find(id); it != by_id.end()) {

@@ -64,6 +64,11 @@ class JobQueue {
   };
   // Where a queued job stands after the last pass (nullopt if not queued).
   std::optional<Place> place(JobId id) const;
+  // Whether the last pass offered this job to its planner; if not, its reason came from the
+  // settled planner and its holds are those of an earlier pass.
+  bool reached(JobId id) const;
+  // The GPUs held for a queued job (empty if none or not queued).
+  std::vector<int> held_gpus(JobId id) const;
   // Whether the last pass held this GPU for a starving job (holds last until the next pass).
   bool held(int gpu_index) const { return last_ && last_->held(gpu_index); }
   // Overrides a job's reason until the next pass (a start that failed its re-check).

@@ -123,6 +123,7 @@ void stopping_pass_decides_like_a_full_plan(std::size_t linear_below) {
     return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
   };
   int compared = 0;
+  int held = 0;
   for (int world = 0; world < 200; ++world) {
     JobQueue q(linear_below);
     JobId next = 1;
@@ -131,9 +132,10 @@ void stopping_pass_decides_like_a_full_plan(std::size_t linear_below) {
                            .backfill_bound_ms = 60'000};
     for (int round = 0; round < 30; ++round) {
       for (std::int64_t n = pick(0, 30); n > 0; --n) {
-        q.push(
-            job(next++, 1024 * pick(0, 24), static_cast<int>(pick(0, 2)), now - pick(0, 120'000)),
-            {});
+        QueuedJob j =
+            job(next++, 1024 * pick(0, 24), static_cast<int>(pick(0, 2)), now - pick(0, 120'000));
+        j.gpus = pick(0, 4) == 0 ? static_cast<int>(pick(2, 3)) : 1;  // multi-GPU jobs too
+        q.push(j, {});
       }
       std::vector<GpuView> gpus;
       for (int g = 0, count = static_cast<int>(pick(1, 4)); g < count; ++g) {
@@ -159,6 +161,11 @@ void stopping_pass_decides_like_a_full_plan(std::size_t linear_below) {
         ASSERT_TRUE(place);
         EXPECT_EQ(place->position, p.position) << "job " << p.job;
         EXPECT_EQ(place->reason, p.reason) << "job " << p.job;
+        // Holds carry into the next pass: a job the pass reached holds what plan() holds.
+        if (q.reached(p.job)) {
+          EXPECT_EQ(q.held_gpus(p.job), p.held_gpus) << "job " << p.job;
+          held += p.held_gpus.empty() ? 0 : 1;
+        }
         ++compared;
       }
       // Some jobs leave (cancelled or started elsewhere); time moves on.
@@ -169,6 +176,7 @@ void stopping_pass_decides_like_a_full_plan(std::size_t linear_below) {
     }
   }
   EXPECT_GT(compared, 10'000);
+  EXPECT_GT(held, 100);  // holds were really compared
 }
 
 TEST(JobQueue, StoppingPassDecidesLikeAFullPlan) {
