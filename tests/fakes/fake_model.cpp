@@ -55,7 +55,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: vramq-fake-model [--seconds S] [--vram-mb N|reservation] [--grow-to-mb N] "
                "[--exit-code C] [--output TEXT] [--children K] [--out-dir DIR] [--nvml-dir DIR] "
-               "[--oom-below-mb N]\n");
+               "[--oom-below-mb N] [--ignore-sigterm 0|1] [--leave-children 0|1]\n");
   return 2;
 }
 
@@ -71,6 +71,10 @@ int main(int argc, char** argv) {
   std::string out_dir;
   // End like a PyTorch run out of GPU memory when reserved less than this ($VRAMQ_VRAM_MB).
   long long oom_below_mb = 0;
+  // Misbehave as real runs do: ignore SIGTERM (only SIGKILL ends it), and exit leaving its
+  // helpers running in its process group (nobody reaps them but the supervisor).
+  bool ignore_sigterm = false;
+  bool leave_children = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (i + 1 >= argc) return usage();
@@ -95,10 +99,15 @@ int main(int argc, char** argv) {
       nvml_dir = value;
     else if (arg == "--oom-below-mb")
       oom_below_mb = std::atoll(value.c_str());
+    else if (arg == "--ignore-sigterm")
+      ignore_sigterm = value == "1";
+    else if (arg == "--leave-children")
+      leave_children = value == "1";
     else
       return usage();
   }
 
+  if (ignore_sigterm) ::signal(SIGTERM, SIG_IGN);  // helpers started below inherit it too
   long long started = now_ms();
   std::vector<pid_t> helpers;
   for (int c = 0; c < children; ++c) {
@@ -128,6 +137,7 @@ int main(int argc, char** argv) {
   }
   long long finished = now_ms();
   for (pid_t p : helpers) {
+    if (leave_children) break;
     kill(p, SIGTERM);
     waitpid(p, nullptr, 0);
   }
