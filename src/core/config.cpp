@@ -78,6 +78,7 @@ Result<Config> parse_config(std::string_view toml_text, Config c) {
     if (k == "vram_policy") r = read_key(t, k, c.vram_policy);
     if (k == "gpu_lock_dir") r = read_key(t, k, c.gpu_lock_dir);
     if (k == "nvml_library") r = read_key(t, k, c.nvml_library);
+    if (k == "log_follow") r = read_key(t, k, c.log_follow);
     if (!r) return r.error();
   }
   return c;
@@ -98,6 +99,9 @@ Result<void> validate_config(const Config& c) {
   if (!(c.vram_tolerance >= 0)) return Error{"vram_tolerance must be >= 0"};
   if (c.vram_grace_ms < 0) return Error{"vram_grace_ms must be >= 0"};
   if (!parse_vram_policy(c.vram_policy)) return Error{"vram_policy must be kill or warn"};
+  if (c.log_follow != "inotify" && c.log_follow != "poll") {
+    return Error{"log_follow must be inotify or poll"};
+  }
   return {};
 }
 

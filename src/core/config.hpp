@@ -36,6 +36,9 @@ struct Config {
   std::string gpu_lock_dir = "/run/lock";
   // The NVML library to load for --gpus nvml|auto: the driver's soname, found the usual way.
   std::string nvml_library = "libnvidia-ml.so.1";
+  // How log followers learn of writes: "inotify", or "poll" (every 2 s) where inotify sees
+  // nothing, such as a data directory on NFS.
+  std::string log_follow = "inotify";
 };
 
 // Applies the keys present in `toml_text` over `base`. Unknown keys and wrong types are errors

@@ -11,11 +11,14 @@
 namespace vramq::service {
 namespace asio = boost::asio;
 
-LogWatcher::LogWatcher(asio::io_context& ioc) : ioc_(ioc) {
+LogWatcher::LogWatcher(asio::io_context& ioc, bool use_inotify) : ioc_(ioc) {
+  if (!use_inotify) {
+    spdlog::info("log followers poll every 2 s (--log-follow poll)");
+    return;
+  }
   int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) {
-    spdlog::warn("inotify unavailable ({}): log followers poll once a second",
-                 std::strerror(errno));
+    spdlog::warn("inotify unavailable ({}): log followers poll every 2 s", std::strerror(errno));
     return;
   }
   inotify_ = std::make_unique<asio::posix::stream_descriptor>(ioc, fd);

@@ -23,7 +23,8 @@ namespace vramq::service {
 
 class LogWatcher {
  public:
-  explicit LogWatcher(boost::asio::io_context& ioc);
+  // `use_inotify` false: followers poll (a data directory on NFS, where inotify sees nothing).
+  LogWatcher(boost::asio::io_context& ioc, bool use_inotify);
   ~LogWatcher();
   LogWatcher(const LogWatcher&) = delete;
   LogWatcher& operator=(const LogWatcher&) = delete;

@@ -132,7 +132,7 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       gpu_kind_(gpu_source_->kind()),
       parked_timer_(ioc),
       poll_timer_(ioc),
-      log_watcher_(ioc),
+      log_watcher_(ioc, config_.log_follow == "inotify"),
       gpu_worker_(ioc.get_executor()),
       file_worker_(ioc.get_executor()) {
   footprints_ = core::Footprints({.tolerance = config_.vram_tolerance});

@@ -15,17 +15,25 @@ def test_kill9_after_200_accepted_submissions_loses_none(make_server, tmp_path):
     helpers = helper_pids(data, blocker["id"], 1)
 
     def submit(i):
-        r = s.submit(params={"seconds": 30, "vram_mb": 20000, "output": f"n{i}"})
+        r = s.submit(params={"seconds": 30, "vram_mb": 20000, "output": f"n{i}"},
+                     priority=i % 3, name=f"job-{i}")
         assert r.status_code == 202, r.text
-        return r.json()["id"]
+        return r.json()
 
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        ids = list(pool.map(submit, range(200)))
+        accepted = list(pool.map(submit, range(200)))
     s.kill9()
 
     s2 = make_server("--gpus", "sim:24GiB", data_dir=data)
+    ids = [a["id"] for a in accepted]
+    assert len(set(ids)) == 200  # 200 distinct jobs were acknowledged
     jobs = [s2.job(i) for i in sorted(ids)]
-    assert len(jobs) == 200
+    # Each came back as it was accepted: parameters, argv, reservation, priority, name.
+    for a in accepted:
+        after = s2.job(a["id"])
+        for field in ("params", "command", "vram_mb", "priority", "name", "task",
+                      "submitted_at"):
+            assert after[field] == a[field], (field, a, after)
     # The blocker's run is lost with its server: failed/interrupted, its helpers killed.
     b = s2.job(blocker["id"])
     assert b["state"] == "failed" and b["reason"] == "interrupted", b
@@ -34,8 +42,9 @@ def test_kill9_after_200_accepted_submissions_loses_none(make_server, tmp_path):
     # already be running, the rest wait at positions that follow the ids.
     queued = [j for j in jobs if j["state"] == "queued"]
     assert len(queued) >= 198
-    assert [j["queue_position"] for j in queued] == list(range(len(queued)))
-    assert [j["id"] for j in queued] == sorted(j["id"] for j in queued)
+    # Queue order survives: priority first, then submission order (id).
+    order = sorted(queued, key=lambda j: (-j["priority"], j["id"]))
+    assert [j["queue_position"] for j in order] == list(range(len(queued)))
     assert all(j["state"] in ("queued", "running", "succeeded") for j in jobs)
 
 
