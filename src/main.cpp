@@ -82,8 +82,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"kill", "warn"}));
   serve->add_option("--gpu-lock-dir", config.gpu_lock_dir,
                     "where per-GPU lock files live (one vramq per GPU on a host)");
-  serve->add_option("--log-follow", config.log_follow,
-                    "inotify, or poll (a data directory on NFS): how log followers learn of writes")
+  serve
+      ->add_option("--log-follow", config.log_follow,
+                   "inotify, or poll (a data directory on NFS): how log followers learn of writes")
       ->check(CLI::IsMember({"inotify", "poll"}));
   serve->add_option("--nvml-library", config.nvml_library,
                     "the NVML library to load (default: the driver's libnvidia-ml.so.1)");

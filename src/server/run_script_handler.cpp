@@ -24,10 +24,11 @@ Response detail_text(int status, std::string_view text) {
   return detail(status, json::string(text));
 }
 
-// pydantic's validation error shape, as FastAPI 0.92 answers a bad body.
-Response validation_error(std::string_view msg, std::string_view type) {
+// pydantic's validation error shape, as FastAPI 0.92 answers a bad body. A body that is not
+// JSON at all is located at ["body", 0], as FastAPI does.
+Response validation_error(std::string_view msg, std::string_view type, bool whole_body = false) {
   json::object e;
-  e["loc"] = json::array{"body", "command"};
+  e["loc"] = whole_body ? json::array{"body", 0} : json::array{"body", "command"};
   e["msg"] = msg;
   e["type"] = type;
   return detail(422, json::array{e});
@@ -70,7 +71,7 @@ boost::asio::awaitable<Response> handle_run_script(const Request& req, service::
   json::value body = json::parse(req.body, ec);
   if (ec)
     co_return validation_error(fmt::format("invalid JSON: {}", ec.message()),
-                               "value_error.jsondecode");
+                               "value_error.jsondecode", true);
   const json::value* command =
       body.is_object() ? body.get_object().if_contains("command") : nullptr;
   if (command == nullptr) co_return validation_error("field required", "value_error.missing");
