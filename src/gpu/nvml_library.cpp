@@ -191,6 +191,20 @@ std::string NvmlLibrary::versions() const {
 }
 
 core::Result<std::vector<NvmlDevice>> NvmlLibrary::read_devices() {
+  if (reinit_) {
+    // After a failed reading (a GPU lost and back, e.g. after a reset) the library's handles
+    // are stale: NVML only answers again once shut down and initialised anew.
+    api_->shutdown();
+    if (nvmlReturn_t rc = api_->init(); rc != NVML_SUCCESS)
+      return core::Error{api_->error("init", rc)};
+    reinit_ = false;
+  }
+  auto devices = read_devices_once();
+  if (!devices) reinit_ = true;
+  return devices;
+}
+
+core::Result<std::vector<NvmlDevice>> NvmlLibrary::read_devices_once() {
   const Api& a = *api_;
   unsigned int count = 0;
   if (nvmlReturn_t rc = a.count(&count); rc != NVML_SUCCESS)

@@ -43,7 +43,9 @@ class NvmlLibrary {
   NvmlLibrary(const NvmlLibrary&) = delete;
   NvmlLibrary& operator=(const NvmlLibrary&) = delete;
 
-  // Every device with its memory and compute processes, now.
+  // Every device with its memory and compute processes, now. After a failed reading the
+  // library is re-initialised (nvmlShutdown + nvmlInit) before the next one: a GPU that was
+  // lost and came back (a reset) answers only to a fresh initialisation.
   core::Result<std::vector<NvmlDevice>> read_devices();
 
   // Which versions of the optional entry points this driver has, e.g. "memory v2, processes v3".
@@ -53,8 +55,10 @@ class NvmlLibrary {
 
  private:
   NvmlLibrary(void* handle, std::unique_ptr<Api> api);
+  core::Result<std::vector<NvmlDevice>> read_devices_once();
   void* handle_;
   std::unique_ptr<Api> api_;
+  bool reinit_ = false;
 };
 
 }  // namespace vramq::gpu

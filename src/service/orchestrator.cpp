@@ -723,6 +723,9 @@ std::vector<core::GpuView> Orchestrator::gpu_views() const {
                      .foreign_mb = g.foreign_mb,
                      .known = gpu_error_.empty()});
   }
+  for (const auto& [g, mb] : departed_mb_) {
+    if (g >= 0 && g < static_cast<int>(views.size())) views[g].committed_mb += mb;
+  }
   for (const auto& [id, r] : running_) {
     for (int g : r.gpus) {
       if (g < 0 || g >= static_cast<int>(views.size())) continue;
@@ -891,7 +894,13 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   std::string stop_detail = std::move(it->second.stop_detail);
   std::string stdout_path = log_path(it->second.job_dir, "stdout");
   std::string stderr_path = log_path(it->second.job_dir, "stderr");
-  running_.erase(it);  // its VRAM is free from now on; this also cancels its timers
+  // What it was last seen to use stays counted until a reading taken after its exit: a real
+  // driver frees a dead process's memory only a moment later (then it shows as foreign), and
+  // a job started into that memory at once could run out of it.
+  for (const auto& [g, mb] : it->second.measured_mb)
+    departed_mb_[g] += mb;
+  if (!it->second.measured_mb.empty()) departed_until_sample_ = samples_started_ + 1;
+  running_.erase(it);  // its reservation is free from now on; this also cancels its timers
   Job& job = active_.at(id);
   job.exit_code = status.exit_code;
   job.signal = status.signal;
@@ -1051,13 +1060,16 @@ void Orchestrator::request_sample() {
                       .pgid = active_.at(id).pid,
                       .sim_vram_file = gpu_kind_ == "sim" ? r.job_dir + "/sim-vram-mb" : ""});
   }
+  std::uint64_t seq = ++samples_started_;
   gpu_worker_.async_run(
       [source = gpu_source_.get(), probes = std::move(probes)] { return source->sample(probes); },
-      [this](core::Result<gpu::GpuSample> s) { on_sample(std::move(s)); });
+      [this, seq](core::Result<gpu::GpuSample> s) { on_sample(std::move(s), seq); });
 }
 
-void Orchestrator::on_sample(core::Result<gpu::GpuSample> s) {
+void Orchestrator::on_sample(core::Result<gpu::GpuSample> s, std::uint64_t seq) {
   sampling_ = false;
+  // A reading begun after the last exits shows their memory as it is now (freed, or foreign).
+  if (s && seq >= departed_until_sample_) departed_mb_.clear();
   if (!s) {
     if (gpu_error_.empty()) spdlog::error("GPU reading failed: {}", s.error().message);
     gpu_error_ = s.error().message;

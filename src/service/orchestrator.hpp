@@ -297,7 +297,8 @@ class Orchestrator {
   // Records a finished run's peak in the learned footprints; the sample to store with its row.
   std::optional<store::JobStore::FootprintRecord> learn_from(const core::Job& job);
   void request_sample();
-  void on_sample(core::Result<gpu::GpuSample> sample);
+  // `seq`: which reading this is (readings are numbered as they begin).
+  void on_sample(core::Result<gpu::GpuSample> sample, std::uint64_t seq);
   void arm_poll_timer();
 
   boost::asio::io_context& ioc_;
@@ -332,6 +333,11 @@ class Orchestrator {
   std::string gpu_error_;  // non-empty: the last reading failed, GPUs are unknown
   bool sampling_ = false;
   bool resample_ = false;
+  std::uint64_t samples_started_ = 0;
+  // Per GPU: the measured use of jobs that exited since the last reading began, still counted
+  // until a reading begun after their exit (departed_until_sample_) shows where it went.
+  std::map<int, std::int64_t> departed_mb_;
+  std::uint64_t departed_until_sample_ = 0;
   core::VramLimits vram_limits_;
   core::Footprints footprints_;  // learned from finished runs, loaded from the store at start
   bool schedule_posted_ = false;

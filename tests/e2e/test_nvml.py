@@ -333,3 +333,38 @@ def test_a_gpu_that_lists_no_processes_counts_jobs_as_their_reservations(make_se
     # a reading of its own.
     assert g0["foreign_mb"] == 0 and g0["foreign_processes"] == []
     assert s.wait_job(j["id"])["state"] == "succeeded"
+
+
+def test_reserved_memory_and_cuda_contexts_as_a_real_driver_shows_them(make_server, gpus):
+    """Driver-reserved memory is not free (memory v2 reports it apart); a job's per-process
+    figure includes its CUDA context, so its measured use is its own allocations + context."""
+    (gpus.dir / "reserved_mib").write_text("200\n")
+    (gpus.dir / "context_mib").write_text("300\n")
+    s = make_server("--gpus", "nvml", "--allow-raw-commands", "--gpu-poll-ms", "100",
+                    env=gpus.env())
+    g0 = s.get("/v1/gpus").json()["gpus"][0]
+    assert g0["foreign_mb"] == 300 + 200, g0  # driver memory + reserved
+    j = s.post("/v1/jobs", {"command": job_cmd(gpus, 3000, 2 * SLOW), "vram_mb": 20000}).json()
+    s.wait_state(j["id"], ["running"])
+    g0 = wait_for("the job's use is read", lambda: (
+        lambda g: g if g["used_mb"] == 500 + 3300 else None)(s.get("/v1/gpus").json()["gpus"][0]))
+    assert g0["foreign_mb"] == 500  # the context is the job's, not foreign
+    assert s.wait_job(j["id"])["peak_vram_mb"] == 3300
+
+
+def test_memory_a_dead_job_leaves_is_foreign_until_the_driver_frees_it(make_server, gpus):
+    """A real driver frees a process's memory a moment after it dies: until then it is listed
+    under a PID that no longer exists, so it counts as foreign and a job needing it waits."""
+    (gpus.dir / "linger_ms").write_text(f"{int(1500 * SLOW)}\n")
+    gpus.devices(("GPU-11111111-aaaa", 24576, 300, "NVIDIA Fake L4"))  # one GPU: they share it
+    s = make_server("--gpus", "nvml", "--allow-raw-commands", "--gpu-poll-ms", "50",
+                    env=gpus.env())
+    first = s.post("/v1/jobs", {"command": job_cmd(gpus, 20000, 0.5), "vram_mb": 20000}).json()
+    second = s.post("/v1/jobs", {"command": job_cmd(gpus, 20000, 0.1), "vram_mb": 20000}).json()
+    a = s.wait_job(first["id"])
+    b = s.wait_job(second["id"], timeout=30)
+    assert a["state"] == b["state"] == "succeeded", (a, b)
+    assert a["gpus"] == b["gpus"] == [0], (a, b)
+    ended = datetime.fromisoformat(a["finished_at"].replace("Z", "+00:00"))
+    started = datetime.fromisoformat(b["started_at"].replace("Z", "+00:00"))
+    assert (started - ended).total_seconds() >= 1.0, (a, b)  # waited for the memory to go

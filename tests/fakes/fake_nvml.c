@@ -5,9 +5,17 @@
  *   procs/<pid>    "<uuid> <mib>": process <pid> uses <mib> on that GPU while it is alive
  *                  (a dead PID's memory is freed, as the driver does); "<uuid> -" means the
  *                  driver cannot say how much (NVML_VALUE_NOT_AVAILABLE)
- *   fail           if present, every device query fails with NVML_ERROR_GPU_IS_LOST
+ *   fail           if present, every device query fails with NVML_ERROR_GPU_IS_LOST; as on
+ *                  real hardware the library stays lost after the file goes, until the caller
+ *                  re-initialises it (nvmlShutdown + nvmlInit)
  *   no_processes   if present, process lists fail with NVML_ERROR_NOT_SUPPORTED (as on GPUs
  *                  and virtualised setups that do not report processes)
+ *   reserved_mib   "<mib>": memory the driver reserves on every GPU; memory v2 reports it in
+ *                  `reserved` (and not in `used`), v1 counts it as used, as the real library
+ *   context_mib    "<mib>": each process's CUDA context, added to what it reports, as the real
+ *                  per-process figure includes the context
+ *   linger_ms      "<ms>": a dead process's memory stays listed (under its PID) this long
+ *                  before the driver frees it, as a real driver takes a moment to
  * Built three times: the full library (memory v2, processes v3/v2); with FAKE_NVML_NO_V3, one
  * without processes v3 (drivers before R510); with FAKE_NVML_LEGACY, one with only the oldest
  * entry points (memory v1, processes v1): vramq's fallbacks are exercised on each. */
@@ -18,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
 typedef int nvmlReturn_t;
 enum {
@@ -62,6 +71,7 @@ struct device {
 static struct device devices[MAX_DEVICES];
 static int device_count;
 static int initialized;
+static int lost; /* a GPU was lost: every call fails until the next nvmlInit */
 
 static const char* dir(void) {
   const char* d = getenv("FAKE_NVML_DIR");
@@ -97,6 +107,44 @@ static int load_devices(void) {
   return 0;
 }
 
+static unsigned long long number_file(const char* name) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir(), name);
+  FILE* f = fopen(path, "r");
+  if (f == NULL) return 0;
+  unsigned long long v = 0;
+  if (fscanf(f, "%llu", &v) != 1) v = 0;
+  fclose(f);
+  return v;
+}
+
+/* Whether a dead process's memory is still listed: since when it has been seen dead is kept
+ * in procs/<pid>.dead (milliseconds, CLOCK_REALTIME). */
+static int still_lingering(const char* procs_dir, const char* pid) {
+  unsigned long long linger = number_file("linger_ms");
+  if (linger == 0) return 0;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  unsigned long long now = (unsigned long long)ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000ULL;
+  char path[4096 + 512];
+  snprintf(path, sizeof path, "%s/%s.dead", procs_dir, pid);
+  unsigned long long since = 0;
+  FILE* f = fopen(path, "r");
+  if (f != NULL) {
+    if (fscanf(f, "%llu", &since) != 1) since = 0;
+    fclose(f);
+  }
+  if (since == 0) {
+    f = fopen(path, "w");
+    if (f != NULL) {
+      fprintf(f, "%llu\n", now);
+      fclose(f);
+    }
+    return 1;
+  }
+  return now - since < linger;
+}
+
 struct proc {
   unsigned int pid;
   unsigned long long bytes;
@@ -114,7 +162,7 @@ static int load_procs(const struct device* d, struct proc* out, int max) {
     char* end = NULL;
     long pid = strtol(e->d_name, &end, 10);
     if (pid <= 0 || *end != '\0') continue;
-    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) continue;
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH && !still_lingering(path, e->d_name)) continue;
     char file[4096 + 512];
     snprintf(file, sizeof file, "%s/%s", path, e->d_name);
     FILE* f = fopen(file, "r");
@@ -124,7 +172,9 @@ static int load_procs(const struct device* d, struct proc* out, int max) {
     fclose(f);
     if (got != 2 || strcmp(uuid, d->uuid) != 0) continue;
     out[n].pid = (unsigned int)pid;
-    out[n].bytes = strcmp(mib, "-") == 0 ? NOT_AVAILABLE : strtoull(mib, NULL, 10) * MIB;
+    out[n].bytes = strcmp(mib, "-") == 0
+                       ? NOT_AVAILABLE
+                       : (strtoull(mib, NULL, 10) + number_file("context_mib")) * MIB;
     ++n;
   }
   closedir(procs);
@@ -143,7 +193,8 @@ static unsigned long long used_bytes(const struct device* d) {
 
 static nvmlReturn_t check(void* device) {
   if (!initialized) return NVML_ERROR_UNINITIALIZED;
-  if (flag("fail")) return NVML_ERROR_GPU_IS_LOST;
+  if (flag("fail")) lost = 1;
+  if (lost) return NVML_ERROR_GPU_IS_LOST;
   if (device == NULL) return NVML_ERROR_INVALID_ARGUMENT;
   return NVML_SUCCESS;
 }
@@ -151,6 +202,7 @@ static nvmlReturn_t check(void* device) {
 nvmlReturn_t nvmlInit_v2(void) {
   if (load_devices() != 0) return NVML_ERROR_UNKNOWN;
   initialized = 1;
+  lost = flag("fail");
   return NVML_SUCCESS;
 }
 nvmlReturn_t nvmlInit(void) { return nvmlInit_v2(); }
@@ -174,7 +226,8 @@ const char* nvmlErrorString(nvmlReturn_t rc) {
 
 nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int* count) {
   if (!initialized) return NVML_ERROR_UNINITIALIZED;
-  if (flag("fail")) return NVML_ERROR_GPU_IS_LOST;
+  if (flag("fail")) lost = 1;
+  if (lost) return NVML_ERROR_GPU_IS_LOST;
   *count = (unsigned int)device_count;
   return NVML_SUCCESS;
 }
@@ -207,7 +260,8 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(void* device, nvmlMemory_t* memory) {
   if (rc != NVML_SUCCESS) return rc;
   const struct device* d = device;
   memory->total = d->total_mib * MIB;
-  memory->used = used_bytes(d);
+  memory->used = used_bytes(d) + number_file("reserved_mib") * MIB; /* v1: reserved is used */
+  if (memory->used > memory->total) memory->used = memory->total;
   memory->free = memory->total - memory->used;
   return NVML_SUCCESS;
 }
@@ -244,9 +298,10 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(void* device, nvmlMemory_v2_t* memory) {
     return NVML_ERROR_INVALID_ARGUMENT;  /* NVML_ERROR_ARGUMENT_VERSION_MISMATCH in real NVML */
   const struct device* d = device;
   memory->total = d->total_mib * MIB;
-  memory->reserved = 0;
+  memory->reserved = number_file("reserved_mib") * MIB;
   memory->used = used_bytes(d);
-  memory->free = memory->total - memory->used;
+  if (memory->used + memory->reserved > memory->total) memory->used = memory->total - memory->reserved;
+  memory->free = memory->total - memory->used - memory->reserved;
   return NVML_SUCCESS;
 }
 

@@ -129,6 +129,42 @@ TEST_F(NvmlLibraryTest, AFailingDeviceIsAnErrorNamingIt) {
       << devices.error().message;
 }
 
+TEST_F(NvmlLibraryTest, ALostGpuAnswersAgainOnlyAfterReinitialisation) {
+  // The fake, like real hardware, stays lost after the GPU comes back until NVML is
+  // initialised anew: read_devices() does that after a failed reading.
+  auto nvml = NvmlLibrary::open(VRAMQ_FAKE_NVML_PATH);
+  ASSERT_TRUE(nvml);
+  std::ofstream(dir_.path() / "fail") << "";
+  EXPECT_FALSE((*nvml)->read_devices());
+  std::filesystem::remove(dir_.path() / "fail");
+  auto back = (*nvml)->read_devices();
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->size(), 2U);
+}
+
+TEST_F(NvmlLibraryTest, DriverReservedMemoryCountsAsUsedOnEveryVersion) {
+  std::ofstream(dir_.path() / "reserved_mib") << "500\n";
+  for (const char* lib : {VRAMQ_FAKE_NVML_PATH, VRAMQ_FAKE_NVML_LEGACY_PATH}) {
+    auto nvml = NvmlLibrary::open(lib);
+    ASSERT_TRUE(nvml) << lib;
+    auto devices = (*nvml)->read_devices();
+    ASSERT_TRUE(devices) << lib;
+    EXPECT_EQ((*devices)[0].used_mb, 512 + 500) << lib;  // v2's `reserved` is not free either
+    EXPECT_EQ((*devices)[0].free_mb, 24576 - 1012) << lib;
+  }
+}
+
+TEST_F(NvmlLibraryTest, AProcesssUseIncludesItsCudaContext) {
+  std::ofstream(dir_.path() / "context_mib") << "300\n";
+  gpu_process("GPU-aaa", "3000");
+  auto nvml = NvmlLibrary::open(VRAMQ_FAKE_NVML_PATH);
+  ASSERT_TRUE(nvml);
+  auto devices = (*nvml)->read_devices();
+  ASSERT_TRUE(devices);
+  EXPECT_EQ((*devices)[0].processes.at(0).used_mb, 3300);
+  EXPECT_EQ((*devices)[0].used_mb, 512 + 3300);
+}
+
 TEST_F(NvmlLibraryTest, LoadFailuresSayWhy) {
   auto missing = NvmlLibrary::open("/nonexistent/libnvidia-ml.so.1");
   ASSERT_FALSE(missing);
