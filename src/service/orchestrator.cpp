@@ -825,6 +825,7 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
     return;
   }
   std::vector<std::string> uuids;
+  uuids.reserve(gpus.size());
   for (int g : gpus)
     uuids.push_back(sample_.gpus.at(g).uuid);
   std::vector<std::pair<std::string, std::string>> extra = job.spec.env;

@@ -1,0 +1,161 @@
+// The orchestrator on a real event loop and a real store, with simulated GPUs and an executor
+// whose runs the test ends: admission, queue order, cancel, dependencies, in memory.
+#include "service/orchestrator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "../../fakes/fake_executor.hpp"
+#include "gpu/sim_gpu_source.hpp"
+#include "temp_dir.hpp"
+
+namespace vramq::service {
+namespace {
+namespace asio = boost::asio;
+
+constexpr std::string_view kCatalog = R"(
+[tasks.run]
+argv = ["/bin/true", "{mb}"]
+[tasks.run.params]
+mb = { type = "int", min = 0, max = 100000, default = 1000 }
+[tasks.run.vram]
+base_mb = 0
+per_unit_mb = 1
+unit = "mb"
+)";
+
+class OrchestratorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    core::Config config;
+    config.data_dir = dir_.path().string();
+    config.gpu_poll_ms = 10'000;  // readings only when the test's events ask for them
+    auto catalog = core::TaskCatalog::parse(kCatalog, "/bin");
+    ASSERT_TRUE(catalog);
+    auto store = store::JobStore::open((dir_.path() / "vramq.db").string(), ioc_.get_executor());
+    ASSERT_TRUE(store);
+    auto executor = std::make_unique<testing::FakeExecutor>();
+    exec_ = executor.get();
+    o_ = std::make_unique<Orchestrator>(
+        ioc_, config, std::move(*catalog),
+        std::make_unique<gpu::SimGpuSource>(std::vector<std::int64_t>{24576}),
+        std::move(executor), std::move(*store));
+    ASSERT_TRUE(o_->start());
+    settle();
+  }
+  void TearDown() override {
+    o_.reset();
+    ioc_.run_for(std::chrono::milliseconds(50));
+  }
+
+  // Lets the loop do everything that is ready (saves, passes, readings).
+  void settle() {
+    for (int i = 0; i < 20; ++i) {
+      ioc_.run_for(std::chrono::milliseconds(5));
+      ioc_.restart();
+    }
+  }
+
+  template <class T>
+  T run(asio::awaitable<T> a) {
+    auto f = asio::co_spawn(ioc_, std::move(a), asio::use_future);
+    while (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      ioc_.run_for(std::chrono::milliseconds(5));
+      ioc_.restart();
+    }
+    settle();
+    return f.get();
+  }
+
+  core::JobId submit(std::int64_t mb, std::vector<core::JobId> after_ok = {}) {
+    SubmitRequest req{.task = "run", .params = {{"mb", core::ParamInput{mb}}}};
+    req.after_ok = std::move(after_ok);
+    auto r = run(o_->submit(std::move(req)));
+    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+    return r ? r->job.id : 0;
+  }
+  core::Job job(core::JobId id) {
+    auto r = run(o_->get(id));
+    EXPECT_TRUE(r && *r);
+    return (*r)->job;
+  }
+
+  asio::io_context ioc_;
+  vramq::testing::TempDir dir_;
+  testing::FakeExecutor* exec_ = nullptr;
+  std::unique_ptr<Orchestrator> o_;
+};
+
+TEST_F(OrchestratorTest, StartsWhatFitsAndTheRestWhenRoomComes) {
+  core::JobId a = submit(12000);
+  core::JobId b = submit(12000);  // 12000 + 12000 + 1024 buffer > 24576: must wait
+  EXPECT_TRUE(exec_->runs(a));
+  EXPECT_FALSE(exec_->runs(b));
+  EXPECT_EQ(job(b).state, core::JobState::queued);
+  exec_->exit(a, 0);
+  settle();
+  EXPECT_EQ(job(a).state, core::JobState::succeeded);
+  EXPECT_TRUE(exec_->runs(b));
+  // What the job was given: its GPU and reservation in its environment.
+  const exec::LaunchSpec& spec = exec_->started.at(1);
+  EXPECT_NE(std::ranges::find(spec.env, std::string("VRAMQ_VRAM_MB=12000")), spec.env.end());
+  EXPECT_NE(std::ranges::find(spec.env, std::string("VRAMQ_GPUS=0")), spec.env.end());
+}
+
+TEST_F(OrchestratorTest, ANonZeroExitFailsTheJob) {
+  core::JobId a = submit(1000);
+  exec_->exit(a, 3);
+  settle();
+  core::Job j = job(a);
+  EXPECT_EQ(j.state, core::JobState::failed);
+  EXPECT_EQ(j.reason, core::EndReason::nonzero_exit);
+  EXPECT_EQ(j.exit_code, 3);
+}
+
+TEST_F(OrchestratorTest, CancellingAQueuedJobEndsItAndARunningOneIsSignalled) {
+  core::JobId a = submit(20000);
+  core::JobId b = submit(20000);
+  auto queued = run(o_->cancel(b, Caller{}));
+  ASSERT_TRUE(queued);
+  EXPECT_EQ(queued->outcome, CancelOutcome::cancelled);
+  EXPECT_EQ(job(b).state, core::JobState::cancelled);
+  auto running = run(o_->cancel(a, Caller{}));
+  EXPECT_EQ(running->outcome, CancelOutcome::stopping);
+  ASSERT_FALSE(exec_->signals.empty());
+  EXPECT_EQ(exec_->signals.front(), std::make_pair(a, SIGTERM));
+  // Another token holder may not; its owner may.
+  core::JobId c = submit(1000);
+  auto other = run(o_->cancel(c, Caller{.name = "bob", .admin = false}));
+  EXPECT_EQ(other->outcome, CancelOutcome::forbidden);
+}
+
+TEST_F(OrchestratorTest, ADependentStartsOnlyAfterItsDependencySucceeds) {
+  core::JobId a = submit(1000);
+  core::JobId b = submit(1000, {a});
+  EXPECT_FALSE(exec_->runs(b));  // room enough, but it waits for a
+  EXPECT_EQ(job(b).state, core::JobState::queued);
+  exec_->exit(a, 0);
+  settle();
+  EXPECT_TRUE(exec_->runs(b));
+  core::JobId c = submit(1000, {b});
+  exec_->exit(b, 1);  // b fails: c can never start
+  settle();
+  core::Job jc = job(c);
+  EXPECT_EQ(jc.state, core::JobState::cancelled);
+  EXPECT_EQ(jc.reason, core::EndReason::dependency_failed);
+  EXPECT_FALSE(exec_->runs(c));
+}
+
+TEST_F(OrchestratorTest, ARefusedSubmissionUsesNoId) {
+  SubmitRequest too_big{.task = "run", .params = {{"mb", core::ParamInput{std::int64_t{90000}}}}};
+  auto refused = run(o_->submit(std::move(too_big)));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, SubmitErrc::unprocessable);
+  EXPECT_EQ(submit(1000), 1);
+}
+
+}  // namespace
+}  // namespace vramq::service
