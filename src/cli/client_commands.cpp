@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <tuple>
 
 #include "cli/http_client.hpp"
 #include "cli/interrupt_notice.hpp"
@@ -58,6 +59,22 @@ std::string str(const json::value& v) {
   if (v.is_null()) return "-";
   if (v.is_double()) return fmt::format("{}", v.get_double());  // 1 rather than JSON's 1E0
   return util::to_json_text(v);
+}
+
+// "KEY=VALUE" flags (--label, --env) as a JSON object; nullopt (said on stderr) for a malformed
+// one.
+std::optional<json::object> key_values(const std::vector<std::string>& pairs,
+                                       std::string_view flag) {
+  json::object out;
+  for (const std::string& kv : pairs) {
+    std::size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << fmt::format("vramq: {} '{}' must be KEY=VALUE\n", flag, kv);
+      return std::nullopt;
+    }
+    out[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return out;
 }
 
 // A problem+json answer as one line; the exit code depends on who is at fault.
@@ -353,29 +370,12 @@ int submit(const ClientOptions& c, const SubmitOptions& s) {
                                  {"any", json::array(s.after_any.begin(), s.after_any.end())}};
   }
   if (!s.name.empty()) body["name"] = s.name;
-  if (!s.labels.empty()) {
-    json::object labels;
-    for (const std::string& kv : s.labels) {
-      std::size_t eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        std::cerr << fmt::format("vramq: --label '{}' must be KEY=VALUE\n", kv);
-        return kExitUsage;
-      }
-      labels[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    body["labels"] = std::move(labels);
-  }
-  if (!s.env.empty()) {
-    json::object env;
-    for (const std::string& kv : s.env) {
-      std::size_t eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        std::cerr << fmt::format("vramq: --env '{}' must be NAME=VALUE\n", kv);
-        return kExitUsage;
-      }
-      env[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    body["env"] = std::move(env);
+  for (const auto& [field, pairs, flag] :
+       {std::tuple("labels", &s.labels, "--label"), std::tuple("env", &s.env, "--env")}) {
+    if (pairs->empty()) continue;
+    auto object = key_values(*pairs, flag);
+    if (!object) return kExitUsage;
+    body[field] = std::move(*object);
   }
   Headers headers;
   if (!s.idempotency_key.empty()) headers.emplace_back("Idempotency-Key", s.idempotency_key);

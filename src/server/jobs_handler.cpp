@@ -83,6 +83,15 @@ boost::system::result<std::string, Response> idempotency_key(const Request& req)
   return R(boost::system::in_place_value, *key);
 }
 
+// 403 for acting on another token holder's job.
+Response not_yours(core::JobId id, const core::Job& job, std::string_view verb) {
+  std::string owner = job.spec.owner.empty() ? "no token holder" : job.spec.owner;
+  return problem(Problem::forbidden,
+                 fmt::format("job {} belongs to {}: only its owner or an admin token may {} it", id,
+                             owner, verb),
+                 "id");
+}
+
 Response job_response(int status, const service::JobView& v) {
   return Response{.status = status, .body = util::to_json_text(job_to_json(v))};
 }
@@ -213,15 +222,8 @@ boost::asio::awaitable<Response> handle_purge(core::JobId id, const service::Cal
       co_return problem(Problem::conflict,
                         fmt::format("job {} has not ended: cancel it first, then remove it", id),
                         "id");
-    case service::PurgeOutcome::forbidden: {
-      std::string owner = r->job->job.spec.owner;
-      if (owner.empty()) owner = "no token holder";
-      co_return problem(Problem::forbidden,
-                        fmt::format("job {} belongs to {}: only its owner or an admin token may "
-                                    "remove it",
-                                    id, owner),
-                        "id");
-    }
+    case service::PurgeOutcome::forbidden:
+      co_return not_yours(id, r->job->job, "remove");
     case service::PurgeOutcome::not_found:
       break;
   }
@@ -251,15 +253,8 @@ boost::asio::awaitable<Response> handle_cancel(const Request& req, std::string_v
       co_return problem(
           Problem::conflict,
           fmt::format("job {} already ended ({})", *id, core::to_string(r->job->job.state)), "id");
-    case service::CancelOutcome::forbidden: {
-      std::string owner = r->job->job.spec.owner;
-      if (owner.empty()) owner = "no token holder";
-      co_return problem(Problem::forbidden,
-                        fmt::format("job {} belongs to {}: only its owner or an admin token may "
-                                    "cancel it",
-                                    *id, owner),
-                        "id");
-    }
+    case service::CancelOutcome::forbidden:
+      co_return not_yours(*id, r->job->job, "cancel");
     case service::CancelOutcome::not_found:
       break;
   }

@@ -41,8 +41,8 @@ class OrchestratorTest : public ::testing::Test {
     exec_ = executor.get();
     o_ = std::make_unique<Orchestrator>(
         ioc_, config, std::move(*catalog),
-        std::make_unique<gpu::SimGpuSource>(std::vector<std::int64_t>{24576}),
-        std::move(executor), std::move(*store));
+        std::make_unique<gpu::SimGpuSource>(std::vector<std::int64_t>{24576}), std::move(executor),
+        std::move(*store));
     ASSERT_TRUE(o_->start());
     settle();
   }
