@@ -2,18 +2,30 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 namespace vramq::core {
 namespace {
 
+// Every integer (sizes, enums and flags too) is a zigzag LEB128 varint: most fields of a queued
+// job are small or absent, and 100,000 queued jobs are kept this way (a byte for an empty string
+// or a 0 instead of 4 or 8).
 class Writer {
  public:
   template <typename T>
-  requires std::is_arithmetic_v<T> || std::is_enum_v<T>
-  void put(T v) { out_.append(reinterpret_cast<const char*>(&v), sizeof v); }
+  requires std::is_integral_v<T> || std::is_enum_v<T>
+  void put(T v) {
+    auto n = static_cast<std::int64_t>(v);
+    auto z = (static_cast<std::uint64_t>(n) << 1) ^ static_cast<std::uint64_t>(n >> 63);
+    while (z >= 0x80) {
+      out_.push_back(static_cast<char>(z | 0x80));
+      z >>= 7;
+    }
+    out_.push_back(static_cast<char>(z));
+  }
   void put(std::string_view s) {
-    put(static_cast<std::uint32_t>(s.size()));
+    put(static_cast<std::int64_t>(s.size()));
     out_.append(s);
   }
   template <typename T>
@@ -32,16 +44,44 @@ class Reader {
  public:
   explicit Reader(std::string_view in) : in_(in) {}
   template <typename T>
-  requires std::is_arithmetic_v<T> || std::is_enum_v<T>
+  requires std::is_integral_v<T> || std::is_enum_v<T>
   void get(T& v) {
-    if (!take(sizeof v)) return;
-    std::memcpy(&v, in_.data() + at_ - sizeof v, sizeof v);
+    std::uint64_t z = 0;
+    for (int shift = 0;; shift += 7) {
+      if (shift > 63 || !take(1)) {
+        ok_ = false;
+        return;
+      }
+      auto byte = static_cast<unsigned char>(in_[at_ - 1]);
+      z |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) break;
+    }
+    auto n = static_cast<std::int64_t>(z >> 1) ^ -static_cast<std::int64_t>(z & 1);
+    using U = std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>, std::type_identity<T>>;
+    using I = typename U::type;
+    bool fits = false;
+    if constexpr (std::is_same_v<I, bool>) {
+      fits = n == 0 || n == 1;
+    } else if constexpr (std::is_unsigned_v<I>) {
+      fits = n >= 0 && static_cast<std::uint64_t>(n) <= std::numeric_limits<I>::max();
+    } else {
+      fits = n >= std::numeric_limits<I>::min() && n <= std::numeric_limits<I>::max();
+    }
+    if (!fits) {
+      ok_ = false;  // not something Writer wrote for this field
+      return;
+    }
+    v = static_cast<T>(static_cast<I>(n));
   }
   void get(std::string& s) {
-    std::uint32_t n = 0;
+    std::int64_t n = 0;
     get(n);
-    if (!take(n)) return;
-    s.assign(in_.substr(at_ - n, n));
+    if (!ok_ || n < 0 || !take(static_cast<std::size_t>(n))) {
+      ok_ = false;
+      return;
+    }
+    auto len = static_cast<std::size_t>(n);
+    s.assign(in_.substr(at_ - len, len));
   }
   template <typename T>
   void get(std::optional<T>& v) {
@@ -93,7 +133,7 @@ struct Pack {
     }
   }
   template <typename T>
-  requires std::is_arithmetic_v<T>
+  requires std::is_integral_v<T>
   void one(const std::vector<T>& v) {
     w.put(static_cast<std::uint32_t>(v.size()));
     for (T x : v)
@@ -105,7 +145,7 @@ struct Pack {
     w.put(v);
   }
   template <typename T>
-  requires std::is_arithmetic_v<T> || std::is_enum_v<T>
+  requires std::is_integral_v<T> || std::is_enum_v<T>
   void one(T v) { w.put(v); }
   template <typename... T>
   void operator()(const T&... v) {
@@ -131,7 +171,7 @@ struct Unpack {
     }
   }
   template <typename T>
-  requires std::is_arithmetic_v<T>
+  requires std::is_integral_v<T>
   void one(std::vector<T>& v) {
     std::uint32_t n = 0;
     r.get(n);
@@ -144,7 +184,7 @@ struct Unpack {
     r.get(v);
   }
   template <typename T>
-  requires std::is_arithmetic_v<T> || std::is_enum_v<T>
+  requires std::is_integral_v<T> || std::is_enum_v<T>
   void one(T& v) { r.get(v); }
   template <typename... T>
   void operator()(T&... v) {

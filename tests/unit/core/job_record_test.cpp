@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace vramq::core {
 namespace {
 
@@ -61,9 +63,25 @@ TEST(JobRecord, ADefaultJobSurvivesTheRoundTrip) {
 }
 
 TEST(JobRecord, IsCompact) {
+  // Integers are varints: a typical queued job is about its strings and a few bytes more.
   Job j;
   j.spec.argv = {"/bin/sleep", "3600"};
-  EXPECT_LT(pack_job(j).size(), 200U);
+  j.submitted_at_ms = j.queued_at_ms = 1'800'000'000'000;
+  j.spec.vram_mb = 20000;
+  EXPECT_LT(pack_job(j).size(), 80U);
+}
+
+TEST(JobRecord, ExtremeIntegersSurviveTheRoundTrip) {
+  Job j = full_job();
+  j.id = std::numeric_limits<std::int64_t>::max();
+  j.spec.vram_mb = std::numeric_limits<std::int64_t>::min();
+  j.exit_code = std::numeric_limits<int>::min();
+  j.spec.priority = std::numeric_limits<int>::max();
+  j.spec.after_ok = {std::numeric_limits<std::int64_t>::min(), 0, -1};
+  j.gpus = {0, 63};
+  auto back = unpack_job(pack_job(j));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, j);
 }
 
 TEST(JobRecord, RefusesEveryTruncationAndTrailingBytes) {
