@@ -130,6 +130,7 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       executor_(std::move(executor)),
       store_(std::move(store)),
       gpu_kind_(gpu_source_->kind()),
+      jobs_root_((std::filesystem::absolute(config_.data_dir) / "jobs").string() + "/"),
       parked_timer_(ioc),
       poll_timer_(ioc),
       log_watcher_(ioc, config_.log_follow == "inotify"),
@@ -154,7 +155,7 @@ std::int64_t Orchestrator::now_ms() const {
 }
 
 std::string Orchestrator::job_dir(JobId id) const {
-  return (std::filesystem::absolute(config_.data_dir) / "jobs" / std::to_string(id)).string();
+  return jobs_root_ + std::to_string(id);
 }
 
 core::Result<void> Orchestrator::start() {

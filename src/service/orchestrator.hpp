@@ -308,6 +308,7 @@ class Orchestrator {
   std::unique_ptr<exec::Executor> executor_;
   std::unique_ptr<store::JobStore> store_;
   std::string gpu_kind_;
+  std::string jobs_root_;  // DATA_DIR/jobs/, absolute (once: listings name many job dirs)
 
   core::JobId next_id_ = 1;
   // Running jobs (and, for the length of one call, a queued job being started or ended). Queued
