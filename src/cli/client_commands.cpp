@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -417,17 +419,9 @@ int wait(const ClientOptions& c, std::int64_t id) {
   return finish_job(c, r->body.get_object());
 }
 
-// A query parameter value, percent-encoded.
+// A query parameter value, percent-encoded (Boost.URL, as the client parses URLs).
 std::string query_value(std::string_view v) {
-  std::string out;
-  for (unsigned char ch : v) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == ',') {
-      out += static_cast<char>(ch);
-    } else {
-      out += fmt::format("%{:02X}", ch);
-    }
-  }
-  return out;
+  return boost::urls::encode(v, boost::urls::unreserved_chars);
 }
 
 // A path for a URL: each part percent-encoded, the slashes kept.

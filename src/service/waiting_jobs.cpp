@@ -84,19 +84,20 @@ void Orchestrator::arm_parked_timer() {
 
 boost::asio::awaitable<core::Result<Orchestrator::Dependencies>> Orchestrator::settle_dependencies(
     std::vector<JobId> ok, std::vector<JobId> any) {
-  std::map<JobId, std::optional<JobState>> ended;  // read from the store: final, never change
+  std::map<JobId, std::optional<JobState>>
+      stored_states;  // read from the store: final, never change
   while (true) {
     Dependencies out;
     std::vector<JobId> to_read;
     auto place = [&](JobId dep, bool must_succeed) {
       std::optional<JobState> state;
-      if (queue_.contains(dep) || parked_.contains(dep) || active_.contains(dep)) {
+      if (!ended(dep)) {
         (must_succeed ? out.ok : out.any).push_back(dep);
         return;
       }
       if (auto s = settling_.find(dep); s != settling_.end()) {
         state = s->second.state;
-      } else if (auto e = ended.find(dep); e != ended.end()) {
+      } else if (auto e = stored_states.find(dep); e != stored_states.end()) {
         if (!e->second) {
           out.unknown.push_back(dep);
           return;
@@ -121,7 +122,7 @@ boost::asio::awaitable<core::Result<Orchestrator::Dependencies>> Orchestrator::s
         // round finds it in settling_ or reads its final row.
         continue;
       }
-      ended[dep] = *stored ? std::optional((*stored)->state) : std::nullopt;
+      stored_states[dep] = *stored ? std::optional((*stored)->state) : std::nullopt;
     }
   }
 }
@@ -144,9 +145,7 @@ void Orchestrator::place_dependent(const Job& job, const Dependencies& deps) {
 }
 
 bool Orchestrator::has_live_dependency(const Job& job) const {
-  auto live = [&](JobId dep) {
-    return queue_.contains(dep) || parked_.contains(dep) || active_.contains(dep);
-  };
+  auto live = [&](JobId dep) { return !ended(dep); };
   return std::ranges::any_of(job.spec.after_ok, live) ||
          std::ranges::any_of(job.spec.after_any, live);
 }

@@ -89,3 +89,27 @@ def test_port_in_use_exits_2(make_server, tmp_path):
                         str(tmp_path / "d3"), "--gpus", "sim:24GiB"], capture_output=True,
                        text=True, timeout=20 * SLOW)
     assert r.returncode == 2, r.stderr
+
+
+def test_a_task_whose_program_is_missing_is_warned_about(make_server, tmp_path):
+    tasks = catalog(tmp_path, """
+[tasks.gone]
+argv = ["/nonexistent/bin/model", "--x"]
+[tasks.gone.vram]
+base_mb = 100
+[tasks.here]
+argv = ["true"]
+[tasks.here.vram]
+base_mb = 100
+""")
+    s = make_server("--gpus", "sim:24GiB", "--tasks", tasks)
+    log = s.log_path.read_text()
+    assert "tasks.gone.argv: '/nonexistent/bin/model' is not an executable file" in log, log
+    assert "tasks.here.argv" not in log  # found on PATH
+
+
+def test_tasks_show_string_parameters_max_length(server):
+    task = server.get("/v1/tasks").json()["tasks"][0]
+    params = {p["name"]: p for p in task["params"]}
+    assert params["output"]["max_length"] == 256
+    assert "max_length" not in params["seconds"]  # numbers have none
