@@ -46,7 +46,7 @@ for k in 8 64; do
 done
 
 VPORT=$(free_port)
-build/vramq serve --gpus sim:24GiB --allow-raw-commands --default-vram-mb 0 --queue-max 100000 \
+build/vramq serve --stop-jobs-on-exit --gpus sim:24GiB --allow-raw-commands --default-vram-mb 0 --queue-max 100000 \
   --listen "127.0.0.1:$VPORT" --data-dir "$TMP/vramq-data" > "$TMP/vramq.log" 2>&1 &
 wait_up "http://127.0.0.1:$VPORT/healthz"
 

@@ -14,7 +14,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; pkill -f "/
 
 port=$(free_port)
 URL="http://127.0.0.1:$port"
-build/vramq serve --gpus sim:2GiB --vram-buffer-mb 0 --allow-raw-commands --default-vram-mb 2048 \
+build/vramq serve --stop-jobs-on-exit --gpus sim:2GiB --vram-buffer-mb 0 --allow-raw-commands --default-vram-mb 2048 \
   --queue-max 10000000 --listen "127.0.0.1:$port" --data-dir "$TMP/data" > "$TMP/vramq.log" 2>&1 &
 wait_up "$URL/healthz"
 
@@ -55,4 +55,4 @@ for path in /healthz /v1/gpus; do
   wait "$storm" || true
   printf "| %s | %s | %s | %s |\n" "$path" "$start_q" "$p50" "$p99"
 done
-echo "queued at the end: $(queued); vramq RSS: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$(pgrep -f "vramq serve --gpus sim:2GiB" | head -1)/status)"
+echo "queued at the end: $(queued); vramq RSS: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$(pgrep -f "vramq serve --stop-jobs-on-exit --gpus sim:2GiB" | head -1)/status)"

@@ -66,6 +66,12 @@ int main(int argc, char** argv) {
   serve->add_option("--backfill-bound-s", config.backfill_bound_s,
                     "longest wait before a job may no longer be passed");
   serve->add_option("--kill-grace-s", config.kill_grace_s, "SIGTERM to SIGKILL grace");
+  serve->add_option("--orphan-grace-s", config.orphan_grace_s,
+                    "how long running jobs wait for a restarted vramq before their supervisors "
+                    "end them");
+  serve->add_flag("--stop-jobs-on-exit", config.stop_jobs_on_exit,
+                  "at SIGTERM/SIGINT end running jobs (interrupted) instead of leaving them "
+                  "running for the next start");
   serve->add_option("--gpu-poll-ms", config.gpu_poll_ms, "GPU reading period");
   serve->add_option("--http-timeout-s", config.http_timeout_s,
                     "a request must arrive whole within this many seconds");

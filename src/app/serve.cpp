@@ -125,7 +125,8 @@ asio::awaitable<void> shutdown_on_signal(asio::io_context& ioc, server::HttpServ
                                          service::Orchestrator& orchestrator) {
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   int sig = co_await signals.async_wait(asio::use_awaitable);
-  spdlog::info("{}: draining (no new jobs, running jobs are stopped)", sigabbrev_np(sig));
+  spdlog::info("{}: draining (no new jobs{})", sigabbrev_np(sig),
+               orchestrator.config().stop_jobs_on_exit ? ", running jobs are stopped" : "");
   http.stop();
   co_await orchestrator.drain();
   spdlog::info("stopped");
@@ -222,6 +223,11 @@ int serve(const core::Config& config) {
     tokens = std::move(*parsed);
   }
 
+  std::optional<std::string> supervisor = exec::supervisor_beside_self();
+  if (!supervisor) {
+    spdlog::error("vramq-supervise is missing beside the vramq binary: every job runs under it");
+    return 2;
+  }
   asio::io_context ioc(1);
   auto store = store::JobStore::open((std::filesystem::path(config.data_dir) / "vramq.db").string(),
                                      ioc.get_executor());
@@ -229,9 +235,14 @@ int serve(const core::Config& config) {
     spdlog::error("job store: {}", store.error().message);
     return 1;
   }
+  auto executor = std::make_unique<exec::LocalExecutor>(
+      ioc.get_executor(), exec::LocalExecutorOptions{
+                              .run_dir = fs::absolute(fs::path(config.data_dir) / "run").string(),
+                              .supervisor = *supervisor,
+                              .orphan_grace_ms = config.orphan_grace_s * 1000,
+                              .kill_grace_ms = config.kill_grace_s * 1000});
   service::Orchestrator orchestrator(ioc, config, std::move(*catalog), std::move(*gpus),
-                                     std::make_unique<exec::LocalExecutor>(ioc.get_executor()),
-                                     std::move(*store));
+                                     std::move(executor), std::move(*store));
   if (auto ok = orchestrator.start(); !ok) {
     spdlog::error("{}", ok.error().message);
     return 1;

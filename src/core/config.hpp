@@ -22,6 +22,10 @@ struct Config {
   std::string token_file;
   std::int64_t backfill_bound_s = 300;
   std::int64_t kill_grace_s = 10;  // SIGTERM -> SIGKILL
+  // How long a job's supervisor waits for a server to (re)attach before it ends the job.
+  std::int64_t orphan_grace_s = 60;
+  // At SIGTERM/SIGINT: end running jobs (interrupted) instead of leaving them to their supervisors.
+  bool stop_jobs_on_exit = false;
   std::int64_t gpu_poll_ms = 500;
   std::int64_t body_limit_bytes = 1 << 20;
   std::int64_t http_timeout_s = 30;     // a request must arrive whole within this (and each write)

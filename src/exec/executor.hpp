@@ -1,7 +1,8 @@
 #pragma once
 // How jobs run: the orchestrator asks an Executor to start a job and later to signal it, and the
-// executor reports the exit once. Local today; a per-job supervisor (re-adoption across server
-// restarts) and Slurm slot in behind the same interface.
+// executor reports the exit once. Runs outlive the server that started them (each has a
+// supervisor locally, or is the cluster's under Slurm): at start-up the next server asks for the
+// survivors of the last one and adopts them. Local today; Slurm slots in behind the same shape.
 
 #include <sys/types.h>
 
@@ -14,6 +15,7 @@
 #include <boost/system/result.hpp>
 
 #include "core/job.hpp"
+#include "core/run_outcome.hpp"
 
 namespace vramq::exec {
 
@@ -24,11 +26,14 @@ struct LaunchSpec {
   std::vector<std::string> env;  // "KEY=VALUE", the job's whole environment
   std::string stdout_path;
   std::string stderr_path;
+  int attempt = 1;        // a job's runs are told apart by attempt
+  std::vector<int> gpus;  // recorded with the run, for the server that adopts it
 };
 
+// The run's supervisor (its PID and start time: a reused PID is never taken for it).
 struct Launched {
-  pid_t pid = 0;                 // also the process group id
-  std::int64_t start_ticks = 0;  // /proc/PID/stat starttime: tells this process from a reused PID
+  pid_t pid = 0;
+  std::int64_t start_ticks = 0;  // /proc/PID/stat starttime
 };
 
 struct SpawnError {
@@ -36,9 +41,20 @@ struct SpawnError {
   std::string message;  // names the program and the cause
 };
 
-struct ExitStatus {
-  std::optional<int> exit_code;
-  std::optional<int> signal;
+// How a run ended: its exit code or signal, or why it has none (core/run_outcome.hpp).
+using ExitStatus = core::RunEnd;
+
+// A run an earlier server started, found at start-up.
+struct Survivor {
+  core::JobId job = 0;
+  int attempt = 0;
+  bool started = false;  // the job's process was started (false: nothing ran)
+  bool alive = false;    // its supervisor runs: adopt() re-attaches and the run goes on
+  std::vector<int> gpus;
+  std::int64_t started_at_ms = 0;
+  Launched supervisor;
+  // Not alive: how it ended (recorded by its supervisor, or `lost` when nothing was recorded).
+  std::optional<ExitStatus> ended;
 };
 
 class Executor {
@@ -46,12 +62,20 @@ class Executor {
   using ExitHandler = std::function<void(ExitStatus)>;
   virtual ~Executor() = default;
   // On success `on_exit` is called exactly once, on the event loop, after the job's main process
-  // has exited and the rest of its process group has been killed.
+  // has exited and every other process of the job has been killed.
   virtual boost::system::result<Launched, SpawnError> start(const LaunchSpec& spec,
                                                             ExitHandler on_exit) = 0;
-  // Sends `sig` to the job's whole process group; a no-op for jobs no longer running.
+  // Sends `sig` to every process of the job; a no-op for jobs no longer running.
   virtual void signal_group(core::JobId job, int sig) = 0;
   virtual std::size_t running() const = 0;
+
+  // Start-up only (blocking): the runs an earlier server left. Each must then be adopted (its
+  // end is reported to `on_exit` as for start(); at once, posted, if it has ended) or released.
+  virtual std::vector<Survivor> survivors() = 0;
+  virtual void adopt(const Survivor& run, ExitHandler on_exit) = 0;
+  // The run's end is stored: what the executor kept about it (files, a connection) can go. A
+  // run still going is killed first (a survivor no job claims).
+  virtual void release(core::JobId job, int attempt) = 0;
 };
 
 }  // namespace vramq::exec

@@ -1,30 +1,38 @@
 #include "exec/local_executor.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <charconv>
 #include <cstring>
+#include <filesystem>
 
 #include "exec/process_probe.hpp"
 #include "exec/program_path.hpp"
-
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
+#include "exec/supervisor_protocol.hpp"
 
 namespace vramq::exec {
 namespace asio = boost::asio;
+using stream = asio::local::stream_protocol;
 
-struct LocalExecutor::Child {
-  pid_t pid = 0;
-  asio::posix::stream_descriptor pidfd;
+struct LocalExecutor::Run {
+  int attempt = 1;
+  stream::socket socket;
+  std::string buffer;
   ExitHandler on_exit;
+  SupervisorRecord last;  // the newest record it sent
 };
 
 namespace {
@@ -45,6 +53,25 @@ struct SpawnSetup {
   SpawnSetup& operator=(const SpawnSetup&) = delete;
 };
 
+// An owned file descriptor.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f = -1) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      if (fd >= 0) ::close(fd);
+      fd = other.release();
+    }
+    return *this;
+  }
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  int release() { return std::exchange(fd, -1); }
+};
+
 std::vector<char*> c_strings(const std::vector<std::string>& v) {
   std::vector<char*> out;
   out.reserve(v.size() + 1);
@@ -54,120 +81,354 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
   return out;
 }
 
-int setup_spawn(SpawnSetup& s, const LaunchSpec& spec) {
-  int rc = 0;
-  // A new process group (pgid = pid) so that signals reach the whole job; default signal
-  // dispositions and an empty mask whatever the server itself ignores or blocks.
-  sigset_t all;
-  sigset_t none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  rc = rc ? rc
-          : posix_spawnattr_setflags(
-                &s.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  rc = rc ? rc : posix_spawnattr_setpgroup(&s.attr, 0);
-  rc = rc ? rc : posix_spawnattr_setsigmask(&s.attr, &none);
-  rc = rc ? rc : posix_spawnattr_setsigdefault(&s.attr, &all);
-  rc = rc ? rc : posix_spawn_file_actions_addopen(&s.actions, 0, "/dev/null", O_RDONLY, 0);
-  rc = rc ? rc
-          : posix_spawn_file_actions_addopen(&s.actions, 1, spec.stdout_path.c_str(),
-                                             O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  rc = rc ? rc
-          : posix_spawn_file_actions_addopen(&s.actions, 2, spec.stderr_path.c_str(),
-                                             O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  // The server's sockets and files must not leak into jobs (a job outliving the server would
-  // otherwise keep its port bound).
-  rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&s.actions, 3);
-  if (!spec.cwd.empty()) {
-    rc = rc ? rc : posix_spawn_file_actions_addchdir_np(&s.actions, spec.cwd.c_str());
+std::vector<int> parse_gpus(std::string_view text) {
+  std::vector<int> out;
+  while (!text.empty()) {
+    std::size_t comma = text.find(',');
+    std::string_view one = text.substr(0, comma);
+    int g = 0;
+    auto [end, ec] = std::from_chars(one.data(), one.data() + one.size(), g);
+    if (ec == std::errc{} && end == one.data() + one.size()) out.push_back(g);
+    text.remove_prefix(comma == std::string_view::npos ? text.size() : comma + 1);
   }
-  return rc;
+  return out;
+}
+
+ExitStatus status_of(const SupervisorRecord& r) {
+  return ExitStatus{.exit_code = r.exit_code,
+                    .signal = r.signal,
+                    .orphaned = r.orphaned,
+                    .spawn_error = r.spawn_error,
+                    .lost = {}};
+}
+
+std::string read_file(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  std::string out;
+  if (fd.fd < 0) return out;
+  char buf[4096];
+  ssize_t n = 0;
+  while ((n = ::read(fd.fd, buf, sizeof buf)) > 0 && out.size() < (1 << 16))
+    out.append(buf, static_cast<std::size_t>(n));
+  return out;
+}
+
+// What a supervisor that vanished without a record leaves: its job's group (the job died with
+// it, PR_SET_PDEATHSIG; anything it left in its group is killed here, if the PID is still the
+// job's), and an end that says so.
+ExitStatus lost_run(const SupervisorRecord& last) {
+  if (last.pid > 0) kill_group_if_same(static_cast<pid_t>(last.pid), last.pid_start_ticks);
+  return ExitStatus{.lost = "its supervisor ended without recording the job's exit"};
 }
 
 }  // namespace
 
-LocalExecutor::LocalExecutor(asio::any_io_executor loop) : loop_(std::move(loop)) {}
+std::optional<std::string> supervisor_beside_self() {
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return std::nullopt;
+  std::string path = (self.parent_path() / "vramq-supervise").string();
+  if (!is_executable_file(path)) return std::nullopt;
+  return path;
+}
+
+LocalExecutor::LocalExecutor(asio::any_io_executor loop, LocalExecutorOptions options)
+    : loop_(std::move(loop)), options_(std::move(options)) {
+  ::mkdir(options_.run_dir.c_str(), 0700);
+  run_dir_fd_ = ::open(options_.run_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
 
 LocalExecutor::~LocalExecutor() {
-  // Jobs never outlive the executor unseen: whatever still runs is ended with its group.
-  for (auto& [job, child] : children_)
-    ::kill(-child->pid, SIGKILL);
+  for (auto& [job, fd] : found_)
+    ::close(fd);
+  if (run_dir_fd_ >= 0) ::close(run_dir_fd_);
+}
+
+std::string LocalExecutor::path(core::JobId job, int attempt, std::string_view suffix) const {
+  return options_.run_dir + "/" + run_file(job, attempt, suffix);
 }
 
 boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpec& spec,
                                                                  ExitHandler on_exit) {
   if (spec.argv.empty()) return SpawnError{EINVAL, "empty argv"};
-  SpawnSetup setup;
-  if (int rc = setup_spawn(setup, spec); rc != 0) {
-    return SpawnError{rc, fmt::format("cannot prepare spawn: {}", std::strerror(rc))};
-  }
   std::optional<std::string> program = find_program(spec.argv[0], path_of(spec.env), spec.cwd);
   if (!program) {
     return SpawnError{ENOENT, fmt::format("cannot run {}: not found on the job's PATH ({}); give "
                                           "the program's absolute path",
                                           spec.argv[0], path_of(spec.env))};
   }
-  std::vector<char*> argv = c_strings(spec.argv);
+  if (program->front() != '/') program = spec.cwd + "/" + *program;
+  // Failures the supervisor would only report later are told at once where they are certain.
+  if (!is_executable_file(*program)) {
+    return SpawnError{
+        ENOENT, fmt::format("cannot run {}: {} is not an executable file", spec.argv[0], *program)};
+  }
+  struct stat st {};
+  if (!spec.cwd.empty() && (::stat(spec.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
+    return SpawnError{ENOENT, fmt::format("cannot run {}: the working directory {} does not exist",
+                                          spec.argv[0], spec.cwd)};
+  }
+  if (runs_.contains(spec.job)) return SpawnError{EEXIST, "the job runs already"};
+  // The lock is taken before the spawn and inherited by the supervisor: from this moment a next
+  // server finds this run, even if this one dies before it has stored the start.
+  std::string lock_path = path(spec.job, spec.attempt, ".lock");
+  Fd lock(::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
+  if (lock.fd < 0 || ::flock(lock.fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    return SpawnError{err, fmt::format("cannot lock {}: {}", lock_path, std::strerror(err))};
+  }
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    int err = errno;
+    ::unlink(lock_path.c_str());
+    return SpawnError{err, fmt::format("socketpair failed: {}", std::strerror(err))};
+  }
+  Fd ours(pair[0]);
+  Fd theirs(pair[1]);
+  std::vector<std::string> gpus;
+  for (int g : spec.gpus)
+    gpus.push_back(std::to_string(g));
+  std::vector<std::string> args{options_.supervisor,
+                                "--run-dir",
+                                options_.run_dir,
+                                "--job",
+                                std::to_string(spec.job),
+                                "--attempt",
+                                std::to_string(spec.attempt),
+                                "--gpus",
+                                fmt::format("{}", fmt::join(gpus, ",")),
+                                "--orphan-grace-ms",
+                                std::to_string(options_.orphan_grace_ms),
+                                "--kill-grace-ms",
+                                std::to_string(options_.kill_grace_ms),
+                                "--program",
+                                *program,
+                                "--cwd",
+                                spec.cwd,
+                                "--stdout",
+                                spec.stdout_path,
+                                "--stderr",
+                                spec.stderr_path,
+                                "--attach-fd",
+                                "3",
+                                "--"};
+  args.insert(args.end(), spec.argv.begin(), spec.argv.end());
+  SpawnSetup s;
+  sigset_t all;
+  sigset_t none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  // Its own session: a terminal's Ctrl-C or a signal to the server's group never reaches it.
+  int rc = posix_spawnattr_setflags(
+      &s.attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  rc = rc ? rc : posix_spawnattr_setsigmask(&s.attr, &none);
+  rc = rc ? rc : posix_spawnattr_setsigdefault(&s.attr, &all);
+  for (int fd = 0; fd < 3 && rc == 0; ++fd) {
+    rc = posix_spawn_file_actions_addopen(&s.actions, fd, "/dev/null", O_RDWR, 0);
+  }
+  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, theirs.fd, 3);
+  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, lock.fd, 4);
+  // Nothing else of the server's (its listening socket, the store) goes with it.
+  rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&s.actions, 5);
+  std::vector<char*> argv = c_strings(args);
   std::vector<char*> envp = c_strings(spec.env);
   pid_t pid = 0;
-  // glibc's posix_spawn reports exec failures (ENOENT, EACCES, a bad cwd) as its return value.
-  int rc =
-      ::posix_spawn(&pid, program->c_str(), &setup.actions, &setup.attr, argv.data(), envp.data());
+  rc = rc ? rc
+          : ::posix_spawn(&pid, options_.supervisor.c_str(), &s.actions, &s.attr, argv.data(),
+                          envp.data());
   if (rc != 0) {
-    return SpawnError{rc, fmt::format("cannot run {}: {}", spec.argv[0], std::strerror(rc))};
-  }
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) {
-    int err = errno;
-    ::kill(-pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    return SpawnError{err, fmt::format("pidfd_open failed: {}", std::strerror(err))};
+    ::unlink(lock_path.c_str());
+    return SpawnError{rc, fmt::format("cannot start the job's supervisor {}: {}",
+                                      options_.supervisor, std::strerror(rc))};
   }
   Launched launched{.pid = pid, .start_ticks = process_start_ticks(pid).value_or(0)};
-  auto child = std::make_unique<Child>(Child{.pid = pid,
-                                             .pidfd = asio::posix::stream_descriptor(loop_, fd),
-                                             .on_exit = std::move(on_exit)});
-  children_[spec.job] = std::move(child);
-  watch(spec.job);
+  auto run = std::make_unique<Run>(Run{.attempt = spec.attempt,
+                                       .socket = stream::socket(loop_, stream(), ours.release()),
+                                       .buffer = {},
+                                       .on_exit = std::move(on_exit),
+                                       .last = {}});
+  run->last.job = spec.job;
+  run->last.supervisor_pid = pid;
+  run->last.supervisor_start_ticks = launched.start_ticks;
+  runs_[spec.job] = std::move(run);
+  read_records(spec.job);
   return launched;
 }
 
-void LocalExecutor::watch(core::JobId job) {
-  Child& child = *children_.at(job);
-  child.pidfd.async_wait(
-      asio::posix::stream_descriptor::wait_read, [this, job](const boost::system::error_code& ec) {
-        if (ec == asio::error::operation_aborted) return;  // executor gone
-        auto it = children_.find(job);
-        if (it == children_.end()) return;
-        siginfo_t info{};
-        int fd = it->second->pidfd.native_handle();
-        // WNOWAIT: the leader stays a zombie, so its PID (the group id) cannot
-        // be reused while we kill the group.
-        if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(fd), &info,
-                     WEXITED | WNOHANG | WNOWAIT) != 0 ||
-            info.si_pid == 0) {
-          watch(job);  // spurious wake-up: not exited yet
-          return;
-        }
-        // Stragglers in the group must not outlive the job (they could hold
-        // VRAM unseen).
-        ::kill(-it->second->pid, SIGKILL);
-        ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(fd), &info, WEXITED);
-        ExitStatus status;
-        if (info.si_code == CLD_EXITED) {
-          status.exit_code = info.si_status;
-        } else {
-          status.signal = info.si_status;
-        }
-        ExitHandler handler = std::move(it->second->on_exit);
-        children_.erase(it);
-        handler(status);
-      });
+void LocalExecutor::read_records(core::JobId job) {
+  Run& run = *runs_.at(job);
+  asio::async_read_until(run.socket, asio::dynamic_buffer(run.buffer, 1 << 16), "\n\n",
+                         [this, job](const boost::system::error_code& ec, std::size_t n) {
+                           if (ec == asio::error::operation_aborted) return;  // executor gone
+                           auto it = runs_.find(job);
+                           if (it == runs_.end()) return;
+                           if (ec) {
+                             on_disconnect(job);
+                             return;
+                           }
+                           std::string text = it->second->buffer.substr(0, n);
+                           it->second->buffer.erase(0, n);
+                           on_record(job, text);
+                           if (runs_.contains(job)) read_records(job);
+                         });
+}
+
+void LocalExecutor::on_record(core::JobId job, std::string_view text) {
+  std::optional<SupervisorRecord> r = parse_record(text);
+  if (!r) return;  // not from a supervisor of ours: ignored
+  Run& run = *runs_.at(job);
+  run.last = *r;
+  if (r->ended) deliver(job, status_of(*r));
+}
+
+void LocalExecutor::on_disconnect(core::JobId job) {
+  Run& run = *runs_.at(job);
+  // The supervisor has exited: its record says how the job ended, unless it died first.
+  // (A small file on the local disk, read on the loop: this happens once per lost connection.)
+  std::optional<SupervisorRecord> r = parse_record(read_file(path(job, run.attempt, ".rec")));
+  if (r && r->ended) {
+    deliver(job, status_of(*r));
+    return;
+  }
+  deliver(job, lost_run(r.value_or(run.last)));
+}
+
+void LocalExecutor::deliver(core::JobId job, ExitStatus status) {
+  auto it = runs_.find(job);
+  if (it == runs_.end()) return;
+  ExitHandler handler = std::move(it->second->on_exit);
+  runs_.erase(it);  // closes the connection; the supervisor exits on its own
+  handler(std::move(status));
 }
 
 void LocalExecutor::signal_group(core::JobId job, int sig) {
-  auto it = children_.find(job);
-  if (it != children_.end()) ::kill(-it->second->pid, sig);
+  auto it = runs_.find(job);
+  if (it == runs_.end()) return;
+  std::string line = signal_line(sig);
+  // A few bytes on a local socket the supervisor drains at once: never blocks in practice, and
+  // a full buffer means a supervisor that is not reading (it then dies with its job anyway).
+  ::send(it->second->socket.native_handle(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+std::vector<Survivor> LocalExecutor::survivors() {
+  std::vector<Survivor> out;
+  DIR* dir = ::opendir(options_.run_dir.c_str());
+  if (dir == nullptr) return out;
+  std::vector<RunName> names;
+  while (dirent* e = ::readdir(dir)) {
+    if (auto name = parse_run_file(e->d_name, ".lock")) names.push_back(*name);
+  }
+  ::closedir(dir);
+  for (const RunName& name : names) {
+    Survivor s{.job = name.job, .attempt = name.attempt};
+    Fd lock(::open(path(name.job, name.attempt, ".lock").c_str(), O_RDWR | O_CLOEXEC));
+    bool held = lock.fd >= 0 && ::flock(lock.fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    std::optional<SupervisorRecord> r;
+    Fd conn;
+    if (held) {
+      // Its supervisor lives: attach now; the first thing it sends is its record.
+      std::string sock = fmt::format("/proc/self/fd/{}/{}", run_dir_fd_,
+                                     run_file(name.job, name.attempt, ".sock"));
+      for (int i = 0; i < 100 && !r; ++i) {
+        conn = Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::memcpy(addr.sun_path, sock.c_str(), sock.size() + 1);
+        if (::connect(conn.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+          std::string text;
+          pollfd p{.fd = conn.fd, .events = POLLIN, .revents = 0};
+          char buf[4096];
+          while (text.find("\n\n") == std::string::npos && ::poll(&p, 1, 2000) == 1) {
+            ssize_t n = ::read(conn.fd, buf, sizeof buf);
+            if (n <= 0) break;
+            text.append(buf, static_cast<std::size_t>(n));
+          }
+          r = parse_record(text.substr(0, text.find("\n\n") + 1));
+          // The peer must be the supervisor the record names (PID and start time), not
+          // whatever process now has that PID.
+          ucred cred{};
+          socklen_t len = sizeof cred;
+          if (r && (::getsockopt(conn.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+                    cred.pid != r->supervisor_pid ||
+                    process_start_ticks(cred.pid) != r->supervisor_start_ticks)) {
+            r.reset();
+            break;
+          }
+          if (r) break;
+        }
+        ::usleep(20'000);  // it is starting (it binds its socket first thing): a moment more
+      }
+      if (!r) {
+        // Alive but unreachable: it cannot be supervised. End it (its lock is still held, so
+        // its record, if any, names it) rather than leave it running unseen.
+        std::optional<SupervisorRecord> file =
+            parse_record(read_file(path(name.job, name.attempt, ".rec")));
+        if (file && file->supervisor_pid > 0 &&
+            process_start_ticks(static_cast<pid_t>(file->supervisor_pid)) ==
+                file->supervisor_start_ticks) {
+          ::kill(static_cast<pid_t>(file->supervisor_pid), SIGKILL);
+        }
+        s.started = file && file->pid > 0;
+        s.ended = lost_run(file.value_or(SupervisorRecord{}));
+        if (file) s.gpus = parse_gpus(file->gpus);
+        out.push_back(std::move(s));
+        continue;
+      }
+    } else {
+      r = parse_record(read_file(path(name.job, name.attempt, ".rec")));
+    }
+    if (r) {
+      s.started = r->pid > 0;
+      s.gpus = parse_gpus(r->gpus);
+      s.started_at_ms = r->started_at_ms;
+      s.supervisor = {.pid = static_cast<pid_t>(r->supervisor_pid),
+                      .start_ticks = r->supervisor_start_ticks};
+    }
+    if (held && r && !r->ended) {
+      s.alive = true;
+      found_[name.job] = conn.release();
+    } else if (r && r->ended) {
+      s.ended = status_of(*r);
+    } else {
+      // No supervisor and no end on record: it died (or never got going) unrecorded.
+      s.ended = lost_run(r.value_or(SupervisorRecord{}));
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void LocalExecutor::adopt(const Survivor& run, ExitHandler on_exit) {
+  auto found = found_.find(run.job);
+  if (!run.alive || found == found_.end()) {
+    ExitStatus ended = run.ended.value_or(ExitStatus{.lost = "its supervisor is gone"});
+    asio::post(loop_, [handler = std::move(on_exit), ended]() mutable { handler(ended); });
+    return;
+  }
+  auto r = std::make_unique<Run>(Run{.attempt = run.attempt,
+                                     .socket = stream::socket(loop_, stream(), found->second),
+                                     .buffer = {},
+                                     .on_exit = std::move(on_exit),
+                                     .last = {}});
+  found_.erase(found);
+  r->last.job = run.job;
+  r->last.supervisor_pid = run.supervisor.pid;
+  r->last.supervisor_start_ticks = run.supervisor.start_ticks;
+  runs_[run.job] = std::move(r);
+  read_records(run.job);
+}
+
+void LocalExecutor::release(core::JobId job, int attempt) {
+  if (auto found = found_.find(job); found != found_.end()) {
+    // A survivor nobody claims (its job ended or moved on): it must not run on unseen.
+    std::string line = signal_line(SIGKILL);
+    ::send(found->second, line.data(), line.size(), MSG_NOSIGNAL);
+    ::close(found->second);
+    found_.erase(found);
+  }
+  // Unlinking a run's few small files: metadata operations on the local disk.
+  for (std::string_view suffix : {".rec", ".rec.tmp", ".sock", ".lock"})
+    ::unlink(path(job, attempt, suffix).c_str());
 }
 
 }  // namespace vramq::exec

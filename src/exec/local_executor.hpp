@@ -1,7 +1,10 @@
 #pragma once
-// Runs jobs as children of the server: posix_spawn (execve of an argv, never a shell) into a new
-// process group, stdout/stderr to files, exit awaited on the event loop through a pidfd.
-// Thread safety: loop only.
+// Runs jobs on this host, each under its own supervisor (vramq-supervise, exec/supervisor.hpp):
+// the supervisor is spawned in its own session and is the job's parent, so a job outlives the
+// server; the server holds a unix-socket connection to each supervisor, through which it relays
+// signals and learns the job's pid and its end. At start-up, survivors() finds the supervisors an
+// earlier server left (their flock()ed lock files in the run directory) and adopt() re-attaches.
+// Thread safety: loop only (survivors() blocks: start-up only).
 
 #include <boost/asio/any_io_executor.hpp>
 #include <map>
@@ -11,21 +14,44 @@
 
 namespace vramq::exec {
 
+struct LocalExecutorOptions {
+  std::string run_dir;     // DATA_DIR/run: the runs' lock, record and socket files
+  std::string supervisor;  // the vramq-supervise binary
+  std::int64_t orphan_grace_ms = 60'000;
+  std::int64_t kill_grace_ms = 10'000;
+};
+
 class LocalExecutor final : public Executor {
  public:
-  explicit LocalExecutor(boost::asio::any_io_executor loop);
+  // The run directory is created (0700) if missing; its handle is kept for short socket paths.
+  LocalExecutor(boost::asio::any_io_executor loop, LocalExecutorOptions options);
+  // Closes the connections: the supervisors wait out their grace for the next server.
   ~LocalExecutor() override;
   boost::system::result<Launched, SpawnError> start(const LaunchSpec& spec,
                                                     ExitHandler on_exit) override;
   void signal_group(core::JobId job, int sig) override;
-  std::size_t running() const override { return children_.size(); }
+  std::size_t running() const override { return runs_.size(); }
+  std::vector<Survivor> survivors() override;
+  void adopt(const Survivor& run, ExitHandler on_exit) override;
+  void release(core::JobId job, int attempt) override;
 
  private:
-  struct Child;
-  void watch(core::JobId job);
+  struct Run;
+  void read_records(core::JobId job);
+  void on_record(core::JobId job, std::string_view text);
+  void on_disconnect(core::JobId job);
+  void deliver(core::JobId job, ExitStatus status);
+  std::string path(core::JobId job, int attempt, std::string_view suffix) const;
 
   boost::asio::any_io_executor loop_;
-  std::map<core::JobId, std::unique_ptr<Child>> children_;
+  LocalExecutorOptions options_;
+  int run_dir_fd_ = -1;
+  std::map<core::JobId, std::unique_ptr<Run>> runs_;
+  // Connections made by survivors() for adopt() to take over.
+  std::map<core::JobId, int> found_;
 };
+
+// The vramq-supervise binary beside the running executable (nullopt if it is not there).
+std::optional<std::string> supervisor_beside_self();
 
 }  // namespace vramq::exec

@@ -16,6 +16,7 @@
 
 #include "core/footprints.hpp"
 #include "core/job_record.hpp"
+#include "core/run_outcome.hpp"
 #include "core/start_prediction.hpp"
 #include "core/units.hpp"
 #include "exec/process_probe.hpp"
@@ -112,11 +113,6 @@ std::string attempt_log_path(const std::string& job_dir, std::string_view stream
                      stream == "stderr" ? "stderr" : "stdout");
 }
 
-std::string signal_name(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
-}
-
 }  // namespace
 
 Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::TaskCatalog catalog,
@@ -136,6 +132,8 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       log_watcher_(ioc, config_.log_follow == "inotify"),
       gpu_worker_(ioc.get_executor()),
       file_worker_(ioc.get_executor()) {
+  const char* crash = std::getenv("VRAMQ_TEST_CRASH_AFTER_SPAWN");
+  crash_after_spawn_ = crash != nullptr && std::string_view(crash) == "1";
   footprints_ = core::Footprints({.tolerance = config_.vram_tolerance});
   vram_limits_ = {
       .tolerance = config_.vram_tolerance,
@@ -156,76 +154,6 @@ std::int64_t Orchestrator::now_ms() const {
 
 std::string Orchestrator::job_dir(JobId id) const {
   return jobs_root_ + std::to_string(id);
-}
-
-core::Result<void> Orchestrator::start() {
-  auto first = gpu_source_->sample({});
-  if (!first) return core::Error{"GPU source: " + first.error().message};
-  if (first->gpus.empty()) return core::Error{"the GPU source reports no GPUs"};
-  sample_ = std::move(*first);
-  admitting_mb_.assign(sample_.gpus.size(), 0);
-
-  auto max_id = store_->max_id();
-  if (!max_id) return max_id.error();
-  next_id_ = *max_id + 1;
-  auto footprints = store_->load_footprints();
-  if (!footprints) return footprints.error();
-  for (const store::JobStore::FootprintRecord& f : *footprints)
-    footprints_.add(f.task, f.bucket, {.peak_mb = f.peak_mb, .reserved_mb = f.reserved_mb});
-  auto jobs = store_->load_unfinished();
-  if (!jobs) return jobs.error();
-  std::int64_t requeued = 0;
-  std::int64_t interrupted = 0;
-  // States recovery settled, for the dependencies of later jobs (a dependency's id is smaller
-  // than its dependent's, so it is settled first).
-  std::map<JobId, JobState> recovered;
-  for (Job& j : *jobs) {
-    if (j.state == JobState::running) {
-      // Its supervisor was this server's process: the run is lost. Kill what it left behind
-      // (only if the PID still names the same process), then retry or fail it.
-      if (j.pid > 0 && exec::kill_group_if_same(static_cast<pid_t>(j.pid), j.pid_start_ticks)) {
-        spdlog::warn("job {}: killed the process group {} left by the previous run", j.id, j.pid);
-      }
-      j.pid = 0;
-      j.pid_start_ticks = 0;
-      if (j.attempt <= j.spec.max_retries) {
-        j.state = JobState::queued;
-        keep_attempt_logs(j.id, j.attempt);
-        j.attempt += 1;
-        j.queued_at_ms = now_ms();
-        j.error = "interrupted by a vramq restart; queued again";
-        ++requeued;
-      } else {
-        j.state = JobState::failed;
-        j.reason = EndReason::interrupted;
-        j.error = "vramq stopped while the job was running";
-        j.finished_at_ms = now_ms();
-        ++interrupted;
-        store_->save(j);
-        recovered[j.id] = j.state;
-        continue;
-      }
-      store_->save(j);
-    }
-    recovered[j.id] = j.state;
-    if (auto doomed = recover_waiting(j, recovered)) {
-      recovered[j.id] = *doomed;
-      continue;
-    }
-  }
-  // Recovery loaded every row as a whole Job and kept it packed: hand the pages freed by the
-  // unpacked copies back to the system instead of carrying them for the life of the process.
-  jobs->clear();
-  jobs->shrink_to_fit();
-  malloc_trim(0);
-  spdlog::info(
-      "recovered {} queued jobs ({} re-queued after an interrupted run, {} waiting for other "
-      "jobs or a retry delay), {} interrupted",
-      queue_.size() + parked_.size(), requeued, parked_.size(), interrupted);
-  schedule_soon();
-  arm_poll_timer();
-  arm_parked_timer();
-  return {};
 }
 
 boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& req, JobId id) {
@@ -848,12 +776,17 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
                         .cwd = job.spec.cwd,
                         .env = job_environment(extra),
                         .stdout_path = log_path(dir, "stdout"),
-                        .stderr_path = log_path(dir, "stderr")};
+                        .stderr_path = log_path(dir, "stderr"),
+                        .attempt = job.attempt,
+                        .gpus = gpus};
   auto launched = executor_->start(spec, [this, id](exec::ExitStatus st) { on_exit(id, st); });
   if (!launched) {
     finish(id, JobState::failed, EndReason::spawn_failed, launched.error().message, {});
     return;
   }
+  // Tests only: a server that dies between the spawn and the save of the start (the next start
+  // must adopt the run, not start it a second time).
+  if (crash_after_spawn_) ::raise(SIGKILL);
   job.state = JobState::running;
   job.gpu = gpus.front();
   job.gpus = gpus;
@@ -894,6 +827,7 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   if (it == running_.end()) return;
   EndReason stop = it->second.stop_reason;
   std::string stop_detail = std::move(it->second.stop_detail);
+  if (!status.lost.empty()) spdlog::warn("job {}: {}", id, status.lost);
   std::string stdout_path = log_path(it->second.job_dir, "stdout");
   std::string stderr_path = log_path(it->second.job_dir, "stderr");
   // What it was last seen to use stays counted until a reading taken after its exit: a real
@@ -917,38 +851,14 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
     }
   }
 
-  JobState state = JobState::succeeded;
-  EndReason reason = EndReason::none;
-  std::string error;
-  if (stop == EndReason::timeout) {
-    state = JobState::timed_out;
-    reason = EndReason::timeout;
-    error = fmt::format("ran past its timeout of {} s and was stopped", job.spec.timeout_s);
-  } else if (stop == EndReason::cancelled) {
-    state = JobState::cancelled;
-    reason = EndReason::cancelled;
-  } else if (stop == EndReason::vram_exceeded) {
-    state = JobState::failed;
-    reason = EndReason::vram_exceeded;
-    error = stop_detail + "; stopped (--vram-policy kill) to protect the other jobs on its GPU";
-  } else if (stop == EndReason::interrupted) {
-    state = JobState::failed;
-    reason = EndReason::interrupted;
-    error = "vramq shut down while the job was running";
-  } else if (status.exit_code && *status.exit_code != 0) {
-    state = JobState::failed;
-    reason = EndReason::nonzero_exit;
-    error = fmt::format("exited with code {}", *status.exit_code);
-  } else if (status.signal) {
-    state = JobState::failed;
-    reason = EndReason::signal;
-    error = fmt::format("killed by {}", signal_name(*status.signal));
-  }
+  core::RunOutcome outcome = core::run_outcome(
+      {.why = stop, .detail = std::move(stop_detail), .timeout_s = job.spec.timeout_s}, status);
+  int ran_attempt = job.attempt;
   ++finishing_;
   request_sample();
   schedule_soon();
   // The tail of stderr tells a CUDA out-of-memory death from any other failure.
-  bool failed_by_itself = reason == EndReason::nonzero_exit || reason == EndReason::signal;
+  bool failed_by_itself = core::failed_by_itself(outcome.reason);
   struct Read {
     Output output;
     bool gpu_oom = false;
@@ -963,19 +873,20 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
                                .truncated = !ec && size > limit},
                     .gpu_oom = core::looks_like_gpu_oom(err_tail)};
       },
-      [this, id, state, reason, error](Read read) mutable {
+      [this, id, outcome, ran_attempt](Read read) mutable {
         --finishing_;
         if (read.gpu_oom) {
           const Job& job = active_.at(id);
-          reason = EndReason::gpu_oom;
-          error = core::gpu_oom_error(job.spec.vram_mb, job.peak_vram_mb);
+          outcome.reason = EndReason::gpu_oom;
+          outcome.error = core::gpu_oom_error(job.spec.vram_mb, job.peak_vram_mb);
         }
-        finish(id, state, reason, error, std::move(read.output));
+        finish(id, outcome.state, outcome.reason, outcome.error, std::move(read.output),
+               ran_attempt);
       });
 }
 
 void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::string error,
-                          Output output) {
+                          Output output, std::optional<int> ran_attempt) {
   auto it = active_.find(id);
   if (it == active_.end()) {
     // A job that ends without having run (cancelled while queued) comes out of the queue.
@@ -986,9 +897,13 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     it = active_.emplace(id, std::move(*queued)).first;
   }
   Job& job = it->second;
-  bool retry = (state == JobState::failed || state == JobState::timed_out) &&
-               reason != EndReason::spawn_failed && job.attempt <= job.spec.max_retries &&
+  bool retry = core::should_retry(state, reason, job.attempt, job.spec.max_retries) &&
                core::can_transition(job.state, JobState::queued);
+  // Once this save is durable, the executor may forget the run (its exit record goes with it).
+  auto saved = [this, id, ran_attempt](const core::Result<void>& r) {
+    if (!r) spdlog::error("job {}: new state not stored: {}", id, r.error().message);
+    if (r && ran_attempt) executor_->release(id, *ran_attempt);
+  };
   if (retry) {
     spdlog::info("job {}: attempt {} ended ({}); queued again", id, job.attempt,
                  core::to_string(reason));
@@ -1009,7 +924,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     job.output = std::move(output.text);
     job.output_truncated = output.truncated;
     job.not_before_ms = retry_at_ms(job);
-    store_->save(job);
+    store_->save(job, saved);
     if (job.not_before_ms > 0) {
       park_delayed(job);
     } else {
@@ -1037,8 +952,8 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
   queue_.erase(id);
   store_->save(
       settled,
-      [this, id](const core::Result<void>& r) {
-        if (!r) spdlog::error("job {}: final state not stored: {}", id, r.error().message);
+      [this, id, saved](const core::Result<void>& r) {
+        saved(r);
         settling_.erase(id);
       },
       std::nullopt, std::move(footprint));
@@ -1167,18 +1082,30 @@ asio::awaitable<void> Orchestrator::drain() {
   draining_ = true;
   poll_timer_.cancel();
   schedule_soon();
-  std::vector<JobId> ids;
-  for (const auto& [id, r] : running_)
-    ids.push_back(id);
-  for (JobId id : ids)
-    stop_job(id, EndReason::interrupted);
+  bool stop_jobs = config_.stop_jobs_on_exit;
+  if (stop_jobs) {
+    std::vector<JobId> ids;
+    for (const auto& [id, r] : running_)
+      ids.push_back(id);
+    for (JobId id : ids)
+      stop_job(id, EndReason::interrupted);
+  }
   asio::steady_timer tick(ioc_);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.kill_grace_s + 5);
-  // Shutdown only: a short poll until every job has exited and its end is recorded.
-  while ((!running_.empty() || finishing_ > 0 || !settling_.empty()) &&
-         std::chrono::steady_clock::now() < deadline) {
+  // Shutdown only: a short poll until every end already under way is recorded (and, with
+  // --stop-jobs-on-exit, every job has exited). Running jobs otherwise stay with their
+  // supervisors: the next start adopts them.
+  while (
+      ((stop_jobs && !running_.empty()) || finishing_ > 0 || !settling_.empty() || saving_ > 0) &&
+      std::chrono::steady_clock::now() < deadline) {
     tick.expires_after(std::chrono::milliseconds(20));
     co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  if (!running_.empty()) {
+    spdlog::info(
+        "{} jobs keep running under their supervisors; a vramq started on this data directory "
+        "within {} s (--orphan-grace-s) adopts them, else they are ended",
+        running_.size(), config_.orphan_grace_s);
   }
 }
 

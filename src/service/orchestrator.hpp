@@ -254,8 +254,11 @@ class Orchestrator {
     std::string text;
     bool truncated = false;  // stdout was longer than the text
   };
+  // `ran_attempt`: the executor's run that ended (released once the new state is stored).
   void finish(core::JobId id, core::JobState state, core::EndReason reason, std::string error,
-              Output output);
+              Output output, std::optional<int> ran_attempt = std::nullopt);
+  // Recovery (recovery.cpp): a run the last server left, taken over as if started here.
+  void adopt(core::Job job, const exec::Survivor& run);
   void stop_job(core::JobId id, core::EndReason why);
   void enqueue(const core::Job& job);
   bool may_cancel(const Caller& caller, const core::Job& job) const;  // logs a refusal
@@ -349,6 +352,7 @@ class Orchestrator {
   std::map<std::string, double, std::less<>> run_s_by_task_;
   std::int64_t recheck_failures_ = 0;
   boost::asio::steady_timer poll_timer_;
+  bool crash_after_spawn_ = false;  // VRAMQ_TEST_CRASH_AFTER_SPAWN=1 (tests only)
   LogWatcher log_watcher_;
   util::Worker gpu_worker_;   // the only thread that calls gpu_source_
   util::Worker file_worker_;  // log tails

@@ -157,6 +157,9 @@ def make_server(tmp_path):
     yield make
     for s in servers:
         s.stop()
+    # Jobs outlive their servers (under their supervisors): the test's own end them here.
+    end_supervisors(tmp_path)
+    for s in servers:
         # A sanitizer report or crash in the server fails the test that ran it.
         log = s.log_path.read_text(errors="replace")
         assert "ERROR: AddressSanitizer" not in log, log[-4000:]
@@ -181,6 +184,70 @@ def process_alive(pid):
         return state != "Z"
     except FileNotFoundError:
         return False
+
+
+def _proc_table():
+    """{pid: (ppid, state, cmdline)} of every process."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmdline = f.read().split(b"\0")
+        except OSError:
+            continue
+        out[int(d)] = (int(fields[1]), fields[0], [c.decode(errors="replace") for c in cmdline])
+    return out
+
+
+def supervisors_under(root):
+    """PIDs of live job supervisors whose run directory is under `root`."""
+    root = str(root)
+    out = []
+    for pid, (_, state, cmd) in _proc_table().items():
+        if state == "Z" or not cmd or not cmd[0].endswith("vramq-supervise"):
+            continue
+        if "--run-dir" in cmd and cmd[cmd.index("--run-dir") + 1].startswith(root):
+            out.append(pid)
+    return out
+
+
+def descendants(pid):
+    table = _proc_table()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, (pp, state, _) in table.items() if pp == p and state != "Z"]
+        out += kids
+        todo += kids
+    return out
+
+
+def end_supervisors(root):
+    """Kills every supervisor under `root` and its job's processes (test teardown)."""
+    for sup in supervisors_under(root):
+        for pid in descendants(sup) + [sup]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def supervisor_pid(data_dir, job_id, attempt=1):
+    """The PID of a job's supervisor, from its record in DATA_DIR/run."""
+    rec = Path(data_dir) / "run" / f"{job_id}-{attempt}.rec"
+    deadline = time.time() + 10 * SLOW
+    while time.time() < deadline:
+        if rec.exists():
+            for line in rec.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "supervisor_pid":
+                    return int(value)
+        time.sleep(0.05)
+    raise AssertionError(f"no supervisor record for job {job_id}")
 
 
 def helper_pids(data_dir, job_id, count):

@@ -18,7 +18,7 @@ FAKE_MODEL = str(Path(BIN).parent / "vramq-fake-model")
 def test_drain_refuses_new_work_and_requeues_a_run_with_retries_left(make_server, tmp_path):
     data = tmp_path / "data"
     s = make_server("--gpus", "sim:24GiB", "--allow-raw-commands", "--kill-grace-s", "3",
-                    data_dir=data)
+                    "--stop-jobs-on-exit", data_dir=data)
     # A run that ignores SIGTERM keeps the drain going for the 3 s grace: time to look.
     stubborn = s.post("/v1/jobs", {"command": [FAKE_MODEL, "--seconds", "60", "--ignore-sigterm",
                                                "1"], "vram_mb": 20000, "max_retries": 1}).json()

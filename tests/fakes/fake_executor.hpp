@@ -18,17 +18,28 @@ class FakeExecutor final : public exec::Executor {
   }
   void signal_group(core::JobId job, int sig) override { signals.emplace_back(job, sig); }
   std::size_t running() const override { return running_.size(); }
+  std::vector<exec::Survivor> survivors() override { return left_behind; }
+  void adopt(const exec::Survivor& run, ExitHandler on_exit) override {
+    adopted.push_back(run);
+    running_[run.job] = std::move(on_exit);
+    if (run.ended) exit_with(run.job, *run.ended);
+  }
+  void release(core::JobId job, int attempt) override { released.emplace_back(job, attempt); }
 
   // Ends a run as its process would: the orchestrator is told once.
-  void exit(core::JobId job, int code) {
+  void exit(core::JobId job, int code) { exit_with(job, exec::ExitStatus{.exit_code = code}); }
+  void exit_with(core::JobId job, exec::ExitStatus status) {
     auto h = std::move(running_.at(job));
     running_.erase(job);
-    h(exec::ExitStatus{.exit_code = code, .signal = std::nullopt});
+    h(std::move(status));
   }
   bool runs(core::JobId job) const { return running_.contains(job); }
 
   std::vector<exec::LaunchSpec> started;
   std::vector<std::pair<core::JobId, int>> signals;
+  std::vector<exec::Survivor> left_behind;  // what survivors() reports
+  std::vector<exec::Survivor> adopted;
+  std::vector<std::pair<core::JobId, int>> released;
 
  private:
   std::map<core::JobId, ExitHandler> running_;

@@ -39,6 +39,13 @@ class LocalExecutorTest : public ::testing::Test {
     return *status;
   }
 
+  LocalExecutorOptions options(std::int64_t orphan_grace_ms = 60'000) {
+    return {.run_dir = (dir_ / "run").string(),
+            .supervisor = VRAMQ_SUPERVISOR_PATH,
+            .orphan_grace_ms = orphan_grace_ms,
+            .kill_grace_ms = 1000};
+  }
+
   std::string read(const char* name) {
     std::ifstream in(dir_ / name);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -54,7 +61,7 @@ class LocalExecutorTest : public ::testing::Test {
 };
 
 TEST_F(LocalExecutorTest, ExitCodeStdoutStderrCwdAndEnvironment) {
-  LocalExecutor ex(ioc_.get_executor());
+  LocalExecutor ex(ioc_.get_executor(), options());
   ExitStatus st = run(ex, spec({"/bin/sh", "-c", "echo $GREETING; pwd; echo oops >&2; exit 7"}));
   EXPECT_EQ(st.exit_code, 7);
   EXPECT_FALSE(st.signal);
@@ -64,14 +71,14 @@ TEST_F(LocalExecutorTest, ExitCodeStdoutStderrCwdAndEnvironment) {
 }
 
 TEST_F(LocalExecutorTest, ArgvIsNotInterpretedByAShell) {
-  LocalExecutor ex(ioc_.get_executor());
+  LocalExecutor ex(ioc_.get_executor(), options());
   ExitStatus st = run(ex, spec({"/bin/echo", "$HOME", "a;b", "`id`"}));
   EXPECT_EQ(st.exit_code, 0);
   EXPECT_EQ(read("out"), "$HOME a;b `id`\n");
 }
 
 TEST_F(LocalExecutorTest, SpawnFailureIsAValueNamingTheProgram) {
-  LocalExecutor ex(ioc_.get_executor());
+  LocalExecutor ex(ioc_.get_executor(), options());
   auto r = ex.start(spec({"/nonexistent/prog"}), [](ExitStatus) { FAIL() << "no exit expected"; });
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().errno_value, ENOENT);
@@ -83,7 +90,7 @@ TEST_F(LocalExecutorTest, SpawnFailureIsAValueNamingTheProgram) {
 }
 
 TEST_F(LocalExecutorTest, SignalReachesTheWholeGroupAndStragglersAreKilledAtExit) {
-  LocalExecutor ex(ioc_.get_executor());
+  LocalExecutor ex(ioc_.get_executor(), options());
   // The job starts a helper in its group and records its pid, then waits.
   LaunchSpec s = spec({"/bin/sh", "-c", "sleep 300 & echo $! > helper.pid; wait"});
   std::optional<ExitStatus> status;
@@ -110,16 +117,121 @@ TEST_F(LocalExecutorTest, SignalReachesTheWholeGroupAndStragglersAreKilledAtExit
 }
 
 TEST_F(LocalExecutorTest, KillGroupIfSameRefusesAReusedPid) {
-  LocalExecutor ex(ioc_.get_executor());
+  LocalExecutor ex(ioc_.get_executor(), options());
   LaunchSpec s = spec({"/bin/sleep", "300"});
   std::optional<ExitStatus> status;
   auto launched = ex.start(s, [&](ExitStatus st) { status = st; });
   ASSERT_TRUE(launched);
   EXPECT_FALSE(kill_group_if_same(launched->pid, launched->start_ticks + 1));
+  // Killing the supervisor itself: the job dies with it, and the end says nothing was recorded.
   EXPECT_TRUE(kill_group_if_same(launched->pid, launched->start_ticks));
   while (!status)
     ioc_.run_one();
-  EXPECT_EQ(status->signal, SIGKILL);
+  EXPECT_FALSE(status->lost.empty());
+}
+
+// Waits for a pid the job wrote to `name`.
+pid_t wait_pid_file(const fs::path& path) {
+  for (int i = 0; i < 500; ++i) {
+    std::ifstream in(path);
+    pid_t pid = 0;
+    if (in >> pid && pid > 0) return pid;
+    ::usleep(10'000);
+  }
+  return 0;
+}
+
+bool gone(pid_t pid) {
+  for (int i = 0; i < 500; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    if (text.empty() || text.substr(text.rfind(')') + 2, 1) == "Z") return true;
+    ::usleep(10'000);
+  }
+  return false;
+}
+
+TEST_F(LocalExecutorTest, DescendantsInTheirOwnSessionEndWithTheJob) {
+  LocalExecutor ex(ioc_.get_executor(), options());
+  // setsid leaves the job's process group and session; the double fork leaves its parent.
+  ExitStatus st =
+      run(ex, spec({"/bin/sh", "-c",
+                    "setsid sleep 300 & echo $! > escaped.pid; "
+                    "(sh -c 'sleep 300 & echo $! > orphan.pid' &); sleep 0.2; exit 0"}));
+  EXPECT_EQ(st.exit_code, 0);
+  pid_t escaped = wait_pid_file(dir_ / "escaped.pid");
+  pid_t orphan = wait_pid_file(dir_ / "orphan.pid");
+  ASSERT_GT(escaped, 0);
+  ASSERT_GT(orphan, 0);
+  EXPECT_TRUE(gone(escaped));
+  EXPECT_TRUE(gone(orphan));
+}
+
+TEST_F(LocalExecutorTest, ANewExecutorAdoptsARunAndSignalsIt) {
+  LaunchSpec s = spec({"/bin/sleep", "300"});
+  s.gpus = {1};
+  s.attempt = 2;
+  Launched first;
+  {
+    LocalExecutor ex(ioc_.get_executor(), options());
+    auto launched = ex.start(s, [](ExitStatus) { ADD_FAILURE() << "no exit while attached"; });
+    ASSERT_TRUE(launched);
+    first = *launched;
+    ioc_.run_for(std::chrono::milliseconds(200));
+  }  // the server goes away; the run goes on
+  ioc_.restart();
+  LocalExecutor next(ioc_.get_executor(), options());
+  std::vector<Survivor> found = next.survivors();
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].job, s.job);
+  EXPECT_EQ(found[0].attempt, 2);
+  EXPECT_TRUE(found[0].alive);
+  EXPECT_TRUE(found[0].started);
+  EXPECT_EQ(found[0].gpus, std::vector<int>{1});
+  EXPECT_EQ(found[0].supervisor.pid, first.pid);
+  EXPECT_EQ(found[0].supervisor.start_ticks, first.start_ticks);
+  EXPECT_GT(found[0].started_at_ms, 0);
+  std::optional<ExitStatus> status;
+  next.adopt(found[0], [&](ExitStatus st) { status = st; });
+  next.signal_group(s.job, SIGTERM);
+  while (!status)
+    ioc_.run_one();
+  EXPECT_EQ(status->signal, SIGTERM);
+  EXPECT_FALSE(status->orphaned);
+  next.release(s.job, 2);
+  EXPECT_TRUE(fs::is_empty(dir_ / "run"));
+}
+
+TEST_F(LocalExecutorTest, WithNoServerPastTheGraceTheSupervisorEndsTheJobAndSaysSo) {
+  LaunchSpec s = spec({"/bin/sh", "-c", "echo $$ > job.pid; exec sleep 300"});
+  {
+    LocalExecutor ex(ioc_.get_executor(), options(200));
+    ASSERT_TRUE(ex.start(s, [](ExitStatus) {}));
+    ioc_.run_for(std::chrono::milliseconds(100));
+  }
+  pid_t job = wait_pid_file(dir_ / "job.pid");
+  ASSERT_GT(job, 0);
+  EXPECT_TRUE(gone(job));
+  LocalExecutor next(ioc_.get_executor(), options());
+  std::vector<Survivor> found;
+  for (int i = 0; i < 200 && (found.empty() || found[0].alive); ++i) {
+    ::usleep(10'000);
+    found = next.survivors();
+  }
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_FALSE(found[0].alive);
+  ASSERT_TRUE(found[0].ended);
+  EXPECT_TRUE(found[0].ended->orphaned);
+  EXPECT_EQ(found[0].ended->signal, SIGTERM);
+}
+
+TEST_F(LocalExecutorTest, AProgramThatCannotBeExecutedIsASpawnError) {
+  fs::path script = dir_ / "no-interpreter";
+  std::ofstream(script) << "#!/nonexistent/interpreter\n";
+  fs::permissions(script, fs::perms::owner_all);
+  LocalExecutor ex(ioc_.get_executor(), options());
+  ExitStatus st = run(ex, spec({script.string()}));
+  EXPECT_NE(st.spawn_error.find("no-interpreter"), std::string::npos) << st.spawn_error;
 }
 
 TEST(ReadProcStat, ReadsThisProcess) {

@@ -29,7 +29,9 @@ unit = "mb"
 
 class OrchestratorTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { boot({}); }
+  // A server on the test's data directory whose executor reports `left_behind` at start-up.
+  void boot(std::vector<exec::Survivor> left_behind) {
     core::Config config;
     config.data_dir = dir_.path().string();
     config.gpu_poll_ms = 10'000;  // readings only when the test's events ask for them
@@ -38,6 +40,7 @@ class OrchestratorTest : public ::testing::Test {
     auto store = store::JobStore::open((dir_.path() / "vramq.db").string(), ioc_.get_executor());
     ASSERT_TRUE(store);
     auto executor = std::make_unique<testing::FakeExecutor>();
+    executor->left_behind = std::move(left_behind);
     exec_ = executor.get();
     o_ = std::make_unique<Orchestrator>(
         ioc_, config, std::move(*catalog),
@@ -45,6 +48,12 @@ class OrchestratorTest : public ::testing::Test {
         std::move(*store));
     ASSERT_TRUE(o_->start());
     settle();
+  }
+  // The server goes away (as after kill -9: nothing more is saved) and the next one starts.
+  void restart(std::vector<exec::Survivor> left_behind) {
+    o_.reset();
+    ioc_.restart();
+    boot(std::move(left_behind));
   }
   void TearDown() override {
     o_.reset();
@@ -155,6 +164,100 @@ TEST_F(OrchestratorTest, ARefusedSubmissionUsesNoId) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, SubmitErrc::unprocessable);
   EXPECT_EQ(submit(1000), 1);
+}
+
+}  // namespace
+}  // namespace vramq::service
+
+namespace vramq::service {
+namespace {
+
+exec::Survivor alive_run(core::JobId job, std::int64_t started_at_ms) {
+  return {.job = job,
+          .attempt = 1,
+          .started = true,
+          .alive = true,
+          .gpus = {0},
+          .started_at_ms = started_at_ms,
+          .supervisor = {.pid = 4242, .start_ticks = 7},
+          .ended = std::nullopt};
+}
+
+TEST_F(OrchestratorTest, AnAdoptedRunKeepsItsStartAndHoldsItsMemoryBeforeAnyPass) {
+  core::JobId a = submit(14000);
+  core::Job before = job(a);
+  ASSERT_EQ(before.state, core::JobState::running);
+  restart({alive_run(a, before.started_at_ms)});
+  ASSERT_EQ(exec_->adopted.size(), 1u);
+  core::Job after = job(a);
+  EXPECT_EQ(after.state, core::JobState::running);
+  EXPECT_EQ(after.started_at_ms, before.started_at_ms);
+  EXPECT_EQ(after.attempt, 1);
+  EXPECT_EQ(after.pid, 4242);
+  // 14000 + 14000 + 1024 buffer > 24576: the adopted run's memory is not free for another.
+  core::JobId b = submit(14000);
+  EXPECT_FALSE(exec_->runs(b));
+  EXPECT_EQ(job(b).state, core::JobState::queued);
+  exec_->exit(a, 0);
+  settle();
+  EXPECT_EQ(job(a).state, core::JobState::succeeded);
+  EXPECT_TRUE(exec_->runs(b));
+  EXPECT_EQ(exec_->released, (std::vector<std::pair<core::JobId, int>>{{a, 1}}));
+}
+
+TEST_F(OrchestratorTest, ARunWhoseStartWasNeverStoredIsAdoptedNotStartedAgain) {
+  core::JobId a = submit(20000);
+  core::JobId b = submit(20000);  // queued behind a
+  ASSERT_EQ(job(b).state, core::JobState::queued);
+  // As if the last server had spawned b and died before it stored the start.
+  restart({alive_run(a, 1000), alive_run(b, 2000)});
+  EXPECT_TRUE(exec_->started.empty());
+  core::Job jb = job(b);
+  EXPECT_EQ(jb.state, core::JobState::running);
+  EXPECT_EQ(jb.started_at_ms, 2000);
+  EXPECT_EQ(jb.gpus, std::vector<int>{0});
+  exec_->exit(b, 0);
+  exec_->exit(a, 0);
+  settle();
+  EXPECT_EQ(job(b).state, core::JobState::succeeded);
+  EXPECT_TRUE(exec_->started.empty());  // ran once, under the last server
+}
+
+TEST_F(OrchestratorTest, RunsThatEndedWhileTheServerWasAwayFinishFromTheirRecord) {
+  core::JobId ok = submit(1000);
+  core::JobId bad = submit(1000);
+  core::JobId orphan = submit(1000);
+  core::JobId lost = submit(1000);
+  auto ended = [](core::JobId id, exec::ExitStatus st) {
+    exec::Survivor s = alive_run(id, 1000);
+    s.alive = false;
+    s.ended = std::move(st);
+    return s;
+  };
+  restart({ended(ok, {.exit_code = 0}), ended(bad, {.exit_code = 4}),
+           ended(orphan, {.signal = SIGTERM, .orphaned = true}),
+           ended(lost, {.lost = "its supervisor ended without recording the job's exit"})});
+  settle();
+  EXPECT_EQ(job(ok).state, core::JobState::succeeded);
+  EXPECT_EQ(job(bad).reason, core::EndReason::nonzero_exit);
+  EXPECT_EQ(job(bad).exit_code, 4);
+  EXPECT_EQ(job(orphan).reason, core::EndReason::interrupted);
+  EXPECT_NE(job(orphan).error.find("--orphan-grace-s"), std::string::npos);
+  EXPECT_EQ(job(lost).reason, core::EndReason::interrupted);
+  EXPECT_EQ(exec_->released.size(), 4u);
+}
+
+TEST_F(OrchestratorTest, ARunningJobWithNoRunLeftIsInterruptedAndStaleRunsAreReleased) {
+  core::JobId a = submit(1000);
+  exec::Survivor stale = alive_run(a, 1000);
+  stale.attempt = 7;  // not the job's attempt
+  exec::Survivor unknown = alive_run(999, 1000);
+  restart({stale, unknown});
+  EXPECT_TRUE(exec_->adopted.empty());
+  core::Job j = job(a);
+  EXPECT_EQ(j.state, core::JobState::failed);
+  EXPECT_EQ(j.reason, core::EndReason::interrupted);
+  EXPECT_EQ(exec_->released, (std::vector<std::pair<core::JobId, int>>{{a, 7}, {999, 1}}));
 }
 
 }  // namespace

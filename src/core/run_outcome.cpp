@@ -1,0 +1,63 @@
+#include "core/run_outcome.hpp"
+
+#include <string.h>
+
+#include <fmt/format.h>
+
+namespace vramq::core {
+
+namespace {
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
+}
+
+}  // namespace
+
+RunOutcome run_outcome(const StopRequest& stop, const RunEnd& end) {
+  if (!end.spawn_error.empty()) {
+    return {JobState::failed, EndReason::spawn_failed, end.spawn_error};
+  }
+  switch (stop.why) {
+    case EndReason::timeout:
+      return {JobState::timed_out, EndReason::timeout,
+              fmt::format("ran past its timeout of {} s and was stopped", stop.timeout_s)};
+    case EndReason::cancelled:
+      return {JobState::cancelled, EndReason::cancelled, ""};
+    case EndReason::vram_exceeded:
+      return {JobState::failed, EndReason::vram_exceeded,
+              stop.detail + "; stopped (--vram-policy kill) to protect the other jobs on its GPU"};
+    case EndReason::interrupted:
+      return {JobState::failed, EndReason::interrupted,
+              "vramq shut down while the job was running"};
+    default:
+      break;
+  }
+  if (!end.lost.empty()) return {JobState::failed, EndReason::interrupted, end.lost};
+  if (end.orphaned) {
+    return {JobState::failed, EndReason::interrupted,
+            "no vramq server attached within --orphan-grace-s; its supervisor ended it"};
+  }
+  if (end.exit_code && *end.exit_code != 0) {
+    return {JobState::failed, EndReason::nonzero_exit,
+            fmt::format("exited with code {}", *end.exit_code)};
+  }
+  if (end.signal) {
+    return {JobState::failed, EndReason::signal,
+            fmt::format("killed by {}", signal_name(*end.signal))};
+  }
+  return {JobState::succeeded, EndReason::none, ""};
+}
+
+bool should_retry(JobState state, EndReason reason, int attempt, int max_retries) {
+  return (state == JobState::failed || state == JobState::timed_out) &&
+         reason != EndReason::spawn_failed && reason != EndReason::dependency_failed &&
+         attempt <= max_retries;
+}
+
+bool failed_by_itself(EndReason reason) {
+  return reason == EndReason::nonzero_exit || reason == EndReason::signal;
+}
+
+}  // namespace vramq::core

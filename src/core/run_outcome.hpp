@@ -1,0 +1,45 @@
+#pragma once
+// How the end of a run becomes a job's state, reason and error, and whether it is retried: the
+// decisions the orchestrator makes when an executor reports an exit, as pure functions.
+
+#include <optional>
+#include <string>
+
+#include "core/job.hpp"
+
+namespace vramq::core {
+
+// What an executor reports about a run's end.
+struct RunEnd {
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  bool orphaned = false;    // its supervisor ended it: no server attached within the grace
+  std::string spawn_error;  // it could not be started (nothing ran)
+  std::string lost;         // no record of its end exists (its supervisor died): why
+  bool operator==(const RunEnd&) const = default;
+};
+
+struct RunOutcome {
+  JobState state = JobState::succeeded;
+  EndReason reason = EndReason::none;
+  std::string error;
+  bool operator==(const RunOutcome&) const = default;
+};
+
+// Why the server was stopping the run, if it was: its own ends come first (a job killed because
+// of its timeout ends timed_out, whatever its exit code).
+struct StopRequest {
+  EndReason why = EndReason::none;  // timeout, cancelled, vram_exceeded, interrupted, or none
+  std::string detail;               // vram_exceeded: what was measured
+  std::int64_t timeout_s = 0;
+};
+RunOutcome run_outcome(const StopRequest& stop, const RunEnd& end);
+
+// Whether a run that ended this way is tried again: failures and timeouts (not a failed spawn,
+// not a cancel) while retries remain.
+bool should_retry(JobState state, EndReason reason, int attempt, int max_retries);
+
+// Whether the run's end says it failed on its own (its stderr then tells a CUDA out-of-memory).
+bool failed_by_itself(EndReason reason);
+
+}  // namespace vramq::core

@@ -1,0 +1,462 @@
+#include "exec/supervisor.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <map>
+#include <optional>
+
+#include "exec/process_probe.hpp"
+#include "exec/supervisor_protocol.hpp"
+
+namespace vramq::exec {
+
+namespace {
+
+constexpr int kMaxConnections = 8;  // attached servers (one, plus stale ones being noticed)
+
+std::int64_t wall_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return std::int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+std::int64_t mono_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+void write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// Every process below this one (children, theirs, ...), from one pass over /proc.
+std::vector<pid_t> descendants() {
+  std::multimap<std::int64_t, pid_t> children;
+  if (DIR* proc = ::opendir("/proc")) {
+    while (dirent* e = ::readdir(proc)) {
+      pid_t pid = 0;
+      std::string_view name(e->d_name);
+      auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
+      if (ec != std::errc{} || end != name.data() + name.size()) continue;
+      if (auto stat = read_proc_stat(pid)) children.emplace(stat->ppid, pid);
+    }
+    ::closedir(proc);
+  }
+  std::vector<pid_t> out;
+  std::vector<pid_t> todo{::getpid()};
+  while (!todo.empty()) {
+    pid_t parent = todo.back();
+    todo.pop_back();
+    auto [begin, stop] = children.equal_range(parent);
+    for (auto it = begin; it != stop; ++it) {
+      out.push_back(it->second);
+      todo.push_back(it->second);
+    }
+  }
+  return out;
+}
+
+class Supervisor {
+ public:
+  Supervisor(const SupervisorOptions& o, char** envp) : o_(o), envp_(envp) {}
+  int run();
+
+ private:
+  bool listen_socket();
+  bool spawn_job();  // false: nothing runs (the record says why)
+  void loop();
+  void on_signal();
+  void accept_server();
+  void read_server(std::size_t index);
+  void relay(int sig);
+  void end_job(const siginfo_t& info);
+  void save_record(bool durable);
+  void send_record();
+  void drop(std::size_t index);
+
+  const SupervisorOptions& o_;
+  char** envp_;
+  SupervisorRecord record_;
+  int signal_fd_ = -1;
+  int listen_fd_ = -1;
+  struct Connection {
+    int fd = -1;
+    std::string in;
+  };
+  std::vector<Connection> servers_;
+  pid_t job_ = 0;
+  std::int64_t orphan_since_ms_ = -1;  // monotonic; -1 while a server is attached
+  std::int64_t kill_at_ms_ = -1;       // monotonic; SIGKILL due (ending an orphaned job)
+  bool done_ = false;
+};
+
+int Supervisor::run() {
+  // Descendants that lose their parent come back here, not to init, and are ended with the job.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  // Its stdin/stdout/stderr are /dev/null (the server's spawn): nothing here writes to them.
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2})
+    sigaddset(&mask, sig);
+  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);  // a server gone mid-write is noticed on the next read
+  signal_fd_ = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signal_fd_ < 0 || ::chdir(o_.run_dir.c_str()) != 0) return 1;
+
+  record_.job = o_.job;
+  record_.attempt = o_.attempt;
+  record_.supervisor_pid = ::getpid();
+  record_.supervisor_start_ticks = process_start_ticks(::getpid()).value_or(0);
+  record_.gpus = o_.gpus;
+  if (o_.attach_fd >= 0) {
+    ::fcntl(o_.attach_fd, F_SETFL, ::fcntl(o_.attach_fd, F_GETFL) | O_NONBLOCK);
+    ::fcntl(o_.attach_fd, F_SETFD, FD_CLOEXEC);
+    servers_.push_back({.fd = o_.attach_fd, .in = {}});
+  } else {
+    orphan_since_ms_ = mono_ms();
+  }
+  bool listening = listen_socket();
+  if (spawn_job()) {
+    save_record(false);
+    send_record();
+    if (!listening) {
+      // No one could re-attach: ending the job now beats ending it unseen after a restart.
+      relay(SIGKILL);
+    }
+    loop();
+  }
+  save_record(true);
+  send_record();
+  ::unlink(run_file(o_.job, o_.attempt, ".sock").c_str());
+  return 0;
+}
+
+bool Supervisor::listen_socket() {
+  std::string name = run_file(o_.job, o_.attempt, ".sock");
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listen_fd_ < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, name.c_str(), name.size() + 1);  // relative: short whatever the dir
+  ::unlink(name.c_str());
+  mode_t old = ::umask(077);  // only the server's user may connect
+  int rc = ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  ::umask(old);
+  return rc == 0 && ::listen(listen_fd_, kMaxConnections) == 0;
+}
+
+bool Supervisor::spawn_job() {
+  int failure[2];
+  if (::pipe2(failure, O_CLOEXEC) != 0) {
+    record_.ended = true;
+    record_.spawn_error = std::string("pipe: ") + std::strerror(errno);
+    record_.ended_at_ms = wall_ms();
+    return false;
+  }
+  std::vector<char*> argv;
+  for (const std::string& a : o_.argv)
+    argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t self = ::getpid();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    // The job: its own process group; dies with the supervisor, whatever kills it.
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != self) ::_exit(127);
+    int err = 0;
+    auto redirect = [&err](int target, const char* path, int flags) {
+      int fd = ::open(path, flags | O_CLOEXEC, 0644);
+      if (fd < 0 || ::dup2(fd, target) < 0) err = errno;
+      if (fd >= 0 && fd != target) ::close(fd);
+    };
+    redirect(0, "/dev/null", O_RDONLY);
+    if (!err) redirect(1, o_.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC);
+    if (!err) redirect(2, o_.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC);
+    if (!err && !o_.cwd.empty() && ::chdir(o_.cwd.c_str()) != 0) err = errno;
+    if (!err) {
+      // Default dispositions and an empty mask, whatever the supervisor blocks or ignores.
+      for (int sig = 1; sig < NSIG; ++sig)
+        ::signal(sig, SIG_DFL);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      // Nothing of the supervisor's (socket, lock, signalfd) leaks into the job.
+      ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+      ::execve(o_.program.c_str(), argv.data(), envp_);
+      err = errno;
+    }
+    write_all(failure[1], std::string_view(reinterpret_cast<const char*>(&err), sizeof err));
+    ::_exit(127);
+  }
+  ::close(failure[1]);
+  int err = pid < 0 ? errno : 0;
+  if (pid > 0) {
+    ::setpgid(pid, pid);  // also here: no signal may reach it before its group exists
+    // The pipe closes on a successful exec (CLOEXEC), or carries the child's errno.
+    ssize_t n = 0;
+    do {
+      n = ::read(failure[0], &err, sizeof err);
+    } while (n < 0 && errno == EINTR);
+    if (n != sizeof err) err = 0;
+  }
+  ::close(failure[0]);
+  if (err != 0) {
+    if (pid > 0) ::waitpid(pid, nullptr, 0);
+    record_.ended = true;
+    record_.spawn_error =
+        "cannot run " + (o_.argv.empty() ? o_.program : o_.argv[0]) + ": " + std::strerror(err);
+    record_.ended_at_ms = wall_ms();
+    return false;
+  }
+  job_ = pid;
+  record_.pid = pid;
+  record_.pid_start_ticks = process_start_ticks(pid).value_or(0);
+  record_.started_at_ms = wall_ms();
+  return true;
+}
+
+void Supervisor::loop() {
+  while (!done_) {
+    std::vector<pollfd> fds{{.fd = signal_fd_, .events = POLLIN, .revents = 0},
+                            {.fd = listen_fd_, .events = POLLIN, .revents = 0}};
+    for (const Connection& c : servers_)
+      fds.push_back({.fd = c.fd, .events = POLLIN, .revents = 0});
+    int timeout = -1;
+    std::int64_t now = mono_ms();
+    if (orphan_since_ms_ >= 0 && kill_at_ms_ < 0 && !record_.orphaned) {
+      timeout =
+          static_cast<int>(std::max<std::int64_t>(0, orphan_since_ms_ + o_.orphan_grace_ms - now));
+    }
+    if (kill_at_ms_ >= 0) timeout = static_cast<int>(std::max<std::int64_t>(0, kill_at_ms_ - now));
+    int n = ::poll(fds.data(), fds.size(), timeout);
+    if (n < 0 && errno != EINTR) return;
+    if (fds[0].revents != 0) on_signal();
+    if (done_) return;
+    if (fds[1].revents != 0) accept_server();
+    // Back to front: drop() removes from servers_.
+    for (std::size_t i = fds.size(); i-- > 2;) {
+      if (fds[i].revents != 0 && i - 2 < servers_.size()) read_server(i - 2);
+    }
+    now = mono_ms();
+    if (servers_.empty() && orphan_since_ms_ < 0) orphan_since_ms_ = now;
+    if (orphan_since_ms_ >= 0 && !record_.orphaned &&
+        now >= orphan_since_ms_ + o_.orphan_grace_ms) {
+      // No server for the whole grace: the job must not hold its GPU unseen any longer.
+      record_.orphaned = true;
+      relay(SIGTERM);
+      kill_at_ms_ = now + o_.kill_grace_ms;
+    }
+    if (kill_at_ms_ >= 0 && now >= kill_at_ms_) {
+      relay(SIGKILL);
+      kill_at_ms_ = -1;
+    }
+  }
+}
+
+void Supervisor::on_signal() {
+  signalfd_siginfo si{};
+  while (::read(signal_fd_, &si, sizeof si) == sizeof si) {
+    if (si.ssi_signo != SIGCHLD) relay(static_cast<int>(si.ssi_signo));
+  }
+  // Reap whatever exited; the job's main process is left a zombie (WNOWAIT) until the rest of
+  // its group is killed, so that its PID (the group's id) cannot be reused meanwhile.
+  for (;;) {
+    siginfo_t info{};
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+    if (info.si_pid == job_) {
+      end_job(info);
+      return;
+    }
+    ::waitpid(info.si_pid, nullptr, 0);
+  }
+}
+
+void Supervisor::end_job(const siginfo_t& info) {
+  if (info.si_code == CLD_EXITED) {
+    record_.exit_code = info.si_status;
+  } else {
+    record_.signal = info.si_status;
+  }
+  // What the job leaves behind must not outlive it (it could hold VRAM unseen): its group, then
+  // every descendant, again until none is left (killed parents hand their children to us).
+  ::kill(-job_, SIGKILL);
+  relay(SIGKILL);
+  ::waitpid(job_, nullptr, 0);
+  for (;;) {
+    for (pid_t p : descendants())
+      ::kill(p, SIGKILL);
+    if (::waitpid(-1, nullptr, 0) < 0 && errno == ECHILD) break;
+  }
+  record_.ended = true;
+  record_.ended_at_ms = wall_ms();
+  done_ = true;
+}
+
+void Supervisor::relay(int sig) {
+  if (job_ <= 0) return;
+  ::kill(-job_, sig);
+  for (pid_t p : descendants())
+    ::kill(p, sig);
+}
+
+void Supervisor::accept_server() {
+  for (;;) {
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    bool same_user = ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+                     (cred.uid == ::getuid() || cred.uid == 0);
+    if (!same_user || static_cast<int>(servers_.size()) >= kMaxConnections) {
+      ::close(fd);
+      continue;
+    }
+    servers_.push_back({.fd = fd, .in = {}});
+    orphan_since_ms_ = -1;
+    std::string text = format_record(record_) + "\n";
+    write_all(fd, text);
+  }
+}
+
+void Supervisor::read_server(std::size_t index) {
+  char buf[512];
+  ssize_t n = ::read(servers_[index].fd, buf, sizeof buf);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) {
+    drop(index);
+    return;
+  }
+  std::string& in = servers_[index].in;
+  in.append(buf, static_cast<std::size_t>(n));
+  std::size_t nl = 0;
+  while ((nl = in.find('\n')) != std::string::npos) {
+    if (std::optional<int> sig = parse_signal_line(std::string_view(in).substr(0, nl))) {
+      relay(*sig);
+    }
+    in.erase(0, nl + 1);
+  }
+  if (in.size() > 4096) drop(index);  // no line is this long: not a server
+}
+
+void Supervisor::drop(std::size_t index) {
+  ::close(servers_[index].fd);
+  servers_.erase(servers_.begin() + static_cast<std::ptrdiff_t>(index));
+}
+
+void Supervisor::save_record(bool durable) {
+  std::string name = run_file(o_.job, o_.attempt, ".rec");
+  std::string tmp = name + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  write_all(fd, format_record(record_));
+  // The exit must survive this process and the server: on disk before the rename shows it.
+  if (durable) ::fsync(fd);
+  ::close(fd);
+  ::rename(tmp.c_str(), name.c_str());
+  if (durable) {
+    int dir = ::open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+      ::fsync(dir);
+      ::close(dir);
+    }
+  }
+}
+
+void Supervisor::send_record() {
+  std::string text = format_record(record_) + "\n";
+  for (const Connection& c : servers_)
+    write_all(c.fd, text);
+}
+
+std::int64_t parse_int(const std::string& s, bool& ok) {
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  ok = ok && ec == std::errc{} && end == s.data() + s.size();
+  return v;
+}
+
+}  // namespace
+
+ParsedOptions parse_supervisor_args(const std::vector<std::string>& args) {
+  ParsedOptions out;
+  SupervisorOptions& o = out.options;
+  bool ok = true;
+  std::size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (i + 1 >= args.size()) {
+      out.error = "missing value for " + a;
+      return out;
+    }
+    const std::string& v = args[++i];
+    if (a == "--run-dir") {
+      o.run_dir = v;
+    } else if (a == "--job") {
+      o.job = parse_int(v, ok);
+    } else if (a == "--attempt") {
+      o.attempt = static_cast<int>(parse_int(v, ok));
+    } else if (a == "--gpus") {
+      o.gpus = v;
+    } else if (a == "--orphan-grace-ms") {
+      o.orphan_grace_ms = parse_int(v, ok);
+    } else if (a == "--kill-grace-ms") {
+      o.kill_grace_ms = parse_int(v, ok);
+    } else if (a == "--program") {
+      o.program = v;
+    } else if (a == "--cwd") {
+      o.cwd = v;
+    } else if (a == "--stdout") {
+      o.stdout_path = v;
+    } else if (a == "--stderr") {
+      o.stderr_path = v;
+    } else if (a == "--attach-fd") {
+      o.attach_fd = static_cast<int>(parse_int(v, ok));
+    } else {
+      out.error = "unknown option " + a;
+      return out;
+    }
+  }
+  o.argv.assign(args.begin() + static_cast<std::ptrdiff_t>(std::min(i, args.size())), args.end());
+  if (!ok) {
+    out.error = "a number option is not a number";
+  } else if (o.run_dir.empty() || o.job <= 0 || o.attempt <= 0 || o.program.empty() ||
+             o.argv.empty() || o.stdout_path.empty() || o.stderr_path.empty()) {
+    out.error =
+        "usage: vramq-supervise --run-dir DIR --job N --attempt A --program PATH --stdout FILE "
+        "--stderr FILE [--cwd DIR] [--gpus LIST] [--orphan-grace-ms MS] [--kill-grace-ms MS] "
+        "[--attach-fd FD] -- ARGV...";
+  }
+  return out;
+}
+
+int run_supervisor(const SupervisorOptions& options, char** envp) {
+  Supervisor s(options, envp);
+  return s.run();
+}
+
+}  // namespace vramq::exec

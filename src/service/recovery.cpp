@@ -1,0 +1,163 @@
+// Orchestrator: start-up. The first GPU reading, then recovery of the store and adoption of the
+// runs the last server left behind (their supervisors kept them going):
+//   - a run whose supervisor lives is re-attached: the job stays `running` with its start,
+//     attempt, GPUs and timeout, and its reservation is held before the first scheduling pass;
+//   - a run that ended while no server watched is finished from its supervisor's record, through
+//     the same path as any exit (on_exit), so that its state, output and retries are as usual;
+//   - a running job with neither a live supervisor nor a record ends `interrupted` (or queues
+//     again while retries remain), as does one whose supervisor died unrecorded;
+//   - a job the store still has `queued` whose run exists (the last server died between the
+//     spawn and the save of the start) is adopted the same way: it never runs twice.
+
+#include <malloc.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+
+#include "exec/process_probe.hpp"
+#include "service/orchestrator.hpp"
+
+namespace vramq::service {
+namespace asio = boost::asio;
+using core::EndReason;
+using core::Job;
+using core::JobId;
+using core::JobState;
+
+core::Result<void> Orchestrator::start() {
+  auto first = gpu_source_->sample({});
+  if (!first) return core::Error{"GPU source: " + first.error().message};
+  if (first->gpus.empty()) return core::Error{"the GPU source reports no GPUs"};
+  sample_ = std::move(*first);
+  admitting_mb_.assign(sample_.gpus.size(), 0);
+
+  auto max_id = store_->max_id();
+  if (!max_id) return max_id.error();
+  next_id_ = *max_id + 1;
+  auto footprints = store_->load_footprints();
+  if (!footprints) return footprints.error();
+  for (const store::JobStore::FootprintRecord& f : *footprints)
+    footprints_.add(f.task, f.bucket, {.peak_mb = f.peak_mb, .reserved_mb = f.reserved_mb});
+  auto jobs = store_->load_unfinished();
+  if (!jobs) return jobs.error();
+
+  // The runs the last server left, by job (a job has at most one current run: its attempt's).
+  std::map<JobId, exec::Survivor> runs;
+  for (exec::Survivor& s : executor_->survivors()) {
+    auto [it, fresh] = runs.try_emplace(s.job, s);
+    if (!fresh && s.attempt > it->second.attempt) std::swap(it->second, s);
+    if (!fresh) executor_->release(s.job, s.attempt);  // an older attempt's leftovers
+  }
+  std::int64_t adopted = 0;
+  std::int64_t requeued = 0;
+  std::int64_t interrupted = 0;
+  // States recovery settled, for the dependencies of later jobs (a dependency's id is smaller
+  // than its dependent's, so it is settled first).
+  std::map<JobId, JobState> recovered;
+  for (Job& j : *jobs) {
+    auto found = runs.find(j.id);
+    if (found != runs.end()) {
+      exec::Survivor run = std::move(found->second);
+      runs.erase(found);
+      if (run.attempt == j.attempt && run.started) {
+        recovered[j.id] = JobState::running;
+        adopt(std::move(j), run);
+        ++adopted;
+        continue;
+      }
+      // Another attempt's, or one that never got going: nothing of it counts.
+      executor_->release(run.job, run.attempt);
+    }
+    if (j.state == JobState::running) {
+      // Neither a supervisor nor a record: the run is lost. Kill what it may have left (only
+      // if the PID still names the same process), then retry or fail it.
+      if (j.pid > 0 && exec::kill_group_if_same(static_cast<pid_t>(j.pid), j.pid_start_ticks)) {
+        spdlog::warn("job {}: killed the process group {} left by the previous run", j.id, j.pid);
+      }
+      j.pid = 0;
+      j.pid_start_ticks = 0;
+      if (j.attempt <= j.spec.max_retries) {
+        j.state = JobState::queued;
+        keep_attempt_logs(j.id, j.attempt);
+        j.attempt += 1;
+        j.queued_at_ms = now_ms();
+        j.error = "interrupted by a vramq restart; queued again";
+        ++requeued;
+      } else {
+        j.state = JobState::failed;
+        j.reason = EndReason::interrupted;
+        j.error = "vramq stopped while the job was running, and no record of its end was left";
+        j.finished_at_ms = now_ms();
+        ++interrupted;
+        store_->save(j);
+        recovered[j.id] = j.state;
+        continue;
+      }
+      store_->save(j);
+    }
+    recovered[j.id] = j.state;
+    if (auto doomed = recover_waiting(j, recovered)) {
+      recovered[j.id] = *doomed;
+      continue;
+    }
+  }
+  // Runs of jobs that have ended (their final state was stored, the files not yet removed) or
+  // that the store does not know.
+  for (const auto& [id, run] : runs)
+    executor_->release(id, run.attempt);
+  // Recovery loaded every row as a whole Job and kept it packed: hand the pages freed by the
+  // unpacked copies back to the system instead of carrying them for the life of the process.
+  jobs->clear();
+  jobs->shrink_to_fit();
+  malloc_trim(0);
+  spdlog::info(
+      "recovered {} queued jobs ({} re-queued after an interrupted run, {} waiting for other "
+      "jobs or a retry delay), {} running jobs adopted from their supervisors, {} interrupted",
+      queue_.size() + parked_.size(), requeued, parked_.size(), adopted, interrupted);
+  schedule_soon();
+  arm_poll_timer();
+  arm_parked_timer();
+  request_sample();  // the adopted jobs' use, measured
+  return {};
+}
+
+void Orchestrator::adopt(Job job, const exec::Survivor& run) {
+  JobId id = job.id;
+  bool start_unsaved = job.state == JobState::queued;
+  job.state = JobState::running;
+  // The start as the run knows it (the store lacks it if the last server died before saving).
+  if (job.started_at_ms == 0 || start_unsaved) {
+    job.started_at_ms = run.started_at_ms > 0 ? run.started_at_ms : now_ms();
+  }
+  if (job.gpus.empty() || start_unsaved) job.gpus = run.gpus;
+  std::erase_if(job.gpus,
+                [&](int g) { return g < 0 || g >= static_cast<int>(sample_.gpus.size()); });
+  job.gpu = job.gpus.empty() ? std::nullopt : std::optional<int>(job.gpus.front());
+  job.pid = run.supervisor.pid;
+  job.pid_start_ticks = run.supervisor.start_ticks;
+  if (start_unsaved) store_->save(job);
+  std::string dir = job_dir(id);
+  Running r{.gpus = job.gpus, .reservation_mb = job.spec.vram_mb, .job_dir = dir};
+  if (job.spec.timeout_s > 0) {
+    // Its timeout counts from its real start, not from this adoption.
+    std::int64_t left_ms = job.started_at_ms + job.spec.timeout_s * 1000 - now_ms();
+    r.timeout = std::make_unique<asio::steady_timer>(
+        ioc_, std::chrono::milliseconds(std::max<std::int64_t>(left_ms, 0)));
+    r.timeout->async_wait([this, id](const boost::system::error_code& e) {
+      if (!e) stop_job(id, EndReason::timeout);
+    });
+  }
+  if (run.alive) {
+    spdlog::info("job {}: adopted (attempt {}, running since {} ms ago on GPU {}, supervisor {})",
+                 id, job.attempt, now_ms() - job.started_at_ms, fmt::join(job.gpus, ","),
+                 run.supervisor.pid);
+  } else {
+    spdlog::info("job {}: its run ended while vramq was away; finishing it from its record", id);
+  }
+  active_.insert_or_assign(id, std::move(job));
+  running_.emplace(id, std::move(r));
+  executor_->adopt(run, [this, id](exec::ExitStatus st) { on_exit(id, st); });
+}
+
+}  // namespace vramq::service

@@ -1,0 +1,75 @@
+#include "core/run_outcome.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+namespace vramq::core {
+namespace {
+
+RunEnd code(int c) {
+  return {.exit_code = c};
+}
+RunEnd sig(int s) {
+  return {.signal = s};
+}
+
+TEST(RunOutcome, ARunEndingOnItsOwn) {
+  EXPECT_EQ(run_outcome({}, code(0)), (RunOutcome{JobState::succeeded, EndReason::none, ""}));
+  EXPECT_EQ(run_outcome({}, code(3)),
+            (RunOutcome{JobState::failed, EndReason::nonzero_exit, "exited with code 3"}));
+  EXPECT_EQ(run_outcome({}, sig(SIGSEGV)),
+            (RunOutcome{JobState::failed, EndReason::signal, "killed by SIGSEGV"}));
+}
+
+TEST(RunOutcome, TheServersOwnStopDecidesWhateverTheExit) {
+  for (const RunEnd& end : {code(0), code(1), sig(SIGTERM), sig(SIGKILL)}) {
+    EXPECT_EQ(run_outcome({.why = EndReason::timeout, .timeout_s = 30}, end),
+              (RunOutcome{JobState::timed_out, EndReason::timeout,
+                          "ran past its timeout of 30 s and was stopped"}));
+    EXPECT_EQ(run_outcome({.why = EndReason::cancelled}, end).state, JobState::cancelled);
+    RunOutcome over = run_outcome({.why = EndReason::vram_exceeded, .detail = "used 9 MiB"}, end);
+    EXPECT_EQ(over.reason, EndReason::vram_exceeded);
+    EXPECT_TRUE(over.error.starts_with("used 9 MiB; stopped")) << over.error;
+    EXPECT_EQ(run_outcome({.why = EndReason::interrupted}, end).reason, EndReason::interrupted);
+  }
+}
+
+TEST(RunOutcome, EndsWithoutAnExitOfTheirOwn) {
+  RunOutcome spawn = run_outcome({.why = EndReason::cancelled}, {.spawn_error = "cannot run x"});
+  EXPECT_EQ(spawn, (RunOutcome{JobState::failed, EndReason::spawn_failed, "cannot run x"}));
+  RunOutcome lost = run_outcome({}, {.lost = "its supervisor ended without a record"});
+  EXPECT_EQ(lost, (RunOutcome{JobState::failed, EndReason::interrupted,
+                              "its supervisor ended without a record"}));
+  // Ended by its supervisor after the orphan grace: interrupted, saying so, whatever the signal.
+  RunOutcome orphan = run_outcome({}, {.signal = SIGTERM, .orphaned = true});
+  EXPECT_EQ(orphan.state, JobState::failed);
+  EXPECT_EQ(orphan.reason, EndReason::interrupted);
+  EXPECT_NE(orphan.error.find("--orphan-grace-s"), std::string::npos) << orphan.error;
+  // A cancel the server had sent before it went away still counts as the cancel.
+  EXPECT_EQ(run_outcome({.why = EndReason::cancelled}, {.signal = SIGTERM, .orphaned = true}).state,
+            JobState::cancelled);
+}
+
+TEST(RunOutcome, RetriesFollowTheStateAndTheAttemptsLeft) {
+  EXPECT_TRUE(should_retry(JobState::failed, EndReason::nonzero_exit, 1, 1));
+  EXPECT_FALSE(should_retry(JobState::failed, EndReason::nonzero_exit, 2, 1));
+  EXPECT_TRUE(should_retry(JobState::timed_out, EndReason::timeout, 1, 2));
+  EXPECT_TRUE(should_retry(JobState::failed, EndReason::interrupted, 1, 1));
+  EXPECT_TRUE(should_retry(JobState::failed, EndReason::gpu_oom, 1, 1));
+  EXPECT_FALSE(should_retry(JobState::failed, EndReason::spawn_failed, 1, 5));
+  EXPECT_FALSE(should_retry(JobState::failed, EndReason::dependency_failed, 1, 5));
+  EXPECT_FALSE(should_retry(JobState::cancelled, EndReason::cancelled, 1, 5));
+  EXPECT_FALSE(should_retry(JobState::succeeded, EndReason::none, 1, 5));
+}
+
+TEST(RunOutcome, OnlyOwnFailuresAreCheckedForGpuOom) {
+  EXPECT_TRUE(failed_by_itself(EndReason::nonzero_exit));
+  EXPECT_TRUE(failed_by_itself(EndReason::signal));
+  for (EndReason r : {EndReason::none, EndReason::timeout, EndReason::cancelled,
+                      EndReason::interrupted, EndReason::vram_exceeded, EndReason::spawn_failed}) {
+    EXPECT_FALSE(failed_by_itself(r));
+  }
+}
+
+}  // namespace
+}  // namespace vramq::core

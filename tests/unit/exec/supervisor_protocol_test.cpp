@@ -1,0 +1,106 @@
+#include "exec/supervisor_protocol.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+namespace vramq::exec {
+namespace {
+
+SupervisorRecord running_record() {
+  return {.job = 12,
+          .attempt = 2,
+          .supervisor_pid = 4000,
+          .supervisor_start_ticks = 123456,
+          .gpus = "0,1",
+          .pid = 4001,
+          .pid_start_ticks = 123457,
+          .started_at_ms = 1700000000000};
+}
+
+TEST(SupervisorRecord, RoundTripsRunningAndEveryKindOfEnd) {
+  SupervisorRecord r = running_record();
+  EXPECT_EQ(parse_record(format_record(r)), r);
+  SupervisorRecord code = r;
+  code.ended = true;
+  code.exit_code = 0;
+  code.ended_at_ms = 1700000001000;
+  EXPECT_EQ(parse_record(format_record(code)), code);
+  SupervisorRecord sig = r;
+  sig.ended = true;
+  sig.signal = SIGKILL;
+  sig.orphaned = true;
+  EXPECT_EQ(parse_record(format_record(sig)), sig);
+  SupervisorRecord spawn = r;
+  spawn.pid = 0;
+  spawn.pid_start_ticks = 0;
+  spawn.ended = true;
+  spawn.spawn_error = "cannot run /x: No such file or directory";
+  EXPECT_EQ(parse_record(format_record(spawn)), spawn);
+}
+
+TEST(SupervisorRecord, SpawnErrorsStayOnOneLine) {
+  SupervisorRecord r = running_record();
+  r.ended = true;
+  r.spawn_error = "two\nlines\rhere";
+  auto back = parse_record(format_record(r));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->spawn_error, "two lines here");
+}
+
+TEST(SupervisorRecord, RefusesWhatIsNotAWholeRecord) {
+  EXPECT_FALSE(parse_record(""));
+  EXPECT_FALSE(parse_record("attempt 1\n"));             // no job
+  EXPECT_FALSE(parse_record("job 0\n"));                 // no such job
+  EXPECT_FALSE(parse_record("job x\n"));                 // not a number
+  EXPECT_FALSE(parse_record("job 1\npid 12x\n"));        // trailing garbage
+  EXPECT_FALSE(parse_record("job 1\npid\n"));            // no value
+  EXPECT_FALSE(parse_record("job 1\norphaned 2\n"));     // a flag is 0 or 1
+  EXPECT_FALSE(parse_record("job 1\nended_at_ms 5\n"));  // an end without how
+  EXPECT_FALSE(parse_record("job 1\nended_at_ms 5\nexit_code 0\nsignal 9\n"));  // two hows
+  // A torn write (cut anywhere) is never taken for an end it does not say.
+  SupervisorRecord r = running_record();
+  r.ended = true;
+  r.exit_code = 3;
+  std::string text = format_record(r);
+  for (std::size_t cut = 0; cut < text.size(); ++cut) {
+    auto part = parse_record(text.substr(0, cut));
+    if (part && part->ended) {
+      EXPECT_EQ(part->exit_code, 3) << cut;
+    }
+  }
+}
+
+TEST(SupervisorRecord, UnknownKeysFromANewerSupervisorAreSkipped) {
+  auto r = parse_record("job 5\nattempt 1\ncgroup /sys/fs/cgroup/x\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->job, 5);
+}
+
+TEST(RunFiles, NamesRoundTripAndStrangersAreRefused) {
+  EXPECT_EQ(run_file(12, 3, ".lock"), "12-3.lock");
+  auto n = parse_run_file("12-3.lock", ".lock");
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->job, 12);
+  EXPECT_EQ(n->attempt, 3);
+  EXPECT_FALSE(parse_run_file("12-3.sock", ".lock"));
+  EXPECT_FALSE(parse_run_file(".lock", ".lock"));
+  EXPECT_FALSE(parse_run_file("12.lock", ".lock"));
+  EXPECT_FALSE(parse_run_file("12-0.lock", ".lock"));
+  EXPECT_FALSE(parse_run_file("-1-2.lock", ".lock"));
+  EXPECT_FALSE(parse_run_file("a-2.lock", ".lock"));
+  EXPECT_FALSE(parse_run_file("12-3.lock.tmp", ".lock"));
+}
+
+TEST(SignalLines, RoundTripAndBounds) {
+  EXPECT_EQ(signal_line(SIGTERM), "signal 15\n");
+  EXPECT_EQ(parse_signal_line("signal 15"), SIGTERM);
+  EXPECT_EQ(parse_signal_line("signal 9"), SIGKILL);
+  EXPECT_FALSE(parse_signal_line("signal 0"));
+  EXPECT_FALSE(parse_signal_line("signal 65"));
+  EXPECT_FALSE(parse_signal_line("signal -9"));
+  EXPECT_FALSE(parse_signal_line("signal"));
+  EXPECT_FALSE(parse_signal_line("kill 9"));
+}
+
+}  // namespace
+}  // namespace vramq::exec
