@@ -210,6 +210,8 @@ class Orchestrator {
   boost::asio::awaitable<void> drain();
 
  private:
+  // How long an Idempotency-Key is remembered.
+  static constexpr std::int64_t kKeyLifetimeMs = std::int64_t{24} * 3600 * 1000;
   struct Running {
     std::vector<int> gpus;                    // index order
     std::int64_t reservation_mb = 0;          // on each of its GPUs

@@ -1,0 +1,396 @@
+// Orchestrator: admission. A submission is validated and resolved into a job (build_job),
+// refused while draining or when the queue is full and it could not start at once, stored
+// durably (with its Idempotency-Key, so that a retry gets the first job back), then queued or
+// parked; dry runs answer what would happen without storing anything.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cmath>
+
+#include "core/footprints.hpp"
+#include "core/start_prediction.hpp"
+#include "exec/program_path.hpp"
+#include "service/job_environment.hpp"
+#include "service/orchestrator.hpp"
+#include "service/params_json.hpp"
+#include "util/real_path.hpp"
+
+namespace vramq::service {
+namespace asio = boost::asio;
+using core::EndReason;
+using core::Job;
+using core::JobId;
+using core::JobState;
+
+namespace {
+
+// Dry runs simulate at most this many queued jobs ahead (and extrapolate past them).
+constexpr std::size_t kPredictionLimit = 2000;
+
+// A store save as an awaitable operation.
+template <class Token>
+auto async_save(store::JobStore& store, Job job,
+                std::optional<store::JobStore::IdempotencyRecord> key, Token&& token) {
+  return asio::async_initiate<Token, void(core::Result<void>)>(
+      [&store](auto handler, const Job& j,
+               const std::optional<store::JobStore::IdempotencyRecord>& k) {
+        // JobStore::Done is a std::function, which must be copyable; the handler is not.
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        store.save(
+            j, [shared](const core::Result<void>& r) { std::move (*shared)(r); }, k);
+      },
+      token, std::move(job), std::move(key));
+}
+
+}  // namespace
+
+boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& req, JobId id) {
+  Job job;
+  job.id = id;
+  job.submitted_at_ms = now_ms();
+  job.queued_at_ms = job.submitted_at_ms;
+  job.spec.priority = req.priority;
+  job.spec.gpus = req.gpus;
+  job.spec.max_retries = req.max_retries;
+  job.spec.retry_delay_s = req.retry_delay_s;
+  job.spec.after_ok = req.after_ok;
+  job.spec.after_any = req.after_any;
+  job.spec.name = req.name;
+  job.spec.labels = req.labels;
+  job.spec.owner = req.owner;
+  if (req.task.empty()) {
+    if (!config_.allow_raw_commands) {
+      return SubmitError{SubmitErrc::forbidden, "command",
+                         "raw commands are disabled on this server (the operator can enable them "
+                         "with --allow-raw-commands); submit a task from GET /v1/tasks instead"};
+    }
+    if (req.command[0].find('/') == std::string::npos &&
+        !exec::find_program(req.command[0], exec::path_of(job_environment(req.env)), "")) {
+      return SubmitError{
+          SubmitErrc::unprocessable, "command[0]",
+          fmt::format("command[0]: '{}' is not on the job's PATH ({}); give the program's "
+                      "absolute path, or set PATH in env",
+                      req.command[0], exec::path_of(job_environment(req.env)))};
+    }
+    job.spec.argv = std::move(req.command);
+    job.spec.cwd = job_dir(id);
+    job.spec.vram_mb = req.vram_mb.value_or(config_.default_vram_mb);
+    job.spec.timeout_s = req.timeout_s.value_or(0);
+    job.spec.env = std::move(req.env);
+  } else {
+    const core::TaskDef* task = catalog_.find(req.task);
+    if (task == nullptr) {
+      return SubmitError{
+          SubmitErrc::unprocessable, "task",
+          fmt::format("unknown task '{}' (vramq tasks, or GET /v1/tasks, lists them)", req.task)};
+    }
+    auto resolved = core::resolve_task(*task, req.params, job_dir(id), id, util::real_path);
+    if (!resolved) {
+      return SubmitError{SubmitErrc::unprocessable, resolved.error().field,
+                         fmt::format("{}: {}", resolved.error().field, resolved.error().message)};
+    }
+    for (const auto& [name, value] : req.env) {
+      if (std::ranges::find(task->env_allow, name) == task->env_allow.end()) {
+        return SubmitError{
+            SubmitErrc::unprocessable, "env." + name,
+            fmt::format("env.{}: task '{}' does not let clients set {} (allowed: {})", name,
+                        task->name, name,
+                        task->env_allow.empty()
+                            ? "none"
+                            : fmt::format("{}", fmt::join(task->env_allow, ", ")))};
+      }
+    }
+    if (req.timeout_s && task->timeout_s > 0 && *req.timeout_s > task->timeout_s) {
+      return SubmitError{
+          SubmitErrc::unprocessable, "timeout_s",
+          fmt::format("timeout_s: task '{}' allows at most {} s", task->name, task->timeout_s)};
+    }
+    job.spec.task = task->name;
+    job.spec.params_json = params_to_json(resolved->params);
+    job.spec.argv = std::move(resolved->argv);
+    job.spec.cwd = std::move(resolved->cwd);
+    job.spec.env = std::move(resolved->env);
+    for (auto& kv : req.env)
+      job.spec.env.push_back(std::move(kv));
+    job.spec.vram_mb = req.vram_mb.value_or(resolved->vram_mb);
+    if (!req.vram_mb && task->learn) {
+      // Enough measured runs of this kind: reserve what they used (p95 + margin), not the
+      // declared rule, within what the largest GPU can give.
+      std::string bucket = core::footprint_bucket(task->vram, resolved->params);
+      if (auto learned = footprints_.reservation(task->name, bucket)) {
+        job.spec.vram_mb = std::min(*learned, std::max<std::int64_t>(largest_capacity_mb(), 0));
+      }
+    }
+    job.spec.timeout_s = req.timeout_s.value_or(resolved->timeout_s);
+  }
+  job.spec.gpus = req.gpus;
+  std::vector<core::GpuView> views = gpu_views();
+  if (req.gpus > static_cast<int>(views.size())) {
+    return SubmitError{SubmitErrc::unprocessable, "gpus",
+                       fmt::format("gpus: the job needs {} GPUs at once but this server has {}",
+                                   req.gpus, views.size())};
+  }
+  if (!core::fits_ever(job.spec.vram_mb, views, config_.vram_buffer_mb, req.gpus)) {
+    if (req.gpus > 1 && core::fits_ever(job.spec.vram_mb, views, config_.vram_buffer_mb)) {
+      return SubmitError{
+          SubmitErrc::unprocessable, "vram_mb",
+          fmt::format("vram_mb: the job needs {} MiB on each of {} GPUs, but fewer of this "
+                      "server's GPUs can ever give that much (GPU minus the {} MiB buffer)",
+                      job.spec.vram_mb, req.gpus, config_.vram_buffer_mb)};
+    }
+    return SubmitError{
+        SubmitErrc::unprocessable, "vram_mb",
+        fmt::format("vram_mb: the job needs {} MiB but no GPU can ever give more than {} MiB "
+                    "(largest GPU minus the {} MiB buffer)",
+                    job.spec.vram_mb, std::max<std::int64_t>(largest_capacity_mb(), 0),
+                    config_.vram_buffer_mb)};
+  }
+  return job;
+}
+
+std::int64_t Orchestrator::retry_after_s() const {
+  // One queued job must leave the queue for a slot to open: about one mean run time divided by
+  // the jobs running in parallel.
+  double slots = std::max<double>(1.0, static_cast<double>(running_.size()));
+  return std::clamp<std::int64_t>(static_cast<std::int64_t>(std::ceil(mean_run_s_ / slots)), 1,
+                                  3600);
+}
+
+asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit(
+    SubmitRequest req) {
+  if (req.idempotency_key.empty()) co_return co_await submit_new(std::move(req));
+  // Keys are scoped per owner: one client's key never returns (or blocks) another's job.
+  if (!req.owner.empty()) req.idempotency_key = req.owner + '\x1f' + req.idempotency_key;
+  // One request per key at a time: a retry racing its original waits for the original's answer.
+  std::string key = req.idempotency_key;
+  asio::steady_timer pause(ioc_);
+  for (int i = 0; keys_in_flight_.contains(key); ++i) {
+    if (i >= 2000) {
+      co_return SubmitError{SubmitErrc::conflict, "Idempotency-Key",
+                            "another request with this Idempotency-Key is still being handled"};
+    }
+    pause.expires_after(std::chrono::milliseconds(5));
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  keys_in_flight_.insert(key);
+  auto result = co_await submit_or_replay(std::move(req));
+  keys_in_flight_.erase(key);
+  co_return result;
+}
+
+asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit_or_replay(
+    SubmitRequest req) {
+  auto found = co_await store_->async_find_key(req.idempotency_key, now_ms() - kKeyLifetimeMs,
+                                               asio::use_awaitable);
+  if (!found) co_return SubmitError{SubmitErrc::store_failed, "", found.error().message};
+  if (!*found) co_return co_await submit_new(std::move(req));
+  const store::JobStore::IdempotencyRecord& first = **found;
+  if (first.body_hash != req.body_hash) {
+    co_return SubmitError{
+        SubmitErrc::conflict, "Idempotency-Key",
+        fmt::format("Idempotency-Key '{}' was already used with another body "
+                    "(it created job {})",
+                    req.idempotency_key.substr(req.idempotency_key.find('\x1f') + 1), first.job)};
+  }
+  auto job = co_await get(first.job);
+  if (!job || !*job) {
+    co_return SubmitError{SubmitErrc::store_failed, "",
+                          fmt::format("job {} of this Idempotency-Key cannot be read", first.job)};
+  }
+  JobView v = std::move(**job);
+  v.replayed = true;
+  co_return v;
+}
+
+std::optional<SubmitError> Orchestrator::admission_refusal(const Job& job) const {
+  if (draining_) {
+    return SubmitError{SubmitErrc::draining, "", "vramq is shutting down and takes no new jobs"};
+  }
+  auto waiting = static_cast<std::int64_t>(queue_.size() + parked_.size()) + saving_;
+  // A full queue refuses only jobs that would wait: one that can start at once never joins it.
+  if (waiting >= config_.queue_max && start_gpus_now(job).empty()) {
+    return SubmitError{SubmitErrc::queue_full, "",
+                       fmt::format("the queue is full: {} jobs waiting, the limit is {}", waiting,
+                                   config_.queue_max),
+                       retry_after_s()};
+  }
+  return std::nullopt;
+}
+
+std::vector<int> Orchestrator::start_gpus_now(const Job& job) const {
+  if (!job.spec.after_ok.empty() || !job.spec.after_any.empty()) return {};
+  std::vector<core::GpuView> views = gpu_views();
+  for (std::size_t g = 0; g < views.size() && g < admitting_mb_.size(); ++g)
+    views[g].committed_mb += admitting_mb_[g];
+  // Only when no queued job can start now (the planner is settled against the whole queue) is
+  // the answer certain without a pass: no queued job will take the room first.
+  core::Planner planner(views, now_ms(), scheduler_config(), draining_, queue_.min_vram_mb());
+  if (!queue_.empty() && !planner.settled()) return {};
+  // Best fit over the GPUs no starving job holds, as a pass would choose.
+  std::erase_if(views, [&](const core::GpuView& v) { return queue_.held(v.index); });
+  core::Planner alone(views, now_ms(), scheduler_config(), draining_);
+  core::Planner::Decision d = alone.offer({.id = job.id,
+                                           .priority = job.spec.priority,
+                                           .vram_mb = job.spec.vram_mb,
+                                           .queued_at_ms = now_ms(),
+                                           .held_gpus = {},
+                                           .gpus = job.spec.gpus});
+  return d.start ? d.start->all_gpus() : std::vector<int>{};
+}
+
+boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest req) {
+  JobId id = next_id_;  // not taken: the job is only imagined
+  auto job = build_job(req, id);
+  if (!job) return job.error();
+  if (auto refused = admission_refusal(*job)) return *refused;
+  if (has_live_dependency(*job)) {
+    // It would wait outside the queue until those jobs end: no place and no prediction yet.
+    return DryRun{.vram_mb = job->spec.vram_mb,
+                  .pending = core::PendingDecision{
+                      .job = id, .position = -1, .reason = core::PendingReason::dependency}};
+  }
+  std::vector<core::QueuedJob> queue = queue_.snapshot();
+  core::QueuedJob probe{.id = id,
+                        .priority = job->spec.priority,
+                        .vram_mb = job->spec.vram_mb,
+                        .queued_at_ms = now_ms(),
+                        .held_gpus = {},
+                        .gpus = job->spec.gpus};
+  queue.insert(std::ranges::upper_bound(queue, probe, core::queue_before), probe);
+  core::Decisions d = plan_now(queue);
+  DryRun out{.vram_mb = job->spec.vram_mb};
+  for (const core::StartDecision& s : d.starts) {
+    if (s.job == id) out.start = s;
+  }
+  for (const core::PendingDecision& p : d.pending) {
+    if (p.job == id) out.pending = p;
+  }
+  out.predicted_start_ms = now_ms();
+  if (out.pending) {
+    std::vector<core::PredictionQueued> ahead;
+    for (const core::QueuedJob& q : queue) {
+      if (q.id == id) break;
+      std::int64_t duration = 0;
+      if (ahead.size() < kPredictionLimit) {
+        if (auto j = queued_job(q.id)) duration = expected_run_ms(j->spec);
+      }
+      ahead.push_back({.vram_mb = q.vram_mb, .duration_ms = duration, .gpus = q.gpus});
+    }
+    ahead.push_back({.vram_mb = job->spec.vram_mb,
+                     .duration_ms = expected_run_ms(job->spec),
+                     .gpus = job->spec.gpus});
+    out.predicted_start_ms = predict_start(ahead).value_or(0);
+  }
+  return out;
+}
+
+std::int64_t Orchestrator::expected_run_ms(const core::JobSpec& spec) const {
+  // The same task with the same parameters, else the task, else every run.
+  auto it = run_s_by_task_.find(spec.task + "\n" + spec.params_json);
+  if (it == run_s_by_task_.end()) it = run_s_by_task_.find(spec.task);
+  double s = it == run_s_by_task_.end() ? mean_run_s_ : it->second;
+  auto ms = static_cast<std::int64_t>(s * 1000.0);
+  return spec.timeout_s > 0 ? std::min(ms, spec.timeout_s * 1000) : ms;
+}
+
+std::optional<std::int64_t> Orchestrator::predict_start(
+    std::span<const core::PredictionQueued> queue) const {
+  std::vector<core::PredictionGpu> gpus;
+  for (const core::GpuView& v : gpu_views()) {
+    gpus.push_back({.free_mb = core::available_mb(v, config_.vram_buffer_mb), .known = v.known});
+  }
+  std::vector<core::PredictionRunning> running;
+  for (const auto& [rid, r] : running_) {
+    const Job& j = active_.at(rid);
+    for (int g : r.gpus) {
+      auto m = r.measured_mb.find(g);
+      running.push_back(
+          {.gpu = g,
+           .committed_mb = std::max(r.reservation_mb, m == r.measured_mb.end() ? 0 : m->second),
+           .end_ms = j.started_at_ms + expected_run_ms(j.spec)});
+    }
+  }
+  return core::predict_start_ms(now_ms(), gpus, running, queue, kPredictionLimit);
+}
+
+asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit_new(
+    SubmitRequest req) {
+  bool has_dependencies = !req.after_ok.empty() || !req.after_any.empty();
+  if (has_dependencies) {
+    auto deps = co_await settle_dependencies(req.after_ok, req.after_any);
+    if (!deps) co_return SubmitError{SubmitErrc::store_failed, "", deps.error().message};
+    if (!deps->unknown.empty()) {
+      co_return SubmitError{SubmitErrc::unprocessable, "after",
+                            fmt::format("after: no job {} to wait for", deps->unknown.front())};
+    }
+  }
+  // The id is taken only once the job is valid and admitted: a refused request changes nothing,
+  // not even the next id (nothing suspends between here and the increment).
+  JobId id = next_id_;
+  auto job = build_job(req, id);
+  if (!job) co_return job.error();
+  if (auto refused = admission_refusal(*job)) co_return *refused;
+  ++next_id_;
+  // Admitted past a full queue because it starts at once: its room is spoken for until the pass
+  // after its save has started it, so that a burst of such jobs cannot all count on one GPU.
+  std::vector<int> over_cap;
+  if (static_cast<std::int64_t>(queue_.size() + parked_.size()) + saving_ >= config_.queue_max) {
+    over_cap = start_gpus_now(*job);
+    for (int g : over_cap)
+      admitting_mb_.at(g) += job->spec.vram_mb;
+  }
+  std::optional<store::JobStore::IdempotencyRecord> key;
+  if (!req.idempotency_key.empty()) {
+    key = store::JobStore::IdempotencyRecord{.key = req.idempotency_key,
+                                             .body_hash = req.body_hash,
+                                             .job = id,
+                                             .created_at_ms = job->submitted_at_ms};
+  }
+  ++saving_;
+  core::Result<void> saved =
+      co_await async_save(*store_, *job, std::move(key), asio::use_awaitable);
+  --saving_;
+  if (!saved) {
+    for (int g : over_cap)
+      admitting_mb_.at(g) -= job->spec.vram_mb;
+    spdlog::error("job {}: not stored: {}", id, saved.error().message);
+    co_return SubmitError{SubmitErrc::store_failed, "",
+                          "the job could not be stored: " + saved.error().message};
+  }
+  log_submitted(*job);
+  if (has_dependencies) {
+    // Where its dependencies stand now (they may have ended while it was stored).
+    auto deps = co_await settle_dependencies(job->spec.after_ok, job->spec.after_any);
+    if (!deps) deps = Dependencies{.ok = job->spec.after_ok, .any = job->spec.after_any};
+    place_dependent(*job, *deps);
+  } else {
+    enqueue(*job);
+  }
+  // Let the (coalesced) scheduling pass run first, so the answer shows the job's place.
+  co_await asio::post(ioc_, asio::use_awaitable);
+  for (int g : over_cap)
+    admitting_mb_.at(g) -= job->spec.vram_mb;
+  if (auto q = queued_job(id)) co_return view(*q);
+  if (auto a = active_.find(id); a != active_.end()) co_return view(a->second);
+  if (auto s = settling_.find(id); s != settling_.end()) co_return view(s->second);
+  auto stored = co_await store_->async_get(id, asio::use_awaitable);
+  if (stored && *stored) co_return view(**stored);
+  co_return SubmitError{SubmitErrc::store_failed, "", "the job vanished after it was stored"};
+}
+
+void Orchestrator::log_submitted(const Job& job) const {
+  spdlog::info("job {}: submitted by {} ({}, {} MiB{}{})", job.id,
+               job.spec.owner.empty() ? "a client" : job.spec.owner,
+               job.spec.task.empty() ? "raw command" : "task " + job.spec.task, job.spec.vram_mb,
+               job.spec.after_ok.empty()
+                   ? ""
+                   : fmt::format(", after ok {}", fmt::join(job.spec.after_ok, ",")),
+               job.spec.after_any.empty()
+                   ? ""
+                   : fmt::format(", after any {}", fmt::join(job.spec.after_any, ",")));
+}
+
+}  // namespace vramq::service

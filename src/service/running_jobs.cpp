@@ -1,0 +1,352 @@
+// Orchestrator: running jobs. A scheduling decision becomes a run (launch, through the
+// executor); GPU readings measure it and --vram-policy guards it (guard_vram); timeouts, cancels
+// and enforcement stop it (SIGTERM, SIGKILL after the grace); its exit becomes the job's end or a
+// retry (on_exit, finish; the decisions themselves are core/run_outcome's).
+#include <signal.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <algorithm>
+#include <filesystem>
+
+#include "core/footprints.hpp"
+#include "core/run_outcome.hpp"
+#include "exec/process_probe.hpp"
+#include "service/job_environment.hpp"
+#include "service/job_paths.hpp"
+#include "service/orchestrator.hpp"
+#include "service/params_json.hpp"
+
+namespace vramq::service {
+namespace asio = boost::asio;
+using core::EndReason;
+using core::Job;
+using core::JobId;
+using core::JobState;
+
+void Orchestrator::launch(Job queued, const core::StartDecision& start) {
+  std::vector<int> gpus = start.all_gpus();
+  JobId id = queued.id;
+  queue_.erase(id);
+  Job& job = active_.insert_or_assign(id, std::move(queued)).first->second;
+  std::string dir = job_dir(id);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    finish(id, JobState::failed, EndReason::spawn_failed,
+           fmt::format("cannot create the job directory {}: {}", dir, ec.message()), {});
+    return;
+  }
+  std::vector<std::string> uuids;
+  uuids.reserve(gpus.size());
+  for (int g : gpus)
+    uuids.push_back(sample_.gpus.at(g).uuid);
+  std::vector<std::pair<std::string, std::string>> extra = job.spec.env;
+  // Every GPU of the job, in index order (CUDA numbers them 0..N-1 inside the job).
+  extra.emplace_back("CUDA_VISIBLE_DEVICES", fmt::format("{}", fmt::join(uuids, ",")));
+  extra.emplace_back("VRAMQ_JOB_ID", std::to_string(id));
+  extra.emplace_back("VRAMQ_VRAM_MB", std::to_string(job.spec.vram_mb));
+  extra.emplace_back("VRAMQ_GPU", std::to_string(gpus.front()));
+  extra.emplace_back("VRAMQ_GPUS", fmt::format("{}", fmt::join(gpus, ",")));
+  extra.emplace_back("VRAMQ_JOB_DIR", dir);
+  std::string sim_file;
+  if (gpu_kind_ == "sim") {
+    sim_file = dir + "/sim-vram-mb";
+    std::filesystem::remove(sim_file, ec);  // a retry starts without its last report
+    extra.emplace_back("VRAMQ_SIM_VRAM_FILE", sim_file);
+  }
+  exec::LaunchSpec spec{.job = id,
+                        .argv = job.spec.argv,
+                        .cwd = job.spec.cwd,
+                        .env = job_environment(extra),
+                        .stdout_path = log_path(dir, "stdout"),
+                        .stderr_path = log_path(dir, "stderr"),
+                        .attempt = job.attempt,
+                        .gpus = gpus};
+  auto launched = executor_->start(spec, [this, id](exec::ExitStatus st) { on_exit(id, st); });
+  if (!launched) {
+    finish(id, JobState::failed, EndReason::spawn_failed, launched.error().message, {});
+    return;
+  }
+  // Tests only: a server that dies between the spawn and the save of the start (the next start
+  // must adopt the run, not start it a second time).
+  if (crash_after_spawn_) ::raise(SIGKILL);
+  job.state = JobState::running;
+  job.gpu = gpus.front();
+  job.gpus = gpus;
+  job.started_at_ms = now_ms();
+  job.pid = launched->pid;
+  job.pid_start_ticks = launched->start_ticks;
+  job.exit_code.reset();
+  job.signal.reset();
+  store_->save(job);
+  Running r{.gpus = gpus, .reservation_mb = job.spec.vram_mb, .job_dir = dir};
+  if (job.spec.timeout_s > 0) {
+    r.timeout =
+        std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(job.spec.timeout_s));
+    r.timeout->async_wait([this, id](const boost::system::error_code& e) {
+      if (!e) stop_job(id, EndReason::timeout);
+    });
+  }
+  running_.emplace(id, std::move(r));
+  log_watcher_.wake(id);  // followers of a queued job can now watch its directory
+  spdlog::info("job {}: started on GPU {} (pid {}, {} MiB reserved{})", id, fmt::join(gpus, ","),
+               launched->pid, job.spec.vram_mb, gpus.size() > 1 ? " on each" : "");
+}
+
+void Orchestrator::stop_job(JobId id, EndReason why) {
+  auto it = running_.find(id);
+  if (it == running_.end() || it->second.stop_reason != EndReason::none) return;
+  it->second.stop_reason = why;
+  executor_->signal_group(id, SIGTERM);
+  it->second.kill =
+      std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
+  it->second.kill->async_wait([this, id](const boost::system::error_code& e) {
+    if (!e) executor_->signal_group(id, SIGKILL);
+  });
+}
+
+void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
+  auto it = running_.find(id);
+  if (it == running_.end()) return;
+  EndReason stop = it->second.stop_reason;
+  std::string stop_detail = std::move(it->second.stop_detail);
+  if (!status.lost.empty()) spdlog::warn("job {}: {}", id, status.lost);
+  std::string stdout_path = log_path(it->second.job_dir, "stdout");
+  std::string stderr_path = log_path(it->second.job_dir, "stderr");
+  // What it was last seen to use stays counted until a reading taken after its exit: a real
+  // driver frees a dead process's memory only a moment later (then it shows as foreign), and
+  // a job started into that memory at once could run out of it.
+  for (const auto& [g, mb] : it->second.measured_mb)
+    departed_mb_[g] += mb;
+  if (!it->second.measured_mb.empty()) departed_until_sample_ = samples_started_ + 1;
+  running_.erase(it);  // its reservation is free from now on; this also cancels its timers
+  Job& job = active_.at(id);
+  job.exit_code = status.exit_code;
+  job.signal = status.signal;
+  double ran_s = static_cast<double>(now_ms() - job.started_at_ms) / 1000.0;
+  mean_run_s_ = 0.9 * mean_run_s_ + 0.1 * std::max(ran_s, 0.001);
+  if (status.exit_code == 0) {  // whole runs only: how long this task takes, for predictions
+    // Bounded: a flood of distinct parameters starts the averages afresh rather than grow them.
+    if (run_s_by_task_.size() >= 10'000) run_s_by_task_.clear();
+    for (const std::string& key : {job.spec.task, job.spec.task + "\n" + job.spec.params_json}) {
+      auto [avg, fresh] = run_s_by_task_.try_emplace(key, ran_s);
+      if (!fresh) avg->second = 0.7 * avg->second + 0.3 * std::max(ran_s, 0.001);
+    }
+  }
+
+  core::RunOutcome outcome = core::run_outcome(
+      {.why = stop, .detail = std::move(stop_detail), .timeout_s = job.spec.timeout_s}, status);
+  int ran_attempt = job.attempt;
+  ++finishing_;
+  request_sample();
+  schedule_soon();
+  // The tail of stderr tells a CUDA out-of-memory death from any other failure.
+  bool failed_by_itself = core::failed_by_itself(outcome.reason);
+  struct Read {
+    Output output;
+    bool gpu_oom = false;
+  };
+  file_worker_.async_run(
+      [stdout_path, stderr_path, failed_by_itself,
+       limit = static_cast<std::size_t>(config_.output_limit_bytes)] {
+        std::string err_tail = failed_by_itself ? exec::read_tail(stderr_path, 16 << 10) : "";
+        std::error_code ec;
+        auto size = std::filesystem::file_size(stdout_path, ec);
+        return Read{.output = {.text = exec::read_tail(stdout_path, limit),
+                               .truncated = !ec && size > limit},
+                    .gpu_oom = core::looks_like_gpu_oom(err_tail)};
+      },
+      [this, id, outcome, ran_attempt](Read read) mutable {
+        --finishing_;
+        if (read.gpu_oom) {
+          const Job& job = active_.at(id);
+          outcome.reason = EndReason::gpu_oom;
+          outcome.error = core::gpu_oom_error(job.spec.vram_mb, job.peak_vram_mb);
+        }
+        finish(id, outcome.state, outcome.reason, outcome.error, std::move(read.output),
+               ran_attempt);
+      });
+}
+
+void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::string error,
+                          Output output, std::optional<int> ran_attempt) {
+  auto it = active_.find(id);
+  if (it == active_.end()) {
+    // A job that ends without having run (cancelled while queued) comes out of the queue.
+    std::optional<Job> queued = queued_job(id);
+    if (!queued) return;
+    queue_.erase(id);
+    parked_.erase(id);
+    it = active_.emplace(id, std::move(*queued)).first;
+  }
+  Job& job = it->second;
+  bool retry = core::should_retry(state, reason, job.attempt, job.spec.max_retries) &&
+               core::can_transition(job.state, JobState::queued);
+  // Once this save is durable, the executor may forget the run (its exit record goes with it).
+  auto saved = [this, id, ran_attempt](const core::Result<void>& r) {
+    if (!r) spdlog::error("job {}: new state not stored: {}", id, r.error().message);
+    if (r && ran_attempt) executor_->release(id, *ran_attempt);
+  };
+  if (retry) {
+    spdlog::info("job {}: attempt {} ended ({}); queued again", id, job.attempt,
+                 core::to_string(reason));
+    if (reason == EndReason::gpu_oom || reason == EndReason::vram_exceeded) {
+      // It needed more than it reserved: ask for more next time (1.5x, or more than it was
+      // seen to use), as much as the largest GPU can give.
+      std::int64_t before = job.spec.vram_mb;
+      job.spec.vram_mb = core::grown_reservation_mb(std::max(before, job.peak_vram_mb.value_or(0)),
+                                                    largest_capacity_mb());
+      error += fmt::format("; reservation {} -> {} MiB", before, job.spec.vram_mb);
+    }
+    job.error = fmt::format("attempt {}: {}; retrying", job.attempt, error);
+    job.warnings.push_back(job.error);  // kept after a later attempt succeeds and clears `error`
+    job.state = JobState::queued;
+    keep_attempt_logs(id, job.attempt);  // each attempt's logs are kept: attempt-N.stdout.log
+    job.attempt += 1;
+    job.queued_at_ms = now_ms();
+    job.output = std::move(output.text);
+    job.output_truncated = output.truncated;
+    job.not_before_ms = retry_at_ms(job);
+    store_->save(job, saved);
+    if (job.not_before_ms > 0) {
+      park_delayed(job);
+    } else {
+      enqueue(job);
+    }
+    active_.erase(it);
+    return;
+  }
+  if (!core::can_transition(job.state, state)) {
+    spdlog::error("job {}: refused transition {} -> {}", id, core::to_string(job.state),
+                  core::to_string(state));
+    return;
+  }
+  job.state = state;
+  job.reason = reason;
+  job.error = std::move(error);
+  job.output = std::move(output.text);
+  job.output_truncated = output.truncated;
+  job.finished_at_ms = now_ms();
+  spdlog::info("job {}: {}{}{}", id, core::to_string(state), job.error.empty() ? "" : ": ",
+               job.error);
+  std::optional<store::JobStore::FootprintRecord> footprint = learn_from(job);
+  Job& settled = settling_.insert_or_assign(id, std::move(job)).first->second;
+  active_.erase(it);
+  queue_.erase(id);
+  store_->save(
+      settled,
+      [this, id, saved](const core::Result<void>& r) {
+        saved(r);
+        settling_.erase(id);
+      },
+      std::nullopt, std::move(footprint));
+  notify_waiters(id);
+  log_watcher_.forget(id);
+  schedule_soon();
+  release_dependents(id, state == JobState::succeeded);
+}
+
+void Orchestrator::request_sample() {
+  if (sampling_) {
+    resample_ = true;
+    return;
+  }
+  sampling_ = true;
+  std::vector<gpu::JobProbe> probes;
+  for (const auto& [id, r] : running_) {
+    probes.push_back({.job = id,
+                      .gpus = r.gpus,
+                      .reservation_mb = r.reservation_mb,
+                      .pgid = active_.at(id).pid,
+                      .sim_vram_file = gpu_kind_ == "sim" ? r.job_dir + "/sim-vram-mb" : ""});
+  }
+  std::uint64_t seq = ++samples_started_;
+  gpu_worker_.async_run(
+      [source = gpu_source_.get(), probes = std::move(probes)] { return source->sample(probes); },
+      [this, seq](core::Result<gpu::GpuSample> s) { on_sample(std::move(s), seq); });
+}
+
+void Orchestrator::on_sample(core::Result<gpu::GpuSample> s, std::uint64_t seq) {
+  sampling_ = false;
+  // A reading begun after the last exits shows their memory as it is now (freed, or foreign).
+  if (s && seq >= departed_until_sample_) departed_mb_.clear();
+  if (!s) {
+    if (gpu_error_.empty()) spdlog::error("GPU reading failed: {}", s.error().message);
+    gpu_error_ = s.error().message;
+  } else {
+    if (!gpu_error_.empty()) spdlog::info("GPU readings are back");
+    gpu_error_.clear();
+    // Keep the GPU list stable: a reading with another device count is ignored.
+    if (s->gpus.size() == sample_.gpus.size()) sample_ = std::move(*s);
+    for (auto& [id, r] : running_) {
+      auto m = sample_.job_used_mb.find(id);
+      r.measured_mb = m == sample_.job_used_mb.end() ? std::map<int, std::int64_t>{} : m->second;
+      if (std::optional<std::int64_t> highest = r.highest_mb()) {
+        Job& job = active_.at(id);
+        job.peak_vram_mb = std::max(job.peak_vram_mb.value_or(0), *highest);
+      }
+      guard_vram(id, r);
+    }
+  }
+  schedule_soon();
+  if (resample_) {
+    resample_ = false;
+    request_sample();
+  }
+}
+
+void Orchestrator::guard_vram(JobId id, Running& r) {
+  std::int64_t peak_before = r.over_use.peak_mb;
+  core::VramVerdict verdict =
+      core::judge_vram(r.reservation_mb, r.highest_mb(), now_ms(), vram_limits_, r.over_use);
+  auto what = [&] {
+    return fmt::format(
+        "used up to {} MiB on GPU {}, above its reservation of {} MiB plus {:g}% for more than "
+        "{} ms",
+        r.over_use.peak_mb, fmt::join(r.gpus, ","), r.reservation_mb, vram_limits_.tolerance * 100,
+        vram_limits_.grace_ms);
+  };
+  if (verdict == core::VramVerdict::act) {
+    spdlog::warn("job {}: {}", id, what());
+    if (vram_limits_.policy == core::VramPolicy::kill) {
+      r.stop_detail = what();
+      stop_job(id, EndReason::vram_exceeded);
+      return;
+    }
+    Job& job = active_.at(id);
+    r.warning_index = job.warnings.size();
+    job.warnings.push_back(what());
+    store_->save(job);
+  } else if (r.warning_index && r.over_use.peak_mb > peak_before) {
+    // Warned already (warn policy): the warning keeps quoting the peak as the job grows on.
+    Job& job = active_.at(id);
+    job.warnings.at(*r.warning_index) = what();
+    store_->save(job);
+  }
+}
+
+std::optional<store::JobStore::FootprintRecord> Orchestrator::learn_from(const Job& job) {
+  // Only whole successful runs with a reading teach: a failed run may have died before its peak.
+  if (job.state != JobState::succeeded || job.spec.task.empty() || !job.peak_vram_mb) {
+    return std::nullopt;
+  }
+  const core::TaskDef* task = catalog_.find(job.spec.task);
+  if (task == nullptr || !task->learn) return std::nullopt;
+  store::JobStore::FootprintRecord f{
+      .task = task->name,
+      .bucket = core::footprint_bucket(task->vram, params_from_json(job.spec.params_json)),
+      .peak_mb = *job.peak_vram_mb,
+      .reserved_mb = job.spec.vram_mb};
+  footprints_.add(f.task, f.bucket, {.peak_mb = f.peak_mb, .reserved_mb = f.reserved_mb});
+  return f;
+}
+
+std::int64_t Orchestrator::largest_capacity_mb() const {
+  std::int64_t most = 0;
+  for (const gpu::GpuInfo& g : sample_.gpus)
+    most = std::max(most, g.total_mb - config_.vram_buffer_mb);
+  return most;
+}
+
+}  // namespace vramq::service
