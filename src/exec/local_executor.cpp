@@ -185,6 +185,15 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
   }
   Fd ours(pair[0]);
   Fd theirs(pair[1]);
+  // The supervisor gets them as fds 3 and 4: moved above both first, so that neither dup2 of
+  // the spawn can overwrite the other's source.
+  Fd high_lock(::fcntl(lock.fd, F_DUPFD_CLOEXEC, 10));
+  Fd high_theirs(::fcntl(theirs.fd, F_DUPFD_CLOEXEC, 10));
+  if (high_lock.fd < 0 || high_theirs.fd < 0) {
+    int err = errno;
+    ::unlink(lock_path.c_str());
+    return SpawnError{err, fmt::format("cannot duplicate a descriptor: {}", std::strerror(err))};
+  }
   std::vector<std::string> gpus;
   for (int g : spec.gpus)
     gpus.push_back(std::to_string(g));
@@ -226,8 +235,8 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
   for (int fd = 0; fd < 3 && rc == 0; ++fd) {
     rc = posix_spawn_file_actions_addopen(&s.actions, fd, "/dev/null", O_RDWR, 0);
   }
-  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, theirs.fd, 3);
-  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, lock.fd, 4);
+  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, high_theirs.fd, 3);
+  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, high_lock.fd, 4);
   // Nothing else of the server's (its listening socket, the store) goes with it.
   rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&s.actions, 5);
   std::vector<char*> argv = c_strings(args);

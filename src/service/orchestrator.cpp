@@ -2,9 +2,8 @@
 // status), cancel, logs, the scheduling pass and its re-check, the poll timer, and the drain at
 // shutdown. Its other seams have their own files: admission.cpp (submit, idempotency, dry runs),
 // running_jobs.cpp (launch, GPU readings, VRAM enforcement, stop, exit), recovery.cpp (start-up
-// and adoption),
-// waiting_jobs.cpp (dependencies and retry delays), job_listing.cpp, job_removal.cpp,
-// job_files.cpp.
+// and adoption), waiting_jobs.cpp (dependencies and retry delays), job_listing.cpp,
+// job_removal.cpp, job_files.cpp.
 #include "service/orchestrator.hpp"
 
 #include <fmt/format.h>

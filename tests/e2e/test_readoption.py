@@ -196,3 +196,15 @@ def test_sigterm_leaves_jobs_running_and_says_so(make_server):
     assert process_alive(sup)
     os.kill(sup, signal.SIGTERM)  # the supervisor relays it: the job ends, so does it
     assert all_gone([sup], timeout=10)
+
+
+def test_measurement_and_enforcement_resume_on_an_adopted_job(make_server):
+    # The first server tolerates the growth for a minute; the one that adopts the job does not.
+    s = make_server("--gpus", "sim:24GiB", "--vram-grace-ms", "60000")
+    job = s.submit(params={"seconds": 30, "vram_mb": 1000, "grow_to_mb": 20000}).json()
+    s.wait_state(job["id"], ["running"])
+    s.kill9()
+    s = make_server("--gpus", "sim:24GiB", "--vram-grace-ms", "200", data_dir=s.data_dir)
+    done = s.wait_job(job["id"])
+    assert done["state"] == "failed" and done["reason"] == "vram_exceeded", done
+    assert done["peak_vram_mb"] > 1100, done
