@@ -139,6 +139,11 @@ LocalExecutor::LocalExecutor(asio::any_io_executor loop, LocalExecutorOptions op
 }
 
 LocalExecutor::~LocalExecutor() {
+  // Closing the connections tells the supervisors to start their grace.
+  for (auto& [job, run] : runs_) {
+    boost::system::error_code ignored;
+    run->socket.close(ignored);
+  }
   for (auto& [job, fd] : found_)
     ::close(fd);
   if (run_dir_fd_ >= 0) ::close(run_dir_fd_);
@@ -251,7 +256,7 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
                                       options_.supervisor, std::strerror(rc))};
   }
   Launched launched{.pid = pid, .start_ticks = process_start_ticks(pid).value_or(0)};
-  auto run = std::make_unique<Run>(Run{.attempt = spec.attempt,
+  auto run = std::make_shared<Run>(Run{.attempt = spec.attempt,
                                        .socket = stream::socket(loop_, stream(), ours.release()),
                                        .buffer = {},
                                        .on_exit = std::move(on_exit),
@@ -265,12 +270,13 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
 }
 
 void LocalExecutor::read_records(core::JobId job) {
-  Run& run = *runs_.at(job);
-  asio::async_read_until(run.socket, asio::dynamic_buffer(run.buffer, 1 << 16), "\n\n",
-                         [this, job](const boost::system::error_code& ec, std::size_t n) {
+  std::shared_ptr<Run> run = runs_.at(job);
+  Run& r = *run;
+  asio::async_read_until(r.socket, asio::dynamic_buffer(r.buffer, 1 << 16), "\n\n",
+                         [this, job, run](const boost::system::error_code& ec, std::size_t n) {
                            if (ec == asio::error::operation_aborted) return;  // executor gone
                            auto it = runs_.find(job);
-                           if (it == runs_.end()) return;
+                           if (it == runs_.end() || it->second != run) return;
                            if (ec) {
                              on_disconnect(job);
                              return;
@@ -414,7 +420,7 @@ void LocalExecutor::adopt(const Survivor& run, ExitHandler on_exit) {
     asio::post(loop_, [handler = std::move(on_exit), ended]() mutable { handler(ended); });
     return;
   }
-  auto r = std::make_unique<Run>(Run{.attempt = run.attempt,
+  auto r = std::make_shared<Run>(Run{.attempt = run.attempt,
                                      .socket = stream::socket(loop_, stream(), found->second),
                                      .buffer = {},
                                      .on_exit = std::move(on_exit),

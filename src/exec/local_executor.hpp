@@ -46,7 +46,9 @@ class LocalExecutor final : public Executor {
   boost::asio::any_io_executor loop_;
   LocalExecutorOptions options_;
   int run_dir_fd_ = -1;
-  std::map<core::JobId, std::unique_ptr<Run>> runs_;
+  // Shared with the pending read of each run's connection, which uses its buffer until it
+  // completes (also after the run is gone from here: then it completes as aborted).
+  std::map<core::JobId, std::shared_ptr<Run>> runs_;
   // Connections made by survivors() for adopt() to take over.
   std::map<core::JobId, int> found_;
 };
