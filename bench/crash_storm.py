@@ -181,6 +181,10 @@ def main():
         t0 = time.monotonic()
         r = storm(binary, cycles, tmp)
         took = time.monotonic() - t0
+        if set(r["states"]) != {"succeeded"}:  # keep the server's log to see why
+            kept = Path(tempfile.gettempdir()) / f"crash_storm-{int(time.time())}.log"
+            kept.write_bytes((Path(tmp) / "server.log").read_bytes())
+            print(f"not every job succeeded: the server's log is kept in {kept}")
     print(f"crash storm: {cycles} kill -9 cycles in {took:.0f} s, {r['acknowledged']} jobs "
           f"acknowledged, {r['jobs']} in the store; states {r['states']}")
     print("| acknowledged lost | keys with two jobs | ran twice | not terminal | processes left |")

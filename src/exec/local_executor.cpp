@@ -16,6 +16,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
@@ -325,6 +326,49 @@ void LocalExecutor::signal_group(core::JobId job, int sig) {
   ::send(it->second->socket.native_handle(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+namespace {
+
+// Whether another process (the run's supervisor) holds the run's lock. When not, `lock` holds it
+// now, which is harmless: the run is over, and its files go once the server has stored its end.
+bool lock_held(const std::string& path, Fd& lock) {
+  if (lock.fd < 0) lock = Fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  return lock.fd >= 0 && ::flock(lock.fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+}
+
+// Connects to a supervisor's socket and reads the record it sends first, checking that the peer
+// is the supervisor the record names (PID and start time), not whatever now has that PID.
+std::optional<SupervisorRecord> attach(const std::string& socket_path, Fd& conn) {
+  conn = Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (conn.fd < 0 || socket_path.size() >= sizeof addr.sun_path) return std::nullopt;
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  if (::connect(conn.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    return std::nullopt;
+  }
+  std::string text;
+  pollfd p{.fd = conn.fd, .events = POLLIN, .revents = 0};
+  char buf[4096];
+  while (text.find("\n\n") == std::string::npos && ::poll(&p, 1, 500) == 1) {
+    ssize_t n = ::read(conn.fd, buf, sizeof buf);
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  std::size_t end = text.find("\n\n");
+  if (end == std::string::npos) return std::nullopt;
+  std::optional<SupervisorRecord> r = parse_record(text.substr(0, end + 1));
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (!r || ::getsockopt(conn.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+      cred.pid != r->supervisor_pid ||
+      process_start_ticks(cred.pid) != r->supervisor_start_ticks) {
+    return std::nullopt;
+  }
+  return r;
+}
+
+}  // namespace
+
 std::vector<Survivor> LocalExecutor::survivors() {
   std::vector<Survivor> out;
   DIR* dir = ::opendir(options_.run_dir.c_str());
@@ -336,62 +380,24 @@ std::vector<Survivor> LocalExecutor::survivors() {
   ::closedir(dir);
   for (const RunName& name : names) {
     Survivor s{.job = name.job, .attempt = name.attempt};
-    Fd lock(::open(path(name.job, name.attempt, ".lock").c_str(), O_RDWR | O_CLOEXEC));
-    bool held = lock.fd >= 0 && ::flock(lock.fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    std::optional<SupervisorRecord> r;
+    std::string rec_path = path(name.job, name.attempt, ".rec");
+    // A short path whatever the data directory's length (sun_path holds 108 bytes).
+    std::string sock = fmt::format("/proc/self/fd/{}/{}", run_dir_fd_,
+                                   run_file(name.job, name.attempt, ".sock"));
+    Fd lock;
     Fd conn;
-    if (held) {
-      // Its supervisor lives: attach now; the first thing it sends is its record.
-      std::string sock = fmt::format("/proc/self/fd/{}/{}", run_dir_fd_,
-                                     run_file(name.job, name.attempt, ".sock"));
-      for (int i = 0; i < 100 && !r; ++i) {
-        conn = Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::memcpy(addr.sun_path, sock.c_str(), sock.size() + 1);
-        if (::connect(conn.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
-          std::string text;
-          pollfd p{.fd = conn.fd, .events = POLLIN, .revents = 0};
-          char buf[4096];
-          while (text.find("\n\n") == std::string::npos && ::poll(&p, 1, 2000) == 1) {
-            ssize_t n = ::read(conn.fd, buf, sizeof buf);
-            if (n <= 0) break;
-            text.append(buf, static_cast<std::size_t>(n));
-          }
-          r = parse_record(text.substr(0, text.find("\n\n") + 1));
-          // The peer must be the supervisor the record names (PID and start time), not
-          // whatever process now has that PID.
-          ucred cred{};
-          socklen_t len = sizeof cred;
-          if (r && (::getsockopt(conn.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-                    cred.pid != r->supervisor_pid ||
-                    process_start_ticks(cred.pid) != r->supervisor_start_ticks)) {
-            r.reset();
-            break;
-          }
-          if (r) break;
-        }
-        ::usleep(20'000);  // it is starting (it binds its socket first thing): a moment more
-      }
-      if (!r) {
-        // Alive but unreachable: it cannot be supervised. End it (its lock is still held, so
-        // its record, if any, names it) rather than leave it running unseen.
-        std::optional<SupervisorRecord> file =
-            parse_record(read_file(path(name.job, name.attempt, ".rec")));
-        if (file && file->supervisor_pid > 0 &&
-            process_start_ticks(static_cast<pid_t>(file->supervisor_pid)) ==
-                file->supervisor_start_ticks) {
-          ::kill(static_cast<pid_t>(file->supervisor_pid), SIGKILL);
-        }
-        s.started = file && file->pid > 0;
-        s.ended = lost_run(file.value_or(SupervisorRecord{}));
-        if (file) s.gpus = parse_gpus(file->gpus);
-        out.push_back(std::move(s));
-        continue;
-      }
-    } else {
-      r = parse_record(read_file(path(name.job, name.attempt, ".rec")));
+    std::optional<SupervisorRecord> live;
+    bool held = false;
+    // A live supervisor answers at once, unless it is busy (starting, or writing its last
+    // record: an fsync on a loaded disk can take seconds); one that ends meanwhile frees its lock.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while ((held = lock_held(path(name.job, name.attempt, ".lock"), lock)) && !live &&
+           std::chrono::steady_clock::now() < deadline) {
+      live = attach(sock, conn);
+      if (!live) ::usleep(20'000);
     }
+    std::optional<SupervisorRecord> r = live;
+    if (!live) r = parse_record(read_file(rec_path));
     if (r) {
       s.started = r->pid > 0;
       s.gpus = parse_gpus(r->gpus);
@@ -399,13 +405,19 @@ std::vector<Survivor> LocalExecutor::survivors() {
       s.supervisor = {.pid = static_cast<pid_t>(r->supervisor_pid),
                       .start_ticks = r->supervisor_start_ticks};
     }
-    if (held && r && !r->ended) {
+    if (live && !live->ended) {
       s.alive = true;
       found_[name.job] = conn.release();
     } else if (r && r->ended) {
       s.ended = status_of(*r);
     } else {
-      // No supervisor and no end on record: it died (or never got going) unrecorded.
+      if (held && r && r->supervisor_pid > 0 &&
+          process_start_ticks(static_cast<pid_t>(r->supervisor_pid)) ==
+              r->supervisor_start_ticks) {
+        // Alive but unreachable: it cannot be supervised, so it must not run on unseen.
+        ::kill(static_cast<pid_t>(r->supervisor_pid), SIGKILL);
+      }
+      // No supervisor to attach to and no end on record: it died (or never got going).
       s.ended = lost_run(r.value_or(SupervisorRecord{}));
     }
     out.push_back(std::move(s));
