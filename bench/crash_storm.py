@@ -128,14 +128,16 @@ def storm(binary, cycles, workdir, seed=None):
             i += 1
             time.sleep(rng.uniform(0.05, 0.2))
 
-    clients = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+    clients = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(4)]
     for t in clients:
         t.start()
-    for _ in range(cycles):
-        time.sleep(rng.uniform(0.1, 0.8))
-        server.kill9()
-        server.start()
-    stop.set()
+    try:
+        for _ in range(cycles):
+            time.sleep(rng.uniform(0.1, 0.8))
+            server.kill9()
+            server.start()
+    finally:
+        stop.set()
     for t in clients:
         t.join()
     # Every job to its end (each is 0.3 s; a lost run would end interrupted, not hang).
@@ -179,7 +181,13 @@ def main():
     binary = os.environ.get("VRAMQ_BIN", str(REPO / "build" / "vramq"))
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.monotonic()
-        r = storm(binary, cycles, tmp)
+        try:
+            r = storm(binary, cycles, tmp)
+        except BaseException:
+            kept = Path(tempfile.gettempdir()) / f"crash_storm-{int(time.time())}.log"
+            kept.write_bytes((Path(tmp) / "server.log").read_bytes())
+            print(f"the storm failed: the server's log is kept in {kept}")
+            raise
         took = time.monotonic() - t0
         if set(r["states"]) != {"succeeded"}:  # keep the server's log to see why
             kept = Path(tempfile.gettempdir()) / f"crash_storm-{int(time.time())}.log"

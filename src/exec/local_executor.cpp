@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
@@ -238,9 +239,14 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
       &s.attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   rc = rc ? rc : posix_spawnattr_setsigmask(&s.attr, &none);
   rc = rc ? rc : posix_spawnattr_setsigdefault(&s.attr, &all);
-  for (int fd = 0; fd < 3 && rc == 0; ++fd) {
+  for (int fd = 0; fd < 2 && rc == 0; ++fd) {
     rc = posix_spawn_file_actions_addopen(&s.actions, fd, "/dev/null", O_RDWR, 0);
   }
+  // What goes wrong in the supervisor itself (not the job's stderr) is kept beside its record.
+  std::string err_path = path(spec.job, spec.attempt, ".err");
+  rc = rc ? rc
+          : posix_spawn_file_actions_addopen(&s.actions, 2, err_path.c_str(),
+                                             O_WRONLY | O_CREAT | O_APPEND, 0600);
   rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, high_theirs.fd, 3);
   rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, high_lock.fd, 4);
   // Nothing else of the server's (its listening socket, the store) goes with it.
@@ -301,11 +307,15 @@ void LocalExecutor::on_disconnect(core::JobId job) {
   Run& run = *runs_.at(job);
   // The supervisor has exited: its record says how the job ended, unless it died first.
   // (A small file on the local disk, read on the loop: this happens once per lost connection.)
-  std::optional<SupervisorRecord> r = parse_record(read_file(path(job, run.attempt, ".rec")));
+  std::string text = read_file(path(job, run.attempt, ".rec"));
+  std::optional<SupervisorRecord> r = parse_record(text);
   if (r && r->ended) {
     deliver(job, status_of(*r));
     return;
   }
+  std::string why = read_file(path(job, run.attempt, ".err"));
+  spdlog::warn("job {}: its supervisor (pid {}) closed its connection without an end on record{}{}",
+               job, run.last.supervisor_pid, why.empty() ? "" : ": ", why);
   deliver(job, lost_run(r.value_or(run.last)));
 }
 
@@ -360,8 +370,7 @@ std::optional<SupervisorRecord> attach(const std::string& socket_path, Fd& conn)
   ucred cred{};
   socklen_t len = sizeof cred;
   if (!r || ::getsockopt(conn.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-      cred.pid != r->supervisor_pid ||
-      process_start_ticks(cred.pid) != r->supervisor_start_ticks) {
+      cred.pid != r->supervisor_pid || process_start_ticks(cred.pid) != r->supervisor_start_ticks) {
     return std::nullopt;
   }
   return r;
@@ -382,8 +391,8 @@ std::vector<Survivor> LocalExecutor::survivors() {
     Survivor s{.job = name.job, .attempt = name.attempt};
     std::string rec_path = path(name.job, name.attempt, ".rec");
     // A short path whatever the data directory's length (sun_path holds 108 bytes).
-    std::string sock = fmt::format("/proc/self/fd/{}/{}", run_dir_fd_,
-                                   run_file(name.job, name.attempt, ".sock"));
+    std::string sock =
+        fmt::format("/proc/self/fd/{}/{}", run_dir_fd_, run_file(name.job, name.attempt, ".sock"));
     Fd lock;
     Fd conn;
     std::optional<SupervisorRecord> live;
@@ -412,8 +421,7 @@ std::vector<Survivor> LocalExecutor::survivors() {
       s.ended = status_of(*r);
     } else {
       if (held && r && r->supervisor_pid > 0 &&
-          process_start_ticks(static_cast<pid_t>(r->supervisor_pid)) ==
-              r->supervisor_start_ticks) {
+          process_start_ticks(static_cast<pid_t>(r->supervisor_pid)) == r->supervisor_start_ticks) {
         // Alive but unreachable: it cannot be supervised, so it must not run on unseen.
         ::kill(static_cast<pid_t>(r->supervisor_pid), SIGKILL);
       }
@@ -454,7 +462,7 @@ void LocalExecutor::release(core::JobId job, int attempt) {
     found_.erase(found);
   }
   // Unlinking a run's few small files: metadata operations on the local disk.
-  for (std::string_view suffix : {".rec", ".rec.tmp", ".sock", ".lock"})
+  for (std::string_view suffix : {".rec", ".rec.tmp", ".sock", ".err", ".lock"})
     ::unlink(path(job, attempt, suffix).c_str());
 }
 

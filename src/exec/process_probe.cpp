@@ -1,6 +1,8 @@
 #include "exec/process_probe.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -12,9 +14,16 @@
 namespace vramq::exec {
 
 std::optional<ProcStat> read_proc_stat(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  if (!in) return std::nullopt;
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // read(2), not a stream: a process that exits while its stat is read makes the read fail
+  // (ESRCH), which libstdc++'s filebuf reports by throwing, even with exceptions off.
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[1024];  // a stat line is well under this; the fields needed come first
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  std::string stat(buf, static_cast<std::size_t>(n));
   // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
   std::size_t open = stat.find('(');
   std::size_t close = stat.rfind(')');

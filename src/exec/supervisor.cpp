@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -250,7 +251,11 @@ void Supervisor::loop() {
     }
     if (kill_at_ms_ >= 0) timeout = static_cast<int>(std::max<std::int64_t>(0, kill_at_ms_ - now));
     int n = ::poll(fds.data(), fds.size(), timeout);
-    if (n < 0 && errno != EINTR) return;
+    if (n < 0 && errno != EINTR) {
+      std::fprintf(stderr, "vramq-supervise: poll: %s\n", std::strerror(errno));
+      relay(SIGKILL);  // it can no longer be watched; its end is recorded as lost
+      return;
+    }
     if (fds[0].revents != 0) on_signal();
     if (done_) return;
     if (fds[1].revents != 0) accept_server();
@@ -368,7 +373,11 @@ void Supervisor::save_record(bool durable) {
   std::string name = run_file(o_.job, o_.attempt, ".rec");
   std::string tmp = name + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return;
+  if (fd < 0) {
+    std::fprintf(stderr, "vramq-supervise: cannot write %s: %s\n", tmp.c_str(),
+                 std::strerror(errno));
+    return;
+  }
   write_all(fd, format_record(record_));
   // The exit must survive this process and the server: on disk before the rename shows it.
   if (durable) ::fsync(fd);

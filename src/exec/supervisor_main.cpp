@@ -1,6 +1,7 @@
 // vramq-supervise: the per-job supervisor (exec/supervisor.hpp). Started by the server only.
 
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -13,5 +14,12 @@ int main(int argc, char** argv, char** envp) {
     std::fprintf(stderr, "vramq-supervise: %s\n", parsed.error.c_str());
     return 2;
   }
-  return vramq::exec::run_supervisor(parsed.options, envp);
+  try {
+    return vramq::exec::run_supervisor(parsed.options, envp);
+  } catch (const std::exception& e) {
+    // Only a bug gets here: the job dies with this process (PR_SET_PDEATHSIG), and the server,
+    // finding no end on record, records the run as lost.
+    std::fprintf(stderr, "vramq-supervise: %s\n", e.what());
+    return 1;
+  }
 }
