@@ -1,11 +1,13 @@
 #include "app/host_lock.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -18,6 +20,15 @@ core::Result<HostLock> HostLock::acquire(const std::string& path, std::string_vi
         fmt::format("cannot open the lock file {} for {}: {}", path, what, std::strerror(errno))};
   }
   HostLock lock(fd);
+  // A holder that is no longer alive is a spawn of a server killed mid-way (the child has the
+  // server's descriptors until it closes them, microseconds later): wait a moment for it.
+  for (int i = 0; i < 100 && ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK; ++i) {
+    char buf[32] = {};
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    pid_t holder = n > 0 ? static_cast<pid_t>(std::atoi(buf)) : 0;
+    if (holder <= 0 || ::kill(holder, 0) == 0 || errno != ESRCH) break;
+    ::usleep(20'000);
+  }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     if (err != EWOULDBLOCK) {

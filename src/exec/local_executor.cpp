@@ -239,6 +239,11 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
       &s.attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   rc = rc ? rc : posix_spawnattr_setsigmask(&s.attr, &none);
   rc = rc ? rc : posix_spawnattr_setsigdefault(&s.attr, &all);
+  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, high_theirs.fd, 3);
+  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, high_lock.fd, 4);
+  // Nothing else of the server's (its listening socket, the store, the data directory's lock)
+  // goes with it; closed first, so that a slow open below never holds them.
+  rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&s.actions, 5);
   for (int fd = 0; fd < 2 && rc == 0; ++fd) {
     rc = posix_spawn_file_actions_addopen(&s.actions, fd, "/dev/null", O_RDWR, 0);
   }
@@ -247,10 +252,6 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
   rc = rc ? rc
           : posix_spawn_file_actions_addopen(&s.actions, 2, err_path.c_str(),
                                              O_WRONLY | O_CREAT | O_APPEND, 0600);
-  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, high_theirs.fd, 3);
-  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, high_lock.fd, 4);
-  // Nothing else of the server's (its listening socket, the store) goes with it.
-  rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&s.actions, 5);
   std::vector<char*> argv = c_strings(args);
   std::vector<char*> envp = c_strings(spec.env);
   pid_t pid = 0;
