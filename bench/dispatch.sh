@@ -2,7 +2,9 @@
 # Dispatch end to end: trivial jobs (/bin/true) through HTTP to completion, vramq next to the
 # seed article's FastAPI service (the same wrk client and request against /run-script) and the
 # machine's spawn ceiling (../shared/peers/raw_spawn). Medians of RUNS runs of SECONDS each.
-# Usage: bench/dispatch.sh [SECONDS] [RUNS]
+# With BASELINE_BIN=path/to/an/older/vramq, that build is measured beside it in the same run
+# (e.g. the last build before a change: git worktree add /tmp/base REV && make -C /tmp/base build).
+# Usage: [BASELINE_BIN=...] bench/dispatch.sh [SECONDS] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
@@ -50,6 +52,14 @@ build/vramq serve --stop-jobs-on-exit --gpus sim:24GiB --allow-raw-commands --de
   --listen "127.0.0.1:$VPORT" --data-dir "$TMP/vramq-data" > "$TMP/vramq.log" 2>&1 &
 wait_up "http://127.0.0.1:$VPORT/healthz"
 
+if [ -n "${BASELINE_BIN:-}" ]; then
+  BPORT=$(free_port)
+  "$BASELINE_BIN" serve --gpus sim:24GiB --allow-raw-commands --default-vram-mb 0 \
+    --queue-max 100000 --listen "127.0.0.1:$BPORT" --data-dir "$TMP/baseline-data" \
+    > "$TMP/baseline.log" 2>&1 &
+  wait_up "http://127.0.0.1:$BPORT/healthz"
+fi
+
 SPORT=$(free_port)
 # 8 slots: (8 x 2048 + 1024) MiB free, 2048 MiB per run; a queue large enough not to refuse.
 # `exec`: the background job *is* uvicorn, so that the EXIT trap's kill reaches it (a subshell
@@ -62,4 +72,7 @@ for c in 8 64; do
   report "vramq POST /run-script" "http://127.0.0.1:$VPORT/run-script" bench/run_script.lua "$c"
   report "seed POST /run-script" "http://127.0.0.1:$SPORT/run-script" bench/run_script.lua "$c"
   report "vramq POST /v1/jobs?wait=30" "http://127.0.0.1:$VPORT" bench/jobs_wait.lua "$c"
+  if [ -n "${BASELINE_BIN:-}" ]; then
+    report "baseline POST /v1/jobs?wait=30" "http://127.0.0.1:$BPORT" bench/jobs_wait.lua "$c"
+  fi
 done

@@ -20,10 +20,8 @@
 
 namespace vramq::service {
 namespace asio = boost::asio;
-using core::EndReason;
 using core::Job;
 using core::JobId;
-using core::JobState;
 
 namespace {
 

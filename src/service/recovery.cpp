@@ -157,7 +157,7 @@ void Orchestrator::adopt(Job job, const exec::Survivor& run) {
   }
   active_.insert_or_assign(id, std::move(job));
   running_.emplace(id, std::move(r));
-  executor_->adopt(run, [this, id](exec::ExitStatus st) { on_exit(id, st); });
+  executor_->adopt(run, [this, id](exec::ExitStatus st) { on_exit(id, std::move(st)); });
 }
 
 }  // namespace vramq::service

@@ -63,7 +63,8 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
                         .stderr_path = log_path(dir, "stderr"),
                         .attempt = job.attempt,
                         .gpus = gpus};
-  auto launched = executor_->start(spec, [this, id](exec::ExitStatus st) { on_exit(id, st); });
+  auto launched =
+      executor_->start(spec, [this, id](exec::ExitStatus st) { on_exit(id, std::move(st)); });
   if (!launched) {
     finish(id, JobState::failed, EndReason::spawn_failed, launched.error().message, {});
     return;
