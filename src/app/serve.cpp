@@ -140,6 +140,9 @@ asio::awaitable<void> shutdown_on_signal(asio::io_context& ioc, server::HttpServ
 // another vramq); 1 when vramq fails at run time (the job store cannot be opened or recovered).
 int serve(const core::Config& config) {
   ::signal(SIGPIPE, SIG_IGN);
+  // The job supervisors it spawns are reaped by the kernel (it never waits for them: it learns
+  // of their end on their socket), so none is left a zombie for the life of the server.
+  ::signal(SIGCHLD, SIG_IGN);
   if (auto ok = core::validate_config(config); !ok) {
     spdlog::error("{}", ok.error().message);
     return 2;

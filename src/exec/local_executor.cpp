@@ -13,11 +13,13 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <charconv>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 
@@ -137,7 +139,6 @@ std::optional<std::string> supervisor_beside_self() {
 LocalExecutor::LocalExecutor(asio::any_io_executor loop, LocalExecutorOptions options)
     : loop_(std::move(loop)), options_(std::move(options)) {
   ::mkdir(options_.run_dir.c_str(), 0700);
-  run_dir_fd_ = ::open(options_.run_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
 LocalExecutor::~LocalExecutor() {
@@ -148,11 +149,53 @@ LocalExecutor::~LocalExecutor() {
   }
   for (auto& [job, fd] : found_)
     ::close(fd);
-  if (run_dir_fd_ >= 0) ::close(run_dir_fd_);
 }
 
-std::string LocalExecutor::path(core::JobId job, int attempt, std::string_view suffix) const {
-  return options_.run_dir + "/" + run_file(job, attempt, suffix);
+std::string LocalExecutor::slot_path(int slot) const {
+  return options_.run_dir + "/" + slot_file(slot);
+}
+
+std::optional<std::pair<int, int>> LocalExecutor::take_slot(RunKey key,
+                                                            const std::vector<int>& gpus) {
+  // A released slot may still be held for a moment by its exiting supervisor: try the others.
+  std::vector<int> busy;
+  std::optional<std::pair<int, int>> out;
+  while (!out) {
+    int slot = 0;
+    if (!free_slots_.empty()) {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    } else if (slots_ < 1'000'000) {
+      slot = slots_++;
+    } else {
+      break;
+    }
+    Fd fd(::open(slot_path(slot).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
+    if (fd.fd < 0) {
+      busy.push_back(slot);
+      break;  // the run directory is unusable: the caller reports it
+    }
+    if (::flock(fd.fd, LOCK_EX | LOCK_NB) != 0) {
+      busy.push_back(slot);
+      continue;
+    }
+    // Marked for this run before the spawn, so that a next server that finds the slot held
+    // knows whose it is even before the supervisor has written its own record.
+    SupervisorRecord pending{.job = key.first, .attempt = key.second};
+    std::vector<std::string> names;
+    for (int g : gpus)
+      names.push_back(std::to_string(g));
+    pending.gpus = fmt::format("{}", fmt::join(names, ","));
+    std::string text = format_record(pending);
+    if (::pwrite(fd.fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
+        ::ftruncate(fd.fd, static_cast<off_t>(text.size())) != 0) {
+      busy.push_back(slot);
+      break;
+    }
+    out = std::pair{slot, fd.release()};
+  }
+  free_slots_.insert(free_slots_.begin(), busy.begin(), busy.end());
+  return out;
 }
 
 boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpec& spec,
@@ -176,18 +219,20 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
                                           spec.argv[0], spec.cwd)};
   }
   if (runs_.contains(spec.job)) return SpawnError{EEXIST, "the job runs already"};
-  // The lock is taken before the spawn and inherited by the supervisor: from this moment a next
-  // server finds this run, even if this one dies before it has stored the start.
-  std::string lock_path = path(spec.job, spec.attempt, ".lock");
-  Fd lock(::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
-  if (lock.fd < 0 || ::flock(lock.fd, LOCK_EX | LOCK_NB) != 0) {
+  // The slot is locked before the spawn and the lock inherited by the supervisor: from this
+  // moment a next server finds this run, even if this one dies before it has stored the start.
+  std::optional<std::pair<int, int>> slot = take_slot({spec.job, spec.attempt}, spec.gpus);
+  if (!slot) {
     int err = errno;
-    return SpawnError{err, fmt::format("cannot lock {}: {}", lock_path, std::strerror(err))};
+    return SpawnError{err, fmt::format("no run slot can be locked in {}: {}", options_.run_dir,
+                                       std::strerror(err))};
   }
+  Fd lock(slot->second);
+  auto give_back = [&] { free_slots_.push_back(slot->first); };
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     int err = errno;
-    ::unlink(lock_path.c_str());
+    give_back();
     return SpawnError{err, fmt::format("socketpair failed: {}", std::strerror(err))};
   }
   Fd ours(pair[0]);
@@ -198,15 +243,15 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
   Fd high_theirs(::fcntl(theirs.fd, F_DUPFD_CLOEXEC, 10));
   if (high_lock.fd < 0 || high_theirs.fd < 0) {
     int err = errno;
-    ::unlink(lock_path.c_str());
+    give_back();
     return SpawnError{err, fmt::format("cannot duplicate a descriptor: {}", std::strerror(err))};
   }
   std::vector<std::string> gpus;
   for (int g : spec.gpus)
     gpus.push_back(std::to_string(g));
   std::vector<std::string> args{options_.supervisor,
-                                "--run-dir",
-                                options_.run_dir,
+                                "--run-fd",
+                                "4",
                                 "--job",
                                 std::to_string(spec.job),
                                 "--attempt",
@@ -244,14 +289,11 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
   // Nothing else of the server's (its listening socket, the store, the data directory's lock)
   // goes with it; closed first, so that a slow open below never holds them.
   rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&s.actions, 5);
+  // stdin and stdout: /dev/null; stderr stays the server's, so that what goes wrong in a
+  // supervisor itself (never the job's output) lands in the server's log.
   for (int fd = 0; fd < 2 && rc == 0; ++fd) {
     rc = posix_spawn_file_actions_addopen(&s.actions, fd, "/dev/null", O_RDWR, 0);
   }
-  // What goes wrong in the supervisor itself (not the job's stderr) is kept beside its record.
-  std::string err_path = path(spec.job, spec.attempt, ".err");
-  rc = rc ? rc
-          : posix_spawn_file_actions_addopen(&s.actions, 2, err_path.c_str(),
-                                             O_WRONLY | O_CREAT | O_APPEND, 0600);
   std::vector<char*> argv = c_strings(args);
   std::vector<char*> envp = c_strings(spec.env);
   pid_t pid = 0;
@@ -259,7 +301,7 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
           : ::posix_spawn(&pid, options_.supervisor.c_str(), &s.actions, &s.attr, argv.data(),
                           envp.data());
   if (rc != 0) {
-    ::unlink(lock_path.c_str());
+    give_back();
     return SpawnError{rc, fmt::format("cannot start the job's supervisor {}: {}",
                                       options_.supervisor, std::strerror(rc))};
   }
@@ -273,6 +315,7 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
   run->last.supervisor_pid = pid;
   run->last.supervisor_start_ticks = launched.start_ticks;
   runs_[spec.job] = std::move(run);
+  slot_of_[{spec.job, spec.attempt}] = slot->first;
   read_records(spec.job);
   return launched;
 }
@@ -308,15 +351,16 @@ void LocalExecutor::on_disconnect(core::JobId job) {
   Run& run = *runs_.at(job);
   // The supervisor has exited: its record says how the job ended, unless it died first.
   // (A small file on the local disk, read on the loop: this happens once per lost connection.)
-  std::string text = read_file(path(job, run.attempt, ".rec"));
-  std::optional<SupervisorRecord> r = parse_record(text);
+  auto slot = slot_of_.find({job, run.attempt});
+  std::optional<SupervisorRecord> r;
+  if (slot != slot_of_.end()) r = parse_record(read_file(slot_path(slot->second)));
+  if (r && (r->job != job || r->attempt != run.attempt)) r.reset();
   if (r && r->ended) {
     deliver(job, status_of(*r));
     return;
   }
-  std::string why = read_file(path(job, run.attempt, ".err"));
-  spdlog::warn("job {}: its supervisor (pid {}) closed its connection without an end on record{}{}",
-               job, run.last.supervisor_pid, why.empty() ? "" : ": ", why);
+  spdlog::warn("job {}: its supervisor (pid {}) closed its connection without an end on record",
+               job, run.last.supervisor_pid);
   deliver(job, lost_run(r.value_or(run.last)));
 }
 
@@ -348,13 +392,14 @@ bool lock_held(const std::string& path, Fd& lock) {
 
 // Connects to a supervisor's socket and reads the record it sends first, checking that the peer
 // is the supervisor the record names (PID and start time), not whatever now has that PID.
-std::optional<SupervisorRecord> attach(const std::string& socket_path, Fd& conn) {
+std::optional<SupervisorRecord> attach(const std::string& name, Fd& conn) {
   conn = Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (conn.fd < 0 || socket_path.size() >= sizeof addr.sun_path) return std::nullopt;
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  if (::connect(conn.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+  if (conn.fd < 0 || name.empty() || name.size() + 1 >= sizeof addr.sun_path) return std::nullopt;
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());  // abstract: sun_path[0] = 0
+  auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  if (::connect(conn.fd, reinterpret_cast<const sockaddr*>(&addr), size) != 0) {
     return std::nullopt;
   }
   std::string text;
@@ -383,54 +428,64 @@ std::vector<Survivor> LocalExecutor::survivors() {
   std::vector<Survivor> out;
   DIR* dir = ::opendir(options_.run_dir.c_str());
   if (dir == nullptr) return out;
-  std::vector<RunName> names;
+  std::vector<int> slots;
   while (dirent* e = ::readdir(dir)) {
-    if (auto name = parse_run_file(e->d_name, ".lock")) names.push_back(*name);
+    if (auto slot = parse_slot_file(e->d_name)) slots.push_back(*slot);
   }
   ::closedir(dir);
-  for (const RunName& name : names) {
-    Survivor s{.job = name.job, .attempt = name.attempt};
-    std::string rec_path = path(name.job, name.attempt, ".rec");
-    // A short path whatever the data directory's length (sun_path holds 108 bytes).
-    std::string sock =
-        fmt::format("/proc/self/fd/{}/{}", run_dir_fd_, run_file(name.job, name.attempt, ".sock"));
+  std::sort(slots.begin(), slots.end());
+  slots_ = slots.empty() ? 0 : slots.back() + 1;
+  std::vector<int> free;
+  for (int slot = 0; slot < slots_; ++slot) {
+    if (!std::binary_search(slots.begin(), slots.end(), slot)) free.push_back(slot);
+  }
+  for (int slot : slots) {
+    std::string file = slot_path(slot);
     Fd lock;
     Fd conn;
     std::optional<SupervisorRecord> live;
     bool held = false;
     // A live supervisor answers at once, unless it is busy (starting, or writing its last
-    // record: an fsync on a loaded disk can take seconds); one that ends meanwhile frees its lock.
+    // record: a sync on a loaded disk can take seconds); one that ends meanwhile frees its lock.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while ((held = lock_held(path(name.job, name.attempt, ".lock"), lock)) && !live &&
-           std::chrono::steady_clock::now() < deadline) {
-      live = attach(sock, conn);
+    while ((held = lock_held(file, lock)) && !live && std::chrono::steady_clock::now() < deadline) {
+      std::optional<SupervisorRecord> on_file = parse_record(read_file(file));
+      if (on_file && !on_file->socket.empty()) live = attach(on_file->socket, conn);
       if (!live) ::usleep(20'000);
     }
     std::optional<SupervisorRecord> r = live;
-    if (!live) r = parse_record(read_file(rec_path));
-    if (r) {
-      s.started = r->pid > 0;
-      s.gpus = parse_gpus(r->gpus);
-      s.started_at_ms = r->started_at_ms;
-      s.supervisor = {.pid = static_cast<pid_t>(r->supervisor_pid),
-                      .start_ticks = r->supervisor_start_ticks};
+    if (!live) r = parse_record(read_file(file));
+    if (!r) {
+      // Nothing on record: free, unless something holds it (then it stays out of use).
+      if (!held) free.push_back(slot);
+      continue;
     }
+    Survivor s{.job = r->job,
+               .attempt = r->attempt,
+               .started = r->pid > 0,
+               .gpus = parse_gpus(r->gpus),
+               .started_at_ms = r->started_at_ms,
+               .supervisor = {.pid = static_cast<pid_t>(r->supervisor_pid),
+                              .start_ticks = r->supervisor_start_ticks}};
     if (live && !live->ended) {
       s.alive = true;
-      found_[name.job] = conn.release();
-    } else if (r && r->ended) {
+      found_[s.job] = conn.release();
+    } else if (r->ended) {
       s.ended = status_of(*r);
     } else {
-      if (held && r && r->supervisor_pid > 0 &&
+      if (held && r->supervisor_pid > 0 &&
           process_start_ticks(static_cast<pid_t>(r->supervisor_pid)) == r->supervisor_start_ticks) {
         // Alive but unreachable: it cannot be supervised, so it must not run on unseen.
         ::kill(static_cast<pid_t>(r->supervisor_pid), SIGKILL);
       }
       // No supervisor to attach to and no end on record: it died (or never got going).
-      s.ended = lost_run(r.value_or(SupervisorRecord{}));
+      s.ended = lost_run(*r);
     }
+    // Its slot stays taken until the run is released (its end stored).
+    if (!slot_of_.try_emplace({s.job, s.attempt}, slot).second) free.push_back(slot);
     out.push_back(std::move(s));
   }
+  free_slots_.insert(free_slots_.end(), free.rbegin(), free.rend());
   return out;
 }
 
@@ -462,9 +517,12 @@ void LocalExecutor::release(core::JobId job, int attempt) {
     ::close(found->second);
     found_.erase(found);
   }
-  // Unlinking a run's few small files: metadata operations on the local disk.
-  for (std::string_view suffix : {".rec", ".rec.tmp", ".sock", ".err", ".lock"})
-    ::unlink(path(job, attempt, suffix).c_str());
+  // The slot is reused by a later run (its record stays until then).
+  auto slot = slot_of_.find({job, attempt});
+  if (slot != slot_of_.end()) {
+    free_slots_.push_back(slot->second);
+    slot_of_.erase(slot);
+  }
 }
 
 }  // namespace vramq::exec

@@ -3,19 +3,22 @@
 // the supervisor is spawned in its own session and is the job's parent, so a job outlives the
 // server; the server holds a unix-socket connection to each supervisor, through which it relays
 // signals and learns the job's pid and its end. At start-up, survivors() finds the supervisors an
-// earlier server left (their flock()ed lock files in the run directory) and adopt() re-attaches.
+// earlier server left (their flock()ed run files in the run directory) and adopt() re-attaches.
 // Thread safety: loop only (survivors() blocks: start-up only).
 
 #include <boost/asio/any_io_executor.hpp>
 #include <map>
 #include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "exec/executor.hpp"
 
 namespace vramq::exec {
 
 struct LocalExecutorOptions {
-  std::string run_dir;     // DATA_DIR/run: the runs' lock, record and socket files
+  std::string run_dir;     // DATA_DIR/run: a file per run (lock and record)
   std::string supervisor;  // the vramq-supervise binary
   std::int64_t orphan_grace_ms = 60'000;
   std::int64_t kill_grace_ms = 10'000;
@@ -23,7 +26,7 @@ struct LocalExecutorOptions {
 
 class LocalExecutor final : public Executor {
  public:
-  // The run directory is created (0700) if missing; its handle is kept for short socket paths.
+  // The run directory is created (0700) if missing.
   LocalExecutor(boost::asio::any_io_executor loop, LocalExecutorOptions options);
   // Closes the connections: the supervisors wait out their grace for the next server.
   ~LocalExecutor() override;
@@ -37,20 +40,27 @@ class LocalExecutor final : public Executor {
 
  private:
   struct Run;
+  using RunKey = std::pair<core::JobId, int>;  // job, attempt
+  // A free slot, locked (its fd) and marked for `key`; nullopt when none can be had.
+  std::optional<std::pair<int, int>> take_slot(RunKey key, const std::vector<int>& gpus);
   void read_records(core::JobId job);
   void on_record(core::JobId job, std::string_view text);
   void on_disconnect(core::JobId job);
   void deliver(core::JobId job, ExitStatus status);
-  std::string path(core::JobId job, int attempt, std::string_view suffix) const;
+  std::string slot_path(int slot) const;
 
   boost::asio::any_io_executor loop_;
   LocalExecutorOptions options_;
-  int run_dir_fd_ = -1;
   // Shared with the pending read of each run's connection, which uses its buffer until it
   // completes (also after the run is gone from here: then it completes as aborted).
   std::map<core::JobId, std::shared_ptr<Run>> runs_;
   // Connections made by survivors() for adopt() to take over.
   std::map<core::JobId, int> found_;
+  // The slot each run occupies until it is released (live runs and survivors alike), and the
+  // slots free for the next runs; slot files are slot-0 .. slot-(slots_ - 1).
+  std::map<RunKey, int> slot_of_;
+  std::vector<int> free_slots_;
+  int slots_ = 0;
 };
 
 // The vramq-supervise binary beside the running executable (nullopt if it is not there).

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -50,8 +52,39 @@ void write_all(int fd, std::string_view data) {
   }
 }
 
-// Every process below this one (children, theirs, ...), from one pass over /proc.
-std::vector<pid_t> descendants() {
+// The children of `pid`, from /proc/PID/task/*/children (every thread's: a child belongs to
+// the thread that forked it).
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = ::opendir(tasks.c_str());
+  if (dir == nullptr) return out;  // gone meanwhile
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    int fd = ::open((tasks + "/" + e->d_name + "/children").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    std::string text;
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0)
+      text.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    std::string_view rest(text);
+    while (!rest.empty()) {
+      std::size_t space = rest.find(' ');
+      std::string_view one = rest.substr(0, space);
+      pid_t child = 0;
+      auto [p, ec] = std::from_chars(one.data(), one.data() + one.size(), child);
+      if (ec == std::errc{} && child > 0) out.push_back(child);
+      rest.remove_prefix(space == std::string_view::npos ? rest.size() : space + 1);
+    }
+  }
+  ::closedir(dir);
+  return out;
+}
+
+// Every process's parent, from one pass over all of /proc (kernels without children files).
+std::multimap<std::int64_t, pid_t> process_table() {
   std::multimap<std::int64_t, pid_t> children;
   if (DIR* proc = ::opendir("/proc")) {
     while (dirent* e = ::readdir(proc)) {
@@ -63,16 +96,31 @@ std::vector<pid_t> descendants() {
     }
     ::closedir(proc);
   }
+  return children;
+}
+
+// Every process below this one (children, theirs, ...). The children files cost a read per
+// descendant; without them (CONFIG_PROC_CHILDREN off) the whole process table is read.
+std::vector<pid_t> descendants() {
+  static const bool has_children_files =
+      ::access(("/proc/self/task/" + std::to_string(::getpid()) + "/children").c_str(), R_OK) == 0;
+  std::multimap<std::int64_t, pid_t> table;
+  if (!has_children_files) table = process_table();
   std::vector<pid_t> out;
   std::vector<pid_t> todo{::getpid()};
   while (!todo.empty()) {
     pid_t parent = todo.back();
     todo.pop_back();
-    auto [begin, stop] = children.equal_range(parent);
-    for (auto it = begin; it != stop; ++it) {
-      out.push_back(it->second);
-      todo.push_back(it->second);
+    std::vector<pid_t> kids;
+    if (has_children_files) {
+      kids = children_of(parent);
+    } else {
+      auto [begin, stop] = table.equal_range(parent);
+      for (auto it = begin; it != stop; ++it)
+        kids.push_back(it->second);
     }
+    out.insert(out.end(), kids.begin(), kids.end());
+    todo.insert(todo.end(), kids.begin(), kids.end());
   }
   return out;
 }
@@ -122,7 +170,7 @@ int Supervisor::run() {
   ::sigprocmask(SIG_BLOCK, &mask, nullptr);
   ::signal(SIGPIPE, SIG_IGN);  // a server gone mid-write is noticed on the next read
   signal_fd_ = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (signal_fd_ < 0 || ::chdir(o_.run_dir.c_str()) != 0) return 1;
+  if (signal_fd_ < 0 || o_.run_fd < 0) return 1;
 
   record_.job = o_.job;
   record_.attempt = o_.attempt;
@@ -146,24 +194,37 @@ int Supervisor::run() {
     }
     loop();
   }
-  save_record(true);
+  // The end is made durable by whoever records it: an attached server commits it to its store
+  // (group-committed with every other write), so the supervisor syncs it only when no server
+  // is there to. Unsynced, it still survives the server's and this process's deaths (it is in
+  // the page cache); only a machine crash could lose it, and that ends the job's run anyway.
+  save_record(servers_.empty());
   send_record();
-  ::unlink(run_file(o_.job, o_.attempt, ".sock").c_str());
   return 0;
 }
 
 bool Supervisor::listen_socket() {
-  std::string name = run_file(o_.job, o_.attempt, ".sock");
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (listen_fd_ < 0) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, name.c_str(), name.size() + 1);  // relative: short whatever the dir
-  ::unlink(name.c_str());
-  mode_t old = ::umask(077);  // only the server's user may connect
-  int rc = ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-  ::umask(old);
-  return rc == 0 && ::listen(listen_fd_, kMaxConnections) == 0;
+  // Abstract (no file): a random name, recorded; taken already (by chance, or by someone
+  // squatting it) means another draw.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::uint64_t random = 0;
+    if (::getrandom(&random, sizeof random, 0) != sizeof random) return false;
+    char name[32];
+    int len =
+        std::snprintf(name, sizeof name, "vramq-%016llx", static_cast<unsigned long long>(random));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path + 1, name, static_cast<std::size_t>(len));  // sun_path[0] = 0
+    auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + len);
+    if (::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&addr), size) == 0) {
+      record_.socket = name;
+      return ::listen(listen_fd_, kMaxConnections) == 0;
+    }
+    if (errno != EADDRINUSE) return false;
+  }
+  return false;
 }
 
 bool Supervisor::spawn_job() {
@@ -252,7 +313,8 @@ void Supervisor::loop() {
     if (kill_at_ms_ >= 0) timeout = static_cast<int>(std::max<std::int64_t>(0, kill_at_ms_ - now));
     int n = ::poll(fds.data(), fds.size(), timeout);
     if (n < 0 && errno != EINTR) {
-      std::fprintf(stderr, "vramq-supervise: poll: %s\n", std::strerror(errno));
+      std::fprintf(stderr, "vramq-supervise: job %lld: poll: %s\n", static_cast<long long>(o_.job),
+                   std::strerror(errno));
       relay(SIGKILL);  // it can no longer be watched; its end is recorded as lost
       return;
     }
@@ -370,26 +432,22 @@ void Supervisor::drop(std::size_t index) {
 }
 
 void Supervisor::save_record(bool durable) {
-  std::string name = run_file(o_.job, o_.attempt, ".rec");
-  std::string tmp = name + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    std::fprintf(stderr, "vramq-supervise: cannot write %s: %s\n", tmp.c_str(),
-                 std::strerror(errno));
-    return;
-  }
-  write_all(fd, format_record(record_));
-  // The exit must survive this process and the server: on disk before the rename shows it.
-  if (durable) ::fsync(fd);
-  ::close(fd);
-  ::rename(tmp.c_str(), name.c_str());
-  if (durable) {
-    int dir = ::open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-      ::fsync(dir);
-      ::close(dir);
+  // In place: the file's inode carries the lock that says this supervisor is alive.
+  std::string text = format_record(record_);
+  std::string_view rest = text;
+  for (off_t at = 0; !rest.empty();) {
+    ssize_t n = ::pwrite(o_.run_fd, rest.data(), rest.size(), at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::fprintf(stderr, "vramq-supervise: job %lld: cannot write its record: %s\n",
+                   static_cast<long long>(o_.job), std::strerror(errno));
+      return;
     }
+    rest.remove_prefix(static_cast<std::size_t>(n));
+    at += n;
   }
+  if (::ftruncate(o_.run_fd, static_cast<off_t>(text.size())) != 0) return;
+  if (durable) ::fdatasync(o_.run_fd);
 }
 
 void Supervisor::send_record() {
@@ -423,9 +481,7 @@ ParsedOptions parse_supervisor_args(const std::vector<std::string>& args) {
       return out;
     }
     const std::string& v = args[++i];
-    if (a == "--run-dir") {
-      o.run_dir = v;
-    } else if (a == "--job") {
+    if (a == "--job") {
       o.job = parse_int(v, ok);
     } else if (a == "--attempt") {
       o.attempt = static_cast<int>(parse_int(v, ok));
@@ -445,6 +501,8 @@ ParsedOptions parse_supervisor_args(const std::vector<std::string>& args) {
       o.stderr_path = v;
     } else if (a == "--attach-fd") {
       o.attach_fd = static_cast<int>(parse_int(v, ok));
+    } else if (a == "--run-fd") {
+      o.run_fd = static_cast<int>(parse_int(v, ok));
     } else {
       out.error = "unknown option " + a;
       return out;
@@ -453,10 +511,10 @@ ParsedOptions parse_supervisor_args(const std::vector<std::string>& args) {
   o.argv.assign(args.begin() + static_cast<std::ptrdiff_t>(std::min(i, args.size())), args.end());
   if (!ok) {
     out.error = "a number option is not a number";
-  } else if (o.run_dir.empty() || o.job <= 0 || o.attempt <= 0 || o.program.empty() ||
-             o.argv.empty() || o.stdout_path.empty() || o.stderr_path.empty()) {
+  } else if (o.run_fd < 0 || o.job <= 0 || o.attempt <= 0 || o.program.empty() || o.argv.empty() ||
+             o.stdout_path.empty() || o.stderr_path.empty()) {
     out.error =
-        "usage: vramq-supervise --run-dir DIR --job N --attempt A --program PATH --stdout FILE "
+        "usage: vramq-supervise --run-fd FD --job N --attempt A --program PATH --stdout FILE "
         "--stderr FILE [--cwd DIR] [--gpus LIST] [--orphan-grace-ms MS] [--kill-grace-ms MS] "
         "[--attach-fd FD] -- ARGV...";
   }

@@ -20,7 +20,7 @@
 namespace vramq::exec {
 
 struct SupervisorOptions {
-  std::string run_dir;  // where its lock, record and socket are (its own cwd)
+  int run_fd = -1;  // its run file (flock()ed, inherited from the server): its record goes there
   std::int64_t job = 0;
   int attempt = 1;
   std::string gpus;  // recorded for the server ("0,1")

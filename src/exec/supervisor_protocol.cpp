@@ -31,6 +31,7 @@ std::string format_record(const SupervisorRecord& r) {
   add_number(out, "supervisor_pid", r.supervisor_pid);
   add_number(out, "supervisor_start_ticks", r.supervisor_start_ticks);
   if (!r.gpus.empty()) add(out, "gpus", r.gpus);
+  if (!r.socket.empty()) add(out, "socket", r.socket);
   add_number(out, "pid", r.pid);
   add_number(out, "pid_start_ticks", r.pid_start_ticks);
   add_number(out, "started_at_ms", r.started_at_ms);
@@ -47,17 +48,24 @@ std::string format_record(const SupervisorRecord& r) {
     }
     add_number(out, "orphaned", r.orphaned ? 1 : 0);
   }
+  out.append("end\n");
   return out;
 }
 
 std::optional<SupervisorRecord> parse_record(std::string_view text) {
   SupervisorRecord r;
   bool has_job = false;
-  while (!text.empty()) {
+  bool whole = false;
+  while (!text.empty() && !whole) {
     std::size_t nl = text.find('\n');
+    if (nl == std::string_view::npos) return std::nullopt;  // a line cut short
     std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    text.remove_prefix(nl + 1);
     if (line.empty()) continue;
+    if (line == "end") {
+      whole = true;
+      continue;
+    }
     std::size_t space = line.find(' ');
     if (space == std::string_view::npos) return std::nullopt;
     std::string_view key = line.substr(0, space);
@@ -75,6 +83,8 @@ std::optional<SupervisorRecord> parse_record(std::string_view text) {
       ok = parse_number(value, r.supervisor_start_ticks);
     } else if (key == "gpus") {
       r.gpus = value;
+    } else if (key == "socket") {
+      r.socket = value;
     } else if (key == "pid") {
       ok = parse_number(value, r.pid);
     } else if (key == "pid_start_ticks") {
@@ -97,7 +107,7 @@ std::optional<SupervisorRecord> parse_record(std::string_view text) {
     // Unknown keys are skipped: a newer supervisor may say more than this server knows.
     if (!ok) return std::nullopt;
   }
-  if (!has_job || r.job <= 0) return std::nullopt;
+  if (!whole || !has_job || r.job <= 0) return std::nullopt;
   // An end is one of: an exit code, a signal, a spawn error.
   if (r.ended &&
       (static_cast<int>(r.exit_code.has_value()) + static_cast<int>(r.signal.has_value()) +
@@ -108,23 +118,15 @@ std::optional<SupervisorRecord> parse_record(std::string_view text) {
   return r;
 }
 
-std::string run_file(std::int64_t job, int attempt, std::string_view suffix) {
-  std::string out = std::to_string(job);
-  out.append("-").append(std::to_string(attempt)).append(suffix);
-  return out;
+std::string slot_file(int slot) {
+  return "slot-" + std::to_string(slot);
 }
 
-std::optional<RunName> parse_run_file(std::string_view name, std::string_view suffix) {
-  if (name.size() <= suffix.size() || !name.ends_with(suffix)) return std::nullopt;
-  name.remove_suffix(suffix.size());
-  std::size_t dash = name.find('-');
-  if (dash == std::string_view::npos) return std::nullopt;
-  RunName out;
-  if (!parse_number(name.substr(0, dash), out.job) ||
-      !parse_number(name.substr(dash + 1), out.attempt) || out.job <= 0 || out.attempt <= 0) {
-    return std::nullopt;
-  }
-  return out;
+std::optional<int> parse_slot_file(std::string_view name) {
+  if (!name.starts_with("slot-")) return std::nullopt;
+  int slot = -1;
+  if (!parse_number(name.substr(5), slot) || slot < 0 || slot > 1'000'000) return std::nullopt;
+  return slot;
 }
 
 std::string signal_line(int sig) {

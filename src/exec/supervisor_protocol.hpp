@@ -1,17 +1,20 @@
 #pragma once
-// What the server and a job's supervisor (vramq-supervise) share: the files of one run in the
-// run directory, the record the supervisor keeps of the run, and the lines on the attach socket.
+// What the server and a job's supervisor (vramq-supervise) share: the file of one run in the run
+// directory, the record the supervisor keeps of the run, and the lines on the attach socket.
 // Pure text in and out, no I/O: the supervisor is a small binary without Boost, and both sides
 // use these same functions. Unit-tested in tests/unit/exec/supervisor_protocol_test.cpp.
 //
-// One run (job N, attempt A) has, in DATA_DIR/run/:
-//   N-A.lock  empty; flock()ed by the server before the spawn and held by the supervisor from
-//             then on: "is a supervisor alive?" is "is this lock held?", with no PID to reuse.
-//   N-A.rec   the record (format_record), replaced atomically; the exit is fsync()ed before the
-//             supervisor exits, so it survives the server and the supervisor.
-//   N-A.sock  the supervisor's listening unix socket, for a server to (re)attach.
-// They live outside the job's directory because the job writes there (it is often its cwd): a
-// run must not be able to forge or delete its own exit status.
+// One run has one file, a slot in DATA_DIR/run/ (slot-K, reused by later runs: files created and
+// removed per run cost ext4 dearly), flock()ed by the server before the spawn and held by the
+// supervisor from then on ("is a supervisor alive?" is "is this lock held?", with no PID that
+// could be reused). The supervisor keeps its record in it,
+// rewritten in place (the lock is on the inode, so no rename; a torn write lacks the final `end`
+// line and is not taken for a record); the exit is fdatasync()ed before the supervisor exits, so
+// it survives the server and the supervisor. The supervisor listens on an abstract unix socket
+// (no file to create and remove) whose random name is in the record; it serves only its own user,
+// and a server checks that the peer is the supervisor the record names (PID and start time). The
+// file lives outside the job's directory because the job writes there (often its cwd): a run must
+// not forge or delete its own exit status.
 //
 // On an attached connection the supervisor sends its record (as in the file, then an empty
 // line) on every attach and whenever it changes; the server sends `signal N` lines, relayed to
@@ -30,6 +33,7 @@ struct SupervisorRecord {
   std::int64_t supervisor_pid = 0;
   std::int64_t supervisor_start_ticks = 0;
   std::string gpus;      // the GPU indexes it was started on, as "0,1" (the server's)
+  std::string socket;    // its abstract socket's name (without the leading NUL)
   std::int64_t pid = 0;  // the job's main process, also its process group (0: not yet)
   std::int64_t pid_start_ticks = 0;
   std::int64_t started_at_ms = 0;  // when the job's process started (Unix ms)
@@ -43,19 +47,16 @@ struct SupervisorRecord {
   bool operator==(const SupervisorRecord&) const = default;
 };
 
-// "key value" lines, one field per line, values without newlines (spawn_error's are replaced).
+// "key value" lines, one field per line, values without newlines (spawn_error's are replaced),
+// and a last line `end`.
 std::string format_record(const SupervisorRecord& r);
-// nullopt: not a whole record (a line without a value, a bad number, no job).
+// nullopt: not a whole record (no `end` line, a line without a value, a bad number, no job).
 std::optional<SupervisorRecord> parse_record(std::string_view text);
 
-// A run's file names in the run directory ("12-1.lock", ...).
-std::string run_file(std::int64_t job, int attempt, std::string_view suffix);
-// The job and attempt a run file names, if `name` is one with `suffix`.
-struct RunName {
-  std::int64_t job = 0;
-  int attempt = 0;
-};
-std::optional<RunName> parse_run_file(std::string_view name, std::string_view suffix);
+// The run directory's slot files: "slot-K". A run occupies a slot (its record names the job and
+// attempt); a slot is reused by later runs, so that starting a job creates and removes no file.
+std::string slot_file(int slot);
+std::optional<int> parse_slot_file(std::string_view name);
 
 // Server -> supervisor: relay `sig` to the whole job.
 std::string signal_line(int sig);

@@ -210,7 +210,7 @@ def supervisors_under(root):
     for pid, (_, state, cmd) in _proc_table().items():
         if state == "Z" or not cmd or not cmd[0].endswith("vramq-supervise"):
             continue
-        if "--run-dir" in cmd and cmd[cmd.index("--run-dir") + 1].startswith(root):
+        if any(arg.startswith(root) for arg in cmd[1:]):  # its job's logs are under root
             out.append(pid)
     return out
 
@@ -237,15 +237,14 @@ def end_supervisors(root):
 
 
 def supervisor_pid(data_dir, job_id, attempt=1):
-    """The PID of a job's supervisor, from its record in DATA_DIR/run."""
-    rec = Path(data_dir) / "run" / f"{job_id}-{attempt}.rec"
+    """The PID of a job's supervisor, from its record in a slot of DATA_DIR/run."""
     deadline = time.time() + 10 * SLOW
     while time.time() < deadline:
-        if rec.exists():
-            for line in rec.read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "supervisor_pid":
-                    return int(value)
+        for slot in (Path(data_dir) / "run").glob("slot-*"):
+            fields = dict(line.partition(" ")[::2] for line in slot.read_text().splitlines())
+            if fields.get("job") == str(job_id) and fields.get("attempt") == str(attempt) \
+                    and int(fields.get("supervisor_pid", 0)) > 0:
+                return int(fields["supervisor_pid"])
         time.sleep(0.05)
     raise AssertionError(f"no supervisor record for job {job_id}")
 

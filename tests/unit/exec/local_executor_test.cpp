@@ -199,7 +199,10 @@ TEST_F(LocalExecutorTest, ANewExecutorAdoptsARunAndSignalsIt) {
   EXPECT_EQ(status->signal, SIGTERM);
   EXPECT_FALSE(status->orphaned);
   next.release(s.job, 2);
-  EXPECT_TRUE(fs::is_empty(dir_ / "run"));
+  // Its slot is reused by the next run: starting jobs creates no files in the run directory.
+  LaunchSpec again = spec({"/bin/true"});
+  EXPECT_EQ(run(next, again).exit_code, 0);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "run"), fs::directory_iterator()), 1);
 }
 
 TEST_F(LocalExecutorTest, WithNoServerPastTheGraceTheSupervisorEndsTheJobAndSaysSo) {

@@ -12,6 +12,7 @@ SupervisorRecord running_record() {
           .supervisor_pid = 4000,
           .supervisor_start_ticks = 123456,
           .gpus = "0,1",
+          .socket = "vramq-0123456789abcdef",
           .pid = 4001,
           .pid_start_ticks = 123457,
           .started_at_ms = 1700000000000};
@@ -57,7 +58,8 @@ TEST(SupervisorRecord, RefusesWhatIsNotAWholeRecord) {
   EXPECT_FALSE(parse_record("job 1\norphaned 2\n"));     // a flag is 0 or 1
   EXPECT_FALSE(parse_record("job 1\nended_at_ms 5\n"));  // an end without how
   EXPECT_FALSE(parse_record("job 1\nended_at_ms 5\nexit_code 0\nsignal 9\n"));  // two hows
-  // A torn write (cut anywhere) is never taken for an end it does not say.
+  // A torn write (cut anywhere) is never taken for a record; what follows the end is ignored.
+  EXPECT_TRUE(parse_record(format_record(running_record()) + "garbage"));
   SupervisorRecord r = running_record();
   r.ended = true;
   r.exit_code = 3;
@@ -71,24 +73,21 @@ TEST(SupervisorRecord, RefusesWhatIsNotAWholeRecord) {
 }
 
 TEST(SupervisorRecord, UnknownKeysFromANewerSupervisorAreSkipped) {
-  auto r = parse_record("job 5\nattempt 1\ncgroup /sys/fs/cgroup/x\n");
+  auto r = parse_record("job 5\nattempt 1\ncgroup /sys/fs/cgroup/x\nend\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->job, 5);
 }
 
-TEST(RunFiles, NamesRoundTripAndStrangersAreRefused) {
-  EXPECT_EQ(run_file(12, 3, ".lock"), "12-3.lock");
-  auto n = parse_run_file("12-3.lock", ".lock");
-  ASSERT_TRUE(n);
-  EXPECT_EQ(n->job, 12);
-  EXPECT_EQ(n->attempt, 3);
-  EXPECT_FALSE(parse_run_file("12-3.sock", ".lock"));
-  EXPECT_FALSE(parse_run_file(".lock", ".lock"));
-  EXPECT_FALSE(parse_run_file("12.lock", ".lock"));
-  EXPECT_FALSE(parse_run_file("12-0.lock", ".lock"));
-  EXPECT_FALSE(parse_run_file("-1-2.lock", ".lock"));
-  EXPECT_FALSE(parse_run_file("a-2.lock", ".lock"));
-  EXPECT_FALSE(parse_run_file("12-3.lock.tmp", ".lock"));
+TEST(SlotFiles, NamesRoundTripAndStrangersAreRefused) {
+  EXPECT_EQ(slot_file(12), "slot-12");
+  EXPECT_EQ(parse_slot_file("slot-12"), 12);
+  EXPECT_EQ(parse_slot_file("slot-0"), 0);
+  EXPECT_FALSE(parse_slot_file("slot-"));
+  EXPECT_FALSE(parse_slot_file("slot--1"));
+  EXPECT_FALSE(parse_slot_file("slot-1x"));
+  EXPECT_FALSE(parse_slot_file("slot-1.tmp"));
+  EXPECT_FALSE(parse_slot_file("12-3.run"));
+  EXPECT_FALSE(parse_slot_file("slot-99999999999"));
 }
 
 TEST(SignalLines, RoundTripAndBounds) {
