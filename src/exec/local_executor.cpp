@@ -155,8 +155,7 @@ std::string LocalExecutor::slot_path(int slot) const {
   return options_.run_dir + "/" + slot_file(slot);
 }
 
-std::optional<std::pair<int, int>> LocalExecutor::take_slot(RunKey key,
-                                                            const std::vector<int>& gpus) {
+std::optional<std::pair<int, int>> LocalExecutor::take_slot() {
   // A released slot may still be held for a moment by its exiting supervisor: try the others.
   std::vector<int> busy;
   std::optional<std::pair<int, int>> out;
@@ -178,19 +177,6 @@ std::optional<std::pair<int, int>> LocalExecutor::take_slot(RunKey key,
     if (::flock(fd.fd, LOCK_EX | LOCK_NB) != 0) {
       busy.push_back(slot);
       continue;
-    }
-    // Marked for this run before the spawn, so that a next server that finds the slot held
-    // knows whose it is even before the supervisor has written its own record.
-    SupervisorRecord pending{.job = key.first, .attempt = key.second};
-    std::vector<std::string> names;
-    for (int g : gpus)
-      names.push_back(std::to_string(g));
-    pending.gpus = fmt::format("{}", fmt::join(names, ","));
-    std::string text = format_record(pending);
-    if (::pwrite(fd.fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
-        ::ftruncate(fd.fd, static_cast<off_t>(text.size())) != 0) {
-      busy.push_back(slot);
-      break;
     }
     out = std::pair{slot, fd.release()};
   }
@@ -221,7 +207,7 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
   if (runs_.contains(spec.job)) return SpawnError{EEXIST, "the job runs already"};
   // The slot is locked before the spawn and the lock inherited by the supervisor: from this
   // moment a next server finds this run, even if this one dies before it has stored the start.
-  std::optional<std::pair<int, int>> slot = take_slot({spec.job, spec.attempt}, spec.gpus);
+  std::optional<std::pair<int, int>> slot = take_slot();
   if (!slot) {
     int err = errno;
     return SpawnError{err, fmt::format("no run slot can be locked in {}: {}", options_.run_dir,

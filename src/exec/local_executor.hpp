@@ -41,8 +41,9 @@ class LocalExecutor final : public Executor {
  private:
   struct Run;
   using RunKey = std::pair<core::JobId, int>;  // job, attempt
-  // A free slot, locked (its fd) and marked for `key`; nullopt when none can be had.
-  std::optional<std::pair<int, int>> take_slot(RunKey key, const std::vector<int>& gpus);
+  // A free slot and its locked fd; nullopt when none can be had. Its content is left as it is:
+  // the previous run's record until the new supervisor writes its own (the lock says whose).
+  std::optional<std::pair<int, int>> take_slot();
   void read_records(core::JobId job);
   void on_record(core::JobId job, std::string_view text);
   void on_disconnect(core::JobId job);

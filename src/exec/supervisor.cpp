@@ -29,7 +29,8 @@ namespace vramq::exec {
 
 namespace {
 
-constexpr int kMaxConnections = 8;  // attached servers (one, plus stale ones being noticed)
+constexpr int kMaxConnections = 8;          // attached servers (one, plus stale ones being noticed)
+constexpr std::size_t kRecordBytes = 1024;  // records are padded to this in the run file
 
 std::int64_t wall_ms() {
   timespec ts{};
@@ -227,62 +228,62 @@ bool Supervisor::listen_socket() {
   return false;
 }
 
-bool Supervisor::spawn_job() {
-  int failure[2];
-  if (::pipe2(failure, O_CLOEXEC) != 0) {
-    record_.ended = true;
-    record_.spawn_error = std::string("pipe: ") + std::strerror(errno);
-    record_.ended_at_ms = wall_ms();
-    return false;
+// What the job's process needs between vfork() and execve(): prepared before the vfork, since
+// the child shares the supervisor's memory and only makes system calls until it execs (as
+// posix_spawn does), so that starting a job costs no copy of the supervisor.
+struct ChildStart {
+  pid_t parent = 0;
+  const char* program = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  const char* paths[3] = {};  // stdin, stdout, stderr
+  const char* cwd = nullptr;
+  volatile int error = 0;  // set by the child when it cannot exec
+};
+
+[[noreturn]] void start_child(ChildStart& c) {
+  // The job: its own process group; dies with the supervisor, whatever kills it.
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != c.parent) ::_exit(127);
+  int err = 0;
+  const int flags[3] = {O_RDONLY, O_WRONLY | O_CREAT | O_TRUNC, O_WRONLY | O_CREAT | O_TRUNC};
+  for (int target = 0; target < 3 && err == 0; ++target) {
+    int fd = ::open(c.paths[target], flags[target] | O_CLOEXEC, 0644);
+    if (fd < 0 || ::dup3(fd, target, 0) < 0) err = errno;
+    if (fd >= 0 && fd != target) ::close(fd);
   }
+  if (err == 0 && c.cwd != nullptr && ::chdir(c.cwd) != 0) err = errno;
+  if (err == 0) {
+    // Default dispositions and an empty mask, whatever the supervisor blocks or ignores (it
+    // ignores SIGPIPE only; exec resets the rest), and none of its descriptors.
+    ::signal(SIGPIPE, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    ::execve(c.program, c.argv, c.envp);
+    err = errno;
+  }
+  c.error = err;
+  ::_exit(127);
+}
+
+bool Supervisor::spawn_job() {
   std::vector<char*> argv;
   for (const std::string& a : o_.argv)
     argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  pid_t self = ::getpid();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    // The job: its own process group; dies with the supervisor, whatever kills it.
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != self) ::_exit(127);
-    int err = 0;
-    auto redirect = [&err](int target, const char* path, int flags) {
-      int fd = ::open(path, flags | O_CLOEXEC, 0644);
-      if (fd < 0 || ::dup2(fd, target) < 0) err = errno;
-      if (fd >= 0 && fd != target) ::close(fd);
-    };
-    redirect(0, "/dev/null", O_RDONLY);
-    if (!err) redirect(1, o_.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC);
-    if (!err) redirect(2, o_.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC);
-    if (!err && !o_.cwd.empty() && ::chdir(o_.cwd.c_str()) != 0) err = errno;
-    if (!err) {
-      // Default dispositions and an empty mask, whatever the supervisor blocks or ignores.
-      for (int sig = 1; sig < NSIG; ++sig)
-        ::signal(sig, SIG_DFL);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      // Nothing of the supervisor's (socket, lock, signalfd) leaks into the job.
-      ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-      ::execve(o_.program.c_str(), argv.data(), envp_);
-      err = errno;
-    }
-    write_all(failure[1], std::string_view(reinterpret_cast<const char*>(&err), sizeof err));
-    ::_exit(127);
-  }
-  ::close(failure[1]);
-  int err = pid < 0 ? errno : 0;
-  if (pid > 0) {
-    ::setpgid(pid, pid);  // also here: no signal may reach it before its group exists
-    // The pipe closes on a successful exec (CLOEXEC), or carries the child's errno.
-    ssize_t n = 0;
-    do {
-      n = ::read(failure[0], &err, sizeof err);
-    } while (n < 0 && errno == EINTR);
-    if (n != sizeof err) err = 0;
-  }
-  ::close(failure[0]);
+  ChildStart child{.parent = ::getpid(),
+                   .program = o_.program.c_str(),
+                   .argv = argv.data(),
+                   .envp = envp_,
+                   .paths = {"/dev/null", o_.stdout_path.c_str(), o_.stderr_path.c_str()},
+                   .cwd = o_.cwd.empty() ? nullptr : o_.cwd.c_str()};
+  pid_t pid = ::vfork();
+  if (pid == 0) start_child(child);
+  int err = pid < 0 ? errno : child.error;
+  if (pid > 0) ::setpgid(pid, pid);  // harmless after the exec; the child did it already
   if (err != 0) {
     if (pid > 0) ::waitpid(pid, nullptr, 0);
     record_.ended = true;
@@ -432,8 +433,11 @@ void Supervisor::drop(std::size_t index) {
 }
 
 void Supervisor::save_record(bool durable) {
-  // In place: the file's inode carries the lock that says this supervisor is alive.
+  // In place: the file's inode carries the lock that says this supervisor is alive. Padded to
+  // a fixed size, so that what an earlier, longer record left after `end` is overwritten with
+  // blanks (a reader stops at `end`) and the file never needs truncating.
   std::string text = format_record(record_);
+  if (text.size() < kRecordBytes) text.resize(kRecordBytes, '\n');
   std::string_view rest = text;
   for (off_t at = 0; !rest.empty();) {
     ssize_t n = ::pwrite(o_.run_fd, rest.data(), rest.size(), at);
@@ -446,7 +450,6 @@ void Supervisor::save_record(bool durable) {
     rest.remove_prefix(static_cast<std::size_t>(n));
     at += n;
   }
-  if (::ftruncate(o_.run_fd, static_cast<off_t>(text.size())) != 0) return;
   if (durable) ::fdatasync(o_.run_fd);
 }
 
