@@ -70,6 +70,9 @@ wait_up "http://127.0.0.1:$SPORT/docs"
 
 for c in 8 64; do
   report "vramq POST /run-script" "http://127.0.0.1:$VPORT/run-script" bench/run_script.lua "$c"
+  if [ -n "${BASELINE_BIN:-}" ]; then  # the same rows, so that both data dirs grow alike
+    report "baseline POST /run-script" "http://127.0.0.1:$BPORT/run-script" bench/run_script.lua "$c"
+  fi
   report "seed POST /run-script" "http://127.0.0.1:$SPORT/run-script" bench/run_script.lua "$c"
   report "vramq POST /v1/jobs?wait=30" "http://127.0.0.1:$VPORT" bench/jobs_wait.lua "$c"
   if [ -n "${BASELINE_BIN:-}" ]; then
