@@ -280,7 +280,8 @@ bool Supervisor::spawn_job() {
                    .envp = envp_,
                    .paths = {"/dev/null", o_.stdout_path.c_str(), o_.stderr_path.c_str()},
                    .cwd = o_.cwd.empty() ? nullptr : o_.cwd.c_str()};
-  pid_t pid = ::vfork();
+  // posix_spawn cannot set PR_SET_PDEATHSIG; the child only makes system calls until it execs.
+  pid_t pid = ::vfork();  // NOLINT(clang-analyzer-security.insecureAPI.vfork)
   if (pid == 0) start_child(child);
   int err = pid < 0 ? errno : child.error;
   if (pid > 0) ::setpgid(pid, pid);  // harmless after the exec; the child did it already

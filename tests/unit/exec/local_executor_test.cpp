@@ -199,7 +199,9 @@ TEST_F(LocalExecutorTest, ANewExecutorAdoptsARunAndSignalsIt) {
   EXPECT_EQ(status->signal, SIGTERM);
   EXPECT_FALSE(status->orphaned);
   next.release(s.job, 2);
-  // Its slot is reused by the next run: starting jobs creates no files in the run directory.
+  // Its slot is reused by the next run (once its supervisor has let go of it): starting jobs
+  // creates no files in the run directory.
+  EXPECT_TRUE(gone(first.pid));
   LaunchSpec again = spec({"/bin/true"});
   EXPECT_EQ(run(next, again).exit_code, 0);
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "run"), fs::directory_iterator()), 1);
