@@ -281,8 +281,8 @@ bool Supervisor::spawn_job() {
                    .paths = {"/dev/null", o_.stdout_path.c_str(), o_.stderr_path.c_str()},
                    .cwd = o_.cwd.empty() ? nullptr : o_.cwd.c_str()};
   // posix_spawn cannot set PR_SET_PDEATHSIG; the child only makes system calls until it execs.
-  pid_t pid = ::vfork();  // NOLINT(clang-analyzer-security.insecureAPI.vfork)
-  if (pid == 0) start_child(child);
+  pid_t pid = ::vfork();             // NOLINT(clang-analyzer-security.insecureAPI.vfork)
+  if (pid == 0) start_child(child);  // NOLINT(clang-analyzer-unix.Vfork): system calls only
   int err = pid < 0 ? errno : child.error;
   if (pid > 0) ::setpgid(pid, pid);  // harmless after the exec; the child did it already
   if (err != 0) {
