@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
                     "reservation of raw commands without vram_mb");
   serve->add_flag("--allow-raw-commands", config.allow_raw_commands,
                   "accept {\"command\": [...]} submissions");
+  serve->add_flag("--unsafe-raw-commands-without-tokens", config.unsafe_raw_commands_without_tokens,
+                  "allow --allow-raw-commands without --token-file on a non-loopback address "
+                  "(anyone who reaches the port may run any command as this user)");
   serve->add_option("--token-file", config.token_file, "bearer tokens, one per line");
   serve->add_option("--backfill-bound-s", config.backfill_bound_s,
                     "longest wait before a job may no longer be passed");

@@ -1,6 +1,7 @@
 #include "app/serve.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -147,6 +148,12 @@ int serve(const core::Config& config) {
     spdlog::error("{}", ok.error().message);
     return 2;
   }
+  core::StartupReport exposure = core::check_exposure(config);
+  for (const std::string& w : exposure.warnings)
+    spdlog::warn("{}", w);
+  for (const std::string& e : exposure.errors)
+    spdlog::error("{}", e);
+  if (!exposure.errors.empty()) return 2;
   auto listen = core::parse_host_port(config.listen);
   // The data directory is locked before anything in it is read or changed: a second server on
   // it must not run recovery (which kills the first one's jobs) or bind a port.
@@ -224,6 +231,13 @@ int serve(const core::Config& config) {
       return 2;
     }
     tokens = std::move(*parsed);
+    struct stat st {};
+    if (::stat(config.token_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      spdlog::warn(
+          "--token-file {}: readable by other users (mode {:04o}); anyone on this host "
+          "could use its tokens: chmod 600 {}",
+          config.token_file, st.st_mode & 07777, config.token_file);
+    }
   }
 
   std::optional<std::string> supervisor = exec::supervisor_beside_self();

@@ -50,6 +50,9 @@ Result<Config> parse_config(std::string_view toml_text, Config c) {
     if (k == "vram_buffer_mb") r = read_key(t, k, c.vram_buffer_mb);
     if (k == "default_vram_mb") r = read_key(t, k, c.default_vram_mb);
     if (k == "allow_raw_commands") r = read_key(t, k, c.allow_raw_commands);
+    if (k == "unsafe_raw_commands_without_tokens") {
+      r = read_key(t, k, c.unsafe_raw_commands_without_tokens);
+    }
     if (k == "token_file") r = read_key(t, k, c.token_file);
     if (k == "backfill_bound_s") r = read_key(t, k, c.backfill_bound_s);
     if (k == "kill_grace_s") r = read_key(t, k, c.kill_grace_s);

@@ -19,6 +19,9 @@ struct Config {
   std::int64_t vram_buffer_mb = 1024;
   std::int64_t default_vram_mb = 2048;  // raw commands without vram_mb
   bool allow_raw_commands = false;
+  // Raw commands without tokens on an address other hosts can reach: refused unless this is set
+  // (anyone who reaches the port could run anything as vramq's user).
+  bool unsafe_raw_commands_without_tokens = false;
   std::string token_file;
   std::int64_t backfill_bound_s = 300;
   std::int64_t kill_grace_s = 10;  // SIGTERM -> SIGKILL

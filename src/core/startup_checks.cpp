@@ -43,4 +43,31 @@ StartupReport check_against_gpus(const Config& config, const TaskCatalog& catalo
   return out;
 }
 
+bool is_loopback_host(std::string_view host) {
+  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+StartupReport check_exposure(const Config& config) {
+  StartupReport out;
+  auto hp = parse_host_port(config.listen);
+  if (!config.allow_raw_commands || !config.token_file.empty() || !hp ||
+      is_loopback_host(hp->host)) {
+    return out;
+  }
+  if (config.unsafe_raw_commands_without_tokens) {
+    out.warnings.push_back(fmt::format(
+        "UNSAFE: raw commands are on and no tokens are required on {}: anyone who can reach this "
+        "port can run any command as this user (--unsafe-raw-commands-without-tokens)",
+        config.listen));
+  } else {
+    out.errors.push_back(fmt::format(
+        "allow_raw_commands: raw commands without tokens on {}, an address other hosts can "
+        "reach, would let anyone run any command as this user; give --token-file, listen on "
+        "127.0.0.1, or, knowingly, --unsafe-raw-commands-without-tokens",
+        config.listen));
+  }
+  return out;
+}
+
 }  // namespace vramq::core

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.hpp"
@@ -21,5 +22,12 @@ struct StartupReport {
 
 StartupReport check_against_gpus(const Config& config, const TaskCatalog& catalog,
                                  std::span<const std::int64_t> gpu_totals_mb);
+
+// Whether only this host can reach `host` (127.0.0.0/8, ::1, localhost).
+bool is_loopback_host(std::string_view host);
+
+// Who could use what the configuration opens: raw commands without tokens on an address other
+// hosts can reach are an error (unless unsafe_raw_commands_without_tokens, then a warning).
+StartupReport check_exposure(const Config& config);
 
 }  // namespace vramq::core

@@ -3,6 +3,7 @@ the key: catalog defaults the catalog itself forbids, a VRAM rule no GPU can sat
 large as the GPU, an ambiguous tolerance, a bad --gpus spec. Warnings for what only some
 submissions would hit."""
 import subprocess
+import time
 
 from conftest import BIN, SLOW
 
@@ -113,3 +114,36 @@ def test_tasks_show_string_parameters_max_length(server):
     params = {p["name"]: p for p in task["params"]}
     assert params["output"]["max_length"] == 256
     assert "max_length" not in params["seconds"]  # numbers have none
+
+
+def test_raw_commands_without_tokens_on_an_open_address_are_refused(tmp_path):
+    r = subprocess.run([BIN, "serve", "--listen", "0.0.0.0:0", "--data-dir", str(tmp_path / "data"),
+                        "--gpu-lock-dir", str(tmp_path), "--gpus", "sim:24GiB",
+                        "--allow-raw-commands"], capture_output=True, text=True, timeout=20 * SLOW)
+    assert r.returncode == 2, r.stderr
+    assert "--unsafe-raw-commands-without-tokens" in r.stderr and "0.0.0.0:0" in r.stderr, r.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was touched
+
+
+def test_unsafe_flag_starts_with_a_loud_warning_and_a_readable_token_file_is_warned(make_server,
+                                                                                   tmp_path):
+    log = tmp_path / "open.log"
+    with open(log, "w") as out:
+        p = subprocess.Popen([BIN, "serve", "--listen", "0.0.0.0:0", "--data-dir",
+                              str(tmp_path / "open"), "--gpu-lock-dir", str(tmp_path), "--gpus",
+                              "sim:24GiB", "--allow-raw-commands",
+                              "--unsafe-raw-commands-without-tokens"], stdout=out, stderr=out)
+    try:
+        deadline = time.time() + 20 * SLOW
+        while "listening on" not in log.read_text() and time.time() < deadline:
+            assert p.poll() is None, log.read_text()
+            time.sleep(0.05)
+        assert "UNSAFE: raw commands are on and no tokens are required" in log.read_text()
+    finally:
+        p.terminate()
+        p.wait(timeout=30 * SLOW)
+    tokens = tmp_path / "tokens"
+    tokens.write_text("a-secret-of-sixteen-chars:alice\n")
+    tokens.chmod(0o644)
+    t = make_server("--gpus", "sim:24GiB", "--token-file", str(tokens))
+    assert f"--token-file {tokens}: readable by other users (mode 0644)" in t.log_path.read_text()

@@ -75,3 +75,46 @@ TEST(StartupChecks, RawCommandDefaultLargerThanAnyGpuIsAWarning) {
 
 }  // namespace
 }  // namespace vramq::core
+
+namespace vramq::core {
+namespace {
+
+TEST(Exposure, RawCommandsWithoutTokensOnlyOnLoopbackUnlessSaidLoudly) {
+  Config c;
+  c.allow_raw_commands = true;
+  for (const char* local : {"127.0.0.1:8000", "127.1.2.3:1", "localhost:8000", "[::1]:8000"}) {
+    c.listen = local;
+    EXPECT_TRUE(check_exposure(c).errors.empty()) << local;
+  }
+  for (const char* open : {"0.0.0.0:8000", "10.0.0.5:8000", "[::]:8000", "gpu-box:8000"}) {
+    c.listen = open;
+    StartupReport r = check_exposure(c);
+    ASSERT_EQ(r.errors.size(), 1u) << open;
+    EXPECT_NE(r.errors[0].find("--unsafe-raw-commands-without-tokens"), std::string::npos);
+    c.token_file = "/etc/vramq/tokens";
+    EXPECT_TRUE(check_exposure(c).errors.empty()) << open;
+    c.token_file.clear();
+    c.unsafe_raw_commands_without_tokens = true;
+    r = check_exposure(c);
+    EXPECT_TRUE(r.errors.empty());
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_TRUE(r.warnings[0].starts_with("UNSAFE")) << r.warnings[0];
+    c.unsafe_raw_commands_without_tokens = false;
+  }
+  c.allow_raw_commands = false;
+  c.listen = "0.0.0.0:8000";
+  EXPECT_TRUE(check_exposure(c).errors.empty());
+  EXPECT_TRUE(check_exposure(c).warnings.empty());
+}
+
+TEST(Exposure, LoopbackHosts) {
+  EXPECT_TRUE(is_loopback_host("127.0.0.1"));
+  EXPECT_TRUE(is_loopback_host("::1"));
+  EXPECT_TRUE(is_loopback_host("[::1]"));
+  EXPECT_FALSE(is_loopback_host("0.0.0.0"));
+  EXPECT_FALSE(is_loopback_host("128.0.0.1"));
+  EXPECT_FALSE(is_loopback_host("localhost.example.com"));
+}
+
+}  // namespace
+}  // namespace vramq::core
