@@ -240,9 +240,9 @@ int serve(const core::Config& config) {
     }
   }
 
-  std::optional<std::string> supervisor = exec::supervisor_beside_self();
-  if (!supervisor) {
-    spdlog::error("vramq-supervise is missing beside the vramq binary: every job runs under it");
+  std::string supervisor = bin_dir() + "/vramq-supervise";
+  if (!exec::is_executable_file(supervisor)) {
+    spdlog::error("{} is missing: every job runs under it (it is built beside vramq)", supervisor);
     return 2;
   }
   asio::io_context ioc(1);
@@ -255,7 +255,7 @@ int serve(const core::Config& config) {
   auto executor = std::make_unique<exec::LocalExecutor>(
       ioc.get_executor(), exec::LocalExecutorOptions{
                               .run_dir = fs::absolute(fs::path(config.data_dir) / "run").string(),
-                              .supervisor = *supervisor,
+                              .supervisor = supervisor,
                               .orphan_grace_ms = config.orphan_grace_s * 1000,
                               .kill_grace_ms = config.kill_grace_s * 1000});
   service::Orchestrator orchestrator(ioc, config, std::move(*catalog), std::move(*gpus),

@@ -21,7 +21,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstring>
-#include <filesystem>
 
 #include "exec/process_probe.hpp"
 #include "exec/program_path.hpp"
@@ -40,6 +39,9 @@ struct LocalExecutor::Run {
 };
 
 namespace {
+
+// More than any record (they are padded to 1 KiB; a long spawn error adds to that).
+constexpr std::size_t kRecordRead = 64 << 10;
 
 // RAII for the posix_spawn attribute objects.
 struct SpawnSetup {
@@ -106,17 +108,6 @@ ExitStatus status_of(const SupervisorRecord& r) {
                     .lost = {}};
 }
 
-std::string read_file(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  std::string out;
-  if (fd.fd < 0) return out;
-  char buf[4096];
-  ssize_t n = 0;
-  while ((n = ::read(fd.fd, buf, sizeof buf)) > 0 && out.size() < (1 << 16))
-    out.append(buf, static_cast<std::size_t>(n));
-  return out;
-}
-
 // What a supervisor that vanished without a record leaves: its job's group (the job died with
 // it, PR_SET_PDEATHSIG; anything it left in its group is killed here, if the PID is still the
 // job's), and an end that says so.
@@ -126,15 +117,6 @@ ExitStatus lost_run(const SupervisorRecord& last) {
 }
 
 }  // namespace
-
-std::optional<std::string> supervisor_beside_self() {
-  std::error_code ec;
-  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return std::nullopt;
-  std::string path = (self.parent_path() / "vramq-supervise").string();
-  if (!is_executable_file(path)) return std::nullopt;
-  return path;
-}
 
 LocalExecutor::LocalExecutor(asio::any_io_executor loop, LocalExecutorOptions options)
     : loop_(std::move(loop)), options_(std::move(options)) {
@@ -339,7 +321,7 @@ void LocalExecutor::on_disconnect(core::JobId job) {
   // (A small file on the local disk, read on the loop: this happens once per lost connection.)
   auto slot = slot_of_.find({job, run.attempt});
   std::optional<SupervisorRecord> r;
-  if (slot != slot_of_.end()) r = parse_record(read_file(slot_path(slot->second)));
+  if (slot != slot_of_.end()) r = parse_record(read_range(slot_path(slot->second), 0, kRecordRead));
   if (r && (r->job != job || r->attempt != run.attempt)) r.reset();
   if (r && r->ended) {
     deliver(job, status_of(*r));
@@ -435,12 +417,12 @@ std::vector<Survivor> LocalExecutor::survivors() {
     // record: a sync on a loaded disk can take seconds); one that ends meanwhile frees its lock.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while ((held = lock_held(file, lock)) && !live && std::chrono::steady_clock::now() < deadline) {
-      std::optional<SupervisorRecord> on_file = parse_record(read_file(file));
+      std::optional<SupervisorRecord> on_file = parse_record(read_range(file, 0, kRecordRead));
       if (on_file && !on_file->socket.empty()) live = attach(on_file->socket, conn);
       if (!live) ::usleep(20'000);
     }
     std::optional<SupervisorRecord> r = live;
-    if (!live) r = parse_record(read_file(file));
+    if (!live) r = parse_record(read_range(file, 0, kRecordRead));
     if (!r) {
       // Nothing on record: free, unless something holds it (then it stays out of use).
       if (!held) free.push_back(slot);

@@ -64,7 +64,4 @@ class LocalExecutor final : public Executor {
   int slots_ = 0;
 };
 
-// The vramq-supervise binary beside the running executable (nullopt if it is not there).
-std::optional<std::string> supervisor_beside_self();
-
 }  // namespace vramq::exec
