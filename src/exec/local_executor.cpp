@@ -351,8 +351,8 @@ void LocalExecutor::signal_group(core::JobId job, int sig) {
 
 namespace {
 
-// Whether another process (the run's supervisor) holds the run's lock. When not, `lock` holds it
-// now, which is harmless: the run is over, and its files go once the server has stored its end.
+// Whether another process (the run's supervisor) holds the slot's lock. When not, `lock` holds it
+// now, until the caller lets go of it: harmless, the run is over.
 bool lock_held(const std::string& path, Fd& lock) {
   if (lock.fd < 0) lock = Fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   return lock.fd >= 0 && ::flock(lock.fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
