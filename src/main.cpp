@@ -79,7 +79,20 @@ int main(int argc, char** argv) {
   serve->add_option("--http-timeout-s", config.http_timeout_s,
                     "a request must arrive whole within this many seconds");
   serve->add_option("--max-connections", config.max_connections,
-                    "open connections before new ones are closed");
+                    "open connections before new ones are refused (lowered to fit the open-file "
+                    "limit)");
+  serve->add_option("--max-connections-per-client", config.max_connections_per_client,
+                    "open connections per client address (IPv4, or IPv6 /64)");
+  serve->add_option("--first-request-timeout-s", config.first_request_timeout_s,
+                    "a new connection's first request header must arrive within this");
+  serve->add_option("--body-limit-bytes", config.body_limit_bytes,
+                    "largest request body accepted (413 above)");
+  serve->add_option("--max-buffered-body-bytes", config.max_buffered_body_bytes,
+                    "request bodies held in memory at once, across connections");
+  serve->add_option("--max-waiters-per-job", config.max_waiters_per_job,
+                    "log followers and ?wait requests held open on one job");
+  serve->add_option("--max-waiters-per-owner", config.max_waiters_per_owner,
+                    "log followers, ?wait and /run-script requests one token holder keeps open");
   std::string vram_tolerance;
   serve->add_option("--vram-tolerance", vram_tolerance,
                     "use allowed above a job's reservation before it counts as over (10% or 0.1)");

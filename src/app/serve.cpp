@@ -1,6 +1,7 @@
 #include "app/serve.hpp"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -139,6 +140,24 @@ asio::awaitable<void> shutdown_on_signal(asio::io_context& ioc, server::HttpServ
 // Exit codes of `serve`: 2 when the start-up configuration cannot be used as given (flags,
 // config file, catalog, tokens, --gpus, the listen address, a data directory or GPU in use by
 // another vramq); 1 when vramq fails at run time (the job store cannot be opened or recovered).
+// Raises the soft open-file limit to the hard one (at most core::kNofileTarget) and answers the
+// limit now in force: systemd's and most shells' soft limit, 1024, is what idle clients exhaust.
+std::uint64_t raise_nofile() {
+  struct rlimit lim {};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+  rlim_t want = std::min<rlim_t>(lim.rlim_max, core::kNofileTarget);
+  if (lim.rlim_cur < want) {
+    rlim_t was = lim.rlim_cur;
+    lim.rlim_cur = want;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) == 0) {
+      spdlog::debug("open-file limit raised from {} to {}", was, want);
+    } else {
+      lim.rlim_cur = was;
+    }
+  }
+  return lim.rlim_cur;
+}
+
 int serve(const core::Config& config) {
   ::signal(SIGPIPE, SIG_IGN);
   // The job supervisors it spawns are reaped by the kernel (it never waits for them: it learns
@@ -148,6 +167,8 @@ int serve(const core::Config& config) {
     spdlog::error("{}", ok.error().message);
     return 2;
   }
+  // First, before anything opens a descriptor that a low limit would make fail later.
+  std::uint64_t nofile = raise_nofile();
   core::StartupReport exposure = core::check_exposure(config);
   for (const std::string& w : exposure.warnings)
     spdlog::warn("{}", w);
@@ -264,12 +285,21 @@ int serve(const core::Config& config) {
     spdlog::error("{}", ok.error().message);
     return 1;
   }
-  server::Router router(orchestrator, std::move(tokens));
-  server::HttpServer http(ioc, router,
-                          {.body_bytes = static_cast<std::size_t>(config.body_limit_bytes),
-                           .header_bytes = 16 << 10,
-                           .read_timeout = std::chrono::seconds(config.http_timeout_s),
-                           .max_connections = static_cast<std::size_t>(config.max_connections)});
+  server::Router router(orchestrator, std::move(tokens),
+                        {.per_job = static_cast<std::size_t>(config.max_waiters_per_job),
+                         .per_owner = static_cast<std::size_t>(config.max_waiters_per_owner)});
+  core::ConnectionCap cap = core::fit_connections(config.max_connections, nofile);
+  for (const std::string& w : cap.warnings)
+    spdlog::warn("{}", w);
+  server::HttpServer http(
+      ioc, router,
+      {.body_bytes = static_cast<std::size_t>(config.body_limit_bytes),
+       .header_bytes = 16 << 10,
+       .read_timeout = std::chrono::seconds(config.http_timeout_s),
+       .first_request_timeout = std::chrono::seconds(config.first_request_timeout_s),
+       .max_connections = static_cast<std::size_t>(cap.connections),
+       .max_connections_per_client = static_cast<std::size_t>(config.max_connections_per_client),
+       .buffered_body_bytes = static_cast<std::size_t>(config.max_buffered_body_bytes)});
   auto endpoint = http.listen(listen->host, listen->port);
   if (!endpoint) {
     spdlog::error("{}", endpoint.error().message);

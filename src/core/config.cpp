@@ -62,6 +62,11 @@ Result<Config> parse_config(std::string_view toml_text, Config c) {
     if (k == "body_limit_bytes") r = read_key(t, k, c.body_limit_bytes);
     if (k == "http_timeout_s") r = read_key(t, k, c.http_timeout_s);
     if (k == "max_connections") r = read_key(t, k, c.max_connections);
+    if (k == "max_connections_per_client") r = read_key(t, k, c.max_connections_per_client);
+    if (k == "first_request_timeout_s") r = read_key(t, k, c.first_request_timeout_s);
+    if (k == "max_buffered_body_bytes") r = read_key(t, k, c.max_buffered_body_bytes);
+    if (k == "max_waiters_per_job") r = read_key(t, k, c.max_waiters_per_job);
+    if (k == "max_waiters_per_owner") r = read_key(t, k, c.max_waiters_per_owner);
     if (k == "vram_tolerance") {
       // A fraction (0.1) or, as on the command line, a percentage string ("10%").
       if (const auto* text = node.as_string()) {
@@ -102,6 +107,13 @@ Result<void> validate_config(const Config& c) {
   if (c.data_dir.empty()) return Error{"data_dir must not be empty"};
   if (c.http_timeout_s < 1) return Error{"http_timeout_s must be >= 1"};
   if (c.max_connections < 1) return Error{"max_connections must be >= 1"};
+  if (c.max_connections_per_client < 1) return Error{"max_connections_per_client must be >= 1"};
+  if (c.first_request_timeout_s < 1) return Error{"first_request_timeout_s must be >= 1"};
+  if (c.max_buffered_body_bytes < c.body_limit_bytes) {
+    return Error{"max_buffered_body_bytes must be >= body_limit_bytes (one body must fit)"};
+  }
+  if (c.max_waiters_per_job < 1) return Error{"max_waiters_per_job must be >= 1"};
+  if (c.max_waiters_per_owner < 1) return Error{"max_waiters_per_owner must be >= 1"};
   if (!(c.vram_tolerance >= 0)) return Error{"vram_tolerance must be >= 0"};
   if (c.vram_grace_ms < 0) return Error{"vram_grace_ms must be >= 0"};
   if (!parse_vram_policy(c.vram_policy)) return Error{"vram_policy must be kill or warn"};

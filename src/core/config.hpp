@@ -32,7 +32,16 @@ struct Config {
   std::int64_t gpu_poll_ms = 500;
   std::int64_t body_limit_bytes = 1 << 20;
   std::int64_t http_timeout_s = 30;     // a request must arrive whole within this (and each write)
-  std::int64_t max_connections = 4096;  // more are closed at once
+  std::int64_t max_connections = 4096;  // more are refused (503) at once; lowered to fit
+                                        // RLIMIT_NOFILE at start
+  std::int64_t max_connections_per_client = 256;  // per IPv4 address or IPv6 /64
+  // A new connection's first request header must arrive within this (it carries the token).
+  std::int64_t first_request_timeout_s = 10;
+  // Request bodies held in memory at once, across all connections.
+  std::int64_t max_buffered_body_bytes = std::int64_t{64} << 20;
+  // Requests that hold their connection while they wait (log followers, ?wait=, /run-script).
+  std::int64_t max_waiters_per_job = 64;
+  std::int64_t max_waiters_per_owner = 256;
   std::int64_t output_limit_bytes = 64 << 10;
   // A running job measured above reservation * (1 + tolerance) for longer than the grace is
   // stopped (kill: its neighbours' memory is at stake) or only warned about.

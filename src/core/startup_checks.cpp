@@ -70,4 +70,18 @@ StartupReport check_exposure(const Config& config) {
   return out;
 }
 
+ConnectionCap fit_connections(std::int64_t configured, std::uint64_t nofile) {
+  std::uint64_t reserve = std::max<std::uint64_t>(256, nofile / 8);
+  std::int64_t room =
+      nofile > reserve + 16 ? static_cast<std::int64_t>(nofile - reserve) : std::int64_t{16};
+  ConnectionCap cap{.connections = std::min(configured, room), .warnings = {}};
+  if (cap.connections < configured) {
+    cap.warnings.push_back(fmt::format(
+        "max_connections {} lowered to {}: the open-file limit is {} and {} descriptors are kept "
+        "for the store, jobs and logs (raise LimitNOFILE / ulimit -Hn to allow more)",
+        configured, cap.connections, nofile, nofile - std::min<std::uint64_t>(nofile, room)));
+  }
+  return cap;
+}
+
 }  // namespace vramq::core

@@ -30,4 +30,17 @@ bool is_loopback_host(std::string_view host);
 // hosts can reach are an error (unless unsafe_raw_commands_without_tokens, then a warning).
 StartupReport check_exposure(const Config& config);
 
+// The open-file limit the server raises its soft limit to: the hard limit, at most this (a huge
+// soft limit is inherited by jobs, and some programs loop over every possible descriptor).
+inline constexpr std::uint64_t kNofileTarget = 65536;
+
+// How many connections fit under an open-file limit of `nofile` descriptors, keeping room for
+// the store, the GPU library, running jobs' supervisors and log reads (at least 256, or an
+// eighth of the limit). Lowers `configured` when it does not fit and says so in a warning.
+struct ConnectionCap {
+  std::int64_t connections = 0;
+  std::vector<std::string> warnings;
+};
+ConnectionCap fit_connections(std::int64_t configured, std::uint64_t nofile);
+
 }  // namespace vramq::core

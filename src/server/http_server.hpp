@@ -16,8 +16,15 @@ namespace vramq::server {
 struct HttpLimits {
   std::size_t body_bytes = 1 << 20;
   std::size_t header_bytes = 16 << 10;
+  // A request must arrive whole within this, and each write finish; also the keep-alive idle time.
   std::chrono::seconds read_timeout{30};
+  // A new connection's first request header (which carries its token) must arrive within this:
+  // a connection that never authenticates does not hold its place for long.
+  std::chrono::seconds first_request_timeout{10};
   std::size_t max_connections = 4096;
+  std::size_t max_connections_per_client = 256;  // per IPv4 address or IPv6 /64
+  // Request bodies held in memory at once, across connections; more wait (503, Retry-After).
+  std::size_t buffered_body_bytes = std::size_t{64} << 20;
 };
 
 class HttpServer {
@@ -29,7 +36,7 @@ class HttpServer {
   void start();  // accepts until stop()
   void stop();   // closes the listening socket; open connections finish their request
 
-  struct Shared;  // what connections share: router, limits, the open-connection count
+  struct Shared;  // what connections share: router, limits, connection and body accounting
 
  private:
   boost::asio::io_context& ioc_;

@@ -12,6 +12,15 @@
 
 namespace vramq::server {
 
+// The connection a request came on, as far as a handler that waits needs it.
+class Client {
+ public:
+  virtual ~Client() = default;
+  // Completes once the client has gone (closed its side or reset the connection); stays pending
+  // while it is there. Cancellable: race it with the wait (`||`) and the loser is cancelled.
+  virtual boost::asio::awaitable<void> hangup() = 0;
+};
+
 struct Request {
   std::string method;  // "GET", "POST", ...
   std::string path;    // percent-decoded path, without the query
@@ -21,6 +30,8 @@ struct Request {
   // Who sent it (set by the router once the token is checked): the owner of what it submits.
   std::string principal;  // "" when no tokens are configured
   bool admin = true;      // may act on every job (always, without tokens)
+  // Set by the HTTP server, which outlives the handler; null where there is no connection.
+  Client* client = nullptr;
 
   std::optional<std::string_view> query_param(std::string_view name) const;
   std::optional<std::string_view> header(std::string_view lower_name) const;

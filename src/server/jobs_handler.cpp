@@ -5,6 +5,7 @@
 #include <charconv>
 #include <limits>
 
+#include "server/client_wait.hpp"
 #include "server/json_codec.hpp"
 #include "server/problem.hpp"
 #include "server/query_params.hpp"
@@ -165,7 +166,8 @@ boost::system::result<core::JobId, Response> parse_id(std::string_view text) {
   return boost::system::result<core::JobId, Response>(boost::system::in_place_value, id);
 }
 
-boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orchestrator& o) {
+boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orchestrator& o,
+                                               HeldRequests& held) {
   auto wait = wait_param(req);
   if (!wait) co_return wait.error();
   auto dry_flag = bool_param(req, "dry_run", false);
@@ -190,8 +192,14 @@ boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orch
   if (!submitted) co_return submit_error(submitted.error());
   service::JobView v = std::move(*submitted);
   if (wait->count() > 0 && !core::is_terminal(v.job.state)) {
-    auto waited = co_await o.wait(v.job.id, *wait);
-    if (waited && *waited) v = std::move(**waited);
+    // Accepted either way: over the cap of waiters it answers at once (202) instead of waiting.
+    HeldRequests::Taken place = held.take(v.job.id, req.principal);
+    if (place.ticket) {
+      auto op = o.wait(v.job.id, *wait);
+      auto waited = co_await unless_client_leaves(std::move(op), req.client);
+      if (!waited) co_return Response{};  // nobody to answer: the connection closes
+      if (*waited && **waited) v = std::move(***waited);
+    }
   }
   Response r = job_response(core::is_terminal(v.job.state) ? 200 : 202, v);
   r.headers.emplace_back("Location", fmt::format("/v1/jobs/{}", v.job.id));
@@ -200,12 +208,21 @@ boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orch
 }
 
 boost::asio::awaitable<Response> handle_get_job(const Request& req, std::string_view id_text,
-                                                service::Orchestrator& o) {
+                                                service::Orchestrator& o, HeldRequests& held) {
   auto id = parse_id(id_text);
   if (!id) co_return id.error();
   auto wait = wait_param(req);
   if (!wait) co_return wait.error();
-  auto found = co_await o.wait(*id, *wait);
+  std::unique_ptr<HeldRequests::Ticket> ticket;
+  if (wait->count() > 0) {
+    HeldRequests::Taken place = held.take(*id, req.principal);
+    if (!place.ticket) co_return held_refused(*place.refusal, held.limits(), *id);
+    ticket = std::move(place.ticket);
+  }
+  auto op = o.wait(*id, *wait);
+  auto waited = co_await unless_client_leaves(std::move(op), req.client);
+  if (!waited) co_return Response{};  // nobody to answer: the connection closes
+  auto& found = *waited;
   if (!found) co_return problem(Problem::internal, found.error().message);
   if (!*found) co_return problem(Problem::not_found, fmt::format("no job {}", *id), "id");
   co_return job_response(200, **found);

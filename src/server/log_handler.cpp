@@ -21,8 +21,9 @@ class LogStream final : public BodyStream {
  public:
   // `current`: the job's attempt when the request came (its last one, once it has ended).
   LogStream(service::Orchestrator& o, core::JobId id, std::string stream, bool follow, int attempt,
-            bool fixed, int current)
-      : o_(o),
+            bool fixed, int current, std::unique_ptr<HeldRequests::Ticket> ticket)
+      : ticket_(std::move(ticket)),
+        o_(o),
         id_(id),
         stream_(std::move(stream)),
         follow_(follow),
@@ -57,6 +58,7 @@ class LogStream final : public BodyStream {
   }
 
  private:
+  std::unique_ptr<HeldRequests::Ticket> ticket_;  // a follower's place, while it streams
   service::Orchestrator& o_;
   core::JobId id_;
   std::string stream_;
@@ -71,7 +73,7 @@ class LogStream final : public BodyStream {
 }  // namespace
 
 boost::asio::awaitable<Response> handle_log(const Request& req, core::JobId id,
-                                            service::Orchestrator& o) {
+                                            service::Orchestrator& o, HeldRequests& held) {
   std::string stream(req.query_param("stream").value_or("stdout"));
   if (stream != "stdout" && stream != "stderr") {
     co_return problem(Problem::bad_request,
@@ -85,13 +87,19 @@ boost::asio::awaitable<Response> handle_log(const Request& req, core::JobId id,
   int current = (*found)->job.attempt;
   auto attempt = int_param(req, "attempt", 1, current, current);
   if (!attempt) co_return attempt.error();
-  co_return Response{
-      .status = 200,
-      .content_type = "text/plain; charset=utf-8",
-      .body = {},
-      .headers = {{"Cache-Control", "no-store"}},
-      .stream = std::make_shared<LogStream>(o, id, stream, *follow, static_cast<int>(*attempt),
-                                            req.query_param("attempt").has_value(), current)};
+  std::unique_ptr<HeldRequests::Ticket> ticket;
+  if (*follow && !core::is_terminal((*found)->job.state)) {
+    HeldRequests::Taken place = held.take(id, req.principal);
+    if (!place.ticket) co_return held_refused(*place.refusal, held.limits(), id);
+    ticket = std::move(place.ticket);
+  }
+  co_return Response{.status = 200,
+                     .content_type = "text/plain; charset=utf-8",
+                     .body = {},
+                     .headers = {{"Cache-Control", "no-store"}},
+                     .stream = std::make_shared<LogStream>(
+                         o, id, stream, *follow, static_cast<int>(*attempt),
+                         req.query_param("attempt").has_value(), current, std::move(ticket))};
 }
 
 }  // namespace vramq::server

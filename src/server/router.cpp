@@ -32,40 +32,56 @@ Response not_allowed(std::string_view allow, const Request& req) {
 
 }  // namespace
 
+Response held_refused(HeldRequests::Refusal why, const HeldRequests::Limits& limits,
+                      core::JobId job) {
+  Response r = problem(
+      Problem::too_many_requests,
+      why == HeldRequests::Refusal::job_full
+          ? fmt::format("job {} already has {} clients following or waiting on it: try again later",
+                        job, limits.per_job)
+          : fmt::format("you already hold {} requests open (log followers and waits): close one "
+                        "or try again later",
+                        limits.per_owner));
+  r.headers.emplace_back("Retry-After", "5");
+  return r;
+}
+
+std::optional<Response> Router::admit(Request& head) const {
+  if (head.path == "/healthz" || tokens_.empty()) return std::nullopt;
+  std::optional<Principal> who = authenticate(head.header("authorization").value_or(""), tokens_);
+  if (who) {
+    head.principal = who->name;
+    head.admin = who->admin;
+    return std::nullopt;
+  }
+  bool given = head.header("authorization").has_value();
+  Response r = problem(Problem::unauthorized,
+                       given ? "the token given is not one this server accepts (check "
+                               "VRAMQ_TOKEN, or the Authorization: Bearer header)"
+                             : "this server needs a token and none was given: send "
+                               "Authorization: Bearer TOKEN (the CLI reads VRAMQ_TOKEN)");
+  r.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="vramq")");
+  return r;
+}
+
 boost::asio::awaitable<Response> Router::handle(Request req) {
   const std::string& p = req.path;
   const std::string& m = req.method;
   if (p == "/healthz") {
     co_return m == "GET" ? handle_healthz() : not_allowed("GET", req);
   }
-  std::optional<Principal> who =
-      tokens_.empty() ? std::optional(Principal{})
-                      : authenticate(req.header("authorization").value_or(""), tokens_);
-  if (who) {
-    req.principal = who->name;
-    req.admin = who->admin;
-  } else {
-    bool given = req.header("authorization").has_value();
-    Response r = problem(Problem::unauthorized,
-                         given ? "the token given is not one this server accepts (check "
-                                 "VRAMQ_TOKEN, or the Authorization: Bearer header)"
-                               : "this server needs a token and none was given: send "
-                                 "Authorization: Bearer TOKEN (the CLI reads VRAMQ_TOKEN)");
-    r.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="vramq")");
-    co_return r;
-  }
   if (p == "/readyz") {
     co_return m == "GET" ? handle_readyz(orchestrator_) : not_allowed("GET", req);
   }
   if (p == "/v1/jobs") {
-    if (m == "POST") co_return co_await handle_submit(req, orchestrator_);
+    if (m == "POST") co_return co_await handle_submit(req, orchestrator_, *held_);
     if (m == "GET") co_return co_await handle_list(req, orchestrator_);
     co_return not_allowed("GET, POST", req);
   }
   if (p.starts_with("/v1/jobs/")) {
     std::string_view id = std::string_view(p).substr(9);
     if (id.find('/') == std::string_view::npos) {
-      if (m == "GET") co_return co_await handle_get_job(req, id, orchestrator_);
+      if (m == "GET") co_return co_await handle_get_job(req, id, orchestrator_, *held_);
       if (m == "DELETE") co_return co_await handle_cancel(req, id, orchestrator_);
       co_return not_allowed("GET, DELETE", req);
     }
@@ -84,11 +100,11 @@ boost::asio::awaitable<Response> Router::handle(Request req) {
       if (m != "GET") co_return not_allowed("GET", req);
       auto job = parse_id(id.substr(0, id.size() - 4));
       if (!job) co_return job.error();
-      co_return co_await handle_log(req, *job, orchestrator_);
+      co_return co_await handle_log(req, *job, orchestrator_, *held_);
     }
   }
   if (p == "/run-script") {
-    if (m == "POST") co_return co_await handle_run_script(req, orchestrator_);
+    if (m == "POST") co_return co_await handle_run_script(req, orchestrator_, *held_);
     co_return not_allowed("POST", req);
   }
   if (p == "/v1/gpus") {

@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "server/auth.hpp"
+#include "server/held_requests.hpp"
 #include "server/http_types.hpp"
 #include "service/orchestrator.hpp"
 
@@ -13,27 +14,41 @@ namespace vramq::server {
 class Router {
  public:
   // With `tokens` non-empty every route but /healthz needs "Authorization: Bearer T".
-  Router(service::Orchestrator& orchestrator, std::vector<Token> tokens)
-      : orchestrator_(orchestrator), tokens_(std::move(tokens)) {}
+  Router(service::Orchestrator& orchestrator, std::vector<Token> tokens,
+         HeldRequests::Limits held = {})
+      : orchestrator_(orchestrator),
+        tokens_(std::move(tokens)),
+        held_(std::make_shared<HeldRequests>(held)) {}
+  // Called on the request's header, before its body is read: sets who sent it, or answers 401.
+  std::optional<Response> admit(Request& head) const;
+  // An admitted request, body read.
   boost::asio::awaitable<Response> handle(Request req);
+  bool needs_tokens() const { return !tokens_.empty(); }
 
  private:
   service::Orchestrator& orchestrator_;
   std::vector<Token> tokens_;
+  std::shared_ptr<HeldRequests> held_;
 };
 
+// The 429 for a request over a cap of HeldRequests.
+Response held_refused(HeldRequests::Refusal why, const HeldRequests::Limits& limits,
+                      core::JobId job);
+
 // Handlers, one file per resource. Loop only.
-boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orchestrator& o);
+boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orchestrator& o,
+                                               HeldRequests& held);
 boost::asio::awaitable<Response> handle_get_job(const Request& req, std::string_view id,
-                                                service::Orchestrator& o);
+                                                service::Orchestrator& o, HeldRequests& held);
 // "/v1/jobs/ID/log": the id of a log path (a positive integer), else the 404 to answer.
 boost::system::result<core::JobId, Response> parse_id(std::string_view text);
 boost::asio::awaitable<Response> handle_cancel(const Request& req, std::string_view id,
                                                service::Orchestrator& o);
 boost::asio::awaitable<Response> handle_list(const Request& req, service::Orchestrator& o);
-boost::asio::awaitable<Response> handle_run_script(const Request& req, service::Orchestrator& o);
+boost::asio::awaitable<Response> handle_run_script(const Request& req, service::Orchestrator& o,
+                                                   HeldRequests& held);
 boost::asio::awaitable<Response> handle_log(const Request& req, core::JobId id,
-                                            service::Orchestrator& o);
+                                            service::Orchestrator& o, HeldRequests& held);
 Response handle_gpus(const service::Orchestrator& o);
 // `path` "": the listing of the job's directory; else that file (files_handler.cpp).
 boost::asio::awaitable<Response> handle_files(const Request& req, core::JobId id,

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include "server/client_wait.hpp"
 #include "server/json_codec.hpp"
 #include "server/router.hpp"
 #include "util/json_text.hpp"
@@ -63,9 +64,17 @@ std::string python_bytes_repr(std::string_view bytes) {
   return out;
 }
 
-boost::asio::awaitable<Response> handle_run_script(const Request& req, service::Orchestrator& o) {
+boost::asio::awaitable<Response> handle_run_script(const Request& req, service::Orchestrator& o,
+                                                   HeldRequests& held) {
   if (!o.config().allow_raw_commands) {
     co_return detail_text(403, "raw commands are disabled on this server (--allow-raw-commands)");
+  }
+  // The request holds its connection until its job ends: counted before anything is submitted.
+  HeldRequests::Taken place = held.take(0, req.principal);
+  if (!place.ticket) {
+    co_return detail_text(429, fmt::format("you already hold {} requests open (log followers and "
+                                           "waits): close one or try again later",
+                                           held.limits().per_owner));
   }
   boost::system::error_code ec;
   json::value body = json::parse(req.body, ec);
@@ -103,7 +112,10 @@ boost::asio::awaitable<Response> handle_run_script(const Request& req, service::
   core::JobId id = submitted->job.id;
   service::JobView job = std::move(*submitted);
   while (!core::is_terminal(job.job.state)) {
-    auto waited = co_await o.wait(id, std::chrono::hours(1));
+    auto op = o.wait(id, std::chrono::hours(1));
+    auto left = co_await unless_client_leaves(std::move(op), req.client);
+    if (!left) co_return Response{};  // the client left; its job runs on (GET /v1/jobs/ID)
+    auto& waited = *left;
     if (!waited || !*waited) co_return detail_text(500, "the job could not be read back");
     job = std::move(**waited);
   }

@@ -47,10 +47,11 @@ def check_contract(method, path, r):
 
 
 class Server:
-    def __init__(self, data_dir, args, log_path, env=None):
+    def __init__(self, data_dir, args, log_path, env=None, preexec=None):
         self.data_dir = Path(data_dir)
         self.args = args
         self.env = env
+        self.preexec = preexec  # run in the child before exec (resource limits)
         self.log_path = Path(log_path)
         self.proc = None
         self.url = None
@@ -59,7 +60,8 @@ class Server:
         self.log = open(self.log_path, "ab")
         cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)] + self.args
         env = dict(os.environ, **self.env) if self.env else None
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                     preexec_fn=self.preexec)
         deadline = time.time() + timeout * SLOW
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         while time.time() < deadline:
@@ -144,13 +146,13 @@ class Server:
 def make_server(tmp_path):
     servers = []
 
-    def make(*args, data_dir=None, env=None):
+    def make(*args, data_dir=None, env=None, preexec=None):
         d = data_dir or tmp_path / f"data{len(servers)}"
         args = list(args)
         if "--gpu-lock-dir" not in args:  # the host's own GPU locks are none of the tests' business
             (tmp_path / "gpu-locks").mkdir(exist_ok=True)
             args += ["--gpu-lock-dir", str(tmp_path / "gpu-locks")]
-        s = Server(d, args, tmp_path / f"server{len(servers)}.log", env=env)
+        s = Server(d, args, tmp_path / f"server{len(servers)}.log", env=env, preexec=preexec)
         servers.append(s)
         return s.start()
 

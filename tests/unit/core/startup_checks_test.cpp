@@ -116,5 +116,17 @@ TEST(Exposure, LoopbackHosts) {
   EXPECT_FALSE(is_loopback_host("localhost.example.com"));
 }
 
+TEST(ConnectionCap, FitsUnderTheOpenFileLimitWithRoomToSpare) {
+  ConnectionCap small = fit_connections(4096, 1024);
+  EXPECT_EQ(small.connections, 1024 - 256);
+  ASSERT_EQ(small.warnings.size(), 1u);
+  EXPECT_NE(small.warnings[0].find("lowered to 768"), std::string::npos) << small.warnings[0];
+  ConnectionCap big = fit_connections(4096, 65536);
+  EXPECT_EQ(big.connections, 4096);
+  EXPECT_TRUE(big.warnings.empty());
+  EXPECT_EQ(fit_connections(100000, 65536).connections, 65536 - 8192);
+  EXPECT_GE(fit_connections(4096, 64).connections, 16) << "a tiny limit still serves someone";
+}
+
 }  // namespace
 }  // namespace vramq::core
