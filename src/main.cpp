@@ -85,6 +85,10 @@ int main(int argc, char** argv) {
                     "open connections per client address (IPv4, or IPv6 /64)");
   serve->add_option("--first-request-timeout-s", config.first_request_timeout_s,
                     "a new connection's first request header must arrive within this");
+  serve->add_option("--log-limit-bytes", config.log_limit_bytes,
+                    "each job log file's cap; past it the job is stopped (0: none)");
+  serve->add_flag("--share-data-with-group", config.share_data_with_group,
+                  "let the data directory's group read it (0750/0640 instead of 0700/0600)");
   serve->add_option("--body-limit-bytes", config.body_limit_bytes,
                     "largest request body accepted (413 above)");
   serve->add_option("--max-buffered-body-bytes", config.max_buffered_body_bytes,

@@ -179,11 +179,21 @@ int serve(const core::Config& config) {
   // The data directory is locked before anything in it is read or changed: a second server on
   // it must not run recovery (which kills the first one's jobs) or bind a port.
   namespace fs = std::filesystem;
+  // Everything the server creates (the data directory, job directories, the store, run files,
+  // logs) is private to its user (or its group too); jobs get the umask vramq was started with.
+  mode_t private_bits = config.share_data_with_group ? 027 : 077;
+  mode_t job_umask = ::umask(private_bits);
   std::error_code ec;
   fs::create_directories(config.data_dir, ec);
   if (ec) {
     spdlog::error("cannot create the data directory {}: {}", config.data_dir, ec.message());
     return 2;
+  }
+  if (struct stat st{}; ::stat(config.data_dir.c_str(), &st) == 0) {
+    if (auto loose = core::data_dir_mode_warning(config.data_dir, st.st_mode & 07777,
+                                                 config.share_data_with_group)) {
+      spdlog::warn("{}", *loose);
+    }
   }
   auto data_lock = HostLock::acquire((fs::path(config.data_dir) / "vramq.lock").string(),
                                      fmt::format("the data directory {}", config.data_dir));
@@ -266,6 +276,13 @@ int serve(const core::Config& config) {
     spdlog::error("{} is missing: every job runs under it (it is built beside vramq)", supervisor);
     return 2;
   }
+  // A store made by an older vramq (0644): its files may hold clients' env values.
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::string file = (fs::path(config.data_dir) / "vramq.db").string() + suffix;
+    if (struct stat st{}; ::stat(file.c_str(), &st) == 0 && (st.st_mode & private_bits) != 0) {
+      ::chmod(file.c_str(), st.st_mode & 07777 & ~private_bits);
+    }
+  }
   asio::io_context ioc(1);
   auto store = store::JobStore::open((std::filesystem::path(config.data_dir) / "vramq.db").string(),
                                      ioc.get_executor());
@@ -278,7 +295,10 @@ int serve(const core::Config& config) {
                               .run_dir = fs::absolute(fs::path(config.data_dir) / "run").string(),
                               .supervisor = supervisor,
                               .orphan_grace_ms = config.orphan_grace_s * 1000,
-                              .kill_grace_ms = config.kill_grace_s * 1000});
+                              .kill_grace_ms = config.kill_grace_s * 1000,
+                              .log_limit_bytes = config.log_limit_bytes,
+                              .log_mode = config.share_data_with_group ? 0640 : 0600,
+                              .job_umask = static_cast<int>(job_umask)});
   service::Orchestrator orchestrator(ioc, config, std::move(*catalog), std::move(*gpus),
                                      std::move(executor), std::move(*store));
   if (auto ok = orchestrator.start(); !ok) {

@@ -62,6 +62,8 @@ Result<Config> parse_config(std::string_view toml_text, Config c) {
     if (k == "body_limit_bytes") r = read_key(t, k, c.body_limit_bytes);
     if (k == "http_timeout_s") r = read_key(t, k, c.http_timeout_s);
     if (k == "max_connections") r = read_key(t, k, c.max_connections);
+    if (k == "log_limit_bytes") r = read_key(t, k, c.log_limit_bytes);
+    if (k == "share_data_with_group") r = read_key(t, k, c.share_data_with_group);
     if (k == "max_connections_per_client") r = read_key(t, k, c.max_connections_per_client);
     if (k == "first_request_timeout_s") r = read_key(t, k, c.first_request_timeout_s);
     if (k == "max_buffered_body_bytes") r = read_key(t, k, c.max_buffered_body_bytes);
@@ -107,6 +109,7 @@ Result<void> validate_config(const Config& c) {
   if (c.data_dir.empty()) return Error{"data_dir must not be empty"};
   if (c.http_timeout_s < 1) return Error{"http_timeout_s must be >= 1"};
   if (c.max_connections < 1) return Error{"max_connections must be >= 1"};
+  if (c.log_limit_bytes < 0) return Error{"log_limit_bytes must be >= 0 (0: no cap)"};
   if (c.max_connections_per_client < 1) return Error{"max_connections_per_client must be >= 1"};
   if (c.first_request_timeout_s < 1) return Error{"first_request_timeout_s must be >= 1"};
   if (c.max_buffered_body_bytes < c.body_limit_bytes) {

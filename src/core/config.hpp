@@ -43,6 +43,12 @@ struct Config {
   std::int64_t max_waiters_per_job = 64;
   std::int64_t max_waiters_per_owner = 256;
   std::int64_t output_limit_bytes = 64 << 10;
+  // Each job log file's cap (stdout.log, stderr.log); past it the job is stopped (reason
+  // log_limit). 0: no cap.
+  std::int64_t log_limit_bytes = std::int64_t{1} << 30;
+  // The data directory is private to vramq's user (dirs 0700, files 0600); true: its group may
+  // read it too (0750, 0640).
+  bool share_data_with_group = false;
   // A running job measured above reservation * (1 + tolerance) for longer than the grace is
   // stopped (kill: its neighbours' memory is at stake) or only warned about.
   double vram_tolerance = 0.10;

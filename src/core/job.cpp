@@ -7,9 +7,9 @@ namespace {
 
 constexpr std::array<std::string_view, 6> kStateNames = {"queued", "running",   "succeeded",
                                                          "failed", "cancelled", "timed_out"};
-constexpr std::array<std::string_view, 10> kEndReasonNames = {
-    "",        "nonzero_exit", "signal",      "spawn_failed",  "gpu_oom",
-    "timeout", "cancelled",    "interrupted", "vram_exceeded", "dependency_failed"};
+constexpr std::array<std::string_view, 11> kEndReasonNames = {
+    "",          "nonzero_exit", "signal",        "spawn_failed",      "gpu_oom",  "timeout",
+    "cancelled", "interrupted",  "vram_exceeded", "dependency_failed", "log_limit"};
 constexpr std::array<std::string_view, 8> kPendingNames = {
     "", "priority", "vram", "head_of_line", "draining", "gpu_unknown", "dependency", "retry_delay"};
 
@@ -60,6 +60,15 @@ bool is_terminal(JobState s) {
 
 bool can_transition(JobState from, JobState to) {
   return kTransitions.at(static_cast<std::size_t>(from)).at(static_cast<std::size_t>(to));
+}
+
+std::vector<std::pair<std::string, std::string>> without_values(
+    std::span<const std::pair<std::string, std::string>> env) {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(env.size());
+  for (const auto& [name, value] : env)
+    out.emplace_back(name, std::string());
+  return out;
 }
 
 }  // namespace vramq::core

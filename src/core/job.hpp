@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,6 +28,7 @@ enum class EndReason {
   interrupted,
   vram_exceeded,
   dependency_failed,  // a job it had to wait for (after.ok) did not succeed: it never ran
+  log_limit,          // a log file reached log_limit_bytes; the job was stopped
 };
 
 // Why a queued job is not running now (the job object's `pending_reason`). Closed enum: the API,
@@ -50,6 +52,11 @@ std::optional<JobState> parse_job_state(std::string_view s);
 std::optional<EndReason> parse_end_reason(std::string_view s);
 
 bool is_terminal(JobState s);
+
+// A job's env with every value emptied: what is kept of it once the job has ended (values may be
+// secrets, such as HF_TOKEN; the names still say what the job was given).
+std::vector<std::pair<std::string, std::string>> without_values(
+    std::span<const std::pair<std::string, std::string>> env);
 
 // The single table of allowed lifecycle moves. running -> queued is a retry (or a requeue after
 // an interrupted run); queued -> failed is a job that could not be started (spawn_failed).

@@ -35,6 +35,12 @@ RunOutcome run_outcome(const StopRequest& stop, const RunEnd& end) {
       break;
   }
   if (!end.lost.empty()) return {JobState::failed, EndReason::interrupted, end.lost};
+  if (!end.log_limit.empty()) {
+    return {JobState::failed, EndReason::log_limit,
+            fmt::format("its {}.log reached the limit of {} bytes per log (log_limit_bytes); the "
+                        "job was stopped",
+                        end.log_limit, end.log_limit_bytes)};
+  }
   if (end.orphaned) {
     return {JobState::failed, EndReason::interrupted,
             "no vramq server attached within --orphan-grace-s; its supervisor ended it"};
@@ -53,7 +59,7 @@ RunOutcome run_outcome(const StopRequest& stop, const RunEnd& end) {
 bool should_retry(JobState state, EndReason reason, int attempt, int max_retries) {
   return (state == JobState::failed || state == JobState::timed_out) &&
          reason != EndReason::spawn_failed && reason != EndReason::dependency_failed &&
-         attempt <= max_retries;
+         reason != EndReason::log_limit && attempt <= max_retries;
 }
 
 bool failed_by_itself(EndReason reason) {

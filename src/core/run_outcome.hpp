@@ -16,6 +16,8 @@ struct RunEnd {
   bool orphaned = false;    // its supervisor ended it: no server attached within the grace
   std::string spawn_error;  // it could not be started (nothing ran)
   std::string lost;         // no record of its end exists (its supervisor died): why
+  std::string log_limit;    // "stdout"/"stderr": that log reached its cap and the job was stopped
+  std::int64_t log_limit_bytes = 0;  // the cap it reached
   bool operator==(const RunEnd&) const = default;
 };
 
@@ -36,7 +38,7 @@ struct StopRequest {
 RunOutcome run_outcome(const StopRequest& stop, const RunEnd& end);
 
 // Whether a run that ended this way is tried again: failures and timeouts (not a failed spawn,
-// not a cancel) while retries remain.
+// not a cancel, not a log past its cap: it would write as much again) while retries remain.
 bool should_retry(JobState state, EndReason reason, int attempt, int max_retries);
 
 // Whether the run's end says it failed on its own (its stderr then tells a CUDA out-of-memory).

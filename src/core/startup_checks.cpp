@@ -84,4 +84,15 @@ ConnectionCap fit_connections(std::int64_t configured, std::uint64_t nofile) {
   return cap;
 }
 
+std::optional<std::string> data_dir_mode_warning(std::string_view dir, unsigned mode,
+                                                 bool share_with_group) {
+  unsigned loose = mode & (share_with_group ? 027U : 077U);
+  if (loose == 0) return std::nullopt;
+  return fmt::format(
+      "the data directory {} is open to {} (mode {:04o}): its logs, job files and store may hold "
+      "what clients sent; chmod {} {}",
+      dir, (loose & 007U) != 0 ? "every user" : "its group", mode & 07777U,
+      share_with_group ? "750" : "700", dir);
+}
+
 }  // namespace vramq::core

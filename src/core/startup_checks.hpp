@@ -5,6 +5,7 @@
 // hit are warnings. Pure.
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,6 +30,11 @@ bool is_loopback_host(std::string_view host);
 // Who could use what the configuration opens: raw commands without tokens on an address other
 // hosts can reach are an error (unless unsafe_raw_commands_without_tokens, then a warning).
 StartupReport check_exposure(const Config& config);
+
+// A data directory whose mode lets others in (any bit of 077, or of 027 when it is shared with
+// its group): the warning to give, else nothing.
+std::optional<std::string> data_dir_mode_warning(std::string_view dir, unsigned mode,
+                                                 bool share_with_group);
 
 // The open-file limit the server raises its soft limit to: the hard limit, at most this (a huge
 // soft limit is inherited by jobs, and some programs loop over every possible descriptor).

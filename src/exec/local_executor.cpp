@@ -100,12 +100,14 @@ std::vector<int> parse_gpus(std::string_view text) {
   return out;
 }
 
-ExitStatus status_of(const SupervisorRecord& r) {
+ExitStatus status_of(const SupervisorRecord& r, std::int64_t log_limit_bytes) {
   return ExitStatus{.exit_code = r.exit_code,
                     .signal = r.signal,
                     .orphaned = r.orphaned,
                     .spawn_error = r.spawn_error,
-                    .lost = {}};
+                    .lost = {},
+                    .log_limit = r.log_limit,
+                    .log_limit_bytes = r.log_limit.empty() ? 0 : log_limit_bytes};
 }
 
 // What a supervisor that vanished without a record leaves: its job's group (the job died with
@@ -240,7 +242,14 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
                                 spec.stderr_path,
                                 "--attach-fd",
                                 "3",
-                                "--"};
+                                "--log-limit-bytes",
+                                std::to_string(options_.log_limit_bytes),
+                                "--log-mode",
+                                fmt::format("{:o}", options_.log_mode)};
+  if (options_.job_umask >= 0) {
+    args.insert(args.end(), {"--umask", fmt::format("{:o}", options_.job_umask)});
+  }
+  args.emplace_back("--");
   args.insert(args.end(), spec.argv.begin(), spec.argv.end());
   SpawnSetup s;
   sigset_t all;
@@ -312,7 +321,7 @@ void LocalExecutor::on_record(core::JobId job, std::string_view text) {
   if (!r) return;  // not from a supervisor of ours: ignored
   Run& run = *runs_.at(job);
   run.last = *r;
-  if (r->ended) deliver(job, status_of(*r));
+  if (r->ended) deliver(job, status_of(*r, options_.log_limit_bytes));
 }
 
 void LocalExecutor::on_disconnect(core::JobId job) {
@@ -324,7 +333,7 @@ void LocalExecutor::on_disconnect(core::JobId job) {
   if (slot != slot_of_.end()) r = parse_record(read_range(slot_path(slot->second), 0, kRecordRead));
   if (r && (r->job != job || r->attempt != run.attempt)) r.reset();
   if (r && r->ended) {
-    deliver(job, status_of(*r));
+    deliver(job, status_of(*r, options_.log_limit_bytes));
     return;
   }
   spdlog::warn("job {}: its supervisor (pid {}) closed its connection without an end on record",
@@ -439,7 +448,7 @@ std::vector<Survivor> LocalExecutor::survivors() {
       s.alive = true;
       found_[s.job] = conn.release();
     } else if (r->ended) {
-      s.ended = status_of(*r);
+      s.ended = status_of(*r, options_.log_limit_bytes);
     } else {
       if (held && r->supervisor_pid > 0 &&
           process_start_ticks(static_cast<pid_t>(r->supervisor_pid)) == r->supervisor_start_ticks) {

@@ -22,6 +22,9 @@ struct LocalExecutorOptions {
   std::string supervisor;  // the vramq-supervise binary
   std::int64_t orphan_grace_ms = 60'000;
   std::int64_t kill_grace_ms = 10'000;
+  std::int64_t log_limit_bytes = 0;  // each log file's cap (0: none); see SupervisorOptions
+  int log_mode = 0600;               // job log files' permissions
+  int job_umask = -1;                // jobs' umask (-1: the server's own)
 };
 
 class LocalExecutor final : public Executor {

@@ -126,15 +126,32 @@ std::vector<pid_t> descendants() {
   return out;
 }
 
+// One of the job's output streams: the pipe it writes to and the log file it is copied into.
+struct LogPipe {
+  const char* name = "";  // "stdout" or "stderr", as the record names it
+  int read_fd = -1;       // -1 once the pipe is at its end
+  int file_fd = -1;
+  std::int64_t written = 0;
+  bool capped = false;  // past the limit: what comes is read and dropped
+};
+
 class Supervisor {
  public:
   Supervisor(const SupervisorOptions& o, char** envp) : o_(o), envp_(envp) {}
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
   int run();
 
  private:
   bool listen_socket();
-  bool spawn_job();  // false: nothing runs (the record says why)
+  bool open_logs(int (&write_ends)[2]);  // false: the record says why
+  bool spawn_job();                      // false: nothing runs (the record says why)
   void loop();
+  // Copies what the pipe holds (a bounded amount per call, so that signals and servers are
+  // served too); `drain`: until its end, once nothing can write to it any more.
+  void copy_log(LogPipe& log, bool drain);
+  void append(LogPipe& log, std::string_view data);
   void on_signal();
   void accept_server();
   void read_server(std::size_t index);
@@ -154,6 +171,7 @@ class Supervisor {
     std::string in;
   };
   std::vector<Connection> servers_;
+  LogPipe logs_[2] = {{.name = "stdout"}, {.name = "stderr"}};
   pid_t job_ = 0;
   std::int64_t orphan_since_ms_ = -1;  // monotonic; -1 while a server is attached
   std::int64_t kill_at_ms_ = -1;       // monotonic; SIGKILL due (ending an orphaned job)
@@ -236,8 +254,9 @@ struct ChildStart {
   const char* program = nullptr;
   char* const* argv = nullptr;
   char* const* envp = nullptr;
-  const char* paths[3] = {};  // stdin, stdout, stderr
+  int out_fds[2] = {-1, -1};  // become stdout and stderr (the pipes' write ends)
   const char* cwd = nullptr;
+  int umask = -1;          // -1: leave it
   volatile int error = 0;  // set by the child when it cannot exec
 };
 
@@ -247,12 +266,13 @@ struct ChildStart {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != c.parent) ::_exit(127);
   int err = 0;
-  const int flags[3] = {O_RDONLY, O_WRONLY | O_CREAT | O_TRUNC, O_WRONLY | O_CREAT | O_TRUNC};
-  for (int target = 0; target < 3 && err == 0; ++target) {
-    int fd = ::open(c.paths[target], flags[target] | O_CLOEXEC, 0644);
-    if (fd < 0 || ::dup3(fd, target, 0) < 0) err = errno;
-    if (fd >= 0 && fd != target) ::close(fd);
+  int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (in < 0 || ::dup3(in, 0, 0) < 0) err = errno;
+  if (in > 0) ::close(in);
+  for (int target = 1; target <= 2 && err == 0; ++target) {
+    if (::dup3(c.out_fds[target - 1], target, 0) < 0) err = errno;
   }
+  if (c.umask >= 0) ::umask(static_cast<mode_t>(c.umask));
   if (err == 0 && c.cwd != nullptr && ::chdir(c.cwd) != 0) err = errno;
   if (err == 0) {
     // Default dispositions and an empty mask, whatever the supervisor blocks or ignores (it
@@ -269,7 +289,41 @@ struct ChildStart {
   ::_exit(127);
 }
 
+Supervisor::~Supervisor() {
+  for (LogPipe& log : logs_) {
+    if (log.read_fd >= 0) ::close(log.read_fd);
+    if (log.file_fd >= 0) ::close(log.file_fd);
+  }
+}
+
+bool Supervisor::open_logs(int (&write_ends)[2]) {
+  const std::string* paths[2] = {&o_.stdout_path, &o_.stderr_path};
+  for (int i = 0; i < 2; ++i) {
+    LogPipe& log = logs_[i];
+    log.file_fd = ::open(paths[i]->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                         static_cast<mode_t>(o_.log_mode));
+    int pipe_fds[2] = {-1, -1};
+    if (log.file_fd < 0 || ::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+      record_.ended = true;
+      record_.spawn_error = "cannot open " + *paths[i] + ": " + std::strerror(errno);
+      record_.ended_at_ms = wall_ms();
+      return false;
+    }
+    log.read_fd = pipe_fds[0];
+    write_ends[i] = pipe_fds[1];
+    ::fcntl(log.read_fd, F_SETFL, ::fcntl(log.read_fd, F_GETFL) | O_NONBLOCK);
+  }
+  return true;
+}
+
 bool Supervisor::spawn_job() {
+  int write_ends[2] = {-1, -1};
+  if (!open_logs(write_ends)) {
+    for (int fd : write_ends) {
+      if (fd >= 0) ::close(fd);
+    }
+    return false;
+  }
   std::vector<char*> argv;
   for (const std::string& a : o_.argv)
     argv.push_back(const_cast<char*>(a.c_str()));
@@ -278,12 +332,15 @@ bool Supervisor::spawn_job() {
                    .program = o_.program.c_str(),
                    .argv = argv.data(),
                    .envp = envp_,
-                   .paths = {"/dev/null", o_.stdout_path.c_str(), o_.stderr_path.c_str()},
-                   .cwd = o_.cwd.empty() ? nullptr : o_.cwd.c_str()};
+                   .out_fds = {write_ends[0], write_ends[1]},
+                   .cwd = o_.cwd.empty() ? nullptr : o_.cwd.c_str(),
+                   .umask = o_.job_umask};
   // posix_spawn cannot set PR_SET_PDEATHSIG; the child only makes system calls until it execs.
   pid_t pid = ::vfork();             // NOLINT(clang-analyzer-security.insecureAPI.vfork)
   if (pid == 0) start_child(child);  // NOLINT(clang-analyzer-unix.Vfork): system calls only
   int err = pid < 0 ? errno : child.error;
+  for (int fd : write_ends)
+    ::close(fd);  // the job holds them now: the pipes end when it and its descendants are gone
   if (pid > 0) ::setpgid(pid, pid);  // harmless after the exec; the child did it already
   if (err != 0) {
     if (pid > 0) ::waitpid(pid, nullptr, 0);
@@ -302,8 +359,12 @@ bool Supervisor::spawn_job() {
 
 void Supervisor::loop() {
   while (!done_) {
+    // poll() skips negative fds: a pipe at its end stays in its place.
     std::vector<pollfd> fds{{.fd = signal_fd_, .events = POLLIN, .revents = 0},
-                            {.fd = listen_fd_, .events = POLLIN, .revents = 0}};
+                            {.fd = listen_fd_, .events = POLLIN, .revents = 0},
+                            {.fd = logs_[0].read_fd, .events = POLLIN, .revents = 0},
+                            {.fd = logs_[1].read_fd, .events = POLLIN, .revents = 0}};
+    constexpr std::size_t kFirstServer = 4;
     for (const Connection& c : servers_)
       fds.push_back({.fd = c.fd, .events = POLLIN, .revents = 0});
     int timeout = -1;
@@ -323,9 +384,12 @@ void Supervisor::loop() {
     if (fds[0].revents != 0) on_signal();
     if (done_) return;
     if (fds[1].revents != 0) accept_server();
+    for (std::size_t i = 0; i < 2; ++i) {
+      if (fds[2 + i].revents != 0) copy_log(logs_[i], false);
+    }
     // Back to front: drop() removes from servers_.
-    for (std::size_t i = fds.size(); i-- > 2;) {
-      if (fds[i].revents != 0 && i - 2 < servers_.size()) read_server(i - 2);
+    for (std::size_t i = fds.size(); i-- > kFirstServer;) {
+      if (fds[i].revents != 0 && i - kFirstServer < servers_.size()) read_server(i - kFirstServer);
     }
     now = mono_ms();
     if (servers_.empty() && orphan_since_ms_ < 0) orphan_since_ms_ = now;
@@ -377,9 +441,56 @@ void Supervisor::end_job(const siginfo_t& info) {
       ::kill(p, SIGKILL);
     if (::waitpid(-1, nullptr, 0) < 0 && errno == ECHILD) break;
   }
+  // Nothing is left to write to the pipes: what they hold is the end of the logs.
+  for (LogPipe& log : logs_)
+    copy_log(log, true);
   record_.ended = true;
   record_.ended_at_ms = wall_ms();
   done_ = true;
+}
+
+void Supervisor::copy_log(LogPipe& log, bool drain) {
+  char buf[64 << 10];
+  for (int round = 0; log.read_fd >= 0 && (drain || round < 16); ++round) {
+    ssize_t n = ::read(log.read_fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN && drain) {
+      // A writer outside our reach (not a descendant) still holds it: wait a little, no more.
+      pollfd p{.fd = log.read_fd, .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, 100) > 0) continue;
+    }
+    if (n < 0) return;  // EAGAIN: nothing more for now
+    if (n == 0) {
+      ::close(log.read_fd);
+      log.read_fd = -1;
+      return;
+    }
+    append(log, std::string_view(buf, static_cast<std::size_t>(n)));
+  }
+}
+
+void Supervisor::append(LogPipe& log, std::string_view data) {
+  if (log.capped) return;
+  std::int64_t room = o_.log_limit_bytes > 0 ? o_.log_limit_bytes - log.written
+                                             : static_cast<std::int64_t>(data.size());
+  std::string_view keep =
+      data.substr(0, static_cast<std::size_t>(std::min<std::int64_t>(room, std::ssize(data))));
+  // A full disk drops output (the job goes on); the server sees the disk's state on its own.
+  write_all(log.file_fd, keep);
+  log.written += std::ssize(keep);
+  if (keep.size() == data.size()) return;
+  log.capped = true;
+  char note[200];
+  int len = std::snprintf(note, sizeof note,
+                          "\n[vramq] %s.log reached its limit of %lld bytes (log_limit_bytes): the "
+                          "job is stopped and further output is dropped\n",
+                          log.name, static_cast<long long>(o_.log_limit_bytes));
+  write_all(log.file_fd, std::string_view(note, static_cast<std::size_t>(std::max(len, 0))));
+  if (!record_.log_limit.empty()) return;
+  record_.log_limit = log.name;
+  relay(SIGTERM);
+  std::int64_t kill_at = mono_ms() + o_.kill_grace_ms;
+  if (kill_at_ms_ < 0 || kill_at < kill_at_ms_) kill_at_ms_ = kill_at;
 }
 
 void Supervisor::relay(int sig) {
@@ -467,6 +578,13 @@ std::int64_t parse_int(const std::string& s, bool& ok) {
   return v;
 }
 
+std::int64_t parse_octal(const std::string& s, bool& ok) {
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 8);
+  ok = ok && ec == std::errc{} && end == s.data() + s.size() && v >= 0 && v <= 0777;
+  return v;
+}
+
 }  // namespace
 
 ParsedOptions parse_supervisor_args(const std::vector<std::string>& args) {
@@ -507,6 +625,12 @@ ParsedOptions parse_supervisor_args(const std::vector<std::string>& args) {
       o.attach_fd = static_cast<int>(parse_int(v, ok));
     } else if (a == "--run-fd") {
       o.run_fd = static_cast<int>(parse_int(v, ok));
+    } else if (a == "--log-limit-bytes") {
+      o.log_limit_bytes = parse_int(v, ok);
+    } else if (a == "--log-mode") {
+      o.log_mode = static_cast<int>(parse_octal(v, ok));
+    } else if (a == "--umask") {
+      o.job_umask = static_cast<int>(parse_octal(v, ok));
     } else {
       out.error = "unknown option " + a;
       return out;
@@ -520,7 +644,7 @@ ParsedOptions parse_supervisor_args(const std::vector<std::string>& args) {
     out.error =
         "usage: vramq-supervise --run-fd FD --job N --attempt A --program PATH --stdout FILE "
         "--stderr FILE [--cwd DIR] [--gpus LIST] [--orphan-grace-ms MS] [--kill-grace-ms MS] "
-        "[--attach-fd FD] -- ARGV...";
+        "[--attach-fd FD] [--log-limit-bytes N] [--log-mode OCTAL] [--umask OCTAL] -- ARGV...";
   }
   return out;
 }

@@ -4,10 +4,13 @@
 //   - starts the job in its own process group (execve of an argv; the job dies with it:
 //     PR_SET_PDEATHSIG), as a child subreaper, so descendants that leave the group, start their
 //     own session or double-fork come back to it and end with the job;
+//   - gives the job pipes for stdout and stderr and copies them into the job's log files,
+//     counting, so that a log stops exactly at its cap (the job is then stopped, `log_limit`);
+//     the job gets the umask the server was started with, whatever the server itself uses;
 //   - relays signals (the server's `signal N` lines, or SIGTERM/SIGINT/SIGHUP sent to it) to every
 //     process of the job;
-//   - once the job's main process exits, kills what remains of the job, reaps everything, writes
-//     the exit status durably (write, fsync, rename) and exits;
+//   - once the job's main process exits, kills what remains of the job, reaps everything, copies
+//     what is left in the pipes, records the exit status and exits;
 //   - lets a server (re)attach on a unix socket; with no server attached for the orphan grace it
 //     ends the job (SIGTERM, SIGKILL after the kill grace) and records that it did.
 // Files and lines it shares with the server: exec/supervisor_protocol.hpp. Blocking,
@@ -32,6 +35,11 @@ struct SupervisorOptions {
   std::string stdout_path;
   std::string stderr_path;
   int attach_fd = -1;  // the spawning server's end of a connected socket (-1: none)
+  // Each log file's cap in bytes; 0: none. Past it the log ends with a note and the job is
+  // stopped (SIGTERM, SIGKILL after the kill grace), recorded as `log_limit`.
+  std::int64_t log_limit_bytes = 0;
+  int log_mode = 0600;  // the log files' permissions
+  int job_umask = -1;   // the job's umask (-1: the supervisor's own)
 };
 
 // Parses the command line the server builds (LocalExecutor); on an error, a message for stderr.

@@ -47,6 +47,7 @@ std::string format_record(const SupervisorRecord& r) {
       add(out, "spawn_error", one_line);
     }
     add_number(out, "orphaned", r.orphaned ? 1 : 0);
+    if (!r.log_limit.empty()) add(out, "log_limit", r.log_limit);
   }
   out.append("end\n");
   return out;
@@ -103,6 +104,9 @@ std::optional<SupervisorRecord> parse_record(std::string_view text) {
     } else if (key == "orphaned") {
       ok = parse_number(value, flag) && (flag == 0 || flag == 1);
       r.orphaned = flag == 1;
+    } else if (key == "log_limit") {
+      ok = value == "stdout" || value == "stderr";
+      r.log_limit = value;
     }
     // Unknown keys are skipped: a newer supervisor may say more than this server knows.
     if (!ok) return std::nullopt;

@@ -43,6 +43,7 @@ struct SupervisorRecord {
   std::optional<int> signal;
   std::string spawn_error;  // the program could not be started (then nothing ran)
   bool orphaned = false;    // the supervisor ended the job: no server attached within the grace
+  std::string log_limit;    // "stdout" or "stderr": that log reached its cap; the job was stopped
   std::int64_t ended_at_ms = 0;
   bool operator==(const SupervisorRecord&) const = default;
 };

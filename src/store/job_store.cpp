@@ -176,7 +176,10 @@ void bind_job(Stmt& s, const Job& j) {
   s.bind(i++, j.spec.params_json);
   s.bind(i++, encode_strings(j.spec.argv));
   s.bind(i++, j.spec.cwd);
-  s.bind(i++, encode_env(j.spec.env));
+  // Client-supplied values (tokens such as HF_TOKEN) are kept only while the job may still run:
+  // an ended job's row keeps the names, never the values.
+  s.bind(i++,
+         encode_env(core::is_terminal(j.state) ? core::without_values(j.spec.env) : j.spec.env));
   s.bind(i++, j.spec.vram_mb);
   s.bind(i++, std::int64_t{j.spec.priority});
   s.bind(i++, j.spec.timeout_s);

@@ -18,7 +18,9 @@ core::Result<Db> Db::open(const std::string& path) {
   sqlite3_busy_timeout(raw, 5000);
   // WAL: readers never block the writer; FULL: a commit survives power loss (the 202 promise).
   for (const char* pragma :
-       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
+        // Freed content (an ended job's env values) is zeroed where that costs no extra I/O.
+        "PRAGMA secure_delete=FAST"}) {
     if (auto r = db.exec(pragma); !r) return r.error();
   }
   return db;

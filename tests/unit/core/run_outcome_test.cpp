@@ -50,6 +50,21 @@ TEST(RunOutcome, EndsWithoutAnExitOfTheirOwn) {
             JobState::cancelled);
 }
 
+TEST(RunOutcome, ALogPastItsCapFailsTheJobAndIsNotRetried) {
+  RunOutcome capped =
+      run_outcome({}, {.signal = SIGTERM, .log_limit = "stdout", .log_limit_bytes = 1000});
+  EXPECT_EQ(capped.state, JobState::failed);
+  EXPECT_EQ(capped.reason, EndReason::log_limit);
+  EXPECT_NE(capped.error.find("stdout.log reached the limit of 1000 bytes"), std::string::npos)
+      << capped.error;
+  EXPECT_FALSE(should_retry(capped.state, capped.reason, 1, 5));
+  // A cancel or timeout sent first still decides.
+  EXPECT_EQ(run_outcome({.why = EndReason::timeout, .timeout_s = 5},
+                        {.signal = SIGTERM, .log_limit = "stdout"})
+                .reason,
+            EndReason::timeout);
+}
+
 TEST(RunOutcome, RetriesFollowTheStateAndTheAttemptsLeft) {
   EXPECT_TRUE(should_retry(JobState::failed, EndReason::nonzero_exit, 1, 1));
   EXPECT_FALSE(should_retry(JobState::failed, EndReason::nonzero_exit, 2, 1));

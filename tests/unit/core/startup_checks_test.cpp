@@ -128,5 +128,19 @@ TEST(ConnectionCap, FitsUnderTheOpenFileLimitWithRoomToSpare) {
   EXPECT_GE(fit_connections(4096, 64).connections, 16) << "a tiny limit still serves someone";
 }
 
+TEST(DataDirMode, PrivateUnlessSharedWithItsGroup) {
+  EXPECT_EQ(data_dir_mode_warning("/d", 0700, false), std::nullopt);
+  auto open = data_dir_mode_warning("/d", 0755, false);
+  ASSERT_TRUE(open);
+  EXPECT_NE(open->find("open to every user (mode 0755)"), std::string::npos) << *open;
+  EXPECT_NE(open->find("chmod 700 /d"), std::string::npos) << *open;
+  auto group = data_dir_mode_warning("/d", 0750, false);
+  ASSERT_TRUE(group);
+  EXPECT_NE(group->find("open to its group"), std::string::npos) << *group;
+  EXPECT_EQ(data_dir_mode_warning("/d", 0750, true), std::nullopt);
+  EXPECT_TRUE(data_dir_mode_warning("/d", 0770, true)) << "group write is more than reading";
+  EXPECT_TRUE(data_dir_mode_warning("/d", 0751, true));
+}
+
 }  // namespace
 }  // namespace vramq::core

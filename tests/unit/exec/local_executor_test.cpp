@@ -70,6 +70,36 @@ TEST_F(LocalExecutorTest, ExitCodeStdoutStderrCwdAndEnvironment) {
   EXPECT_EQ(ex.running(), 0u);
 }
 
+TEST_F(LocalExecutorTest, ALogStopsExactlyAtItsCapAndTheJobIsStopped) {
+  LocalExecutorOptions o = options();
+  o.log_limit_bytes = 100'000;
+  LocalExecutor ex(ioc_.get_executor(), o);
+  // As fast as it can, far past the cap (bounded, so that a broken cap fails, not fills a disk).
+  ExitStatus st = run(ex, spec({"/bin/sh", "-c", "exec head -c 50000000 /dev/zero"}));
+  EXPECT_EQ(st.log_limit, "stdout");
+  EXPECT_EQ(st.log_limit_bytes, 100'000);
+  EXPECT_EQ(st.signal, SIGTERM);
+  std::string out = read("out");
+  std::size_t note = out.find("\n[vramq] stdout.log reached its limit of 100000 bytes");
+  EXPECT_EQ(note, 100'000u) << "the log holds exactly the cap, then the note";
+  EXPECT_LT(out.size(), 100'300u);
+}
+
+TEST_F(LocalExecutorTest, LogsAreTheJobsOutputWhole) {
+  LocalExecutorOptions o = options();
+  o.log_limit_bytes = 3'000'000;
+  LocalExecutor ex(ioc_.get_executor(), o);
+  // Far more than a pipe holds: every byte arrives, in order, before the end is reported.
+  ExitStatus st = run(
+      ex, spec({"/bin/sh", "-c", "head -c 2000000 /dev/zero | tr '\\0' x; echo; echo done >&2"}));
+  EXPECT_EQ(st.exit_code, 0);
+  EXPECT_TRUE(st.log_limit.empty());
+  EXPECT_EQ(read("out"), std::string(2'000'000, 'x') + "\n");
+  EXPECT_EQ(read("err"), "done\n");
+  EXPECT_EQ(fs::status(dir_ / "out").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+}
+
 TEST_F(LocalExecutorTest, ArgvIsNotInterpretedByAShell) {
   LocalExecutor ex(ioc_.get_executor(), options());
   ExitStatus st = run(ex, spec({"/bin/echo", "$HOME", "a;b", "`id`"}));

@@ -37,6 +37,14 @@ TEST(SupervisorRecord, RoundTripsRunningAndEveryKindOfEnd) {
   spawn.ended = true;
   spawn.spawn_error = "cannot run /x: No such file or directory";
   EXPECT_EQ(parse_record(format_record(spawn)), spawn);
+  SupervisorRecord capped = r;
+  capped.ended = true;
+  capped.signal = SIGTERM;
+  capped.log_limit = "stderr";
+  EXPECT_EQ(parse_record(format_record(capped)), capped);
+  std::string bad = format_record(capped);
+  bad.replace(bad.find("log_limit stderr"), 16, "log_limit stdin!");
+  EXPECT_EQ(parse_record(bad), std::nullopt) << "only stdout or stderr can reach a cap";
 }
 
 TEST(SupervisorRecord, SpawnErrorsStayOnOneLine) {
