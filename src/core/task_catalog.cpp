@@ -1,6 +1,7 @@
 #include "core/task_catalog.hpp"
 
 #include <fmt/format.h>
+#include <re2/re2.h>
 
 #include <toml++/toml.h>
 #include <algorithm>
@@ -12,6 +13,10 @@ namespace vramq::core {
 namespace {
 
 constexpr std::string_view kParamTypeNames[] = {"int", "float", "string", "enum", "path"};
+// A pattern is the catalog author's, but bounded all the same: its compiled program and the
+// DFA's cache (RE2 falls back to its slower NFA, never to more memory, when the cache is full).
+constexpr std::size_t kMaxPatternBytes = 4096;
+constexpr std::int64_t kPatternMemoryBytes = std::int64_t{8} << 20;
 
 Error key_error(std::string_view where, std::string_view what) {
   return Error{fmt::format("task catalog: {}: {}", where, what)};
@@ -113,11 +118,21 @@ Result<ParamDef> parse_param(std::string_view name, const toml::node& node, std:
   if (p.min && p.max && *p.min > *p.max) return key_error(where, "min is greater than max");
   p.pattern = (*t)["pattern"].value_or(std::string{});
   if (!p.pattern.empty()) {
-    try {
-      p.compiled_pattern.emplace(p.pattern, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return key_error(where, fmt::format("pattern does not compile: {}", e.what()));
+    if (p.pattern.size() > kMaxPatternBytes) {
+      return key_error(where + ".pattern",
+                       fmt::format("is longer than {} characters", kMaxPatternBytes));
     }
+    re2::RE2::Options options;
+    options.set_log_errors(false);
+    options.set_max_mem(kPatternMemoryBytes);
+    auto compiled = std::make_shared<const re2::RE2>(p.pattern, options);
+    if (!compiled->ok()) {
+      return key_error(where + ".pattern",
+                       fmt::format("'{}' is not a regular expression RE2 accepts: {} (RE2 syntax: "
+                                   "no backreferences or lookaround)",
+                                   p.pattern, compiled->error()));
+    }
+    p.compiled_pattern = std::move(compiled);
   }
   std::int64_t max_length = (*t)["max_length"].value_or<std::int64_t>(4096);
   if (max_length < 1 || max_length > (1 << 20)) {
@@ -284,7 +299,7 @@ boost::system::result<ParamValue, ParamError> check_value(const ParamDef& p, con
           fmt::format("must be a path inside {}: it leads outside through a symlink", p.under));
     }
     return ParamValue{*real};
-  } else if (p.compiled_pattern && !std::regex_match(*s, *p.compiled_pattern)) {
+  } else if (p.compiled_pattern && !re2::RE2::FullMatch(*s, *p.compiled_pattern)) {
     return fail(fmt::format("must match the pattern {}", p.pattern));
   }
   return ParamValue{*s};

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,6 +16,10 @@
 
 #include "core/error.hpp"
 #include "core/vram_rule.hpp"
+
+namespace re2 {
+class RE2;
+}
 
 namespace vramq::core {
 
@@ -31,11 +35,14 @@ struct ParamDef {
   std::optional<double> min;  // int and float
   std::optional<double> max;
   std::optional<ParamValue> default_value;  // none: the parameter is required
-  std::string pattern;                      // string: full-match ECMAScript regex ("" = any)
-  std::optional<std::regex> compiled_pattern;
-  std::size_t max_length = 4096;     // string and path
-  std::vector<std::string> choices;  // enum
-  std::string under;                 // path: must resolve inside this directory
+  // string: a regular expression in RE2 syntax the whole value must match ("" = any). RE2
+  // matches in time linear in the value, without recursion: no value can stall or crash the
+  // server (std::regex overflowed its stack on 16 KiB).
+  std::string pattern;
+  std::shared_ptr<const re2::RE2> compiled_pattern;  // shared: RE2 is immutable and not copyable
+  std::size_t max_length = 4096;                     // string and path
+  std::vector<std::string> choices;                  // enum
+  std::string under;                                 // path: must resolve inside this directory
 };
 
 struct TaskDef {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 namespace vramq::core {
 namespace {
 
@@ -122,6 +124,56 @@ TEST(TaskCatalog, BadParametersAreErrorsNamingTheParameter) {
     EXPECT_EQ(r.error().field, bad.field);
     EXPECT_NE(r.error().message.find(bad.fragment), std::string::npos)
         << bad.field << ": " << r.error().message;
+  }
+}
+
+// The review's crashes: patterns that make a backtracking matcher recurse once per character
+// (std::regex overflowed its stack on 16 KiB) must match or fail promptly on the longest values.
+TEST(TaskCatalog, PatternsMatchLongValuesWithoutRecursion) {
+  auto c = TaskCatalog::parse(R"(
+[tasks.t]
+argv = ["x", "{a}", "{b}"]
+[tasks.t.params]
+a = { type = "string", pattern = "(.|\n)*", max_length = 1048576 }
+b = { type = "string", pattern = "([a-z]+ ?)*", max_length = 1048576, default = "x" }
+[tasks.t.vram]
+base_mb = 1
+)",
+                              "/bin");
+  ASSERT_TRUE(c) << c.error().message;
+  const TaskDef& t = *c->find("t");
+  std::string long_a(1 << 20, 'a');
+  for (std::size_t i = 0; i < long_a.size(); i += 64)
+    long_a[i] = '\n';
+  EXPECT_TRUE(resolve_task(t, {{"a", long_a}}, "/d", 1));
+  std::string words;
+  while (words.size() < 30000)
+    words += "abc ";
+  EXPECT_TRUE(resolve_task(t, {{"a", std::string("x")}, {"b", words}}, "/d", 1));
+  // The classic catastrophic case for a backtracker: almost matches, fails at the very end.
+  std::string almost(30000, 'a');
+  almost += '!';
+  auto r = resolve_task(t, {{"a", std::string("x")}, {"b", almost}}, "/d", 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().field, "params.b");
+}
+
+TEST(TaskCatalog, PatternsOutsideRe2AreRefusedAtLoad) {
+  for (const char* pattern : {"(a)\\1", "(?=a)a", "a{1001}"}) {
+    auto c = TaskCatalog::parse(fmt::format(R"(
+[tasks.t]
+argv = ["x"]
+[tasks.t.params]
+s = {{ type = "string", pattern = '{}' }}
+[tasks.t.vram]
+base_mb = 1
+)",
+                                            pattern),
+                                "/bin");
+    ASSERT_FALSE(c) << pattern;
+    EXPECT_NE(c.error().message.find("tasks.t.params.s.pattern"), std::string::npos)
+        << c.error().message;
+    EXPECT_NE(c.error().message.find("RE2"), std::string::npos) << c.error().message;
   }
 }
 
