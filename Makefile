@@ -8,7 +8,11 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: deps build build-asan run test unit e2e format format-check tidy clean bench
+.PHONY: deps build build-asan run test unit e2e format format-check tidy clean bench fuzz fuzz-replay
+
+FUZZ_TARGETS := fuzz_http_request fuzz_catalog fuzz_config fuzz_job_record
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 120
 
 deps:
 	@bash scripts/install-deps.sh
@@ -28,10 +32,25 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 run: build
 	$(BUILD)/vramq serve --gpus auto --data-dir ./vramq-data
 
-unit: build build-asan
+unit: build build-asan fuzz-replay
 	$(BUILD)/vramq-unit-tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(ASAN_BUILD)/vramq-unit-tests
 
+# Every input in the fuzz corpus (tests/fuzz/corpus/TARGET/), crashes found included, run
+# through its target under the sanitizers.
+fuzz-replay: build-asan
+	@for t in $(FUZZ_TARGETS); do \
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(ASAN_BUILD)/$$t-replay tests/fuzz/corpus/$$t > /dev/null || { echo "fuzz replay: $$t failed"; exit 1; }; \
+	done; echo "fuzz corpus replayed: $(FUZZ_TARGETS)"
+
+# libFuzzer with clang-16 (installed here on demand): each target runs FUZZ_SECONDS on its
+# corpus; new inputs that reach new code are added to it. Results: $(FUZZ_BUILD)/fuzz-report.md.
+fuzz:
+	@bash scripts/install-deps.sh --fuzz
+	CC=clang-16 CXX=clang++-16 cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVRAMQ_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+	bash bench/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 e2e: build build-asan
 	VRAMQ_BIN=$(CURDIR)/$(BUILD)/vramq $(PYTEST) -q tests/e2e
 	VRAMQ_BIN=$(CURDIR)/$(ASAN_BUILD)/vramq VRAMQ_SANITIZED=1 $(PYTEST) -q tests/e2e

@@ -13,6 +13,11 @@ packages=(
   clang-format clang-tidy curl procps
 )
 
+# `--fuzz`: what `make fuzz` needs on top (clang-16 and libFuzzer); not needed by `make test`.
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang-16 libfuzzer-16-dev)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,6 +12,7 @@
 
 #include "app/serve.hpp"
 #include "cli/client_commands.hpp"
+#include "core/units.hpp"
 #include "core/vram_guard.hpp"
 
 namespace {
@@ -97,6 +98,14 @@ int main(int argc, char** argv) {
                     "log followers and ?wait requests held open on one job");
   serve->add_option("--max-waiters-per-owner", config.max_waiters_per_owner,
                     "log followers, ?wait and /run-script requests one token holder keeps open");
+  std::string retain_ended;
+  serve->add_option("--retain-ended", retain_ended,
+                    "remove ended jobs (rows and directories) this long after they ended: 7d, "
+                    "12h, 30m, 3600s; 0 keeps them");
+  serve->add_option("--retain-ended-count", config.retain_ended_count,
+                    "keep at most this many ended jobs, the newest (0: no cap)");
+  serve->add_option("--retention-interval-s", config.retention_interval_s,
+                    "how often retention looks for ended jobs to remove");
   std::string vram_tolerance;
   serve->add_option("--vram-tolerance", vram_tolerance,
                     "use allowed above a job's reservation before it counts as over (10% or 0.1)");
@@ -231,6 +240,14 @@ int main(int argc, char** argv) {
       // writes only the options that were given).
       config = *parsed;
       app.parse(parsed_argc, argv);
+    }
+    if (!retain_ended.empty()) {
+      auto d = core::parse_duration_s(retain_ended);
+      if (!d) {
+        std::cerr << "vramq serve: --retain-ended: " << d.error().message << "\n";
+        return cli::kExitUsage;
+      }
+      config.retain_ended_s = *d;
     }
     if (!vram_tolerance.empty()) {
       auto t = core::parse_tolerance(vram_tolerance);

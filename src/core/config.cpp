@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 #include <charconv>
 
+#include "core/units.hpp"
 #include "core/vram_guard.hpp"
 
 namespace vramq::core {
@@ -64,6 +65,19 @@ Result<Config> parse_config(std::string_view toml_text, Config c) {
     if (k == "max_connections") r = read_key(t, k, c.max_connections);
     if (k == "log_limit_bytes") r = read_key(t, k, c.log_limit_bytes);
     if (k == "share_data_with_group") r = read_key(t, k, c.share_data_with_group);
+    if (k == "retain_ended") {
+      // A duration string ("7d") or, like the other *_s keys, a number of seconds.
+      if (const auto* text = node.as_string()) {
+        auto v = parse_duration_s(text->get());
+        r = v ? Result<void>()
+              : Result<void>(Error{"config: 'retain_ended': " + v.error().message});
+        if (v) c.retain_ended_s = *v;
+      } else {
+        r = read_key(t, k, c.retain_ended_s);
+      }
+    }
+    if (k == "retain_ended_count") r = read_key(t, k, c.retain_ended_count);
+    if (k == "retention_interval_s") r = read_key(t, k, c.retention_interval_s);
     if (k == "max_connections_per_client") r = read_key(t, k, c.max_connections_per_client);
     if (k == "first_request_timeout_s") r = read_key(t, k, c.first_request_timeout_s);
     if (k == "max_buffered_body_bytes") r = read_key(t, k, c.max_buffered_body_bytes);
@@ -110,6 +124,9 @@ Result<void> validate_config(const Config& c) {
   if (c.http_timeout_s < 1) return Error{"http_timeout_s must be >= 1"};
   if (c.max_connections < 1) return Error{"max_connections must be >= 1"};
   if (c.log_limit_bytes < 0) return Error{"log_limit_bytes must be >= 0 (0: no cap)"};
+  if (c.retain_ended_s < 0) return Error{"retain_ended must be >= 0 (0: kept)"};
+  if (c.retain_ended_count < 0) return Error{"retain_ended_count must be >= 0 (0: no cap)"};
+  if (c.retention_interval_s < 1) return Error{"retention_interval_s must be >= 1"};
   if (c.max_connections_per_client < 1) return Error{"max_connections_per_client must be >= 1"};
   if (c.first_request_timeout_s < 1) return Error{"first_request_timeout_s must be >= 1"};
   if (c.max_buffered_body_bytes < c.body_limit_bytes) {

@@ -49,6 +49,12 @@ struct Config {
   // The data directory is private to vramq's user (dirs 0700, files 0600); true: its group may
   // read it too (0750, 0640).
   bool share_data_with_group = false;
+  // Ended jobs (their rows and directories) are removed this long after they ended (0: kept),
+  // and beyond the newest retain_ended_count ended jobs (0: no count cap). Learned footprints
+  // are kept either way.
+  std::int64_t retain_ended_s = std::int64_t{7} * 86400;
+  std::int64_t retain_ended_count = 100'000;
+  std::int64_t retention_interval_s = 60;  // how often retention looks for jobs to remove
   // A running job measured above reservation * (1 + tolerance) for longer than the grace is
   // stopped (kill: its neighbours' memory is at stake) or only warned about.
   double vram_tolerance = 0.10;

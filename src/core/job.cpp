@@ -10,8 +10,9 @@ constexpr std::array<std::string_view, 6> kStateNames = {"queued", "running",   
 constexpr std::array<std::string_view, 11> kEndReasonNames = {
     "",          "nonzero_exit", "signal",        "spawn_failed",      "gpu_oom",  "timeout",
     "cancelled", "interrupted",  "vram_exceeded", "dependency_failed", "log_limit"};
-constexpr std::array<std::string_view, 8> kPendingNames = {
-    "", "priority", "vram", "head_of_line", "draining", "gpu_unknown", "dependency", "retry_delay"};
+constexpr std::array<std::string_view, 9> kPendingNames = {
+    "",           "priority",    "vram",        "head_of_line", "draining", "gpu_unknown",
+    "dependency", "retry_delay", "start_failed"};
 
 constexpr int kStates = static_cast<int>(kStateNames.size());
 

@@ -43,6 +43,8 @@ enum class PendingReason {
   gpu_unknown,   // the GPUs it could use have no current reading
   dependency,    // it waits for other jobs to end (after.ok / after.any)
   retry_delay,   // a retry waiting out its delay (retry_delay_s, doubled per attempt)
+  start_failed,  // its start failed for a host reason (disk full, no descriptors or memory):
+                 // tried again after a back-off
 };
 
 std::string_view to_string(JobState s);

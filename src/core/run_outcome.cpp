@@ -1,8 +1,11 @@
 #include "core/run_outcome.hpp"
 
+#include <errno.h>
 #include <string.h>
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace vramq::core {
 
@@ -60,6 +63,28 @@ bool should_retry(JobState state, EndReason reason, int attempt, int max_retries
   return (state == JobState::failed || state == JobState::timed_out) &&
          reason != EndReason::spawn_failed && reason != EndReason::dependency_failed &&
          reason != EndReason::log_limit && attempt <= max_retries;
+}
+
+bool is_host_error(int errno_value) {
+  switch (errno_value) {
+    case ENOSPC:
+    case EDQUOT:
+    case EMFILE:
+    case ENFILE:
+    case EAGAIN:
+    case ENOMEM:
+    case ENOBUFS:
+    case EIO:
+    case EROFS:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::int64_t host_failure_backoff_ms(int failures) {
+  int doublings = std::clamp(failures - 1, 0, 6);
+  return std::min<std::int64_t>(60'000, std::int64_t{1000} << doublings);
 }
 
 bool failed_by_itself(EndReason reason) {

@@ -15,6 +15,7 @@ struct RunEnd {
   std::optional<int> signal;
   bool orphaned = false;    // its supervisor ended it: no server attached within the grace
   std::string spawn_error;  // it could not be started (nothing ran)
+  int spawn_errno = 0;      // the errno behind spawn_error, when there was one
   std::string lost;         // no record of its end exists (its supervisor died): why
   std::string log_limit;    // "stdout"/"stderr": that log reached its cap and the job was stopped
   std::int64_t log_limit_bytes = 0;  // the cap it reached
@@ -40,6 +41,15 @@ RunOutcome run_outcome(const StopRequest& stop, const RunEnd& end);
 // Whether a run that ended this way is tried again: failures and timeouts (not a failed spawn,
 // not a cancel, not a log past its cap: it would write as much again) while retries remain.
 bool should_retry(JobState state, EndReason reason, int attempt, int max_retries);
+
+// Whether a start that failed with this errno failed for a reason of the host's (a full disk,
+// no descriptors, processes or memory left), not the job's: such a job is queued again, with a
+// back-off, instead of failing `spawn_failed` (a bad argv or a missing program stays one).
+bool is_host_error(int errno_value);
+
+// The wait before the next start after `failures` host failures in a row: 1 s doubling, at most
+// a minute.
+std::int64_t host_failure_backoff_ms(int failures);
 
 // Whether the run's end says it failed on its own (its stderr then tells a CUDA out-of-memory).
 bool failed_by_itself(EndReason reason);

@@ -35,6 +35,33 @@ Result<std::int64_t> parse_size_mb(std::string_view text) {
   return static_cast<std::int64_t>(std::llround(mb));
 }
 
+Result<std::int64_t> parse_duration_s(std::string_view text) {
+  std::string_view s = trim(text);
+  std::int64_t number = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), number);
+  if (ec != std::errc{} || end == s.data() || number < 0) {
+    return Error{fmt::format("'{}' is not a duration (expected e.g. 7d, 12h, 30m or 3600s)", text)};
+  }
+  std::string unit = to_lower(trim(std::string_view(end, s.data() + s.size() - end)));
+  std::int64_t factor = 0;
+  if (unit.empty() || unit == "s") {
+    factor = 1;
+  } else if (unit == "m") {
+    factor = 60;
+  } else if (unit == "h") {
+    factor = 3600;
+  } else if (unit == "d") {
+    factor = 86400;
+  } else {
+    return Error{fmt::format("'{}' has an unknown unit '{}' (use s, m, h or d)", text, unit)};
+  }
+  constexpr std::int64_t kTenYears = std::int64_t{3650} * 86400;
+  if (number > kTenYears / factor) {
+    return Error{fmt::format("'{}' is longer than ten years", text)};
+  }
+  return number * factor;
+}
+
 Result<std::vector<std::int64_t>> parse_gpu_spec(std::string_view spec) {
   std::vector<std::int64_t> gpus;
   std::string_view rest = spec;

@@ -17,6 +17,10 @@ Result<std::int64_t> parse_size_mb(std::string_view text);
 // "24GiB" -> {24576}; "2x24GiB" -> {24576, 24576}; "80GiB,24GiB" -> {81920, 24576}.
 Result<std::vector<std::int64_t>> parse_gpu_spec(std::string_view spec);
 
+// "7d", "12h", "30m", "45s", "3600" (plain number = seconds), "0": a duration in seconds, at most
+// ten years. Case-insensitive units.
+Result<std::int64_t> parse_duration_s(std::string_view text);
+
 // 24576 -> "24 GiB", 10000 -> "10000 MiB" (exact: whole GiB only when it is one): for people.
 std::string format_mb(std::int64_t mb);
 

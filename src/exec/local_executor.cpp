@@ -105,6 +105,7 @@ ExitStatus status_of(const SupervisorRecord& r, std::int64_t log_limit_bytes) {
                     .signal = r.signal,
                     .orphaned = r.orphaned,
                     .spawn_error = r.spawn_error,
+                    .spawn_errno = r.spawn_errno,
                     .lost = {},
                     .log_limit = r.log_limit,
                     .log_limit_bytes = r.log_limit.empty() ? 0 : log_limit_bytes};

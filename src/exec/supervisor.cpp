@@ -305,6 +305,7 @@ bool Supervisor::open_logs(int (&write_ends)[2]) {
     int pipe_fds[2] = {-1, -1};
     if (log.file_fd < 0 || ::pipe2(pipe_fds, O_CLOEXEC) != 0) {
       record_.ended = true;
+      record_.spawn_errno = errno;
       record_.spawn_error = "cannot open " + *paths[i] + ": " + std::strerror(errno);
       record_.ended_at_ms = wall_ms();
       return false;
@@ -345,6 +346,7 @@ bool Supervisor::spawn_job() {
   if (err != 0) {
     if (pid > 0) ::waitpid(pid, nullptr, 0);
     record_.ended = true;
+    record_.spawn_errno = err;
     record_.spawn_error =
         "cannot run " + (o_.argv.empty() ? o_.program : o_.argv[0]) + ": " + std::strerror(err);
     record_.ended_at_ms = wall_ms();

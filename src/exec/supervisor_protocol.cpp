@@ -45,6 +45,7 @@ std::string format_record(const SupervisorRecord& r) {
         if (c == '\n' || c == '\r') c = ' ';
       }
       add(out, "spawn_error", one_line);
+      if (r.spawn_errno != 0) add_number(out, "spawn_errno", r.spawn_errno);
     }
     add_number(out, "orphaned", r.orphaned ? 1 : 0);
     if (!r.log_limit.empty()) add(out, "log_limit", r.log_limit);
@@ -101,6 +102,8 @@ std::optional<SupervisorRecord> parse_record(std::string_view text) {
       ok = parse_number(value, r.signal.emplace());
     } else if (key == "spawn_error") {
       r.spawn_error = value;
+    } else if (key == "spawn_errno") {
+      ok = parse_number(value, r.spawn_errno);
     } else if (key == "orphaned") {
       ok = parse_number(value, flag) && (flag == 0 || flag == 1);
       r.orphaned = flag == 1;

@@ -42,6 +42,7 @@ struct SupervisorRecord {
   std::optional<int> exit_code;
   std::optional<int> signal;
   std::string spawn_error;  // the program could not be started (then nothing ran)
+  int spawn_errno = 0;      // its errno (a host's failure, such as ENOSPC, is retried)
   bool orphaned = false;    // the supervisor ended the job: no server attached within the grace
   std::string log_limit;    // "stdout" or "stderr": that log reached its cap; the job was stopped
   std::int64_t ended_at_ms = 0;

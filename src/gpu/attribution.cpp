@@ -45,7 +45,12 @@ GpuSample attribute(std::span<const NvmlDevice> devices, std::span<const JobProb
               .total_mb = d.total_mb,
               .used_mb = d.used_mb,
               .foreign_mb = 0,
-              .foreign_processes = {}};
+              .foreign_processes = {},
+              .error = d.error};
+    if (!d.error.empty()) {  // nothing to attribute: its jobs count as their reservations
+      out.gpus.push_back(std::move(g));
+      continue;
+    }
     std::map<core::JobId, std::int64_t> known_mb;  // this device, per job
     std::set<core::JobId> unknown;                 // a process of the job with no reading
     for (const NvmlProcess& p : d.processes) {

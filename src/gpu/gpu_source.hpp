@@ -40,6 +40,9 @@ struct GpuInfo {
   std::int64_t used_mb = 0;     // everything in use on the device
   std::int64_t foreign_mb = 0;  // used_mb minus what vramq's jobs account for
   std::vector<GpuProcess> foreign_processes;
+  // Why this GPU has no reading now (NVML: lost, fallen off the bus); "" when it has one. Such a
+  // GPU is unknown: nothing is admitted to it until it answers again.
+  std::string error;
 };
 
 struct GpuSample {

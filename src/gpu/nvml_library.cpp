@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+
+#include <algorithm>
 #include <array>
 #include <optional>
 
@@ -191,16 +194,30 @@ std::string NvmlLibrary::versions() const {
 }
 
 core::Result<std::vector<NvmlDevice>> NvmlLibrary::read_devices() {
-  if (reinit_) {
-    // After a failed reading (a GPU lost and back, e.g. after a reset) the library's handles
-    // are stale: NVML only answers again once shut down and initialised anew.
+  auto now = std::chrono::steady_clock::now();
+  if (reinit_ && now >= next_reinit_) {
+    // After a failed reading (a GPU lost and back, e.g. after a reset or a driver reload) the
+    // library's handles are stale: NVML only answers again once shut down and initialised anew.
+    // At once after the first failure, then at most every kReinitInterval while a GPU stays
+    // lost: initialising takes long on a large machine, and the other GPUs' readings wait.
+    next_reinit_ = now + kReinitInterval;
     api_->shutdown();
     if (nvmlReturn_t rc = api_->init(); rc != NVML_SUCCESS)
       return core::Error{api_->error("init", rc)};
     reinit_ = false;
   }
   auto devices = read_devices_once();
-  if (!devices) reinit_ = true;
+  if (!devices ||
+      std::ranges::any_of(*devices, [](const NvmlDevice& d) { return !d.error.empty(); })) {
+    reinit_ = true;
+  }
+  if (!devices) return devices;
+  if (first_count_ < 0) first_count_ = static_cast<int>(devices->size());
+  if (static_cast<int>(devices->size()) != first_count_) {
+    // GPUs are known by index; a device list that changed length may have renumbered them.
+    return core::Error{fmt::format("the driver now lists {} GPUs, {} at start: restart vramq",
+                                   devices->size(), first_count_)};
+  }
   return devices;
 }
 
@@ -211,43 +228,51 @@ core::Result<std::vector<NvmlDevice>> NvmlLibrary::read_devices_once() {
     return core::Error{a.error("device count", rc)};
   std::vector<NvmlDevice> out;
   for (unsigned int i = 0; i < count; ++i) {
-    nvmlDevice_t dev = nullptr;
-    if (nvmlReturn_t rc = a.handle(i, &dev); rc != NVML_SUCCESS)
-      return core::Error{a.error(fmt::format("device {} handle", i).c_str(), rc)};
     NvmlDevice d{.index = static_cast<int>(i)};
-    std::array<char, kUuidSize> uuid{};
-    std::array<char, kNameSize> name{};
-    if (nvmlReturn_t rc = a.uuid(dev, uuid.data(), kUuidSize); rc != NVML_SUCCESS)
-      return core::Error{a.error("UUID", rc)};
-    if (nvmlReturn_t rc = a.name(dev, name.data(), kNameSize); rc != NVML_SUCCESS)
-      return core::Error{a.error("name", rc)};
-    d.uuid = std::string(uuid.data());
-    d.name = std::string(name.data());
-    // v2 reports driver-reserved memory apart from `used`; count it as used all the same: it is
-    // not available to jobs either way.
-    nvmlMemory_v2_t m2{};
-    m2.version = kMemoryV2Version;
-    if (a.memory_v2 != nullptr && a.memory_v2(dev, &m2) == NVML_SUCCESS) {
-      d.total_mb = to_mb(m2.total);
-      d.free_mb = to_mb(m2.free);
-      d.used_mb = d.total_mb - d.free_mb;
-    } else {
-      nvmlMemory_t m{};
-      if (a.memory == nullptr) return core::Error{"NVML memory query v2 failed and no v1"};
-      if (nvmlReturn_t rc = a.memory(dev, &m); rc != NVML_SUCCESS)
-        return core::Error{a.error("memory info", rc)};
-      d.total_mb = to_mb(m.total);
-      d.free_mb = to_mb(m.free);
-      d.used_mb = d.total_mb - d.free_mb;
+    // One GPU that cannot be read (lost, off the bus) is reported as such; the others are read.
+    if (auto error = read_device(a, i, d); !error.empty()) {
+      d = NvmlDevice{.index = static_cast<int>(i)};
+      d.error = std::move(error);
     }
-    auto processes = a.processes != nullptr ? read_processes(a, a.processes, dev)
-                                            : read_processes(a, a.processes_v1, dev);
-    if (!processes) return processes.error();
-    d.processes_known = processes->has_value();
-    if (*processes) d.processes = std::move(**processes);
     out.push_back(std::move(d));
   }
   return out;
+}
+
+std::string NvmlLibrary::read_device(const Api& a, unsigned int i, NvmlDevice& d) {
+  nvmlDevice_t dev = nullptr;
+  if (nvmlReturn_t rc = a.handle(i, &dev); rc != NVML_SUCCESS)
+    return a.error(fmt::format("device {} handle", i).c_str(), rc);
+  std::array<char, kUuidSize> uuid{};
+  std::array<char, kNameSize> name{};
+  if (nvmlReturn_t rc = a.uuid(dev, uuid.data(), kUuidSize); rc != NVML_SUCCESS)
+    return a.error("UUID", rc);
+  if (nvmlReturn_t rc = a.name(dev, name.data(), kNameSize); rc != NVML_SUCCESS)
+    return a.error("name", rc);
+  d.uuid = std::string(uuid.data());
+  d.name = std::string(name.data());
+  // v2 reports driver-reserved memory apart from `used`; count it as used all the same: it is
+  // not available to jobs either way.
+  nvmlMemory_v2_t m2{};
+  m2.version = kMemoryV2Version;
+  if (a.memory_v2 != nullptr && a.memory_v2(dev, &m2) == NVML_SUCCESS) {
+    d.total_mb = to_mb(m2.total);
+    d.free_mb = to_mb(m2.free);
+    d.used_mb = d.total_mb - d.free_mb;
+  } else {
+    nvmlMemory_t m{};
+    if (a.memory == nullptr) return "NVML memory query v2 failed and no v1";
+    if (nvmlReturn_t rc = a.memory(dev, &m); rc != NVML_SUCCESS) return a.error("memory info", rc);
+    d.total_mb = to_mb(m.total);
+    d.free_mb = to_mb(m.free);
+    d.used_mb = d.total_mb - d.free_mb;
+  }
+  auto processes = a.processes != nullptr ? read_processes(a, a.processes, dev)
+                                          : read_processes(a, a.processes_v1, dev);
+  if (!processes) return processes.error().message;
+  d.processes_known = processes->has_value();
+  if (*processes) d.processes = std::move(**processes);
+  return {};
 }
 
 }  // namespace vramq::gpu

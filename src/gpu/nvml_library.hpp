@@ -6,6 +6,7 @@
 // memory v2 -> v1, running compute processes v3 -> v2 -> v1.
 // Blocking (driver calls can stall): use from one worker thread only.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -31,6 +32,9 @@ struct NvmlDevice {
   // False when the driver does not list processes on this device (NVML_ERROR_NOT_SUPPORTED on
   // some GPUs and virtualised setups): then nothing can be attributed by process.
   bool processes_known = true;
+  // Set when this GPU could not be read (NVML_ERROR_GPU_IS_LOST: fallen off the bus): the other
+  // fields are then empty, and the other GPUs are read all the same.
+  std::string error;
 };
 
 class NvmlLibrary {
@@ -43,9 +47,11 @@ class NvmlLibrary {
   NvmlLibrary(const NvmlLibrary&) = delete;
   NvmlLibrary& operator=(const NvmlLibrary&) = delete;
 
-  // Every device with its memory and compute processes, now. After a failed reading the
-  // library is re-initialised (nvmlShutdown + nvmlInit) before the next one: a GPU that was
-  // lost and came back (a reset) answers only to a fresh initialisation.
+  // Every device with its memory and compute processes, now; a device that cannot be read says
+  // why in its `error`. After a failed reading, or one with such a device, the library is
+  // re-initialised (nvmlShutdown + nvmlInit) before the next reading, then at most every
+  // kReinitInterval: a GPU that was lost and came back (a reset) answers only to a fresh
+  // initialisation. A device list whose length changed is an error (indexes could have moved).
   core::Result<std::vector<NvmlDevice>> read_devices();
 
   // Which versions of the optional entry points this driver has, e.g. "memory v2, processes v3".
@@ -56,9 +62,14 @@ class NvmlLibrary {
  private:
   NvmlLibrary(void* handle, std::unique_ptr<Api> api);
   core::Result<std::vector<NvmlDevice>> read_devices_once();
+  // Reads device `i` into `d`; what failed, or "" when it was read.
+  static std::string read_device(const Api& a, unsigned int i, NvmlDevice& d);
+  static constexpr std::chrono::seconds kReinitInterval{5};
   void* handle_;
   std::unique_ptr<Api> api_;
   bool reinit_ = false;
+  std::chrono::steady_clock::time_point next_reinit_{};
+  int first_count_ = -1;  // devices listed by the first reading
 };
 
 }  // namespace vramq::gpu

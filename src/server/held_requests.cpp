@@ -27,7 +27,9 @@ HeldRequests::Taken HeldRequests::take(core::JobId job, const std::string& owner
   if (of_owner(owner) >= limits_.per_owner) return {nullptr, Refusal::owner_full};
   if (job != 0) ++per_job_[job];
   ++per_owner_[owner];
-  return {std::make_unique<Ticket>(shared_from_this(), job, owner), std::nullopt};
+  Taken taken;
+  taken.ticket = std::make_unique<Ticket>(shared_from_this(), job, owner);
+  return taken;
 }
 
 std::size_t HeldRequests::of_job(core::JobId job) const {

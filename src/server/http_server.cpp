@@ -275,7 +275,8 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
     }
     auto req = to_request(parser.get());
     if (!req) {
-      co_await answer_and_close(stream, std::move(req.error()), version, limits.read_timeout);
+      Response bad = req.error();
+      co_await answer_and_close(stream, std::move(bad), version, limits.read_timeout);
       break;
     }
     // Authenticated before a byte of the body is read; refused: the body is never read.

@@ -114,6 +114,15 @@ Response submit_error(const service::SubmitError& e) {
       return problem(Problem::internal, e.detail);
     case service::SubmitErrc::conflict:
       return problem(Problem::conflict, e.detail, e.field);
+    case service::SubmitErrc::storage_full:
+    case service::SubmitErrc::store_unavailable: {
+      Response r =
+          problem(e.code == service::SubmitErrc::storage_full ? Problem::insufficient_storage
+                                                              : Problem::unavailable,
+                  e.detail);
+      r.headers.emplace_back("Retry-After", std::to_string(e.retry_after_s));
+      return r;
+    }
   }
   return problem(Problem::internal, e.detail);
 }

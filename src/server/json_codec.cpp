@@ -400,6 +400,7 @@ json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus, std::int6
     o["foreign_mb"] = g.info.foreign_mb;
     o["available_mb"] = g.available_mb;
     o["known"] = g.known;
+    if (!g.info.error.empty()) o["error"] = g.info.error;
     json::array jobs;
     for (core::JobId id : g.jobs)
       jobs.emplace_back(id);

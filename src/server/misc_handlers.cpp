@@ -1,4 +1,5 @@
 // GET /v1/gpus, /v1/tasks, /healthz, /readyz.
+#include <fmt/format.h>
 #include <boost/json.hpp>
 
 #include "server/json_codec.hpp"
@@ -21,10 +22,42 @@ Response handle_healthz() {
 
 Response handle_readyz(const service::Orchestrator& o) {
   boost::json::object body;
-  body["ready"] = o.ready();
   body["queued"] = o.queued();
   body["running"] = o.running();
-  return {.status = o.ready() ? 200 : 503, .body = util::to_json_text(body)};
+  // Why it is not ready, for an operator or a probe's log: each cause that applies.
+  boost::json::array causes;
+  if (o.draining()) causes.emplace_back("draining: vramq is shutting down");
+  if (!o.gpu_error().empty()) causes.emplace_back("GPU readings fail: " + o.gpu_error());
+  store::JobStore::Health store = o.store_health();
+  if (store.fault != store::StoreFault::none) {
+    boost::json::object s;
+    s["fault"] = to_string(store.fault);
+    s["error"] = store.error;
+    body["store"] = std::move(s);
+    causes.emplace_back(
+        fmt::format("the job store cannot write ({}): {}", to_string(store.fault), store.error));
+  }
+  // GPUs that cannot be read: while others can, it is still ready (jobs start on those) but
+  // says which are lost; with none left, it is not ready.
+  std::vector<service::GpuStatus> gpus = o.gpus();
+  boost::json::array lost;
+  for (const service::GpuStatus& g : gpus) {
+    if (!g.info.error.empty()) {
+      lost.emplace_back(
+          fmt::format("GPU {} ({}) cannot be read: {}", g.info.index, g.info.uuid, g.info.error));
+    }
+  }
+  bool all_lost = !lost.empty() && lost.size() == gpus.size();
+  bool ready = o.ready() && !all_lost;
+  if (all_lost) {
+    for (const boost::json::value& l : lost)
+      causes.push_back(l);
+  } else if (!lost.empty()) {
+    body["degraded"] = std::move(lost);
+  }
+  if (!causes.empty()) body["causes"] = std::move(causes);
+  body["ready"] = ready;
+  return {.status = ready ? 200 : 503, .body = util::to_json_text(body)};
 }
 
 }  // namespace vramq::server

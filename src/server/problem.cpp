@@ -26,6 +26,7 @@ constexpr Entry kTable[] = {
     {431, "headers-too-large", "Request header fields too large"},
     {500, "internal", "Internal server error"},
     {503, "unavailable", "Service unavailable"},
+    {507, "insufficient-storage", "Insufficient storage"},
 };
 
 }  // namespace

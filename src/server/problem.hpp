@@ -24,6 +24,7 @@ enum class Problem {
   headers_too_large,      // 431
   internal,               // 500
   unavailable,            // 503
+  insufficient_storage,   // 507
 };
 
 int status_of(Problem p);

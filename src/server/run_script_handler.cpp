@@ -101,7 +101,10 @@ boost::asio::awaitable<Response> handle_run_script(const Request& req, service::
       case service::SubmitErrc::queue_full:
         co_return detail_text(429, "Queue is full. Try again later.");
       case service::SubmitErrc::draining:
+      case service::SubmitErrc::store_unavailable:
         co_return detail_text(503, submitted.error().detail);
+      case service::SubmitErrc::storage_full:
+        co_return detail_text(507, submitted.error().detail);
       case service::SubmitErrc::unprocessable:
         co_return validation_error(submitted.error().detail, "value_error");
       default:

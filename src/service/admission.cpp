@@ -37,10 +37,36 @@ auto async_save(store::JobStore& store, Job job,
                const std::optional<store::JobStore::IdempotencyRecord>& k) {
         // JobStore::Done is a std::function, which must be copyable; the handler is not.
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        // Once: a submission the store cannot take is refused, never retried behind the client.
         store.save(
-            j, [shared](const core::Result<void>& r) { std::move (*shared)(r); }, k);
+            j, [shared](const core::Result<void>& r) { std::move (*shared)(r); }, k, std::nullopt,
+            store::JobStore::SaveMode::once);
       },
       token, std::move(job), std::move(key));
+}
+
+// Why a submission cannot be stored now, if the store is at fault.
+std::optional<SubmitError> store_refusal(const store::JobStore::Health& health) {
+  switch (health.fault) {
+    case store::StoreFault::none:
+      return std::nullopt;
+    case store::StoreFault::full:
+      return SubmitError{SubmitErrc::storage_full, "",
+                         fmt::format("the disk of the data directory is full, so no job can be "
+                                     "stored: {} (jobs already accepted are kept)",
+                                     health.error),
+                         30};
+    case store::StoreFault::busy:
+      return SubmitError{
+          SubmitErrc::store_unavailable, "",
+          fmt::format("the job store is locked by another process: {}", health.error), 5};
+    case store::StoreFault::io:
+      return SubmitError{
+          SubmitErrc::store_unavailable, "",
+          fmt::format("the job store cannot write (a write or fsync failed): {}", health.error),
+          10};
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -207,6 +233,8 @@ std::optional<SubmitError> Orchestrator::admission_refusal(const Job& job) const
   if (draining_) {
     return SubmitError{SubmitErrc::draining, "", "vramq is shutting down and takes no new jobs"};
   }
+  // A store at fault would only fail the save: refused at once; its probe clears the fault.
+  if (std::optional<SubmitError> e = store_refusal(store_->health())) return e;
   auto waiting = static_cast<std::int64_t>(queue_.size() + parked_.size()) + saving_;
   // A full queue refuses only jobs that would wait: one that can start at once never joins it.
   if (waiting >= config_.queue_max && start_gpus_now(job).empty()) {
@@ -349,12 +377,14 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   }
   ++saving_;
   core::Result<void> saved =
-      co_await async_save(*store_, *job, std::move(key), asio::use_awaitable);
+      co_await async_save(*store_, *job, std::move(key), asio::use_awaitable);  // once: told
   --saving_;
   if (!saved) {
     for (int g : over_cap)
       admitting_mb_.at(g) -= job->spec.vram_mb;
     spdlog::error("job {}: not stored: {}", id, saved.error().message);
+    std::optional<SubmitError> fault = store_refusal(store_->health());
+    if (fault) co_return *fault;
     co_return SubmitError{SubmitErrc::store_failed, "",
                           "the job could not be stored: " + saved.error().message};
   }

@@ -38,6 +38,7 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       gpu_kind_(gpu_source_->kind()),
       jobs_root_((std::filesystem::absolute(config_.data_dir) / "jobs").string() + "/"),
       parked_timer_(ioc),
+      retention_timer_(ioc),
       poll_timer_(ioc),
       log_watcher_(ioc, config_.log_follow == "inotify"),
       gpu_worker_(ioc.get_executor()),
@@ -214,7 +215,7 @@ std::vector<core::GpuView> Orchestrator::gpu_views() const {
                      .total_mb = g.total_mb,
                      .committed_mb = 0,
                      .foreign_mb = g.foreign_mb,
-                     .known = gpu_error_.empty()});
+                     .known = gpu_error_.empty() && g.error.empty()});
   }
   for (const auto& [g, mb] : departed_mb_) {
     if (g >= 0 && g < static_cast<int>(views.size())) views[g].committed_mb += mb;
@@ -320,6 +321,7 @@ void Orchestrator::arm_poll_timer() {
 asio::awaitable<void> Orchestrator::drain() {
   draining_ = true;
   poll_timer_.cancel();
+  retention_timer_.cancel();
   schedule_soon();
   bool stop_jobs = config_.stop_jobs_on_exit;
   if (stop_jobs) {

@@ -57,13 +57,22 @@ struct SubmitRequest {
   std::string body_hash;  // of the request body, to tell a retry from a reuse of the key
 };
 
-enum class SubmitErrc { forbidden, unprocessable, queue_full, draining, store_failed, conflict };
+enum class SubmitErrc {
+  forbidden,
+  unprocessable,
+  queue_full,
+  draining,
+  store_failed,  // the store refused the row (not a store fault: a bug)
+  conflict,
+  storage_full,       // the data directory's disk is full (507)
+  store_unavailable,  // the store cannot write: its lock is held, or a write or fsync failed
+};
 
 struct SubmitError {
   SubmitErrc code = SubmitErrc::unprocessable;
   std::string field;  // what the error is about, e.g. "params.seconds" ("" if none)
   std::string detail;
-  std::int64_t retry_after_s = 0;  // queue_full only
+  std::int64_t retry_after_s = 0;  // queue_full, storage_full, store_unavailable
 };
 
 // A job as the API shows it: the stored record plus what only the live queue knows.
@@ -201,7 +210,12 @@ class Orchestrator {
   const core::Footprints& footprints() const { return footprints_; }
   const core::Config& config() const { return config_; }
   std::string_view gpu_kind() const { return gpu_kind_; }
-  bool ready() const { return !draining_ && gpu_error_.empty(); }
+  bool ready() const {
+    return !draining_ && gpu_error_.empty() && store_->health().fault == store::StoreFault::none;
+  }
+  store::JobStore::Health store_health() const { return store_->health(); }
+  bool draining() const { return draining_; }
+  const std::string& gpu_error() const { return gpu_error_; }
   std::size_t queued() const { return queue_.size(); }
   std::size_t running() const { return running_.size(); }
 
@@ -256,6 +270,18 @@ class Orchestrator {
     std::string text;
     bool truncated = false;  // stdout was longer than the text
   };
+  // Retention (retention.cpp): removes ended jobs past --retain-ended or beyond
+  // --retain-ended-count, rows then directories, in small batches off the loop.
+  void arm_retention(std::chrono::milliseconds after);
+  void retention_step();
+  void end_sweep(std::chrono::milliseconds interval);  // logs it, arms the next
+  // GPUs of `next` that could not be read keep their identity from the last reading (they
+  // answer nothing); each loss and return is logged once.
+  void note_lost_gpus(gpu::GpuSample& next) const;
+  // A start that failed for a host reason (core::is_host_error): the job goes back to the queue
+  // as it was (no attempt used up), after a back-off that grows while such failures go on
+  // (start_failures.cpp). `ran_attempt`: the executor's run to release once stored.
+  void requeue_unstarted(core::JobId id, std::string why, std::optional<int> ran_attempt);
   // `ran_attempt`: the executor's run that ended (released once the new state is stored).
   void finish(core::JobId id, core::JobState state, core::EndReason reason, std::string error,
               Output output, std::optional<int> ran_attempt = std::nullopt);
@@ -325,7 +351,9 @@ class Orchestrator {
   std::int64_t finishing_ = 0;  // exits whose log tail is still being read
   core::JobQueue queue_;        // queued jobs, with their places and reasons from the last pass
   core::ParkedJobs parked_;     // queued jobs that may not start yet (dependencies, retry delay)
-  boost::asio::steady_timer parked_timer_;  // fires when the next retry delay is over
+  boost::asio::steady_timer parked_timer_;     // fires when the next retry delay is over
+  boost::asio::steady_timer retention_timer_;  // the next retention step (retention.cpp)
+  std::int64_t pruned_in_sweep_ = 0;           // ended jobs removed by the current sweep
   std::map<core::JobId, Running> running_;
   std::int64_t saving_ = 0;  // submissions accepted but not yet durable (count toward the cap)
   // Per GPU: reservations of jobs admitted past a full queue because they start at once, from
@@ -349,6 +377,7 @@ class Orchestrator {
   bool schedule_posted_ = false;
   bool draining_ = false;
   double mean_run_s_ = 10;  // moving average of run times, for Retry-After
+  int host_failures_ = 0;   // starts failed for host reasons in a row (back-off)
   // Moving averages of successful run times, by task and by task + parameters ("TASK\nPARAMS";
   // "" for raw commands). At most 10,000 keys.
   std::map<std::string, double, std::less<>> run_s_by_task_;

@@ -118,7 +118,8 @@ core::Result<void> Orchestrator::start() {
   schedule_soon();
   arm_poll_timer();
   arm_parked_timer();
-  request_sample();  // the adopted jobs' use, measured
+  arm_retention(std::chrono::seconds(5));  // not in the way of the start itself
+  request_sample();                        // the adopted jobs' use, measured
   return {};
 }
 

@@ -33,8 +33,12 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
-    finish(id, JobState::failed, EndReason::spawn_failed,
-           fmt::format("cannot create the job directory {}: {}", dir, ec.message()), {});
+    std::string why = fmt::format("cannot create the job directory {}: {}", dir, ec.message());
+    if (core::is_host_error(ec.value())) {
+      requeue_unstarted(id, std::move(why), std::nullopt);
+    } else {
+      finish(id, JobState::failed, EndReason::spawn_failed, std::move(why), {});
+    }
     return;
   }
   std::vector<std::string> uuids;
@@ -66,7 +70,11 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
   auto launched =
       executor_->start(spec, [this, id](exec::ExitStatus st) { on_exit(id, std::move(st)); });
   if (!launched) {
-    finish(id, JobState::failed, EndReason::spawn_failed, launched.error().message, {});
+    if (core::is_host_error(launched.error().errno_value)) {
+      requeue_unstarted(id, launched.error().message, std::nullopt);
+    } else {
+      finish(id, JobState::failed, EndReason::spawn_failed, launched.error().message, {});
+    }
     return;
   }
   // Tests only: a server that dies between the spawn and the save of the start (the next start
@@ -122,6 +130,15 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
     departed_mb_[g] += mb;
   if (!it->second.measured_mb.empty()) departed_until_sample_ = samples_started_ + 1;
   running_.erase(it);  // its reservation is free from now on; this also cancels its timers
+  if (!status.spawn_error.empty() && core::is_host_error(status.spawn_errno) &&
+      stop == EndReason::none) {
+    // Its supervisor could not start it for a host reason (its logs could not be opened on a
+    // full disk, no processes left): nothing ran.
+    requeue_unstarted(id, status.spawn_error, active_.at(id).attempt);
+    schedule_soon();
+    return;
+  }
+  if (status.spawn_error.empty()) host_failures_ = 0;  // the host could start a job again
   Job& job = active_.at(id);
   job.exit_code = status.exit_code;
   job.signal = status.signal;
@@ -268,6 +285,27 @@ void Orchestrator::request_sample() {
       [this, seq](core::Result<gpu::GpuSample> s) { on_sample(std::move(s), seq); });
 }
 
+void Orchestrator::note_lost_gpus(gpu::GpuSample& next) const {
+  for (std::size_t g = 0; g < next.gpus.size(); ++g) {
+    gpu::GpuInfo& now = next.gpus[g];
+    const gpu::GpuInfo& before = sample_.gpus[g];
+    if (!now.error.empty()) {
+      // A lost GPU answers nothing, not even its UUID: it stays the GPU it was, unknown.
+      now.uuid = before.uuid;
+      now.name = before.name;
+      now.total_mb = before.total_mb;
+      if (before.error.empty()) {
+        spdlog::error(
+            "GPU {} ({}) cannot be read: {}; nothing is admitted to it until it "
+            "answers again",
+            g, before.uuid, now.error);
+      }
+    } else if (!before.error.empty()) {
+      spdlog::info("GPU {} ({}) answers again", g, now.uuid);
+    }
+  }
+}
+
 void Orchestrator::on_sample(core::Result<gpu::GpuSample> s, std::uint64_t seq) {
   sampling_ = false;
   // A reading begun after the last exits shows their memory as it is now (freed, or foreign).
@@ -279,7 +317,10 @@ void Orchestrator::on_sample(core::Result<gpu::GpuSample> s, std::uint64_t seq) 
     if (!gpu_error_.empty()) spdlog::info("GPU readings are back");
     gpu_error_.clear();
     // Keep the GPU list stable: a reading with another device count is ignored.
-    if (s->gpus.size() == sample_.gpus.size()) sample_ = std::move(*s);
+    if (s->gpus.size() == sample_.gpus.size()) {
+      note_lost_gpus(*s);
+      sample_ = std::move(*s);
+    }
     for (auto& [id, r] : running_) {
       auto m = sample_.job_used_mb.find(id);
       r.measured_mb = m == sample_.job_used_mb.end() ? std::map<int, std::int64_t>{} : m->second;

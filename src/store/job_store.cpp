@@ -1,10 +1,12 @@
 #include "store/job_store.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
+#include <chrono>
 #include <limits>
 
 namespace vramq::store {
@@ -71,6 +73,9 @@ constexpr const char* kMigrations[] = {
     R"(CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);)",
     R"(ALTER TABLE jobs ADD COLUMN gpu_count INTEGER NOT NULL DEFAULT 1;
        ALTER TABLE jobs ADD COLUMN gpus TEXT NOT NULL DEFAULT '[]';)",
+    // Retention finds the oldest ended jobs, and removes their keys, without a scan.
+    R"(CREATE INDEX jobs_ended ON jobs(finished_at, id) WHERE state NOT IN ('queued', 'running');
+       CREATE INDEX idempotency_keys_job ON idempotency_keys(job_id);)",
 };
 static_assert(std::size(kMigrations) == JobStore::kSchemaVersion);
 
@@ -286,11 +291,12 @@ core::Result<void> migrate(Db& db) {
 }  // namespace
 
 core::Result<std::unique_ptr<JobStore>> JobStore::open(const std::string& path,
-                                                       boost::asio::any_io_executor loop) {
-  auto writer = Db::open(path);
+                                                       boost::asio::any_io_executor loop,
+                                                       int busy_ms) {
+  auto writer = Db::open(path, busy_ms);
   if (!writer) return writer.error();
   if (auto r = migrate(*writer); !r) return r.error();
-  auto reader = Db::open(path);
+  auto reader = Db::open(path, busy_ms);
   if (!reader) return reader.error();
   std::unique_ptr<JobStore> store(
       new JobStore(std::move(*writer), std::move(*reader), std::move(loop)));
@@ -337,10 +343,14 @@ JobStore::~JobStore() {
 }
 
 void JobStore::save(Job job, Done done, std::optional<IdempotencyRecord> key,
-                    std::optional<FootprintRecord> footprint) {
+                    std::optional<FootprintRecord> footprint, SaveMode mode) {
   {
     std::lock_guard lock(mutex_);
-    pending_.push_back({std::move(job), std::move(done), std::move(key), std::move(footprint), 0});
+    pending_.push_back({.job = std::move(job),
+                        .done = std::move(done),
+                        .key = std::move(key),
+                        .footprint = std::move(footprint),
+                        .mode = mode});
   }
   wake_.notify_one();
 }
@@ -348,9 +358,7 @@ void JobStore::save(Job job, Done done, std::optional<IdempotencyRecord> key,
 void JobStore::purge(core::JobId id, Done done) {
   {
     std::lock_guard lock(mutex_);
-    Op op{Job{}, std::move(done), std::nullopt, std::nullopt, 0};
-    op.purge = id;
-    pending_.push_back(std::move(op));
+    pending_.push_back({.done = std::move(done), .purge = id, .mode = SaveMode::once});
   }
   wake_.notify_one();
 }
@@ -358,48 +366,190 @@ void JobStore::purge(core::JobId id, Done done) {
 void JobStore::expire_keys(std::int64_t before_ms) {
   {
     std::lock_guard lock(mutex_);
+    // Once: a sweep that fails is made again by the next one.
     pending_.push_back(
-        {Job{}, {}, std::nullopt, std::nullopt, std::max<std::int64_t>(before_ms, 1)});
+        {.expire_before_ms = std::max<std::int64_t>(before_ms, 1), .mode = SaveMode::once});
   }
   wake_.notify_one();
 }
 
+void JobStore::prune_ended(Prune what, Pruned done) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_.push_back({.mode = SaveMode::once, .prune = what, .pruned = std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+core::Result<void> JobStore::prune_in_transaction(Op& op) {
+  const Prune& p = *op.prune;
+  auto fail = [&](const char* what) {
+    last_code_ = writer_db_.code();
+    return core::Error{fmt::format("retention: {}: {}", what, writer_db_.error())};
+  };
+  std::int64_t over = 0;  // ended jobs beyond the count cap
+  if (p.keep > 0) {
+    auto count =
+        writer_db_.prepare("SELECT count(*) FROM jobs WHERE state NOT IN ('queued', 'running')");
+    if (!count || count->step() != SQLITE_ROW) return fail("counting ended jobs");
+    over = std::max<std::int64_t>(0, count->int64(0) - p.keep);
+  }
+  // Oldest first: those past the age are a prefix of this order, and so are the ones the count
+  // cap wants gone; take while either applies.
+  auto pick = writer_db_.prepare(
+      "SELECT id, finished_at FROM jobs INDEXED BY jobs_ended WHERE state NOT IN ('queued', "
+      "'running') ORDER BY finished_at, id LIMIT ?1");
+  if (!pick) return fail("finding ended jobs");
+  pick->bind(1, std::int64_t{p.limit});
+  int rc = 0;
+  while ((rc = pick->step()) == SQLITE_ROW) {
+    bool too_old = pick->int64(1) < p.ended_before_ms;
+    bool too_many = static_cast<std::int64_t>(op.pruned_ids.size()) < over;
+    if (!too_old && !too_many) break;
+    op.pruned_ids.push_back(pick->int64(0));
+  }
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return fail("finding ended jobs");
+  pick->reset();
+  if (op.pruned_ids.empty()) return {};
+  std::string ids = fmt::format("{}", fmt::join(op.pruned_ids, ","));
+  std::string sql = fmt::format(
+      "DELETE FROM jobs WHERE id IN ({0}); DELETE FROM idempotency_keys WHERE job_id IN ({0}); "
+      "INSERT INTO counters (name, value) VALUES ('max_purged_id', {1}) ON CONFLICT(name) "
+      "DO UPDATE SET value = max(value, excluded.value);",
+      ids, *std::ranges::max_element(op.pruned_ids));
+  if (!writer_db_.exec(sql.c_str())) return fail("removing ended jobs");
+  return {};
+}
+
+JobStore::Health JobStore::health() const {
+  std::lock_guard lock(mutex_);
+  return health_;
+}
+
+StoreFault JobStore::note_failure(const core::Error& error) {
+  StoreFault fault = classify_sqlite(last_code_);
+  if (fault == StoreFault::none) return fault;
+  std::lock_guard lock(mutex_);
+  if (health_.fault == StoreFault::none) {
+    health_.since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    spdlog::error("job store: cannot write ({}): {}", to_string(fault), error.message);
+  }
+  health_.fault = fault;
+  health_.error = error.message;
+  return fault;
+}
+
+core::Result<void> JobStore::probe() {
+  std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  std::string sql = fmt::format(
+      "INSERT INTO counters (name, value) VALUES ('store_probe', {}) ON CONFLICT(name) DO "
+      "UPDATE SET value = excluded.value",
+      now);
+  auto r = writer_db_.exec("BEGIN IMMEDIATE");
+  if (r) r = writer_db_.exec(sql.c_str());
+  if (r) r = writer_db_.exec("COMMIT");
+  if (!r) {
+    last_code_ = writer_db_.code();
+    (void)writer_db_.exec("ROLLBACK");
+  }
+  return r;
+}
+
 void JobStore::writer_main() {
   constexpr std::size_t kMaxBatch = 1024;
+  constexpr std::chrono::milliseconds kFirstBackoff{100};
+  constexpr std::chrono::milliseconds kLongestBackoff{5000};
+  std::chrono::milliseconds backoff{0};  // > 0 while the store is at fault
   std::vector<Op> batch;
+  auto post_done = [this](Op& op, const core::Result<void>& r) {
+    if (op.done) boost::asio::post(loop_, [done = std::move(op.done), r] { done(r); });
+    if (op.pruned) {
+      core::Result<std::vector<core::JobId>> ids = std::move(op.pruned_ids);
+      if (!r) ids = r.error();
+      boost::asio::post(loop_,
+                        [pruned = std::move(op.pruned), ids = std::move(ids)] { pruned(ids); });
+    }
+  };
   while (true) {
+    bool last_try = false;  // stopping while at fault: one more try, then give up
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
-      if (pending_.empty()) return;  // stopping, and everything saved is committed
+      if (backoff.count() > 0) {
+        wake_.wait_for(lock, backoff, [&] { return stopping_; });
+        last_try = stopping_;
+        if (stopping_ && pending_.empty()) return;
+      } else {
+        wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+        if (pending_.empty()) return;  // stopping, and everything saved is committed
+      }
       while (!pending_.empty() && batch.size() < kMaxBatch) {
         batch.push_back(std::move(pending_.front()));
         pending_.pop_front();
       }
     }
-    core::Result<void> result = write_batch(batch);
-    if (!result) {
-      // One bad row must not fail its neighbours: retry each on its own.
+    core::Result<void> result = batch.empty() ? probe() : write_batch(batch);
+    if (result) {
+      if (backoff.count() > 0) {
+        std::lock_guard lock(mutex_);
+        health_ = {};
+        spdlog::info("job store: writing again");
+      }
+      backoff = std::chrono::milliseconds(0);
+      for (Op& op : batch)
+        post_done(op, {});
+      batch.clear();
+      continue;
+    }
+    StoreFault fault = note_failure(result.error());
+    if (fault == StoreFault::none) {
+      // Not the store's fault: one bad row must not fail its neighbours; retry each on its own.
       for (Op& op : batch) {
         std::vector<Op> one;
         one.push_back(std::move(op));
         core::Result<void> r = write_batch(one);
-        if (one[0].done) {
-          boost::asio::post(loop_, [done = std::move(one[0].done), r] { done(r); });
-        }
+        post_done(one[0], r);
       }
-    } else {
-      for (Op& op : batch) {
-        if (op.done) boost::asio::post(loop_, [done = std::move(op.done)] { done({}); });
+      batch.clear();
+      continue;
+    }
+    // The store's fault: those whose caller answers a client fail now; the changes of accepted
+    // jobs wait, in order, for the next try.
+    std::vector<Op> keep;
+    for (Op& op : batch) {
+      if (op.mode == SaveMode::once || last_try) {
+        post_done(op, result.error());
+      } else {
+        keep.push_back(std::move(op));
       }
     }
     batch.clear();
+    if (last_try) {
+      spdlog::error(
+          "job store: stopping with changes that could not be stored ({}); the next "
+          "start recovers the jobs concerned from what is stored",
+          result.error().message);
+      return;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      pending_.insert(pending_.begin(), std::make_move_iterator(keep.begin()),
+                      std::make_move_iterator(keep.end()));
+    }
+    backoff = backoff.count() == 0 ? kFirstBackoff : std::min(backoff * 2, kLongestBackoff);
   }
 }
 
 core::Result<void> JobStore::write_batch(std::vector<Op>& batch) {
-  if (auto r = writer_db_.exec("BEGIN IMMEDIATE"); !r) return r;
+  if (auto r = writer_db_.exec("BEGIN IMMEDIATE"); !r) {
+    last_code_ = writer_db_.code();
+    return r;
+  }
   auto fail = [&](std::string what) {
+    last_code_ = writer_db_.code();
     core::Error err{fmt::format("{}: {}", what, writer_db_.error())};
     upsert_.reset();
     insert_key_.reset();
@@ -408,7 +558,15 @@ core::Result<void> JobStore::write_batch(std::vector<Op>& batch) {
     (void)writer_db_.exec("ROLLBACK");
     return err;
   };
-  for (const Op& op : batch) {
+  for (Op& op : batch) {
+    if (op.prune) {
+      op.pruned_ids.clear();
+      if (auto r = prune_in_transaction(op); !r) {
+        (void)writer_db_.exec("ROLLBACK");
+        return r;
+      }
+      continue;
+    }
     if (op.purge > 0) {
       std::string sql = fmt::format(
           "DELETE FROM jobs WHERE id = {0}; DELETE FROM idempotency_keys WHERE job_id = {0}; "
@@ -453,6 +611,7 @@ core::Result<void> JobStore::write_batch(std::vector<Op>& batch) {
   insert_footprint_.reset();
   prune_footprints_.reset();
   if (auto r = writer_db_.exec("COMMIT"); !r) {
+    last_code_ = writer_db_.code();
     (void)writer_db_.exec("ROLLBACK");
     return r;
   }

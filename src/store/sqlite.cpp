@@ -4,7 +4,7 @@
 
 namespace vramq::store {
 
-core::Result<Db> Db::open(const std::string& path) {
+core::Result<Db> Db::open(const std::string& path, int busy_ms) {
   sqlite3* raw = nullptr;
   int rc =
       sqlite3_open_v2(path.c_str(), &raw,
@@ -15,7 +15,7 @@ core::Result<Db> Db::open(const std::string& path) {
     return core::Error{
         fmt::format("cannot open {}: {}", path, raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))};
   }
-  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_busy_timeout(raw, busy_ms);
   // WAL: readers never block the writer; FULL: a commit survives power loss (the 202 promise).
   for (const char* pragma :
        {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",

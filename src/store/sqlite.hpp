@@ -56,10 +56,12 @@ class Stmt {
 
 class Db {
  public:
-  static core::Result<Db> open(const std::string& path);
+  // `busy_ms`: how long a statement waits for a lock another connection holds before SQLITE_BUSY.
+  static core::Result<Db> open(const std::string& path, int busy_ms = 5000);
   core::Result<void> exec(const char* sql);
   core::Result<Stmt> prepare(std::string_view sql);
   std::string error() const { return sqlite3_errmsg(db_.get()); }
+  int code() const { return sqlite3_extended_errcode(db_.get()); }  // of the last call that failed
   sqlite3* get() const { return db_.get(); }
 
  private:

@@ -23,6 +23,18 @@ _RESOLVER = jsonschema.RefResolver.from_schema(OPENAPI)
 _PATHS = [(re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", t) + "$"), t) for t in OPENAPI["paths"]]
 
 
+def eventually(check, timeout, what):
+    """Polls `check` until it gives something true (returned) or `timeout` seconds (stretched
+    for sanitized builds) pass, then fails saying `what`: waits on the server, never guessed."""
+    deadline = time.time() + timeout * SLOW
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.time() < deadline, what
+        time.sleep(0.05)
+
+
 def check_contract(method, path, r):
     """Every answer the tests see must be one docs/openapi.json documents: a listed status, a
     listed content type, and a body valid against its schema."""
@@ -60,14 +72,17 @@ class Server:
         self.log = open(self.log_path, "ab")
         cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)] + self.args
         env = dict(os.environ, **self.env) if self.env else None
+        # Only this start's lines: a restarted server's log still holds the last one's port.
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env,
                                      preexec_fn=self.preexec)
         deadline = time.time() + timeout * SLOW
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         while time.time() < deadline:
-            text = self.log_path.read_text(errors="replace")
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                text = log.read().decode(errors="replace")
             matches = re.findall(r"listening on (http://[\d.]+:\d+)", text)
-            if matches and len(text) >= offset:
+            if matches:
                 self.url = matches[-1]
                 if self.get("/healthz").status_code == 200:
                     return self

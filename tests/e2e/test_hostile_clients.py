@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from conftest import SLOW
+from conftest import eventually, SLOW
 from test_http_hardening import connect, read_all
 
 TOKEN = "hostile-test-token-0123456789"
@@ -37,13 +37,6 @@ def tcp_sockets_of(pid):
         for line in open(table).readlines()[1:]:
             tcp.add(line.split()[9])
     return len(inodes & tcp)
-
-
-def eventually(check, timeout, what):
-    deadline = time.time() + timeout * SLOW
-    while not check():
-        assert time.time() < deadline, what
-        time.sleep(0.05)
 
 
 def cpu_seconds(pid):

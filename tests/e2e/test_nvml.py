@@ -143,6 +143,31 @@ def test_gpu_lost_stops_admission_and_recovers(make_server, gpus):
     assert s.wait_job(j["id"])["state"] == "succeeded"
 
 
+def test_one_lost_gpu_stays_unknown_while_the_other_serves(make_server, gpus):
+    """A GPU that falls off the bus (NVML_ERROR_GPU_IS_LOST for it alone): it keeps its identity,
+    shows unknown with the error, nothing is admitted to it, /readyz names it, the other GPU
+    keeps serving; after a reset (the library re-initialised) it answers again."""
+    s = make_server("--gpus", "nvml", "--allow-raw-commands", "--gpu-poll-ms", "100",
+                    env=gpus.env())
+    (gpus.dir / "lost").write_text("GPU-11111111-aaaa\n")
+    lost = wait_for("GPU 0 lost", lambda: (lambda g: g if not g["known"] else None)(
+        s.get("/v1/gpus").json()["gpus"][0]))
+    assert lost["uuid"] == "GPU-11111111-aaaa" and lost["total_mb"] == 24576
+    assert "GPU is lost" in lost["error"], lost
+    other = s.get("/v1/gpus").json()["gpus"][1]
+    assert other["known"] and "error" not in other
+    ready = s.get("/readyz")
+    assert ready.status_code == 200, ready.text  # GPU 1 still takes jobs
+    assert any("GPU 0 (GPU-11111111-aaaa) cannot be read" in d for d in ready.json()["degraded"])
+    # Best fit would pick the smaller GPU 0: while it is unknown the job runs on GPU 1.
+    small = s.post("/v1/jobs?wait=30", {"command": job_cmd(gpus, 100, 0.2), "vram_mb": 1000})
+    assert small.json()["state"] == "succeeded" and small.json()["gpu"] == 1, small.text
+    (gpus.dir / "lost").unlink()
+    wait_for("GPU 0 back", lambda: s.get("/v1/gpus").json()["gpus"][0]["known"], timeout=20)
+    assert "degraded" not in s.get("/readyz").json()
+    assert "GPU 0 (GPU-11111111-aaaa) answers again" in s.log_path.read_text()
+
+
 def run_serve(args, env):
     return subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", *args],
                           env=dict(os.environ, **env), capture_output=True, text=True,

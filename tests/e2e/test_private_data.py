@@ -32,10 +32,18 @@ def test_the_data_directory_and_what_is_in_it_are_private(make_server, tmp_path)
     ours = os.umask(0)
     os.umask(ours)
     assert (job_dir / "umask.txt").read_text().strip() == f"{ours:04o}"
-    # The ended job's row names the variable but no longer holds its value.
+    # The ended job's row names the variable but no longer holds its value (the answer can come
+    # a moment before the final row is durable: wait for it).
     db = sqlite3.connect(data / "vramq.db")
-    env = db.execute("SELECT env FROM jobs WHERE id = ?", (job["id"],)).fetchone()[0]
+    deadline = time.time() + 10 * SLOW
+    while True:
+        state, env = db.execute("SELECT state, env FROM jobs WHERE id = ?",
+                                (job["id"],)).fetchone()
+        if state == "succeeded" or time.time() > deadline:
+            break
+        time.sleep(0.05)
     db.close()
+    assert state == "succeeded"
     assert "HF_TOKEN" in env and "hf_do_not_keep_this" not in env, env
 
 

@@ -8,6 +8,9 @@
  *   fail           if present, every device query fails with NVML_ERROR_GPU_IS_LOST; as on
  *                  real hardware the library stays lost after the file goes, until the caller
  *                  re-initialises it (nvmlShutdown + nvmlInit)
+ *   lost           "<uuid>" lines: those GPUs fail every query with NVML_ERROR_GPU_IS_LOST (fallen
+ *                  off the bus) while the others answer; each stays lost, even after its line
+ *                  goes, until the library is re-initialised (a reset brings it back)
  *   no_processes   if present, process lists fail with NVML_ERROR_NOT_SUPPORTED (as on GPUs
  *                  and virtualised setups that do not report processes)
  *   reserved_mib   "<mib>": memory the driver reserves on every GPU; memory v2 reports it in
@@ -72,6 +75,10 @@ static struct device devices[MAX_DEVICES];
 static int device_count;
 static int initialized;
 static int lost; /* a GPU was lost: every call fails until the next nvmlInit */
+static int device_lost[MAX_DEVICES]; /* this GPU was lost: its calls fail until nvmlInit */
+
+/* Whether `uuid` is listed in the `lost` file. */
+static int listed_lost(const char* uuid);
 
 static const char* dir(void) {
   const char* d = getenv("FAKE_NVML_DIR");
@@ -191,11 +198,29 @@ static unsigned long long used_bytes(const struct device* d) {
   return used > total ? total : used;
 }
 
+static int listed_lost(const char* uuid) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/lost", dir());
+  FILE* f = fopen(path, "r");
+  if (f == NULL) return 0;
+  char line[128];
+  int found = 0;
+  while (!found && fgets(line, sizeof line, f) != NULL) {
+    line[strcspn(line, "\n")] = '\0';
+    found = strcmp(line, uuid) == 0;
+  }
+  fclose(f);
+  return found;
+}
+
 static nvmlReturn_t check(void* device) {
   if (!initialized) return NVML_ERROR_UNINITIALIZED;
   if (flag("fail")) lost = 1;
   if (lost) return NVML_ERROR_GPU_IS_LOST;
   if (device == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+  int i = (int)((struct device*)device - devices);
+  if (listed_lost(devices[i].uuid)) device_lost[i] = 1;
+  if (device_lost[i]) return NVML_ERROR_GPU_IS_LOST;
   return NVML_SUCCESS;
 }
 
@@ -203,6 +228,8 @@ nvmlReturn_t nvmlInit_v2(void) {
   if (load_devices() != 0) return NVML_ERROR_UNKNOWN;
   initialized = 1;
   lost = flag("fail");
+  for (int i = 0; i < device_count; ++i)
+    device_lost[i] = listed_lost(devices[i].uuid);
   return NVML_SUCCESS;
 }
 nvmlReturn_t nvmlInit(void) { return nvmlInit_v2(); }

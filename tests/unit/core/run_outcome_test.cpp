@@ -1,5 +1,6 @@
 #include "core/run_outcome.hpp"
 
+#include <errno.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -63,6 +64,19 @@ TEST(RunOutcome, ALogPastItsCapFailsTheJobAndIsNotRetried) {
                         {.signal = SIGTERM, .log_limit = "stdout"})
                 .reason,
             EndReason::timeout);
+}
+
+TEST(RunOutcome, HostErrorsAreTheHostsNotTheJobs) {
+  for (int e : {ENOSPC, EDQUOT, EMFILE, ENFILE, EAGAIN, ENOMEM, EIO})
+    EXPECT_TRUE(is_host_error(e)) << e;
+  for (int e : {0, ENOENT, EACCES, ENOEXEC, ENOTDIR, E2BIG})
+    EXPECT_FALSE(is_host_error(e)) << e << ": a bad argv or program stays spawn_failed";
+  EXPECT_EQ(host_failure_backoff_ms(1), 1000);
+  EXPECT_EQ(host_failure_backoff_ms(2), 2000);
+  EXPECT_EQ(host_failure_backoff_ms(6), 32000);
+  EXPECT_EQ(host_failure_backoff_ms(7), 60000);
+  EXPECT_EQ(host_failure_backoff_ms(1000), 60000);
+  EXPECT_EQ(host_failure_backoff_ms(0), 1000);
 }
 
 TEST(RunOutcome, RetriesFollowTheStateAndTheAttemptsLeft) {

@@ -25,6 +25,20 @@ TEST(ParseSize, Rejects) {
   }
 }
 
+TEST(ParseDuration, UnitsAndBounds) {
+  EXPECT_EQ(*parse_duration_s("7d"), 7 * 86400);
+  EXPECT_EQ(*parse_duration_s("12h"), 12 * 3600);
+  EXPECT_EQ(*parse_duration_s("30m"), 1800);
+  EXPECT_EQ(*parse_duration_s("45s"), 45);
+  EXPECT_EQ(*parse_duration_s(" 3600 "), 3600);
+  EXPECT_EQ(*parse_duration_s("0"), 0);
+  EXPECT_EQ(*parse_duration_s("2D"), 2 * 86400);
+  for (const char* bad : {"", "d", "-1d", "1.5h", "7 weeks", "3651d", "99999999999999999999"}) {
+    EXPECT_FALSE(parse_duration_s(bad)) << bad;
+  }
+  EXPECT_NE(parse_duration_s("7w").error().message.find("use s, m, h or d"), std::string::npos);
+}
+
 TEST(ParseGpuSpec, Forms) {
   EXPECT_EQ(*parse_gpu_spec("24GiB"), (std::vector<std::int64_t>{24576}));
   EXPECT_EQ(*parse_gpu_spec("2x24GiB"), (std::vector<std::int64_t>{24576, 24576}));

@@ -36,6 +36,7 @@ TEST(SupervisorRecord, RoundTripsRunningAndEveryKindOfEnd) {
   spawn.pid_start_ticks = 0;
   spawn.ended = true;
   spawn.spawn_error = "cannot run /x: No such file or directory";
+  spawn.spawn_errno = 2;
   EXPECT_EQ(parse_record(format_record(spawn)), spawn);
   SupervisorRecord capped = r;
   capped.ended = true;

@@ -145,6 +145,121 @@ TEST_F(JobStoreTest, EveryFieldRoundTrips) {
   EXPECT_EQ(*got, want);
 }
 
+TEST(StoreFault, SqliteCodesByWhatAnOperatorDoesAboutThem) {
+  EXPECT_EQ(classify_sqlite(SQLITE_FULL), StoreFault::full);
+  EXPECT_EQ(classify_sqlite(SQLITE_BUSY), StoreFault::busy);
+  EXPECT_EQ(classify_sqlite(SQLITE_BUSY_SNAPSHOT), StoreFault::busy);
+  EXPECT_EQ(classify_sqlite(SQLITE_LOCKED), StoreFault::busy);
+  EXPECT_EQ(classify_sqlite(SQLITE_IOERR_FSYNC), StoreFault::io);
+  EXPECT_EQ(classify_sqlite(SQLITE_IOERR_WRITE), StoreFault::io);
+  EXPECT_EQ(classify_sqlite(SQLITE_READONLY), StoreFault::io);
+  EXPECT_EQ(classify_sqlite(SQLITE_CONSTRAINT), StoreFault::none) << "a bad row, not the store";
+  EXPECT_EQ(classify_sqlite(SQLITE_OK), StoreFault::none);
+}
+
+// Another process holds the database's write lock: a submission (once) is refused with the
+// fault named, a state change (until durable) waits and lands once the lock is gone, reads go
+// on, and the fault clears by itself.
+TEST_F(JobStoreTest, ALockHeldElsewhereFailsSubmissionsAndDelaysStateChanges) {
+  auto store = JobStore::open(db(), ioc_.get_executor(), /*busy_ms=*/200);
+  ASSERT_TRUE(store);
+  bool first = false;
+  (*store)->save(make_job(1), [&](core::Result<void> r) { first = r.has_value(); });
+  while (!first)
+    ioc_.run_one();
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(db().c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::optional<core::Result<void>> submitted;
+  (*store)->save(
+      make_job(2), [&](core::Result<void> r) { submitted = r; }, std::nullopt, std::nullopt,
+      JobStore::SaveMode::once);
+  while (!submitted)
+    ioc_.run_one();
+  EXPECT_FALSE(*submitted);
+  EXPECT_EQ((*store)->health().fault, StoreFault::busy);
+  EXPECT_NE((*store)->health().error.find("locked"), std::string::npos) << (*store)->health().error;
+  std::optional<core::Result<void>> changed;
+  (*store)->save(make_job(1, core::JobState::succeeded),
+                 [&](core::Result<void> r) { changed = r; });
+  // Reads are served meanwhile.
+  std::optional<std::optional<core::Job>> read;
+  (*store)->async_get(1, [&](core::Result<std::optional<core::Job>> r) { read = *r; });
+  while (!read)
+    ioc_.run_one();
+  EXPECT_TRUE(*read);
+  EXPECT_FALSE(changed) << "it cannot be durable while the lock is held";
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  while (!changed)
+    ioc_.run_one();
+  EXPECT_TRUE(*changed);
+  EXPECT_EQ((*store)->health().fault, StoreFault::none);
+  std::optional<std::optional<core::Job>> after;
+  (*store)->async_get(1, [&](core::Result<std::optional<core::Job>> r) { after = *r; });
+  while (!after)
+    ioc_.run_one();
+  EXPECT_EQ((*after)->state, core::JobState::succeeded);
+  std::optional<std::optional<core::Job>> refused;
+  (*store)->async_get(2, [&](core::Result<std::optional<core::Job>> r) { refused = *r; });
+  while (!refused)
+    ioc_.run_one();
+  EXPECT_FALSE(*refused) << "the refused submission was not stored later behind its client";
+}
+
+// Retention removes the oldest ended jobs by age and by count, never a live one, with their
+// keys; footprints stay and removed ids are never handed out again.
+TEST_F(JobStoreTest, PruneEndedByAgeAndCount) {
+  auto store = JobStore::open(db(), ioc_.get_executor());
+  ASSERT_TRUE(store);
+  auto save = [&](core::Job j, std::optional<JobStore::IdempotencyRecord> key = std::nullopt,
+                  std::optional<JobStore::FootprintRecord> fp = std::nullopt) {
+    bool saved = false;
+    (*store)->save(
+        j, [&](core::Result<void> r) { saved = r.has_value(); }, key, fp);
+    while (!saved)
+      ioc_.run_one();
+  };
+  for (core::JobId id = 1; id <= 10; ++id) {
+    core::Job j = make_job(id, id == 5 ? core::JobState::running : core::JobState::succeeded);
+    j.finished_at_ms = id == 5 ? 0 : 1000 * id;  // job 1 ended first
+    save(j,
+         JobStore::IdempotencyRecord{
+             .key = fmt::format("k{}", id), .body_hash = "h", .job = id, .created_at_ms = 1},
+         JobStore::FootprintRecord{.task = "t", .bucket = "b", .peak_mb = id});
+  }
+  auto prune = [&](JobStore::Prune p) {
+    std::optional<core::Result<std::vector<core::JobId>>> got;
+    (*store)->prune_ended(p, [&](core::Result<std::vector<core::JobId>> r) { got = r; });
+    while (!got)
+      ioc_.run_one();
+    EXPECT_TRUE(*got) << got->error().message;
+    return **got;
+  };
+  // By age: those that ended before 3500 ms (jobs 1, 2, 3), two per batch.
+  EXPECT_EQ(prune({.ended_before_ms = 3500, .keep = 0, .limit = 2}),
+            (std::vector<core::JobId>{1, 2}));
+  EXPECT_EQ(prune({.ended_before_ms = 3500, .keep = 0, .limit = 2}), (std::vector<core::JobId>{3}));
+  EXPECT_TRUE(prune({.ended_before_ms = 3500, .keep = 0, .limit = 2}).empty());
+  // By count: 6 ended jobs are left (4, 6..10); keep the newest 4; the running job 5 is no
+  // ended job and stays whatever its age.
+  EXPECT_EQ(prune({.ended_before_ms = 0, .keep = 4, .limit = 100}),
+            (std::vector<core::JobId>{4, 6}));
+  EXPECT_TRUE(prune({.ended_before_ms = 0, .keep = 4, .limit = 100}).empty());
+  EXPECT_EQ(*(*store)->count_blocking(), 5);  // 5, 7, 8, 9, 10
+  EXPECT_EQ(*(*store)->max_id(), 10);
+  std::optional<core::Result<std::optional<JobStore::IdempotencyRecord>>> key;
+  (*store)->async_find_key("k1", 0, [&](auto r) { key = r; });
+  while (!key)
+    ioc_.run_one();
+  EXPECT_FALSE(**key) << "a removed job's key goes with it";
+  EXPECT_EQ((*store)->load_footprints()->size(), 10u) << "footprints are kept";
+  // The newest ids removed are never handed out again, even once every row is gone.
+  EXPECT_EQ(prune({.ended_before_ms = 1'000'000, .keep = 0, .limit = 100}),
+            (std::vector<core::JobId>{7, 8, 9, 10}));
+  EXPECT_EQ(*(*store)->max_id(), 10);
+}
+
 TEST_F(JobStoreTest, EnvValuesAreKeptOnlyUntilTheJobEnds) {
   auto store = JobStore::open(db(), ioc_.get_executor());
   ASSERT_TRUE(store);
@@ -178,6 +293,8 @@ TEST_F(JobStoreTest, UpgradesASchemaVersion2Database) {
     auto raw = Db::open(db());
     ASSERT_TRUE(raw->exec("DROP TABLE footprints"));
     ASSERT_TRUE(raw->exec("DROP TABLE counters"));
+    ASSERT_TRUE(raw->exec("DROP INDEX jobs_ended"));
+    ASSERT_TRUE(raw->exec("DROP INDEX idempotency_keys_job"));
     ASSERT_TRUE(raw->exec("ALTER TABLE jobs DROP COLUMN warnings"));
     for (const char* column : {"output_truncated", "retry_delay_s", "after_ok", "after_any",
                                "not_before", "name", "labels", "owner", "gpu_count", "gpus"}) {
