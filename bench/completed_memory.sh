@@ -15,6 +15,7 @@ command -v wrk >/dev/null || { echo "completed_memory: wrk missing (apt-get inst
 port=$(free_port)
 URL="http://127.0.0.1:$port"
 build/vramq serve --stop-jobs-on-exit --gpus sim:24GiB --allow-raw-commands --default-vram-mb 0 \
+  --retain-ended 0 --retain-ended-count 0 \
   --listen "127.0.0.1:$port" --data-dir "$TMP/data" > "$TMP/vramq.log" 2>&1 &
 pid=$!
 wait_up "$URL/healthz"

@@ -37,9 +37,10 @@ while kill -0 "$load" 2>/dev/null; do
     'import json,sys; j=json.load(sys.stdin)["jobs"]; print(j[0]["id"] if j else 0)')
   kept=$(sqlite3 "file:$TMP/data/vramq.db?mode=ro" \
     "SELECT count(*) FROM jobs WHERE state NOT IN ('queued','running')" 2>/dev/null || echo ?)
-  size=$(du -sm "$TMP/data" | cut -f1)
-  db=$(du -cm "$TMP/data"/vramq.db* | tail -1 | cut -f1)
-  dirs=$(find "$TMP/data/jobs" -mindepth 1 -maxdepth 1 | wc -l)
+  # (files vanish under du while retention removes them: what it could count is enough)
+  size=$({ du -sm "$TMP/data" 2>/dev/null || true; } | cut -f1)
+  db=$({ du -cm "$TMP/data"/vramq.db* 2>/dev/null || true; } | tail -1 | cut -f1)
+  dirs=$(ls -U "$TMP/data/jobs" 2>/dev/null | wc -l)
   echo "| $now | $last | $kept | $size | $db | $dirs |"
 done
 grep -c "retention: removed" "$TMP/server.log" | xargs -I{} echo "retention sweeps logged: {}"

@@ -15,7 +15,7 @@ packages=(
 
 # `--fuzz`: what `make fuzz` needs on top (clang-16 and libFuzzer); not needed by `make test`.
 if [ "${1:-}" = "--fuzz" ]; then
-  packages+=(clang-16 libfuzzer-16-dev)
+  packages+=(clang-16 libfuzzer-16-dev libclang-rt-16-dev)
 fi
 
 missing=()

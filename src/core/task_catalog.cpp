@@ -16,6 +16,7 @@ constexpr std::string_view kParamTypeNames[] = {"int", "float", "string", "enum"
 // A pattern is the catalog author's, but bounded all the same: its compiled program and the
 // DFA's cache (RE2 falls back to its slower NFA, never to more memory, when the cache is full).
 constexpr std::size_t kMaxPatternBytes = 4096;
+constexpr std::int64_t kMaxTimeoutS = std::int64_t{366} * 86400;  // a year
 constexpr std::int64_t kPatternMemoryBytes = std::int64_t{8} << 20;
 
 Error key_error(std::string_view where, std::string_view what) {
@@ -67,6 +68,19 @@ Result<void> check_placeholders(std::string_view text, const std::vector<ParamDe
     if (!known) return key_error(where, fmt::format("unknown placeholder '{{{}}}'", name));
   }
   return {};
+}
+
+// An integer key (absent: `fallback`) within [lo, hi]. A float is refused, not converted: toml++
+// would convert it, and one out of range is undefined behaviour (found by fuzzing).
+Result<std::int64_t> integer_key(const toml::table& t, std::string_view key, std::string_view where,
+                                 std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
+  const toml::node* node = t.get(key);
+  if (node == nullptr) return fallback;
+  std::string name = fmt::format("{}.{}", where, key);
+  auto v = node->value_exact<std::int64_t>();
+  if (!v) return key_error(name, "must be an integer");
+  if (*v < lo || *v > hi) return key_error(name, fmt::format("must be from {} to {}", lo, hi));
+  return *v;
 }
 
 Result<ParamValue> typed_default(const toml::node& node, const ParamDef& p,
@@ -134,11 +148,9 @@ Result<ParamDef> parse_param(std::string_view name, const toml::node& node, std:
     }
     p.compiled_pattern = std::move(compiled);
   }
-  std::int64_t max_length = (*t)["max_length"].value_or<std::int64_t>(4096);
-  if (max_length < 1 || max_length > (1 << 20)) {
-    return key_error(where + ".max_length", "must be from 1 to 1048576");
-  }
-  p.max_length = static_cast<std::size_t>(max_length);
+  auto max_length = integer_key(*t, "max_length", where, 4096, 1, 1 << 20);
+  if (!max_length) return max_length.error();
+  p.max_length = static_cast<std::size_t>(*max_length);
   auto choices = string_array(t->get("values"), where + ".values");
   if (!choices) return choices.error();
   p.choices = std::move(*choices);
@@ -194,8 +206,9 @@ Result<TaskDef> parse_task(std::string_view name, const toml::table& t, std::str
     if (!learn->is_boolean()) return key_error(where + ".learn", "must be true or false");
     task.learn = *learn->value<bool>();
   }
-  task.timeout_s = t["timeout_s"].value_or<std::int64_t>(0);
-  if (task.timeout_s < 0) return key_error(where, "timeout_s must be >= 0");
+  auto timeout = integer_key(t, "timeout_s", where, 0, 0, kMaxTimeoutS);
+  if (!timeout) return timeout.error();
+  task.timeout_s = *timeout;
   if (const toml::table* params = t["params"].as_table()) {
     for (auto&& [k, v] : *params) {
       auto p = parse_param(k.str(), v, name);

@@ -49,14 +49,7 @@ void Orchestrator::retention_step() {
       return;
     }
     if (pruned->empty()) {
-      if (pruned_in_sweep_ > 0) {
-        spdlog::info(
-            "retention: removed {} ended jobs (ended over {} s ago, or beyond the "
-            "newest {})",
-            pruned_in_sweep_, config_.retain_ended_s, config_.retain_ended_count);
-      }
-      pruned_in_sweep_ = 0;
-      arm_retention(interval);
+      end_sweep(interval);
       return;
     }
     pruned_in_sweep_ += static_cast<std::int64_t>(pruned->size());
@@ -79,15 +72,9 @@ void Orchestrator::retention_step() {
           if (failed > 0) spdlog::warn("retention: {} job directories were not removed", failed);
           if (more) {
             arm_retention(kBetweenBatches);
-            return;
+          } else {
+            end_sweep(interval);  // its last batch was not a full one: nothing is left
           }
-          // Log the sweep now: its last batch was not a full one.
-          spdlog::info(
-              "retention: removed {} ended jobs (ended over {} s ago, or beyond the "
-              "newest {})",
-              pruned_in_sweep_, config_.retain_ended_s, config_.retain_ended_count);
-          pruned_in_sweep_ = 0;
-          arm_retention(interval);
         });
   });
 }

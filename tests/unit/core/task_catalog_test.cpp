@@ -240,6 +240,16 @@ TEST(TaskCatalog, RejectsBrokenCatalogsWithTheKeyNamed) {
       {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.params]\ns = { type = \"string\", max_length = -1 "
        "}\n[tasks.a.vram]\n",
        "tasks.a.params.s.max_length"},
+      // Found by fuzzing: a float this large was converted to an integer (undefined behaviour).
+      {"[tasks.a]\nargv = [\"x\"]\ntimeout_s = 3333333333333333333333333333336.0\n[tasks.a.vram]\n",
+       "tasks.a.timeout_s: must be an integer"},
+      {"[tasks.a]\nargv = [\"x\"]\ntimeout_s = 1.5\n[tasks.a.vram]\n",
+       "tasks.a.timeout_s: must be an integer"},
+      {"[tasks.a]\nargv = [\"x\"]\ntimeout_s = 99999999999\n[tasks.a.vram]\n",
+       "tasks.a.timeout_s: must be from 0 to"},
+      {"[tasks.a]\nargv = [\"x\"]\n[tasks.a.params]\ns = { type = \"string\", max_length = 1e300 "
+       "}\n[tasks.a.vram]\n",
+       "tasks.a.params.s.max_length: must be an integer"},
       {"[tasks.a\n", "line 1"},
       {"tasks = 3\n", "tasks"},
   };
