@@ -230,7 +230,12 @@ asio::awaitable<bool> write_streamed(beast::tcp_stream& stream, SocketClient& cl
   while (true) {
     stream.expires_never();
     auto next = out.stream->next();
-    std::optional<std::string> piece = co_await unless_client_leaves(std::move(next), &client);
+    std::optional<std::string> piece;
+    if (out.stream->may_wait()) {
+      piece = co_await unless_client_leaves(std::move(next), &client);
+    } else {
+      piece = co_await std::move(next);
+    }
     if (!piece) co_return false;
     if (piece->empty()) break;
     stream.expires_after(write_timeout);

@@ -43,6 +43,10 @@ class BodyStream {
   virtual ~BodyStream() = default;
   // The next piece; "" ends the body.
   virtual boost::asio::awaitable<std::string> next() = 0;
+  // Whether next() may wait for something to happen (a log follower): such a wait ends when the
+  // client leaves. One that only reads what exists is not raced with the client, so that a
+  // client that half-closes after its request still gets the whole answer.
+  virtual bool may_wait() const { return false; }
 };
 
 struct Response {

@@ -228,8 +228,11 @@ boost::asio::awaitable<Response> handle_get_job(const Request& req, std::string_
     if (!place.ticket) co_return held_refused(*place.refusal, held.limits(), *id);
     ticket = std::move(place.ticket);
   }
+  // Raced with the client's hangup only when it waits: a plain read is answered even to a
+  // client that half-closed after sending its request.
+  Client* watch = wait->count() > 0 ? req.client : nullptr;
   auto op = o.wait(*id, *wait);
-  auto waited = co_await unless_client_leaves(std::move(op), req.client);
+  auto waited = co_await unless_client_leaves(std::move(op), watch);
   if (!waited) co_return Response{};  // nobody to answer: the connection closes
   auto& found = *waited;
   if (!found) co_return problem(Problem::internal, found.error().message);

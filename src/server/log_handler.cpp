@@ -31,6 +31,8 @@ class LogStream final : public BodyStream {
         fixed_(fixed),
         last_current_(current) {}
 
+  bool may_wait() const override { return follow_; }
+
   boost::asio::awaitable<std::string> next() override {
     while (!done_) {
       std::uint64_t seen = o_.log_generation(id_);

@@ -272,3 +272,20 @@ def test_plain_chunked_bodies_still_work(server):
                  b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
                  f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
     assert read_all(sock).startswith(b"HTTP/1.1 202")
+
+
+def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(make_server):
+    """Only a request that waits (?wait=, follow) ends when its client stops sending: a plain
+    read is answered to a client that shut its side down after the request (nc -N does)."""
+    s = make_server("--gpus", "sim:24GiB", "--allow-raw-commands")
+    job = s.post("/v1/jobs?wait=30", {"command": ["/bin/sh", "-c", "head -c 200000 /dev/zero"]})
+    job_id = job.json()["id"]
+    for path in (f"/v1/jobs/{job_id}", f"/v1/jobs/{job_id}/log", "/v1/gpus"):
+        sock = connect(s)
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(10 * SLOW)
+        answer = read_all(sock)
+        assert answer.startswith(b"HTTP/1.1 200"), (path, answer[:200])
+        if path.endswith("/log"):
+            assert answer.count(b"\0") == 200000, "the whole log"
