@@ -347,22 +347,18 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
 // Over a connection cap: a short 503 written without waiting (it fits the socket's buffer), then
 // the socket is closed. The client learns why instead of seeing a bare close.
 void refuse_connection(tcp::socket& socket, ConnectionRefusal why, const HttpLimits& limits) {
-  std::string body =
+  Response busy = problem(
+      Problem::unavailable,
       why == ConnectionRefusal::client_full
-          ? fmt::format(R"({{"type":"about:blank","title":"Service Unavailable","status":503,)"
-                        R"("detail":"this client address already has {} connections open"}})",
+          ? fmt::format("this client address already has {} connections open",
                         limits.max_connections_per_client)
-          : fmt::format(R"({{"type":"about:blank","title":"Service Unavailable","status":503,)"
-                        R"("detail":"the server has {} connections open, its limit"}})",
-                        limits.max_connections);
-  std::string answer = fmt::format(
-      "HTTP/1.1 503 Service Unavailable\r\nServer: vramq\r\nContent-Type: "
-      "application/problem+json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: "
-      "{}\r\n\r\n{}",
-      body.size(), body);
+          : fmt::format("the server has {} connections open, its limit", limits.max_connections));
+  busy.headers.emplace_back("Retry-After", "1");
+  BeastResponse res = to_beast(std::move(busy), 11, false);
+  http::serializer<false, http::string_body> serializer(res);
   beast::error_code ignored;
   socket.non_blocking(true, ignored);
-  socket.write_some(asio::buffer(answer), ignored);
+  http::write(socket, serializer, ignored);  // non-blocking: what does not fit is dropped
   socket.shutdown(tcp::socket::shutdown_send, ignored);
   socket.close(ignored);
 }

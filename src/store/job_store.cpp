@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <limits>
+#include <span>
 
 namespace vramq::store {
 namespace json = boost::json;
@@ -264,6 +265,16 @@ Job read_job(const Stmt& s) {
   return j;
 }
 
+// Removes jobs' rows and the Idempotency-Keys that name them (a purge, or retention), and
+// remembers the largest id removed so that max_id() never hands it out again. `ids` not empty.
+std::string removal_sql(std::span<const core::JobId> ids) {
+  return fmt::format(
+      "DELETE FROM jobs WHERE id IN ({0}); DELETE FROM idempotency_keys WHERE job_id IN ({0}); "
+      "INSERT INTO counters (name, value) VALUES ('max_purged_id', {1}) ON CONFLICT(name) "
+      "DO UPDATE SET value = max(value, excluded.value);",
+      fmt::join(ids, ","), *std::ranges::max_element(ids));
+}
+
 core::Result<void> migrate(Db& db) {
   auto version_stmt = db.prepare("PRAGMA user_version");
   if (!version_stmt) return version_stmt.error();
@@ -411,12 +422,7 @@ core::Result<void> JobStore::prune_in_transaction(Op& op) {
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) return fail("finding ended jobs");
   pick->reset();
   if (op.pruned_ids.empty()) return {};
-  std::string ids = fmt::format("{}", fmt::join(op.pruned_ids, ","));
-  std::string sql = fmt::format(
-      "DELETE FROM jobs WHERE id IN ({0}); DELETE FROM idempotency_keys WHERE job_id IN ({0}); "
-      "INSERT INTO counters (name, value) VALUES ('max_purged_id', {1}) ON CONFLICT(name) "
-      "DO UPDATE SET value = max(value, excluded.value);",
-      ids, *std::ranges::max_element(op.pruned_ids));
+  std::string sql = removal_sql(op.pruned_ids);
   if (!writer_db_.exec(sql.c_str())) return fail("removing ended jobs");
   return {};
 }
@@ -568,11 +574,7 @@ core::Result<void> JobStore::write_batch(std::vector<Op>& batch) {
       continue;
     }
     if (op.purge > 0) {
-      std::string sql = fmt::format(
-          "DELETE FROM jobs WHERE id = {0}; DELETE FROM idempotency_keys WHERE job_id = {0}; "
-          "INSERT INTO counters (name, value) VALUES ('max_purged_id', {0}) ON CONFLICT(name) "
-          "DO UPDATE SET value = max(value, excluded.value);",
-          op.purge);
+      std::string sql = removal_sql(std::vector<core::JobId>{op.purge});
       if (!writer_db_.exec(sql.c_str())) return fail(fmt::format("purging job {}", op.purge));
       continue;
     }

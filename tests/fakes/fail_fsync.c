@@ -13,22 +13,22 @@ static int failing(void) {
   return trigger != NULL && access(trigger, F_OK) == 0;
 }
 
-int fsync(int fd) {
-  static int (*real)(int);
+/* The call `name` of libc, unless the trigger says it fails. */
+static int sync_or_fail(const char* name, int (**real)(int), int fd) {
   if (failing()) {
     errno = EIO;
     return -1;
   }
-  if (real == NULL) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-  return real(fd);
+  if (*real == NULL) *real = (int (*)(int))dlsym(RTLD_NEXT, name);
+  return (*real)(fd);
+}
+
+int fsync(int fd) {
+  static int (*real)(int);
+  return sync_or_fail("fsync", &real, fd);
 }
 
 int fdatasync(int fd) {
   static int (*real)(int);
-  if (failing()) {
-    errno = EIO;
-    return -1;
-  }
-  if (real == NULL) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-  return real(fd);
+  return sync_or_fail("fdatasync", &real, fd);
 }

@@ -50,6 +50,22 @@ TEST(Config, VramToleranceTakesAFractionOrAPercentageString) {
   EXPECT_FALSE(parse_config("vram_tolerance = \"ten\"\n", Config{}));
 }
 
+TEST(Config, RetentionTakesADurationOrSeconds) {
+  auto days = parse_config("retain_ended = \"7d\"\nretain_ended_count = 5\n", Config{});
+  ASSERT_TRUE(days) << days.error().message;
+  EXPECT_EQ(days->retain_ended_s, 7 * 86400);
+  EXPECT_EQ(days->retain_ended_count, 5);
+  auto seconds = parse_config("retain_ended = 3600\n", Config{});
+  ASSERT_TRUE(seconds);
+  EXPECT_EQ(seconds->retain_ended_s, 3600);
+  auto bad = parse_config("retain_ended = \"a week\"\n", Config{});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("'retain_ended'"), std::string::npos) << bad.error().message;
+  Config negative;
+  negative.retain_ended_count = -1;
+  EXPECT_FALSE(validate_config(negative));
+}
+
 TEST(Config, ValidationCatchesNonsense) {
   Config c;
   c.queue_max = 0;
