@@ -12,6 +12,7 @@
 
 #include "app/serve.hpp"
 #include "cli/client_commands.hpp"
+#include "cli/worker_commands.hpp"
 #include "core/units.hpp"
 #include "core/vram_guard.hpp"
 
@@ -70,6 +71,8 @@ int main(int argc, char** argv) {
   serve->add_option("--backfill-bound-s", config.backfill_bound_s,
                     "longest wait before a job may no longer be passed");
   serve->add_option("--kill-grace-s", config.kill_grace_s, "SIGTERM to SIGKILL grace");
+  serve->add_option("--worker-ping-ms", config.worker_ping_ms,
+                    "how often an idle warm worker is pinged (unanswered by the next: stopped)");
   serve->add_option("--orphan-grace-s", config.orphan_grace_s,
                     "how long running jobs wait for a restarted vramq before their supervisors "
                     "end them");
@@ -214,6 +217,12 @@ int main(int argc, char** argv) {
   add_client_flags(c_gpus);
   CLI::App* c_tasks = app.add_subcommand("tasks", "list the task catalog");
   add_client_flags(c_tasks);
+  CLI::App* c_workers = app.add_subcommand("workers", "show the resident warm workers");
+  add_client_flags(c_workers);
+  CLI::App* c_unload = c_workers->add_subcommand("unload", "unload an idle warm worker");
+  add_client_flags(c_unload);
+  std::int64_t worker_id = 0;
+  c_unload->add_option("id", worker_id, "worker id")->required();
 
   try {
     app.parse(parsed_argc, argv);
@@ -282,6 +291,8 @@ int main(int argc, char** argv) {
   if (c_show->parsed()) return cli::show(client, job_id);
   if (c_wait->parsed()) return cli::wait(client, job_id);
   if (c_gpus->parsed()) return cli::gpus(client);
+  if (c_unload->parsed()) return cli::unload_worker(client, worker_id);
+  if (c_workers->parsed()) return cli::workers(client);
   if (c_ls->parsed()) {
     ls_filter.states = ls_states;
     ls_filter.limit = ls_limit;

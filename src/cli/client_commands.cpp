@@ -14,6 +14,7 @@
 #include <map>
 #include <tuple>
 
+#include "cli/client_call.hpp"
 #include "cli/http_client.hpp"
 #include "cli/interrupt_notice.hpp"
 #include "cli/table.hpp"
@@ -29,40 +30,6 @@ namespace {
 
 constexpr int kWaitChunkS = 3600;  // the server's longest long poll
 
-struct Reply {
-  int status = 0;
-  json::value body;
-  std::string raw;
-};
-
-// Sends a request; on transport failure prints one line and returns nullopt (exit 3).
-// With `sink`, a streamed (chunked) body goes there piece by piece instead of into the Reply.
-std::optional<Reply> call(const ClientOptions& c, std::string_view method, std::string_view target,
-                          std::string_view body = {}, std::chrono::seconds timeout = 30s,
-                          const BodySink& sink = {}, const Headers& headers = {}) {
-  auto url = parse_server_url(c.server);
-  if (!url) {
-    std::cerr << "vramq: " << url.error().message << "\n";
-    return std::nullopt;
-  }
-  auto r = http_request(*url, method, target, body, c.token, timeout, sink, headers);
-  if (!r) {
-    std::cerr << "vramq: " << r.error().message << "\n";
-    return std::nullopt;
-  }
-  Reply reply{.status = r->status, .body = {}, .raw = r->body};
-  boost::system::error_code ec;
-  reply.body = json::parse(r->body, ec);
-  return reply;
-}
-
-std::string str(const json::value& v) {
-  if (v.is_string()) return std::string(v.get_string());
-  if (v.is_null()) return "-";
-  if (v.is_double()) return fmt::format("{}", v.get_double());  // 1 rather than JSON's 1E0
-  return util::to_json_text(v);
-}
-
 // "KEY=VALUE" flags (--label, --env) as a JSON object; nullopt (said on stderr) for a malformed
 // one.
 std::optional<json::object> key_values(const std::vector<std::string>& pairs,
@@ -77,20 +44,6 @@ std::optional<json::object> key_values(const std::vector<std::string>& pairs,
     out[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   return out;
-}
-
-// A problem+json answer as one line; the exit code depends on who is at fault.
-int report_error(const Reply& r) {
-  std::string detail = r.raw;
-  if (r.body.is_object()) {
-    const json::object& o = r.body.get_object();
-    if (auto* d = o.if_contains("detail")) detail = str(*d);
-  }
-  std::cerr << fmt::format("vramq: server answered {}: {}\n", r.status, detail);
-  if (r.status == 429 || r.status == 503 || r.status == 401 || r.status >= 500) {
-    return kExitUnreachable;
-  }
-  return kExitUsage;
 }
 
 std::int64_t unix_ms_now() {

@@ -57,6 +57,7 @@ Result<Config> parse_config(std::string_view toml_text, Config c) {
     if (k == "token_file") r = read_key(t, k, c.token_file);
     if (k == "backfill_bound_s") r = read_key(t, k, c.backfill_bound_s);
     if (k == "kill_grace_s") r = read_key(t, k, c.kill_grace_s);
+    if (k == "worker_ping_ms") r = read_key(t, k, c.worker_ping_ms);
     if (k == "orphan_grace_s") r = read_key(t, k, c.orphan_grace_s);
     if (k == "stop_jobs_on_exit") r = read_key(t, k, c.stop_jobs_on_exit);
     if (k == "gpu_poll_ms") r = read_key(t, k, c.gpu_poll_ms);
@@ -118,6 +119,7 @@ Result<void> validate_config(const Config& c) {
   if (c.backfill_bound_s < 0) return Error{"backfill_bound_s must be >= 0"};
   if (c.kill_grace_s < 0) return Error{"kill_grace_s must be >= 0"};
   if (c.orphan_grace_s < 0) return Error{"orphan_grace_s must be >= 0"};
+  if (c.worker_ping_ms < 10) return Error{"worker_ping_ms must be >= 10"};
   if (c.gpu_poll_ms < 10) return Error{"gpu_poll_ms must be >= 10"};
   if (c.body_limit_bytes < 1024) return Error{"body_limit_bytes must be >= 1024"};
   if (c.data_dir.empty()) return Error{"data_dir must not be empty"};

@@ -25,6 +25,9 @@ struct Config {
   std::string token_file;
   std::int64_t backfill_bound_s = 300;
   std::int64_t kill_grace_s = 10;  // SIGTERM -> SIGKILL
+  // An idle warm worker is pinged this often; one that has not answered by the next ping is
+  // stopped as hung.
+  std::int64_t worker_ping_ms = 5000;
   // How long a job's supervisor waits for a server to (re)attach before it ends the job.
   std::int64_t orphan_grace_s = 60;
   // At SIGTERM/SIGINT: end running jobs (interrupted) instead of leaving them to their supervisors.

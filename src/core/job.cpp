@@ -7,12 +7,22 @@ namespace {
 
 constexpr std::array<std::string_view, 6> kStateNames = {"queued", "running",   "succeeded",
                                                          "failed", "cancelled", "timed_out"};
-constexpr std::array<std::string_view, 11> kEndReasonNames = {
-    "",          "nonzero_exit", "signal",        "spawn_failed",      "gpu_oom",  "timeout",
-    "cancelled", "interrupted",  "vram_exceeded", "dependency_failed", "log_limit"};
-constexpr std::array<std::string_view, 9> kPendingNames = {
-    "",           "priority",    "vram",        "head_of_line", "draining", "gpu_unknown",
-    "dependency", "retry_delay", "start_failed"};
+constexpr std::array<std::string_view, 14> kEndReasonNames = {
+    "",          "nonzero_exit",   "signal",       "spawn_failed",  "gpu_oom",
+    "timeout",   "cancelled",      "interrupted",  "vram_exceeded", "dependency_failed",
+    "log_limit", "worker_crashed", "worker_error", "worker_failed"};
+constexpr std::array<std::string_view, 12> kPendingNames = {"",
+                                                            "priority",
+                                                            "vram",
+                                                            "head_of_line",
+                                                            "draining",
+                                                            "gpu_unknown",
+                                                            "dependency",
+                                                            "retry_delay",
+                                                            "start_failed",
+                                                            "worker_busy",
+                                                            "worker_unloading",
+                                                            "worker_backoff"};
 
 constexpr int kStates = static_cast<int>(kStateNames.size());
 

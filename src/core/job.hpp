@@ -13,6 +13,7 @@
 namespace vramq::core {
 
 using JobId = std::int64_t;
+using WorkerId = std::int64_t;  // a warm worker (issue 12); ids start at 1
 
 enum class JobState { queued, running, succeeded, failed, cancelled, timed_out };
 
@@ -29,6 +30,9 @@ enum class EndReason {
   vram_exceeded,
   dependency_failed,  // a job it had to wait for (after.ok) did not succeed: it never ran
   log_limit,          // a log file reached log_limit_bytes; the job was stopped
+  worker_crashed,     // its warm worker died or hung during its run (or its setup)
+  worker_error,       // its warm worker reported that the run failed and a retry would too
+  worker_failed,      // its warm worker reported that the run failed; a retry may succeed
 };
 
 // Why a queued job is not running now (the job object's `pending_reason`). Closed enum: the API,
@@ -38,13 +42,16 @@ enum class PendingReason {
   priority,  // it would fit, but a higher-priority job waiting past the backfill bound holds the
              // GPU
   vram,      // no GPU has enough free VRAM for it now
-  head_of_line,  // it would fit, but an older job waiting past the backfill bound holds the GPU
-  draining,      // the service is shutting down and starts nothing
-  gpu_unknown,   // the GPUs it could use have no current reading
-  dependency,    // it waits for other jobs to end (after.ok / after.any)
-  retry_delay,   // a retry waiting out its delay (retry_delay_s, doubled per attempt)
-  start_failed,  // its start failed for a host reason (disk full, no descriptors or memory):
-                 // tried again after a back-off
+  head_of_line,      // it would fit, but an older job waiting past the backfill bound holds the GPU
+  draining,          // the service is shutting down and starts nothing
+  gpu_unknown,       // the GPUs it could use have no current reading
+  dependency,        // it waits for other jobs to end (after.ok / after.any)
+  retry_delay,       // a retry waiting out its delay (retry_delay_s, doubled per attempt)
+  start_failed,      // its start failed for a host reason (disk full, no descriptors or memory):
+                     // tried again after a back-off
+  worker_busy,       // its task's warm workers are all busy and max_workers are resident
+  worker_unloading,  // idle warm workers are being unloaded to make room for it
+  worker_backoff,    // its task's workers keep crashing: no new one is started before a back-off
 };
 
 std::string_view to_string(JobState s);
@@ -111,6 +118,10 @@ struct Job {
   // time (clock ticks since boot, /proc/PID/stat field 22) tells a live job from a reused PID.
   std::int64_t pid = 0;
   std::int64_t pid_start_ticks = 0;
+  // The warm worker its current (or last) run went to; 0: a process of its own. A run in flight
+  // on a worker when the server stopped is queued again once: `restart_requeued` says it was.
+  std::int64_t worker = 0;
+  bool restart_requeued = false;
   bool operator==(const Job&) const = default;
 };
 

@@ -227,7 +227,9 @@ std::vector<StartDecision> JobQueue::pass(Planner planner) {
   ++passes_;
   mark_starving(planner.starving_cutoff_ms());
   std::vector<StartDecision> starts;
-  if (size() < linear_below_) {
+  // Idle warm workers let a job start (or make room) whatever its reservation: every job is
+  // offered while there are any.
+  if (size() < linear_below_ || planner.has_idle_workers()) {
     walk(index_->entries, planner, passes_, starts);
   } else {
     skip_walk(index_->entries, planner, passes_, starts);

@@ -71,6 +71,10 @@ class JobQueue {
   std::vector<int> held_gpus(JobId id) const;
   // Whether the last pass held this GPU for a starving job (holds last until the next pass).
   bool held(int gpu_index) const { return last_ && last_->held(gpu_index); }
+  // The idle warm workers the last pass chose to unload.
+  std::vector<WorkerId> evictions() const {
+    return last_ ? last_->evictions() : std::vector<WorkerId>{};
+  }
   // Overrides a job's reason until the next pass (a start that failed its re-check).
   void set_reason(JobId id, PendingReason reason);
 

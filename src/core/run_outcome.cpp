@@ -59,10 +59,30 @@ RunOutcome run_outcome(const StopRequest& stop, const RunEnd& end) {
   return {JobState::succeeded, EndReason::none, ""};
 }
 
+RunOutcome worker_run_outcome(const StopRequest& stop, const WorkerRunEnd& end) {
+  if (stop.why != EndReason::none) return run_outcome(stop, RunEnd{});
+  switch (end.kind) {
+    case WorkerRunEnd::Kind::result:
+      return {JobState::succeeded, EndReason::none, ""};
+    case WorkerRunEnd::Kind::error:
+      return {JobState::failed, end.retryable ? EndReason::worker_failed : EndReason::worker_error,
+              fmt::format("the worker reported an error{}: {}", end.retryable ? " (retryable)" : "",
+                          end.message)};
+    case WorkerRunEnd::Kind::cancelled:
+      return {JobState::failed, EndReason::worker_error,
+              "the worker cancelled the run although nobody asked it to"};
+    case WorkerRunEnd::Kind::crashed:
+      break;
+  }
+  if (!end.exit.log_limit.empty()) return run_outcome(stop, end.exit);
+  return {JobState::failed, EndReason::worker_crashed, end.message};
+}
+
 bool should_retry(JobState state, EndReason reason, int attempt, int max_retries) {
   return (state == JobState::failed || state == JobState::timed_out) &&
          reason != EndReason::spawn_failed && reason != EndReason::dependency_failed &&
-         reason != EndReason::log_limit && attempt <= max_retries;
+         reason != EndReason::log_limit && reason != EndReason::worker_error &&
+         attempt <= max_retries;
 }
 
 bool is_host_error(int errno_value) {
@@ -88,7 +108,8 @@ std::int64_t host_failure_backoff_ms(int failures) {
 }
 
 bool failed_by_itself(EndReason reason) {
-  return reason == EndReason::nonzero_exit || reason == EndReason::signal;
+  return reason == EndReason::nonzero_exit || reason == EndReason::signal ||
+         reason == EndReason::worker_crashed;
 }
 
 }  // namespace vramq::core

@@ -38,6 +38,19 @@ struct StopRequest {
 };
 RunOutcome run_outcome(const StopRequest& stop, const RunEnd& end);
 
+// How a run on a warm worker ended, as the server saw it (docs/workers.md).
+struct WorkerRunEnd {
+  enum class Kind { result, error, cancelled, crashed } kind = Kind::result;
+  // error: the worker's message; crashed: what happened to the worker, in words.
+  std::string message;
+  bool retryable = false;  // error
+  RunEnd exit;             // crashed: how its process ended (a log past its cap, ...)
+};
+// Stops the server asked for come first (a result that arrives after a cancel was sent ends the
+// job cancelled); an error ends it worker_failed (retryable) or worker_error (never retried); a
+// crash worker_crashed (the caller looks for an out-of-memory death in its log).
+RunOutcome worker_run_outcome(const StopRequest& stop, const WorkerRunEnd& end);
+
 // Whether a run that ended this way is tried again: failures and timeouts (not a failed spawn,
 // not a cancel, not a log past its cap: it would write as much again) while retries remain.
 bool should_retry(JobState state, EndReason reason, int attempt, int max_retries);

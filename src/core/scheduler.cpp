@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/worker_eviction.hpp"
+
 namespace vramq::core {
 namespace {
 
@@ -136,6 +138,7 @@ Planner::Planner(std::span<const GpuView> gpus, std::int64_t now_ms, SchedulerCo
     index_.push_back(g.index);
     plain_vram_ = plain_vram_ && g.known;
   }
+  workers_.unloading_mb.assign(gpus_.size(), 0);
   refresh_best();
 }
 
@@ -150,7 +153,82 @@ void Planner::refresh_best() {
 }
 
 bool Planner::settled() const {
-  return draining_ || !most_ || *most_ < min_queued_vram_mb_;
+  return draining_ || ((!most_ || *most_ < min_queued_vram_mb_) && workers_.idle.empty());
+}
+
+void Planner::use_workers(WorkerView workers) {
+  workers_ = std::move(workers);
+  workers_.unloading_mb.resize(gpus_.size(), 0);
+}
+
+std::optional<StartDecision> Planner::warm_start(const QueuedJob& job) {
+  std::optional<std::size_t> best;
+  std::int64_t best_extra = 0;
+  int best_pos = 0;
+  for (std::size_t i = 0; i < workers_.idle.size(); ++i) {
+    const IdleWorker& w = workers_.idle[i];
+    if (w.task != job.worker_task) continue;
+    auto pos = std::ranges::find(index_, w.gpu) - index_.begin();
+    if (pos >= std::ssize(index_)) continue;
+    const GpuState& s = gpus_[static_cast<std::size_t>(pos)];
+    // What the run adds to what the worker holds; a GPU held for a starving job gives nothing.
+    std::int64_t extra = std::max<std::int64_t>(0, job.vram_mb - w.held_mb);
+    if (!s.known || (extra > 0 && (s.held_by_priority || s.available_mb < extra))) continue;
+    if (!best || w.last_used_ms > workers_.idle[*best].last_used_ms) {
+      best = i;
+      best_extra = extra;
+      best_pos = static_cast<int>(pos);
+    }
+  }
+  if (!best) return std::nullopt;
+  GpuState& s = gpus_[static_cast<std::size_t>(best_pos)];
+  StartDecision start{.job = job.id,
+                      .gpu = index_[static_cast<std::size_t>(best_pos)],
+                      .available_mb = s.available_mb,
+                      .leftover_mb = s.available_mb - best_extra,
+                      .other_gpus = {},
+                      .worker = workers_.idle[*best].id};
+  s.available_mb -= best_extra;
+  workers_.idle.erase(workers_.idle.begin() + static_cast<std::ptrdiff_t>(*best));
+  if (best_extra > 0) refresh_best();
+  return start;
+}
+
+bool Planner::make_room(std::int64_t need_mb, int count, int keep_task, int only_gpu) {
+  // The GPUs as eviction sees them: what is free now plus what unloading workers will free.
+  std::vector<GpuView> views;
+  views.reserve(gpus_.size());
+  for (std::size_t g = 0; g < gpus_.size(); ++g) {
+    const GpuState& s = gpus_[g];
+    bool usable = s.known && !s.held_by_priority && (only_gpu < 0 || index_[g] == only_gpu);
+    views.push_back({.index = index_[g],
+                     .total_mb = usable ? s.available_mb + workers_.unloading_mb[g] : 0,
+                     .committed_mb = 0,
+                     .foreign_mb = 0,
+                     .known = usable});
+  }
+  std::vector<WorkerSlot> idle;
+  for (const IdleWorker& w : workers_.idle) {
+    if (w.task == keep_task) continue;  // its own task's idle workers serve it instead
+    idle.push_back({.id = w.id,
+                    .gpu = w.gpu,
+                    .state = WorkerState::idle,
+                    .held_mb = w.held_mb,
+                    .last_used_ms = w.last_used_ms});
+  }
+  std::optional<std::vector<GpuEviction>> chosen =
+      choose_eviction(need_mb, count, views, /*buffer_mb=*/0, idle);
+  if (!chosen) return false;
+  for (const GpuEviction& e : *chosen) {
+    auto pos = static_cast<std::size_t>(std::ranges::find(index_, e.gpu) - index_.begin());
+    for (WorkerId id : e.workers) {
+      auto it = std::ranges::find(workers_.idle, id, &IdleWorker::id);
+      workers_.unloading_mb[pos] += it->held_mb;
+      workers_.idle.erase(it);
+      evictions_.push_back(id);
+    }
+  }
+  return true;
 }
 
 bool Planner::held(int gpu_index) const {
@@ -161,7 +239,29 @@ bool Planner::held(int gpu_index) const {
 }
 
 PendingReason Planner::reason_for(const QueuedJob& job) const {
-  return draining_ ? PendingReason::draining : why_pending(gpus_, job);
+  if (draining_) return PendingReason::draining;
+  if (job.worker_task >= 0 && job.worker_task < std::ssize(workers_.tasks)) {
+    const WorkerTaskView& t = workers_.tasks[static_cast<std::size_t>(job.worker_task)];
+    if (t.resident >= t.max_workers) return PendingReason::worker_busy;
+    if (t.not_before_ms > now_ms_) return PendingReason::worker_backoff;
+  }
+  PendingReason why = why_pending(gpus_, job);
+  if (why == PendingReason::vram) {
+    // Memory of workers being unloaded would make it fit: it waits for them to go.
+    int fit = 0;
+    for (std::size_t g = 0; g < gpus_.size(); ++g) {
+      const GpuState& s = gpus_[g];
+      fit +=
+          s.known && !s.held_by_priority && s.available_mb + workers_.unloading_mb[g] >= job.vram_mb
+              ? 1
+              : 0;
+    }
+    if (fit >= std::max(1, job.gpus) &&
+        std::ranges::any_of(workers_.unloading_mb, [](std::int64_t mb) { return mb > 0; })) {
+      return PendingReason::worker_unloading;
+    }
+  }
+  return why;
 }
 
 Planner::Decision Planner::offer(const QueuedJob& job) {
@@ -173,8 +273,36 @@ Planner::Decision Planner::offer(const QueuedJob& job) {
                                        .held_gpus = {},
                                        .best_available_mb = best_}};
   }
+  // A warm-worker task's run: an idle worker of its task, else a new worker if its task may
+  // have one more now, else it waits for one.
+  WorkerTaskView* task = nullptr;
+  if (job.worker_task >= 0 && job.worker_task < std::ssize(workers_.tasks)) {
+    task = &workers_.tasks[static_cast<std::size_t>(job.worker_task)];
+    if (std::optional<StartDecision> warm = warm_start(job)) {
+      return {.start = std::move(warm), .pending = std::nullopt};
+    }
+    if (task->resident >= task->max_workers || task->not_before_ms > now_ms_) {
+      PendingReason why = task->resident < task->max_workers ? PendingReason::worker_backoff
+                                                             : PendingReason::worker_busy;
+      // Its own idle worker lacks room for the run: others on that GPU may be unloaded for it.
+      for (const IdleWorker& w : workers_.idle) {
+        if (w.task == job.worker_task &&
+            make_room(job.vram_mb - w.held_mb, 1, job.worker_task, w.gpu)) {
+          why = PendingReason::worker_unloading;
+          break;
+        }
+      }
+      return {.start = std::nullopt,
+              .pending = PendingDecision{.job = job.id,
+                                         .position = position_++,
+                                         .reason = why,
+                                         .held_gpus = {},
+                                         .best_available_mb = best_}};
+    }
+  }
   // Fast path for the long tail of a queue that does not fit anywhere: no GPU scan per job.
   bool may_fit = most_ && *most_ >= job.vram_mb;
+  if (task != nullptr) ++task->resident;  // undone below unless it starts
   if (job.gpus <= 1) {
     if (int g = may_fit ? best_fit(gpus_, job.vram_mb) : -1; g >= 0) {
       std::int64_t before = gpus_[g].available_mb;
@@ -200,12 +328,21 @@ Planner::Decision Planner::offer(const QueuedJob& job) {
       return {.start = std::move(start), .pending = std::nullopt};
     }
   }
+  if (task != nullptr) --task->resident;
   PendingDecision pending{
       .job = job.id,
       .position = position_++,
       .reason = plain_vram_ && job.gpus <= 1 ? PendingReason::vram : why_pending(gpus_, job),
       .held_gpus = {},
       .best_available_mb = best_};
+  // Idle workers hold memory it could use: unload the fewest, least recently used, that make it
+  // fit (none when even all of them would not).
+  if (!workers_.idle.empty() ||
+      std::ranges::any_of(workers_.unloading_mb, [](auto mb) { return mb > 0; })) {
+    if (make_room(job.vram_mb, std::max(1, job.gpus), job.worker_task, -1)) {
+      pending.reason = PendingReason::worker_unloading;
+    }
+  }
   if (now_ms_ - job.queued_at_ms >= config_.backfill_bound_ms) {
     // Starving: hold its GPUs so that nothing behind this job takes their room.
     std::vector<int> hold = choose_holds(gpus_, job);
@@ -222,6 +359,7 @@ Planner::Decision Planner::offer(const QueuedJob& job) {
 
 Decisions plan(const Snapshot& snap) {
   Planner planner(snap.gpus, snap.now_ms, snap.config, snap.draining);
+  if (!snap.workers.tasks.empty()) planner.use_workers(snap.workers);
   Decisions out;
   out.pending.reserve(snap.queue.size());
   for (const QueuedJob& job : snap.queue) {
@@ -229,6 +367,7 @@ Decisions plan(const Snapshot& snap) {
     if (d.start) out.starts.push_back(*d.start);
     if (d.pending) out.pending.push_back(*d.pending);
   }
+  out.evictions = planner.evictions();
   return out;
 }
 

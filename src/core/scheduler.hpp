@@ -34,6 +34,31 @@ struct QueuedJob {
   // so that the held GPUs drain instead of the hold wandering between GPUs (which could starve).
   std::vector<int> held_gpus;
   int gpus = 1;  // how many GPUs it needs at once, each with vram_mb free
+  // A warm-worker task's job: its index in WorkerView::tasks (-1: a process of its own).
+  int worker_task = -1;
+};
+
+// Warm workers as a pass sees them (issue 12, docs/workers.md). A resident worker's memory is in
+// its GPU's committed_mb already (idle: what it holds; busy: as any running job); an idle one
+// can serve a run of its task, needing only what the run adds to what it holds, or be unloaded
+// to make room for another job.
+struct WorkerTaskView {
+  int max_workers = 1;
+  int resident = 0;                // starting, idle or busy (not those being unloaded)
+  std::int64_t not_before_ms = 0;  // its workers keep crashing: no new one before this
+};
+struct IdleWorker {
+  WorkerId id = 0;
+  int task = 0;  // index in WorkerView::tasks
+  int gpu = 0;
+  std::int64_t held_mb = 0;       // in the ledger now
+  std::int64_t last_used_ms = 0;  // its last run's end (or when it became ready)
+};
+struct WorkerView {
+  std::vector<WorkerTaskView> tasks;
+  std::vector<IdleWorker> idle;
+  // Per GPU (index): memory of workers being unloaded, free once their processes are gone.
+  std::vector<std::int64_t> unloading_mb;
 };
 
 struct SchedulerConfig {
@@ -49,6 +74,7 @@ struct Snapshot {
   std::int64_t now_ms = 0;
   SchedulerConfig config;
   bool draining = false;
+  WorkerView workers;  // warm workers (none: every job is a process of its own)
 };
 
 struct StartDecision {
@@ -57,6 +83,8 @@ struct StartDecision {
   std::int64_t available_mb = 0;  // on that GPU before this start
   std::int64_t leftover_mb = 0;   // rank score: the best fit leaves the least
   std::vector<int> other_gpus;    // a multi-GPU job's further GPUs, in index order
+  // A worker task's run: the idle worker it goes to (0: a new worker, or its own process).
+  WorkerId worker = 0;
   std::vector<int> all_gpus() const;
   bool operator==(const StartDecision&) const = default;
 };
@@ -73,6 +101,7 @@ struct PendingDecision {
 struct Decisions {
   std::vector<StartDecision> starts;     // in the order they should be applied
   std::vector<PendingDecision> pending;  // every other job, in queue order
+  std::vector<WorkerId> evictions;       // idle warm workers to unload (Planner::evictions)
 };
 
 Decisions plan(const Snapshot& snapshot);
@@ -95,9 +124,17 @@ class Planner {
   };
   Decision offer(const QueuedJob& job);
 
+  // Warm workers (before the first offer): idle ones serve their task's runs and may be unloaded
+  // for a job that does not fit otherwise; new workers only up to their task's max_workers.
+  void use_workers(WorkerView workers);
+  bool has_idle_workers() const { return !workers_.idle.empty(); }
+  // The idle workers this pass chose to unload (in the order chosen): each left the idle pool
+  // at once; its memory stays counted until its processes are gone.
+  const std::vector<WorkerId>& evictions() const { return evictions_; }
+
   // True when no further job can start: draining, or no known, unheld GPU has the smallest
-  // queued reservation free. Holds of later starving jobs cannot matter then (they only keep
-  // jobs off a GPU none of them fits on).
+  // queued reservation free and no idle worker could serve or make room. Holds of later
+  // starving jobs cannot matter then (they only keep jobs off a GPU none of them fits on).
   bool settled() const;
 
   // The reason a job not offered in this pass waits (valid once settled()).
@@ -122,6 +159,12 @@ class Planner {
 
  private:
   void refresh_best();
+  // An idle worker of the job's task that can take its run now (the most recently used).
+  std::optional<StartDecision> warm_start(const QueuedJob& job);
+  // Unloads idle workers (not of task `keep_task`) on GPUs allowed by `only_gpu` (-1: any) so
+  // that `count` GPUs get `need_mb`; true when the job now waits for memory being released
+  // (chosen now, or earlier and still on its way).
+  bool make_room(std::int64_t need_mb, int count, int keep_task, int only_gpu);
 
   std::vector<GpuState> gpus_;
   std::vector<int> index_;  // GpuView::index of gpus_[i]
@@ -134,6 +177,8 @@ class Planner {
   std::optional<std::int64_t> most_;  // most available on a known, unheld GPU, if any
   // No GPU is unknown or held: a job that does not fit waits for plain lack of VRAM.
   bool plain_vram_ = true;
+  WorkerView workers_;
+  std::vector<WorkerId> evictions_;
 };
 
 // Queue order: priority desc, then id asc (FIFO: ids increase with submission).

@@ -174,19 +174,66 @@ Result<ParamDef> parse_param(std::string_view name, const toml::node& node, std:
   return p;
 }
 
+Result<WorkerDef> parse_worker(const toml::table& t, std::string_view where,
+                               std::string_view bin_dir) {
+  if (auto ok = check_keys(
+          t, where,
+          {"argv", "keep_alive_s", "max_workers", "setup_timeout_s", "requeue_on_restart"});
+      !ok) {
+    return ok.error();
+  }
+  WorkerDef w;
+  auto argv = string_array(t.get("argv"), fmt::format("{}.argv", where));
+  if (!argv) return argv.error();
+  if (argv->empty()) return key_error(where, "argv must be a non-empty array of strings");
+  for (std::string& a : *argv) {
+    a = replace_all(std::move(a), "{bin_dir}", bin_dir);
+    if (a.find('{') != std::string::npos) {
+      return key_error(fmt::format("{}.argv", where),
+                       "a worker serves many runs: its argv takes no placeholders but {bin_dir} "
+                       "(parameters arrive with each run)");
+    }
+  }
+  w.argv = std::move(*argv);
+  auto keep = integer_key(t, "keep_alive_s", where, 300, -1, kMaxTimeoutS);
+  if (!keep) return keep.error();
+  w.keep_alive_s = *keep;
+  auto max = integer_key(t, "max_workers", where, 1, 1, 64);
+  if (!max) return max.error();
+  w.max_workers = static_cast<int>(*max);
+  auto setup = integer_key(t, "setup_timeout_s", where, 600, 1, kMaxTimeoutS);
+  if (!setup) return setup.error();
+  w.setup_timeout_s = *setup;
+  if (const toml::node* requeue = t.get("requeue_on_restart")) {
+    if (!requeue->is_boolean()) {
+      return key_error(fmt::format("{}.requeue_on_restart", where), "must be true or false");
+    }
+    w.requeue_on_restart = *requeue->value<bool>();
+  }
+  return w;
+}
+
 Result<TaskDef> parse_task(std::string_view name, const toml::table& t, std::string_view bin_dir) {
   std::string where = fmt::format("tasks.{}", name);
   if (auto ok = check_keys(t, where,
                            {"description", "argv", "cwd", "env_allow", "env", "timeout_s", "params",
-                            "vram", "learn"});
+                            "vram", "learn", "worker"});
       !ok) {
     return ok.error();
   }
   TaskDef task;
   task.name = std::string(name);
   task.description = t["description"].value_or(std::string{});
+  if (const toml::node* worker = t.get("worker")) {
+    if (!worker->is_table()) return key_error(where + ".worker", "must be a table");
+    auto w = parse_worker(*worker->as_table(), where + ".worker", bin_dir);
+    if (!w) return w.error();
+    task.worker = std::move(*w);
+  }
   auto argv = string_array(t.get("argv"), where + ".argv");
   if (!argv) return argv.error();
+  // A worker task's jobs run on its workers: the worker's argv is what they show.
+  if (argv->empty() && task.worker) *argv = task.worker->argv;
   if (argv->empty()) return key_error(where, "argv must be a non-empty array of strings");
   for (std::string& a : *argv)
     a = replace_all(std::move(a), "{bin_dir}", bin_dir);

@@ -45,6 +45,18 @@ struct ParamDef {
   std::string under;                                 // path: must resolve inside this directory
 };
 
+// A task served by warm workers (`[tasks.NAME.worker]`, docs/workers.md): a long-lived process
+// that loads the model once and then serves runs sent over its stdin (exec/worker_protocol.hpp).
+struct WorkerDef {
+  std::vector<std::string> argv;    // may hold {bin_dir}; no {param}: one process serves all runs
+  std::int64_t keep_alive_s = 300;  // idle time before it is unloaded; -1: stays resident
+  int max_workers = 1;              // resident at once (all GPUs together)
+  std::int64_t setup_timeout_s = 600;  // from its start until `ready`
+  // A run in flight on a worker when the server stopped is queued again once (false: it ends
+  // `interrupted`, for runs that must not be repeated).
+  bool requeue_on_restart = true;
+};
+
 struct TaskDef {
   std::string name;
   std::string description;
@@ -58,6 +70,7 @@ struct TaskDef {
   // Reserve the learned footprint (measured peaks of earlier runs) instead of the rule's figure
   // once there are enough runs; `learn = false` in the catalog keeps the declared rule.
   bool learn = true;
+  std::optional<WorkerDef> worker;  // set: runs go to warm workers, not a process each
 };
 
 // A client's parameter value as decoded from JSON; bool is kept apart so that it is refused.

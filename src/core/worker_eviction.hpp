@@ -16,8 +16,6 @@
 
 namespace vramq::core {
 
-using WorkerId = std::int64_t;
-
 enum class WorkerState { starting, idle, busy, unloading };
 
 struct WorkerSlot {

@@ -28,12 +28,18 @@ struct LaunchSpec {
   std::string stderr_path;
   int attempt = 1;        // a job's runs are told apart by attempt
   std::vector<int> gpus;  // recorded with the run, for the server that adopts it
+  // A warm worker (its `job` is its id negated): its stdin and stdout are a socket whose other
+  // end comes back in Launched::stdio_fd; stdout_path is unused, stderr_path is its own log.
+  bool worker_stdio = false;
 };
 
 // The run's supervisor (its PID and start time: a reused PID is never taken for it).
 struct Launched {
   pid_t pid = 0;
   std::int64_t start_ticks = 0;  // /proc/PID/stat starttime
+  // worker_stdio: the server's end of the worker's stdin/stdout (close-on-exec, blocking). The
+  // caller owns it and must close it (its closing ends a worker that reads its stdin to EOF).
+  int stdio_fd = -1;
 };
 
 struct SpawnError {
@@ -67,6 +73,8 @@ class Executor {
                                                             ExitHandler on_exit) = 0;
   // Sends `sig` to every process of the job; a no-op for jobs no longer running.
   virtual void signal_group(core::JobId job, int sig) = 0;
+  // A warm worker's stderr goes to `path` from now on (a run's log); no-op for other runs.
+  virtual void redirect_stderr(core::JobId job, std::string_view path) = 0;
   virtual std::size_t running() const = 0;
 
   // Start-up only (blocking): the runs an earlier server left. Each must then be adopted (its

@@ -212,7 +212,21 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
   // the spawn can overwrite the other's source.
   Fd high_lock(::fcntl(lock.fd, F_DUPFD_CLOEXEC, 10));
   Fd high_theirs(::fcntl(theirs.fd, F_DUPFD_CLOEXEC, 10));
-  if (high_lock.fd < 0 || high_theirs.fd < 0) {
+  // A warm worker's stdin/stdout: a second socket pair, its end passed as fd 5.
+  Fd stdio_ours;
+  Fd high_stdio;
+  if (spec.worker_stdio) {
+    int io[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io) != 0) {
+      int err = errno;
+      give_back();
+      return SpawnError{err, fmt::format("socketpair failed: {}", std::strerror(err))};
+    }
+    stdio_ours = Fd(io[0]);
+    Fd stdio_theirs(io[1]);
+    high_stdio = Fd(::fcntl(stdio_theirs.fd, F_DUPFD_CLOEXEC, 10));
+  }
+  if (high_lock.fd < 0 || high_theirs.fd < 0 || (spec.worker_stdio && high_stdio.fd < 0)) {
     int err = errno;
     give_back();
     return SpawnError{err, fmt::format("cannot duplicate a descriptor: {}", std::strerror(err))};
@@ -220,33 +234,17 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
   std::vector<std::string> gpus;
   for (int g : spec.gpus)
     gpus.push_back(std::to_string(g));
-  std::vector<std::string> args{options_.supervisor,
-                                "--run-fd",
-                                "4",
-                                "--job",
-                                std::to_string(spec.job),
-                                "--attempt",
-                                std::to_string(spec.attempt),
-                                "--gpus",
-                                fmt::format("{}", fmt::join(gpus, ",")),
-                                "--orphan-grace-ms",
-                                std::to_string(options_.orphan_grace_ms),
-                                "--kill-grace-ms",
-                                std::to_string(options_.kill_grace_ms),
-                                "--program",
-                                *program,
-                                "--cwd",
-                                spec.cwd,
-                                "--stdout",
-                                spec.stdout_path,
-                                "--stderr",
-                                spec.stderr_path,
-                                "--attach-fd",
-                                "3",
-                                "--log-limit-bytes",
-                                std::to_string(options_.log_limit_bytes),
-                                "--log-mode",
-                                fmt::format("{:o}", options_.log_mode)};
+  std::vector<std::string> args{
+      options_.supervisor, "--run-fd", "4", "--job", std::to_string(spec.job), "--attempt",
+      std::to_string(spec.attempt), "--gpus", fmt::format("{}", fmt::join(gpus, ",")),
+      "--orphan-grace-ms",
+      // A warm worker has nobody to serve without its server.
+      std::to_string(spec.worker_stdio ? 0 : options_.orphan_grace_ms), "--kill-grace-ms",
+      std::to_string(options_.kill_grace_ms), "--program", *program, "--cwd", spec.cwd, "--stdout",
+      spec.stdout_path, "--stderr", spec.stderr_path, "--attach-fd", "3", "--log-limit-bytes",
+      std::to_string(options_.log_limit_bytes), "--log-mode",
+      fmt::format("{:o}", options_.log_mode)};
+  if (spec.worker_stdio) args.insert(args.end(), {"--stdio-fd", "5"});
   if (options_.job_umask >= 0) {
     args.insert(args.end(), {"--umask", fmt::format("{:o}", options_.job_umask)});
   }
@@ -266,7 +264,9 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
   rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, high_lock.fd, 4);
   // Nothing else of the server's (its listening socket, the store, the data directory's lock)
   // goes with it; closed first, so that a slow open below never holds them.
-  rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&s.actions, 5);
+  if (spec.worker_stdio)
+    rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, high_stdio.fd, 5);
+  rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&s.actions, spec.worker_stdio ? 6 : 5);
   // stdin and stdout: /dev/null; stderr stays the server's, so that what goes wrong in a
   // supervisor itself (never the job's output) lands in the server's log.
   for (int fd = 0; fd < 2 && rc == 0; ++fd) {
@@ -283,7 +283,9 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
     return SpawnError{rc, fmt::format("cannot start the job's supervisor {}: {}",
                                       options_.supervisor, std::strerror(rc))};
   }
-  Launched launched{.pid = pid, .start_ticks = process_start_ticks(pid).value_or(0)};
+  Launched launched{.pid = pid,
+                    .start_ticks = process_start_ticks(pid).value_or(0),
+                    .stdio_fd = stdio_ours.release()};
   auto run = std::make_shared<Run>(Run{.attempt = spec.attempt,
                                        .socket = stream::socket(loop_, stream(), ours.release()),
                                        .buffer = {},
@@ -356,6 +358,13 @@ void LocalExecutor::signal_group(core::JobId job, int sig) {
   std::string line = signal_line(sig);
   // A few bytes on a local socket the supervisor drains at once: never blocks in practice, and
   // a full buffer means a supervisor that is not reading (it then dies with its job anyway).
+  ::send(it->second->socket.native_handle(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+void LocalExecutor::redirect_stderr(core::JobId job, std::string_view path) {
+  auto it = runs_.find(job);
+  if (it == runs_.end()) return;
+  std::string line = stderr_line(path);
   ::send(it->second->socket.native_handle(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 

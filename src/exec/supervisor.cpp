@@ -156,6 +156,8 @@ class Supervisor {
   void accept_server();
   void read_server(std::size_t index);
   void relay(int sig);
+  // A warm worker's stderr goes to `path` from now on (what the pipe holds goes before).
+  void switch_stderr(const std::string& path);
   void end_job(const siginfo_t& info);
   void save_record(bool durable);
   void send_record();
@@ -255,6 +257,7 @@ struct ChildStart {
   char* const* argv = nullptr;
   char* const* envp = nullptr;
   int out_fds[2] = {-1, -1};  // become stdout and stderr (the pipes' write ends)
+  int in_fd = -1;             // becomes stdin (-1: /dev/null)
   const char* cwd = nullptr;
   int umask = -1;          // -1: leave it
   volatile int error = 0;  // set by the child when it cannot exec
@@ -266,9 +269,9 @@ struct ChildStart {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != c.parent) ::_exit(127);
   int err = 0;
-  int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int in = c.in_fd >= 0 ? c.in_fd : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (in < 0 || ::dup3(in, 0, 0) < 0) err = errno;
-  if (in > 0) ::close(in);
+  if (in > 0 && in != c.in_fd) ::close(in);
   for (int target = 1; target <= 2 && err == 0; ++target) {
     if (::dup3(c.out_fds[target - 1], target, 0) < 0) err = errno;
   }
@@ -298,9 +301,11 @@ Supervisor::~Supervisor() {
 
 bool Supervisor::open_logs(int (&write_ends)[2]) {
   const std::string* paths[2] = {&o_.stdout_path, &o_.stderr_path};
-  for (int i = 0; i < 2; ++i) {
+  // A worker's stdout is the server's socket; its stderr log is appended to (switched per run).
+  int flags = o_.stdio_fd >= 0 ? O_APPEND : O_TRUNC;
+  for (int i = o_.stdio_fd >= 0 ? 1 : 0; i < 2; ++i) {
     LogPipe& log = logs_[i];
-    log.file_fd = ::open(paths[i]->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+    log.file_fd = ::open(paths[i]->c_str(), O_WRONLY | O_CREAT | flags | O_CLOEXEC,
                          static_cast<mode_t>(o_.log_mode));
     int pipe_fds[2] = {-1, -1};
     if (log.file_fd < 0 || ::pipe2(pipe_fds, O_CLOEXEC) != 0) {
@@ -333,16 +338,19 @@ bool Supervisor::spawn_job() {
                    .program = o_.program.c_str(),
                    .argv = argv.data(),
                    .envp = envp_,
-                   .out_fds = {write_ends[0], write_ends[1]},
+                   .out_fds = {o_.stdio_fd >= 0 ? o_.stdio_fd : write_ends[0], write_ends[1]},
+                   .in_fd = o_.stdio_fd,
                    .cwd = o_.cwd.empty() ? nullptr : o_.cwd.c_str(),
                    .umask = o_.job_umask};
   // posix_spawn cannot set PR_SET_PDEATHSIG; the child only makes system calls until it execs.
   pid_t pid = ::vfork();             // NOLINT(clang-analyzer-security.insecureAPI.vfork)
   if (pid == 0) start_child(child);  // NOLINT(clang-analyzer-unix.Vfork): system calls only
   int err = pid < 0 ? errno : child.error;
-  for (int fd : write_ends)
-    ::close(fd);  // the job holds them now: the pipes end when it and its descendants are gone
-  if (pid > 0) ::setpgid(pid, pid);  // harmless after the exec; the child did it already
+  for (int fd : write_ends) {
+    if (fd >= 0) ::close(fd);  // the job holds them now: the pipes end with it and its descendants
+  }
+  if (o_.stdio_fd >= 0) ::close(o_.stdio_fd);  // the worker's alone: its end shows when it is gone
+  if (pid > 0) ::setpgid(pid, pid);            // harmless after the exec; the child did it already
   if (err != 0) {
     if (pid > 0) ::waitpid(pid, nullptr, 0);
     record_.ended = true;
@@ -502,6 +510,20 @@ void Supervisor::relay(int sig) {
     ::kill(p, sig);
 }
 
+void Supervisor::switch_stderr(const std::string& path) {
+  LogPipe& log = logs_[1];
+  if (o_.stdio_fd < 0 || log.file_fd < 0) return;
+  // Written before the server's line was sent: in the pipe now, and the old file's.
+  copy_log(log, false);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                  static_cast<mode_t>(o_.log_mode));
+  if (fd < 0) return;  // the old file goes on; the server sees the disk's state on its own
+  ::close(log.file_fd);
+  log.file_fd = fd;
+  log.written = 0;  // each run's log has its own cap
+  log.capped = false;
+}
+
 void Supervisor::accept_server() {
   for (;;) {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -533,8 +555,11 @@ void Supervisor::read_server(std::size_t index) {
   in.append(buf, static_cast<std::size_t>(n));
   std::size_t nl = 0;
   while ((nl = in.find('\n')) != std::string::npos) {
-    if (std::optional<int> sig = parse_signal_line(std::string_view(in).substr(0, nl))) {
+    std::string_view line = std::string_view(in).substr(0, nl);
+    if (std::optional<int> sig = parse_signal_line(line)) {
       relay(*sig);
+    } else if (std::optional<std::string> path = parse_stderr_line(line)) {
+      switch_stderr(*path);
     }
     in.erase(0, nl + 1);
   }
@@ -633,6 +658,8 @@ ParsedOptions parse_supervisor_args(const std::vector<std::string>& args) {
       o.log_mode = static_cast<int>(parse_octal(v, ok));
     } else if (a == "--umask") {
       o.job_umask = static_cast<int>(parse_octal(v, ok));
+    } else if (a == "--stdio-fd") {
+      o.stdio_fd = static_cast<int>(parse_int(v, ok));
     } else {
       out.error = "unknown option " + a;
       return out;
@@ -641,12 +668,14 @@ ParsedOptions parse_supervisor_args(const std::vector<std::string>& args) {
   o.argv.assign(args.begin() + static_cast<std::ptrdiff_t>(std::min(i, args.size())), args.end());
   if (!ok) {
     out.error = "a number option is not a number";
-  } else if (o.run_fd < 0 || o.job <= 0 || o.attempt <= 0 || o.program.empty() || o.argv.empty() ||
-             o.stdout_path.empty() || o.stderr_path.empty()) {
+  } else if (o.run_fd < 0 || o.job == 0 || (o.job < 0 && o.stdio_fd < 0) || o.attempt <= 0 ||
+             o.program.empty() || o.argv.empty() || (o.stdout_path.empty() && o.stdio_fd < 0) ||
+             o.stderr_path.empty()) {
     out.error =
         "usage: vramq-supervise --run-fd FD --job N --attempt A --program PATH --stdout FILE "
         "--stderr FILE [--cwd DIR] [--gpus LIST] [--orphan-grace-ms MS] [--kill-grace-ms MS] "
-        "[--attach-fd FD] [--log-limit-bytes N] [--log-mode OCTAL] [--umask OCTAL] -- ARGV...";
+        "[--attach-fd FD] [--log-limit-bytes N] [--log-mode OCTAL] [--umask OCTAL] [--stdio-fd FD] "
+        "-- ARGV...";
   }
   return out;
 }

@@ -11,6 +11,8 @@
 //     process of the job;
 //   - once the job's main process exits, kills what remains of the job, reaps everything, copies
 //     what is left in the pipes, records the exit status and exits;
+//   - for a warm worker (--stdio-fd), gives it the server's socket as stdin and stdout and switches
+//     its stderr log to the file the server names (each run's own log);
 //   - lets a server (re)attach on a unix socket; with no server attached for the orphan grace it
 //     ends the job (SIGTERM, SIGKILL after the kill grace) and records that it did.
 // Files and lines it shares with the server: exec/supervisor_protocol.hpp. Blocking,
@@ -40,6 +42,10 @@ struct SupervisorOptions {
   std::int64_t log_limit_bytes = 0;
   int log_mode = 0600;  // the log files' permissions
   int job_umask = -1;   // the job's umask (-1: the supervisor's own)
+  // A warm worker: its stdin and stdout are this socket (the server's end speaks the worker
+  // protocol), so stdout is not logged; its stderr is, into the file the server names last
+  // (`stderr PATH` lines), starting with stderr_path. -1: a job's run.
+  int stdio_fd = -1;
 };
 
 // Parses the command line the server builds (LocalExecutor); on an error, a message for stderr.

@@ -114,7 +114,7 @@ std::optional<SupervisorRecord> parse_record(std::string_view text) {
     // Unknown keys are skipped: a newer supervisor may say more than this server knows.
     if (!ok) return std::nullopt;
   }
-  if (!whole || !has_job || r.job <= 0) return std::nullopt;
+  if (!whole || !has_job || r.job == 0) return std::nullopt;
   // An end is one of: an exit code, a signal, a spawn error.
   if (r.ended &&
       (static_cast<int>(r.exit_code.has_value()) + static_cast<int>(r.signal.has_value()) +
@@ -145,6 +145,17 @@ std::optional<int> parse_signal_line(std::string_view line) {
   int sig = 0;
   if (!parse_number(line.substr(7), sig) || sig <= 0 || sig >= 65) return std::nullopt;
   return sig;
+}
+
+std::string stderr_line(std::string_view path) {
+  return "stderr " + std::string(path) + "\n";
+}
+
+std::optional<std::string> parse_stderr_line(std::string_view line) {
+  if (!line.starts_with("stderr /") || line.find('\0') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::string(line.substr(7));
 }
 
 }  // namespace vramq::exec

@@ -18,7 +18,8 @@
 //
 // On an attached connection the supervisor sends its record (as in the file, then an empty
 // line) on every attach and whenever it changes; the server sends `signal N` lines, relayed to
-// every process of the job.
+// every process of the job, and (warm workers) `stderr PATH` lines. A warm worker's run key is its
+// id negated: `job` is then below 0 (the next server releases such runs).
 
 #include <cstdint>
 #include <optional>
@@ -63,5 +64,10 @@ std::optional<int> parse_slot_file(std::string_view name);
 // Server -> supervisor: relay `sig` to the whole job.
 std::string signal_line(int sig);
 std::optional<int> parse_signal_line(std::string_view line);
+
+// Server -> supervisor of a warm worker: its stderr goes to this file (appended) from now on; what
+// the pipe holds already goes to the file before. A run's stderr is its job's log.
+std::string stderr_line(std::string_view path);
+std::optional<std::string> parse_stderr_line(std::string_view line);  // an absolute path
 
 }  // namespace vramq::exec

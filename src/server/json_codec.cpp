@@ -382,7 +382,35 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
       with_output && core::is_terminal(j.state) ? json::value(j.output) : json::value(nullptr);
   o["output_truncated"] = j.output_truncated;
   o["job_dir"] = text_or_null(v.job_dir);
+  // The warm worker its run went to (null: a process of its own).
+  o["worker"] = j.worker != 0 ? json::value(j.worker) : json::value(nullptr);
   return o;
+}
+
+json::object workers_to_json(const std::vector<service::WorkerStatus>& workers) {
+  constexpr std::string_view kStates[] = {"starting", "idle", "busy", "unloading"};
+  json::array list;
+  for (const service::WorkerStatus& w : workers) {
+    json::object o;
+    o["id"] = w.id;
+    o["task"] = w.task;
+    o["gpu"] = w.gpu;
+    o["state"] = kStates[static_cast<int>(w.state)];
+    o["pid"] = w.pid;
+    o["resident_mb"] = w.resident_mb;
+    o["measured_mb"] = w.measured_mb ? json::value(*w.measured_mb) : json::value(nullptr);
+    o["peak_mb"] = w.peak_mb;
+    o["runs"] = w.runs;
+    o["job"] = w.job != 0 ? json::value(w.job) : json::value(nullptr);
+    o["started_at"] = time_or_null(w.started_at_ms);
+    o["idle_since"] = time_or_null(w.idle_since_ms);
+    o["keep_alive_left_s"] = w.keep_alive_left_ms
+                                 ? json::value(static_cast<double>(*w.keep_alive_left_ms) / 1000.0)
+                                 : json::value(nullptr);
+    o["unload_reason"] = text_or_null(w.unload_reason);
+    list.push_back(std::move(o));
+  }
+  return json::object{{"workers", std::move(list)}};
 }
 
 json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus, std::int64_t buffer_mb,
@@ -466,6 +494,14 @@ json::object tasks_to_json(const core::TaskCatalog& catalog, const core::Footpri
     vram["unit"] = t.vram.unit();
     o["vram"] = std::move(vram);
     o["learn"] = t.learn;
+    if (t.worker) {
+      o["worker"] = json::object{{"keep_alive_s", t.worker->keep_alive_s},
+                                 {"max_workers", t.worker->max_workers},
+                                 {"setup_timeout_s", t.worker->setup_timeout_s},
+                                 {"requeue_on_restart", t.worker->requeue_on_restart}};
+    } else {
+      o["worker"] = nullptr;
+    }
     json::array learned;
     for (const core::Footprints::Estimate& e : footprints.of_task(t.name)) {
       learned.push_back(json::object{

@@ -28,6 +28,8 @@ bool valid_label_key(std::string_view key);
 boost::json::object job_to_json(const service::JobView& v, bool with_output = true);
 boost::json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus,
                                  std::int64_t buffer_mb, std::string_view kind);
+// GET /v1/workers: the resident warm workers.
+boost::json::object workers_to_json(const std::vector<service::WorkerStatus>& workers);
 // The catalog, each task with its declared VRAM rule and its learned footprints side by side.
 boost::json::object tasks_to_json(const core::TaskCatalog& catalog,
                                   const core::Footprints& footprints);

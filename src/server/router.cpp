@@ -110,6 +110,13 @@ boost::asio::awaitable<Response> Router::handle(Request req) {
   if (p == "/v1/gpus") {
     co_return m == "GET" ? handle_gpus(orchestrator_) : not_allowed("GET", req);
   }
+  if (p == "/v1/workers") {
+    co_return m == "GET" ? handle_workers(orchestrator_) : not_allowed("GET", req);
+  }
+  if (p.starts_with("/v1/workers/")) {
+    if (m != "DELETE") co_return not_allowed("DELETE", req);
+    co_return handle_unload_worker(req, std::string_view(p).substr(12), orchestrator_);
+  }
   if (p == "/v1/tasks") {
     co_return m == "GET" ? handle_tasks(orchestrator_) : not_allowed("GET", req);
   }

@@ -50,6 +50,9 @@ boost::asio::awaitable<Response> handle_run_script(const Request& req, service::
 boost::asio::awaitable<Response> handle_log(const Request& req, core::JobId id,
                                             service::Orchestrator& o, HeldRequests& held);
 Response handle_gpus(const service::Orchestrator& o);
+// GET /v1/workers and DELETE /v1/workers/ID (workers_handler.cpp).
+Response handle_workers(const service::Orchestrator& o);
+Response handle_unload_worker(const Request& req, std::string_view id, service::Orchestrator& o);
 // `path` "": the listing of the job's directory; else that file (files_handler.cpp).
 boost::asio::awaitable<Response> handle_files(const Request& req, core::JobId id,
                                               std::string_view path, service::Orchestrator& o);

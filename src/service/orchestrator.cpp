@@ -37,6 +37,7 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       store_(std::move(store)),
       gpu_kind_(gpu_source_->kind()),
       jobs_root_((std::filesystem::absolute(config_.data_dir) / "jobs").string() + "/"),
+      workers_root_((std::filesystem::absolute(config_.data_dir) / "workers").string()),
       parked_timer_(ioc),
       retention_timer_(ioc),
       poll_timer_(ioc),
@@ -50,6 +51,10 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       .tolerance = config_.vram_tolerance,
       .grace_ms = config_.vram_grace_ms,
       .policy = core::parse_vram_policy(config_.vram_policy).value_or(core::VramPolicy::kill)};
+  for (const core::TaskDef& t : catalog_.tasks()) {  // sorted by name, as worker_tasks_ must be
+    if (t.worker) worker_tasks_.push_back(t.name);
+  }
+  worker_health_.resize(worker_tasks_.size());
 }
 
 Orchestrator::~Orchestrator() {
@@ -73,7 +78,8 @@ void Orchestrator::enqueue(const Job& job) {
                .vram_mb = job.spec.vram_mb,
                .queued_at_ms = job.queued_at_ms,
                .held_gpus = {},
-               .gpus = job.spec.gpus},
+               .gpus = job.spec.gpus,
+               .worker_task = worker_task_index(job.spec)},
               core::pack_job(job));
   schedule_soon();
 }
@@ -227,6 +233,12 @@ std::vector<core::GpuView> Orchestrator::gpu_views() const {
       views[g].committed_mb += std::max(r.reservation_mb, m == r.measured_mb.end() ? 0 : m->second);
     }
   }
+  // Warm workers without a run hold their memory themselves (with a run, the run carries it).
+  for (const auto& [wid, w] : workers_) {
+    if (w.job == 0 && w.gpu >= 0 && w.gpu < static_cast<int>(views.size())) {
+      views[w.gpu].committed_mb += w.held_mb;
+    }
+  }
   return views;
 }
 
@@ -274,24 +286,40 @@ core::Decisions Orchestrator::plan_now(std::span<const core::QueuedJob> queue) c
                      .gpus = views,
                      .now_ms = now_ms(),
                      .config = scheduler_config(),
-                     .draining = draining_});
+                     .draining = draining_,
+                     .workers = worker_view()});
 }
 
 void Orchestrator::schedule() {
   schedule_posted_ = false;
   std::vector<core::GpuView> views = gpu_views();
-  std::vector<core::StartDecision> starts = queue_.pass(
-      core::Planner(views, now_ms(), scheduler_config(), draining_, queue_.min_vram_mb()));
+  core::Planner planner(views, now_ms(), scheduler_config(), draining_, queue_.min_vram_mb());
+  if (!workers_.empty() || !worker_tasks_.empty()) planner.use_workers(worker_view());
+  std::vector<core::StartDecision> starts = queue_.pass(std::move(planner));
+  // Chosen to make room: out of the idle pool now, their memory counted until they are gone.
+  for (core::WorkerId w : queue_.evictions()) {
+    auto it = workers_.find(w);
+    if (it == workers_.end() || it->second.state != core::WorkerState::idle) continue;
+    unload_worker(it->second, "its memory is needed by a queued job");
+  }
   for (const core::StartDecision& s : starts) {
     // Decide, then act: re-check the invariant against the state as it is now, with every start
     // of this pass already applied.
     std::optional<Job> job = queued_job(s.job);
     if (!job) continue;
     std::vector<core::GpuView> now = gpu_views();
-    bool fits = std::ranges::all_of(s.all_gpus(), [&](int g) {
-      return now.at(g).known &&
-             core::available_mb(now[g], config_.vram_buffer_mb) >= job->spec.vram_mb;
-    });
+    // A warm start needs what the run adds to what its idle worker holds (and the worker idle).
+    std::int64_t need = job->spec.vram_mb;
+    bool worker_ok = true;
+    if (s.worker != 0) {
+      auto w = workers_.find(s.worker);
+      worker_ok = w != workers_.end() && w->second.state == core::WorkerState::idle;
+      if (worker_ok) need = std::max<std::int64_t>(0, need - w->second.held_mb);
+    }
+    bool fits =
+        worker_ok && std::ranges::all_of(s.all_gpus(), [&](int g) {
+          return now.at(g).known && core::available_mb(now[g], config_.vram_buffer_mb) >= need;
+        });
     if (!fits) {
       ++recheck_failures_;
       spdlog::error("job {}: start on GPU {} failed the VRAM re-check; planning again", s.job,
@@ -320,6 +348,7 @@ void Orchestrator::arm_poll_timer() {
 
 asio::awaitable<void> Orchestrator::drain() {
   draining_ = true;
+  release_workers_on_drain();
   poll_timer_.cancel();
   retention_timer_.cancel();
   schedule_soon();
@@ -336,9 +365,13 @@ asio::awaitable<void> Orchestrator::drain() {
   // Shutdown only: a short poll until every end already under way is recorded (and, with
   // --stop-jobs-on-exit, every job has exited). Running jobs otherwise stay with their
   // supervisors: the next start adopts them.
-  while (
-      ((stop_jobs && !running_.empty()) || finishing_ > 0 || !settling_.empty() || saving_ > 0) &&
-      std::chrono::steady_clock::now() < deadline) {
+  auto unloading = [this] {
+    return std::ranges::any_of(
+        workers_, [](const auto& w) { return w.second.state == core::WorkerState::unloading; });
+  };
+  while (((stop_jobs && !running_.empty()) || finishing_ > 0 || !settling_.empty() || saving_ > 0 ||
+          unloading()) &&
+         std::chrono::steady_clock::now() < deadline) {
     tick.expires_after(std::chrono::milliseconds(20));
     co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
   }

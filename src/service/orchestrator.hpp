@@ -27,9 +27,11 @@
 #include "core/start_prediction.hpp"
 #include "core/task_catalog.hpp"
 #include "core/vram_guard.hpp"
+#include "core/worker_eviction.hpp"
 #include "exec/executor.hpp"
 #include "gpu/gpu_source.hpp"
 #include "service/log_watcher.hpp"
+#include "service/worker_channel.hpp"
 #include "store/job_store.hpp"
 #include "util/confined_files.hpp"
 #include "util/worker.hpp"
@@ -143,6 +145,26 @@ struct GpuStatus {
   bool known = true;
 };
 
+// A warm worker as GET /v1/workers shows it.
+struct WorkerStatus {
+  core::WorkerId id = 0;
+  std::string task;
+  int gpu = 0;
+  core::WorkerState state = core::WorkerState::starting;
+  std::int64_t pid = 0;          // its supervisor (the worker is its child, in its own group)
+  std::int64_t resident_mb = 0;  // what it holds in the ledger now
+  std::optional<std::int64_t> measured_mb;  // its use in the last reading, when there was one
+  std::int64_t peak_mb = 0;                 // the most it was seen to use
+  std::int64_t runs = 0;                    // runs it has finished
+  core::JobId job = 0;                      // the run it serves (starting: the one it is for)
+  std::int64_t started_at_ms = 0;
+  std::int64_t idle_since_ms = 0;                  // idle: since when
+  std::optional<std::int64_t> keep_alive_left_ms;  // idle: until it is unloaded (none: resident)
+  std::string unload_reason;                       // unloading: why
+};
+
+enum class UnloadOutcome { unloading, busy, not_found };
+
 class Orchestrator {
  public:
   Orchestrator(boost::asio::io_context& ioc, core::Config config, core::TaskCatalog catalog,
@@ -205,6 +227,10 @@ class Orchestrator {
                                                 std::int64_t offset, std::size_t max_bytes);
 
   std::vector<GpuStatus> gpus() const;
+  // Warm workers (warm_workers.cpp), by id; unload() starts unloading an idle (or starting)
+  // worker, refuses a busy one (its run would be lost: cancel the run instead).
+  std::vector<WorkerStatus> workers() const;
+  UnloadOutcome unload(core::WorkerId id);
   std::int64_t buffer_mb() const { return config_.vram_buffer_mb; }
   const core::TaskCatalog& catalog() const { return catalog_; }
   const core::Footprints& footprints() const { return footprints_; }
@@ -239,6 +265,40 @@ class Orchestrator {
     core::OverUse over_use;   // its measured use against its reservation, reading by reading
     std::string stop_detail;  // what made us stop it (vram_exceeded), for its `error`
     std::optional<std::size_t> warning_index;  // its over-use warning in job.warnings (warn)
+    core::WorkerId worker = 0;  // the warm worker it runs on (0: a process of its own)
+  };
+  // A warm worker (warm_workers.cpp). Its process runs under a supervisor like a job's run,
+  // keyed in the executor by its id negated. While starting or busy it serves one job, which is
+  // in running_ and carries the worker's memory in the ledger; idle or unloading, it carries its
+  // own (held_mb, or more when a reading shows more).
+  struct Worker {
+    core::WorkerId id = 0;
+    std::string task;
+    int task_index = 0;  // in worker_tasks_
+    int gpu = 0;
+    core::WorkerState state = core::WorkerState::starting;
+    std::int64_t pid = 0;  // its supervisor
+    std::int64_t pid_start_ticks = 0;
+    std::string dir;  // DATA_DIR/workers/ID: its own log (stderr between runs), its sim file
+    std::unique_ptr<WorkerChannel> channel;
+    core::JobId job = 0;  // starting or busy: the run it serves
+    std::int64_t held_mb = 0;
+    std::optional<std::int64_t> measured_mb;  // its use in the last reading
+    std::int64_t peak_mb = 0;
+    std::int64_t runs = 0;
+    std::int64_t started_at_ms = 0;
+    std::int64_t last_used_ms = 0;  // its last run's end, or when it became ready
+    std::string unload_reason;
+    std::string failure;  // why it was killed (it broke the protocol or hung): its run's error
+    std::uint64_t pings_sent = 0;
+    std::uint64_t last_pong = 0;
+    std::unique_ptr<boost::asio::steady_timer> timer;  // setup deadline, keep-alive or kill
+    std::unique_ptr<boost::asio::steady_timer> ping_timer;
+  };
+  // Per worker task: crashes in a row, for the back-off before its next worker.
+  struct WorkerTaskHealth {
+    int crashes = 0;
+    std::int64_t not_before_ms = 0;
   };
   std::int64_t now_ms() const;
   std::string job_dir(core::JobId id) const;
@@ -327,6 +387,31 @@ class Orchestrator {
   std::int64_t largest_capacity_mb() const;     // the most any one GPU could give a job
   // Records a finished run's peak in the learned footprints; the sample to store with its row.
   std::optional<store::JobStore::FootprintRecord> learn_from(const core::Job& job);
+  // Warm workers (warm_workers.cpp).
+  const core::TaskDef* worker_task(const core::JobSpec& spec) const;  // nullptr: not a worker's
+  int worker_task_index(const core::JobSpec& spec) const;             // -1: not a worker's
+  core::WorkerView worker_view() const;
+  // Starts `job`'s run on its worker: the idle one `worker` names, or a new one (worker 0).
+  // False when nothing could be started (the job has then been ended or requeued).
+  // `env`: the job's extra environment (the worker takes its CUDA_VISIBLE_DEVICES).
+  bool start_on_worker(core::JobId id, core::WorkerId worker, int gpu,
+                       const std::vector<std::pair<std::string, std::string>>& env);
+  void begin_run(Worker& w);
+  void on_worker_message(core::WorkerId id, const exec::WorkerMessage& m);
+  // Job `id`'s run on a worker ended (a message, a stop, or the worker's death: then `w` is
+  // null); the worker goes idle. `output`: the result's text, the run's stdout.
+  void end_worker_run(core::JobId id, Worker* w, core::JobState state, core::EndReason reason,
+                      std::string error, std::string output);
+  // A run's duration, for predictions and Retry-After (whole successful runs per task).
+  void note_run_time(const core::Job& job, bool succeeded);
+  void on_worker_exit(core::WorkerId id, exec::ExitStatus status);
+  void worker_broken(core::WorkerId id, std::string why);  // kills it; its run fails
+  void channel_lost(core::WorkerId id, std::string why);   // broken, or only closed (dying)
+  void unload_worker(Worker& w, std::string why);
+  void arm_idle(Worker& w);  // keep-alive and pings while idle
+  void ping(core::WorkerId id);
+  void stop_worker_run(core::JobId id, Running& r);  // cancel, then the kill after the grace
+  void release_workers_on_drain();
   void request_sample();
   // `seq`: which reading this is (readings are numbered as they begin).
   void on_sample(core::Result<gpu::GpuSample> sample, std::uint64_t seq);
@@ -339,7 +424,8 @@ class Orchestrator {
   std::unique_ptr<exec::Executor> executor_;
   std::unique_ptr<store::JobStore> store_;
   std::string gpu_kind_;
-  std::string jobs_root_;  // DATA_DIR/jobs/, absolute (once: listings name many job dirs)
+  std::string jobs_root_;     // DATA_DIR/jobs/, absolute (once: listings name many job dirs)
+  std::string workers_root_;  // DATA_DIR/workers, absolute: a directory per warm worker
 
   core::JobId next_id_ = 1;
   // Running jobs (and, for the length of one call, a queued job being started or ended). Queued
@@ -385,8 +471,12 @@ class Orchestrator {
   boost::asio::steady_timer poll_timer_;
   bool crash_after_spawn_ = false;  // VRAMQ_TEST_CRASH_AFTER_SPAWN=1 (tests only)
   LogWatcher log_watcher_;
-  util::Worker gpu_worker_;   // the only thread that calls gpu_source_
-  util::Worker file_worker_;  // log tails
+  std::map<core::WorkerId, Worker> workers_;
+  core::WorkerId next_worker_id_ = 1;
+  std::vector<std::string> worker_tasks_;        // names of the catalog's worker tasks (sorted)
+  std::vector<WorkerTaskHealth> worker_health_;  // by index in worker_tasks_
+  util::Worker gpu_worker_;                      // the only thread that calls gpu_source_
+  util::Worker file_worker_;                     // log tails
 };
 
 }  // namespace vramq::service

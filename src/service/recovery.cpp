@@ -11,6 +11,8 @@
 
 #include <malloc.h>
 
+#include <filesystem>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
@@ -35,6 +37,12 @@ core::Result<void> Orchestrator::start() {
   auto max_id = store_->max_id();
   if (!max_id) return max_id.error();
   next_id_ = *max_id + 1;
+  auto max_worker = store_->max_worker_id();
+  if (!max_worker) return max_worker.error();
+  next_worker_id_ = *max_worker + 1;
+  // The last server's warm workers ended with it: their directories (logs) go.
+  std::error_code ec;
+  std::filesystem::remove_all(workers_root_, ec);
   auto footprints = store_->load_footprints();
   if (!footprints) return footprints.error();
   for (const store::JobStore::FootprintRecord& f : *footprints)
@@ -77,7 +85,21 @@ core::Result<void> Orchestrator::start() {
       }
       j.pid = 0;
       j.pid_start_ticks = 0;
-      if (j.attempt <= j.spec.max_retries) {
+      // A run on a warm worker ended with the server that spoke to it: queued again once,
+      // unless its task opts out (a run that must not be repeated).
+      const core::TaskDef* task = j.worker != 0 ? worker_task(j.spec) : nullptr;
+      bool requeue_once =
+          task != nullptr && task->worker->requeue_on_restart && !j.restart_requeued;
+      if (requeue_once) {
+        j.restart_requeued = true;
+        j.state = JobState::queued;
+        keep_attempt_logs(j.id, j.attempt);
+        j.attempt += 1;
+        j.queued_at_ms = now_ms();
+        j.error = fmt::format(
+            "its warm worker {} ended with the vramq restart; queued again (once)", j.worker);
+        ++requeued;
+      } else if (j.attempt <= j.spec.max_retries) {
         j.state = JobState::queued;
         keep_attempt_logs(j.id, j.attempt);
         j.attempt += 1;

@@ -59,23 +59,33 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
     std::filesystem::remove(sim_file, ec);  // a retry starts without its last report
     extra.emplace_back("VRAMQ_SIM_VRAM_FILE", sim_file);
   }
-  exec::LaunchSpec spec{.job = id,
-                        .argv = job.spec.argv,
-                        .cwd = job.spec.cwd,
-                        .env = job_environment(extra),
-                        .stdout_path = log_path(dir, "stdout"),
-                        .stderr_path = log_path(dir, "stderr"),
-                        .attempt = job.attempt,
-                        .gpus = gpus};
-  auto launched =
-      executor_->start(spec, [this, id](exec::ExitStatus st) { on_exit(id, std::move(st)); });
-  if (!launched) {
-    if (core::is_host_error(launched.error().errno_value)) {
-      requeue_unstarted(id, launched.error().message, std::nullopt);
-    } else {
-      finish(id, JobState::failed, EndReason::spawn_failed, launched.error().message, {});
+  exec::Launched launched;
+  if (worker_task(job.spec) != nullptr) {
+    // A warm worker's run: an idle worker, or a new one started for it.
+    if (!start_on_worker(id, start.worker, gpus.front(), extra)) return;
+    const Worker& w = workers_.at(job.worker);
+    launched = {.pid = static_cast<pid_t>(w.pid), .start_ticks = w.pid_start_ticks};
+  } else {
+    exec::LaunchSpec spec{.job = id,
+                          .argv = job.spec.argv,
+                          .cwd = job.spec.cwd,
+                          .env = job_environment(extra),
+                          .stdout_path = log_path(dir, "stdout"),
+                          .stderr_path = log_path(dir, "stderr"),
+                          .attempt = job.attempt,
+                          .gpus = gpus};
+    auto started =
+        executor_->start(spec, [this, id](exec::ExitStatus st) { on_exit(id, std::move(st)); });
+    if (!started) {
+      if (core::is_host_error(started.error().errno_value)) {
+        requeue_unstarted(id, started.error().message, std::nullopt);
+      } else {
+        finish(id, JobState::failed, EndReason::spawn_failed, started.error().message, {});
+      }
+      return;
     }
-    return;
+    launched = *started;
+    job.worker = 0;
   }
   // Tests only: a server that dies between the spawn and the save of the start (the next start
   // must adopt the run, not start it a second time).
@@ -84,12 +94,12 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
   job.gpu = gpus.front();
   job.gpus = gpus;
   job.started_at_ms = now_ms();
-  job.pid = launched->pid;
-  job.pid_start_ticks = launched->start_ticks;
+  job.pid = launched.pid;
+  job.pid_start_ticks = launched.start_ticks;
   job.exit_code.reset();
   job.signal.reset();
   store_->save(job);
-  Running r{.gpus = gpus, .reservation_mb = job.spec.vram_mb, .job_dir = dir};
+  Running r{.gpus = gpus, .reservation_mb = job.spec.vram_mb, .job_dir = dir, .worker = job.worker};
   if (job.spec.timeout_s > 0) {
     r.timeout =
         std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(job.spec.timeout_s));
@@ -99,14 +109,23 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
   }
   running_.emplace(id, std::move(r));
   log_watcher_.wake(id);  // followers of a queued job can now watch its directory
-  spdlog::info("job {}: started on GPU {} (pid {}, {} MiB reserved{})", id, fmt::join(gpus, ","),
-               launched->pid, job.spec.vram_mb, gpus.size() > 1 ? " on each" : "");
+  spdlog::info("job {}: started on GPU {} ({} {}, {} MiB reserved{})", id, fmt::join(gpus, ","),
+               job.worker != 0 ? "worker" : "pid", job.worker != 0 ? job.worker : launched.pid,
+               job.spec.vram_mb, gpus.size() > 1 ? " on each" : "");
+  if (job.worker != 0) {
+    Worker& w = workers_.at(job.worker);
+    if (w.state == core::WorkerState::busy) begin_run(w);  // warm; a new one runs it once ready
+  }
 }
 
 void Orchestrator::stop_job(JobId id, EndReason why) {
   auto it = running_.find(id);
   if (it == running_.end() || it->second.stop_reason != EndReason::none) return;
   it->second.stop_reason = why;
+  if (it->second.worker != 0) {
+    stop_worker_run(id, it->second);
+    return;
+  }
   executor_->signal_group(id, SIGTERM);
   it->second.kill =
       std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
@@ -142,16 +161,7 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   Job& job = active_.at(id);
   job.exit_code = status.exit_code;
   job.signal = status.signal;
-  double ran_s = static_cast<double>(now_ms() - job.started_at_ms) / 1000.0;
-  mean_run_s_ = 0.9 * mean_run_s_ + 0.1 * std::max(ran_s, 0.001);
-  if (status.exit_code == 0) {  // whole runs only: how long this task takes, for predictions
-    // Bounded: a flood of distinct parameters starts the averages afresh rather than grow them.
-    if (run_s_by_task_.size() >= 10'000) run_s_by_task_.clear();
-    for (const std::string& key : {job.spec.task, job.spec.task + "\n" + job.spec.params_json}) {
-      auto [avg, fresh] = run_s_by_task_.try_emplace(key, ran_s);
-      if (!fresh) avg->second = 0.7 * avg->second + 0.3 * std::max(ran_s, 0.001);
-    }
-  }
+  note_run_time(job, status.exit_code == 0);
 
   core::RunOutcome outcome = core::run_outcome(
       {.why = stop, .detail = std::move(stop_detail), .timeout_s = job.spec.timeout_s}, status);
@@ -185,6 +195,18 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
         finish(id, outcome.state, outcome.reason, outcome.error, std::move(read.output),
                ran_attempt);
       });
+}
+
+void Orchestrator::note_run_time(const Job& job, bool succeeded) {
+  double ran_s = static_cast<double>(now_ms() - job.started_at_ms) / 1000.0;
+  mean_run_s_ = 0.9 * mean_run_s_ + 0.1 * std::max(ran_s, 0.001);
+  if (!succeeded) return;  // whole runs only: how long this task takes, for predictions
+  // Bounded: a flood of distinct parameters starts the averages afresh rather than grow them.
+  if (run_s_by_task_.size() >= 10'000) run_s_by_task_.clear();
+  for (const std::string& key : {job.spec.task, job.spec.task + "\n" + job.spec.params_json}) {
+    auto [avg, fresh] = run_s_by_task_.try_emplace(key, ran_s);
+    if (!fresh) avg->second = 0.7 * avg->second + 0.3 * std::max(ran_s, 0.001);
+  }
 }
 
 void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::string error,
@@ -273,11 +295,24 @@ void Orchestrator::request_sample() {
   sampling_ = true;
   std::vector<gpu::JobProbe> probes;
   for (const auto& [id, r] : running_) {
+    // A run on a warm worker is measured as the worker's processes.
+    // (Its worker may be gone already while the run's end is being recorded.)
+    auto w = r.worker != 0 ? workers_.find(r.worker) : workers_.end();
+    std::string sim_dir = w != workers_.end() ? w->second.dir : r.job_dir;
     probes.push_back({.job = id,
                       .gpus = r.gpus,
                       .reservation_mb = r.reservation_mb,
                       .pgid = active_.at(id).pid,
-                      .sim_vram_file = gpu_kind_ == "sim" ? r.job_dir + "/sim-vram-mb" : ""});
+                      .sim_vram_file = gpu_kind_ == "sim" ? sim_dir + "/sim-vram-mb" : ""});
+  }
+  // Workers without a run: by their id negated (job ids are positive).
+  for (const auto& [wid, w] : workers_) {
+    if (w.job != 0) continue;
+    probes.push_back({.job = -wid,
+                      .gpus = {w.gpu},
+                      .reservation_mb = w.held_mb,
+                      .pgid = w.pid,
+                      .sim_vram_file = gpu_kind_ == "sim" ? w.dir + "/sim-vram-mb" : ""});
   }
   std::uint64_t seq = ++samples_started_;
   gpu_worker_.async_run(
@@ -327,8 +362,20 @@ void Orchestrator::on_sample(core::Result<gpu::GpuSample> s, std::uint64_t seq) 
       if (std::optional<std::int64_t> highest = r.highest_mb()) {
         Job& job = active_.at(id);
         job.peak_vram_mb = std::max(job.peak_vram_mb.value_or(0), *highest);
+        if (auto w = workers_.find(r.worker); w != workers_.end()) {
+          w->second.peak_mb = std::max(w->second.peak_mb, *highest);
+        }
       }
       guard_vram(id, r);
+    }
+    for (auto& [wid, w] : workers_) {
+      auto m = sample_.job_used_mb.find(-wid);
+      if (w.job != 0 || m == sample_.job_used_mb.end() || m->second.empty()) continue;
+      std::int64_t mb = m->second.begin()->second;
+      w.measured_mb = mb;
+      w.peak_mb = std::max(w.peak_mb, mb);
+      // Idle, a reading is what it holds; going (or still loading), it keeps the most seen.
+      w.held_mb = w.state == core::WorkerState::idle ? mb : std::max(w.held_mb, mb);
     }
   }
   schedule_soon();

@@ -77,6 +77,8 @@ constexpr const char* kMigrations[] = {
     // Retention finds the oldest ended jobs, and removes their keys, without a scan.
     R"(CREATE INDEX jobs_ended ON jobs(finished_at, id) WHERE state NOT IN ('queued', 'running');
        CREATE INDEX idempotency_keys_job ON idempotency_keys(job_id);)",
+    R"(ALTER TABLE jobs ADD COLUMN worker INTEGER NOT NULL DEFAULT 0;
+       ALTER TABLE jobs ADD COLUMN restart_requeued INTEGER NOT NULL DEFAULT 0;)",
 };
 static_assert(std::size(kMigrations) == JobStore::kSchemaVersion);
 
@@ -84,7 +86,8 @@ constexpr std::string_view kColumns =
     "id, state, reason, task, params, argv, cwd, env, vram_mb, priority, timeout_s, max_retries, "
     "gpu, attempt, submitted_at, queued_at, started_at, finished_at, exit_code, signal, error, "
     "peak_vram_mb, output, pid, pid_start_ticks, warnings, output_truncated, retry_delay_s, "
-    "after_ok, after_any, not_before, name, labels, owner, gpu_count, gpus";
+    "after_ok, after_any, not_before, name, labels, owner, gpu_count, gpus, worker, "
+    "restart_requeued";
 
 std::string encode_strings(const std::vector<std::string>& strings) {
   json::array a;
@@ -214,6 +217,8 @@ void bind_job(Stmt& s, const Job& j) {
   s.bind(i++, j.spec.owner);
   s.bind(i++, std::int64_t{j.spec.gpus});
   s.bind(i++, encode_ids(std::vector<std::int64_t>(j.gpus.begin(), j.gpus.end())));
+  s.bind(i++, j.worker);
+  s.bind(i++, std::int64_t{j.restart_requeued ? 1 : 0});
 }
 
 std::optional<int> opt_int(const Stmt& s, int col) {
@@ -261,6 +266,8 @@ Job read_job(const Stmt& s) {
   j.spec.gpus = static_cast<int>(s.int64(c++));
   for (std::int64_t g : decode_ids(s.text(c++)))
     j.gpus.push_back(static_cast<int>(g));
+  j.worker = s.int64(c++);
+  j.restart_requeued = s.int64(c++) != 0;
   if (j.gpus.empty() && j.gpu) j.gpus.push_back(*j.gpu);  // rows from before schema 10
   return j;
 }
@@ -652,6 +659,13 @@ core::Result<core::JobId> JobStore::max_id() {
   auto s = writer_db_.prepare(
       "SELECT max(COALESCE((SELECT MAX(id) FROM jobs), 0), "
       "COALESCE((SELECT value FROM counters WHERE name = 'max_purged_id'), 0))");
+  if (!s) return s.error();
+  if (s->step() != SQLITE_ROW) return core::Error{writer_db_.error()};
+  return s->int64(0);
+}
+
+core::Result<std::int64_t> JobStore::max_worker_id() {
+  auto s = writer_db_.prepare("SELECT COALESCE(MAX(worker), 0) FROM jobs");
   if (!s) return s.error();
   if (s->step() != SQLITE_ROW) return core::Error{writer_db_.error()};
   return s->int64(0);

@@ -17,6 +17,9 @@ class FakeExecutor final : public exec::Executor {
     return exec::Launched{.pid = 100000 + static_cast<pid_t>(spec.job), .start_ticks = 1};
   }
   void signal_group(core::JobId job, int sig) override { signals.emplace_back(job, sig); }
+  void redirect_stderr(core::JobId job, std::string_view path) override {
+    redirects.emplace_back(job, std::string(path));
+  }
   std::size_t running() const override { return running_.size(); }
   std::vector<exec::Survivor> survivors() override { return left_behind; }
   void adopt(const exec::Survivor& run, ExitHandler on_exit) override {
@@ -37,6 +40,7 @@ class FakeExecutor final : public exec::Executor {
 
   std::vector<exec::LaunchSpec> started;
   std::vector<std::pair<core::JobId, int>> signals;
+  std::vector<std::pair<core::JobId, std::string>> redirects;
   std::vector<exec::Survivor> left_behind;  // what survivors() reports
   std::vector<exec::Survivor> adopted;
   std::vector<std::pair<core::JobId, int>> released;

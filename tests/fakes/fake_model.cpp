@@ -4,7 +4,8 @@
 // starts helper processes in its process group, and ends with a result on stdout and in
 // OUT_DIR/result.json, or with the exit code it was told to fail with, or like a PyTorch run out
 // of GPU memory (--oom-below-mb N: when reserved less than N MiB). With --nvml-dir it also shows
-// itself to the fake NVML driver.
+// itself to the fake NVML driver. With --worker it is a warm worker instead
+// (fake_model_worker.cpp).
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -61,7 +62,10 @@ int usage() {
 
 }  // namespace
 
+int worker_main(int argc, char** argv);  // fake_model_worker.cpp
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--worker") return worker_main(argc, argv);
   double seconds = 1;
   long long vram_mb = 0;
   long long grow_to_mb = 0;

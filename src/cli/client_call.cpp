@@ -1,0 +1,51 @@
+#include "cli/client_call.hpp"
+
+#include <fmt/format.h>
+#include <boost/json.hpp>
+#include <iostream>
+
+#include "util/json_text.hpp"
+
+namespace vramq::cli {
+namespace json = boost::json;
+
+std::optional<Reply> call(const ClientOptions& c, std::string_view method, std::string_view target,
+                          std::string_view body, std::chrono::seconds timeout, const BodySink& sink,
+                          const Headers& headers) {
+  auto url = parse_server_url(c.server);
+  if (!url) {
+    std::cerr << "vramq: " << url.error().message << "\n";
+    return std::nullopt;
+  }
+  auto r = http_request(*url, method, target, body, c.token, timeout, sink, headers);
+  if (!r) {
+    std::cerr << "vramq: " << r.error().message << "\n";
+    return std::nullopt;
+  }
+  Reply reply{.status = r->status, .body = {}, .raw = r->body};
+  boost::system::error_code ec;
+  reply.body = json::parse(r->body, ec);
+  return reply;
+}
+
+std::string str(const json::value& v) {
+  if (v.is_string()) return std::string(v.get_string());
+  if (v.is_null()) return "-";
+  if (v.is_double()) return fmt::format("{}", v.get_double());  // 1 rather than JSON's 1E0
+  return util::to_json_text(v);
+}
+
+int report_error(const Reply& r) {
+  std::string detail = r.raw;
+  if (r.body.is_object()) {
+    const json::object& o = r.body.get_object();
+    if (auto* d = o.if_contains("detail")) detail = str(*d);
+  }
+  std::cerr << fmt::format("vramq: server answered {}: {}\n", r.status, detail);
+  if (r.status == 429 || r.status == 503 || r.status == 401 || r.status >= 500) {
+    return kExitUnreachable;
+  }
+  return kExitUsage;
+}
+
+}  // namespace vramq::cli
