@@ -10,7 +10,7 @@ export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_f
 
 .PHONY: deps build build-asan run test unit e2e format format-check tidy clean bench fuzz fuzz-replay
 
-FUZZ_TARGETS := fuzz_http_request fuzz_catalog fuzz_config fuzz_job_record
+FUZZ_TARGETS := fuzz_http_request fuzz_catalog fuzz_config fuzz_job_record fuzz_worker_protocol
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 120
 
@@ -34,6 +34,7 @@ run: build
 
 unit: build build-asan fuzz-replay
 	$(BUILD)/vramq-unit-tests
+	$(PYTEST) -q -p no:cacheprovider tests/python
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(ASAN_BUILD)/vramq-unit-tests
 
 # Every input in the fuzz corpus (tests/fuzz/corpus/TARGET/), crashes found included, run

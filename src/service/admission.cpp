@@ -151,6 +151,12 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
     job.spec.timeout_s = req.timeout_s.value_or(resolved->timeout_s);
   }
   job.spec.gpus = req.gpus;
+  if (req.gpus > 1 && worker_task(job.spec) != nullptr) {
+    return SubmitError{SubmitErrc::unprocessable, "gpus",
+                       fmt::format("gpus: task {} is served by warm workers, each on one GPU; "
+                                   "its jobs take gpus = 1",
+                                   job.spec.task)};
+  }
   std::vector<core::GpuView> views = gpu_views();
   if (req.gpus > static_cast<int>(views.size())) {
     return SubmitError{SubmitErrc::unprocessable, "gpus",
@@ -248,6 +254,8 @@ std::optional<SubmitError> Orchestrator::admission_refusal(const Job& job) const
 
 std::vector<int> Orchestrator::start_gpus_now(const Job& job) const {
   if (!job.spec.after_ok.empty() || !job.spec.after_any.empty()) return {};
+  // A warm worker's run depends on its workers too: never certain without a pass.
+  if (worker_task(job.spec) != nullptr) return {};
   std::vector<core::GpuView> views = gpu_views();
   for (std::size_t g = 0; g < views.size() && g < admitting_mb_.size(); ++g)
     views[g].committed_mb += admitting_mb_[g];
@@ -284,7 +292,8 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
                         .vram_mb = job->spec.vram_mb,
                         .queued_at_ms = now_ms(),
                         .held_gpus = {},
-                        .gpus = job->spec.gpus};
+                        .gpus = job->spec.gpus,
+                        .worker_task = worker_task_index(job->spec)};
   queue.insert(std::ranges::upper_bound(queue, probe, core::queue_before), probe);
   core::Decisions d = plan_now(queue);
   DryRun out{.vram_mb = job->spec.vram_mb};

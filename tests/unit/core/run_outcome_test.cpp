@@ -100,5 +100,35 @@ TEST(RunOutcome, OnlyOwnFailuresAreCheckedForGpuOom) {
   }
 }
 
+TEST(RunOutcome, RunsOnWarmWorkers) {
+  using K = WorkerRunEnd::Kind;
+  EXPECT_EQ(worker_run_outcome({}, {.kind = K::result}).state, JobState::succeeded);
+  RunOutcome e = worker_run_outcome({}, {.kind = K::error, .message = "bad image"});
+  EXPECT_EQ(e.reason, EndReason::worker_error);
+  EXPECT_EQ(e.error, "the worker reported an error: bad image");
+  EXPECT_FALSE(should_retry(e.state, e.reason, 1, 5)) << "it said a retry would fail too";
+  RunOutcome r = worker_run_outcome({}, {.kind = K::error, .message = "busy", .retryable = true});
+  EXPECT_EQ(r.reason, EndReason::worker_failed);
+  EXPECT_TRUE(should_retry(r.state, r.reason, 1, 1));
+  EXPECT_EQ(worker_run_outcome({}, {.kind = K::cancelled}).reason, EndReason::worker_error)
+      << "a cancel nobody asked for";
+  RunOutcome crash =
+      worker_run_outcome({}, {.kind = K::crashed, .message = "its worker 3 (a) was killed"});
+  EXPECT_EQ(crash, (RunOutcome{JobState::failed, EndReason::worker_crashed,
+                               "its worker 3 (a) was killed"}));
+  EXPECT_TRUE(failed_by_itself(crash.reason)) << "its log is read for an out-of-memory death";
+  EXPECT_EQ(worker_run_outcome(
+                {}, {.kind = K::crashed, .exit = {.log_limit = "stderr", .log_limit_bytes = 10}})
+                .reason,
+            EndReason::log_limit);
+  // A stop the server asked for decides, whatever came back.
+  for (K k : {K::result, K::error, K::cancelled, K::crashed}) {
+    EXPECT_EQ(worker_run_outcome({.why = EndReason::cancelled}, {.kind = k}).state,
+              JobState::cancelled);
+    EXPECT_EQ(worker_run_outcome({.why = EndReason::timeout, .timeout_s = 5}, {.kind = k}).state,
+              JobState::timed_out);
+  }
+}
+
 }  // namespace
 }  // namespace vramq::core

@@ -297,5 +297,82 @@ base_mb = 5000
   EXPECT_EQ(flat.default_mb, 5000);
 }
 
+TEST(TaskCatalog, WorkerTasks) {
+  constexpr std::string_view kWorkers = R"(
+[tasks.mesh]
+[tasks.mesh.worker]
+argv = ["{bin_dir}/serve-mesh", "--fp16"]
+keep_alive_s = -1
+max_workers = 2
+setup_timeout_s = 120
+requeue_on_restart = false
+[tasks.mesh.params]
+steps = { type = "int", min = 1, max = 100, default = 20 }
+[tasks.mesh.vram]
+base_mb = 6144
+
+[tasks.plain]
+argv = ["/bin/true"]
+[tasks.plain.worker]
+argv = ["/opt/w"]
+[tasks.plain.vram]
+base_mb = 1
+)";
+  auto c = TaskCatalog::parse(kWorkers, "/usr/lib/vramq");
+  ASSERT_TRUE(c) << c.error().message;
+  const TaskDef* t = c->find("mesh");
+  ASSERT_TRUE(t->worker);
+  EXPECT_EQ(t->worker->argv, (std::vector<std::string>{"/usr/lib/vramq/serve-mesh", "--fp16"}));
+  EXPECT_EQ(t->worker->keep_alive_s, -1);
+  EXPECT_EQ(t->worker->max_workers, 2);
+  EXPECT_EQ(t->worker->setup_timeout_s, 120);
+  EXPECT_FALSE(t->worker->requeue_on_restart);
+  EXPECT_EQ(t->argv, t->worker->argv) << "no argv of its own: its jobs show the worker's";
+  const TaskDef* d = c->find("plain");
+  EXPECT_EQ(d->worker->keep_alive_s, 300);
+  EXPECT_EQ(d->worker->max_workers, 1);
+  EXPECT_EQ(d->worker->setup_timeout_s, 600);
+  EXPECT_TRUE(d->worker->requeue_on_restart);
+  EXPECT_FALSE(c->find("mesh")->params.empty());
+
+  struct Bad {
+    std::string worker;
+    std::string says;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {R"(argv = ["/w", "{steps}"])", "takes no placeholders"},
+           {R"(argv = [])", "tasks.t.worker: argv must be a non-empty"},
+           {R"(argv = ["/w"]
+max_workers = 0)",
+            "tasks.t.worker.max_workers: must be from 1"},
+           {R"(argv = ["/w"]
+keep_alive_s = -2)",
+            "tasks.t.worker.keep_alive_s"},
+           {R"(argv = ["/w"]
+keep_alive_s = 1.5)",
+            "must be an integer"},
+           {R"(argv = ["/w"]
+requeue_on_restart = 1)",
+            "must be true or false"},
+           {R"(argv = ["/w"]
+replicas = 2)",
+            "replicas"},
+       }) {
+    std::string text = fmt::format(R"(
+[tasks.t]
+[tasks.t.worker]
+{}
+[tasks.t.params]
+steps = {{ type = "int", default = 1 }}
+[tasks.t.vram]
+base_mb = 1
+)",
+                                   b.worker);
+    auto r = TaskCatalog::parse(text, "/b");
+    ASSERT_FALSE(r) << b.worker;
+    EXPECT_NE(r.error().message.find(b.says), std::string::npos) << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace vramq::core
