@@ -73,8 +73,11 @@ class Executor {
                                                             ExitHandler on_exit) = 0;
   // Sends `sig` to every process of the job; a no-op for jobs no longer running.
   virtual void signal_group(core::JobId job, int sig) = 0;
-  // A warm worker's stderr goes to `path` from now on (a run's log); no-op for other runs.
-  virtual void redirect_stderr(core::JobId job, std::string_view path) = 0;
+  // A warm worker's stderr goes to `path` from now on (a run's log); `done` runs on the loop once
+  // its supervisor has switched (what the worker wrote before is in the old file). Never called
+  // when the run ends first (its exit is reported instead), or for other runs.
+  virtual void redirect_stderr(core::JobId job, std::string_view path,
+                               std::function<void()> done) = 0;
   virtual std::size_t running() const = 0;
 
   // Start-up only (blocking): the runs an earlier server left. Each must then be adopted (its

@@ -36,6 +36,9 @@ struct LocalExecutor::Run {
   std::string buffer;
   ExitHandler on_exit;
   SupervisorRecord last;  // the newest record it sent
+  // Stderr switches asked of a warm worker's supervisor, each done once the record counts it.
+  std::int64_t switches_asked = 0;
+  std::map<std::int64_t, std::function<void()>> switched;  // by the count that answers it
 };
 
 namespace {
@@ -324,7 +327,17 @@ void LocalExecutor::on_record(core::JobId job, std::string_view text) {
   if (!r) return;  // not from a supervisor of ours: ignored
   Run& run = *runs_.at(job);
   run.last = *r;
-  if (r->ended) deliver(job, status_of(*r, options_.log_limit_bytes));
+  if (r->ended) {
+    deliver(job, status_of(*r, options_.log_limit_bytes));
+    return;
+  }
+  // Stderr switches the supervisor has made: their callbacks, in order (each may end the run).
+  while (!run.switched.empty() && run.switched.begin()->first <= r->stderr_switches) {
+    std::function<void()> done = std::move(run.switched.begin()->second);
+    run.switched.erase(run.switched.begin());
+    if (done) done();
+    if (!runs_.contains(job)) return;
+  }
 }
 
 void LocalExecutor::on_disconnect(core::JobId job) {
@@ -361,9 +374,12 @@ void LocalExecutor::signal_group(core::JobId job, int sig) {
   ::send(it->second->socket.native_handle(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-void LocalExecutor::redirect_stderr(core::JobId job, std::string_view path) {
+void LocalExecutor::redirect_stderr(core::JobId job, std::string_view path,
+                                    std::function<void()> done) {
   auto it = runs_.find(job);
   if (it == runs_.end()) return;
+  Run& run = *it->second;
+  run.switched.emplace(++run.switches_asked, std::move(done));
   std::string line = stderr_line(path);
   ::send(it->second->socket.native_handle(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
 }

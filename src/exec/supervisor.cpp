@@ -513,15 +513,25 @@ void Supervisor::relay(int sig) {
 void Supervisor::switch_stderr(const std::string& path) {
   LogPipe& log = logs_[1];
   if (o_.stdio_fd < 0 || log.file_fd < 0) return;
-  // Written before the server's line was sent: in the pipe now, and the old file's.
-  copy_log(log, false);
+  // What the pipe holds was written before the server asked (the worker gets its next run only
+  // once this switch is answered): all of it goes to the old file, without waiting for more.
+  char buf[64 << 10];
+  for (;;) {
+    ssize_t n = ::read(log.read_fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    append(log, std::string_view(buf, static_cast<std::size_t>(n)));
+  }
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
                   static_cast<mode_t>(o_.log_mode));
-  if (fd < 0) return;  // the old file goes on; the server sees the disk's state on its own
-  ::close(log.file_fd);
-  log.file_fd = fd;
-  log.written = 0;  // each run's log has its own cap
-  log.capped = false;
+  if (fd >= 0) {  // else the old file goes on; the server sees the disk's state on its own
+    ::close(log.file_fd);
+    log.file_fd = fd;
+    log.written = 0;  // each run's log has its own cap
+    log.capped = false;
+  }
+  ++record_.stderr_switches;
+  send_record();
 }
 
 void Supervisor::accept_server() {

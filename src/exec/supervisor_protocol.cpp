@@ -35,6 +35,7 @@ std::string format_record(const SupervisorRecord& r) {
   add_number(out, "pid", r.pid);
   add_number(out, "pid_start_ticks", r.pid_start_ticks);
   add_number(out, "started_at_ms", r.started_at_ms);
+  if (r.stderr_switches > 0) add_number(out, "stderr_switches", r.stderr_switches);
   if (r.ended) {
     add_number(out, "ended_at_ms", r.ended_at_ms);
     if (r.exit_code) add_number(out, "exit_code", *r.exit_code);
@@ -107,6 +108,8 @@ std::optional<SupervisorRecord> parse_record(std::string_view text) {
     } else if (key == "orphaned") {
       ok = parse_number(value, flag) && (flag == 0 || flag == 1);
       r.orphaned = flag == 1;
+    } else if (key == "stderr_switches") {
+      ok = parse_number(value, r.stderr_switches);
     } else if (key == "log_limit") {
       ok = value == "stdout" || value == "stderr";
       r.log_limit = value;

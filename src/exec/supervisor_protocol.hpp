@@ -47,6 +47,9 @@ struct SupervisorRecord {
   bool orphaned = false;    // the supervisor ended the job: no server attached within the grace
   std::string log_limit;    // "stdout" or "stderr": that log reached its cap; the job was stopped
   std::int64_t ended_at_ms = 0;
+  // A warm worker: how many `stderr PATH` lines it has acted on (each is answered with the
+  // record, so that the server knows when a run's log is in place before it sends the run).
+  std::int64_t stderr_switches = 0;
   bool operator==(const SupervisorRecord&) const = default;
 };
 
@@ -66,7 +69,8 @@ std::string signal_line(int sig);
 std::optional<int> parse_signal_line(std::string_view line);
 
 // Server -> supervisor of a warm worker: its stderr goes to this file (appended) from now on; what
-// the pipe holds already goes to the file before. A run's stderr is its job's log.
+// the pipe holds already goes to the file before. A run's stderr is its job's log. Answered with
+// the record (stderr_switches one higher), also when the file could not be opened.
 std::string stderr_line(std::string_view path);
 std::optional<std::string> parse_stderr_line(std::string_view line);  // an absolute path
 

@@ -281,7 +281,8 @@ class Orchestrator {
     std::int64_t pid_start_ticks = 0;
     std::string dir;  // DATA_DIR/workers/ID: its own log (stderr between runs), its sim file
     std::unique_ptr<WorkerChannel> channel;
-    core::JobId job = 0;  // starting or busy: the run it serves
+    core::JobId job = 0;    // starting or busy: the run it serves
+    bool run_sent = false;  // busy: its `run` line is sent (after its log was switched)
     std::int64_t held_mb = 0;
     std::optional<std::int64_t> measured_mb;  // its use in the last reading
     std::int64_t peak_mb = 0;

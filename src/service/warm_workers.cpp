@@ -193,21 +193,43 @@ bool Orchestrator::start_on_worker(JobId id, WorkerId worker, int gpu,
 }
 
 void Orchestrator::begin_run(Worker& w) {
-  const Job& job = active_.at(w.job);
-  const Running& r = running_.at(w.job);
   w.state = WorkerState::busy;
   w.timer.reset();
   // The run's stderr is its job's log; its stdout is the protocol (the result becomes stdout.log).
-  executor_->redirect_stderr(run_key(w.id), log_path(r.job_dir, "stderr"));
-  std::int64_t deadline =
-      job.spec.timeout_s > 0 ? job.started_at_ms + job.spec.timeout_s * 1000 : 0;
-  w.channel->send(exec::run_line({.job = job.id,
-                                  .attempt = job.attempt,
-                                  .params_json = job.spec.params_json,
-                                  .job_dir = r.job_dir,
-                                  .deadline_ms = deadline,
-                                  .vram_mb = job.spec.vram_mb,
-                                  .env = job.spec.env}));
+  // The run goes to the worker only once the log is in place: nothing it writes for this run
+  // lands in the worker's own log, nothing from before in the run's.
+  WorkerId wid = w.id;
+  JobId id = w.job;
+  executor_->redirect_stderr(
+      run_key(wid), log_path(running_.at(id).job_dir, "stderr"), [this, wid, id] {
+        auto it = workers_.find(wid);
+        auto r = running_.find(id);
+        if (it == workers_.end() || it->second.job != id || r == running_.end()) {
+          return;  // the run ended meanwhile (its worker died)
+        }
+        const Job& job = active_.at(id);
+        if (r->second.stop_reason != EndReason::none) {
+          // Cancelled (or timed out) before it was sent: it ends here,
+          // and the worker is free for the next run.
+          core::RunOutcome outcome = core::worker_run_outcome({.why = r->second.stop_reason,
+                                                               .detail = r->second.stop_detail,
+                                                               .timeout_s = job.spec.timeout_s},
+                                                              {});
+          end_worker_run(id, &it->second, outcome.state, outcome.reason, std::move(outcome.error),
+                         {});
+          return;
+        }
+        it->second.run_sent = true;
+        std::int64_t deadline =
+            job.spec.timeout_s > 0 ? job.started_at_ms + job.spec.timeout_s * 1000 : 0;
+        it->second.channel->send(exec::run_line({.job = id,
+                                                 .attempt = job.attempt,
+                                                 .params_json = job.spec.params_json,
+                                                 .job_dir = r->second.job_dir,
+                                                 .deadline_ms = deadline,
+                                                 .vram_mb = job.spec.vram_mb,
+                                                 .env = job.spec.env}));
+      });
 }
 
 void Orchestrator::on_worker_message(WorkerId id, const exec::WorkerMessage& m) {
@@ -269,7 +291,8 @@ void Orchestrator::end_worker_run(JobId id, Worker* worker, JobState state, EndR
   std::string dir = rit->second.job_dir;
   if (worker != nullptr) {
     Worker& w = *worker;
-    executor_->redirect_stderr(run_key(w.id), w.dir + "/worker.log");
+    w.run_sent = false;
+    executor_->redirect_stderr(run_key(w.id), w.dir + "/worker.log", {});
     w.job = 0;
     // What it keeps between runs: its run's reservation until a reading taken while it is idle
     // says what it really holds.
@@ -474,6 +497,7 @@ void Orchestrator::stop_worker_run(JobId id, Running& r) {
     end_worker_run(id, &w, outcome.state, outcome.reason, std::move(outcome.error), {});
     return;
   }
+  if (!w.run_sent) return;  // its run is not sent yet: begin_run's answer ends it instead
   w.channel->send(exec::cancel_line(id));
   // A worker that does not answer within the grace is stopped, and the run with it.
   WorkerId wid = w.id;

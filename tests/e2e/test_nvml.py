@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, SLOW
+from conftest import BIN, SLOW, descendants, process_alive
 
 BUILD = Path(BIN).parent
 FAKE_MODEL = str(BUILD / "vramq-fake-model")
@@ -393,3 +393,54 @@ def test_memory_a_dead_job_leaves_is_foreign_until_the_driver_frees_it(make_serv
     ended = datetime.fromisoformat(a["finished_at"].replace("Z", "+00:00"))
     started = datetime.fromisoformat(b["started_at"].replace("Z", "+00:00"))
     assert (started - ended).total_seconds() >= 1.0, (a, b)  # waited for the memory to go
+
+
+def test_a_warm_worker_is_measured_as_its_own_and_its_memory_waits_for_the_driver(
+        make_server, gpus, tmp_path):
+    """A warm worker's processes are its own on the GPU (not foreign), idle or busy; unloaded for
+    another job, its memory counts until it has left the driver's process list, not when its
+    process exits (linger_ms: the driver frees it 1.5 s later)."""
+    (gpus.dir / "linger_ms").write_text(f"{int(1500 * SLOW)}\n")
+    gpus.devices(("GPU-11111111-aaaa", 24576, 300, "NVIDIA Fake L4"))
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text(f"""
+[tasks.warm]
+learn = false
+[tasks.warm.worker]
+argv = ["{FAKE_MODEL}", "--worker", "--nvml-dir", "{gpus.dir}", "--load-seconds", "0.1",
+        "--resident-mb", "14000"]
+[tasks.warm.params]
+seconds = {{ type = "float", default = 0.2 }}
+vram_mb = {{ type = "int", default = 15000 }}
+[tasks.warm.vram]
+base_mb = 15000
+""")
+    s = make_server("--gpus", "nvml", "--allow-raw-commands", "--gpu-poll-ms", "50",
+                    "--tasks", str(tasks), env=gpus.env())
+    run = s.wait_job(s.post("/v1/jobs", {"task": "warm"}).json()["id"])
+    assert run["state"] == "succeeded" and run["peak_vram_mb"] == 15000, run
+    idle = wait_for("the idle worker's reading", lambda: (
+        lambda w: w if w and w[0]["measured_mb"] == 14000 else None)(
+            s.get("/v1/workers").json()["workers"]))
+    assert idle[0]["resident_mb"] == 14000 and idle[0]["peak_mb"] == 15000, idle
+    g0 = s.get("/v1/gpus").json()["gpus"][0]
+    assert g0["foreign_mb"] == 300 and g0["committed_mb"] == 14000, g0
+    model = [p for p in descendants(idle[0]["pid"]) if process_alive(p)]
+    assert model
+    # 10 GB more: fits only once the idle worker is gone and the driver has freed its memory.
+    seen, gone_at = [], None
+    j = s.post("/v1/jobs", {"command": job_cmd(gpus, 10000, 0.2), "vram_mb": 10000}).json()
+    while s.job(j["id"])["state"] == "queued":
+        g = s.get("/v1/gpus").json()["gpus"][0]
+        seen.append(g["used_mb"])
+        if gone_at is None and not process_alive(model[0]):
+            gone_at = time.time()
+        time.sleep(0.02)
+    done = s.wait_job(j["id"])
+    assert done["state"] == "succeeded", done
+    assert s.get("/v1/workers").json()["workers"] == []
+    # The job started only after the driver stopped listing the worker's 14 GB.
+    assert gone_at is not None, "the worker's process was seen going"
+    started = datetime.fromisoformat(done["started_at"].replace("Z", "+00:00")).timestamp()
+    assert started - gone_at >= 1.0, (gone_at, done["started_at"])
+    assert max(seen) <= 300 + 14000, seen  # never both on the GPU

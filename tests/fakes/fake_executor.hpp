@@ -17,8 +17,10 @@ class FakeExecutor final : public exec::Executor {
     return exec::Launched{.pid = 100000 + static_cast<pid_t>(spec.job), .start_ticks = 1};
   }
   void signal_group(core::JobId job, int sig) override { signals.emplace_back(job, sig); }
-  void redirect_stderr(core::JobId job, std::string_view path) override {
+  void redirect_stderr(core::JobId job, std::string_view path,
+                       std::function<void()> done) override {
     redirects.emplace_back(job, std::string(path));
+    if (done) done();
   }
   std::size_t running() const override { return running_.size(); }
   std::vector<exec::Survivor> survivors() override { return left_behind; }

@@ -4,7 +4,8 @@
 // progress to stderr and OUT/result.json into the job's directory, and answers `result` with the
 // output text. Asked to, a run misbehaves as real ones do: `fail` = "error" (not retryable),
 // "retryable", "oom" (a CUDA out-of-memory error), "crash" (the process dies mid-run), "hang"
-// (it ignores cancel). It answers pings, and exits on `shutdown` or when its stdin ends.
+// (it ignores cancel). It answers pings, and exits on `shutdown` or when its stdin ends. With
+// --nvml-dir it also shows its use to the fake NVML driver.
 #include <poll.h>
 #include <unistd.h>
 
@@ -29,12 +30,23 @@ long long now_ms() {
       .count();
 }
 
+std::string nvml_dir;  // --nvml-dir: shown to the fake NVML driver too, as a real process is
+
+void write_atomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  std::ofstream(tmp, std::ios::trunc) << text;
+  std::rename(tmp.c_str(), path.c_str());
+}
+
 void report_vram(long long mb) {
+  if (!nvml_dir.empty()) {
+    const char* gpu = std::getenv("CUDA_VISIBLE_DEVICES");
+    write_atomically(nvml_dir + "/procs/" + std::to_string(getpid()),
+                     std::string(gpu != nullptr ? gpu : "none") + " " + std::to_string(mb) + "\n");
+  }
   const char* path = std::getenv("VRAMQ_SIM_VRAM_FILE");
   if (path == nullptr || *path == '\0') return;
-  std::string tmp = std::string(path) + ".tmp";
-  std::ofstream(tmp, std::ios::trunc) << mb << "\n";
-  std::rename(tmp.c_str(), path);
+  write_atomically(path, std::to_string(mb) + "\n");
 }
 
 void send(const std::string& line) {
@@ -98,6 +110,7 @@ int worker_main(int argc, char** argv) {
     if (arg == "--crash-on-load") crash_on_load = value == "1";
     if (arg == "--ignore-pings") ignore_pings = value == "1";
     if (arg == "--shutdown-seconds") shutdown_seconds = std::atof(value.c_str());
+    if (arg == "--nvml-dir") nvml_dir = value;
   }
   Lines lines;
   // The first line is `init`; anything else before it is ignored.

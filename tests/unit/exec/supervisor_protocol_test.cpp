@@ -110,5 +110,20 @@ TEST(SignalLines, RoundTripAndBounds) {
   EXPECT_FALSE(parse_signal_line("kill 9"));
 }
 
+TEST(WorkerSupervisor, StderrSwitchesAndTheirCountRoundTrip) {
+  SupervisorRecord w = running_record();
+  w.job = -7;  // a warm worker's run key: its id negated
+  w.stderr_switches = 41;
+  EXPECT_EQ(parse_record(format_record(w)), w);
+  EXPECT_EQ(stderr_line("/d/jobs/9/stderr.log"), "stderr /d/jobs/9/stderr.log\n");
+  EXPECT_EQ(parse_stderr_line("stderr /d/jobs/9/stderr.log"), "/d/jobs/9/stderr.log");
+  EXPECT_EQ(parse_stderr_line("stderr relative.log"), std::nullopt) << "absolute paths only";
+  EXPECT_EQ(parse_stderr_line(std::string_view("stderr /a\0b", 11)), std::nullopt);
+  EXPECT_EQ(parse_stderr_line("signal 9"), std::nullopt);
+  SupervisorRecord none = running_record();
+  none.job = 0;
+  EXPECT_EQ(parse_record(format_record(none)), std::nullopt) << "job 0 names nothing";
+}
+
 }  // namespace
 }  // namespace vramq::exec
