@@ -405,7 +405,7 @@ class Orchestrator {
                       std::string error, std::string output);
   // A run's duration, for predictions and Retry-After (whole successful runs per task).
   void note_run_time(const core::Job& job, bool succeeded);
-  void on_worker_exit(core::WorkerId id, exec::ExitStatus status);
+  void on_worker_exit(core::WorkerId id, const exec::ExitStatus& status);
   void worker_broken(core::WorkerId id, std::string why);  // kills it; its run fails
   void channel_lost(core::WorkerId id, std::string why);   // broken, or only closed (dying)
   void unload_worker(Worker& w, std::string why);

@@ -138,7 +138,7 @@ bool Orchestrator::start_on_worker(JobId id, WorkerId worker, int gpu,
                           .attempt = 1,
                           .gpus = {gpu},
                           .worker_stdio = true},
-                         [this, wid](exec::ExitStatus st) { on_worker_exit(wid, std::move(st)); });
+                         [this, wid](const exec::ExitStatus& st) { on_worker_exit(wid, st); });
     if (started) {
       launched = *started;
     } else {
@@ -329,7 +329,7 @@ void Orchestrator::end_worker_run(JobId id, Worker* worker, JobState state, EndR
       });
 }
 
-void Orchestrator::on_worker_exit(WorkerId id, exec::ExitStatus status) {
+void Orchestrator::on_worker_exit(WorkerId id, const exec::ExitStatus& status) {
   auto it = workers_.find(id);
   if (it == workers_.end()) return;
   Worker& w = it->second;
@@ -377,7 +377,7 @@ void Orchestrator::on_worker_exit(WorkerId id, exec::ExitStatus status) {
   ++finishing_;
   // The log's tail says what happened (and tells an out-of-memory death).
   file_worker_.async_run([log] { return exec::read_tail(log, 16 << 10); },
-                         [this, job, outcome](std::string tail) mutable {
+                         [this, job, outcome](const std::string& tail) mutable {
                            --finishing_;
                            if (!active_.contains(job)) return;
                            if (outcome.reason == EndReason::worker_crashed) {
