@@ -284,13 +284,29 @@ Planner::Decision Planner::offer(const QueuedJob& job) {
     if (task->resident >= task->max_workers || task->not_before_ms > now_ms_) {
       PendingReason why = task->resident < task->max_workers ? PendingReason::worker_backoff
                                                              : PendingReason::worker_busy;
-      // Its own idle worker lacks room for the run: others on that GPU may be unloaded for it.
+      // Its own idle worker lacks room for the run: it waits for VRAM there, and others on that
+      // GPU may be unloaded for it.
       for (const IdleWorker& w : workers_.idle) {
-        if (w.task == job.worker_task &&
-            make_room(job.vram_mb - w.held_mb, 1, job.worker_task, w.gpu)) {
+        if (w.task != job.worker_task) continue;
+        why = PendingReason::vram;
+        if (make_room(job.vram_mb - w.held_mb, 1, job.worker_task, w.gpu)) {
           why = PendingReason::worker_unloading;
           break;
         }
+      }
+      // Its idle worker cannot grow where it is, but a new one would fit elsewhere: the least
+      // recently used of its idle workers makes way (else the run could wait on a full GPU
+      // while another stands empty).
+      if (why == PendingReason::vram && task->not_before_ms <= now_ms_ &&
+          best_fit(gpus_, job.vram_mb) >= 0) {
+        auto own = std::ranges::min_element(workers_.idle, {}, [&](const IdleWorker& w) {
+          return std::pair(w.task != job.worker_task, w.last_used_ms);
+        });
+        auto pos = static_cast<std::size_t>(std::ranges::find(index_, own->gpu) - index_.begin());
+        workers_.unloading_mb[pos] += own->held_mb;
+        evictions_.push_back(own->id);
+        workers_.idle.erase(own);
+        why = PendingReason::worker_unloading;
       }
       return {.start = std::nullopt,
               .pending = PendingDecision{.job = job.id,

@@ -433,6 +433,7 @@ json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus, std::int6
     for (core::JobId id : g.jobs)
       jobs.emplace_back(id);
     o["jobs"] = std::move(jobs);
+    o["workers"] = json::array(g.workers.begin(), g.workers.end());
     json::array foreign;
     for (const gpu::GpuProcess& p : g.info.foreign_processes) {
       foreign.push_back(json::object{

@@ -264,6 +264,9 @@ std::vector<GpuStatus> Orchestrator::gpus() const {
         s.jobs.push_back(id);
       }
     }
+    for (const auto& [id, w] : workers_) {
+      if (w.gpu == static_cast<int>(i)) s.workers.push_back(id);
+    }
     out.push_back(std::move(s));
   }
   return out;

@@ -142,6 +142,7 @@ struct GpuStatus {
   std::int64_t committed_mb = 0;  // sum of max(reservation, measured)
   std::int64_t available_mb = 0;  // what admission may still give (>= 0)
   std::vector<core::JobId> jobs;
+  std::vector<core::WorkerId> workers;  // warm workers resident on it (GET /v1/workers)
   bool known = true;
 };
 

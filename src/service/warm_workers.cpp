@@ -455,8 +455,9 @@ void Orchestrator::arm_idle(Worker& w) {
   if (keep >= 0) {
     w.timer = std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(keep));
     w.timer->async_wait([this, id, keep](const boost::system::error_code& e) {
+      if (e) return;  // cancelled: `this` may be going
       auto it = workers_.find(id);
-      if (e || it == workers_.end() || it->second.state != WorkerState::idle) return;
+      if (it == workers_.end() || it->second.state != WorkerState::idle) return;
       unload_worker(it->second, fmt::format("idle for {} s (keep_alive_s)", keep));
       schedule_soon();
     });

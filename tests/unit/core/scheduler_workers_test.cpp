@@ -135,6 +135,23 @@ TEST(SchedulerWorkers, ARunOfAnIdleWorkersTaskIsServedByItNotByEvictingIt) {
   EXPECT_EQ(pending(d, 1)->reason, PendingReason::worker_unloading);
 }
 
+TEST(SchedulerWorkers, AnIdleWorkerWithoutRoomForTheRunMakesWayOrWaitsForVram) {
+  // Its task's only worker is idle but its GPU lacks the 6 GiB the run adds, and nothing there
+  // can be unloaded. With another GPU empty, the worker is unloaded so that a new one starts
+  // there; with none, the run waits for VRAM (not for a busy worker).
+  WorkerView w{.tasks = {{.max_workers = 1, .resident = 1, .not_before_ms = 0}},
+               .idle = {idle(1, 0, 0, 8 * kGiB, 100)},
+               .unloading_mb = {}};
+  Decisions d =
+      run({gpu(0, 24 * kGiB, 20 * kGiB), gpu(1, 24 * kGiB, 0)}, {job(1, 14 * kGiB, 0)}, w);
+  EXPECT_TRUE(d.starts.empty());
+  EXPECT_EQ(d.evictions, (std::vector<WorkerId>{1}));
+  EXPECT_EQ(pending(d, 1)->reason, PendingReason::worker_unloading);
+  d = run({gpu(0, 24 * kGiB, 20 * kGiB), gpu(1, 24 * kGiB, 16 * kGiB)}, {job(1, 14 * kGiB, 0)}, w);
+  EXPECT_TRUE(d.evictions.empty());
+  EXPECT_EQ(pending(d, 1)->reason, PendingReason::vram);
+}
+
 TEST(SchedulerWorkers, HeldAndUnknownGpusGiveNothingToWarmRunsThatNeedMore) {
   WorkerView w{.tasks = {{.max_workers = 1, .resident = 1, .not_before_ms = 0}},
                .idle = {idle(1, 0, 0, 4 * kGiB, 100)},
