@@ -93,6 +93,28 @@ def test_fifty_runs_load_the_model_once(make_server, tmp_path):
     assert all(j["worker"] == w["id"] for j in listed)
     r = s.cli("workers")
     assert r.returncode == 0 and "idle" in r.stdout and " a " in r.stdout, r.stdout + r.stderr
+    assert s.get("/v1/gpus").json()["gpus"][0]["workers"] == [w["id"]]
+    r = s.cli("workers", "unload", str(w["id"]))
+    assert r.returncode == 0 and "unloading" in r.stdout, r.stdout + r.stderr
+    eventually(lambda: workers(s) == [], 10, "unloaded by the CLI")
+    r = s.cli("workers", "unload", str(w["id"]))
+    assert r.returncode == 2 and "no such worker" in r.stderr, r.stderr
+
+
+def test_only_an_admin_token_unloads_a_worker(make_server, tmp_path):
+    tokens = tmp_path / "tokens"
+    tokens.write_text("alice-token-0123456789:alice\nroot-token-0123456789a:root:admin\n")
+    s = make_server("--gpus", "sim:24GiB", "--token-file", str(tokens), "--tasks",
+                    catalog(tmp_path, load_s=0.1))
+    alice = {"Authorization": "Bearer alice-token-0123456789"}
+    root = {"Authorization": "Bearer root-token-0123456789a"}
+    j = s.post("/v1/jobs", {"task": "a"}, headers=alice).json()["id"]
+    assert s.get(f"/v1/jobs/{j}?wait=30", headers=alice).json()["state"] == "succeeded"
+    assert s.get("/v1/workers").status_code == 401
+    (w,) = s.get("/v1/workers", headers=alice).json()["workers"]
+    r = s.delete(f"/v1/workers/{w['id']}", headers=alice)
+    assert r.status_code == 403 and "admin" in r.json()["detail"], r.text
+    assert s.delete(f"/v1/workers/{w['id']}", headers=root).status_code == 202
 
 
 def test_alternating_tasks_evict_the_idle_worker_and_never_overcommit(make_server, tmp_path):
@@ -204,6 +226,17 @@ def test_workers_that_keep_crashing_back_off(make_server, tmp_path):
         s.log_path.read_text())]
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert len(gaps) == 3 and gaps[-1] >= 1.5, gaps  # 1 s, 2 s, 4 s
+
+
+def test_a_worker_that_does_not_get_ready_in_time_is_stopped(make_server, tmp_path):
+    text = open(catalog(tmp_path, load_s=60)).read().replace("setup_timeout_s = 30",
+                                                            "setup_timeout_s = 1")
+    (tmp_path / "slow.toml").write_text(text)
+    s = make_server("--gpus", "sim:24GiB", "--tasks", str(tmp_path / "slow.toml"))
+    j = s.wait_job(s.submit("a").json()["id"], timeout=20)
+    assert j["reason"] == "worker_crashed", j
+    assert "did not say ready within 1 s (setup_timeout_s)" in j["error"], j
+    eventually(lambda: workers(s) == [], 10, "the stuck worker is gone")
 
 
 def test_cancel_and_timeout_of_runs_on_a_worker(make_server, tmp_path):
