@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "fake_model.hpp"
+
 namespace {
 
 long long now_ms() {
@@ -27,10 +29,6 @@ long long now_ms() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-// With --nvml-dir (the fake NVML's state directory), the use is also published where the fake
-// driver reads it: procs/<pid> = "<the GPU's UUID from CUDA_VISIBLE_DEVICES> <MiB>".
-std::string nvml_dir;
 
 void write_atomically(const std::string& path, const std::string& text) {
   std::string tmp = path + ".tmp";
@@ -40,6 +38,12 @@ void write_atomically(const std::string& path, const std::string& text) {
   }
   std::rename(tmp.c_str(), path.c_str());  // atomic: the reader never sees a half-written line
 }
+
+}  // namespace
+
+namespace fake_model {
+
+std::string nvml_dir;
 
 void report_vram(long long mb) {
   if (!nvml_dir.empty()) {
@@ -52,6 +56,13 @@ void report_vram(long long mb) {
   write_atomically(path, std::to_string(mb) + "\n");
 }
 
+}  // namespace fake_model
+
+namespace {
+
+using fake_model::nvml_dir;
+using fake_model::report_vram;
+
 int usage() {
   std::fprintf(stderr,
                "usage: vramq-fake-model [--seconds S] [--vram-mb N|reservation] [--grow-to-mb N] "
@@ -61,8 +72,6 @@ int usage() {
 }
 
 }  // namespace
-
-int worker_main(int argc, char** argv);  // fake_model_worker.cpp
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--worker") return worker_main(argc, argv);

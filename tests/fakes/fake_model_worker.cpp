@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "exec/worker_protocol.hpp"
+#include "fake_model.hpp"
 
 namespace {
 
@@ -30,24 +31,7 @@ long long now_ms() {
       .count();
 }
 
-std::string nvml_dir;  // --nvml-dir: shown to the fake NVML driver too, as a real process is
-
-void write_atomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  std::ofstream(tmp, std::ios::trunc) << text;
-  std::rename(tmp.c_str(), path.c_str());
-}
-
-void report_vram(long long mb) {
-  if (!nvml_dir.empty()) {
-    const char* gpu = std::getenv("CUDA_VISIBLE_DEVICES");
-    write_atomically(nvml_dir + "/procs/" + std::to_string(getpid()),
-                     std::string(gpu != nullptr ? gpu : "none") + " " + std::to_string(mb) + "\n");
-  }
-  const char* path = std::getenv("VRAMQ_SIM_VRAM_FILE");
-  if (path == nullptr || *path == '\0') return;
-  write_atomically(path, std::to_string(mb) + "\n");
-}
+using fake_model::report_vram;
 
 void send(const std::string& line) {
   std::fwrite(line.data(), 1, line.size(), stdout);
@@ -110,7 +94,7 @@ int worker_main(int argc, char** argv) {
     if (arg == "--crash-on-load") crash_on_load = value == "1";
     if (arg == "--ignore-pings") ignore_pings = value == "1";
     if (arg == "--shutdown-seconds") shutdown_seconds = std::atof(value.c_str());
-    if (arg == "--nvml-dir") nvml_dir = value;
+    if (arg == "--nvml-dir") fake_model::nvml_dir = value;
   }
   Lines lines;
   // The first line is `init`; anything else before it is ignored.
