@@ -117,6 +117,7 @@ def serve(worker, stdin=None, stdout=None):
     worker._send = send
     runs = []              # run commands for the main thread, in order
     more = threading.Condition()
+    cancelled = set()      # jobs vramq asked to stop (also before their run has begun here)
     state = {"done": False, "shutdown": False}
 
     def read():
@@ -134,8 +135,10 @@ def serve(worker, stdin=None, stdout=None):
             if kind == "ping":
                 send({"type": "pong", "seq": msg.get("seq", 0)})
             elif kind == "cancel":
-                if msg.get("job") == worker.job_id:
-                    worker._cancel.set()
+                with more:
+                    cancelled.add(msg.get("job"))
+                    if msg.get("job") == worker.job_id:
+                        worker._cancel.set()
             elif kind in ("init", "run"):
                 with more:
                     runs.append(msg)
@@ -181,9 +184,13 @@ def serve(worker, stdin=None, stdout=None):
         if cmd.get("type") != "run":
             continue
         job = cmd.get("job")
-        worker.job_id = job
+        with more:  # one step for the reader: a cancel is never lost between the two
+            worker.job_id = job
+            worker._cancel.clear()
+            if job in cancelled:
+                cancelled.discard(job)
+                worker._cancel.set()
         worker.deadline_ms = cmd.get("deadline_ms", 0)
-        worker._cancel.clear()
         try:
             out = worker.run(cmd.get("params", {}), cmd.get("job_dir", "."))
             if worker._cancel.is_set():
@@ -203,7 +210,9 @@ def serve(worker, stdin=None, stdout=None):
                 reply = {"type": "error", "job": job, "message": message, "retryable": retryable}
         # What the run wrote goes to its log before vramq hears that it ended.
         sys.stderr.flush()
-        worker.job_id = None
+        with more:
+            worker.job_id = None
+            cancelled.discard(job)
         send(reply)
     try:
         worker.teardown()

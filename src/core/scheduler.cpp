@@ -355,7 +355,16 @@ Planner::Decision Planner::offer(const QueuedJob& job) {
   // fit (none when even all of them would not).
   if (!workers_.idle.empty() ||
       std::ranges::any_of(workers_.unloading_mb, [](auto mb) { return mb > 0; })) {
-    if (make_room(job.vram_mb, std::max(1, job.gpus), job.worker_task, -1)) {
+    // A run whose task has an idle worker: room for what it adds there comes first (no second
+    // load of the model), then room for a new worker anywhere.
+    bool waits = false;
+    for (std::size_t i = 0; i < workers_.idle.size() && task != nullptr && !waits; ++i) {
+      const IdleWorker& w = workers_.idle[i];
+      if (w.task == job.worker_task) {
+        waits = make_room(job.vram_mb - w.held_mb, 1, job.worker_task, w.gpu);
+      }
+    }
+    if (waits || make_room(job.vram_mb, std::max(1, job.gpus), job.worker_task, -1)) {
       pending.reason = PendingReason::worker_unloading;
     }
   }

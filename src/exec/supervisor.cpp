@@ -515,12 +515,15 @@ void Supervisor::switch_stderr(const std::string& path) {
   if (o_.stdio_fd < 0 || log.file_fd < 0) return;
   // What the pipe holds was written before the server asked (the worker gets its next run only
   // once this switch is answered): all of it goes to the old file, without waiting for more.
+  // Bounded (a pipe holds 64 KiB unless the worker grew it): a worker that writes without end
+  // cannot keep the supervisor from its signals and deadlines.
   char buf[64 << 10];
-  for (;;) {
+  for (int round = 0; round < 16;) {
     ssize_t n = ::read(log.read_fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     append(log, std::string_view(buf, static_cast<std::size_t>(n)));
+    ++round;
   }
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
                   static_cast<mode_t>(o_.log_mode));

@@ -291,7 +291,8 @@ class Orchestrator {
     std::int64_t started_at_ms = 0;
     std::int64_t last_used_ms = 0;  // its last run's end, or when it became ready
     std::string unload_reason;
-    std::string failure;  // why it was killed (it broke the protocol or hung): its run's error
+    std::string failure;    // why it was killed (it broke the protocol or hung): its run's error
+    bool abnormal = false;  // it broke, hung or closed its stdout: its exit counts as a crash
     std::uint64_t pings_sent = 0;
     std::uint64_t last_pong = 0;
     std::unique_ptr<boost::asio::steady_timer> timer;  // setup deadline, keep-alive or kill
@@ -410,7 +411,8 @@ class Orchestrator {
   void worker_broken(core::WorkerId id, std::string why);  // kills it; its run fails
   void channel_lost(core::WorkerId id, std::string why);   // broken, or only closed (dying)
   void unload_worker(Worker& w, std::string why);
-  void arm_idle(Worker& w);  // keep-alive and pings while idle
+  void arm_idle(Worker& w);   // keep-alive and pings while idle
+  void arm_pings(Worker& w);  // pings while idle; one unanswered by the next: broken
   void ping(core::WorkerId id);
   void stop_worker_run(core::JobId id, Running& r);  // cancel, then the kill after the grace
   void release_workers_on_drain();

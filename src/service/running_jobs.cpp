@@ -100,6 +100,10 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
   job.signal.reset();
   store_->save(job);
   Running r{.gpus = gpus, .reservation_mb = job.spec.vram_mb, .job_dir = dir, .worker = job.worker};
+  // A run on a warm worker carries all the worker holds (more than the run's reservation when
+  // the model stays larger): the ledger never drops below it, and enforcement judges against it.
+  if (job.worker != 0)
+    r.reservation_mb = std::max(r.reservation_mb, workers_.at(job.worker).held_mb);
   if (job.spec.timeout_s > 0) {
     r.timeout =
         std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(job.spec.timeout_s));

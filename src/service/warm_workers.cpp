@@ -99,7 +99,7 @@ bool Orchestrator::start_on_worker(JobId id, WorkerId worker, int gpu,
     Worker& w = workers_.at(worker);
     w.state = WorkerState::busy;
     w.job = id;
-    w.timer.reset();  // no keep-alive while it serves
+    w.timer.reset();  // no keep-alive or pings while it serves: its run has its own timeout
     w.ping_timer.reset();
     job.worker = worker;
     return true;
@@ -263,7 +263,12 @@ void Orchestrator::on_worker_message(WorkerId id, const exec::WorkerMessage& m) 
     case T::cancelled:
       break;
   }
-  // A late answer for a run that has already ended here (after a cancel) is ignored.
+  if (w.state == WorkerState::busy && w.run_sent && m.job != w.job) {
+    // Every run it was sent ends with its answer or its death: another job's id is a lie.
+    worker_broken(id, fmt::format("it answered for job {} while serving job {}", m.job, w.job));
+    return;
+  }
+  // An answer for a run that has already ended here is ignored.
   if (w.state != WorkerState::busy || m.job != w.job) return;
   Running& r = running_.at(w.job);
   core::WorkerRunEnd end{.kind = m.type == T::result  ? core::WorkerRunEnd::Kind::result
@@ -336,7 +341,7 @@ void Orchestrator::on_worker_exit(WorkerId id, const exec::ExitStatus& status) {
   executor_->release(run_key(id), 1);
   std::string what = w.failure.empty() ? describe_exit(status) : w.failure;
   WorkerState was = w.state;
-  if (was == WorkerState::unloading) {
+  if (was == WorkerState::unloading && !w.abnormal) {
     spdlog::info("worker {} ({}): unloaded ({})", id, w.task, w.unload_reason);
   } else {
     spdlog::warn("worker {} ({}) {} while {}", id, w.task, what, state_name(was));
@@ -347,7 +352,7 @@ void Orchestrator::on_worker_exit(WorkerId id, const exec::ExitStatus& status) {
     h.not_before_ms = now_ms() + core::host_failure_backoff_ms(h.crashes);
   }
   // Its memory stays counted until a reading begun after its exit.
-  std::int64_t last_mb = w.measured_mb.value_or(0);
+  std::int64_t last_mb = std::max(w.measured_mb.value_or(0), w.held_mb);
   if (w.job != 0) {
     if (auto r = running_.find(w.job); r != running_.end())
       last_mb = r->second.highest_mb().value_or(0);
@@ -405,6 +410,12 @@ void Orchestrator::channel_lost(WorkerId id, std::string why) {
   // Its stdout closed: it is most likely dying, and its exit says how. One that lives on
   // without its stdout is stopped after the grace.
   spdlog::debug("worker {} ({}): {}", id, w.task, why);
+  w.abnormal = true;
+  if (w.state == WorkerState::idle) {  // no run may go to it any more
+    w.state = WorkerState::unloading;
+    w.unload_reason = why;
+    w.ping_timer.reset();
+  }
   w.timer = std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
   w.timer->async_wait([this, id, why = std::move(why)](const boost::system::error_code& e) mutable {
     if (!e) worker_broken(id, std::move(why));
@@ -417,6 +428,11 @@ void Orchestrator::worker_broken(WorkerId id, std::string why) {
   Worker& w = it->second;
   if (!w.failure.empty()) return;
   spdlog::warn("worker {} ({}): {}; stopping it", id, w.task, why);
+  w.abnormal = true;
+  if (w.state == WorkerState::idle) {  // never shown idle, never given a run again
+    w.state = WorkerState::unloading;
+    w.unload_reason = why;
+  }
   w.failure = std::move(why);
   w.timer.reset();
   w.ping_timer.reset();
@@ -462,6 +478,11 @@ void Orchestrator::arm_idle(Worker& w) {
       schedule_soon();
     });
   }
+  arm_pings(w);
+}
+
+void Orchestrator::arm_pings(Worker& w) {
+  WorkerId id = w.id;
   w.last_pong = w.pings_sent;  // a new period: the answer to the next ping is what counts
   w.ping_timer =
       std::make_unique<asio::steady_timer>(ioc_, std::chrono::milliseconds(config_.worker_ping_ms));
@@ -479,6 +500,7 @@ void Orchestrator::ping(WorkerId id) {
     return;
   }
   w.channel->send(exec::ping_line(++w.pings_sent));
+  if (!w.ping_timer) return;  // the send found it broken (it does not read its stdin)
   w.ping_timer->expires_after(std::chrono::milliseconds(config_.worker_ping_ms));
   w.ping_timer->async_wait([this, id](const boost::system::error_code& e) {
     if (!e) ping(id);
@@ -489,19 +511,31 @@ void Orchestrator::stop_worker_run(JobId id, Running& r) {
   auto it = workers_.find(r.worker);
   if (it == workers_.end()) return;
   Worker& w = it->second;
+  WorkerId wid = w.id;
   if (w.state == WorkerState::starting) {
-    // Nothing runs yet: the job ends now, and the worker finishes loading for the next run.
-    core::RunOutcome outcome = core::worker_run_outcome(
-        {.why = r.stop_reason, .detail = r.stop_detail, .timeout_s = active_.at(id).spec.timeout_s},
-        {});
-    w.held_mb = active_.at(id).spec.vram_mb;
-    end_worker_run(id, &w, outcome.state, outcome.reason, std::move(outcome.error), {});
+    // Nothing runs yet: the job ends, and the worker finishes loading for the next run. Posted:
+    // the caller may be walking running_ (a reading's enforcement).
+    asio::post(ioc_, [this, id, wid] {
+      auto w2 = workers_.find(wid);
+      auto r2 = running_.find(id);
+      if (w2 == workers_.end() || w2->second.job != id || r2 == running_.end() ||
+          w2->second.state != WorkerState::starting) {
+        return;  // ready meanwhile: its run went out and its cancel follows the usual way
+      }
+      core::RunOutcome outcome =
+          core::worker_run_outcome({.why = r2->second.stop_reason,
+                                    .detail = r2->second.stop_detail,
+                                    .timeout_s = active_.at(id).spec.timeout_s},
+                                   {});
+      w2->second.held_mb = active_.at(id).spec.vram_mb;
+      end_worker_run(id, &w2->second, outcome.state, outcome.reason, std::move(outcome.error), {});
+    });
     return;
   }
-  if (!w.run_sent) return;  // its run is not sent yet: begin_run's answer ends it instead
-  w.channel->send(exec::cancel_line(id));
-  // A worker that does not answer within the grace is stopped, and the run with it.
-  WorkerId wid = w.id;
+  // Not sent yet: begin_run's answer ends it instead. Sent: the worker is asked to stop it.
+  if (w.run_sent) w.channel->send(exec::cancel_line(id));
+  // A worker that does not answer (or whose log switch is never answered) within the grace is
+  // stopped, and the run with it.
   r.kill = std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
   r.kill->async_wait([this, wid](const boost::system::error_code& e) {
     if (!e) {

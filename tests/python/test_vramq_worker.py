@@ -124,6 +124,12 @@ def test_pings_are_answered_during_a_run_and_cancel_stops_it(worker, tmp_path):
     t0 = time.time()
     assert worker.recv() == {"type": "cancelled", "job": 5}
     assert time.time() - t0 < 1.5
+    # A cancel that overtakes its run (read before the run begins) is not lost.
+    worker.send(type="cancel", job=6)
+    worker.send(type="run", job=6, params={"mode": "slow"}, job_dir=str(tmp_path))
+    t0 = time.time()
+    assert worker.recv() == {"type": "cancelled", "job": 6}
+    assert time.time() - t0 < 1.0
 
 
 def test_shutdown_and_end_of_input_exit_cleanly(worker, tmp_path):

@@ -152,6 +152,20 @@ TEST(SchedulerWorkers, AnIdleWorkerWithoutRoomForTheRunMakesWayOrWaitsForVram) {
   EXPECT_EQ(pending(d, 1)->reason, PendingReason::vram);
 }
 
+TEST(SchedulerWorkers, RoomForWhatARunAddsToItsIdleWorkerComesBeforeANewWorker) {
+  // 24 GiB: its task's idle worker holds 10, another task's 6, 8 free; the run needs 20. A new
+  // worker (20) would not fit even with the other gone (14), but the run adds only 10 to its own
+  // worker: unloading the other makes that fit, although max_workers would allow a second one.
+  WorkerView w{.tasks = {{.max_workers = 2, .resident = 1, .not_before_ms = 0},
+                         {.max_workers = 1, .resident = 1, .not_before_ms = 0}},
+               .idle = {idle(1, 0, 0, 10 * kGiB, 100), idle(2, 1, 0, 6 * kGiB, 500)},
+               .unloading_mb = {}};
+  Decisions d = run({gpu(0, 24 * kGiB, 16 * kGiB)}, {job(1, 20 * kGiB, 0)}, w);
+  EXPECT_TRUE(d.starts.empty());
+  EXPECT_EQ(d.evictions, (std::vector<WorkerId>{2}));
+  EXPECT_EQ(pending(d, 1)->reason, PendingReason::worker_unloading);
+}
+
 TEST(SchedulerWorkers, HeldAndUnknownGpusGiveNothingToWarmRunsThatNeedMore) {
   WorkerView w{.tasks = {{.max_workers = 1, .resident = 1, .not_before_ms = 0}},
                .idle = {idle(1, 0, 0, 4 * kGiB, 100)},
