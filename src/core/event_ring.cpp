@@ -1,0 +1,42 @@
+#include "core/event_ring.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace vramq::core {
+
+std::string_view to_string(EventType t) {
+  constexpr std::array<std::string_view, 3> kNames = {"job", "gpu", "worker"};
+  return kNames.at(static_cast<std::size_t>(t));
+}
+
+EventRing::EventRing(std::size_t capacity) : capacity_(std::max<std::size_t>(1, capacity)) {}
+
+std::uint64_t EventRing::publish(EventType type, JobId job, std::string data) {
+  if (events_.size() == capacity_) events_.pop_front();
+  std::uint64_t id = next_id_++;
+  events_.push_back({.id = id, .type = type, .job = job, .data = std::move(data)});
+  return id;
+}
+
+EventRing::Read EventRing::read(std::uint64_t after, std::size_t max,
+                                const std::function<bool(const Event&)>& keep) const {
+  Read out{.events = {}, .reset = false, .last_seen = after};
+  if (after > last_id()) {  // ids this ring never gave: another server's, before a restart
+    out.reset = true;
+    out.last_seen = last_id();
+    return out;
+  }
+  std::uint64_t first = events_.empty() ? next_id_ : events_.front().id;
+  if (after + 1 < first) out.reset = true;  // the events in between are gone
+  // Consecutive ids: the first event after `after` is found by arithmetic, not a search.
+  std::size_t at = after + 1 <= first ? 0 : static_cast<std::size_t>(after + 1 - first);
+  for (; at < events_.size() && out.events.size() < max; ++at) {
+    const Event& e = events_[at];
+    out.last_seen = e.id;
+    if (!keep || keep(e)) out.events.push_back(&e);
+  }
+  return out;
+}
+
+}  // namespace vramq::core

@@ -1,0 +1,59 @@
+#pragma once
+// The server's one stream of events (issue 13): every state change is published once, with an id
+// that only grows, into a bounded ring. Readers (GET /v1/events) ask for what came after the last
+// id they saw and get exactly the missed events, or `reset` when some of them have already
+// fallen out of the ring (then they start again from a fresh view). Publishing is an append and,
+// once the ring is full, the drop of its oldest event: no reader can slow it down or make it
+// grow. Pure data structure, no I/O; the event's payload is opaque text (JSON, made by the
+// publisher). Not thread-safe: the orchestrator's loop owns it.
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/job.hpp"
+
+namespace vramq::core {
+
+enum class EventType { job, gpu, worker };
+std::string_view to_string(EventType t);
+
+struct Event {
+  std::uint64_t id = 0;  // 1, 2, 3, ... in publishing order
+  EventType type = EventType::job;
+  JobId job = 0;  // job events: the job (for ?job= filters); else 0
+  std::string data;
+};
+
+class EventRing {
+ public:
+  explicit EventRing(std::size_t capacity);
+
+  // Appends an event; returns its id. The oldest event goes once `capacity` are held.
+  std::uint64_t publish(EventType type, JobId job, std::string data);
+
+  // The id of the newest event (0: none yet).
+  std::uint64_t last_id() const { return next_id_ - 1; }
+  std::size_t size() const { return events_.size(); }
+
+  struct Read {
+    std::vector<const Event*> events;  // oldest first; valid until the next publish
+    bool reset = false;  // events after `after` were dropped: the reader has missed some
+    std::uint64_t last_seen = 0;  // pass as `after` next time (the newest event looked at)
+  };
+  // Events with an id above `after` that `keep` accepts (all when empty), oldest first, at most
+  // `max` of them. An `after` above last_id() (a reader from before a restart) is a reset.
+  Read read(std::uint64_t after, std::size_t max,
+            const std::function<bool(const Event&)>& keep = {}) const;
+
+ private:
+  std::size_t capacity_;
+  std::deque<Event> events_;  // ids first_id() .. last_id(), consecutive
+  std::uint64_t next_id_ = 1;
+};
+
+}  // namespace vramq::core
