@@ -42,7 +42,7 @@ class EventRing {
 
   struct Read {
     std::vector<const Event*> events;  // oldest first; valid until the next publish
-    bool reset = false;  // events after `after` were dropped: the reader has missed some
+    bool reset = false;           // events after `after` were dropped: the reader has missed some
     std::uint64_t last_seen = 0;  // pass as `after` next time (the newest event looked at)
   };
   // Events with an id above `after` that `keep` accepts (all when empty), oldest first, at most

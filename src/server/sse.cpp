@@ -19,7 +19,9 @@ std::string sse_event(std::uint64_t id, std::string_view type, std::string_view 
   return out;
 }
 
-std::string sse_heartbeat() { return ": keep-alive\n\n"; }
+std::string sse_heartbeat() {
+  return ": keep-alive\n\n";
+}
 
 ResumeId parse_resume_id(std::optional<std::string_view> last_event_id,
                          std::optional<std::string_view> after_param) {
