@@ -275,7 +275,11 @@ Job read_job(const Stmt& s) {
 // Removes jobs' rows and the Idempotency-Keys that name them (a purge, or retention), and
 // remembers the largest id removed so that max_id() never hands it out again. `ids` not empty.
 std::string removal_sql(std::span<const core::JobId> ids) {
+  // The highest warm-worker id among them is kept too (max_worker_id()), before the rows go.
   return fmt::format(
+      "INSERT INTO counters (name, value) SELECT 'max_worker_id', MAX(worker) FROM jobs "
+      "WHERE id IN ({0}) HAVING MAX(worker) > 0 ON CONFLICT(name) "
+      "DO UPDATE SET value = max(value, excluded.value); "
       "DELETE FROM jobs WHERE id IN ({0}); DELETE FROM idempotency_keys WHERE job_id IN ({0}); "
       "INSERT INTO counters (name, value) VALUES ('max_purged_id', {1}) ON CONFLICT(name) "
       "DO UPDATE SET value = max(value, excluded.value);",
@@ -665,7 +669,10 @@ core::Result<core::JobId> JobStore::max_id() {
 }
 
 core::Result<std::int64_t> JobStore::max_worker_id() {
-  auto s = writer_db_.prepare("SELECT COALESCE(MAX(worker), 0) FROM jobs");
+  // Removed jobs leave no row: the highest worker id they named is kept apart (removal_sql).
+  auto s = writer_db_.prepare(
+      "SELECT max(COALESCE((SELECT MAX(worker) FROM jobs), 0), "
+      "COALESCE((SELECT value FROM counters WHERE name = 'max_worker_id'), 0))");
   if (!s) return s.error();
   if (s->step() != SQLITE_ROW) return core::Error{writer_db_.error()};
   return s->int64(0);

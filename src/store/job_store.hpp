@@ -53,8 +53,9 @@ class JobStore {
   // Start-up only (blocking): queued and running jobs by id; the largest id ever used.
   core::Result<std::vector<core::Job>> load_unfinished();
   core::Result<core::JobId> max_id();
-  // The largest warm-worker id a job names (start-up only): new workers are numbered above it,
-  // so that a job's `worker` never names two processes.
+  // The largest warm-worker id a job names or named (start-up only; purged and pruned jobs'
+  // ids are remembered): new workers are numbered above it, so that a job's `worker` never
+  // names two processes.
   core::Result<std::int64_t> max_worker_id();
 
   // A finished run's measured peak, for learned footprints (the newest 50 per bucket are kept).

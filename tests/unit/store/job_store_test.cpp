@@ -222,7 +222,8 @@ TEST_F(JobStoreTest, PruneEndedByAgeAndCount) {
   };
   for (core::JobId id = 1; id <= 10; ++id) {
     core::Job j = make_job(id, id == 5 ? core::JobState::running : core::JobState::succeeded);
-    j.finished_at_ms = id == 5 ? 0 : 1000 * id;  // job 1 ended first
+    j.finished_at_ms = id == 5 ? 0 : 1000 * id;   // job 1 ended first
+    j.worker = id == 9 ? 42 : (id == 5 ? 7 : 0);  // warm workers ran jobs 9 and 5
     save(j,
          JobStore::IdempotencyRecord{
              .key = fmt::format("k{}", id), .body_hash = "h", .job = id, .created_at_ms = 1},
@@ -254,10 +255,13 @@ TEST_F(JobStoreTest, PruneEndedByAgeAndCount) {
     ioc_.run_one();
   EXPECT_FALSE(**key) << "a removed job's key goes with it";
   EXPECT_EQ((*store)->load_footprints()->size(), 10u) << "footprints are kept";
-  // The newest ids removed are never handed out again, even once every row is gone.
+  EXPECT_EQ(*(*store)->max_worker_id(), 42);
+  // The newest ids removed are never handed out again, even once every row is gone; nor is the
+  // id of a warm worker that only removed jobs named.
   EXPECT_EQ(prune({.ended_before_ms = 1'000'000, .keep = 0, .limit = 100}),
             (std::vector<core::JobId>{7, 8, 9, 10}));
   EXPECT_EQ(*(*store)->max_id(), 10);
+  EXPECT_EQ(*(*store)->max_worker_id(), 42) << "job 9's worker, though its row is gone";
 }
 
 TEST_F(JobStoreTest, EnvValuesAreKeptOnlyUntilTheJobEnds) {
