@@ -5,6 +5,11 @@
 
 namespace vramq::core {
 
+std::string_view to_string(WorkerState s) {
+  constexpr std::string_view kNames[] = {"starting", "idle", "busy", "unloading"};
+  return kNames[static_cast<int>(s)];
+}
+
 std::optional<std::vector<GpuEviction>> choose_eviction(std::int64_t need_mb, int count,
                                                         std::span<const GpuView> gpus,
                                                         std::int64_t buffer_mb,

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "core/scheduler.hpp"
@@ -17,6 +18,7 @@
 namespace vramq::core {
 
 enum class WorkerState { starting, idle, busy, unloading };
+std::string_view to_string(WorkerState s);  // as the API and logs show it
 
 struct WorkerSlot {
   WorkerId id = 0;

@@ -388,14 +388,13 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
 }
 
 json::object workers_to_json(const std::vector<service::WorkerStatus>& workers) {
-  constexpr std::string_view kStates[] = {"starting", "idle", "busy", "unloading"};
   json::array list;
   for (const service::WorkerStatus& w : workers) {
     json::object o;
     o["id"] = w.id;
     o["task"] = w.task;
     o["gpu"] = w.gpu;
-    o["state"] = kStates[static_cast<int>(w.state)];
+    o["state"] = core::to_string(w.state);
     o["pid"] = w.pid;
     o["resident_mb"] = w.resident_mb;
     o["measured_mb"] = w.measured_mb ? json::value(*w.measured_mb) : json::value(nullptr);

@@ -39,11 +39,6 @@ JobId run_key(WorkerId id) {
   return -id;
 }
 
-std::string_view state_name(WorkerState s) {
-  constexpr std::string_view names[] = {"starting", "idle", "busy", "unloading"};
-  return names[static_cast<int>(s)];
-}
-
 std::string describe_exit(const exec::ExitStatus& st) {
   if (!st.lost.empty()) return st.lost;
   if (!st.spawn_error.empty()) return st.spawn_error;
@@ -344,7 +339,7 @@ void Orchestrator::on_worker_exit(WorkerId id, const exec::ExitStatus& status) {
   if (was == WorkerState::unloading && !w.abnormal) {
     spdlog::info("worker {} ({}): unloaded ({})", id, w.task, w.unload_reason);
   } else {
-    spdlog::warn("worker {} ({}) {} while {}", id, w.task, what, state_name(was));
+    spdlog::warn("worker {} ({}) {} while {}", id, w.task, what, core::to_string(was));
     // It died on its own (or hung): its task's next worker waits a back-off that grows while
     // its workers keep dying.
     WorkerTaskHealth& h = worker_health_[static_cast<std::size_t>(w.task_index)];

@@ -36,6 +36,11 @@ TEST(WorkerEviction, LeastRecentlyUsedFirstAndNoMoreThanItTakes) {
   EXPECT_EQ((*e)[0].freed_mb, 10240);
 }
 
+TEST(WorkerEviction, StateNames) {
+  EXPECT_EQ(to_string(WorkerState::starting), "starting");
+  EXPECT_EQ(to_string(WorkerState::unloading), "unloading");
+}
+
 TEST(WorkerEviction, NothingWhenNothingHelps) {
   std::vector<GpuView> gpus{gpu(0, 24576, 20480)};
   std::vector<WorkerSlot> w{worker(1, 0, 10240, 1), worker(2, 0, 10240, 2)};
