@@ -80,6 +80,12 @@ int main(int argc, char** argv) {
                   "at SIGTERM/SIGINT end running jobs (interrupted) instead of leaving them "
                   "running for the next start");
   serve->add_option("--gpu-poll-ms", config.gpu_poll_ms, "GPU reading period");
+  serve->add_option("--event-ring-size", config.event_ring_size,
+                    "events kept for GET /v1/events listeners that reconnect (0: no events)");
+  serve->add_option("--event-ring-mb", config.event_ring_mb,
+                    "the most memory those kept events may take");
+  serve->add_option("--event-heartbeat-s", config.event_heartbeat_s,
+                    "an idle event stream sends a heartbeat this often");
   serve->add_option("--http-timeout-s", config.http_timeout_s,
                     "a request must arrive whole within this many seconds");
   serve->add_option("--max-connections", config.max_connections,

@@ -27,7 +27,9 @@
 #include "gpu/sim_gpu_source.hpp"
 #include "server/auth.hpp"
 #include "server/http_server.hpp"
+#include "server/json_codec.hpp"
 #include "service/orchestrator.hpp"
+#include "util/json_text.hpp"
 
 namespace vramq::app {
 namespace asio = boost::asio;
@@ -305,6 +307,22 @@ int serve(const core::Config& config) {
     spdlog::error("{}", ok.error().message);
     return 1;
   }
+  // Events carry the API's shapes; set once recovery is done (it publishes nothing).
+  orchestrator.events().set_encoders(
+      {.job =
+           [](const service::JobView& v) {
+             return util::to_json_text(server::job_to_json(v, false));
+           },
+       .gpu =
+           [](const service::GpuStatus& g) { return util::to_json_text(server::gpu_to_json(g)); },
+       .worker =
+           [](const service::WorkerStatus& w) {
+             return util::to_json_text(server::worker_to_json(w));
+           },
+       .queue =
+           [](const service::QueueHead& q) {
+             return util::to_json_text(server::queue_head_to_json(q));
+           }});
   server::Router router(orchestrator, std::move(tokens),
                         {.per_job = static_cast<std::size_t>(config.max_waiters_per_job),
                          .per_owner = static_cast<std::size_t>(config.max_waiters_per_owner)});

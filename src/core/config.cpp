@@ -61,6 +61,9 @@ Result<Config> parse_config(std::string_view toml_text, Config c) {
     if (k == "orphan_grace_s") r = read_key(t, k, c.orphan_grace_s);
     if (k == "stop_jobs_on_exit") r = read_key(t, k, c.stop_jobs_on_exit);
     if (k == "gpu_poll_ms") r = read_key(t, k, c.gpu_poll_ms);
+    if (k == "event_ring_size") r = read_key(t, k, c.event_ring_size);
+    if (k == "event_ring_mb") r = read_key(t, k, c.event_ring_mb);
+    if (k == "event_heartbeat_s") r = read_key(t, k, c.event_heartbeat_s);
     if (k == "body_limit_bytes") r = read_key(t, k, c.body_limit_bytes);
     if (k == "http_timeout_s") r = read_key(t, k, c.http_timeout_s);
     if (k == "max_connections") r = read_key(t, k, c.max_connections);
@@ -121,6 +124,11 @@ Result<void> validate_config(const Config& c) {
   if (c.orphan_grace_s < 0) return Error{"orphan_grace_s must be >= 0"};
   if (c.worker_ping_ms < 10) return Error{"worker_ping_ms must be >= 10"};
   if (c.gpu_poll_ms < 10) return Error{"gpu_poll_ms must be >= 10"};
+  if (c.event_ring_size < 0) return Error{"event_ring_size must be >= 0 (0: no events)"};
+  if (c.event_ring_mb < 1 || c.event_ring_mb > 65536) {
+    return Error{"event_ring_mb must be between 1 and 65536"};
+  }
+  if (c.event_heartbeat_s < 1) return Error{"event_heartbeat_s must be >= 1"};
   if (c.body_limit_bytes < 1024) return Error{"body_limit_bytes must be >= 1024"};
   if (c.data_dir.empty()) return Error{"data_dir must not be empty"};
   if (c.http_timeout_s < 1) return Error{"http_timeout_s must be >= 1"};

@@ -70,6 +70,11 @@ struct Config {
   // How log followers learn of writes: "inotify", or "poll" (every 2 s) where inotify sees
   // nothing, such as a data directory on NFS.
   std::string log_follow = "inotify";
+  // GET /v1/events: the events kept for listeners that reconnect, by count and by size (0: no
+  // events at all), and how often an idle stream sends a heartbeat comment.
+  std::int64_t event_ring_size = 10'000;
+  std::int64_t event_ring_mb = 64;
+  std::int64_t event_heartbeat_s = 15;
 };
 
 // Applies the keys present in `toml_text` over `base`. Unknown keys and wrong types are errors

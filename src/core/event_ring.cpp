@@ -6,14 +6,21 @@
 namespace vramq::core {
 
 std::string_view to_string(EventType t) {
-  constexpr std::array<std::string_view, 3> kNames = {"job", "gpu", "worker"};
+  constexpr std::array<std::string_view, 4> kNames = {"job", "gpu", "worker", "queue"};
   return kNames.at(static_cast<std::size_t>(t));
 }
 
-EventRing::EventRing(std::size_t capacity) : capacity_(std::max<std::size_t>(1, capacity)) {}
+EventRing::EventRing(std::size_t capacity, std::size_t max_bytes, std::uint64_t first_id)
+    : capacity_(std::max<std::size_t>(1, capacity)),
+      max_bytes_(max_bytes),
+      next_id_(std::max<std::uint64_t>(1, first_id)) {}
 
 std::uint64_t EventRing::publish(EventType type, JobId job, std::string data) {
-  if (events_.size() == capacity_) events_.pop_front();
+  bytes_ += data.size();
+  while (!events_.empty() && (events_.size() == capacity_ || bytes_ > max_bytes_)) {
+    bytes_ -= events_.front().data.size();
+    events_.pop_front();
+  }
   std::uint64_t id = next_id_++;
   events_.push_back({.id = id, .type = type, .job = job, .data = std::move(data)});
   return id;

@@ -19,7 +19,7 @@
 
 namespace vramq::core {
 
-enum class EventType { job, gpu, worker };
+enum class EventType { job, gpu, worker, queue };
 std::string_view to_string(EventType t);
 
 struct Event {
@@ -31,14 +31,19 @@ struct Event {
 
 class EventRing {
  public:
-  explicit EventRing(std::size_t capacity);
+  // At most `capacity` events and `max_bytes` of their data (the newest event is always kept).
+  // Ids begin at `first_id`: a server starts above any id its predecessor could have given
+  // (serve.cpp), so that a reader's id from before a restart is never taken for a new one.
+  explicit EventRing(std::size_t capacity, std::size_t max_bytes = SIZE_MAX,
+                     std::uint64_t first_id = 1);
 
-  // Appends an event; returns its id. The oldest event goes once `capacity` are held.
+  // Appends an event; returns its id. The oldest events go to stay within the bounds.
   std::uint64_t publish(EventType type, JobId job, std::string data);
 
-  // The id of the newest event (0: none yet).
+  // The id of the newest event (first_id - 1: none yet).
   std::uint64_t last_id() const { return next_id_ - 1; }
   std::size_t size() const { return events_.size(); }
+  std::size_t bytes() const { return bytes_; }
 
   struct Read {
     std::vector<const Event*> events;  // oldest first; valid until the next publish
@@ -52,6 +57,8 @@ class EventRing {
 
  private:
   std::size_t capacity_;
+  std::size_t max_bytes_;
+  std::size_t bytes_ = 0;     // of the held events' data
   std::deque<Event> events_;  // ids first_id() .. last_id(), consecutive
   std::uint64_t next_id_ = 1;
 };

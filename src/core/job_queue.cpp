@@ -187,6 +187,13 @@ const std::string* JobQueue::record(JobId id) const {
   return it == by_id.end() ? nullptr : &it->record;
 }
 
+std::vector<JobId> JobQueue::head(std::size_t limit) const {
+  std::vector<JobId> out;
+  for (auto it = index_->entries.begin(); it != index_->entries.end() && out.size() < limit; ++it)
+    out.push_back(it->job.id);
+  return out;
+}
+
 std::vector<JobId> JobQueue::newest_before(JobId before, std::size_t limit) const {
   const auto& by_id = index_->entries.get<1>();
   std::vector<JobId> out;

@@ -50,6 +50,9 @@ class JobQueue {
   // Ids of queued jobs below `before` (all when before <= 0), highest first, at most `limit`.
   std::vector<JobId> newest_before(JobId before, std::size_t limit) const;
 
+  // The first `limit` jobs in queue order (the next to start first).
+  std::vector<JobId> head(std::size_t limit) const;
+
   // The smallest reservation in the queue (0 when empty): a lower bound for any job in it.
   std::int64_t min_vram_mb() const;
 

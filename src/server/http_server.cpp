@@ -222,6 +222,10 @@ asio::awaitable<bool> write_streamed(beast::tcp_stream& stream, SocketClient& cl
                                      std::chrono::seconds write_timeout) {
   http::response<http::empty_body> res = head_of<http::empty_body>(out, version, keep_alive);
   res.chunked(true);
+  if (int bytes = out.stream->send_buffer_bytes(); bytes > 0) {
+    boost::system::error_code ignored;
+    stream.socket().set_option(asio::socket_base::send_buffer_size(bytes), ignored);
+  }
   http::response_serializer<http::empty_body> serializer{res};
   stream.expires_after(write_timeout);
   auto [hec, hn] =

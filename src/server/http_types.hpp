@@ -47,6 +47,9 @@ class BodyStream {
   // client leaves. One that only reads what exists is not raced with the client, so that a
   // client that half-closes after its request still gets the whole answer.
   virtual bool may_wait() const { return false; }
+  // Set (> 0): the socket's send buffer is cut to this, so that a client that stops reading
+  // holds up little memory in the kernel before its writes block (and time out).
+  virtual int send_buffer_bytes() const { return 0; }
 };
 
 struct Response {

@@ -374,6 +374,7 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
   o["signal"] = opt(j.signal);
   o["error"] = text_or_null(j.error);
   o["peak_vram_mb"] = opt(j.peak_vram_mb);
+  o["measured_vram_mb"] = opt(v.measured_vram_mb);
   json::array warnings;
   for (const std::string& w : j.warnings)
     warnings.emplace_back(w);
@@ -387,62 +388,85 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
   return o;
 }
 
+json::object worker_to_json(const service::WorkerStatus& w) {
+  json::object o;
+  o["id"] = w.id;
+  o["task"] = w.task;
+  o["gpu"] = w.gpu;
+  o["state"] = w.exited ? std::string_view("exited") : core::to_string(w.state);
+  o["pid"] = w.pid;
+  o["resident_mb"] = w.resident_mb;
+  o["measured_mb"] = w.measured_mb ? json::value(*w.measured_mb) : json::value(nullptr);
+  o["peak_mb"] = w.peak_mb;
+  o["runs"] = w.runs;
+  o["job"] = w.job != 0 ? json::value(w.job) : json::value(nullptr);
+  o["started_at"] = time_or_null(w.started_at_ms);
+  o["idle_since"] = time_or_null(w.idle_since_ms);
+  o["keep_alive_left_s"] = w.keep_alive_left_ms
+                               ? json::value(static_cast<double>(*w.keep_alive_left_ms) / 1000.0)
+                               : json::value(nullptr);
+  o["unload_reason"] = text_or_null(w.unload_reason);
+  return o;
+}
+
 json::object workers_to_json(const std::vector<service::WorkerStatus>& workers) {
   json::array list;
-  for (const service::WorkerStatus& w : workers) {
-    json::object o;
-    o["id"] = w.id;
-    o["task"] = w.task;
-    o["gpu"] = w.gpu;
-    o["state"] = core::to_string(w.state);
-    o["pid"] = w.pid;
-    o["resident_mb"] = w.resident_mb;
-    o["measured_mb"] = w.measured_mb ? json::value(*w.measured_mb) : json::value(nullptr);
-    o["peak_mb"] = w.peak_mb;
-    o["runs"] = w.runs;
-    o["job"] = w.job != 0 ? json::value(w.job) : json::value(nullptr);
-    o["started_at"] = time_or_null(w.started_at_ms);
-    o["idle_since"] = time_or_null(w.idle_since_ms);
-    o["keep_alive_left_s"] = w.keep_alive_left_ms
-                                 ? json::value(static_cast<double>(*w.keep_alive_left_ms) / 1000.0)
-                                 : json::value(nullptr);
-    o["unload_reason"] = text_or_null(w.unload_reason);
-    list.push_back(std::move(o));
-  }
+  for (const service::WorkerStatus& w : workers)
+    list.push_back(worker_to_json(w));
   return json::object{{"workers", std::move(list)}};
+}
+
+json::object queue_head_to_json(const service::QueueHead& q) {
+  json::array head;
+  for (const service::QueueHead::Item& i : q.head) {
+    head.push_back(json::object{{"id", i.id},
+                                {"queue_position", i.position},
+                                {"pending_reason", i.reason == core::PendingReason::none
+                                                       ? json::value(nullptr)
+                                                       : json::value(core::to_string(i.reason))},
+                                {"task", text_or_null(i.task)},
+                                {"name", text_or_null(i.name)},
+                                {"vram_mb", i.vram_mb},
+                                {"gpu_count", i.gpus},
+                                {"priority", i.priority}});
+  }
+  return json::object{{"queued", q.queued}, {"waiting", q.waiting}, {"head", std::move(head)}};
+}
+
+json::object gpu_to_json(const service::GpuStatus& g) {
+  json::object o;
+  o["index"] = g.info.index;
+  o["uuid"] = g.info.uuid;
+  o["name"] = g.info.name;
+  o["total_mb"] = g.info.total_mb;
+  o["used_mb"] = g.info.used_mb;
+  o["reserved_mb"] = g.reserved_mb;
+  o["committed_mb"] = g.committed_mb;
+  o["foreign_mb"] = g.info.foreign_mb;
+  o["available_mb"] = g.available_mb;
+  o["known"] = g.known;
+  if (!g.info.error.empty()) o["error"] = g.info.error;
+  json::array jobs;
+  for (core::JobId id : g.jobs)
+    jobs.emplace_back(id);
+  o["jobs"] = std::move(jobs);
+  o["workers"] = json::array(g.workers.begin(), g.workers.end());
+  json::array foreign;
+  for (const gpu::GpuProcess& p : g.info.foreign_processes) {
+    foreign.push_back(
+        json::object{{"pid", p.pid},
+                     {"name", p.name},
+                     {"used_mb", p.used_mb >= 0 ? json::value(p.used_mb) : json::value(nullptr)}});
+  }
+  o["foreign_processes"] = std::move(foreign);
+  return o;
 }
 
 json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus, std::int64_t buffer_mb,
                           std::string_view kind) {
   json::array list;
-  for (const service::GpuStatus& g : gpus) {
-    json::object o;
-    o["index"] = g.info.index;
-    o["uuid"] = g.info.uuid;
-    o["name"] = g.info.name;
-    o["total_mb"] = g.info.total_mb;
-    o["used_mb"] = g.info.used_mb;
-    o["reserved_mb"] = g.reserved_mb;
-    o["committed_mb"] = g.committed_mb;
-    o["foreign_mb"] = g.info.foreign_mb;
-    o["available_mb"] = g.available_mb;
-    o["known"] = g.known;
-    if (!g.info.error.empty()) o["error"] = g.info.error;
-    json::array jobs;
-    for (core::JobId id : g.jobs)
-      jobs.emplace_back(id);
-    o["jobs"] = std::move(jobs);
-    o["workers"] = json::array(g.workers.begin(), g.workers.end());
-    json::array foreign;
-    for (const gpu::GpuProcess& p : g.info.foreign_processes) {
-      foreign.push_back(json::object{
-          {"pid", p.pid},
-          {"name", p.name},
-          {"used_mb", p.used_mb >= 0 ? json::value(p.used_mb) : json::value(nullptr)}});
-    }
-    o["foreign_processes"] = std::move(foreign);
-    list.push_back(std::move(o));
-  }
+  for (const service::GpuStatus& g : gpus)
+    list.push_back(gpu_to_json(g));
   json::object root;
   root["gpus"] = std::move(list);
   root["buffer_mb"] = buffer_mb;

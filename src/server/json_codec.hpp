@@ -28,6 +28,12 @@ bool valid_label_key(std::string_view key);
 boost::json::object job_to_json(const service::JobView& v, bool with_output = true);
 boost::json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus,
                                  std::int64_t buffer_mb, std::string_view kind);
+// One item of GET /v1/gpus, as a `gpu` event carries it.
+boost::json::object gpu_to_json(const service::GpuStatus& g);
+// One item of GET /v1/workers, as a `worker` event carries it.
+boost::json::object worker_to_json(const service::WorkerStatus& w);
+// The data of a `queue` event.
+boost::json::object queue_head_to_json(const service::QueueHead& q);
 // GET /v1/workers: the resident warm workers.
 boost::json::object workers_to_json(const std::vector<service::WorkerStatus>& workers);
 // The catalog, each task with its declared VRAM rule and its learned footprints side by side.

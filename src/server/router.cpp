@@ -65,6 +65,22 @@ std::optional<Response> Router::admit(Request& head) const {
 }
 
 boost::asio::awaitable<Response> Router::handle(Request req) {
+  // What a view read now already shows: a client that follows GET /v1/events resumes after it
+  // (?after=) and misses nothing. Taken before the handler runs, so that the view is at least as
+  // new as the id; events after it may repeat what the view shows (each carries a whole item).
+  std::uint64_t event_id = orchestrator_.events().ring().last_id();
+  bool snapshot =
+      req.method == "GET" &&
+      (req.path == "/v1/jobs" || req.path == "/v1/gpus" || req.path == "/v1/workers" ||
+       (req.path.starts_with("/v1/jobs/") && req.path.find('/', 9) == std::string::npos));
+  Response out = co_await route(req);
+  if (snapshot && out.status == 200 && orchestrator_.events().enabled()) {
+    out.headers.emplace_back("Vramq-Event-Id", std::to_string(event_id));
+  }
+  co_return out;
+}
+
+boost::asio::awaitable<Response> Router::route(Request& req) {
   const std::string& p = req.path;
   const std::string& m = req.method;
   if (p == "/healthz") {
@@ -109,6 +125,10 @@ boost::asio::awaitable<Response> Router::handle(Request req) {
   }
   if (p == "/v1/gpus") {
     co_return m == "GET" ? handle_gpus(orchestrator_) : not_allowed("GET", req);
+  }
+  if (p == "/v1/events") {
+    if (m == "GET") co_return co_await handle_events(req, orchestrator_, *held_);
+    co_return not_allowed("GET", req);
   }
   if (p == "/v1/workers") {
     co_return m == "GET" ? handle_workers(orchestrator_) : not_allowed("GET", req);

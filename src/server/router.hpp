@@ -26,6 +26,7 @@ class Router {
   bool needs_tokens() const { return !tokens_.empty(); }
 
  private:
+  boost::asio::awaitable<Response> route(Request& req);
   service::Orchestrator& orchestrator_;
   std::vector<Token> tokens_;
   std::shared_ptr<HeldRequests> held_;
@@ -50,6 +51,9 @@ boost::asio::awaitable<Response> handle_run_script(const Request& req, service::
 boost::asio::awaitable<Response> handle_log(const Request& req, core::JobId id,
                                             service::Orchestrator& o, HeldRequests& held);
 Response handle_gpus(const service::Orchestrator& o);
+// GET /v1/events (events_handler.cpp).
+boost::asio::awaitable<Response> handle_events(const Request& req, service::Orchestrator& o,
+                                               HeldRequests& held);
 // GET /v1/workers and DELETE /v1/workers/ID (workers_handler.cpp).
 Response handle_workers(const service::Orchestrator& o);
 Response handle_unload_worker(const Request& req, std::string_view id, service::Orchestrator& o);

@@ -25,6 +25,19 @@ using core::Job;
 using core::JobId;
 using core::JobState;
 
+namespace {
+
+// Event ids begin at the start's time in microseconds: above any id an earlier server could
+// have given unless it published more than a million events a second for its whole life (and
+// below 2^53, so that JavaScript reads them exactly).
+std::uint64_t first_event_id() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
+
 Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::TaskCatalog catalog,
                            std::unique_ptr<gpu::GpuSource> gpus,
                            std::unique_ptr<exec::Executor> executor,
@@ -40,6 +53,9 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       workers_root_((std::filesystem::absolute(config_.data_dir) / "workers").string()),
       parked_timer_(ioc),
       retention_timer_(ioc),
+      feed_(ioc, static_cast<std::size_t>(config_.event_ring_size),
+            static_cast<std::size_t>(config_.event_ring_mb) << 20, first_event_id()),
+      queue_event_timer_(ioc),
       poll_timer_(ioc),
       log_watcher_(ioc, config_.log_follow == "inotify"),
       gpu_worker_(ioc.get_executor()),
@@ -81,6 +97,7 @@ void Orchestrator::enqueue(const Job& job) {
                .gpus = job.spec.gpus,
                .worker_task = worker_task_index(job.spec)},
               core::pack_job(job));
+  publish_job(job);
   schedule_soon();
 }
 
@@ -203,6 +220,9 @@ asio::awaitable<std::string> Orchestrator::log_tail(JobId id, std::string_view s
 
 JobView Orchestrator::view(const Job& job) const {
   JobView v{.job = job, .job_dir = job_dir(job.id)};
+  if (auto r = running_.find(job.id); r != running_.end() && job.state == JobState::running) {
+    v.measured_vram_mb = r->second.highest_mb();
+  }
   if (job.state == JobState::queued && parked_.contains(job.id)) {
     v.pending_reason = parked_.reason(job.id);  // not in the queue yet: no position
   } else if (job.state == JobState::queued) {
@@ -334,6 +354,7 @@ void Orchestrator::schedule() {
     launch(std::move(*job), s);
   }
   if (!starts.empty()) request_sample();
+  publish_queue();
 }
 
 void Orchestrator::arm_poll_timer() {

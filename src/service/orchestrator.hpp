@@ -30,7 +30,9 @@
 #include "core/worker_eviction.hpp"
 #include "exec/executor.hpp"
 #include "gpu/gpu_source.hpp"
+#include "service/event_feed.hpp"
 #include "service/log_watcher.hpp"
+#include "service/views.hpp"
 #include "service/worker_channel.hpp"
 #include "store/job_store.hpp"
 #include "util/confined_files.hpp"
@@ -75,15 +77,6 @@ struct SubmitError {
   std::string field;  // what the error is about, e.g. "params.seconds" ("" if none)
   std::string detail;
   std::int64_t retry_after_s = 0;  // queue_full, storage_full, store_unavailable
-};
-
-// A job as the API shows it: the stored record plus what only the live queue knows.
-struct JobView {
-  core::Job job;
-  bool replayed = false;  // submit only: an earlier request with this Idempotency-Key made it
-  std::optional<int> queue_position;
-  core::PendingReason pending_reason = core::PendingReason::none;
-  std::string job_dir;  // where its logs and outputs are (absolute)
 };
 
 enum class CancelOutcome {
@@ -134,34 +127,6 @@ struct DryRun {
   // When it would probably start (0: cannot be foreseen): simulated from the running jobs'
   // expected ends and the jobs ahead (core::predict_start_ms).
   std::int64_t predicted_start_ms = 0;
-};
-
-struct GpuStatus {
-  gpu::GpuInfo info;
-  std::int64_t reserved_mb = 0;   // sum of reservations of vramq's jobs on it
-  std::int64_t committed_mb = 0;  // sum of max(reservation, measured)
-  std::int64_t available_mb = 0;  // what admission may still give (>= 0)
-  std::vector<core::JobId> jobs;
-  std::vector<core::WorkerId> workers;  // warm workers resident on it (GET /v1/workers)
-  bool known = true;
-};
-
-// A warm worker as GET /v1/workers shows it.
-struct WorkerStatus {
-  core::WorkerId id = 0;
-  std::string task;
-  int gpu = 0;
-  core::WorkerState state = core::WorkerState::starting;
-  std::int64_t pid = 0;          // its supervisor (the worker is its child, in its own group)
-  std::int64_t resident_mb = 0;  // what it holds in the ledger now
-  std::optional<std::int64_t> measured_mb;  // its use in the last reading, when there was one
-  std::int64_t peak_mb = 0;                 // the most it was seen to use
-  std::int64_t runs = 0;                    // runs it has finished
-  core::JobId job = 0;                      // the run it serves (starting: the one it is for)
-  std::int64_t started_at_ms = 0;
-  std::int64_t idle_since_ms = 0;                  // idle: since when
-  std::optional<std::int64_t> keep_alive_left_ms;  // idle: until it is unloaded (none: resident)
-  std::string unload_reason;                       // unloading: why
 };
 
 enum class UnloadOutcome { unloading, busy, not_found };
@@ -228,6 +193,9 @@ class Orchestrator {
                                                 std::int64_t offset, std::size_t max_bytes);
 
   std::vector<GpuStatus> gpus() const;
+  // GET /v1/events (live_events.cpp publishes into it). The API layer gives it its encoders
+  // once start() is done: recovery publishes nothing.
+  EventFeed& events() { return feed_; }
   // Warm workers (warm_workers.cpp), by id; unload() starts unloading an idle (or starting)
   // worker, refuses a busy one (its run would be lost: cancel the run instead).
   std::vector<WorkerStatus> workers() const;
@@ -267,6 +235,7 @@ class Orchestrator {
     std::string stop_detail;  // what made us stop it (vram_exceeded), for its `error`
     std::optional<std::size_t> warning_index;  // its over-use warning in job.warnings (warn)
     core::WorkerId worker = 0;  // the warm worker it runs on (0: a process of its own)
+    std::optional<std::int64_t> published_mb;  // its use as the last job event showed it
   };
   // A warm worker (warm_workers.cpp). Its process runs under a supervisor like a job's run,
   // keyed in the executor by its id negated. While starting or busy it serves one job, which is
@@ -416,6 +385,13 @@ class Orchestrator {
   void ping(core::WorkerId id);
   void stop_worker_run(core::JobId id, Running& r);  // cancel, then the kill after the grace
   void release_workers_on_drain();
+  WorkerStatus worker_status(const Worker& w) const;
+  // Live events (live_events.cpp): a job's new state, the head of the queue after a pass (at
+  // most every kQueueEventMs), and what a GPU reading changed (GPUs, workers, jobs' use).
+  void publish_job(const core::Job& job);
+  void publish_queue();
+  void publish_readings();
+  QueueHead queue_head() const;
   void request_sample();
   // `seq`: which reading this is (readings are numbered as they begin).
   void on_sample(core::Result<gpu::GpuSample> sample, std::uint64_t seq);
@@ -464,6 +440,11 @@ class Orchestrator {
   std::uint64_t departed_until_sample_ = 0;
   core::VramLimits vram_limits_;
   core::Footprints footprints_;  // learned from finished runs, loaded from the store at start
+  EventFeed feed_;
+  QueueHead queue_published_;                    // the last queue event
+  std::int64_t queue_published_at_ms_ = 0;       // when it was published
+  boost::asio::steady_timer queue_event_timer_;  // a change that came too soon after it
+  bool queue_event_armed_ = false;
   bool schedule_posted_ = false;
   bool draining_ = false;
   double mean_run_s_ = 10;  // moving average of run times, for Retry-After

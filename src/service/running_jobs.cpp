@@ -113,6 +113,7 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
   }
   running_.emplace(id, std::move(r));
   log_watcher_.wake(id);  // followers of a queued job can now watch its directory
+  publish_job(job);
   spdlog::info("job {}: started on GPU {} ({} {}, {} MiB reserved{})", id, fmt::join(gpus, ","),
                job.worker != 0 ? "worker" : "pid", job.worker != 0 ? job.worker : launched.pid,
                job.spec.vram_mb, gpus.size() > 1 ? " on each" : "");
@@ -285,6 +286,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
         settling_.erase(id);
       },
       std::nullopt, std::move(footprint));
+  publish_job(settled);
   notify_waiters(id);
   log_watcher_.forget(id);
   schedule_soon();
@@ -382,6 +384,7 @@ void Orchestrator::on_sample(core::Result<gpu::GpuSample> s, std::uint64_t seq) 
       w.held_mb = w.state == core::WorkerState::idle ? mb : std::max(w.held_mb, mb);
     }
   }
+  publish_readings();
   schedule_soon();
   if (resample_) {
     resample_ = false;
@@ -411,11 +414,13 @@ void Orchestrator::guard_vram(JobId id, Running& r) {
     r.warning_index = job.warnings.size();
     job.warnings.push_back(what());
     store_->save(job);
+    publish_job(job);
   } else if (r.warning_index && r.over_use.peak_mb > peak_before) {
     // Warned already (warn policy): the warning keeps quoting the peak as the job grows on.
     Job& job = active_.at(id);
     job.warnings.at(*r.warning_index) = what();
     store_->save(job);
+    publish_job(job);
   }
 }
 

@@ -39,6 +39,7 @@ void Orchestrator::requeue_unstarted(core::JobId id, std::string why,
   });
   parked_.park(id, core::pack_job(job), core::PendingReason::start_failed, {}, {},
                job.not_before_ms);
+  publish_job(job);
   arm_parked_timer();
   active_.erase(it);
 }

@@ -33,6 +33,7 @@ void Orchestrator::park_delayed(const Job& job) {
                (job.not_before_ms - now_ms() + 999) / 1000);
   parked_.park(job.id, core::pack_job(job), core::PendingReason::retry_delay, {}, {},
                job.not_before_ms);
+  publish_job(job);
   arm_parked_timer();
 }
 
@@ -142,6 +143,7 @@ void Orchestrator::place_dependent(const Job& job, const Dependencies& deps) {
     return;
   }
   parked_.park(job.id, core::pack_job(job), core::PendingReason::dependency, deps.ok, deps.any);
+  publish_job(job);
 }
 
 bool Orchestrator::has_live_dependency(const Job& job) const {

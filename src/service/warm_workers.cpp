@@ -362,6 +362,7 @@ void Orchestrator::on_worker_exit(WorkerId id, const exec::ExitStatus& status) {
                         : w.dir + "/worker.log";
   std::string during = was == WorkerState::starting ? "its setup" : "the run";
   std::string task = w.task;
+  feed_.worker_gone(worker_status(w));
   workers_.erase(it);
   schedule_soon();
   request_sample();
@@ -546,40 +547,42 @@ void Orchestrator::release_workers_on_drain() {
   }
 }
 
+WorkerStatus Orchestrator::worker_status(const Worker& w) const {
+  WorkerStatus s{.id = w.id,
+                 .task = w.task,
+                 .gpu = w.gpu,
+                 .state = w.state,
+                 .pid = w.pid,
+                 .resident_mb = w.held_mb,
+                 .measured_mb = w.measured_mb,
+                 .peak_mb = w.peak_mb,
+                 .runs = w.runs,
+                 .job = w.job,
+                 .started_at_ms = w.started_at_ms,
+                 .idle_since_ms = 0,
+                 .keep_alive_left_ms = std::nullopt,
+                 .unload_reason = w.unload_reason};
+  if (w.job != 0) {
+    if (auto r = running_.find(w.job); r != running_.end()) {
+      s.resident_mb = std::max(r->second.reservation_mb, r->second.highest_mb().value_or(0));
+      s.measured_mb = r->second.highest_mb();
+    }
+  }
+  if (w.state == WorkerState::idle) {
+    s.idle_since_ms = w.last_used_ms;
+    const core::TaskDef* task = catalog_.find(w.task);
+    if (task != nullptr && task->worker && task->worker->keep_alive_s >= 0) {
+      s.keep_alive_left_ms =
+          std::max<std::int64_t>(0, w.last_used_ms + task->worker->keep_alive_s * 1000 - now_ms());
+    }
+  }
+  return s;
+}
+
 std::vector<WorkerStatus> Orchestrator::workers() const {
   std::vector<WorkerStatus> out;
-  std::int64_t now = now_ms();
-  for (const auto& [id, w] : workers_) {
-    WorkerStatus s{.id = id,
-                   .task = w.task,
-                   .gpu = w.gpu,
-                   .state = w.state,
-                   .pid = w.pid,
-                   .resident_mb = w.held_mb,
-                   .measured_mb = w.measured_mb,
-                   .peak_mb = w.peak_mb,
-                   .runs = w.runs,
-                   .job = w.job,
-                   .started_at_ms = w.started_at_ms,
-                   .idle_since_ms = 0,
-                   .keep_alive_left_ms = std::nullopt,
-                   .unload_reason = w.unload_reason};
-    if (w.job != 0) {
-      if (auto r = running_.find(w.job); r != running_.end()) {
-        s.resident_mb = std::max(r->second.reservation_mb, r->second.highest_mb().value_or(0));
-        s.measured_mb = r->second.highest_mb();
-      }
-    }
-    if (w.state == WorkerState::idle) {
-      s.idle_since_ms = w.last_used_ms;
-      const core::TaskDef* task = catalog_.find(w.task);
-      if (task != nullptr && task->worker && task->worker->keep_alive_s >= 0) {
-        s.keep_alive_left_ms =
-            std::max<std::int64_t>(0, w.last_used_ms + task->worker->keep_alive_s * 1000 - now);
-      }
-    }
-    out.push_back(std::move(s));
-  }
+  for (const auto& [id, w] : workers_)
+    out.push_back(worker_status(w));
   return out;
 }
 

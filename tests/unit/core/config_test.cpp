@@ -97,6 +97,25 @@ TEST(Config, VramEnforcementKeys) {
   EXPECT_FALSE(validate_config(bad));
 }
 
+TEST(Config, EventKeys) {
+  auto c =
+      parse_config("event_ring_size = 0\nevent_ring_mb = 8\nevent_heartbeat_s = 2\n", Config{});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->event_ring_size, 0);
+  EXPECT_EQ(c->event_ring_mb, 8);
+  EXPECT_EQ(c->event_heartbeat_s, 2);
+  EXPECT_TRUE(validate_config(*c));
+  Config bad;
+  bad.event_ring_size = -1;
+  EXPECT_FALSE(validate_config(bad));
+  bad = Config{};
+  bad.event_ring_mb = 0;
+  EXPECT_FALSE(validate_config(bad));
+  bad = Config{};
+  bad.event_heartbeat_s = 0;
+  EXPECT_FALSE(validate_config(bad));
+}
+
 TEST(HostPort, Forms) {
   EXPECT_EQ(parse_host_port("127.0.0.1:8000")->port, 8000);
   EXPECT_EQ(parse_host_port("[::1]:0")->host, "::1");

@@ -63,6 +63,33 @@ TEST(EventRing, FiltersKeepTheirPlace) {
   EXPECT_EQ(to_string(EventType::worker), "worker");
 }
 
+TEST(EventRing, KeepsWithinItsBytesButAlwaysTheNewestEvent) {
+  EventRing ring(100, 10);
+  ring.publish(EventType::job, 1, "aaaa");
+  ring.publish(EventType::job, 2, "bbbb");
+  EXPECT_EQ(ring.size(), 2u);
+  ring.publish(EventType::job, 3, "cccc");  // 12 bytes: the oldest goes
+  EXPECT_EQ(ring.size(), 2u);
+  EXPECT_EQ(ring.bytes(), 8u);
+  EventRing::Read r = ring.read(0, 100);
+  EXPECT_TRUE(r.reset);
+  EXPECT_EQ(ids(r), (std::vector<std::uint64_t>{2, 3}));
+  ring.publish(EventType::job, 4, std::string(50, 'x'));  // alone above the bound: kept alone
+  EXPECT_EQ(ring.size(), 1u);
+  EXPECT_EQ(ids(ring.read(3, 100)), (std::vector<std::uint64_t>{4}));
+}
+
+TEST(EventRing, IdsFromAnEarlierServerAreNeverTakenForNewOnes) {
+  EventRing ring(8, SIZE_MAX, 1000);
+  EXPECT_EQ(ring.last_id(), 999u);
+  EXPECT_FALSE(ring.read(999, 10).reset) << "a reader that saw the start";
+  EXPECT_EQ(ring.publish(EventType::queue, 0, "q"), 1000u);
+  EXPECT_TRUE(ring.read(5, 10).reset) << "an id an earlier server gave";
+  EXPECT_TRUE(ring.read(2000, 10).reset) << "an id from the future";
+  EXPECT_EQ(ids(ring.read(999, 10)), (std::vector<std::uint64_t>{1000}));
+  EXPECT_EQ(to_string(EventType::queue), "queue");
+}
+
 // Random publishing and reading against a plain list of everything ever published.
 TEST(EventRingProperty, ReadsMatchTheWholeHistory) {
   std::mt19937_64 rng(13);

@@ -33,6 +33,8 @@ TEST(JobQueue, KeepsQueueOrderAndPositions) {
   ASSERT_EQ(s.size(), 2U);
   EXPECT_EQ(s[0].id, 1);
   EXPECT_EQ(s[1].id, 3);
+  EXPECT_EQ(q.head(1), (std::vector<JobId>{1}));
+  EXPECT_EQ(q.head(10), (std::vector<JobId>{1, 3}));
 }
 
 TEST(JobQueue, KeepsEachJobsRecordAndListsNewestFirst) {

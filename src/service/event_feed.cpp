@@ -1,0 +1,80 @@
+#include "service/event_feed.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace vramq::service {
+namespace asio = boost::asio;
+
+EventFeed::EventFeed(asio::io_context& ioc, std::size_t capacity, std::size_t max_bytes,
+                     std::uint64_t first_id)
+    : ioc_(ioc), capacity_(capacity), ring_(capacity, max_bytes, first_id) {}
+
+void EventFeed::job(const JobView& v) {
+  if (enabled()) publish(core::EventType::job, v.job.id, encoders_.job(v));
+}
+
+void EventFeed::gpu(const GpuStatus& g) {
+  if (!enabled()) return;
+  GpuSignature now{.used_mb = g.info.used_mb,
+                   .reserved_mb = g.reserved_mb,
+                   .committed_mb = g.committed_mb,
+                   .foreign_mb = g.info.foreign_mb,
+                   .available_mb = g.available_mb,
+                   .known = g.known,
+                   .jobs = g.jobs,
+                   .workers = g.workers,
+                   .foreign_processes = g.info.foreign_processes.size()};
+  auto [it, fresh] = gpus_.try_emplace(g.info.index, now);
+  if (!fresh && it->second == now) return;
+  it->second = std::move(now);
+  publish(core::EventType::gpu, 0, encoders_.gpu(g));
+}
+
+void EventFeed::worker(const WorkerStatus& w) {
+  if (!enabled()) return;
+  WorkerSignature now{.state = w.state,
+                      .resident_mb = w.resident_mb,
+                      .measured_mb = w.measured_mb,
+                      .runs = w.runs,
+                      .job = w.job};
+  auto [it, fresh] = workers_.try_emplace(w.id, now);
+  if (!fresh && it->second == now) return;
+  it->second = now;
+  publish(core::EventType::worker, 0, encoders_.worker(w));
+}
+
+void EventFeed::worker_gone(WorkerStatus last) {
+  workers_.erase(last.id);
+  if (!enabled()) return;
+  last.exited = true;
+  publish(core::EventType::worker, 0, encoders_.worker(last));
+}
+
+void EventFeed::queue(const QueueHead& q) {
+  if (enabled()) publish(core::EventType::queue, 0, encoders_.queue(q));
+}
+
+void EventFeed::publish(core::EventType type, core::JobId job, std::string data) {
+  ring_.publish(type, job, std::move(data));
+  if (waiters_.empty() || wake_posted_) return;
+  // One wake-up for a burst: listeners read everything published before it runs.
+  wake_posted_ = true;
+  asio::post(ioc_, [this] {
+    wake_posted_ = false;
+    for (const auto& t : waiters_)
+      t->cancel();
+    waiters_.clear();
+  });
+}
+
+asio::awaitable<void> EventFeed::wait(std::uint64_t seen, std::chrono::milliseconds timeout) {
+  if (ring_.last_id() != seen) co_return;
+  auto timer = std::make_shared<asio::steady_timer>(ioc_, timeout);
+  waiters_.push_back(timer);
+  co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  std::erase(waiters_, timer);  // still there after a timeout or a client's hang-up
+}
+
+}  // namespace vramq::service

@@ -1,0 +1,87 @@
+// Orchestrator: what it publishes for GET /v1/events (issue 13). A job's event comes with each
+// change of its own (queued with its place, started, a warning, a new measured use, retried,
+// ended); the head of the queue is one `queue` event after a pass that changed it, at most every
+// kQueueEventMs (a start moves every place behind it: one event, not one per job); GPU and
+// worker events come after a reading that changed them, and as a worker goes.
+#include <algorithm>
+#include <cstdlib>
+
+#include "service/orchestrator.hpp"
+
+namespace vramq::service {
+namespace asio = boost::asio;
+using core::Job;
+using core::JobId;
+
+namespace {
+
+constexpr std::size_t kQueueHeadLength = 20;
+constexpr std::int64_t kQueueEventMs = 250;
+
+// A running job's use is published again when it moved by this much: a model that creeps by a
+// few MiB a reading does not fill the ring.
+bool use_moved(std::optional<std::int64_t> before, std::optional<std::int64_t> now,
+               std::int64_t reservation_mb) {
+  if (!now) return false;
+  if (!before) return true;
+  return std::abs(*now - *before) >= std::max<std::int64_t>(64, reservation_mb / 50);
+}
+
+}  // namespace
+
+void Orchestrator::publish_job(const Job& job) {
+  if (feed_.enabled()) feed_.job(view(job));
+}
+
+QueueHead Orchestrator::queue_head() const {
+  QueueHead q{.queued = queue_.size(), .waiting = parked_.size(), .head = {}};
+  for (JobId id : queue_.head(kQueueHeadLength)) {
+    std::optional<Job> job = queued_job(id);
+    std::optional<core::JobQueue::Place> place = queue_.place(id);
+    if (!job || !place) continue;
+    q.head.push_back({.id = id,
+                      .position = place->position,
+                      .reason = place->reason,
+                      .task = job->spec.task,
+                      .name = job->spec.name,
+                      .vram_mb = job->spec.vram_mb,
+                      .gpus = job->spec.gpus,
+                      .priority = job->spec.priority});
+  }
+  return q;
+}
+
+void Orchestrator::publish_queue() {
+  if (!feed_.enabled() || queue_event_armed_) return;  // the armed timer publishes it
+  std::int64_t wait_ms = queue_published_at_ms_ + kQueueEventMs - now_ms();
+  if (wait_ms > 0) {
+    queue_event_armed_ = true;
+    queue_event_timer_.expires_after(std::chrono::milliseconds(wait_ms));
+    queue_event_timer_.async_wait([this](const boost::system::error_code& ec) {
+      queue_event_armed_ = false;
+      if (!ec) publish_queue();
+    });
+    return;
+  }
+  QueueHead now = queue_head();
+  if (now == queue_published_ && queue_published_at_ms_ != 0) return;
+  feed_.queue(now);
+  queue_published_ = std::move(now);
+  queue_published_at_ms_ = now_ms();
+}
+
+void Orchestrator::publish_readings() {
+  if (!feed_.enabled()) return;
+  for (const GpuStatus& g : gpus())
+    feed_.gpu(g);
+  for (const auto& [wid, w] : workers_)
+    feed_.worker(worker_status(w));
+  for (auto& [id, r] : running_) {
+    std::optional<std::int64_t> now = r.highest_mb();
+    if (!use_moved(r.published_mb, now, r.reservation_mb)) continue;
+    r.published_mb = now;
+    publish_job(active_.at(id));
+  }
+}
+
+}  // namespace vramq::service
