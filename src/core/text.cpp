@@ -21,4 +21,31 @@ std::string to_lower(std::string_view s) {
   return out;
 }
 
+std::string utf8_prefix(std::string_view s, std::size_t max_bytes) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xE  ? 3
+                      : (c >> 3) == 0x1E ? 4
+                                         : 0;
+    bool ok = len != 0 && i + len <= s.size();
+    for (std::size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (ok && len > 1) {
+      // Overlong forms, surrogates and code points above U+10FFFF are not characters.
+      auto c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = !(len == 2 && c < 0xC2) && !(len == 3 && c == 0xE0 && c1 < 0xA0) &&
+           !(len == 3 && c == 0xED && c1 >= 0xA0) && !(len == 4 && c == 0xF0 && c1 < 0x90) &&
+           !(len == 4 && (c > 0xF4 || (c == 0xF4 && c1 >= 0x90)));
+    }
+    std::string_view piece = ok ? s.substr(i, len) : std::string_view("?");
+    if (out.size() + piece.size() > max_bytes) break;
+    out.append(piece);
+    i += ok ? len : 1;
+  }
+  return out;
+}
+
 }  // namespace vramq::core

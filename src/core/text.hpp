@@ -9,6 +9,10 @@ namespace vramq::core {
 // Without leading and trailing whitespace (space, tab, CR, LF, VT, FF).
 std::string_view trim(std::string_view s);
 
+// At most `max_bytes` of `s` as valid UTF-8: bytes that do not form a character become '?', and
+// a character that would straddle the limit is left out. For text from jobs shown in JSON.
+std::string utf8_prefix(std::string_view s, std::size_t max_bytes);
+
 // ASCII lower case.
 std::string to_lower(std::string_view s);
 

@@ -328,6 +328,22 @@ boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::stri
   return req;
 }
 
+namespace {
+
+json::value number_or_null(std::optional<double> d) {
+  return d ? json::value(*d) : json::value(nullptr);
+}
+
+json::object progress_to_json(const core::Progress& p, std::int64_t at_ms) {
+  return json::object{
+      {"fraction", number_or_null(p.fraction)}, {"current", number_or_null(p.current)},
+      {"total", number_or_null(p.total)},       {"unit", text_or_null(p.unit)},
+      {"rate", number_or_null(p.rate)},         {"eta_s", number_or_null(p.eta_s)},
+      {"message", text_or_null(p.message)},     {"updated_at", time_or_null(at_ms)}};
+}
+
+}  // namespace
+
 json::object job_to_json(const service::JobView& v, bool with_output) {
   const core::Job& j = v.job;
   json::object o;
@@ -375,6 +391,8 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
   o["error"] = text_or_null(j.error);
   o["peak_vram_mb"] = opt(j.peak_vram_mb);
   o["measured_vram_mb"] = opt(v.measured_vram_mb);
+  o["progress"] = v.progress ? json::value(progress_to_json(*v.progress, v.progress_at_ms))
+                             : json::value(nullptr);
   json::array warnings;
   for (const std::string& w : j.warnings)
     warnings.emplace_back(w);

@@ -1,5 +1,5 @@
 #pragma once
-// The names of a job's log files in its directory: the one place that names them.
+// The names of the files vramq keeps in a job's directory: the one place that names them.
 
 #include <fmt/format.h>
 #include <string>
@@ -17,6 +17,11 @@ inline std::string attempt_log_path(const std::string& job_dir, std::string_view
                                     int attempt) {
   return fmt::format("{}/attempt-{}.{}.log", job_dir, attempt,
                      stream == "stderr" ? "stderr" : "stdout");
+}
+
+// Where a job reports its progress explicitly (VRAMQ_PROGRESS_FILE; exec/progress_report.hpp).
+inline std::string progress_path(const std::string& job_dir) {
+  return job_dir + "/progress.jsonl";
 }
 
 }  // namespace vramq::service

@@ -78,8 +78,10 @@ void Orchestrator::publish_readings() {
     feed_.worker(worker_status(w));
   for (auto& [id, r] : running_) {
     std::optional<std::int64_t> now = r.highest_mb();
-    if (!use_moved(r.published_mb, now, r.reservation_mb)) continue;
-    r.published_mb = now;
+    bool moved = use_moved(r.published_mb, now, r.reservation_mb);
+    if (!moved && !r.progress_unpublished) continue;
+    if (moved) r.published_mb = now;
+    r.progress_unpublished = false;
     publish_job(active_.at(id));
   }
 }

@@ -222,6 +222,8 @@ JobView Orchestrator::view(const Job& job) const {
   JobView v{.job = job, .job_dir = job_dir(job.id)};
   if (auto r = running_.find(job.id); r != running_.end() && job.state == JobState::running) {
     v.measured_vram_mb = r->second.highest_mb();
+    v.progress = r->second.progress;
+    v.progress_at_ms = r->second.progress_at_ms;
   }
   if (job.state == JobState::queued && parked_.contains(job.id)) {
     v.pending_reason = parked_.reason(job.id);  // not in the queue yet: no position
@@ -362,6 +364,7 @@ void Orchestrator::arm_poll_timer() {
   poll_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     request_sample();
+    read_progress();
     if (now_ms() - keys_expired_at_ms_ > std::int64_t{3600} * 1000) {  // hourly: keys live 24 h
       keys_expired_at_ms_ = now_ms();
       store_->expire_keys(keys_expired_at_ms_ - kKeyLifetimeMs);

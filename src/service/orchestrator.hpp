@@ -236,6 +236,14 @@ class Orchestrator {
     std::optional<std::size_t> warning_index;  // its over-use warning in job.warnings (warn)
     core::WorkerId worker = 0;  // the warm worker it runs on (0: a process of its own)
     std::optional<std::int64_t> published_mb;  // its use as the last job event showed it
+    // Progress (job_progress.cpp): the newest, when it was read, whether it has been published,
+    // the log sizes already read, and whether the job reports explicitly (then tqdm is ignored).
+    std::optional<core::Progress> progress;
+    std::int64_t progress_at_ms = 0;
+    bool progress_unpublished = false;
+    std::int64_t stderr_size_read = -1;
+    std::int64_t report_size_read = -1;
+    bool reports = false;
   };
   // A warm worker (warm_workers.cpp). Its process runs under a supervisor like a job's run,
   // keyed in the executor by its id negated. While starting or busy it serves one job, which is
@@ -392,6 +400,10 @@ class Orchestrator {
   void publish_queue();
   void publish_readings();
   QueueHead queue_head() const;
+  // Progress of running jobs (job_progress.cpp): their stderr and progress files are read off
+  // the loop at each poll when they have grown; a change is published with the job.
+  void read_progress();
+  void set_progress(core::JobId id, Running& r, core::Progress p);
   void request_sample();
   // `seq`: which reading this is (readings are numbered as they begin).
   void on_sample(core::Result<gpu::GpuSample> sample, std::uint64_t seq);
@@ -446,6 +458,7 @@ class Orchestrator {
   boost::asio::steady_timer queue_event_timer_;  // a change that came too soon after it
   bool queue_event_armed_ = false;
   bool schedule_posted_ = false;
+  bool progress_reading_ = false;
   bool draining_ = false;
   double mean_run_s_ = 10;  // moving average of run times, for Retry-After
   int host_failures_ = 0;   // starts failed for host reasons in a row (back-off)

@@ -53,6 +53,9 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
   extra.emplace_back("VRAMQ_GPU", std::to_string(gpus.front()));
   extra.emplace_back("VRAMQ_GPUS", fmt::format("{}", fmt::join(gpus, ",")));
   extra.emplace_back("VRAMQ_JOB_DIR", dir);
+  // A retry starts without its last attempt's reports.
+  std::filesystem::remove(progress_path(dir), ec);
+  extra.emplace_back("VRAMQ_PROGRESS_FILE", progress_path(dir));
   std::string sim_file;
   if (gpu_kind_ == "sim") {
     sim_file = dir + "/sim-vram-mb";

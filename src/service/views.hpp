@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/job.hpp"
+#include "core/progress.hpp"
 #include "core/scheduler.hpp"
 #include "core/worker_eviction.hpp"
 #include "gpu/gpu_source.hpp"
@@ -23,6 +24,10 @@ struct JobView {
   std::string job_dir;  // where its logs and outputs are (absolute)
   // Running: its highest use on one of its GPUs in the last reading (none: not measured).
   std::optional<std::int64_t> measured_vram_mb;
+  // Running: how far it is, as it last said (tqdm on stderr, VRAMQ_PROGRESS_FILE, a worker's
+  // `progress` message), and when that was read.
+  std::optional<core::Progress> progress;
+  std::int64_t progress_at_ms = 0;
 };
 
 struct GpuStatus {

@@ -18,6 +18,7 @@
 #include <fstream>
 
 #include "core/run_outcome.hpp"
+#include "core/text.hpp"
 #include "exec/process_probe.hpp"
 #include "service/job_environment.hpp"
 #include "service/job_paths.hpp"
@@ -252,7 +253,12 @@ void Orchestrator::on_worker_message(WorkerId id, const exec::WorkerMessage& m) 
       worker_broken(id, fmt::format("it reported a fatal error: {}", m.text));
       return;
     case T::progress:
-      return;  // shown by the live view (issue 13)
+      if (auto r = running_.find(m.job); r != running_.end() && m.job == w.job) {
+        core::Progress p{.fraction = m.fraction,
+                         .message = core::utf8_prefix(m.text, core::kProgressMessageBytes)};
+        set_progress(m.job, r->second, std::move(p));
+      }
+      return;
     case T::result:
     case T::error:
     case T::cancelled:

@@ -140,7 +140,15 @@ int worker_main(int argc, char** argv) {
     std::fflush(stderr);
     bool cancelled = false;
     long long until = started + static_cast<long long>(seconds * 1000);
+    long long progress_at = started;
     for (long long now = now_ms(); now < until || fail == "hang"; now = now_ms()) {
+      // How far the run is, as a worker reports it (the live view shows it), twice a second.
+      if (now - progress_at >= 500 && until > started) {
+        progress_at = now;
+        send(vramq::exec::progress_line(
+            c->job, static_cast<double>(now - started) / static_cast<double>(until - started),
+            "denoising"));
+      }
       if (fail == "crash" && now >= started + static_cast<long long>(seconds * 500)) {
         std::fprintf(stderr, "fake-model worker: crashing mid-run as asked\n");
         std::fflush(stderr);

@@ -17,5 +17,19 @@ TEST(Text, ToLowerIsAscii) {
   EXPECT_EQ(to_lower("\xC3\x89"), "\xC3\x89");  // bytes above ASCII are left alone
 }
 
+TEST(Text, Utf8PrefixKeepsValidTextWithinTheLimit) {
+  EXPECT_EQ(utf8_prefix("hello", 3), "hel");
+  EXPECT_EQ(utf8_prefix("h\xc3\xa9llo", 2), "h") << "no half character";
+  EXPECT_EQ(utf8_prefix("h\xc3\xa9llo", 3), "h\xc3\xa9");
+  EXPECT_EQ(utf8_prefix("a\xff\xfe"
+                        "b",
+                        10),
+            "a??b");
+  EXPECT_EQ(utf8_prefix("\xc0\xaf", 10), "??") << "overlong";
+  EXPECT_EQ(utf8_prefix("\xed\xa0\x80", 10), "???") << "surrogate";
+  EXPECT_EQ(utf8_prefix("\xf0\x9f\x98\x80!", 10), "\xf0\x9f\x98\x80!");
+  EXPECT_EQ(utf8_prefix("\xe2\x82", 10), "??") << "cut short";
+}
+
 }  // namespace
 }  // namespace vramq::core

@@ -1,0 +1,117 @@
+// Orchestrator: the progress of running jobs (issue 13), read without the model's help. At each
+// poll, the stderr log and the VRAMQ_PROGRESS_FILE of every running job are looked at off the
+// loop (a stat each; a read of their last few KiB only when they grew), parsed (core/progress,
+// exec/progress_report), and a change is kept on the job and published with it. A job that has
+// written an explicit report is judged by its reports from then on; its tqdm bars are ignored.
+// Warm workers' runs also report through their protocol's `progress` messages.
+#include <algorithm>
+#include <filesystem>
+
+#include "exec/process_probe.hpp"
+#include "exec/progress_report.hpp"
+#include "service/job_paths.hpp"
+#include "service/orchestrator.hpp"
+
+namespace vramq::service {
+using core::JobId;
+
+namespace {
+
+// What is read of a log's end: a tqdm line is ~100 bytes, redrawn every 0.1 s at most.
+constexpr std::size_t kTailBytes = 4096;
+
+struct ProgressProbe {
+  JobId job = 0;
+  std::string stderr_path;
+  std::string report_path;
+  std::int64_t stderr_size_read = -1;
+  std::int64_t report_size_read = -1;
+  bool reports = false;
+};
+
+struct ProgressRead {
+  JobId job = 0;
+  std::int64_t stderr_size = -1;
+  std::int64_t report_size = -1;
+  std::optional<core::Progress> tqdm;    // from stderr, when it grew and ends with a bar
+  std::optional<core::Progress> report;  // from the report file, when it grew
+};
+
+std::int64_t size_of(const std::string& path) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  return ec ? -1 : static_cast<std::int64_t>(size);
+}
+
+// Off the loop.
+std::vector<ProgressRead> read_all(const std::vector<ProgressProbe>& probes) {
+  std::vector<ProgressRead> out;
+  for (const ProgressProbe& p : probes) {
+    ProgressRead r{.job = p.job,
+                   .stderr_size = p.stderr_size_read,
+                   .report_size = size_of(p.report_path),
+                   .tqdm = std::nullopt,
+                   .report = std::nullopt};
+    if (r.report_size > 0 && r.report_size != p.report_size_read) {
+      r.report = exec::parse_progress_report(exec::read_tail(p.report_path, kTailBytes));
+    }
+    if (!p.reports && !r.report) {
+      r.stderr_size = size_of(p.stderr_path);
+      if (r.stderr_size > 0 && r.stderr_size != p.stderr_size_read) {
+        r.tqdm = core::parse_tqdm(exec::read_tail(p.stderr_path, kTailBytes));
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+void Orchestrator::read_progress() {
+  if (progress_reading_ || running_.empty()) return;
+  std::vector<ProgressProbe> probes;
+  for (const auto& [id, r] : running_) {
+    probes.push_back({.job = id,
+                      .stderr_path = log_path(r.job_dir, "stderr"),
+                      .report_path = progress_path(r.job_dir),
+                      .stderr_size_read = r.stderr_size_read,
+                      .report_size_read = r.report_size_read,
+                      .reports = r.reports});
+  }
+  progress_reading_ = true;
+  file_worker_.async_run([probes = std::move(probes)] { return read_all(probes); },
+                         [this](std::vector<ProgressRead> reads) {
+                           progress_reading_ = false;
+                           for (ProgressRead& read : reads) {
+                             auto it = running_.find(read.job);
+                             if (it == running_.end()) continue;  // it ended meanwhile
+                             Running& r = it->second;
+                             r.stderr_size_read = read.stderr_size;
+                             r.report_size_read = read.report_size;
+                             if (read.report) {
+                               r.reports = true;
+                               set_progress(read.job, r, std::move(*read.report));
+                             } else if (read.tqdm && !r.reports) {
+                               set_progress(read.job, r, std::move(*read.tqdm));
+                             }
+                           }
+                           publish_readings();
+                         });
+}
+
+void Orchestrator::set_progress(JobId id, Running& r, core::Progress p) {
+  // Without an estimate of its own, the time left if it goes on at the pace it has kept so far.
+  if (!p.eta_s && p.fraction && *p.fraction > 0) {
+    const core::Job& job = active_.at(id);
+    double ran_s =
+        static_cast<double>(std::max<std::int64_t>(0, now_ms() - job.started_at_ms)) / 1000.0;
+    p.eta_s = ran_s * (1 - *p.fraction) / *p.fraction;
+  }
+  if (r.progress == p) return;
+  r.progress = std::move(p);
+  r.progress_at_ms = now_ms();
+  r.progress_unpublished = true;
+}
+
+}  // namespace vramq::service
