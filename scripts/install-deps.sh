@@ -10,6 +10,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-requests python3-jsonschema python3-fastapi python3-uvicorn
   wrk
+  prometheus  # for promtool (checks GET /metrics and contrib/'s rules); on a host with systemd
+              # it also starts a Prometheus server (systemctl disable --now prometheus)
   clang-format clang-tidy curl procps
 )
 

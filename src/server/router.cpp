@@ -55,6 +55,7 @@ std::optional<Response> Router::admit(Request& head) const {
     return std::nullopt;
   }
   bool given = head.header("authorization").has_value();
+  http_metrics_->observe(head.method, head.path, 401, 0);
   Response r = problem(Problem::unauthorized,
                        given ? "the token given is not one this server accepts (check "
                                "VRAMQ_TOKEN, or the Authorization: Bearer header)"
@@ -73,7 +74,11 @@ boost::asio::awaitable<Response> Router::handle(Request req) {
       req.method == "GET" &&
       (req.path == "/v1/jobs" || req.path == "/v1/gpus" || req.path == "/v1/workers" ||
        (req.path.starts_with("/v1/jobs/") && req.path.find('/', 9) == std::string::npos));
+  auto began = std::chrono::steady_clock::now();
   Response out = co_await route(req);
+  http_metrics_->observe(
+      req.method, req.path, out.status,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   if (snapshot && out.status == 200 && orchestrator_.events().enabled()) {
     out.headers.emplace_back("Vramq-Event-Id", std::to_string(event_id));
   }
@@ -125,6 +130,9 @@ boost::asio::awaitable<Response> Router::route(Request& req) {
   }
   if (p == "/v1/gpus") {
     co_return m == "GET" ? handle_gpus(orchestrator_) : not_allowed("GET", req);
+  }
+  if (p == "/metrics") {
+    co_return m == "GET" ? handle_metrics(orchestrator_, *http_metrics_) : not_allowed("GET", req);
   }
   if (p == "/v1/events") {
     if (m == "GET") co_return co_await handle_events(req, orchestrator_, *held_);

@@ -6,6 +6,7 @@
 
 #include "server/auth.hpp"
 #include "server/held_requests.hpp"
+#include "server/http_metrics.hpp"
 #include "server/http_types.hpp"
 #include "service/orchestrator.hpp"
 
@@ -18,7 +19,8 @@ class Router {
          HeldRequests::Limits held = {})
       : orchestrator_(orchestrator),
         tokens_(std::move(tokens)),
-        held_(std::make_shared<HeldRequests>(held)) {}
+        held_(std::make_shared<HeldRequests>(held)),
+        http_metrics_(std::make_shared<HttpMetrics>()) {}
   // Called on the request's header, before its body is read: sets who sent it, or answers 401.
   std::optional<Response> admit(Request& head) const;
   // An admitted request, body read.
@@ -30,6 +32,7 @@ class Router {
   service::Orchestrator& orchestrator_;
   std::vector<Token> tokens_;
   std::shared_ptr<HeldRequests> held_;
+  std::shared_ptr<HttpMetrics> http_metrics_;  // a pointer: admit() (const) counts its 401s
 };
 
 // The 429 for a request over a cap of HeldRequests.
@@ -51,6 +54,8 @@ boost::asio::awaitable<Response> handle_run_script(const Request& req, service::
 boost::asio::awaitable<Response> handle_log(const Request& req, core::JobId id,
                                             service::Orchestrator& o, HeldRequests& held);
 Response handle_gpus(const service::Orchestrator& o);
+// GET /metrics (metrics_handler.cpp).
+Response handle_metrics(const service::Orchestrator& o, const HttpMetrics& http);
 // GET /v1/events (events_handler.cpp).
 boost::asio::awaitable<Response> handle_events(const Request& req, service::Orchestrator& o,
                                                HeldRequests& held);

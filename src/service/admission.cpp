@@ -398,6 +398,7 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
                           "the job could not be stored: " + saved.error().message};
   }
   log_submitted(*job);
+  ++metrics_.submitted[job->spec.task];
   if (has_dependencies) {
     // Where its dependencies stand now (they may have ended while it was stored).
     auto deps = co_await settle_dependencies(job->spec.after_ok, job->spec.after_any);

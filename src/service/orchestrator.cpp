@@ -325,6 +325,7 @@ void Orchestrator::schedule() {
   for (core::WorkerId w : queue_.evictions()) {
     auto it = workers_.find(w);
     if (it == workers_.end() || it->second.state != core::WorkerState::idle) continue;
+    ++metrics_.worker_evictions[it->second.task];
     unload_worker(it->second, "its memory is needed by a queued job");
   }
   for (const core::StartDecision& s : starts) {

@@ -32,6 +32,7 @@
 #include "gpu/gpu_source.hpp"
 #include "service/event_feed.hpp"
 #include "service/log_watcher.hpp"
+#include "service/service_metrics.hpp"
 #include "service/views.hpp"
 #include "service/worker_channel.hpp"
 #include "store/job_store.hpp"
@@ -196,6 +197,11 @@ class Orchestrator {
   // GET /v1/events (live_events.cpp publishes into it). The API layer gives it its encoders
   // once start() is done: recovery publishes nothing.
   EventFeed& events() { return feed_; }
+  const EventFeed& events() const { return feed_; }
+  // GET /metrics: what it has counted since the start, and the store's commit times.
+  const ServiceMetrics& metrics() const { return metrics_; }
+  core::Histogram store_commit_seconds() const { return store_->commit_seconds(); }
+  std::size_t waiting() const { return parked_.size(); }
   // Warm workers (warm_workers.cpp), by id; unload() starts unloading an idle (or starting)
   // worker, refuses a busy one (its run would be lost: cancel the run instead).
   std::vector<WorkerStatus> workers() const;
@@ -453,6 +459,7 @@ class Orchestrator {
   core::VramLimits vram_limits_;
   core::Footprints footprints_;  // learned from finished runs, loaded from the store at start
   EventFeed feed_;
+  ServiceMetrics metrics_;
   QueueHead queue_published_;                    // the last queue event
   std::int64_t queue_published_at_ms_ = 0;       // when it was published
   boost::asio::steady_timer queue_event_timer_;  // a change that came too soon after it

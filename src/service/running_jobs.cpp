@@ -97,6 +97,10 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
   job.gpu = gpus.front();
   job.gpus = gpus;
   job.started_at_ms = now_ms();
+  metrics_.observe_wait(
+      job.spec.task, static_cast<double>(std::max<std::int64_t>(
+                         0, job.started_at_ms - std::max(job.queued_at_ms, job.submitted_at_ms))) /
+                         1000.0);
   job.pid = launched.pid;
   job.pid_start_ticks = launched.start_ticks;
   job.exit_code.reset();
@@ -239,6 +243,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
   if (retry) {
     spdlog::info("job {}: attempt {} ended ({}); queued again", id, job.attempt,
                  core::to_string(reason));
+    if (reason == EndReason::gpu_oom) ++metrics_.gpu_oom_retries;
     if (reason == EndReason::gpu_oom || reason == EndReason::vram_exceeded) {
       // It needed more than it reserved: ask for more next time (1.5x, or more than it was
       // seen to use), as much as the largest GPU can give.
@@ -278,6 +283,12 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
   job.finished_at_ms = now_ms();
   spdlog::info("job {}: {}{}{}", id, core::to_string(state), job.error.empty() ? "" : ": ",
                job.error);
+  ++metrics_.ended[{job.spec.task, std::string(core::to_string(state)),
+                    reason == EndReason::none ? "" : std::string(core::to_string(reason))}];
+  if (job.started_at_ms > 0) {
+    metrics_.observe_run(job.spec.task,
+                         static_cast<double>(job.finished_at_ms - job.started_at_ms) / 1000.0);
+  }
   std::optional<store::JobStore::FootprintRecord> footprint = learn_from(job);
   Job& settled = settling_.insert_or_assign(id, std::move(job)).first->second;
   active_.erase(it);
@@ -408,6 +419,7 @@ void Orchestrator::guard_vram(JobId id, Running& r) {
   };
   if (verdict == core::VramVerdict::act) {
     spdlog::warn("job {}: {}", id, what());
+    ++metrics_.enforcements[vram_limits_.policy == core::VramPolicy::kill ? "kill" : "warn"];
     if (vram_limits_.policy == core::VramPolicy::kill) {
       r.stop_detail = what();
       stop_job(id, EndReason::vram_exceeded);

@@ -101,6 +101,7 @@ bool Orchestrator::start_on_worker(JobId id, WorkerId worker, int gpu,
     return true;
   }
   WorkerId wid = next_worker_id_++;
+  ++metrics_.worker_loads[task->name];
   std::string wdir = fmt::format("{}/{}", workers_root_, wid);
   std::error_code ec;
   std::filesystem::create_directories(wdir, ec);

@@ -443,6 +443,11 @@ JobStore::Health JobStore::health() const {
   return health_;
 }
 
+core::Histogram JobStore::commit_seconds() const {
+  std::lock_guard lock(mutex_);
+  return commit_seconds_;
+}
+
 StoreFault JobStore::note_failure(const core::Error& error) {
   StoreFault fault = classify_sqlite(last_code_);
   if (fault == StoreFault::none) return fault;
@@ -508,7 +513,13 @@ void JobStore::writer_main() {
         pending_.pop_front();
       }
     }
+    auto began = std::chrono::steady_clock::now();
     core::Result<void> result = batch.empty() ? probe() : write_batch(batch);
+    if (!batch.empty()) {
+      std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
+      std::lock_guard lock(mutex_);
+      commit_seconds_.observe(took.count());
+    }
     if (result) {
       if (backoff.count() > 0) {
         std::lock_guard lock(mutex_);

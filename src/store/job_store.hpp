@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/histogram.hpp"
 #include "core/job.hpp"
 #include "store/sqlite.hpp"
 #include "store/store_fault.hpp"
@@ -84,6 +85,8 @@ class JobStore {
     std::int64_t since_ms = 0;  // Unix ms of the first failure in a row
   };
   Health health() const;
+  // How long each transaction of saves took, BEGIN to COMMIT (fsync included). Any thread.
+  core::Histogram commit_seconds() const;
 
   // Start-up only (blocking): every kept footprint sample, oldest first.
   core::Result<std::vector<FootprintRecord>> load_footprints();
@@ -190,6 +193,8 @@ class JobStore {
   std::deque<Op> pending_;  // guarded by mutex_
   bool stopping_ = false;   // guarded by mutex_
   Health health_;           // guarded by mutex_
+  core::Histogram commit_seconds_{
+      {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5}};  // mutex_
   std::thread writer_;
   util::Worker reader_worker_;
 };
