@@ -1,7 +1,9 @@
 #include "cli/client_call.hpp"
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <iostream>
 
 #include "util/json_text.hpp"
@@ -22,10 +24,22 @@ std::optional<Reply> call(const ClientOptions& c, std::string_view method, std::
     std::cerr << "vramq: " << r.error().message << "\n";
     return std::nullopt;
   }
-  Reply reply{.status = r->status, .body = {}, .raw = r->body};
+  Reply reply{.status = r->status, .body = {}, .raw = r->body, .headers = std::move(r->headers)};
   boost::system::error_code ec;
   reply.body = json::parse(r->body, ec);
   return reply;
+}
+
+std::optional<std::string_view> Reply::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return std::string_view(v);
+    }
+  }
+  return std::nullopt;
 }
 
 std::string str(const json::value& v) {

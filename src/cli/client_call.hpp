@@ -17,6 +17,9 @@ struct Reply {
   int status = 0;
   boost::json::value body;  // null when the answer is not JSON
   std::string raw;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  std::optional<std::string_view> header(std::string_view name) const;  // any case
 };
 
 // Sends a request; on transport failure prints one line and returns nullopt (exit 3).

@@ -1,5 +1,7 @@
 #include "cli/client_commands.hpp"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
@@ -17,6 +19,7 @@
 #include "cli/client_call.hpp"
 #include "cli/http_client.hpp"
 #include "cli/interrupt_notice.hpp"
+#include "cli/job_watch.hpp"
 #include "cli/table.hpp"
 #include "core/units.hpp"
 #include "util/confined_files.hpp"
@@ -27,8 +30,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr int kWaitChunkS = 3600;  // the server's longest long poll
 
 // "KEY=VALUE" flags (--label, --env) as a JSON object; nullopt (said on stderr) for a malformed
 // one.
@@ -224,26 +225,23 @@ int finish_job(const ClientOptions& c, const json::object& j) {
 }
 
 std::string interrupt_notice(std::int64_t id) {
+  // On a terminal the live line is cleared first (cli/job_watch).
   return fmt::format(
-      "vramq: stopped waiting; job {} keeps running on the server (vramq wait {} to wait again, "
+      "{}vramq: stopped waiting; job {} keeps running on the server (vramq wait {} to wait again, "
       "vramq cancel {} to stop it)",
-      id, id, id);
+      ::isatty(STDERR_FILENO) == 1 ? "\r\x1b[K" : "", id, id, id);
 }
 
-// Long-polls until the job is terminal.
-std::optional<Reply> wait_terminal(const ClientOptions& c, std::int64_t id) {
-  while (true) {
-    auto r = call(c, "GET", fmt::format("/v1/jobs/{}?wait={}", id, kWaitChunkS), {},
-                  std::chrono::seconds(kWaitChunkS + 30));
-    if (!r || r->status != 200 || !r->body.is_object() || terminal(r->body.get_object())) return r;
-  }
-}
-
-// submit --wait: waits for a job just submitted; Ctrl-C says that it runs on.
+// submit --wait: waits for a job just submitted; Ctrl-C says that it runs on. The notice is set
+// up before the job's first line is printed: a Ctrl-C as soon as the id shows is told too.
 int wait_and_finish(const ClientOptions& c, json::object job) {
+  std::optional<InterruptNotice> notice;
+  if (!terminal(job)) notice.emplace(interrupt_notice(job.at("id").to_number<std::int64_t>()));
+  // The id first, at once, on stderr (stdout is the job's output): whatever happens to this
+  // command, the person knows which job is theirs.
+  std::cerr << job_line(job) << (terminal(job) ? "" : ", waiting...") << "\n";
   if (!terminal(job)) {
-    InterruptNotice notice(interrupt_notice(job.at("id").to_number<std::int64_t>()));
-    auto r = wait_terminal(c, job.at("id").to_number<std::int64_t>());
+    auto r = watch_job(c, job.at("id").to_number<std::int64_t>());
     if (!r) return kExitUnreachable;
     if (r->status != 200 || !r->body.is_object()) return report_error(*r);
     job = r->body.get_object();
@@ -346,9 +344,6 @@ int submit(const ClientOptions& c, const SubmitOptions& s) {
     }
     return kExitOk;
   }
-  // The id first, at once, on stderr (stdout is the job's output): whatever happens to this
-  // command, the person knows which job is theirs.
-  std::cerr << job_line(job) << (terminal(job) ? "" : ", waiting...") << "\n";
   return wait_and_finish(c, job);
 }
 
@@ -366,7 +361,7 @@ int show(const ClientOptions& c, std::int64_t id) {
 
 int wait(const ClientOptions& c, std::int64_t id) {
   InterruptNotice notice(interrupt_notice(id));
-  auto r = wait_terminal(c, id);
+  auto r = watch_job(c, id);
   if (!r) return kExitUnreachable;
   if (r->status != 200 || !r->body.is_object()) return report_error(*r);
   return finish_job(c, r->body.get_object());
@@ -446,6 +441,7 @@ int fetch_one(const ClientOptions& c, std::int64_t id, const std::string& path,
                 [&](std::string_view piece) {
                   out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
                   bytes += static_cast<std::int64_t>(piece.size());
+                  return true;
                 });
   out.close();
   if (!r || r->status != 200 || !out) {
@@ -531,6 +527,7 @@ int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follo
       whole.append(piece);
     }
     std::cout.flush();
+    return true;
   });
   if (!r) return kExitUnreachable;
   if (r->status != 200) return report_error(*r);

@@ -54,8 +54,12 @@ core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view 
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 << 20);
-  auto on_piece = [&sink](std::uint64_t, beast::string_view piece, beast::error_code&) {
-    sink(std::string_view(piece.data(), piece.size()));
+  bool stopped = false;  // the sink has what it wanted
+  auto on_piece = [&sink, &stopped](std::uint64_t, beast::string_view piece, beast::error_code& e) {
+    if (!sink(std::string_view(piece.data(), piece.size()))) {
+      stopped = true;
+      e = asio::error::operation_aborted;  // ends the read
+    }
     return piece.size();
   };
   if (sink) {
@@ -77,7 +81,7 @@ core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view 
       if (sink) stream.expires_never();
       http::async_read(stream, buffer, parser, [&](beast::error_code re, std::size_t) {
         ec = re;
-        done = !re;
+        done = !re || stopped;
       });
     });
   });

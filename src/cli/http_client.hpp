@@ -26,7 +26,8 @@ struct ServerUrl {
 core::Result<ServerUrl> parse_server_url(std::string_view url);
 
 // Receives the pieces of a chunked (streamed) body as they arrive instead of HttpResult::body.
-using BodySink = std::function<void(std::string_view)>;
+// False: it has what it wanted; the request ends there (a success) and the connection closes.
+using BodySink = std::function<bool(std::string_view)>;
 
 // Errors are transport failures only (cannot connect, timeout); any HTTP status is a result.
 // With `sink`, a chunked body goes to it piece by piece and only connecting has a deadline.
