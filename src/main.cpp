@@ -12,6 +12,7 @@
 
 #include "app/serve.hpp"
 #include "cli/client_commands.hpp"
+#include "cli/top.hpp"
 #include "cli/worker_commands.hpp"
 #include "core/units.hpp"
 #include "core/vram_guard.hpp"
@@ -221,6 +222,11 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   CLI::App* c_gpus = app.add_subcommand("gpus", "show GPUs and their VRAM");
   add_client_flags(c_gpus);
+  CLI::App* c_top = app.add_subcommand(
+      "top", "a live full-screen view: GPUs, running jobs, the queue, warm workers");
+  add_client_flags(c_top);
+  bool top_once = false;
+  c_top->add_flag("--once", top_once, "print one screen and exit (no terminal needed)");
   CLI::App* c_tasks = app.add_subcommand("tasks", "list the task catalog");
   add_client_flags(c_tasks);
   CLI::App* c_workers = app.add_subcommand("workers", "show the resident warm workers");
@@ -297,6 +303,7 @@ int main(int argc, char** argv) {
   if (c_show->parsed()) return cli::show(client, job_id);
   if (c_wait->parsed()) return cli::wait(client, job_id);
   if (c_gpus->parsed()) return cli::gpus(client);
+  if (c_top->parsed()) return cli::top(client, top_once);
   if (c_unload->parsed()) return cli::unload_worker(client, worker_id);
   if (c_workers->parsed()) return cli::workers(client);
   if (c_ls->parsed()) {

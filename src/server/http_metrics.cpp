@@ -5,9 +5,9 @@
 namespace vramq::server {
 
 std::string_view route_template(std::string_view p) {
-  static constexpr std::array<std::string_view, 11> kExact = {
-      "/",          "/healthz", "/readyz",   "/metrics",    "/run-script", "/v1/jobs",
-      "/v1/events", "/v1/gpus", "/v1/tasks", "/v1/workers", "/favicon.ico"};
+  static constexpr std::array<std::string_view, 12> kExact = {
+      "/",          "/healthz", "/readyz",   "/metrics",    "/run-script",  "/v1/jobs",
+      "/v1/events", "/v1/gpus", "/v1/tasks", "/v1/workers", "/favicon.ico", "/v1/queue"};
   for (std::string_view e : kExact) {
     if (p == e) return e;
   }

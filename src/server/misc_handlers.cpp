@@ -8,6 +8,10 @@
 
 namespace vramq::server {
 
+Response handle_queue(const service::Orchestrator& o) {
+  return {.body = util::to_json_text(queue_head_to_json(o.queue_head()))};
+}
+
 Response handle_gpus(const service::Orchestrator& o) {
   return {.body = util::to_json_text(gpus_to_json(o.gpus(), o.buffer_mb(), o.gpu_kind()))};
 }

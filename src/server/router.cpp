@@ -73,6 +73,7 @@ boost::asio::awaitable<Response> Router::handle(Request req) {
   bool snapshot =
       req.method == "GET" &&
       (req.path == "/v1/jobs" || req.path == "/v1/gpus" || req.path == "/v1/workers" ||
+       req.path == "/v1/queue" ||
        (req.path.starts_with("/v1/jobs/") && req.path.find('/', 9) == std::string::npos));
   auto began = std::chrono::steady_clock::now();
   Response out = co_await route(req);
@@ -130,6 +131,9 @@ boost::asio::awaitable<Response> Router::route(Request& req) {
   }
   if (p == "/v1/gpus") {
     co_return m == "GET" ? handle_gpus(orchestrator_) : not_allowed("GET", req);
+  }
+  if (p == "/v1/queue") {
+    co_return m == "GET" ? handle_queue(orchestrator_) : not_allowed("GET", req);
   }
   if (p == "/metrics") {
     co_return m == "GET" ? handle_metrics(orchestrator_, *http_metrics_) : not_allowed("GET", req);

@@ -54,6 +54,8 @@ boost::asio::awaitable<Response> handle_run_script(const Request& req, service::
 boost::asio::awaitable<Response> handle_log(const Request& req, core::JobId id,
                                             service::Orchestrator& o, HeldRequests& held);
 Response handle_gpus(const service::Orchestrator& o);
+// GET /v1/queue: the head of the queue, as `queue` events carry it.
+Response handle_queue(const service::Orchestrator& o);
 // GET /metrics (metrics_handler.cpp).
 Response handle_metrics(const service::Orchestrator& o, const HttpMetrics& http);
 // GET /v1/events (events_handler.cpp).

@@ -202,6 +202,8 @@ class Orchestrator {
   const ServiceMetrics& metrics() const { return metrics_; }
   core::Histogram store_commit_seconds() const { return store_->commit_seconds(); }
   std::size_t waiting() const { return parked_.size(); }
+  // The first jobs of the queue in the order they would start (GET /v1/queue, `queue` events).
+  QueueHead queue_head() const;
   // Warm workers (warm_workers.cpp), by id; unload() starts unloading an idle (or starting)
   // worker, refuses a busy one (its run would be lost: cancel the run instead).
   std::vector<WorkerStatus> workers() const;
@@ -405,7 +407,6 @@ class Orchestrator {
   void publish_job(const core::Job& job);
   void publish_queue();
   void publish_readings();
-  QueueHead queue_head() const;
   // Progress of running jobs (job_progress.cpp): their stderr and progress files are read off
   // the loop at each poll when they have grown; a change is published with the job.
   void read_progress();

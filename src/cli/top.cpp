@@ -1,0 +1,331 @@
+#include "cli/top.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "cli/http_client.hpp"
+#include "cli/sse_reader.hpp"
+#include "cli/top_view.hpp"
+
+namespace vramq::cli {
+namespace json = boost::json;
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The self-pipe that wakes the screen's loop: written by the stream's thread on each event and
+// by the signal handlers (write(2) is async-signal-safe).
+int g_wake_write = -1;
+std::atomic<int> g_signal{0};
+
+void on_signal(int sig) {
+  g_signal.store(sig);
+  char b = 's';
+  [[maybe_unused]] auto n = ::write(g_wake_write, &b, 1);
+}
+
+// What the stream's thread and the screen share.
+struct Shared {
+  std::mutex mu;
+  TopModel model;                     // guarded by mu
+  std::string status = "connecting";  // guarded by mu
+  std::atomic<bool> quit{false};
+  int wake_write = -1;
+  ClientOptions client;
+  ServerUrl url;
+
+  void wake() const {
+    char b = 'e';
+    [[maybe_unused]] auto n = ::write(wake_write, &b, 1);
+  }
+};
+
+std::optional<json::object> get_object(const Shared& s, std::string_view target,
+                                       std::optional<std::uint64_t>& event_id, std::string& error) {
+  auto r = http_request(s.url, "GET", target, {}, s.client.token, std::chrono::seconds(10));
+  if (!r) {
+    error = r.error().message;
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  if (r->status != 200 || ec || !v.is_object()) {
+    error = fmt::format("GET {} answered {}", target, r->status);
+    return std::nullopt;
+  }
+  for (const auto& [k, val] : r->headers) {
+    if (k == "Vramq-Event-Id") {
+      std::uint64_t id = std::strtoull(val.c_str(), nullptr, 10);
+      event_id = event_id ? std::min(*event_id, id) : id;
+    }
+  }
+  return std::move(v.as_object());
+}
+
+// A fresh view; returns the event id to follow after (nullopt: the server could not be read).
+std::optional<std::uint64_t> snapshot(Shared& s, std::string& error) {
+  std::optional<std::uint64_t> event_id;
+  auto gpus = get_object(s, "/v1/gpus", event_id, error);
+  auto running =
+      gpus ? get_object(s, "/v1/jobs?state=running&limit=200", event_id, error) : std::nullopt;
+  auto queue = running ? get_object(s, "/v1/queue", event_id, error) : std::nullopt;
+  auto workers = queue ? get_object(s, "/v1/workers", event_id, error) : std::nullopt;
+  if (!workers) return std::nullopt;
+  TopModel m;
+  for (const json::value& g : gpus->at("gpus").as_array())
+    m.apply("gpu", g.as_object());
+  for (const json::value& j : running->at("jobs").as_array())
+    m.apply("job", j.as_object());
+  m.apply("queue", *queue);
+  for (const json::value& w : workers->at("workers").as_array())
+    m.apply("worker", w.as_object());
+  std::lock_guard lock(s.mu);
+  s.model = std::move(m);
+  return event_id.value_or(0);
+}
+
+// The stream's thread: a view, then its events, again after a reset or a lost connection.
+void stream_main(const std::shared_ptr<Shared>& s) {
+  while (!s->quit) {
+    std::string error;
+    std::optional<std::uint64_t> after = snapshot(*s, error);
+    if (after) {
+      {
+        std::lock_guard lock(s->mu);
+        s->status = "live";
+      }
+      s->wake();
+      SseReader reader;
+      auto sink = [&](std::string_view piece) {
+        for (SseEvent& e : reader.feed(piece)) {
+          if (e.type == "reset") return false;  // a fresh view, then on
+          boost::system::error_code ec;
+          json::value v = json::parse(e.data, ec);
+          if (ec || !v.is_object()) continue;
+          std::lock_guard lock(s->mu);
+          s->model.apply(e.type, v.get_object());
+        }
+        s->wake();
+        return !s->quit;
+      };
+      auto r = http_request(s->url, "GET", fmt::format("/v1/events?after={}", *after), {},
+                            s->client.token, std::chrono::seconds(10), sink);
+      if (r && r->status != 200) error = fmt::format("GET /v1/events answered {}", r->status);
+      if (!r) error = r.error().message;
+      if (error.empty()) continue;
+    }
+    {
+      std::lock_guard lock(s->mu);
+      s->status = "reconnecting: " + error;
+    }
+    s->wake();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+// Raw keys, no echo, the alternate screen and no cursor while it lives; all put back after.
+class Screen {
+ public:
+  Screen() {
+    ::tcgetattr(STDIN_FILENO, &saved_);
+    termios raw = saved_;
+    raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);  // ISIG stays: Ctrl-C is a signal
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+    std::cout << "\x1b[?1049h\x1b[?25l" << std::flush;
+  }
+  ~Screen() {
+    std::cout << "\x1b[?25h\x1b[?1049l" << std::flush;
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
+  }
+  Screen(const Screen&) = delete;
+  Screen& operator=(const Screen&) = delete;
+
+  static std::pair<int, int> size() {
+    winsize ws{};
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_row > 0) {
+      return {ws.ws_col, ws.ws_row};
+    }
+    return {80, 24};
+  }
+  static void draw(const std::vector<std::string>& lines) {
+    std::string out = "\x1b[H";
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      out += lines[i] + "\x1b[K";
+      if (i + 1 < lines.size()) out += "\r\n";
+    }
+    out += "\x1b[J";
+    std::cout << out << std::flush;
+  }
+
+ private:
+  termios saved_{};
+};
+
+std::string cancel_job(const Shared& s, std::int64_t id) {
+  auto r = http_request(s.url, "DELETE", fmt::format("/v1/jobs/{}", id), {}, s.client.token,
+                        std::chrono::seconds(10));
+  if (!r) return fmt::format("job {}: {}", id, r.error().message);
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  if (r->status == 200 || r->status == 202) return fmt::format("job {}: cancel sent", id);
+  std::string detail = !ec && v.is_object() && v.as_object().contains("detail") &&
+                               v.as_object().at("detail").is_string()
+                           ? std::string(v.as_object().at("detail").get_string())
+                           : r->body;
+  return fmt::format("job {}: {} ({})", id, detail, r->status);
+}
+
+}  // namespace
+
+int top(const ClientOptions& c, bool once) {
+  auto url = parse_server_url(c.server);
+  if (!url) {
+    std::cerr << "vramq: " << url.error().message << "\n";
+    return kExitUsage;
+  }
+  auto s = std::make_shared<Shared>();
+  s->client = c;
+  s->url = *url;
+  if (once) {
+    std::string error;
+    if (!snapshot(*s, error)) {
+      std::cerr << "vramq: " << error << "\n";
+      return kExitUnreachable;
+    }
+    auto [cols, rows] = ::isatty(STDOUT_FILENO) == 1 ? Screen::size() : std::pair{160, 0};
+    TopFrame f{.cols = cols,
+               .rows = 1000,
+               .selected = 0,
+               .now_ms = now_ms(),
+               .title = c.server,
+               .footer = ""};
+    std::vector<std::string> lines = render_top(s->model, f);
+    while (!lines.empty() && lines.back().empty())
+      lines.pop_back();
+    for (const std::string& l : lines)
+      std::cout << l << "\n";
+    return kExitOk;
+  }
+  if (::isatty(STDIN_FILENO) != 1 || ::isatty(STDOUT_FILENO) != 1) {
+    std::cerr << "vramq: top needs a terminal (vramq top --once prints one screen)\n";
+    return kExitUsage;
+  }
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) return kExitUsage;
+  g_wake_write = pipe_fds[1];
+  s->wake_write = pipe_fds[1];
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  ::sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGWINCH})
+    ::sigaction(sig, &sa, nullptr);
+  // Detached: at quit it may be inside a read that only the next event ends; the process
+  // ends it. It shares only `s`.
+  std::thread(stream_main, s).detach();
+  int exit_code = kExitOk;
+  {
+    Screen screen;
+    std::int64_t selected = 0;
+    std::int64_t confirm = 0;  // the job a y/n question is about (0: none)
+    std::string message;
+    std::string keys;  // bytes of an escape sequence not complete yet
+    while (true) {
+      if (int sig = g_signal.exchange(0); sig != 0 && sig != SIGWINCH) {
+        exit_code = 128 + sig;
+        break;
+      }
+      TopFrame f;
+      std::tie(f.cols, f.rows) = Screen::size();
+      f.now_ms = now_ms();
+      {
+        std::lock_guard lock(s->mu);
+        std::vector<std::int64_t> ids = selectable(s->model);
+        if (std::find(ids.begin(), ids.end(), selected) == ids.end()) {
+          selected = ids.empty() ? 0 : ids.front();
+        }
+        f.selected = selected;
+        f.title = fmt::format("{} ({})", c.server, s->status);
+        f.footer = confirm != 0 ? fmt::format("cancel job {}? y/n", confirm)
+                                : fmt::format("q quit | up/down select | c cancel{}{}",
+                                              message.empty() ? "" : " | ", message);
+        Screen::draw(render_top(s->model, f));
+      }
+      pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {pipe_fds[0], POLLIN, 0}};
+      if (::poll(fds, 2, 1000) < 0 && errno != EINTR) break;
+      if (fds[1].revents & POLLIN) {
+        char drain[256];
+        while (::read(pipe_fds[0], drain, sizeof drain) > 0) {
+        }
+      }
+      if (!(fds[0].revents & (POLLIN | POLLHUP))) continue;
+      char buf[64];
+      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n <= 0) break;  // the terminal went away
+      keys.append(buf, static_cast<std::size_t>(n));
+      bool quit = false;
+      while (!keys.empty() && !quit) {
+        int move = 0;
+        if (keys.starts_with("\x1b[A") || keys.starts_with("\x1bOA")) {
+          move = -1;
+          keys.erase(0, 3);
+        } else if (keys.starts_with("\x1b[B") || keys.starts_with("\x1bOB")) {
+          move = 1;
+          keys.erase(0, 3);
+        } else if (keys[0] == '\x1b' && keys.size() < 3) {
+          break;  // the rest of the sequence is on its way
+        } else {
+          char k = keys[0];
+          keys.erase(0, 1);
+          if (confirm != 0) {
+            if (k == 'y' || k == 'Y') message = cancel_job(*s, confirm);
+            confirm = 0;
+          } else if (k == 'q' || k == 'Q') {
+            quit = true;
+          } else if (k == 'k') {
+            move = -1;
+          } else if (k == 'j') {
+            move = 1;
+          } else if ((k == 'c' || k == 'C') && selected != 0) {
+            confirm = selected;
+          }
+        }
+        if (move != 0) {
+          std::lock_guard lock(s->mu);
+          std::vector<std::int64_t> ids = selectable(s->model);
+          auto it = std::find(ids.begin(), ids.end(), selected);
+          if (it != ids.end()) {
+            auto at = std::clamp<std::ptrdiff_t>(it - ids.begin() + move, 0,
+                                                 static_cast<std::ptrdiff_t>(ids.size()) - 1);
+            selected = ids[static_cast<std::size_t>(at)];
+          }
+        }
+      }
+      if (quit) break;
+    }
+  }
+  s->quit = true;
+  return exit_code;
+}
+
+}  // namespace vramq::cli
