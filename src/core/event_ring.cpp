@@ -15,15 +15,48 @@ EventRing::EventRing(std::size_t capacity, std::size_t max_bytes, std::uint64_t 
       max_bytes_(max_bytes),
       next_id_(std::max<std::uint64_t>(1, first_id)) {}
 
+const std::string& Event::data() const {
+  if (make) {
+    made = make();
+    make = nullptr;
+  }
+  return made;
+}
+
 std::uint64_t EventRing::publish(EventType type, JobId job, std::string data) {
-  bytes_ += data.size();
+  std::size_t size = data.size();
+  return append({.id = 0,
+                 .type = type,
+                 .job = job,
+                 .made = std::move(data),
+                 .framed = {},
+                 .make = {},
+                 .size = size});
+}
+
+std::uint64_t EventRing::publish_lazy(EventType type, JobId job, std::function<std::string()> make,
+                                      std::size_t estimate) {
+  return append({.id = 0,
+                 .type = type,
+                 .job = job,
+                 .made = {},
+                 .framed = {},
+                 .make = std::move(make),
+                 .size = estimate});
+}
+
+std::uint64_t EventRing::append(Event e) {
+  // Held twice once read (the payload and its framing), with its id and type: counted so up
+  // front, so that the bound holds whatever is read.
+  e.size = 2 * e.size + 64;
+  bytes_ += e.size;
   while (!events_.empty() && (events_.size() == capacity_ || bytes_ > max_bytes_)) {
-    bytes_ -= events_.front().data.size();
+    bytes_ -= events_.front().size;
     events_.pop_front();
   }
-  std::uint64_t id = next_id_++;
-  events_.push_back({.id = id, .type = type, .job = job, .data = std::move(data)});
-  return id;
+  e.id = next_id_++;
+  events_.push_back(std::move(e));
+  return events_.back().id;
 }
 
 EventRing::Read EventRing::read(std::uint64_t after, std::size_t max,

@@ -26,12 +26,22 @@ struct Event {
   std::uint64_t id = 0;  // 1, 2, 3, ... in publishing order
   EventType type = EventType::job;
   JobId job = 0;  // job events: the job (for ?job= filters); else 0
-  std::string data;
+  // The payload; one published lazily is made on first use (then kept): an event nobody reads
+  // costs no encoding.
+  const std::string& data() const;
+
+  mutable std::string made;
+  // What the stream's framing made of it (GET /v1/events): made once, whoever reads it first;
+  // every listener then copies these bytes.
+  mutable std::string framed;
+  mutable std::function<std::string()> make;  // set until made
+  std::size_t size = 0;  // what it counts against the ring's bytes (from an estimate until made)
 };
 
 class EventRing {
  public:
-  // At most `capacity` events and `max_bytes` of their data (the newest event is always kept).
+  // At most `capacity` events and `max_bytes` of memory for them, each counted as twice its
+  // payload (the payload and its framed copy) plus 64 bytes (the newest event is always kept).
   // Ids begin at `first_id`: a server starts above any id its predecessor could have given
   // (serve.cpp), so that a reader's id from before a restart is never taken for a new one.
   explicit EventRing(std::size_t capacity, std::size_t max_bytes = SIZE_MAX,
@@ -39,6 +49,9 @@ class EventRing {
 
   // Appends an event; returns its id. The oldest events go to stay within the bounds.
   std::uint64_t publish(EventType type, JobId job, std::string data);
+  // The same with a payload made only when first read; `estimate` stands for its size meanwhile.
+  std::uint64_t publish_lazy(EventType type, JobId job, std::function<std::string()> make,
+                             std::size_t estimate);
 
   // The id of the newest event (first_id - 1: none yet).
   std::uint64_t last_id() const { return next_id_ - 1; }
@@ -56,6 +69,7 @@ class EventRing {
             const std::function<bool(const Event&)>& keep = {}) const;
 
  private:
+  std::uint64_t append(Event e);
   std::size_t capacity_;
   std::size_t max_bytes_;
   std::size_t bytes_ = 0;     // of the held events' data

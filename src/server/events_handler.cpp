@@ -66,7 +66,8 @@ class EventStream final : public BodyStream {
       streaming_ = true;
       std::string out;
       for (const core::Event* e : r.events) {
-        out += sse_event(e->id, core::to_string(e->type), e->data);
+        if (e->framed.empty()) e->framed = sse_event(e->id, core::to_string(e->type), e->data());
+        out += e->framed;
         if (out.size() >= kBatchBytes) {
           after_ = e->id;
           co_return sent(std::move(out));

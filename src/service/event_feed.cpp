@@ -12,7 +12,24 @@ EventFeed::EventFeed(asio::io_context& ioc, std::size_t capacity, std::size_t ma
     : ioc_(ioc), capacity_(capacity), ring_(capacity, max_bytes, first_id) {}
 
 void EventFeed::job(const JobView& v) {
-  if (enabled()) publish(core::EventType::job, v.job.id, encoders_.job(v));
+  if (!enabled()) return;
+  // Encoded only if a listener reads it: a copy of what the list item shows (no output, no
+  // environment: values may be secrets, and the item shows neither).
+  auto copy = std::make_shared<JobView>(v);
+  copy->job.output.clear();
+  copy->job.spec.env.clear();
+  std::size_t estimate = 600 + copy->job.spec.params_json.size() + copy->job.spec.name.size() +
+                         copy->job.error.size() + copy->job_dir.size();
+  for (const std::string& a : copy->job.spec.argv)
+    estimate += a.size() + 3;
+  for (const std::string& w : copy->job.warnings)
+    estimate += w.size() + 3;
+  for (const auto& [k, val] : copy->job.spec.labels)
+    estimate += k.size() + val.size() + 6;
+  ring_.publish_lazy(
+      core::EventType::job, v.job.id, [encode = encoders_.job, copy] { return encode(*copy); },
+      estimate);
+  wake();
 }
 
 void EventFeed::gpu(const GpuStatus& g) {
@@ -58,6 +75,10 @@ void EventFeed::queue(const QueueHead& q) {
 
 void EventFeed::publish(core::EventType type, core::JobId job, std::string data) {
   ring_.publish(type, job, std::move(data));
+  wake();
+}
+
+void EventFeed::wake() {
   if (waiters_.empty() || wake_posted_) return;
   // One wake-up for a burst: listeners read everything published before it runs.
   wake_posted_ = true;

@@ -57,6 +57,7 @@ class EventFeed {
 
  private:
   void publish(core::EventType type, core::JobId job, std::string data);
+  void wake();  // listeners asleep read what was published
 
   boost::asio::io_context& ioc_;
   std::size_t capacity_;

@@ -24,7 +24,7 @@ TEST(EventRing, ResumesWithExactlyTheMissedEvents) {
   EventRing::Read r = ring.read(2, 100);
   EXPECT_FALSE(r.reset);
   EXPECT_EQ(ids(r), (std::vector<std::uint64_t>{3, 4, 5}));
-  EXPECT_EQ(r.events[0]->data, "j3");
+  EXPECT_EQ(r.events[0]->data(), "j3");
   EXPECT_EQ(r.last_seen, 5u);
   EXPECT_TRUE(ring.read(5, 100).events.empty());
   // At most `max`, and last_seen says where to go on.
@@ -64,17 +64,18 @@ TEST(EventRing, FiltersKeepTheirPlace) {
 }
 
 TEST(EventRing, KeepsWithinItsBytesButAlwaysTheNewestEvent) {
-  EventRing ring(100, 10);
+  // Each event counts 2 * 4 + 64 = 72 bytes.
+  EventRing ring(100, 150);
   ring.publish(EventType::job, 1, "aaaa");
   ring.publish(EventType::job, 2, "bbbb");
   EXPECT_EQ(ring.size(), 2u);
-  ring.publish(EventType::job, 3, "cccc");  // 12 bytes: the oldest goes
+  ring.publish(EventType::job, 3, "cccc");  // 216 bytes: the oldest goes
   EXPECT_EQ(ring.size(), 2u);
-  EXPECT_EQ(ring.bytes(), 8u);
+  EXPECT_EQ(ring.bytes(), 144u);
   EventRing::Read r = ring.read(0, 100);
   EXPECT_TRUE(r.reset);
   EXPECT_EQ(ids(r), (std::vector<std::uint64_t>{2, 3}));
-  ring.publish(EventType::job, 4, std::string(50, 'x'));  // alone above the bound: kept alone
+  ring.publish(EventType::job, 4, std::string(500, 'x'));  // alone above the bound: kept alone
   EXPECT_EQ(ring.size(), 1u);
   EXPECT_EQ(ids(ring.read(3, 100)), (std::vector<std::uint64_t>{4}));
 }
@@ -88,6 +89,39 @@ TEST(EventRing, IdsFromAnEarlierServerAreNeverTakenForNewOnes) {
   EXPECT_TRUE(ring.read(2000, 10).reset) << "an id from the future";
   EXPECT_EQ(ids(ring.read(999, 10)), (std::vector<std::uint64_t>{1000}));
   EXPECT_EQ(to_string(EventType::queue), "queue");
+}
+
+TEST(EventRing, LazyPayloadsAreMadeOnceAndOnlyWhenRead) {
+  EventRing ring(2, 1000);
+  int made = 0;
+  ring.publish_lazy(
+      EventType::job, 1,
+      [&] {
+        ++made;
+        return std::string("one");
+      },
+      40);
+  ring.publish_lazy(
+      EventType::job, 2,
+      [&] {
+        ++made;
+        return std::string("two");
+      },
+      40);
+  EXPECT_EQ(ring.bytes(), 2u * (2 * 40 + 64));
+  ring.publish_lazy(
+      EventType::job, 3,
+      [&] {
+        ++made;
+        return std::string("three");
+      },
+      40);
+  EXPECT_EQ(made, 0) << "nobody read them";
+  EventRing::Read r = ring.read(ring.last_id() - 1, 10);
+  ASSERT_EQ(r.events.size(), 1u);
+  EXPECT_EQ(r.events[0]->data(), "three");
+  EXPECT_EQ(r.events[0]->data(), "three");
+  EXPECT_EQ(made, 1);
 }
 
 // Random publishing and reading against a plain list of everything ever published.
