@@ -8,7 +8,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: deps build build-asan run test unit e2e format format-check tidy clean bench fuzz fuzz-replay
+.PHONY: deps build build-asan run test unit e2e format format-check tidy clean bench fuzz fuzz-replay install deb
 
 FUZZ_TARGETS := fuzz_http_request fuzz_catalog fuzz_config fuzz_job_record fuzz_worker_protocol
 FUZZ_BUILD ?= build-fuzz
@@ -31,6 +31,16 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 
 run: build
 	$(BUILD)/vramq serve --gpus auto --data-dir ./vramq-data
+
+# Installs under PREFIX (default /usr/local; DESTDIR is honoured): binaries, the systemd unit,
+# docs, examples and contrib/ (docs/operations.md, "Installing").
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# A Debian package (build/vramq_VERSION_ARCH.deb) of the same files under /usr.
+deb: build
+	cd $(BUILD) && cpack -G DEB
 
 unit: build build-asan fuzz-replay
 	$(BUILD)/vramq-unit-tests
