@@ -1,7 +1,5 @@
 #include "cli/client_commands.hpp"
 
-#include <unistd.h>
-
 #include <fmt/format.h>
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
@@ -225,11 +223,11 @@ int finish_job(const ClientOptions& c, const json::object& j) {
 }
 
 std::string interrupt_notice(std::int64_t id) {
-  // On a terminal the live line is cleared first (cli/job_watch).
+  // Printed on a line of its own, below the live line's last state (cli/job_watch).
   return fmt::format(
-      "{}vramq: stopped waiting; job {} keeps running on the server (vramq wait {} to wait again, "
+      "vramq: stopped waiting; job {} keeps running on the server (vramq wait {} to wait again, "
       "vramq cancel {} to stop it)",
-      ::isatty(STDERR_FILENO) == 1 ? "\r\x1b[K" : "", id, id, id);
+      id, id, id);
 }
 
 // submit --wait: waits for a job just submitted; Ctrl-C says that it runs on. The notice is set

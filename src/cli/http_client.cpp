@@ -29,7 +29,8 @@ core::Result<ServerUrl> parse_server_url(std::string_view text) {
 core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view method,
                                       std::string_view target, std::string_view body,
                                       std::string_view token, std::chrono::seconds timeout,
-                                      const BodySink& sink, const Headers& headers) {
+                                      const BodySink& sink, const Headers& headers,
+                                      std::optional<std::chrono::seconds> idle) {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   beast::error_code ec;
@@ -55,7 +56,9 @@ core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view 
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 << 20);
   bool stopped = false;  // the sink has what it wanted
-  auto on_piece = [&sink, &stopped](std::uint64_t, beast::string_view piece, beast::error_code& e) {
+  auto on_piece = [&sink, &stopped, &stream, idle](std::uint64_t, beast::string_view piece,
+                                                   beast::error_code& e) {
+    if (idle) stream.expires_after(*idle);  // the next read may take as long again
     if (!sink(std::string_view(piece.data(), piece.size()))) {
       stopped = true;
       e = asio::error::operation_aborted;  // ends the read
@@ -78,7 +81,11 @@ core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view 
         ec = we;
         return;
       }
-      if (sink) stream.expires_never();
+      if (sink && idle) {
+        stream.expires_after(*idle);
+      } else if (sink) {
+        stream.expires_never();
+      }
       http::async_read(stream, buffer, parser, [&](beast::error_code re, std::size_t) {
         ec = re;
         done = !re || stopped;

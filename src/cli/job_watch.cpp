@@ -92,8 +92,9 @@ StreamEnd follow(const ClientOptions& c, std::int64_t id, std::string_view after
     }
     return true;
   };
+  // The server beats every 15 s (event_heartbeat_s): a minute of silence is a dead connection.
   auto r = http_request(*url, "GET", fmt::format("/v1/events?types=job&job={}&after={}", id, after),
-                        {}, c.token, std::chrono::seconds(30), sink);
+                        {}, c.token, std::chrono::seconds(30), sink, {}, std::chrono::seconds(60));
   return end.value_or(StreamEnd::broken);
 }
 

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/text.hpp"
+
 namespace vramq::cli {
 namespace json = boost::json;
 namespace {
@@ -65,7 +67,8 @@ std::string progress_bar(double fraction, int width) {
 }
 
 std::string clock_text(double seconds) {
-  auto s = static_cast<std::int64_t>(std::max(0.0, std::round(seconds)));
+  if (!std::isfinite(seconds)) seconds = 0;
+  auto s = static_cast<std::int64_t>(std::clamp(std::round(seconds), 0.0, 1e9));
   if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
   return fmt::format("{}:{:02}", s / 60, s % 60);
 }
@@ -118,7 +121,7 @@ std::string live_line(const json::object& j, std::int64_t now_ms) {
   std::string out = fmt::format("job {} running on GPU {}", id, gpus_of(j));
   if (const json::value* p = j.if_contains("progress"); p != nullptr && p->is_object()) {
     const json::object& prog = p->get_object();
-    std::string message = text(prog, "message");
+    std::string message = core::printable_prefix(text(prog, "message"), 200);
     out += " ·";
     if (!message.empty()) out += " " + message;
     if (auto f = number(prog, "fraction")) {
@@ -131,7 +134,9 @@ std::string live_line(const json::object& j, std::int64_t now_ms) {
     } else if (cur) {
       out += fmt::format(" {:g}", *cur);
     }
-    if (std::string unit = text(prog, "unit"); !unit.empty() && cur) out += " " + unit;
+    if (std::string unit = core::printable_prefix(text(prog, "unit"), 16); !unit.empty() && cur) {
+      out += " " + unit;
+    }
     if (auto eta = number(prog, "eta_s")) out += fmt::format(" · ETA {}", clock_text(*eta));
   }
   auto reserved = number(j, "vram_mb");

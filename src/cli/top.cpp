@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
@@ -72,13 +73,26 @@ std::optional<json::object> get_object(const Shared& s, std::string_view target,
     error = fmt::format("GET {} answered {}", target, r->status);
     return std::nullopt;
   }
+  bool has_id = false;
   for (const auto& [k, val] : r->headers) {
-    if (k == "Vramq-Event-Id") {
+    if (strcasecmp(k.c_str(), "Vramq-Event-Id") == 0) {
       std::uint64_t id = std::strtoull(val.c_str(), nullptr, 10);
       event_id = event_id ? std::min(*event_id, id) : id;
+      has_id = true;
     }
   }
+  if (!has_id) {
+    error = fmt::format("GET {} gave no event id: the server keeps no events", target);
+    return std::nullopt;
+  }
   return std::move(v.as_object());
+}
+
+// An array member of an answer (empty when the answer is not what it should be).
+const json::array& array_of(const json::object& o, std::string_view key) {
+  static const json::array kNone;
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_array() ? v->get_array() : kNone;
 }
 
 // A fresh view; returns the event id to follow after (nullopt: the server could not be read).
@@ -91,20 +105,24 @@ std::optional<std::uint64_t> snapshot(Shared& s, std::string& error) {
   auto workers = queue ? get_object(s, "/v1/workers", event_id, error) : std::nullopt;
   if (!workers) return std::nullopt;
   TopModel m;
-  for (const json::value& g : gpus->at("gpus").as_array())
-    m.apply("gpu", g.as_object());
-  for (const json::value& j : running->at("jobs").as_array())
-    m.apply("job", j.as_object());
+  for (const json::value& g : array_of(*gpus, "gpus")) {
+    if (g.is_object()) m.apply("gpu", g.get_object());
+  }
+  for (const json::value& j : array_of(*running, "jobs")) {
+    if (j.is_object()) m.apply("job", j.get_object());
+  }
   m.apply("queue", *queue);
-  for (const json::value& w : workers->at("workers").as_array())
-    m.apply("worker", w.as_object());
+  for (const json::value& w : array_of(*workers, "workers")) {
+    if (w.is_object()) m.apply("worker", w.get_object());
+  }
   std::lock_guard lock(s.mu);
   s.model = std::move(m);
   return event_id.value_or(0);
 }
 
-// The stream's thread: a view, then its events, again after a reset or a lost connection.
-void stream_main(const std::shared_ptr<Shared>& s) {
+// The stream's thread: a view, then its events, again after a reset or a lost connection (a
+// second of pause before each new try, so that a server that resets at once is not hammered).
+void stream_loop(const std::shared_ptr<Shared>& s) {
   while (!s->quit) {
     std::string error;
     std::optional<std::uint64_t> after = snapshot(*s, error);
@@ -127,11 +145,13 @@ void stream_main(const std::shared_ptr<Shared>& s) {
         s->wake();
         return !s->quit;
       };
+      // The server beats every 15 s: a minute of silence is a dead connection.
       auto r = http_request(s->url, "GET", fmt::format("/v1/events?after={}", *after), {},
-                            s->client.token, std::chrono::seconds(10), sink);
+                            s->client.token, std::chrono::seconds(10), sink, {},
+                            std::chrono::seconds(60));
       if (r && r->status != 200) error = fmt::format("GET /v1/events answered {}", r->status);
       if (!r) error = r.error().message;
-      if (error.empty()) continue;
+      if (error.empty()) error = "the event stream ended";
     }
     {
       std::lock_guard lock(s->mu);
@@ -140,6 +160,16 @@ void stream_main(const std::shared_ptr<Shared>& s) {
     s->wake();
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
+}
+
+void stream_main(const std::shared_ptr<Shared>& s) {
+  try {
+    stream_loop(s);
+  } catch (const std::exception& e) {  // never std::terminate with the terminal in raw mode
+    std::lock_guard lock(s->mu);
+    s->status = fmt::format("stopped: {}", e.what());
+  }
+  s->wake();
 }
 
 // Raw keys, no echo, the alternate screen and no cursor while it lives; all put back after.
@@ -181,6 +211,20 @@ class Screen {
  private:
   termios saved_{};
 };
+
+// The length of the escape sequence `keys` starts with (0: incomplete). Keys that are not
+// sequences (ESC then anything else) count as a lone ESC.
+std::size_t escape_length(std::string_view keys) {
+  if (keys.size() < 2) return 0;
+  if (keys[1] == 'O') return keys.size() < 3 ? 0 : 3;
+  if (keys[1] != '[') return 1;
+  for (std::size_t i = 2; i < keys.size(); ++i) {
+    auto c = static_cast<unsigned char>(keys[i]);
+    if (c >= 0x40 && c <= 0x7e) return i + 1;  // the final byte
+    if (c < 0x20 || c > 0x3f) return i;        // not a sequence after all
+  }
+  return 0;
+}
 
 std::string cancel_job(const Shared& s, std::int64_t id) {
   auto r = http_request(s.url, "DELETE", fmt::format("/v1/jobs/{}", id), {}, s.client.token,
@@ -258,6 +302,7 @@ int top(const ClientOptions& c, bool once) {
       TopFrame f;
       std::tie(f.cols, f.rows) = Screen::size();
       f.now_ms = now_ms();
+      std::vector<std::string> frame;
       {
         std::lock_guard lock(s->mu);
         std::vector<std::int64_t> ids = selectable(s->model);
@@ -269,8 +314,9 @@ int top(const ClientOptions& c, bool once) {
         f.footer = confirm != 0 ? fmt::format("cancel job {}? y/n", confirm)
                                 : fmt::format("q quit | up/down select | c cancel{}{}",
                                               message.empty() ? "" : " | ", message);
-        Screen::draw(render_top(s->model, f));
+        frame = render_top(s->model, f);
       }
+      Screen::draw(frame);  // not under the lock: a stalled terminal must not stall the stream
       pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {pipe_fds[0], POLLIN, 0}};
       if (::poll(fds, 2, 1000) < 0 && errno != EINTR) break;
       if (fds[1].revents & POLLIN) {
@@ -286,14 +332,15 @@ int top(const ClientOptions& c, bool once) {
       bool quit = false;
       while (!keys.empty() && !quit) {
         int move = 0;
-        if (keys.starts_with("\x1b[A") || keys.starts_with("\x1bOA")) {
-          move = -1;
-          keys.erase(0, 3);
-        } else if (keys.starts_with("\x1b[B") || keys.starts_with("\x1bOB")) {
-          move = 1;
-          keys.erase(0, 3);
-        } else if (keys[0] == '\x1b' && keys.size() < 3) {
-          break;  // the rest of the sequence is on its way
+        if (keys[0] == '\x1b') {
+          // A whole escape sequence (CSI: ESC [ params final; SS3: ESC O x), or a lone Esc.
+          std::size_t len = escape_length(keys);
+          if (len == 0) break;  // the rest of the sequence is on its way
+          std::string_view seq(keys.data(), len);
+          if (seq == "\x1b[A" || seq == "\x1bOA") move = -1;
+          if (seq == "\x1b[B" || seq == "\x1bOB") move = 1;
+          keys.erase(0, len);
+          if (confirm != 0 && move == 0) confirm = 0;  // any other key answers no
         } else {
           char k = keys[0];
           keys.erase(0, 1);

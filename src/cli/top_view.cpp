@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
+#include <cstdint>
 
 #include "cli/live_line.hpp"
 
@@ -12,9 +13,17 @@ namespace vramq::cli {
 namespace json = boost::json;
 namespace {
 
+// Whatever the server sends (a proxy's page, a newer server's shapes) never throws here.
 std::int64_t integer(const json::object& o, std::string_view key, std::int64_t fallback = 0) {
   const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_number() ? v->to_number<std::int64_t>() : fallback;
+  if (v == nullptr) return fallback;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64())
+    return static_cast<std::int64_t>(std::min<std::uint64_t>(v->get_uint64(), INT64_MAX));
+  if (v->is_double() && std::isfinite(v->get_double()) && std::fabs(v->get_double()) < 9e18) {
+    return static_cast<std::int64_t>(v->get_double());
+  }
+  return fallback;
 }
 
 std::optional<double> number(const json::object& o, std::string_view key) {

@@ -45,6 +45,15 @@ std::uint64_t EventRing::publish_lazy(EventType type, JobId job, std::function<s
                  .size = estimate});
 }
 
+void EventRing::account(const Event& e) {
+  if (events_.empty() || e.id < events_.front().id || e.id > last_id()) return;
+  Event& held = events_[static_cast<std::size_t>(e.id - events_.front().id)];
+  std::size_t real = held.made.size() + held.framed.size() + 64;
+  if (held.make) real += held.size;  // its payload is still to come: keep the estimate for it
+  bytes_ = bytes_ - held.size + real;
+  held.size = real;
+}
+
 std::uint64_t EventRing::append(Event e) {
   // Held twice once read (the payload and its framing), with its id and type: counted so up
   // front, so that the bound holds whatever is read.

@@ -56,6 +56,9 @@ class EventRing {
   // The id of the newest event (first_id - 1: none yet).
   std::uint64_t last_id() const { return next_id_ - 1; }
   std::size_t size() const { return events_.size(); }
+  // A held event's payload or framing was just made: it counts its real size from now on (the
+  // next publish evicts what no longer fits; nothing is evicted here, under a reader's feet).
+  void account(const Event& e);
   std::size_t bytes() const { return bytes_; }
 
   struct Read {

@@ -100,7 +100,8 @@ std::optional<Progress> parse_line(std::string_view raw) {
   } else {
     return std::nullopt;
   }
-  p.message = utf8_prefix(trim(desc), kProgressMessageBytes);
+  p.message = printable_prefix(trim(desc), kProgressMessageBytes);
+  p.unit = printable_prefix(p.unit, kProgressUnitBytes);
   return p;
 }
 

@@ -36,5 +36,8 @@ std::optional<double> parse_tqdm_number(std::string_view text);
 
 // Longest message kept (a report's or a description's), in bytes (cut at a UTF-8 boundary).
 inline constexpr std::size_t kProgressMessageBytes = 200;
+inline constexpr std::size_t kProgressUnitBytes = 16;
+// The longest ETA kept (a year): a tiny fraction of a long run predicts absurd times.
+inline constexpr double kProgressMaxEtaS = 365.0 * 86400;
 
 }  // namespace vramq::core

@@ -21,6 +21,20 @@ std::string to_lower(std::string_view s) {
   return out;
 }
 
+std::string printable_prefix(std::string_view s, std::size_t max_bytes) {
+  std::string out = utf8_prefix(s, max_bytes);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    auto c = static_cast<unsigned char>(out[i]);
+    if (c < 0x20 || c == 0x7f) {
+      out[i] = '?';
+    } else if (c == 0xc2 && i + 1 < out.size() && static_cast<unsigned char>(out[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(out[i + 1]) <= 0x9f) {
+      out.replace(i, 2, "?");  // U+0080..U+009F, the C1 controls
+    }
+  }
+  return out;
+}
+
 std::string utf8_prefix(std::string_view s, std::size_t max_bytes) {
   std::string out;
   for (std::size_t i = 0; i < s.size();) {

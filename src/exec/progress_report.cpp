@@ -13,7 +13,6 @@ namespace {
 // Reports looked at from the end: a partial last line (being written) is skipped for the one
 // before it.
 constexpr int kLinesLooked = 8;
-constexpr std::size_t kUnitBytes = 16;
 
 // A finite number >= 0 (absent: nullopt; present and wrong: the line is no report).
 bool number_field(const json::object& o, std::string_view key, std::optional<double>& out) {
@@ -41,10 +40,10 @@ std::optional<core::Progress> parse_line(std::string_view line) {
     p.fraction = std::min(1.0, *p.current / *p.total);
   }
   if (const json::value* m = o.if_contains("message"); m != nullptr && m->is_string()) {
-    p.message = core::utf8_prefix(m->as_string(), core::kProgressMessageBytes);
+    p.message = core::printable_prefix(m->as_string(), core::kProgressMessageBytes);
   }
   if (const json::value* u = o.if_contains("unit"); u != nullptr && u->is_string()) {
-    p.unit = core::utf8_prefix(u->as_string(), kUnitBytes);
+    p.unit = core::printable_prefix(u->as_string(), core::kProgressUnitBytes);
   }
   if (!p.fraction && !p.current && p.message.empty()) return std::nullopt;  // says nothing
   return p;

@@ -66,7 +66,10 @@ class EventStream final : public BodyStream {
       streaming_ = true;
       std::string out;
       for (const core::Event* e : r.events) {
-        if (e->framed.empty()) e->framed = sse_event(e->id, core::to_string(e->type), e->data());
+        if (e->framed.empty()) {
+          e->framed = sse_event(e->id, core::to_string(e->type), e->data());
+          o_.events().ring().account(*e);
+        }
         out += e->framed;
         if (out.size() >= kBatchBytes) {
           after_ = e->id;
@@ -80,8 +83,8 @@ class EventStream final : public BodyStream {
       // its last write, so that a stream whose events are all filtered out still beats).
       auto quiet = std::chrono::steady_clock::now() - last_write_;
       if (quiet >= heartbeat_) co_return sent(sse_heartbeat());
-      co_await o_.events().wait(
-          after_, std::chrono::duration_cast<std::chrono::milliseconds>(heartbeat_ - quiet));
+      co_await o_.events().wait(after_,
+                                std::chrono::ceil<std::chrono::milliseconds>(heartbeat_ - quiet));
     }
   }
 

@@ -446,7 +446,8 @@ json::object queue_head_to_json(const service::QueueHead& q) {
                                 {"name", text_or_null(i.name)},
                                 {"vram_mb", i.vram_mb},
                                 {"gpu_count", i.gpus},
-                                {"priority", i.priority}});
+                                {"priority", i.priority},
+                                {"predicted_start", time_or_null(i.predicted_start_ms)}});
   }
   return json::object{{"queued", q.queued}, {"waiting", q.waiting}, {"head", std::move(head)}};
 }

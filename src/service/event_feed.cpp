@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstdlib>
 
 namespace vramq::service {
 namespace asio = boost::asio;
@@ -44,7 +45,14 @@ void EventFeed::gpu(const GpuStatus& g) {
                    .workers = g.workers,
                    .foreign_processes = g.info.foreign_processes.size()};
   auto [it, fresh] = gpus_.try_emplace(g.info.index, now);
-  if (!fresh && it->second == now) return;
+  if (!fresh) {
+    // A driver's reading moves by a few MiB all the time: only a move of 64 MiB is news.
+    GpuSignature was = it->second;
+    if (std::abs(was.used_mb - now.used_mb) < 64) was.used_mb = now.used_mb;
+    if (std::abs(was.foreign_mb - now.foreign_mb) < 64) was.foreign_mb = now.foreign_mb;
+    if (std::abs(was.available_mb - now.available_mb) < 64) was.available_mb = now.available_mb;
+    if (was == now) return;
+  }
   it->second = std::move(now);
   publish(core::EventType::gpu, 0, encoders_.gpu(g));
 }

@@ -51,6 +51,7 @@ class EventFeed {
   void queue(const QueueHead& q);
 
   const core::EventRing& ring() const { return ring_; }
+  core::EventRing& ring() { return ring_; }  // a reader accounts what it made (framing)
   // Returns at once when an event newer than `seen` exists, else at the next publish or after
   // `timeout`.
   boost::asio::awaitable<void> wait(std::uint64_t seen, std::chrono::milliseconds timeout);

@@ -22,6 +22,7 @@ constexpr std::size_t kTailBytes = 4096;
 
 struct ProgressProbe {
   JobId job = 0;
+  int attempt = 0;
   std::string stderr_path;
   std::string report_path;
   std::int64_t stderr_size_read = -1;
@@ -31,6 +32,7 @@ struct ProgressProbe {
 
 struct ProgressRead {
   JobId job = 0;
+  int attempt = 0;  // a read of an attempt that has ended since is dropped
   std::int64_t stderr_size = -1;
   std::int64_t report_size = -1;
   std::optional<core::Progress> tqdm;    // from stderr, when it grew and ends with a bar
@@ -48,6 +50,7 @@ std::vector<ProgressRead> read_all(const std::vector<ProgressProbe>& probes) {
   std::vector<ProgressRead> out;
   for (const ProgressProbe& p : probes) {
     ProgressRead r{.job = p.job,
+                   .attempt = p.attempt,
                    .stderr_size = p.stderr_size_read,
                    .report_size = size_of(p.report_path),
                    .tqdm = std::nullopt,
@@ -73,6 +76,7 @@ void Orchestrator::read_progress() {
   std::vector<ProgressProbe> probes;
   for (const auto& [id, r] : running_) {
     probes.push_back({.job = id,
+                      .attempt = active_.at(id).attempt,
                       .stderr_path = log_path(r.job_dir, "stderr"),
                       .report_path = progress_path(r.job_dir),
                       .stderr_size_read = r.stderr_size_read,
@@ -80,24 +84,27 @@ void Orchestrator::read_progress() {
                       .reports = r.reports});
   }
   progress_reading_ = true;
-  file_worker_.async_run([probes = std::move(probes)] { return read_all(probes); },
-                         [this](std::vector<ProgressRead> reads) {
-                           progress_reading_ = false;
-                           for (ProgressRead& read : reads) {
-                             auto it = running_.find(read.job);
-                             if (it == running_.end()) continue;  // it ended meanwhile
-                             Running& r = it->second;
-                             r.stderr_size_read = read.stderr_size;
-                             r.report_size_read = read.report_size;
-                             if (read.report) {
-                               r.reports = true;
-                               set_progress(read.job, r, std::move(*read.report));
-                             } else if (read.tqdm && !r.reports) {
-                               set_progress(read.job, r, std::move(*read.tqdm));
-                             }
-                           }
-                           publish_readings();
-                         });
+  file_worker_.async_run(
+      [probes = std::move(probes)] { return read_all(probes); },
+      [this](std::vector<ProgressRead> reads) {
+        progress_reading_ = false;
+        for (ProgressRead& read : reads) {
+          auto it = running_.find(read.job);
+          if (it == running_.end() || active_.at(read.job).attempt != read.attempt) {
+            continue;  // it ended (or was retried) meanwhile
+          }
+          Running& r = it->second;
+          r.stderr_size_read = read.stderr_size;
+          r.report_size_read = read.report_size;
+          if (read.report) {
+            r.reports = true;
+            set_progress(read.job, r, std::move(*read.report));
+          } else if (read.tqdm && !r.reports) {
+            set_progress(read.job, r, std::move(*read.tqdm));
+          }
+        }
+        publish_readings();
+      });
 }
 
 void Orchestrator::set_progress(JobId id, Running& r, core::Progress p) {
@@ -108,6 +115,7 @@ void Orchestrator::set_progress(JobId id, Running& r, core::Progress p) {
         static_cast<double>(std::max<std::int64_t>(0, now_ms() - job.started_at_ms)) / 1000.0;
     p.eta_s = ran_s * (1 - *p.fraction) / *p.fraction;
   }
+  if (p.eta_s) p.eta_s = std::min(*p.eta_s, core::kProgressMaxEtaS);
   if (r.progress == p) return;
   r.progress = std::move(p);
   r.progress_at_ms = now_ms();

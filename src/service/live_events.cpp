@@ -35,10 +35,14 @@ void Orchestrator::publish_job(const Job& job) {
 
 QueueHead Orchestrator::queue_head() const {
   QueueHead q{.queued = queue_.size(), .waiting = parked_.size(), .head = {}};
+  std::vector<core::PredictionQueued> ahead;  // the head so far, for each one's prediction
   for (JobId id : queue_.head(kQueueHeadLength)) {
     std::optional<Job> job = queued_job(id);
     std::optional<core::JobQueue::Place> place = queue_.place(id);
     if (!job || !place) continue;
+    ahead.push_back({.vram_mb = job->spec.vram_mb,
+                     .duration_ms = expected_run_ms(job->spec),
+                     .gpus = job->spec.gpus});
     q.head.push_back({.id = id,
                       .position = place->position,
                       .reason = place->reason,
@@ -46,7 +50,8 @@ QueueHead Orchestrator::queue_head() const {
                       .name = job->spec.name,
                       .vram_mb = job->spec.vram_mb,
                       .gpus = job->spec.gpus,
-                      .priority = job->spec.priority});
+                      .priority = job->spec.priority,
+                      .predicted_start_ms = predict_start(ahead).value_or(0)});
   }
   return q;
 }

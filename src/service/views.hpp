@@ -70,7 +70,13 @@ struct QueueHead {
     std::int64_t vram_mb = 0;
     int gpus = 1;
     int priority = 0;
-    bool operator==(const Item&) const = default;
+    // When it would probably start (0: cannot be foreseen); an estimate that moves with the
+    // clock, so it does not count as a change of the head (no event for it alone).
+    std::int64_t predicted_start_ms = 0;
+    bool operator==(const Item& o) const {
+      return id == o.id && position == o.position && reason == o.reason && task == o.task &&
+             name == o.name && vram_mb == o.vram_mb && gpus == o.gpus && priority == o.priority;
+    }
   };
   std::size_t queued = 0;   // jobs in the queue
   std::size_t waiting = 0;  // queued jobs held back: dependencies, retry delays, start failures

@@ -256,7 +256,7 @@ void Orchestrator::on_worker_message(WorkerId id, const exec::WorkerMessage& m) 
     case T::progress:
       if (auto r = running_.find(m.job); r != running_.end() && m.job == w.job) {
         core::Progress p{.fraction = m.fraction,
-                         .message = core::utf8_prefix(m.text, core::kProgressMessageBytes)};
+                         .message = core::printable_prefix(m.text, core::kProgressMessageBytes)};
         set_progress(m.job, r->second, std::move(p));
       }
       return;

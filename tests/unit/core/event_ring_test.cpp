@@ -122,6 +122,13 @@ TEST(EventRing, LazyPayloadsAreMadeOnceAndOnlyWhenRead) {
   EXPECT_EQ(r.events[0]->data(), "three");
   EXPECT_EQ(r.events[0]->data(), "three");
   EXPECT_EQ(made, 1);
+  // Made and framed, it counts what it really holds.
+  r.events[0]->framed = std::string(300, 'f');
+  std::size_t before = ring.bytes();
+  ring.account(*r.events[0]);
+  EXPECT_EQ(ring.bytes(), before - (2 * 40 + 64) + (5 + 300 + 64));
+  ring.publish(EventType::job, 4, std::string(400, 'x'));  // over 1000: the older ones go
+  EXPECT_EQ(ring.size(), 1u);
 }
 
 // Random publishing and reading against a plain list of everything ever published.

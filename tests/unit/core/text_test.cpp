@@ -17,6 +17,19 @@ TEST(Text, ToLowerIsAscii) {
   EXPECT_EQ(to_lower("\xC3\x89"), "\xC3\x89");  // bytes above ASCII are left alone
 }
 
+TEST(Text, PrintablePrefixHasNoControlCharacters) {
+  EXPECT_EQ(printable_prefix("a\x1b]0;title\x07"
+                             "b\rc\nd\x7f",
+                             100),
+            "a?]0;title?b?c?d?");
+  EXPECT_EQ(printable_prefix("x\xc2\x9b"
+                             "2Jy \xc3\xa9",
+                             100),
+            "x?2Jy \xc3\xa9")
+      << "C1 CSI";
+  EXPECT_EQ(printable_prefix("abc", 2), "ab");
+}
+
 TEST(Text, Utf8PrefixKeepsValidTextWithinTheLimit) {
   EXPECT_EQ(utf8_prefix("hello", 3), "hel");
   EXPECT_EQ(utf8_prefix("h\xc3\xa9llo", 2), "h") << "no half character";
