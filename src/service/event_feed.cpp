@@ -12,24 +12,30 @@ EventFeed::EventFeed(asio::io_context& ioc, std::size_t capacity, std::size_t ma
                      std::uint64_t first_id)
     : ioc_(ioc), capacity_(capacity), ring_(capacity, max_bytes, first_id) {}
 
-void EventFeed::job(const JobView& v) {
+void EventFeed::job(JobView v) {
   if (!enabled()) return;
-  // Encoded only if a listener reads it: a copy of what the list item shows (no output, no
-  // environment: values may be secrets, and the item shows neither).
-  auto copy = std::make_shared<JobView>(v);
-  copy->job.output.clear();
-  copy->job.spec.env.clear();
-  std::size_t estimate = 600 + copy->job.spec.params_json.size() + copy->job.spec.name.size() +
-                         copy->job.error.size() + copy->job_dir.size();
-  for (const std::string& a : copy->job.spec.argv)
+  // Encoded only if a listener reads it, from the view kept in the closure (one allocation;
+  // without the output and the environment: values may be secrets, and the item shows neither).
+  v.job.output.clear();
+  v.job.output.shrink_to_fit();
+  v.job.spec.env.clear();
+  std::size_t estimate = 600 + v.job.spec.params_json.size() + v.job.spec.name.size() +
+                         v.job.error.size() + v.job_dir.size();
+  for (const std::string& a : v.job.spec.argv)
     estimate += a.size() + 3;
-  for (const std::string& w : copy->job.warnings)
+  for (const std::string& w : v.job.warnings)
     estimate += w.size() + 3;
-  for (const auto& [k, val] : copy->job.spec.labels)
+  for (const auto& [k, val] : v.job.spec.labels)
     estimate += k.size() + val.size() + 6;
+  core::JobId id = v.job.id;
   ring_.publish_lazy(
-      core::EventType::job, v.job.id, [encode = encoders_.job, copy] { return encode(*copy); },
-      estimate);
+      core::EventType::job, id, [this, v = std::move(v)] { return encoders_.job(v); }, estimate);
+  wake();
+}
+
+void EventFeed::job_lazy(core::JobId id, std::function<std::string()> make, std::size_t estimate) {
+  if (!enabled()) return;
+  ring_.publish_lazy(core::EventType::job, id, std::move(make), estimate);
   wake();
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "core/job_record.hpp"
 #include "service/orchestrator.hpp"
 
 namespace vramq::service {
@@ -31,6 +32,24 @@ bool use_moved(std::optional<std::int64_t> before, std::optional<std::int64_t> n
 
 void Orchestrator::publish_job(const Job& job) {
   if (feed_.enabled()) feed_.job(view(job));
+}
+
+void Orchestrator::publish_queued(JobId id) {
+  const std::string* record = queue_.record(id);
+  std::optional<core::JobQueue::Place> place = queue_.place(id);
+  if (!feed_.enabled() || record == nullptr || !place) return;
+  feed_.job_lazy(
+      id,
+      [this, id, record = *record, place = *place] {
+        JobView v{.job = {},
+                  .queue_position = place.position,
+                  .pending_reason = place.reason,
+                  .job_dir = job_dir(id)};
+        if (auto job = core::unpack_job(record)) v.job = std::move(*job);
+        v.job.spec.env.clear();  // values may be secrets; the item shows none
+        return feed_.encoders().job(v);
+      },
+      600 + record->size());
 }
 
 QueueHead Orchestrator::queue_head() const {

@@ -97,7 +97,7 @@ void Orchestrator::enqueue(const Job& job) {
                .gpus = job.spec.gpus,
                .worker_task = worker_task_index(job.spec)},
               core::pack_job(job));
-  publish_job(job);
+  publish_queued(job.id);
   schedule_soon();
 }
 

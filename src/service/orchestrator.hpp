@@ -405,6 +405,9 @@ class Orchestrator {
   // Live events (live_events.cpp): a job's new state, the head of the queue after a pass (at
   // most every kQueueEventMs), and what a GPU reading changed (GPUs, workers, jobs' use).
   void publish_job(const core::Job& job);
+  // A job just queued: its event keeps the queue's packed record and its place, and is made
+  // into JSON only if read (submits stay as cheap as without events).
+  void publish_queued(core::JobId id);
   void publish_queue();
   void publish_readings();
   // Progress of running jobs (job_progress.cpp): their stderr and progress files are read off
