@@ -8,7 +8,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: deps build build-asan run test unit e2e format format-check tidy clean bench fuzz fuzz-replay install deb
+.PHONY: deps build build-asan run test unit e2e browser format format-check tidy clean bench fuzz fuzz-replay install deb
 
 FUZZ_TARGETS := fuzz_http_request fuzz_catalog fuzz_config fuzz_job_record fuzz_worker_protocol
 FUZZ_BUILD ?= build-fuzz
@@ -66,8 +66,15 @@ e2e: build build-asan
 	VRAMQ_BIN=$(CURDIR)/$(BUILD)/vramq $(PYTEST) -q tests/e2e
 	VRAMQ_BIN=$(CURDIR)/$(ASAN_BUILD)/vramq VRAMQ_SANITIZED=1 $(PYTEST) -q tests/e2e
 
+# The web dashboard in headless Chromium (Debian's), driven by playwright-core (pinned in
+# tests/browser/package-lock.json); screenshots land in $(BUILD)/screenshots.
+browser: build
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/browser && VRAMQ_BIN=$(CURDIR)/$(BUILD)/vramq SCREENSHOTS=$(CURDIR)/$(BUILD)/screenshots \
+	  node --test --test-concurrency=1 dashboard.test.mjs
+
 # Style and static analysis are part of the suite, so that CI keeps them clean.
-test: format-check unit e2e tidy
+test: format-check unit e2e browser tidy
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

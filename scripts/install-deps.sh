@@ -13,6 +13,7 @@ packages=(
   prometheus  # for promtool (checks GET /metrics and contrib/'s rules); on a host with systemd
               # it also starts a Prometheus server (systemctl disable --now prometheus)
   clang-format clang-tidy curl procps
+  chromium nodejs  # the dashboard's browser tests (playwright-core, from npm, needs Node.js >= 20)
 )
 
 # `--fuzz`: what `make fuzz` needs on top (clang-16 and libFuzzer); not needed by `make test`.

@@ -11,6 +11,7 @@ std::string_view route_template(std::string_view p) {
   for (std::string_view e : kExact) {
     if (p == e) return e;
   }
+  if (p.starts_with("/assets/")) return "/assets/{file}";
   if (p.starts_with("/v1/workers/") && p.find('/', 12) == std::string_view::npos) {
     return "/v1/workers/{id}";
   }

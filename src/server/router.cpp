@@ -47,7 +47,9 @@ Response held_refused(HeldRequests::Refusal why, const HeldRequests::Limits& lim
 }
 
 std::optional<Response> Router::admit(Request& head) const {
-  if (head.path == "/healthz" || tokens_.empty()) return std::nullopt;
+  // The dashboard's page and script hold no data; the page asks for a token itself.
+  bool web = head.method == "GET" && (head.path == "/" || head.path.starts_with("/assets/"));
+  if (head.path == "/healthz" || web || tokens_.empty()) return std::nullopt;
   std::optional<Principal> who = authenticate(head.header("authorization").value_or(""), tokens_);
   if (who) {
     head.principal = who->name;
@@ -131,6 +133,9 @@ boost::asio::awaitable<Response> Router::route(Request& req) {
   }
   if (p == "/v1/gpus") {
     co_return m == "GET" ? handle_gpus(orchestrator_) : not_allowed("GET", req);
+  }
+  if (p == "/" || p == "/index.html" || p.starts_with("/assets/")) {
+    co_return m == "GET" ? handle_web(req) : not_allowed("GET", req);
   }
   if (p == "/v1/queue") {
     co_return m == "GET" ? handle_queue(orchestrator_) : not_allowed("GET", req);

@@ -56,6 +56,8 @@ boost::asio::awaitable<Response> handle_log(const Request& req, core::JobId id,
 Response handle_gpus(const service::Orchestrator& o);
 // GET /v1/queue: the head of the queue, as `queue` events carry it.
 Response handle_queue(const service::Orchestrator& o);
+// GET / and GET /assets/* (web_handler.cpp): the dashboard.
+Response handle_web(const Request& req);
 // GET /metrics (metrics_handler.cpp).
 Response handle_metrics(const service::Orchestrator& o, const HttpMetrics& http);
 // GET /v1/events (events_handler.cpp).

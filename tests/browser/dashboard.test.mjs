@@ -1,0 +1,162 @@
+// The web dashboard (docs/user-guide.md, "The web dashboard") in real headless Chromium (Debian's
+// /usr/bin/chromium) driven by playwright-core, against the real vramq binary on a simulated
+// GPU: it loads without console errors and shows the GPU; a job submitted through the form goes
+// queued -> running -> succeeded on screen without a reload; a job that does not fit shows why it
+// waits; cancel works; with tokens the page asks for one and shows nothing before. Screenshots go
+// to $SCREENSHOTS (default build/screenshots).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BIN = process.env.VRAMQ_BIN || resolve(here, "../../build/vramq");
+const SHOTS = process.env.SCREENSHOTS || resolve(here, "../../build/screenshots");
+const SLOW = process.env.VRAMQ_SANITIZED ? 4 : 1;
+mkdirSync(SHOTS, { recursive: true });
+
+const servers = [];
+let browser;
+
+async function startServer(...args) {
+  const dir = mkdtempSync(join(tmpdir(), "vramq-browser-"));
+  mkdirSync(join(dir, "locks"));
+  const proc = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--data-dir", join(dir, "data"),
+    "--gpus", "sim:24GiB", "--gpu-poll-ms", "100", "--gpu-lock-dir", join(dir, "locks"), ...args],
+  { stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  const url = await new Promise((ok, fail) => {
+    const onData = (b) => {
+      log += b.toString();
+      const m = log.match(/listening on (http:\/\/[\d.]+:\d+)/);
+      if (m) ok(m[1]);
+    };
+    proc.stdout.on("data", onData);
+    proc.stderr.on("data", onData);
+    proc.on("exit", (code) => fail(new Error(`vramq exited ${code}: ${log}`)));
+  });
+  const server = { proc, url, dir, log: () => log };
+  servers.push(server);
+  return server;
+}
+
+async function api(server, method, path, body, token) {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const r = await fetch(server.url + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  return r.json();
+}
+
+async function openPage(url, viewport = { width: 1280, height: 900 }) {
+  const page = await browser.newPage({ viewport });
+  const problems = [];
+  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") problems.push(m.text()); });
+  page.on("pageerror", (e) => problems.push(String(e)));
+  await page.goto(url);
+  return { page, problems };
+}
+
+before(async () => {
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox"] });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  for (const s of servers) s.proc.kill("SIGTERM");
+});
+
+test("loads without console errors and shows the GPU, live", async () => {
+  const s = await startServer();
+  const { page, problems } = await openPage(s.url);
+  await page.locator("#gpus").getByText("GPU 0").waitFor();
+  await page.getByText("live").waitFor();
+  // Jobs started by someone else appear without a reload, with their measured use; one that
+  // does not fit waits in the queue, with its reason.
+  const job = await api(s, "POST", "/v1/jobs", { task: "fake-model", params: { seconds: 30, vram_mb: 6000 } });
+  await api(s, "POST", "/v1/jobs", { task: "fake-model", params: { seconds: 30, vram_mb: 9000, grow_to_mb: 0 } });
+  await api(s, "POST", "/v1/jobs", { task: "fake-model", params: { seconds: 5, vram_mb: 16000 } });
+  await page.locator(`#running tr[data-job="${job.id}"]`).waitFor();
+  await page.locator(`#running tr[data-job="${job.id}"]`).getByText("5.9 GiB / 5.9 GiB").waitFor();
+  await page.locator("#queue").getByText("waiting for VRAM to free up").waitFor();
+  await page.waitForTimeout(4500);  // a few points of history
+  await page.screenshot({ path: join(SHOTS, "dashboard.png"), fullPage: true });
+  assert.deepEqual(problems, []);
+  // A phone's screen: nothing wider than it.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
+  await page.screenshot({ path: join(SHOTS, "dashboard-phone.png"), fullPage: true });
+  await page.close();
+});
+
+test("a job submitted through the form goes queued, running, succeeded on screen", async () => {
+  const s = await startServer();
+  const { page, problems } = await openPage(s.url + "/#/submit");
+  await page.locator("#task").selectOption("fake-model");
+  await page.locator("#param-seconds").fill("1");
+  await page.locator("#param-vram_mb").fill("4096");
+  await page.locator("#dry-run").getByText("Would reserve 4.0 GiB and start now on GPU 0.").waitFor();
+  // Someone else's job holds the GPU for 2 s: this one must wait for it first.
+  await api(s, "POST", "/v1/jobs", { task: "fake-model", params: { seconds: 2, vram_mb: 20000 } });
+  await page.locator("#param-vram_mb").fill("20000");
+  await page.locator("#dry-run").getByText("waiting for VRAM to free up").waitFor();
+  await page.screenshot({ path: join(SHOTS, "submit.png"), fullPage: true });
+  await page.getByRole("button", { name: "Submit" }).click();
+  await page.waitForURL(/#\/jobs\/\d+$/);
+  const seen = [];
+  const deadline = Date.now() + 30000 * SLOW;
+  while (Date.now() < deadline) {
+    const text = await page.locator("#job-state").textContent({ timeout: 1000 }).catch(() => null);
+    if (text && seen[seen.length - 1] !== text) seen.push(text);
+    if (text === "succeeded") break;
+    await page.waitForTimeout(50);
+  }
+  assert.deepEqual(seen, ["queued", "running", "succeeded"]);
+  await page.locator("#log").getByText("progress 100%").waitFor();
+  await page.screenshot({ path: join(SHOTS, "job.png"), fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("a job that does not fit shows why it waits, and cancel works", async () => {
+  const s = await startServer();
+  const big = await api(s, "POST", "/v1/jobs", { task: "fake-model", params: { seconds: 60, vram_mb: 20000 } });
+  const waiting = await api(s, "POST", "/v1/jobs", { task: "fake-model", params: { seconds: 1, vram_mb: 20000 } });
+  const { page, problems } = await openPage(s.url);
+  const row = page.locator(`#queue tr[data-job="${waiting.id}"]`);
+  await row.getByText("waiting for VRAM to free up").waitFor();
+  await page.locator(`#running tr[data-job="${big.id}"] a`).click();
+  await page.waitForURL(new RegExp(`#/jobs/${big.id}$`));
+  page.on("dialog", (d) => d.accept());
+  await page.locator("#cancel").click();
+  await page.locator("#job-state").getByText("cancelled").waitFor();
+  // The waiting one starts once the GPU is free, and the overview follows.
+  await page.goto(s.url + "/#/");
+  await page.locator(`#queue tr[data-job="${waiting.id}"]`).waitFor({ state: "detached" });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("with tokens it asks for one and shows nothing without it", async () => {
+  const tokens = join(mkdtempSync(join(tmpdir(), "vramq-tokens-")), "tokens");
+  writeFileSync(tokens, "dashboard-token-0123456789abcdef:ann\n");
+  chmodSync(tokens, 0o600);
+  const s = await startServer("--token-file", tokens);
+  const { page } = await openPage(s.url);
+  await page.locator("#login").waitFor();
+  assert.equal(await page.locator("#main").textContent(), "");
+  await page.locator("#token").fill("a-wrong-token-0123456789");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("The token was refused.").waitFor();
+  assert.equal(await page.locator("#gpus").count(), 0);
+  await page.locator("#token").fill("dashboard-token-0123456789abcdef");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#gpus").getByText("GPU 0").waitFor();
+  assert.equal(await page.locator("#login").isHidden(), true);
+  await page.close();
+});
