@@ -57,7 +57,7 @@ def test_the_job_environment_is_built_from_scratch(make_server):
     assert env["MY_SETTING"] == "1" and env["VRAMQ_JOB_ID"] == str(job["id"])
     allowed = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "MY_SETTING",
                "CUDA_VISIBLE_DEVICES", "VRAMQ_JOB_ID", "VRAMQ_VRAM_MB", "VRAMQ_GPU", "VRAMQ_GPUS",
-               "VRAMQ_JOB_DIR", "VRAMQ_SIM_VRAM_FILE"}
+               "VRAMQ_JOB_DIR", "VRAMQ_SIM_VRAM_FILE", "VRAMQ_PROGRESS_FILE"}
     assert set(env) <= allowed, set(env) - allowed
 
 
