@@ -16,14 +16,6 @@ LISTENERS=${3:-50}
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; pkill -f "/bin/sleep 3600" || true; rm -rf "$TMP"' EXIT
 
-measure() {  # url script connections threads seconds -> "rps p50 p99"
-  wrk -t"$4" -c"$3" -d"$5s" --latency ${2:+-s "$2"} "$1" 2>/dev/null | awk '
-    /Requests\/sec/ {rps=$2}
-    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-    $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)}
-    END {printf "%s %.2f %.2f\n", rps, p50, p99}'
-}
-
 one_run() {  # name ring listeners -> appends "rps healthz_p99 rss_mib events_read_mib" to $TMP/name
   local name=$1 ring=$2 listeners=$3 port pid url
   port=$(free_port)
@@ -40,13 +32,12 @@ one_run() {  # name ring listeners -> appends "rps healthz_p99 rss_mib events_re
     curls+=($!)
   done
   sleep 0.5
-  wrk -t1 -c4 -d"$((SECONDS_PER_RUN))s" --latency "$url/healthz" > "$TMP/healthz.txt" 2>&1 &
+  wrk_measure "$url/healthz" "" 4 1 "$SECONDS_PER_RUN" > "$TMP/healthz.txt" &
   local hz=$!
-  read -r rps _ _ < <(measure "$url/v1/jobs" bench/submit.lua 64 2 "$SECONDS_PER_RUN")
+  read -r rps _ _ < <(wrk_measure "$url/v1/jobs" bench/submit.lua 64 2 "$SECONDS_PER_RUN")
   wait "$hz" || true
   local p99
-  p99=$(awk 'function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-             $1=="99%" {printf "%.2f", ms($2)}' "$TMP/healthz.txt")
+  read -r _ _ p99 < "$TMP/healthz.txt"
   local rss
   rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$pid/status")
   local read_mib=0

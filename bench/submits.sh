@@ -19,11 +19,7 @@ build/vramq serve --stop-jobs-on-exit --gpus sim:2GiB --vram-buffer-mb 0 --allow
 wait_up "$URL/healthz"
 
 measure() {  # path script connections threads seconds -> "rps p50 p99"
-  wrk -t"$4" -c"$3" -d"$5s" --latency ${2:+-s "$2"} "$URL$1" 2>/dev/null | awk '
-    /Requests\/sec/ {rps=$2}
-    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-    $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)}
-    END {printf "%s %.2f %.2f\n", rps, p50, p99}'
+  wrk_measure "$URL$1" "$2" "$3" "$4" "$5"
 }
 row() {  # name path script
   local r=() a=() b=()

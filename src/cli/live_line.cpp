@@ -10,22 +10,12 @@
 #include <chrono>
 #include <cmath>
 
+#include "cli/json_fields.hpp"
 #include "core/text.hpp"
 
 namespace vramq::cli {
 namespace json = boost::json;
 namespace {
-
-std::optional<double> number(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr || !v->is_number()) return std::nullopt;
-  return v->to_number<double>();
-}
-
-std::string text(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
-}
 
 std::string gpus_of(const json::object& j) {
   std::string out;
@@ -103,16 +93,16 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view t) {
 
 std::string live_line(const json::object& j, std::int64_t now_ms) {
   std::string id = j.contains("id") ? json::serialize(j.at("id")) : "?";
-  std::string state = text(j, "state");
+  std::string state = text_field(j, "state");
   if (state == "queued") {
     std::string out = fmt::format("job {} queued", id);
-    if (auto pos = number(j, "queue_position")) {  // 0: the next to start
+    if (auto pos = number_field(j, "queue_position")) {  // 0: the next to start
       auto ahead = static_cast<std::int64_t>(*pos);
       out += ahead == 0 ? std::string(" · next in line") : fmt::format(" · {} ahead", ahead);
     }
-    std::string reason = text(j, "pending_reason");
+    std::string reason = text_field(j, "pending_reason");
     if (!reason.empty()) out += fmt::format(" · {}", reason_words(reason));
-    if (auto mb = number(j, "vram_mb")) {
+    if (auto mb = number_field(j, "vram_mb")) {
       out += fmt::format(" ({})", mib_text(static_cast<std::int64_t>(*mb)));
     }
     return out;
@@ -121,43 +111,45 @@ std::string live_line(const json::object& j, std::int64_t now_ms) {
   std::string out = fmt::format("job {} running on GPU {}", id, gpus_of(j));
   if (const json::value* p = j.if_contains("progress"); p != nullptr && p->is_object()) {
     const json::object& prog = p->get_object();
-    std::string message = core::printable_prefix(text(prog, "message"), 200);
+    std::string message = core::printable_prefix(text_field(prog, "message"), 200);
     out += " ·";
     if (!message.empty()) out += " " + message;
-    if (auto f = number(prog, "fraction")) {
+    if (auto f = number_field(prog, "fraction")) {
       out += fmt::format(" {} {:.0f}%", progress_bar(*f, 20), *f * 100);
     }
-    auto cur = number(prog, "current");
-    auto tot = number(prog, "total");
+    auto cur = number_field(prog, "current");
+    auto tot = number_field(prog, "total");
     if (cur && tot) {
       out += fmt::format(" {:g}/{:g}", *cur, *tot);
     } else if (cur) {
       out += fmt::format(" {:g}", *cur);
     }
-    if (std::string unit = core::printable_prefix(text(prog, "unit"), 16); !unit.empty() && cur) {
+    if (std::string unit = core::printable_prefix(text_field(prog, "unit"), 16);
+        !unit.empty() && cur) {
       out += " " + unit;
     }
-    if (auto eta = number(prog, "eta_s")) out += fmt::format(" · ETA {}", clock_text(*eta));
+    if (auto eta = number_field(prog, "eta_s")) out += fmt::format(" · ETA {}", clock_text(*eta));
   }
-  auto reserved = number(j, "vram_mb");
-  if (auto used = number(j, "measured_vram_mb"); used && reserved) {
+  auto reserved = number_field(j, "vram_mb");
+  if (auto used = number_field(j, "measured_vram_mb"); used && reserved) {
     out += fmt::format(" · VRAM {} of {}", mib_text(static_cast<std::int64_t>(*used)),
                        mib_text(static_cast<std::int64_t>(*reserved)));
   } else if (reserved) {
     out += fmt::format(" · {} reserved", mib_text(static_cast<std::int64_t>(*reserved)));
   }
-  if (auto started = parse_rfc3339_ms(text(j, "started_at"))) {
+  if (auto started = parse_rfc3339_ms(text_field(j, "started_at"))) {
     out += fmt::format(" · {}", clock_text(static_cast<double>(now_ms - *started) / 1000.0));
   }
   return out;
 }
 
 std::string live_key(const json::object& j) {
-  std::string state = text(j, "state");
+  std::string state = text_field(j, "state");
   if (state == "queued") {
     std::string pos;
-    if (auto p = number(j, "queue_position")) pos = std::to_string(static_cast<std::int64_t>(*p));
-    return fmt::format("queued {} {}", pos, text(j, "pending_reason"));
+    if (auto p = number_field(j, "queue_position"))
+      pos = std::to_string(static_cast<std::int64_t>(*p));
+    return fmt::format("queued {} {}", pos, text_field(j, "pending_reason"));
   }
   if (state == "running") return "running " + gpus_of(j);
   return state;

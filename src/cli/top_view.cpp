@@ -7,35 +7,12 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cli/json_fields.hpp"
 #include "cli/live_line.hpp"
 
 namespace vramq::cli {
 namespace json = boost::json;
 namespace {
-
-// Whatever the server sends (a proxy's page, a newer server's shapes) never throws here.
-std::int64_t integer(const json::object& o, std::string_view key, std::int64_t fallback = 0) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) return fallback;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64())
-    return static_cast<std::int64_t>(std::min<std::uint64_t>(v->get_uint64(), INT64_MAX));
-  if (v->is_double() && std::isfinite(v->get_double()) && std::fabs(v->get_double()) < 9e18) {
-    return static_cast<std::int64_t>(v->get_double());
-  }
-  return fallback;
-}
-
-std::optional<double> number(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr || !v->is_number()) return std::nullopt;
-  return v->to_number<double>();
-}
-
-std::string text(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
-}
 
 // Keeps a terminal's lines ASCII: whatever a job named itself cannot move the cursor.
 std::string ascii(std::string_view s) {
@@ -58,17 +35,17 @@ std::string cut(std::string s, int cols) {
 
 void TopModel::apply(std::string_view type, const json::object& data) {
   if (type == "job") {
-    std::int64_t id = integer(data, "id");
-    if (text(data, "state") == "running") {
+    std::int64_t id = integer_field(data, "id");
+    if (text_field(data, "state") == "running") {
       running[id] = data;
     } else {
       running.erase(id);
     }
   } else if (type == "gpu") {
-    gpus[integer(data, "index")] = data;
+    gpus[integer_field(data, "index")] = data;
   } else if (type == "worker") {
-    std::int64_t id = integer(data, "id");
-    if (text(data, "state") == "exited") {
+    std::int64_t id = integer_field(data, "id");
+    if (text_field(data, "state") == "exited") {
       workers.erase(id);
     } else {
       workers[id] = data;
@@ -84,18 +61,18 @@ std::vector<std::int64_t> selectable(const TopModel& m) {
     out.push_back(id);
   if (const json::value* head = m.queue.if_contains("head"); head != nullptr && head->is_array()) {
     for (const json::value& item : head->get_array()) {
-      if (item.is_object()) out.push_back(integer(item.get_object(), "id"));
+      if (item.is_object()) out.push_back(integer_field(item.get_object(), "id"));
     }
   }
   return out;
 }
 
 std::string gpu_bar(const json::object& g, int width) {
-  std::int64_t total = std::max<std::int64_t>(1, integer(g, "total_mb"));
-  std::int64_t used = integer(g, "used_mb");
-  std::int64_t foreign = std::min(integer(g, "foreign_mb"), used);
+  std::int64_t total = std::max<std::int64_t>(1, integer_field(g, "total_mb"));
+  std::int64_t used = integer_field(g, "used_mb");
+  std::int64_t foreign = std::min(integer_field(g, "foreign_mb"), used);
   std::int64_t measured = std::max<std::int64_t>(0, used - foreign);
-  std::int64_t reserved = std::max<std::int64_t>(0, integer(g, "committed_mb") - measured);
+  std::int64_t reserved = std::max<std::int64_t>(0, integer_field(g, "committed_mb") - measured);
   std::string bar;
   auto cells = [&](std::int64_t upto_mb) {
     return static_cast<int>(std::lround(static_cast<double>(std::min(upto_mb, total)) * width /
@@ -109,21 +86,22 @@ std::string gpu_bar(const json::object& g, int width) {
 
 std::vector<std::string> render_top(const TopModel& m, const TopFrame& f) {
   std::vector<std::string> lines;
-  std::int64_t queued = integer(m.queue, "queued"), waiting = integer(m.queue, "waiting");
+  std::int64_t queued = integer_field(m.queue, "queued"),
+               waiting = integer_field(m.queue, "waiting");
   lines.push_back(fmt::format(
       "vramq {} | {} running | {} queued{} | {} workers", f.title, m.running.size(), queued,
       waiting > 0 ? fmt::format(" (+{} waiting)", waiting) : "", m.workers.size()));
   lines.emplace_back();
   for (const auto& [index, g] : m.gpus) {
-    std::int64_t total = integer(g, "total_mb");
+    std::int64_t total = integer_field(g, "total_mb");
     std::string known = g.contains("known") && g.at("known").is_bool() && !g.at("known").get_bool()
                             ? "  CANNOT BE READ"
                             : "";
-    lines.push_back(fmt::format("GPU {} {} {} {}/{} GiB used, {} reserved, {} foreign, {} free{}",
-                                index, ascii(text(g, "name")).substr(0, 24), gpu_bar(g, 30),
-                                gib(integer(g, "used_mb")), gib(total),
-                                gib(integer(g, "reserved_mb")), gib(integer(g, "foreign_mb")),
-                                gib(integer(g, "available_mb")), known));
+    lines.push_back(fmt::format(
+        "GPU {} {} {} {}/{} GiB used, {} reserved, {} foreign, {} free{}", index,
+        ascii(text_field(g, "name")).substr(0, 24), gpu_bar(g, 30),
+        gib(integer_field(g, "used_mb")), gib(total), gib(integer_field(g, "reserved_mb")),
+        gib(integer_field(g, "foreign_mb")), gib(integer_field(g, "available_mb")), known));
   }
   lines.emplace_back("      # vramq's jobs (measured)  + reserved, not used yet  = others  . free");
   lines.emplace_back();
@@ -134,13 +112,13 @@ std::vector<std::string> render_top(const TopModel& m, const TopFrame& f) {
     std::string progress = "-", eta = "-";
     if (const json::value* p = j.if_contains("progress"); p != nullptr && p->is_object()) {
       const json::object& po = p->get_object();
-      if (auto fr = number(po, "fraction")) {
+      if (auto fr = number_field(po, "fraction")) {
         progress = fmt::format("{} {:3.0f}% ", progress_bar(*fr, 10), *fr * 100);
       } else {
         progress.clear();
       }
-      progress += ascii(text(po, "message"));
-      if (auto e = number(po, "eta_s")) eta = clock_text(*e);
+      progress += ascii(text_field(po, "message"));
+      if (auto e = number_field(po, "eta_s")) eta = clock_text(*e);
     }
     std::string gpus;
     if (const json::value* g = j.if_contains("gpus"); g != nullptr && g->is_array()) {
@@ -148,16 +126,16 @@ std::vector<std::string> render_top(const TopModel& m, const TopFrame& f) {
         gpus += (gpus.empty() ? "" : ",") + json::serialize(i);
     }
     std::string used = j.contains("measured_vram_mb") && j.at("measured_vram_mb").is_number()
-                           ? gib(integer(j, "measured_vram_mb"))
+                           ? gib(integer_field(j, "measured_vram_mb"))
                            : "?";
     std::string elapsed = "-";
-    if (auto started = parse_rfc3339_ms(text(j, "started_at"))) {
+    if (auto started = parse_rfc3339_ms(text_field(j, "started_at"))) {
       elapsed = clock_text(static_cast<double>(f.now_ms - *started) / 1000.0);
     }
-    std::string task = text(j, "task").empty() ? "(command)" : ascii(text(j, "task"));
+    std::string task = text_field(j, "task").empty() ? "(command)" : ascii(text_field(j, "task"));
     lines.push_back(fmt::format(
         "{}{:<7} {:<16.16} {:<4} {:<30.30} {:>8} {:>13} {:>8}", mark(id), id, task, gpus, progress,
-        eta, fmt::format("{}/{} GiB", used, gib(integer(j, "vram_mb"))), elapsed));
+        eta, fmt::format("{}/{} GiB", used, gib(integer_field(j, "vram_mb"))), elapsed));
   }
   lines.emplace_back();
   lines.push_back(fmt::format("  {:<7} {:<16} {:>9} {:>4}  {}", "QUEUED", "TASK", "VRAM", "PRI",
@@ -166,11 +144,12 @@ std::vector<std::string> render_top(const TopModel& m, const TopFrame& f) {
     for (const json::value& item : head->get_array()) {
       if (!item.is_object()) continue;
       const json::object& q = item.get_object();
-      std::int64_t id = integer(q, "id");
-      std::string task = text(q, "task").empty() ? "(command)" : ascii(text(q, "task"));
-      std::string why = text(q, "pending_reason");
+      std::int64_t id = integer_field(q, "id");
+      std::string task = text_field(q, "task").empty() ? "(command)" : ascii(text_field(q, "task"));
+      std::string why = text_field(q, "pending_reason");
       lines.push_back(fmt::format("{}{:<7} {:<16.16} {:>9} {:>4}  {}", mark(id), id, task,
-                                  mib_text(integer(q, "vram_mb")), integer(q, "priority"),
+                                  mib_text(integer_field(q, "vram_mb")),
+                                  integer_field(q, "priority"),
                                   why.empty() ? "-" : std::string(reason_words(why))));
     }
   }
@@ -179,10 +158,10 @@ std::vector<std::string> render_top(const TopModel& m, const TopFrame& f) {
     lines.push_back(fmt::format("  {:<7} {:<16} {:<4} {:<10} {:>9} {:>6}", "WORKER", "TASK", "GPU",
                                 "STATE", "VRAM", "RUNS"));
     for (const auto& [id, w] : m.workers) {
-      lines.push_back(fmt::format("  {:<7} {:<16.16} {:<4} {:<10} {:>9} {:>6}", id,
-                                  ascii(text(w, "task")), integer(w, "gpu"),
-                                  ascii(text(w, "state")), mib_text(integer(w, "resident_mb")),
-                                  integer(w, "runs")));
+      lines.push_back(fmt::format(
+          "  {:<7} {:<16.16} {:<4} {:<10} {:>9} {:>6}", id, ascii(text_field(w, "task")),
+          integer_field(w, "gpu"), ascii(text_field(w, "state")),
+          mib_text(integer_field(w, "resident_mb")), integer_field(w, "runs")));
     }
   }
   // The footer stays on the last line however little room there is.

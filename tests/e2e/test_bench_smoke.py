@@ -59,6 +59,11 @@ def test_submits_benchmark_runs():
     assert "| POST /v1/jobs, durable 202 | 64 |" in out and "| /healthz |" in out, out
 
 
+def test_events_benchmark_runs():
+    out = run("bench/events.sh", "1", "1", "2")
+    assert "| events on, 2 listeners |" in out and "| events off (--event-ring-size 0) |" in out, out
+
+
 def test_completed_memory_benchmark_runs():
     out = run("bench/completed_memory.sh", "200", "1")
     rows = [line for line in out.splitlines() if line.startswith("| ") and line[2].isdigit()]

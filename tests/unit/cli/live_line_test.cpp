@@ -1,6 +1,8 @@
 // The live line of `vramq submit --wait` / `vramq wait`, from job objects as the server sends them.
 #include "cli/live_line.hpp"
 
+#include "cli/json_fields.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
@@ -40,6 +42,20 @@ TEST(LiveLine, RunningWithoutProgressOrReading) {
                    "measured_vram_mb": null, "progress": null, "started_at": null})");
   EXPECT_EQ(live_line(j, 0), "job 3 running on GPU 0,1 · 512 MiB reserved");
   EXPECT_EQ(live_line(job(R"({"id": 3, "state": "succeeded"})"), 0), "job 3 succeeded");
+}
+
+TEST(JsonFields, OddShapesReadAsNone) {
+  auto j = job(R"({"a": 3, "b": 2.9, "c": 1e300, "d": "x", "e": null, "f": 18446744073709551615})");
+  EXPECT_EQ(integer_field(j, "a"), 3);
+  EXPECT_EQ(integer_field(j, "b"), 2);
+  EXPECT_EQ(integer_field(j, "c", -1), -1);
+  EXPECT_EQ(integer_field(j, "d", -1), -1);
+  EXPECT_EQ(integer_field(j, "missing", 7), 7);
+  EXPECT_EQ(integer_field(j, "f"), INT64_MAX);
+  EXPECT_EQ(number_field(j, "b"), 2.9);
+  EXPECT_FALSE(number_field(j, "e"));
+  EXPECT_EQ(text_field(j, "d"), "x");
+  EXPECT_EQ(text_field(j, "a"), "");
 }
 
 TEST(LiveLine, Pieces) {
