@@ -10,7 +10,6 @@
 #include "service/orchestrator.hpp"
 
 namespace vramq::service {
-namespace asio = boost::asio;
 using core::Job;
 using core::JobId;
 
