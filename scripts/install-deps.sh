@@ -14,6 +14,7 @@ packages=(
               # it also starts a Prometheus server (systemctl disable --now prometheus)
   clang-format clang-tidy curl procps
   chromium nodejs  # the dashboard's browser tests (playwright-core, from npm, needs Node.js >= 20)
+  slurmctld slurmd slurm-client munge  # the Slurm executor's e2e suite starts a one-node cluster
 )
 
 # `--fuzz`: what `make fuzz` needs on top (clang-16 and libFuzzer); not needed by `make test`.

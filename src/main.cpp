@@ -131,6 +131,24 @@ int main(int argc, char** argv) {
       ->add_option("--log-follow", config.log_follow,
                    "inotify, or poll (a data directory on NFS): how log followers learn of writes")
       ->check(CLI::IsMember({"inotify", "poll"}));
+  serve->add_option("--executor", config.executor, "local (this host's GPUs) or slurm (a cluster)")
+      ->check(CLI::IsMember({"local", "slurm"}));
+  serve->add_option("--slurm-partition", config.slurm_partition,
+                    "Slurm partition for jobs (default: the cluster's)");
+  serve->add_option("--slurm-gpu-partition", config.slurm_gpu_partition,
+                    "Slurm partition of whole GPUs for jobs on several GPUs (none: refused)");
+  serve->add_option("--slurm-account", config.slurm_account, "Slurm account to charge");
+  serve->add_option("--slurm-sbatch-arg", config.slurm_sbatch_args,
+                    "an extra sbatch argument (repeat for more), e.g. --slurm-sbatch-arg=--qos=ml");
+  serve
+      ->add_option("--slurm-vram", config.slurm_vram,
+                   "how VRAM is asked of Slurm: shard (per GPU) or vram (count-only GRES, exact "
+                   "only on one-GPU nodes)")
+      ->check(CLI::IsMember({"shard", "vram"}));
+  serve->add_option("--slurm-shard-mb", config.slurm_shard_mb,
+                    "one Slurm shard's VRAM in MiB (gres.conf's per-GPU Count = its MiB / this)");
+  serve->add_option("--slurm-poll-ms", config.slurm_poll_ms,
+                    "how often the cluster's queue is read (one squeue for all jobs)");
   serve->add_option("--nvml-library", config.nvml_library,
                     "the NVML library to load (default: the driver's libnvidia-ml.so.1)");
 

@@ -24,6 +24,7 @@ const REASONS = {
   worker_busy: "its task's warm workers are all busy",
   worker_unloading: "idle warm workers are unloading to make room",
   worker_backoff: "its task's workers keep crashing; backing off",
+  cluster: "waiting in the Slurm cluster's queue",
 };
 
 // --- small helpers ---------------------------------------------------------------------------

@@ -18,13 +18,16 @@
 
 #include "app/embedded_catalog.hpp"
 #include "app/host_lock.hpp"
+#include "core/slurm_request.hpp"
 #include "core/startup_checks.hpp"
 #include "core/units.hpp"
 #include "exec/local_executor.hpp"
 #include "exec/program_path.hpp"
+#include "exec/slurm_executor.hpp"
 #include "gpu/nvml_gpu_source.hpp"
 #include "gpu/nvml_library.hpp"
 #include "gpu/sim_gpu_source.hpp"
+#include "gpu/slurm_gpu_source.hpp"
 #include "server/auth.hpp"
 #include "server/http_server.hpp"
 #include "server/json_codec.hpp"
@@ -35,6 +38,16 @@ namespace vramq::app {
 namespace asio = boost::asio;
 
 namespace {
+
+// A stable hash (FNV-1a) of a data directory's path, for its Slurm job names.
+std::uint64_t fnv1a(std::string_view text) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
 
 std::string bin_dir() {
   std::error_code ec;
@@ -160,7 +173,7 @@ std::uint64_t raise_nofile() {
   return lim.rlim_cur;
 }
 
-int serve(const core::Config& config) {
+int serve(core::Config config) {
   ::signal(SIGPIPE, SIG_IGN);
   // The job supervisors it spawns are reaped by the kernel (it never waits for them: it learns
   // of their end on their socket), so none is left a zombie for the life of the server.
@@ -237,12 +250,41 @@ int serve(const core::Config& config) {
     }
   }
   std::vector<HostLock> gpu_locks;
-  auto gpus = make_gpu_source(config, gpu_locks);
+  bool slurm = config.executor == "slurm";
+  // This data directory's Slurm job names: a server finds its own runs again by them.
+  std::string slurm_prefix = fmt::format(
+      "vramq-{:08x}-",
+      static_cast<std::uint32_t>(fnv1a(fs::absolute(config.data_dir).lexically_normal().string())));
+  if (slurm) {
+    // Slurm's counts are the bound on each GPU; nothing is kept back on top of them.
+    config.vram_buffer_mb = 0;
+    if (config.slurm_vram == "vram") {
+      spdlog::warn(
+          "slurm_vram = vram: Slurm counts this VRAM per node, not per GPU; it is exact only on "
+          "nodes with one GPU (use shards on nodes with several)");
+    }
+  }
+  auto gpus =
+      slurm ? core::Result<std::unique_ptr<gpu::GpuSource>>(std::make_unique<gpu::SlurmGpuSource>(
+                  core::slurm_settings(config), slurm_prefix, 30'000))
+            : make_gpu_source(config, gpu_locks);
   if (!gpus) {
     spdlog::error("{}", gpus.error().message);
     return 2;
   }
-  if (auto first = (*gpus)->sample({}); first) {
+  auto first_sample = (*gpus)->sample({});
+  if (slurm && !first_sample) {
+    spdlog::error("--executor slurm: {} (is SLURM_CONF set, and slurmctld up?)",
+                  first_sample.error().message);
+    return 2;
+  }
+  if (slurm && first_sample->gpus.empty()) {
+    spdlog::error(
+        "--executor slurm: no node of the cluster has GPUs (Gres=gpu:N with shard or vram counts "
+        "in slurm.conf)");
+    return 2;
+  }
+  if (auto& first = first_sample; first) {
     std::vector<std::int64_t> totals;
     for (const gpu::GpuInfo& g : first->gpus)
       totals.push_back(g.total_mb);
@@ -292,15 +334,35 @@ int serve(const core::Config& config) {
     spdlog::error("job store: {}", store.error().message);
     return 1;
   }
-  auto executor = std::make_unique<exec::LocalExecutor>(
-      ioc.get_executor(), exec::LocalExecutorOptions{
-                              .run_dir = fs::absolute(fs::path(config.data_dir) / "run").string(),
-                              .supervisor = supervisor,
-                              .orphan_grace_ms = config.orphan_grace_s * 1000,
-                              .kill_grace_ms = config.kill_grace_s * 1000,
-                              .log_limit_bytes = config.log_limit_bytes,
-                              .log_mode = config.share_data_with_group ? 0640 : 0600,
-                              .job_umask = static_cast<int>(job_umask)});
+  std::unique_ptr<exec::Executor> executor;
+  if (slurm) {
+    auto cluster = std::make_unique<exec::SlurmExecutor>(
+        ioc.get_executor(),
+        exec::SlurmExecutorOptions{
+            .run_dir = fs::absolute(fs::path(config.data_dir) / "run" / "slurm").string(),
+            .settings = core::slurm_settings(config),
+            .name_prefix = slurm_prefix,
+            .poll_ms = config.slurm_poll_ms});
+    if (auto connected = cluster->connect(); !connected) {
+      spdlog::error("--executor slurm: {}", connected.error().message);
+      return 2;
+    }
+    spdlog::info("executor: Slurm cluster {} (VRAM as {}{}), jobs named {}*", cluster->cluster(),
+                 config.slurm_vram == "vram" ? "a count-only vram GRES" : "shards of ",
+                 config.slurm_vram == "vram" ? "" : std::to_string(config.slurm_shard_mb) + " MiB",
+                 slurm_prefix);
+    executor = std::move(cluster);
+  } else {
+    executor = std::make_unique<exec::LocalExecutor>(
+        ioc.get_executor(), exec::LocalExecutorOptions{
+                                .run_dir = fs::absolute(fs::path(config.data_dir) / "run").string(),
+                                .supervisor = supervisor,
+                                .orphan_grace_ms = config.orphan_grace_s * 1000,
+                                .kill_grace_ms = config.kill_grace_s * 1000,
+                                .log_limit_bytes = config.log_limit_bytes,
+                                .log_mode = config.share_data_with_group ? 0640 : 0600,
+                                .job_umask = static_cast<int>(job_umask)});
+  }
   service::Orchestrator orchestrator(ioc, config, std::move(*catalog), std::move(*gpus),
                                      std::move(executor), std::move(*store));
   if (auto ok = orchestrator.start(); !ok) {

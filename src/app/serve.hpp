@@ -6,6 +6,6 @@
 
 namespace vramq::app {
 
-int serve(const core::Config& config);
+int serve(core::Config config);
 
 }  // namespace vramq::app

@@ -29,7 +29,7 @@ std::string gpus_of(const json::object& j) {
 }  // namespace
 
 std::string_view reason_words(std::string_view r) {
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 12> kWords = {{
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 13> kWords = {{
       {"vram", "waiting for VRAM to free up"},
       {"priority", "held back for a higher-priority job"},
       {"head_of_line", "held back for an older job that waited too long"},
@@ -41,6 +41,7 @@ std::string_view reason_words(std::string_view r) {
       {"worker_busy", "its task's warm workers are all busy"},
       {"worker_unloading", "idle warm workers are unloading to make room"},
       {"worker_backoff", "its task's workers keep crashing; backing off"},
+      {"cluster", "waiting in the Slurm cluster's queue"},
       {"none", "about to start"},
   }};
   for (const auto& [k, w] : kWords) {

@@ -21,6 +21,14 @@ Result<void> read_key(const toml::table& t, std::string_view key, T& out) {
   } else if constexpr (std::is_same_v<T, std::string>) {
     if (!node->is_string()) return Error{fmt::format("config: '{}' must be a string", key)};
     out = *node->value<std::string>();
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    const toml::array* a = node->as_array();
+    if (a == nullptr || !a->is_homogeneous(toml::node_type::string)) {
+      return Error{fmt::format("config: '{}' must be a list of strings", key)};
+    }
+    out.clear();
+    for (const toml::node& e : *a)
+      out.push_back(*e.value<std::string>());
   } else if constexpr (std::is_same_v<T, double>) {
     if (!node->is_number()) return Error{fmt::format("config: '{}' must be a number", key)};
     out = *node->value<double>();
@@ -109,6 +117,14 @@ Result<Config> parse_config(std::string_view toml_text, Config c) {
     if (k == "gpu_lock_dir") r = read_key(t, k, c.gpu_lock_dir);
     if (k == "nvml_library") r = read_key(t, k, c.nvml_library);
     if (k == "log_follow") r = read_key(t, k, c.log_follow);
+    if (k == "executor") r = read_key(t, k, c.executor);
+    if (k == "slurm_partition") r = read_key(t, k, c.slurm_partition);
+    if (k == "slurm_gpu_partition") r = read_key(t, k, c.slurm_gpu_partition);
+    if (k == "slurm_account") r = read_key(t, k, c.slurm_account);
+    if (k == "slurm_sbatch_args") r = read_key(t, k, c.slurm_sbatch_args);
+    if (k == "slurm_vram") r = read_key(t, k, c.slurm_vram);
+    if (k == "slurm_shard_mb") r = read_key(t, k, c.slurm_shard_mb);
+    if (k == "slurm_poll_ms") r = read_key(t, k, c.slurm_poll_ms);
     if (!r) return r.error();
   }
   return c;
@@ -147,6 +163,17 @@ Result<void> validate_config(const Config& c) {
   if (!(c.vram_tolerance >= 0)) return Error{"vram_tolerance must be >= 0"};
   if (c.vram_grace_ms < 0) return Error{"vram_grace_ms must be >= 0"};
   if (!parse_vram_policy(c.vram_policy)) return Error{"vram_policy must be kill or warn"};
+  if (c.executor != "local" && c.executor != "slurm")
+    return Error{"executor must be local or slurm"};
+  if (c.slurm_vram != "shard" && c.slurm_vram != "vram")
+    return Error{"slurm_vram must be shard or vram"};
+  if (c.slurm_shard_mb < 1) return Error{"slurm_shard_mb must be >= 1"};
+  if (c.slurm_poll_ms < 100) return Error{"slurm_poll_ms must be >= 100"};
+  if (!c.slurm_gpu_partition.empty() && c.slurm_gpu_partition == c.slurm_partition) {
+    return Error{
+        "slurm_gpu_partition must differ from slurm_partition: a partition must not mix whole "
+        "GPUs with shards (Slurm 22.05 can give a whole GPU whose shards are in use)"};
+  }
   if (c.log_follow != "inotify" && c.log_follow != "poll") {
     return Error{"log_follow must be inotify or poll"};
   }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
 
@@ -75,6 +76,16 @@ struct Config {
   std::int64_t event_ring_size = 10'000;
   std::int64_t event_ring_mb = 64;
   std::int64_t event_heartbeat_s = 15;
+  // Where jobs run: "local" (this host's GPUs) or "slurm" (a Slurm cluster, found through
+  // SLURM_CONF; core/slurm_request.hpp says how a job is asked of it).
+  std::string executor = "local";
+  std::string slurm_partition;      // "": the cluster's default
+  std::string slurm_gpu_partition;  // whole GPUs for jobs on several GPUs ("": refused)
+  std::string slurm_account;
+  std::vector<std::string> slurm_sbatch_args;  // appended to every sbatch as given
+  std::string slurm_vram = "shard";            // shard | vram: how VRAM is asked of Slurm
+  std::int64_t slurm_shard_mb = 1024;          // one shard's VRAM (gres.conf must agree)
+  std::int64_t slurm_poll_ms = 1000;           // how often the cluster's queue is read
 };
 
 // Applies the keys present in `toml_text` over `base`. Unknown keys and wrong types are errors

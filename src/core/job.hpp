@@ -52,6 +52,7 @@ enum class PendingReason {
   worker_busy,       // its task's warm workers are all busy and max_workers are resident
   worker_unloading,  // idle warm workers are being unloaded to make room for it
   worker_backoff,    // its task's workers keep crashing: no new one is started before a back-off
+  cluster,           // submitted to the cluster (Slurm), which decides when it starts
 };
 
 std::string_view to_string(JobState s);

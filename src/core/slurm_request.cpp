@@ -16,6 +16,15 @@ std::int64_t time_limit_minutes(std::int64_t timeout_s) {
   return (timeout_s + 59) / 60;
 }
 
+SlurmSettings slurm_settings(const Config& c) {
+  return {.mode = c.slurm_vram == "vram" ? SlurmVramMode::vram : SlurmVramMode::shard,
+          .shard_mb = c.slurm_shard_mb,
+          .partition = c.slurm_partition,
+          .gpu_partition = c.slurm_gpu_partition,
+          .account = c.slurm_account,
+          .extra_args = c.slurm_sbatch_args};
+}
+
 int nice_for(int priority) {
   return 1000 - std::clamp(priority, -1000, 1000);
 }
@@ -54,8 +63,9 @@ Result<std::vector<std::string>> sbatch_options(const SlurmJob& job, const Slurm
     out.push_back(fmt::format("--time={}", minutes));
   }
   out.push_back(fmt::format("--nice={}", nice_for(job.priority)));
-  out.push_back(fmt::format("--job-name=vramq-{}", job.id));
-  out.push_back("--chdir=" + job.job_dir);
+  out.push_back(job.name.empty() ? fmt::format("--job-name=vramq-{}", job.id)
+                                 : "--job-name=" + job.name);
+  out.push_back("--chdir=" + (job.cwd.empty() ? job.job_dir : job.cwd));
   out.push_back("--output=" + job.job_dir + "/stdout.log");
   out.push_back("--error=" + job.job_dir + "/stderr.log");
   out.insert(out.end(), s.extra_args.begin(), s.extra_args.end());

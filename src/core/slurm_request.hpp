@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config.hpp"
 #include "core/error.hpp"
 
 namespace vramq::core {
@@ -34,12 +35,17 @@ struct SlurmJob {
   int gpus = 1;
   std::int64_t timeout_s = 0;  // 0: none
   int priority = 0;            // -1000..1000
-  std::string job_dir;         // shared with the nodes: the job's cwd for its logs
+  std::string job_dir;         // shared with the nodes: its logs go there
+  std::string name;            // Slurm's job name ("": vramq-ID); how vramq finds it again
+  std::string cwd;             // where it runs ("": its job directory)
 };
 
 // sbatch's options for `job` (no program, no --parsable): the partition, account, GRES, time,
 // nice, name and log paths, then the operator's extra arguments.
 Result<std::vector<std::string>> sbatch_options(const SlurmJob& job, const SlurmSettings& s);
+
+// The settings of a server's configuration (largest_gpu_units left 0: the cluster's to tell).
+SlurmSettings slurm_settings(const Config& config);
 
 std::int64_t shards_for(std::int64_t vram_mb, std::int64_t shard_mb);  // ceil, at least 1
 std::int64_t time_limit_minutes(std::int64_t timeout_s);               // ceil; 0 for none

@@ -16,6 +16,7 @@
 
 #include "core/job.hpp"
 #include "core/run_outcome.hpp"
+#include "core/slurm_request.hpp"
 
 namespace vramq::exec {
 
@@ -31,6 +32,8 @@ struct LaunchSpec {
   // A warm worker (its `job` is its id negated): its stdin and stdout are a socket whose other
   // end comes back in Launched::stdio_fd; stdout_path is unused, stderr_path is its own log.
   bool worker_stdio = false;
+  // A cluster executor's request (Slurm: its VRAM, GPU count, time, priority, job directory).
+  core::SlurmJob cluster;
 };
 
 // The run's supervisor (its PID and start time: a reused PID is never taken for it).
@@ -50,6 +53,20 @@ struct SpawnError {
 // How a run ended: its exit code or signal, or why it has none (core/run_outcome.hpp).
 using ExitStatus = core::RunEnd;
 
+// Where a run stands in a cluster's queue (executors whose runs wait there: Slurm).
+struct ClusterRunState {
+  enum class Phase { submitted, pending, running };
+  Phase phase = Phase::submitted;
+  std::int64_t cluster_id = 0;  // Slurm's job id
+  std::string state;            // the cluster's word: PENDING, RUNNING, ...
+  std::string reason;           // why it waits, in the cluster's words (Resources, Priority)
+  std::string nodes;            // running: where
+  // running: its GPUs as "NODE/INDEX" (the GPU source's uuids), when the cluster says.
+  std::vector<std::string> gpus;
+  std::int64_t started_at_ms = 0;  // running: when the cluster started it
+  bool operator==(const ClusterRunState&) const = default;
+};
+
 // A run an earlier server started, found at start-up.
 struct Survivor {
   core::JobId job = 0;
@@ -61,11 +78,14 @@ struct Survivor {
   Launched supervisor;
   // Not alive: how it ended (recorded by its supervisor, or `lost` when nothing was recorded).
   std::optional<ExitStatus> ended;
+  // A cluster's run (queues_runs()): where it stood when found (pending or running).
+  std::optional<ClusterRunState> cluster;
 };
 
 class Executor {
  public:
   using ExitHandler = std::function<void(ExitStatus)>;
+  using StateHandler = std::function<void(core::JobId, const ClusterRunState&)>;
   virtual ~Executor() = default;
   // On success `on_exit` is called exactly once, on the event loop, after the job's main process
   // has exited and every other process of the job has been killed.
@@ -87,6 +107,12 @@ class Executor {
   // The run's end is stored: what the executor kept about it (files, a connection) can go. A
   // run still going is killed first (a survivor no job claims).
   virtual void release(core::JobId job, int attempt) = 0;
+
+  // True when a started run first waits in a cluster's queue: the job stays queued until the
+  // state handler reports it running (local runs start at once).
+  virtual bool queues_runs() const { return false; }
+  // Called on the loop when a queued run's state changes (only where queues_runs()).
+  virtual void on_state(StateHandler /*handler*/) {}
 };
 
 }  // namespace vramq::exec

@@ -36,6 +36,7 @@ struct GpuInfo {
   int index = 0;
   std::string uuid;
   std::string name;
+  std::string node;  // a cluster's GPU (Slurm): the node it is on ("" on this host)
   std::int64_t total_mb = 0;
   std::int64_t used_mb = 0;     // everything in use on the device
   std::int64_t foreign_mb = 0;  // used_mb minus what vramq's jobs account for

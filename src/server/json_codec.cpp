@@ -403,6 +403,13 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
   o["job_dir"] = text_or_null(v.job_dir);
   // The warm worker its run went to (null: a process of its own).
   o["worker"] = j.worker != 0 ? json::value(j.worker) : json::value(nullptr);
+  if (v.cluster) {
+    const exec::ClusterRunState& c = *v.cluster;
+    o["slurm"] = json::object{{"job_id", c.cluster_id},
+                              {"state", c.state},
+                              {"reason", text_or_null(c.reason)},
+                              {"nodes", text_or_null(c.nodes)}};
+  }
   return o;
 }
 
@@ -457,6 +464,7 @@ json::object gpu_to_json(const service::GpuStatus& g) {
   o["index"] = g.info.index;
   o["uuid"] = g.info.uuid;
   o["name"] = g.info.name;
+  if (!g.info.node.empty()) o["node"] = g.info.node;
   o["total_mb"] = g.info.total_mb;
   o["used_mb"] = g.info.used_mb;
   o["reserved_mb"] = g.reserved_mb;

@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "core/footprints.hpp"
+#include "core/slurm_request.hpp"
 #include "core/start_prediction.hpp"
 #include "exec/program_path.hpp"
 #include "service/job_environment.hpp"
@@ -156,6 +157,29 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
                        fmt::format("gpus: task {} is served by warm workers, each on one GPU; "
                                    "its jobs take gpus = 1",
                                    job.spec.task)};
+  }
+  if (cluster_) {
+    if (worker_task(job.spec) != nullptr) {
+      return SubmitError{SubmitErrc::unprocessable, "task",
+                         fmt::format("task: {} is served by warm workers, which run on the "
+                                     "server's own host; this server sends jobs to Slurm",
+                                     job.spec.task)};
+    }
+    // Refused now what Slurm would accept and never run (a request larger than any one GPU),
+    // and jobs on several GPUs without a partition of whole GPUs.
+    core::SlurmSettings s = core::slurm_settings(config_);
+    for (const gpu::GpuInfo& g : sample_.gpus) {
+      std::int64_t units =
+          s.mode == core::SlurmVramMode::shard ? g.total_mb / s.shard_mb : g.total_mb;
+      s.largest_gpu_units = std::max(s.largest_gpu_units, units);
+    }
+    auto options =
+        core::sbatch_options({.id = id, .vram_mb = job.spec.vram_mb, .gpus = job.spec.gpus}, s);
+    if (!options) {
+      return SubmitError{SubmitErrc::unprocessable, job.spec.gpus > 1 ? "gpus" : "vram_mb",
+                         options.error().message};
+    }
+    return job;
   }
   std::vector<core::GpuView> views = gpu_views();
   if (req.gpus > static_cast<int>(views.size())) {

@@ -71,6 +71,11 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
     if (t.worker) worker_tasks_.push_back(t.name);
   }
   worker_health_.resize(worker_tasks_.size());
+  cluster_ = executor_->queues_runs();
+  if (cluster_) {
+    executor_->on_state(
+        [this](JobId id, const exec::ClusterRunState& s) { on_cluster_state(id, s); });
+  }
 }
 
 Orchestrator::~Orchestrator() {
@@ -225,9 +230,13 @@ JobView Orchestrator::view(const Job& job) const {
     v.progress = r->second.progress;
     v.progress_at_ms = r->second.progress_at_ms;
   }
+  if (auto r = running_.find(job.id); r != running_.end()) {
+    v.cluster = r->second.cluster;
+    if (r->second.cluster_pending) v.pending_reason = core::PendingReason::cluster;
+  }
   if (job.state == JobState::queued && parked_.contains(job.id)) {
     v.pending_reason = parked_.reason(job.id);  // not in the queue yet: no position
-  } else if (job.state == JobState::queued) {
+  } else if (job.state == JobState::queued && v.pending_reason != core::PendingReason::cluster) {
     if (auto place = queue_.place(job.id)) {
       v.queue_position = place->position;
       v.pending_reason = place->reason;
@@ -317,6 +326,11 @@ core::Decisions Orchestrator::plan_now(std::span<const core::QueuedJob> queue) c
 
 void Orchestrator::schedule() {
   schedule_posted_ = false;
+  if (cluster_) {
+    dispatch_to_cluster();
+    publish_queue();
+    return;
+  }
   std::vector<core::GpuView> views = gpu_views();
   core::Planner planner(views, now_ms(), scheduler_config(), draining_, queue_.min_vram_mb());
   if (!workers_.empty() || !worker_tasks_.empty()) planner.use_workers(worker_view());

@@ -220,7 +220,7 @@ class Orchestrator {
   bool draining() const { return draining_; }
   const std::string& gpu_error() const { return gpu_error_; }
   std::size_t queued() const { return queue_.size(); }
-  std::size_t running() const { return running_.size(); }
+  std::size_t running() const;  // jobs running now (not those waiting in a cluster's queue)
 
   // Graceful stop: start nothing more, SIGTERM running jobs, SIGKILL them after the grace;
   // they end `interrupted` (or queue again for the next start when retries remain).
@@ -252,6 +252,10 @@ class Orchestrator {
     std::int64_t stderr_size_read = -1;
     std::int64_t report_size_read = -1;
     bool reports = false;
+    // --executor slurm: handed to the cluster and waiting in its queue (the job is still
+    // `queued`), and where the cluster says it stands.
+    bool cluster_pending = false;
+    std::optional<exec::ClusterRunState> cluster;
   };
   // A warm worker (warm_workers.cpp). Its process runs under a supervisor like a job's run,
   // keyed in the executor by its id negated. While starting or busy it serves one job, which is
@@ -414,6 +418,14 @@ class Orchestrator {
   // the loop at each poll when they have grown; a change is published with the job.
   void read_progress();
   void set_progress(core::JobId id, Running& r, core::Progress p);
+  // --executor slurm (cluster_runs.cpp): queued jobs go to the cluster at once, in queue order
+  // (at most kClusterUnconfirmed without an id yet); the cluster reports their state.
+  void dispatch_to_cluster();
+  void launch_on_cluster(core::Job queued);
+  void on_cluster_state(core::JobId id, const exec::ClusterRunState& state);
+  void adopt_cluster_run(core::Job job, exec::Survivor run);
+  std::vector<int> cluster_gpu_indexes(const std::vector<std::string>& uuids) const;
+  void arm_timeout(core::JobId id, Running& r, std::int64_t started_at_ms);
   void request_sample();
   // `seq`: which reading this is (readings are numbered as they begin).
   void on_sample(core::Result<gpu::GpuSample> sample, std::uint64_t seq);
@@ -478,7 +490,9 @@ class Orchestrator {
   std::map<std::string, double, std::less<>> run_s_by_task_;
   std::int64_t recheck_failures_ = 0;
   boost::asio::steady_timer poll_timer_;
-  bool crash_after_spawn_ = false;  // VRAMQ_TEST_CRASH_AFTER_SPAWN=1 (tests only)
+  bool crash_after_spawn_ = false;
+  bool cluster_ = false;  // the executor's runs wait in a cluster's queue (Slurm)  //
+                          // VRAMQ_TEST_CRASH_AFTER_SPAWN=1 (tests only)
   LogWatcher log_watcher_;
   std::map<core::WorkerId, Worker> workers_;
   core::WorkerId next_worker_id_ = 1;

@@ -70,7 +70,11 @@ core::Result<void> Orchestrator::start() {
       runs.erase(found);
       if (run.attempt == j.attempt && run.started) {
         recovered[j.id] = JobState::running;
-        adopt(std::move(j), run);
+        if (cluster_) {
+          adopt_cluster_run(std::move(j), std::move(run));
+        } else {
+          adopt(std::move(j), run);
+        }
         ++adopted;
         continue;
       }

@@ -151,6 +151,10 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   if (it == running_.end()) return;
   EndReason stop = it->second.stop_reason;
   std::string stop_detail = std::move(it->second.stop_detail);
+  // A cluster's run that ended between two looks at the cluster's queue was never seen
+  // running: it ran all the same (unless it was cancelled there, or never submitted).
+  bool ran_unseen = it->second.cluster_pending && it->second.cluster &&
+                    stop != EndReason::cancelled && status.spawn_error.empty();
   if (!status.lost.empty()) spdlog::warn("job {}: {}", id, status.lost);
   std::string stdout_path = log_path(it->second.job_dir, "stdout");
   std::string stderr_path = log_path(it->second.job_dir, "stderr");
@@ -171,9 +175,13 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   }
   if (status.spawn_error.empty()) host_failures_ = 0;  // the host could start a job again
   Job& job = active_.at(id);
+  if (ran_unseen) {
+    job.state = JobState::running;
+    job.started_at_ms = now_ms();
+  }
   job.exit_code = status.exit_code;
   job.signal = status.signal;
-  note_run_time(job, status.exit_code == 0);
+  if (job.started_at_ms > 0) note_run_time(job, status.exit_code == 0);
 
   core::RunOutcome outcome = core::run_outcome(
       {.why = stop, .detail = std::move(stop_detail), .timeout_s = job.spec.timeout_s}, status);

@@ -11,6 +11,7 @@
 #include "core/progress.hpp"
 #include "core/scheduler.hpp"
 #include "core/worker_eviction.hpp"
+#include "exec/executor.hpp"
 #include "gpu/gpu_source.hpp"
 
 namespace vramq::service {
@@ -28,6 +29,8 @@ struct JobView {
   // `progress` message), and when that was read.
   std::optional<core::Progress> progress;
   std::int64_t progress_at_ms = 0;
+  // Under --executor slurm, a live job handed to the cluster: its Slurm id, state and reason.
+  std::optional<exec::ClusterRunState> cluster;
 };
 
 struct GpuStatus {

@@ -1,0 +1,145 @@
+#include "exec/command.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+extern char** environ;
+
+namespace vramq::exec {
+namespace {
+
+// Closes its descriptor when it goes (pipes of one run).
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+  void reset() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+};
+
+std::vector<char*> c_strings(std::span<const std::string> v) {
+  std::vector<char*> out;
+  out.reserve(v.size() + 1);
+  for (const std::string& s : v)
+    out.push_back(const_cast<char*>(s.c_str()));  // NOLINT: execve's signature
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+std::string CommandResult::failure() const {
+  if (!spawn_error.empty()) return spawn_error;
+  if (timed_out) return "no answer in time (killed)";
+  std::string first = err.substr(0, err.find('\n'));
+  if (first.empty()) first = out.substr(0, out.find('\n'));
+  if (signal != 0)
+    return fmt::format("killed by signal {}{}{}", signal, first.empty() ? "" : ": ", first);
+  if (first.empty()) return fmt::format("exit code {}", exit_code);
+  return fmt::format("exit code {}: {}", exit_code, first);
+}
+
+CommandResult run_command(std::span<const std::string> argv, std::span<const std::string> env,
+                          std::chrono::milliseconds timeout, std::size_t max_bytes) {
+  CommandResult r;
+  if (argv.empty()) {
+    r.spawn_error = "no command";
+    return r;
+  }
+  std::array<Fd, 2> out;
+  std::array<Fd, 2> err;
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) {
+    r.spawn_error = fmt::format("pipe: {}", std::strerror(errno));
+    return r;
+  }
+  out[0].fd = p[0];
+  out[1].fd = p[1];
+  if (::pipe2(p, O_CLOEXEC) != 0) {
+    r.spawn_error = fmt::format("pipe: {}", std::strerror(errno));
+    return r;
+  }
+  err[0].fd = p[0];
+  err[1].fd = p[1];
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1].fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, err[1].fd, 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  // The server may block or ignore signals; the command starts with the defaults.
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  sigset_t all;
+  sigfillset(&all);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> args = c_strings(argv);
+  std::vector<char*> envp = c_strings(env);
+  pid_t pid = 0;
+  int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(),
+                          env.empty() ? environ : envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  out[1].reset();
+  err[1].reset();
+  if (rc != 0) {
+    r.spawn_error = fmt::format("cannot run {}: {}", argv[0], std::strerror(rc));
+    return r;
+  }
+
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::array<pollfd, 2> fds{pollfd{out[0].fd, POLLIN, 0}, pollfd{err[0].fd, POLLIN, 0}};
+  std::array<std::string*, 2> sink{&r.out, &r.err};
+  std::array<char, 8192> buf{};
+  int open = 2;
+  while (open > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      r.timed_out = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    int n = ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t got = ::read(fds[i].fd, buf.data(), buf.size());
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        fds[i].fd = -1;  // closed (the Fd still owns it)
+        --open;
+        continue;
+      }
+      std::size_t room = max_bytes - std::min(max_bytes, sink[i]->size());
+      sink[i]->append(buf.data(), std::min(room, static_cast<std::size_t>(got)));
+    }
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  return r;
+}
+
+}  // namespace vramq::exec
