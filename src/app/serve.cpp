@@ -258,6 +258,8 @@ int serve(core::Config config) {
   if (slurm) {
     // Slurm's counts are the bound on each GPU; nothing is kept back on top of them.
     config.vram_buffer_mb = 0;
+    // The cluster's GPUs are read through its controller: no more often than its queue.
+    config.gpu_poll_ms = std::max(config.gpu_poll_ms, config.slurm_poll_ms);
     if (config.slurm_vram == "vram") {
       spdlog::warn(
           "slurm_vram = vram: Slurm counts this VRAM per node, not per GPU; it is exact only on "

@@ -20,6 +20,8 @@ struct CommandResult {
   bool ok() const { return exit_code == 0; }
   // One line for logs and errors: the cause (its stderr's first line, the timeout, ...).
   std::string failure() const;
+  // What stderr says, first line ("" if nothing): tools that exit 0 on failure say why there.
+  std::string first_error_line() const { return err.substr(0, err.find('\n')); }
 };
 
 // `argv[0]` is looked up in PATH. `env`: its whole environment ("KEY=VALUE"); empty: the

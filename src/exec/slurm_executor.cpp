@@ -330,7 +330,9 @@ void SlurmExecutor::poll() {
         std::vector<std::string> argv{"squeue", "--json"};
         CommandResult r = run_command(argv, {}, ms(timeout));
         if (!r.ok()) return core::Error{"squeue: " + r.failure()};
-        return parse_squeue_json(r.out);
+        auto parsed = parse_squeue_json(r.out);
+        if (!parsed && !r.err.empty()) return core::Error{"squeue: " + r.first_error_line()};
+        return parsed;
       },
       [this, alive = alive_](core::Result<std::vector<SlurmJobStatus>> jobs) {
         if (!*alive) return;
@@ -442,6 +444,7 @@ std::vector<Survivor> SlurmExecutor::survivors() {
   CommandResult r = run_command(argv, {}, ms(options_.command_timeout_ms));
   auto jobs = r.ok() ? parse_squeue_json(r.out)
                      : core::Result<std::vector<SlurmJobStatus>>(core::Error{r.failure()});
+  if (!jobs && !r.err.empty()) jobs = core::Error{r.first_error_line()};
   if (!jobs)
     spdlog::warn("Slurm: cannot list its jobs at start-up ({}); the runs are adopted as they were",
                  jobs.error().message);

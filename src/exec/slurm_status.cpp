@@ -110,6 +110,18 @@ core::Result<std::vector<SlurmJobStatus>> parse_squeue_json(std::string_view tex
   boost::system::error_code ec;
   json::value doc = json::parse(text, ec);
   if (ec || !doc.is_object()) return core::Error{"squeue --json: not JSON: " + ec.message()};
+  // squeue --json exits 0 even when it could not reach the controller: its errors say so.
+  if (const json::value* errors = doc.get_object().if_contains("errors");
+      errors != nullptr && errors->is_array() && !errors->get_array().empty()) {
+    std::string why;
+    for (const json::value& e : errors->get_array()) {
+      if (!e.is_object()) continue;
+      std::string d = string_of(e.get_object(), "description");
+      if (d.empty()) d = string_of(e.get_object(), "error");
+      why += (why.empty() ? "" : "; ") + d;
+    }
+    return core::Error{"squeue --json: " + (why.empty() ? std::string("an error") : why)};
+  }
   const json::value* jobs = doc.get_object().if_contains("jobs");
   if (jobs == nullptr || !jobs->is_array()) return core::Error{"squeue --json: no 'jobs' list"};
   std::vector<SlurmJobStatus> out;

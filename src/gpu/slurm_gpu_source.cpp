@@ -94,7 +94,10 @@ core::Result<GpuSample> SlurmGpuSource::sample(std::span<const JobProbe> /*jobs*
   exec::CommandResult jobs = exec::run_command(queue, {}, timeout);
   if (!jobs.ok()) return core::Error{"Slurm: squeue: " + jobs.failure()};
   auto parsed = exec::parse_squeue_json(jobs.out);
-  if (!parsed) return core::Error{"Slurm: " + parsed.error().message};
+  if (!parsed) {
+    return core::Error{"Slurm: " + (jobs.err.empty() ? parsed.error().message
+                                                     : "squeue: " + jobs.first_error_line())};
+  }
   GpuSample s;
   s.gpus = slurm_gpus(exec::parse_scontrol_nodes(nodes.out), *parsed, settings_, name_prefix_);
   return s;

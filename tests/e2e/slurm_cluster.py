@@ -42,6 +42,7 @@ class Cluster:
         self.root = Path(root).resolve()
         self.conf = self.root / "etc" / "slurm.conf"
         self.env = dict(os.environ, SLURM_CONF=str(self.conf))
+        self.children = {}  # daemons started here (reaped here: a zombie still "exists")
 
     def _pid(self, name):
         try:
@@ -122,13 +123,15 @@ PartitionName=main Nodes=node1 Default=YES MaxTime=INFINITE State=UP
 
     def start_controller(self):
         log = open(self.root / "log" / "slurmctld.out", "ab")
-        subprocess.Popen(["slurmctld", "-D", "-i", "-f", str(self.conf)], stdout=log,
-                         stderr=log, env=self.env, start_new_session=True)
+        self.children["slurmctld"] = subprocess.Popen(
+            ["slurmctld", "-D", "-i", "-f", str(self.conf)], stdout=log, stderr=log, env=self.env,
+            start_new_session=True)
 
     def start_node(self):
         log = open(self.root / "log" / "slurmd.out", "ab")
-        subprocess.Popen(["slurmd", "-D", "-N", "node1", "-f", str(self.conf)], stdout=log,
-                         stderr=log, env=self.env, start_new_session=True)
+        self.children["slurmd"] = subprocess.Popen(
+            ["slurmd", "-D", "-N", "node1", "-f", str(self.conf)], stdout=log, stderr=log,
+            env=self.env, start_new_session=True)
 
     def wait_idle(self, timeout=30):
         deadline = time.time() + timeout
@@ -151,6 +154,15 @@ PartitionName=main Nodes=node1 Default=YES MaxTime=INFINITE State=UP
         self._stop("slurmctld")
 
     def _stop(self, name, timeout=10):
+        child = self.children.pop(name, None)
+        if child is not None:
+            child.terminate()
+            try:
+                child.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            return
         pid = self._pid(name)
         if pid is None:
             return
@@ -186,8 +198,12 @@ PartitionName=main Nodes=node1 Default=YES MaxTime=INFINITE State=UP
         return found
 
     def stop(self):
-        subprocess.run(["scancel", "--full", "-u", str(os.getuid())], env=self.env,
-                       capture_output=True, timeout=15)
+        if self._pid("slurmctld") is not None:
+            try:
+                subprocess.run(["scancel", "--full", "-u", str(os.getuid())], env=self.env,
+                               capture_output=True, timeout=15)
+            except subprocess.TimeoutExpired:
+                pass  # the controller is down: its daemons are stopped all the same
         for name in ("slurmctld", "slurmd", "munged"):
             self._stop(name)
         for pid in self.leftovers():
