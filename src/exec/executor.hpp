@@ -112,7 +112,7 @@ class Executor {
   // state handler reports it running (local runs start at once).
   virtual bool queues_runs() const { return false; }
   // Called on the loop when a queued run's state changes (only where queues_runs()).
-  virtual void on_state(StateHandler /*handler*/) {}
+  virtual void on_state(const StateHandler& /*handler*/) {}
 };
 
 }  // namespace vramq::exec

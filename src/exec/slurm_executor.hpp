@@ -53,7 +53,7 @@ class SlurmExecutor final : public Executor {
   void adopt(const Survivor& run, ExitHandler on_exit) override;
   void release(core::JobId job, int attempt) override;
   bool queues_runs() const override { return true; }
-  void on_state(StateHandler handler) override { state_handler_ = std::move(handler); }
+  void on_state(const StateHandler& handler) override { state_handler_ = handler; }
 
   // The cluster's name (scontrol show config), read at start-up; "" until then.
   const std::string& cluster() const { return cluster_; }

@@ -51,6 +51,7 @@ std::vector<GpuInfo> slurm_gpus(const std::vector<exec::SlurmNode>& nodes,
   }
   std::vector<GpuInfo> out;
   std::vector<const exec::SlurmNode*> sorted;
+  sorted.reserve(nodes.size());
   for (const exec::SlurmNode& n : nodes)
     sorted.push_back(&n);
   std::ranges::sort(sorted, [](const auto* a, const auto* b) { return a->name < b->name; });
