@@ -177,7 +177,8 @@ int serve(core::Config config) {
   ::signal(SIGPIPE, SIG_IGN);
   // The job supervisors it spawns are reaped by the kernel (it never waits for them: it learns
   // of their end on their socket), so none is left a zombie for the life of the server.
-  ::signal(SIGCHLD, SIG_IGN);
+  // Under Slurm no supervisor runs here, and the Slurm tools' exit statuses must be waited for.
+  if (config.executor != "slurm") ::signal(SIGCHLD, SIG_IGN);
   if (auto ok = core::validate_config(config); !ok) {
     spdlog::error("{}", ok.error().message);
     return 2;

@@ -120,7 +120,11 @@ CommandResult run_command(std::span<const std::string> argv, std::span<const std
     }
     int n = ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
+    if (n < 0) {
+      r.timed_out = true;  // cannot watch it any more: it must not block the caller
+      ::kill(pid, SIGKILL);
+      break;
+    }
     for (std::size_t i = 0; i < fds.size(); ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
       ssize_t got = ::read(fds[i].fd, buf.data(), buf.size());
@@ -135,7 +139,14 @@ CommandResult run_command(std::span<const std::string> argv, std::span<const std
     }
   }
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t waited = -1;
+  while ((waited = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+  }
+  if (waited < 0) {
+    // Its status is gone (SIGCHLD ignored): nothing says it succeeded.
+    r.spawn_error =
+        fmt::format("{}: its exit status cannot be read: {}", argv[0], std::strerror(errno));
+    return r;
   }
   if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);

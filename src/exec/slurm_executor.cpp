@@ -31,6 +31,8 @@ struct Record {
   std::string cluster;
   std::string name;
   std::int64_t slurm_id = 0;
+  // sbatch got no clear answer (timeout, controller unreachable): it may have queued the job.
+  bool unclear = false;
 };
 
 std::optional<Record> read_record(const std::string& path) {
@@ -46,6 +48,7 @@ std::optional<Record> read_record(const std::string& path) {
     if (key == "cluster") r.cluster = value;
     if (key == "name") r.name = value;
     if (key == "slurm_id") r.slurm_id = std::strtoll(value.c_str(), nullptr, 10);
+    if (key == "unclear") r.unclear = value == "1";
   }
   return r;
 }
@@ -56,8 +59,8 @@ bool write_record(const std::string& path, const Record& r) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return false;
-  std::string text =
-      fmt::format("cluster={}\nname={}\nslurm_id={}\n", r.cluster, r.name, r.slurm_id);
+  std::string text = fmt::format("cluster={}\nname={}\nslurm_id={}\nunclear={}\n", r.cluster,
+                                 r.name, r.slurm_id, r.unclear ? 1 : 0);
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
             ::fsync(fd) == 0;
   ::close(fd);
@@ -186,27 +189,52 @@ SlurmExecutor::Submitted SlurmExecutor::submit(const LaunchSpec& spec,
     return out;
   }
   std::string path = record_path(spec.job, spec.attempt);
+  // sbatch exports its own environment to the job: the job's, plus what finds the cluster.
+  std::vector<std::string> env = spec.env;
+  for (const char* key : {"SLURM_CONF", "MUNGE_SOCKET"}) {
+    if (const char* v = std::getenv(key)) env.push_back(fmt::format("{}={}", key, v));
+  }
+  // A record left by an earlier try whose answer never came: that try may have queued the job.
+  if (std::optional<Record> earlier = read_record(path);
+      earlier && earlier->slurm_id == 0 && earlier->unclear) {
+    std::vector<std::string> list{"squeue", "--json"};
+    CommandResult q = run_command(list, {}, ms(options_.command_timeout_ms));
+    auto jobs = q.ok() ? parse_squeue_json(q.out)
+                       : core::Result<std::vector<SlurmJobStatus>>(core::Error{q.failure()});
+    if (!jobs) {
+      out.error =
+          "cannot tell whether an earlier sbatch of this run went through: " + jobs.error().message;
+      out.errno_value = EAGAIN;
+      return out;
+    }
+    for (const SlurmJobStatus& j : *jobs) {
+      if (j.name == name && (j.cluster.empty() || j.cluster == cluster_)) out.slurm_id = j.id;
+    }
+    if (out.slurm_id > 0) {
+      write_record(path, {.cluster = cluster_, .name = name, .slurm_id = out.slurm_id});
+      return out;
+    }
+  }
   if (!write_record(path, {.cluster = cluster_, .name = name})) {
     out.errno_value = errno != 0 ? errno : EIO;
     out.error =
         fmt::format("cannot write the run record {}: {}", path, std::strerror(out.errno_value));
     return out;
   }
-  // sbatch exports its own environment to the job: the job's, plus what finds the cluster.
-  std::vector<std::string> env = spec.env;
-  for (const char* key : {"SLURM_CONF", "MUNGE_SOCKET"}) {
-    if (const char* v = std::getenv(key)) env.push_back(fmt::format("{}={}", key, v));
-  }
   CommandResult r = run_command(sbatch_argv(spec, name), env, ms(options_.command_timeout_ms));
   std::string id_text = r.out.substr(0, r.out.find_first_of(";\n"));
   std::int64_t id = std::strtoll(id_text.c_str(), nullptr, 10);
   if (!r.ok() || id <= 0) {
-    std::error_code ec;
-    // Refused (or no answer): nothing was queued. A timeout may still have queued it: its record
-    // stays then, and the next start finds the run by its name.
-    if (!r.timed_out) fs::remove(path, ec);
     out.error = "sbatch: " + r.failure();
     out.errno_value = unreachable(r) ? EAGAIN : EINVAL;
+    if (unreachable(r)) {
+      // No clear answer: it may have been queued all the same. The record stays, marked, and the
+      // next try (or the next start) looks for the job by its name before submitting again.
+      write_record(path, {.cluster = cluster_, .name = name, .unclear = true});
+    } else {
+      std::error_code ec;
+      fs::remove(path, ec);  // refused: nothing was queued
+    }
     return out;
   }
   out.slurm_id = id;
@@ -284,7 +312,12 @@ void SlurmExecutor::signal_group(JobId job, int sig) {
     if (queued != to_submit_.end()) {
       // Not handed to sbatch yet: it never will be.
       to_submit_.erase(queued);
-      deliver(job, run.attempt, ExitStatus{.signal = sig});
+      // Reported on the loop, never inside the caller (which may hold references into its
+      // own state for this run).
+      run.ending = true;
+      asio::post(loop_, [this, alive = alive_, job, attempt = run.attempt, sig] {
+        if (*alive) deliver(job, attempt, ExitStatus{.signal = sig});
+      });
       return;
     }
     run.cancel_sent = true;  // in sbatch now: cancelled as soon as its id is known
@@ -315,9 +348,13 @@ void SlurmExecutor::redirect_stderr(JobId /*job*/, std::string_view /*path*/,
 }
 
 void SlurmExecutor::arm_poll() {
-  if (polling_ || runs_.empty()) return;
+  // Armed once: submissions finishing faster than the poll period must not keep pushing it back.
+  if (polling_ || poll_armed_ || runs_.empty()) return;
+  poll_armed_ = true;
   poll_timer_.expires_after(ms(options_.poll_ms));
-  poll_timer_.async_wait([this](const boost::system::error_code& ec) {
+  poll_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+    if (!*alive) return;
+    poll_armed_ = false;
     if (!ec) poll();
   });
 }
@@ -356,6 +393,26 @@ void SlurmExecutor::on_poll(core::Result<std::vector<SlurmJobStatus>> jobs) {
     if (s.cluster.empty() || s.cluster == cluster_) by_id.emplace(s.id, &s);
   }
   for (auto& [id, run] : runs_) {
+    if (run.slurm_id == 0 && !run.spec && !run.ending && !submitting_) {
+      // Adopted without an id (the last server died inside sbatch, and Slurm could not be asked
+      // at start-up): its name says whether that sbatch went through.
+      for (const SlurmJobStatus& s : *jobs) {
+        if (s.name == run.name && (s.cluster.empty() || s.cluster == cluster_)) run.slurm_id = s.id;
+      }
+      if (run.slurm_id == 0) {
+        run.ending = true;
+        asio::post(loop_, [this, alive = alive_, job = run.job, attempt = run.attempt] {
+          if (*alive) {
+            deliver(job, attempt,
+                    ExitStatus{.spawn_error = "its submission to Slurm never went through",
+                               .spawn_errno = EAGAIN});
+          }
+        });
+        continue;
+      }
+      write_record(record_path(run.job, run.attempt),
+                   {.cluster = cluster_, .name = run.name, .slurm_id = run.slurm_id});
+    }
     if (run.slurm_id == 0 || run.ending) continue;
     auto found = by_id.find(run.slurm_id);
     // Another job under its id (the cluster's state was wiped and ids started again): not ours.
@@ -372,23 +429,38 @@ void SlurmExecutor::on_poll(core::Result<std::vector<SlurmJobStatus>> jobs) {
         [this, seen = std::move(seen), slurm_id = run.slurm_id] {
           return end_of(seen ? &*seen : nullptr, slurm_id);
         },
-        [this, alive = alive_, job = run.job, attempt = run.attempt](ExitStatus st) {
-          if (*alive) deliver(job, attempt, std::move(st));
+        [this, alive = alive_, job = run.job, attempt = run.attempt](std::optional<ExitStatus> st) {
+          if (!*alive) return;
+          if (st) {
+            deliver(job, attempt, std::move(*st));
+          } else if (auto it = runs_.find(job);
+                     it != runs_.end() && it->second.attempt == attempt) {
+            it->second.ending = false;  // not over after all: the next poll looks again
+          }
         });
   }
 }
 
-ExitStatus SlurmExecutor::end_of(const SlurmJobStatus* seen, std::int64_t slurm_id) const {
+std::optional<ExitStatus> SlurmExecutor::end_of(const SlurmJobStatus* seen,
+                                                std::int64_t slurm_id) const {
   std::vector<std::string> argv{"scontrol", "show", "job", "-o", std::to_string(slurm_id)};
   CommandResult r = run_command(argv, {}, ms(options_.command_timeout_ms));
   std::optional<SlurmJobEnd> end;
   if (r.ok()) {
-    if (auto parsed = parse_scontrol_job(r.out); parsed && is_ended(parsed->state)) end = *parsed;
+    auto parsed = parse_scontrol_job(r.out);
+    // Still queued or running after all (squeue's answer was older): not ended.
+    if (parsed && !is_ended(parsed->state)) return std::nullopt;
+    if (parsed) end = *parsed;
   }
   std::string state = end ? end->state : seen != nullptr ? seen->state : "";
-  if (state == "NODE_FAIL" || state == "BOOT_FAIL") {
-    return ExitStatus{.lost =
-                          fmt::format("Slurm job {} ended {}: its node failed", slurm_id, state)};
+  // Only a job that ran to its end has an exit code worth reading: Slurm ends others with 0:0
+  // (a pending job cancelled by an administrator, its own time limit, preemption, node failure).
+  bool ran_out = state == "COMPLETED" || state == "FAILED";
+  bool signalled = end && end->signal != 0;
+  if (!state.empty() && !ran_out && !signalled) {
+    std::string why =
+        end && !end->reason.empty() && end->reason != "None" ? ": " + end->reason : "";
+    return ExitStatus{.lost = fmt::format("Slurm ended job {} as {}{}", slurm_id, state, why)};
   }
   if (end) return slurm_exit_status(end->exit_code, end->signal);
   if (seen != nullptr) {
@@ -417,14 +489,19 @@ void SlurmExecutor::deliver(JobId job, int attempt, ExitStatus status) {
 }
 
 void SlurmExecutor::release(JobId job, int attempt) {
+  // The same attempt may run again already (a submission that failed for a passing reason is
+  // retried under its attempt): that run and its record are not this release's.
   auto it = runs_.find(job);
-  if (it != runs_.end() && it->second.attempt == attempt) {
-    // A survivor no job claims: it must not run on.
-    if (it->second.slurm_id > 0) scancel(it->second.slurm_id, false);
-    runs_.erase(it);
+  if (it != runs_.end() && it->second.attempt == attempt) return;
+  std::string path = record_path(job, attempt);
+  std::optional<Record> rec = read_record(path);
+  if (rec && rec->slurm_id == 0 && rec->unclear) return;  // its retry must look for it first
+  // A survivor no job claims (an older attempt's, an ended job's): it must not run on.
+  if (rec && rec->slurm_id > 0 && (rec->cluster.empty() || rec->cluster == cluster_)) {
+    scancel(rec->slurm_id, false);
   }
   std::error_code ec;
-  fs::remove(record_path(job, attempt), ec);
+  fs::remove(path, ec);
 }
 
 std::vector<Survivor> SlurmExecutor::survivors() {
@@ -463,19 +540,23 @@ std::vector<Survivor> SlurmExecutor::survivors() {
       s.ended = ExitStatus{
           .lost = fmt::format("it was submitted to Slurm cluster {} and vramq now uses cluster {}",
                               rec.cluster, cluster_)};
+    } else if (!jobs) {
+      // Cannot tell now: adopted as it was; the polls find it (by id, or by name when the last
+      // server died inside sbatch) or report it gone.
+      s.cluster = ClusterRunState{
+          .phase = ClusterRunState::Phase::pending, .cluster_id = slurm_id, .state = "UNKNOWN"};
     } else if (slurm_id == 0) {
       // The last server died in sbatch and Slurm has no job of that name: nothing ran.
       s.started = false;
       s.alive = false;
-    } else if (!jobs) {
-      s.cluster = ClusterRunState{
-          .phase = ClusterRunState::Phase::pending, .cluster_id = slurm_id, .state = "UNKNOWN"};
     } else if (found != nullptr && !is_ended(found->state)) {
       s.cluster = state_of(*found);
       s.started_at_ms = s.cluster->started_at_ms;
-    } else {
+    } else if (std::optional<ExitStatus> ended = end_of(found, slurm_id)) {
       s.alive = false;
-      s.ended = end_of(found, slurm_id);
+      s.ended = std::move(*ended);
+    } else {
+      s.cluster = ClusterRunState{.phase = ClusterRunState::Phase::pending, .cluster_id = slurm_id};
     }
     if (!s.cluster) {
       s.cluster = ClusterRunState{.phase = ClusterRunState::Phase::pending, .cluster_id = slurm_id};

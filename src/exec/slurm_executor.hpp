@@ -90,7 +90,8 @@ class SlurmExecutor final : public Executor {
   // Worker thread: writes the record, runs sbatch, records the id.
   Submitted submit(const LaunchSpec& spec, const std::string& name) const;
   // Worker thread: how an ended run ended (scontrol show job -o; the squeue status otherwise).
-  ExitStatus end_of(const SlurmJobStatus* seen, std::int64_t slurm_id) const;
+  // nullopt: scontrol says it has not ended after all.
+  std::optional<ExitStatus> end_of(const SlurmJobStatus* seen, std::int64_t slurm_id) const;
   void pump_submissions();
   void arm_poll();
   void poll();
@@ -107,7 +108,8 @@ class SlurmExecutor final : public Executor {
   std::deque<core::JobId> to_submit_;
   bool submitting_ = false;
   bool polling_ = false;
-  bool poll_failing_ = false;  // logged once until it answers again
+  bool poll_failing_ = false;
+  bool poll_armed_ = false;  // logged once until it answers again
   // Completions posted to the loop check this: the executor may be gone when they run.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   StateHandler state_handler_;

@@ -154,7 +154,8 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   // A cluster's run that ended between two looks at the cluster's queue was never seen
   // running: it ran all the same (unless it was cancelled there, or never submitted).
   bool ran_unseen = it->second.cluster_pending && it->second.cluster &&
-                    stop != EndReason::cancelled && status.spawn_error.empty();
+                    stop != EndReason::cancelled && status.spawn_error.empty() &&
+                    status.lost.empty();
   if (!status.lost.empty()) spdlog::warn("job {}: {}", id, status.lost);
   std::string stdout_path = log_path(it->second.job_dir, "stdout");
   std::string stderr_path = log_path(it->second.job_dir, "stderr");
