@@ -10,6 +10,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/batch_step.hpp"
 #include "app/serve.hpp"
 #include "cli/client_commands.hpp"
 #include "cli/top.hpp"
@@ -28,6 +29,11 @@ std::string env_or(const char* name, std::string fallback) {
 
 int main(int argc, char** argv) {
   using namespace vramq;
+  // `vramq batch-step -- ARGV...`: a job's Slurm batch step on a node (app/batch_step.hpp).
+  if (argc > 2 && std::string_view(argv[1]) == "batch-step" && std::string_view(argv[2]) == "--") {
+    std::vector<std::string> job(argv + 3, argv + argc);
+    return app::batch_step(job);
+  }
   // Logs go to stderr: stdout belongs to command output (tables, JSON, job output).
   spdlog::set_default_logger(spdlog::stderr_logger_mt("vramq"));
   CLI::App app{

@@ -343,6 +343,7 @@ int serve(core::Config config) {
         ioc.get_executor(),
         exec::SlurmExecutorOptions{
             .run_dir = fs::absolute(fs::path(config.data_dir) / "run" / "slurm").string(),
+            .batch_step = bin_dir() + "/vramq",
             .settings = core::slurm_settings(config),
             .name_prefix = slurm_prefix,
             .poll_ms = config.slurm_poll_ms});

@@ -119,12 +119,17 @@ SlurmExecutor::SlurmExecutor(asio::any_io_executor loop, SlurmExecutorOptions op
   fs::create_directories(options_.run_dir, ec);
   ::chmod(options_.run_dir.c_str(), 0700);
   // sbatch sends the script's text to the controller: the nodes need no copy of it. The job's
-  // argv follows as the script's arguments (never a shell string). With a supervisor, it runs
-  // the job and leaves its measured VRAM peak in the job directory (VRAMQ_JOB_DIR).
+  // argv follows as the script's arguments (never a shell string). Through `vramq batch-step`,
+  // the job's VRAM is measured on its node (app/batch_step.hpp).
   batch_script_ = options_.run_dir + "/batch.sh";
   std::string text = "#!/bin/sh\n# vramq's Slurm batch step: the job's argv follows.\n";
-  if (!options_.supervisor.empty()) {
-    text += fmt::format("exec '{}' --batch-step -- \"$@\"\n", options_.supervisor);
+  if (!options_.batch_step.empty()) {
+    std::string quoted = options_.batch_step;
+    for (std::size_t at = quoted.find('\''); at != std::string::npos;
+         at = quoted.find('\'', at + 4)) {
+      quoted.replace(at, 1, "'\\''");  // a quote closed, escaped, reopened
+    }
+    text += fmt::format("exec '{}' batch-step -- \"$@\"\n", quoted);
   } else {
     text += "exec \"$@\"\n";
   }

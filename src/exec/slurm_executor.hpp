@@ -31,8 +31,10 @@
 namespace vramq::exec {
 
 struct SlurmExecutorOptions {
-  std::string run_dir;     // DATA_DIR/run/slurm: a record per run, and the batch script
-  std::string supervisor;  // vramq-supervise, at this path on every node too ("": none)
+  std::string run_dir;  // DATA_DIR/run/slurm: a record per run, and the batch script
+  // `vramq` itself, at this path on every node too: each job runs as `vramq batch-step -- ARGV`,
+  // which measures its VRAM through NVML on the node ("": the job's argv runs bare).
+  std::string batch_step;
   core::SlurmSettings settings;
   std::string name_prefix;  // Slurm job names: PREFIX + "JOB.ATTEMPT"
   std::int64_t poll_ms = 1000;

@@ -23,6 +23,8 @@ struct JobProbe {
   std::int64_t reservation_mb = 0;
   std::int64_t pgid = 0;
   std::string sim_vram_file;  // simulation only: where the job reports its use
+  // A cluster's job (Slurm): where its batch step on the node writes its measured use.
+  std::string usage_file;
 };
 
 // A process on a GPU that no vramq job accounts for.

@@ -1,11 +1,13 @@
 #include "gpu/slurm_gpu_source.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 #include <fmt/format.h>
 
 #include "exec/command.hpp"
+#include "exec/process_probe.hpp"
 
 namespace vramq::gpu {
 
@@ -80,13 +82,22 @@ std::vector<GpuInfo> slurm_gpus(const std::vector<exec::SlurmNode>& nodes,
   return out;
 }
 
+std::optional<std::int64_t> read_measured_mb(const std::string& path) {
+  std::string text = exec::read_range(path, 0, 64);
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (end == text.c_str() || v < 0) return std::nullopt;
+  return static_cast<std::int64_t>(v);
+}
+
 SlurmGpuSource::SlurmGpuSource(core::SlurmSettings settings, std::string name_prefix,
                                std::int64_t command_timeout_ms)
     : settings_(std::move(settings)),
       name_prefix_(std::move(name_prefix)),
       command_timeout_ms_(command_timeout_ms) {}
 
-core::Result<GpuSample> SlurmGpuSource::sample(std::span<const JobProbe> /*jobs*/) {
+core::Result<GpuSample> SlurmGpuSource::sample(std::span<const JobProbe> probes) {
   auto timeout = std::chrono::milliseconds(command_timeout_ms_);
   std::vector<std::string> show{"scontrol", "show", "node", "-o"};
   exec::CommandResult nodes = exec::run_command(show, {}, timeout);
@@ -101,6 +112,15 @@ core::Result<GpuSample> SlurmGpuSource::sample(std::span<const JobProbe> /*jobs*
   }
   GpuSample s;
   s.gpus = slurm_gpus(exec::parse_scontrol_nodes(nodes.out), *parsed, settings_, name_prefix_);
+  // Each running job's use as its batch step last measured it on its node (highest on one GPU;
+  // a job runs on one GPU, or as much on each of several).
+  for (const JobProbe& j : probes) {
+    if (j.usage_file.empty() || j.gpus.empty()) continue;
+    std::optional<std::int64_t> mb = read_measured_mb(j.usage_file);
+    if (!mb) continue;
+    for (int g : j.gpus)
+      s.job_used_mb[j.job][g] = *mb;
+  }
   return s;
 }
 

@@ -64,6 +64,11 @@ void Orchestrator::launch_on_cluster(Job queued) {
   extra.emplace_back("VRAMQ_JOB_DIR", dir);
   std::filesystem::remove(progress_path(dir), ec);  // a retry starts without the last reports
   extra.emplace_back("VRAMQ_PROGRESS_FILE", progress_path(dir));
+  // For its batch step (vramq batch-step) on the node: where NVML is, how often to read it.
+  extra.emplace_back("VRAMQ_NVML_LIBRARY", config_.nvml_library);
+  extra.emplace_back("VRAMQ_MEASURE_MS", std::to_string(config_.gpu_poll_ms));
+  std::filesystem::remove(dir + "/vram-now-mb", ec);  // a retry is measured afresh
+  std::filesystem::remove(dir + "/vram-peak-mb", ec);
   exec::LaunchSpec spec{.job = id,
                         .argv = job.spec.argv,
                         .cwd = job.spec.cwd,

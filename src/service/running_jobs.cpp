@@ -12,6 +12,7 @@
 #include "core/footprints.hpp"
 #include "core/run_outcome.hpp"
 #include "exec/process_probe.hpp"
+#include "gpu/slurm_gpu_source.hpp"
 #include "service/job_environment.hpp"
 #include "service/job_paths.hpp"
 #include "service/orchestrator.hpp"
@@ -195,19 +196,26 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   struct Read {
     Output output;
     bool gpu_oom = false;
+    std::optional<std::int64_t> peak_mb;  // a cluster's run: its batch step's measured peak
   };
   file_worker_.async_run(
-      [stdout_path, stderr_path, failed_by_itself,
+      [stdout_path, stderr_path, failed_by_itself, cluster = cluster_,
+       peak_path = job_dir(id) + "/vram-peak-mb",
        limit = static_cast<std::size_t>(config_.output_limit_bytes)] {
         std::string err_tail = failed_by_itself ? exec::read_tail(stderr_path, 16 << 10) : "";
         std::error_code ec;
         auto size = std::filesystem::file_size(stdout_path, ec);
         return Read{.output = {.text = exec::read_tail(stdout_path, limit),
                                .truncated = !ec && size > limit},
-                    .gpu_oom = core::looks_like_gpu_oom(err_tail)};
+                    .gpu_oom = core::looks_like_gpu_oom(err_tail),
+                    .peak_mb = cluster ? gpu::read_measured_mb(peak_path) : std::nullopt};
       },
       [this, id, outcome, ran_attempt](Read read) mutable {
         --finishing_;
+        if (read.peak_mb) {
+          Job& job = active_.at(id);
+          job.peak_vram_mb = std::max(job.peak_vram_mb.value_or(0), *read.peak_mb);
+        }
         if (read.gpu_oom) {
           const Job& job = active_.at(id);
           outcome.reason = EndReason::gpu_oom;
@@ -328,11 +336,13 @@ void Orchestrator::request_sample() {
     // (Its worker may be gone already while the run's end is being recorded.)
     auto w = r.worker != 0 ? workers_.find(r.worker) : workers_.end();
     std::string sim_dir = w != workers_.end() ? w->second.dir : r.job_dir;
-    probes.push_back({.job = id,
-                      .gpus = r.gpus,
-                      .reservation_mb = r.reservation_mb,
-                      .pgid = active_.at(id).pid,
-                      .sim_vram_file = gpu_kind_ == "sim" ? sim_dir + "/sim-vram-mb" : ""});
+    probes.push_back(
+        {.job = id,
+         .gpus = r.gpus,
+         .reservation_mb = r.reservation_mb,
+         .pgid = active_.at(id).pid,
+         .sim_vram_file = gpu_kind_ == "sim" ? sim_dir + "/sim-vram-mb" : "",
+         .usage_file = cluster_ && !r.cluster_pending ? r.job_dir + "/vram-now-mb" : ""});
   }
   // Workers without a run: by their id negated (job ids are positive).
   for (const auto& [wid, w] : workers_) {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SLOW, eventually
+from conftest import BIN, SLOW, eventually
 from slurm_cluster import Cluster, available
 
 pytestmark = pytest.mark.skipif(os.environ.get("VRAMQ_SKIP_SLURM") == "1",
@@ -170,3 +170,24 @@ def test_controller_down_makes_the_server_unready_then_it_recovers(slurm_server,
     j = s.wait_job(job, timeout=90)
     assert j["state"] == "succeeded", j
     assert j["output"] == "after\n"
+
+
+def test_vram_is_measured_on_the_node_and_enforced(slurm_server, tmp_path):
+    # The batch step (vramq batch-step) reads NVML on the node: here the fake driver, told by the
+    # job itself what its process uses, exactly as the real driver would report it.
+    nvml = tmp_path / "nvml"
+    (nvml / "procs").mkdir(parents=True)
+    (nvml / "devices").write_text("GPU-node1-0 24576 0 Fake GPU\nGPU-node1-1 24576 0 Fake GPU\n")
+    lib = Path(BIN).parent / "fake-nvml" / "libnvidia-ml.so.1"
+    s = slurm_server("--nvml-library", str(lib), "--vram-grace-ms", "300")
+    env = {"FAKE_NVML_DIR": str(nvml)}
+    ok = raw(s, f'echo "GPU-node1-0 3000" > {nvml}/procs/$$; sleep 3; echo done', 4096, env=env)
+    measured = eventually(lambda: s.job(ok)["measured_vram_mb"], 20, "no measured use")
+    assert measured == 3000
+    j = s.wait_job(ok, timeout=30)
+    assert j["state"] == "succeeded", j
+    assert j["peak_vram_mb"] == 3000
+    over = raw(s, f'echo "GPU-node1-0 9000" > {nvml}/procs/$$; sleep 60', 2048, env=env)
+    j = s.wait_job(over, timeout=60)
+    assert j["state"] == "failed" and j["reason"] == "vram_exceeded", j
+    assert j["peak_vram_mb"] == 9000
