@@ -90,9 +90,8 @@ int batch_step(std::span<const std::string> argv) {
   if (auto opened = gpu::NvmlLibrary::open(env_or("VRAMQ_NVML_LIBRARY", "libnvidia-ml.so.1"))) {
     nvml = std::move(*opened);
   }
-  auto period = std::chrono::milliseconds(
-      std::clamp<long>(std::strtol(env_or("VRAMQ_MEASURE_MS", "500").c_str(), nullptr, 10), 50,
-                       60'000));
+  auto period = std::chrono::milliseconds(std::clamp<long>(
+      std::strtol(env_or("VRAMQ_MEASURE_MS", "500").c_str(), nullptr, 10), 50, 60'000));
   std::string now_file = job_dir + "/vram-now-mb";
   std::string peak_file = job_dir + "/vram-peak-mb";
   std::int64_t peak = -1;

@@ -46,17 +46,8 @@ void Orchestrator::launch_on_cluster(Job queued) {
   queue_.erase(id);
   Job& job = active_.insert_or_assign(id, std::move(queued)).first->second;
   std::string dir = job_dir(id);
+  if (!make_job_dir(id, dir)) return;
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    std::string why = fmt::format("cannot create the job directory {}: {}", dir, ec.message());
-    if (core::is_host_error(ec.value())) {
-      requeue_unstarted(id, std::move(why), std::nullopt);
-    } else {
-      finish(id, JobState::failed, EndReason::spawn_failed, std::move(why), {});
-    }
-    return;
-  }
   // The cluster sets CUDA_VISIBLE_DEVICES to the GPU it gives the job.
   std::vector<std::pair<std::string, std::string>> extra = job.spec.env;
   extra.emplace_back("VRAMQ_JOB_ID", std::to_string(id));

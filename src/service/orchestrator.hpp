@@ -316,6 +316,9 @@ class Orchestrator {
   void schedule_soon();
   void schedule();
   void launch(core::Job queued, const core::StartDecision& start);
+  // Creates a launching job's directory; false when it cannot (the job has then been requeued
+  // after a host error, or failed spawn_failed).
+  bool make_job_dir(core::JobId id, const std::string& dir);
   void on_exit(core::JobId id, exec::ExitStatus status);
   // The end of a run's stdout, as the job object keeps it.
   struct Output {

@@ -31,17 +31,8 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
   queue_.erase(id);
   Job& job = active_.insert_or_assign(id, std::move(queued)).first->second;
   std::string dir = job_dir(id);
+  if (!make_job_dir(id, dir)) return;
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    std::string why = fmt::format("cannot create the job directory {}: {}", dir, ec.message());
-    if (core::is_host_error(ec.value())) {
-      requeue_unstarted(id, std::move(why), std::nullopt);
-    } else {
-      finish(id, JobState::failed, EndReason::spawn_failed, std::move(why), {});
-    }
-    return;
-  }
   std::vector<std::string> uuids;
   uuids.reserve(gpus.size());
   for (int g : gpus)
@@ -129,6 +120,19 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
     Worker& w = workers_.at(job.worker);
     if (w.state == core::WorkerState::busy) begin_run(w);  // warm; a new one runs it once ready
   }
+}
+
+bool Orchestrator::make_job_dir(JobId id, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (!ec) return true;
+  std::string why = fmt::format("cannot create the job directory {}: {}", dir, ec.message());
+  if (core::is_host_error(ec.value())) {
+    requeue_unstarted(id, std::move(why), std::nullopt);
+  } else {
+    finish(id, JobState::failed, EndReason::spawn_failed, std::move(why), {});
+  }
+  return false;
 }
 
 void Orchestrator::stop_job(JobId id, EndReason why) {
