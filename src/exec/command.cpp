@@ -90,7 +90,10 @@ CommandResult run_command(std::span<const std::string> argv, std::span<const std
   sigset_t all;
   sigfillset(&all);
   posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // A group of its own: a timeout kills whatever it started too.
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   std::vector<char*> args = c_strings(argv);
   std::vector<char*> envp = c_strings(env);
   pid_t pid = 0;
@@ -115,14 +118,14 @@ CommandResult run_command(std::span<const std::string> argv, std::span<const std
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       r.timed_out = true;
-      ::kill(pid, SIGKILL);
+      ::kill(-pid, SIGKILL);
       break;
     }
     int n = ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       r.timed_out = true;  // cannot watch it any more: it must not block the caller
-      ::kill(pid, SIGKILL);
+      ::kill(-pid, SIGKILL);
       break;
     }
     for (std::size_t i = 0; i < fds.size(); ++i) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <limits>
 
 #include <boost/json.hpp>
 
@@ -38,7 +39,9 @@ std::int64_t count_with_suffix(std::string_view s) {
     }
     if (mult != 1) s.remove_suffix(1);
   }
-  return to_int(s, -1) * mult;
+  std::int64_t v = to_int(s, -1);
+  if (v < 0 || v > std::numeric_limits<std::int64_t>::max() / mult) return -1;
+  return v * mult;
 }
 
 std::string string_of(const json::object& o, std::string_view key) {

@@ -79,6 +79,7 @@ TEST(SlurmStatus, GresDetail) {
   EXPECT_TRUE(g->indexes.empty());
   EXPECT_EQ(parse_gres_detail("gpu:1(IDX:0,2-3)")->indexes, (std::vector<int>{0, 2, 3}));
   EXPECT_FALSE(parse_gres_detail("nonsense"));
+  EXPECT_FALSE(parse_gres_detail("vram:9223372036854775807K"));  // would overflow
   EXPECT_FALSE(parse_gres_detail("gpu:1(IDX:3-1)"));
 }
 
