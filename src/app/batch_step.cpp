@@ -1,8 +1,10 @@
 #include "app/batch_step.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,6 +96,8 @@ int batch_step(std::span<const std::string> argv) {
       std::strtol(env_or("VRAMQ_MEASURE_MS", "500").c_str(), nullptr, 10), 50, 60'000));
   std::string now_file = job_dir + "/vram-now-mb";
   std::string peak_file = job_dir + "/vram-peak-mb";
+  // Its exit wakes the wait at once (a pidfd); without one, it is seen at the next reading.
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
   std::int64_t peak = -1;
   std::int64_t last = -1;
   int status = 0;
@@ -122,8 +126,14 @@ int batch_step(std::span<const std::string> argv) {
         }
       }
     }
-    std::this_thread::sleep_for(period);
+    if (pidfd >= 0) {
+      pollfd p{pidfd, POLLIN, 0};
+      ::poll(&p, 1, static_cast<int>(period.count()));
+    } else {
+      std::this_thread::sleep_for(period);
+    }
   }
+  if (pidfd >= 0) ::close(pidfd);
   if (WIFSIGNALED(status)) {
     // End as it ended: Slurm records the signal.
     int sig = WTERMSIG(status);
