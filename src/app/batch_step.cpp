@@ -20,6 +20,7 @@
 #include "exec/process_probe.hpp"
 #include "gpu/attribution.hpp"
 #include "gpu/nvml_library.hpp"
+#include "service/job_paths.hpp"
 
 extern char** environ;
 
@@ -94,8 +95,8 @@ int batch_step(std::span<const std::string> argv) {
   }
   auto period = std::chrono::milliseconds(std::clamp<long>(
       std::strtol(env_or("VRAMQ_MEASURE_MS", "500").c_str(), nullptr, 10), 50, 60'000));
-  std::string now_file = job_dir + "/vram-now-mb";
-  std::string peak_file = job_dir + "/vram-peak-mb";
+  std::string now_file = service::measured_now_path(job_dir);
+  std::string peak_file = service::measured_peak_path(job_dir);
   // Its exit wakes the wait at once (a pidfd); without one, it is seen at the next reading.
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
   std::int64_t peak = -1;

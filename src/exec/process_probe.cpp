@@ -76,4 +76,19 @@ std::string read_tail(const std::string& path, std::size_t max_bytes) {
                     max_bytes);
 }
 
+std::optional<std::int64_t> read_mb_file(const std::string& path) {
+  if (path.empty()) return std::nullopt;
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  char buf[64] = {};
+  in.read(buf, sizeof buf - 1);
+  std::string_view text(buf, static_cast<std::size_t>(in.gcount()));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+    text.remove_suffix(1);
+  std::int64_t mb = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), mb);
+  if (ec != std::errc{} || end != text.data() + text.size() || mb < 0) return std::nullopt;
+  return mb;
+}
+
 }  // namespace vramq::exec

@@ -29,6 +29,10 @@ bool kill_group_if_same(pid_t pgid, std::int64_t start_ticks);
 // Up to `max_bytes` of a file from `offset` ("" at or past its end, or if it does not exist).
 std::string read_range(const std::string& path, std::int64_t offset, std::size_t max_bytes);
 
+// A whole number of MiB that a job (or its batch step) left in a file, alone on its line
+// (nullopt: no such file, or not such a number).
+std::optional<std::int64_t> read_mb_file(const std::string& path);
+
 // The last `max_bytes` of a file ("" if it does not exist).
 std::string read_tail(const std::string& path, std::size_t max_bytes);
 

@@ -16,6 +16,7 @@
 #include <boost/asio/post.hpp>
 
 #include "exec/command.hpp"
+#include "exec/slurm_cli.hpp"
 
 namespace vramq::exec {
 namespace asio = boost::asio;
@@ -92,7 +93,7 @@ ClusterRunState state_of(const SlurmJobStatus& s) {
     for (const SlurmJobStatus::Gres& g : s.gres) {
       if (g.name != "gpu" && g.name != "shard") continue;
       for (int i : g.indexes)
-        st.gpus.push_back(fmt::format("{}/{}", s.nodes, i));
+        st.gpus.push_back(slurm_gpu_uuid(s.nodes, i));
     }
   } else {
     st.phase = ClusterRunState::Phase::pending;
@@ -167,32 +168,24 @@ std::string SlurmExecutor::run_name(JobId job, int attempt) const {
   return fmt::format("{}{}.{}", options_.name_prefix, job, attempt);
 }
 
-std::vector<std::string> SlurmExecutor::sbatch_argv(const LaunchSpec& spec,
-                                                    const std::string& name) const {
-  core::SlurmJob request = spec.cluster;
-  request.name = name;
-  request.cwd = spec.cwd;
-  auto options = core::sbatch_options(request, options_.settings);
-  std::vector<std::string> argv{"sbatch", "--parsable", "--export=ALL"};
-  if (options) argv.insert(argv.end(), options->begin(), options->end());
-  // The logs where the orchestrator reads them (sbatch_options names the job directory's).
-  argv.push_back("--output=" + spec.stdout_path);
-  argv.push_back("--error=" + spec.stderr_path);
-  argv.push_back(batch_script_);
-  argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
-  return argv;
-}
-
 SlurmExecutor::Submitted SlurmExecutor::submit(const LaunchSpec& spec,
                                                const std::string& name) const {
   Submitted out{.job = spec.job, .attempt = spec.attempt};
   core::SlurmJob request = spec.cluster;
   request.name = name;
-  if (auto options = core::sbatch_options(request, options_.settings); !options) {
+  request.cwd = spec.cwd;
+  auto options = core::sbatch_options(request, options_.settings);
+  if (!options) {
     out.error = options.error().message;
     out.errno_value = EINVAL;
     return out;
   }
+  // Its logs go where the orchestrator reads them: sbatch_options names the job directory's
+  // stdout.log and stderr.log (service/job_paths.hpp's log_path).
+  std::vector<std::string> argv{"sbatch", "--parsable", "--export=ALL"};
+  argv.insert(argv.end(), options->begin(), options->end());
+  argv.push_back(batch_script_);
+  argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
   std::string path = record_path(spec.job, spec.attempt);
   // sbatch exports its own environment to the job: the job's, plus what finds the cluster.
   std::vector<std::string> env = spec.env;
@@ -202,20 +195,15 @@ SlurmExecutor::Submitted SlurmExecutor::submit(const LaunchSpec& spec,
   // A record left by an earlier try whose answer never came: that try may have queued the job.
   if (std::optional<Record> earlier = read_record(path);
       earlier && earlier->slurm_id == 0 && earlier->unclear) {
-    std::vector<std::string> list{"squeue", "--json"};
-    CommandResult q = run_command(list, {}, ms(options_.command_timeout_ms));
-    auto jobs = q.ok() ? parse_squeue_json(q.out)
-                       : core::Result<std::vector<SlurmJobStatus>>(core::Error{q.failure()});
+    auto jobs = squeue_jobs(ms(options_.command_timeout_ms));
     if (!jobs) {
       out.error =
           "cannot tell whether an earlier sbatch of this run went through: " + jobs.error().message;
       out.errno_value = EAGAIN;
       return out;
     }
-    for (const SlurmJobStatus& j : *jobs) {
-      if (j.name == name && (j.cluster.empty() || j.cluster == cluster_)) out.slurm_id = j.id;
-    }
-    if (out.slurm_id > 0) {
+    if (const SlurmJobStatus* found = find_named(*jobs, name, cluster_)) {
+      out.slurm_id = found->id;
       write_record(path, {.cluster = cluster_, .name = name, .slurm_id = out.slurm_id});
       return out;
     }
@@ -226,7 +214,7 @@ SlurmExecutor::Submitted SlurmExecutor::submit(const LaunchSpec& spec,
         fmt::format("cannot write the run record {}: {}", path, std::strerror(out.errno_value));
     return out;
   }
-  CommandResult r = run_command(sbatch_argv(spec, name), env, ms(options_.command_timeout_ms));
+  CommandResult r = run_command(argv, env, ms(options_.command_timeout_ms));
   std::string id_text = r.out.substr(0, r.out.find_first_of(";\n"));
   std::int64_t id = std::strtoll(id_text.c_str(), nullptr, 10);
   if (!r.ok() || id <= 0) {
@@ -317,12 +305,7 @@ void SlurmExecutor::signal_group(JobId job, int sig) {
     if (queued != to_submit_.end()) {
       // Not handed to sbatch yet: it never will be.
       to_submit_.erase(queued);
-      // Reported on the loop, never inside the caller (which may hold references into its
-      // own state for this run).
-      run.ending = true;
-      asio::post(loop_, [this, alive = alive_, job, attempt = run.attempt, sig] {
-        if (*alive) deliver(job, attempt, ExitStatus{.signal = sig});
-      });
+      deliver_later(run, ExitStatus{.signal = sig});
       return;
     }
     run.cancel_sent = true;  // in sbatch now: cancelled as soon as its id is known
@@ -367,21 +350,13 @@ void SlurmExecutor::arm_poll() {
 void SlurmExecutor::poll() {
   if (polling_) return;
   polling_ = true;
-  worker_.async_run(
-      [timeout = options_.command_timeout_ms]() -> core::Result<std::vector<SlurmJobStatus>> {
-        std::vector<std::string> argv{"squeue", "--json"};
-        CommandResult r = run_command(argv, {}, ms(timeout));
-        if (!r.ok()) return core::Error{"squeue: " + r.failure()};
-        auto parsed = parse_squeue_json(r.out);
-        if (!parsed && !r.err.empty()) return core::Error{"squeue: " + r.first_error_line()};
-        return parsed;
-      },
-      [this, alive = alive_](core::Result<std::vector<SlurmJobStatus>> jobs) {
-        if (!*alive) return;
-        polling_ = false;
-        on_poll(std::move(jobs));
-        arm_poll();
-      });
+  worker_.async_run([timeout = options_.command_timeout_ms] { return squeue_jobs(ms(timeout)); },
+                    [this, alive = alive_](core::Result<std::vector<SlurmJobStatus>> jobs) {
+                      if (!*alive) return;
+                      polling_ = false;
+                      on_poll(std::move(jobs));
+                      arm_poll();
+                    });
 }
 
 void SlurmExecutor::on_poll(core::Result<std::vector<SlurmJobStatus>> jobs) {
@@ -401,20 +376,13 @@ void SlurmExecutor::on_poll(core::Result<std::vector<SlurmJobStatus>> jobs) {
     if (run.slurm_id == 0 && !run.spec && !run.ending && !submitting_) {
       // Adopted without an id (the last server died inside sbatch, and Slurm could not be asked
       // at start-up): its name says whether that sbatch went through.
-      for (const SlurmJobStatus& s : *jobs) {
-        if (s.name == run.name && (s.cluster.empty() || s.cluster == cluster_)) run.slurm_id = s.id;
-      }
-      if (run.slurm_id == 0) {
-        run.ending = true;
-        asio::post(loop_, [this, alive = alive_, job = run.job, attempt = run.attempt] {
-          if (*alive) {
-            deliver(job, attempt,
-                    ExitStatus{.spawn_error = "its submission to Slurm never went through",
-                               .spawn_errno = EAGAIN});
-          }
-        });
+      const SlurmJobStatus* found = find_named(*jobs, run.name, cluster_);
+      if (found == nullptr) {
+        deliver_later(run, ExitStatus{.spawn_error = "its submission to Slurm never went through",
+                                      .spawn_errno = EAGAIN});
         continue;
       }
+      run.slurm_id = found->id;
       write_record(record_path(run.job, run.attempt),
                    {.cluster = cluster_, .name = run.name, .slurm_id = run.slurm_id});
     }
@@ -493,6 +461,16 @@ void SlurmExecutor::deliver(JobId job, int attempt, ExitStatus status) {
   if (handler) handler(std::move(status));
 }
 
+void SlurmExecutor::deliver_later(Run& run, ExitStatus status) {
+  // On the loop, never inside the caller: it may hold references into its own state for this
+  // run (stop_job does).
+  run.ending = true;
+  asio::post(loop_, [this, alive = alive_, job = run.job, attempt = run.attempt,
+                     status = std::move(status)]() mutable {
+    if (*alive) deliver(job, attempt, std::move(status));
+  });
+}
+
 void SlurmExecutor::release(JobId job, int attempt) {
   // The same attempt may run again already (a submission that failed for a passing reason is
   // retried under its attempt): that run and its record are not this release's.
@@ -522,24 +500,19 @@ std::vector<Survivor> SlurmExecutor::survivors() {
     if (auto r = read_record(e.path().string())) records.emplace_back(job, attempt, *r);
   }
   if (records.empty()) return out;
-  std::vector<std::string> argv{"squeue", "--json"};
-  CommandResult r = run_command(argv, {}, ms(options_.command_timeout_ms));
-  auto jobs = r.ok() ? parse_squeue_json(r.out)
-                     : core::Result<std::vector<SlurmJobStatus>>(core::Error{r.failure()});
-  if (!jobs && !r.err.empty()) jobs = core::Error{r.first_error_line()};
+  auto jobs = squeue_jobs(ms(options_.command_timeout_ms));
   if (!jobs)
     spdlog::warn("Slurm: cannot list its jobs at start-up ({}); the runs are adopted as they were",
                  jobs.error().message);
   for (auto& [job, attempt, rec] : records) {
     Survivor s{.job = job, .attempt = attempt, .started = true, .alive = true};
-    const SlurmJobStatus* found = nullptr;
-    if (jobs) {
-      for (const SlurmJobStatus& j : *jobs) {
-        bool ours = j.name == rec.name && (j.cluster.empty() || j.cluster == cluster_);
-        if (ours && (rec.slurm_id == 0 || j.id == rec.slurm_id)) found = &j;
-      }
-    }
+    // Names are unique to this data directory and attempt; a recorded id must match too (ids
+    // restart when a cluster's state is wiped).
+    const SlurmJobStatus* found = jobs ? find_named(*jobs, rec.name, cluster_) : nullptr;
+    if (found != nullptr && rec.slurm_id != 0 && found->id != rec.slurm_id) found = nullptr;
     std::int64_t slurm_id = found != nullptr ? found->id : rec.slurm_id;
+    // Pending until known better (the poll after adoption reports where it is).
+    s.cluster = ClusterRunState{.phase = ClusterRunState::Phase::pending, .cluster_id = slurm_id};
     if (!rec.cluster.empty() && rec.cluster != cluster_) {
       s.alive = false;
       s.ended = ExitStatus{
@@ -548,8 +521,7 @@ std::vector<Survivor> SlurmExecutor::survivors() {
     } else if (!jobs) {
       // Cannot tell now: adopted as it was; the polls find it (by id, or by name when the last
       // server died inside sbatch) or report it gone.
-      s.cluster = ClusterRunState{
-          .phase = ClusterRunState::Phase::pending, .cluster_id = slurm_id, .state = "UNKNOWN"};
+      s.cluster->state = "UNKNOWN";
     } else if (slurm_id == 0) {
       // The last server died in sbatch and Slurm has no job of that name: nothing ran.
       s.started = false;
@@ -560,11 +532,6 @@ std::vector<Survivor> SlurmExecutor::survivors() {
     } else if (std::optional<ExitStatus> ended = end_of(found, slurm_id)) {
       s.alive = false;
       s.ended = std::move(*ended);
-    } else {
-      s.cluster = ClusterRunState{.phase = ClusterRunState::Phase::pending, .cluster_id = slurm_id};
-    }
-    if (!s.cluster) {
-      s.cluster = ClusterRunState{.phase = ClusterRunState::Phase::pending, .cluster_id = slurm_id};
     }
     if (slurm_id != rec.slurm_id && slurm_id > 0) {
       write_record(record_path(job, attempt),
@@ -584,10 +551,7 @@ void SlurmExecutor::adopt(const Survivor& s, ExitHandler on_exit) {
   if (s.cluster) run.last = *s.cluster;
   runs_.insert_or_assign(s.job, std::move(run));
   if (s.ended) {
-    runs_.at(s.job).ending = true;
-    asio::post(loop_, [this, alive = alive_, job = s.job, attempt = s.attempt, st = *s.ended] {
-      if (*alive) deliver(job, attempt, st);
-    });
+    deliver_later(runs_.at(s.job), *s.ended);
     return;
   }
   arm_poll();

@@ -88,7 +88,6 @@ class SlurmExecutor final : public Executor {
   };
   std::string record_path(core::JobId job, int attempt) const;
   std::string run_name(core::JobId job, int attempt) const;
-  std::vector<std::string> sbatch_argv(const LaunchSpec& spec, const std::string& name) const;
   // Worker thread: writes the record, runs sbatch, records the id.
   Submitted submit(const LaunchSpec& spec, const std::string& name) const;
   // Worker thread: how an ended run ended (scontrol show job -o; the squeue status otherwise).
@@ -100,6 +99,8 @@ class SlurmExecutor final : public Executor {
   void on_poll(core::Result<std::vector<SlurmJobStatus>> jobs);
   void report(Run& run, const ClusterRunState& state);
   void deliver(core::JobId job, int attempt, ExitStatus status);
+  // The same, posted to the loop (the run is marked ending at once).
+  void deliver_later(Run& run, ExitStatus status);
   void scancel(std::int64_t slurm_id, bool kill);
 
   boost::asio::any_io_executor loop_;

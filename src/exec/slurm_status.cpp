@@ -231,6 +231,18 @@ std::vector<SlurmNode> parse_scontrol_nodes(std::string_view text) {
   return out;
 }
 
+const SlurmJobStatus* find_named(const std::vector<SlurmJobStatus>& jobs, std::string_view name,
+                                 std::string_view cluster) {
+  for (const SlurmJobStatus& j : jobs) {
+    if (j.name == name && (j.cluster.empty() || j.cluster == cluster)) return &j;
+  }
+  return nullptr;
+}
+
+std::string slurm_gpu_uuid(std::string_view node, std::int64_t index) {
+  return std::string(node) + "/" + std::to_string(index);
+}
+
 bool node_usable(std::string_view state) {
   for (std::string_view bad : {"DOWN", "DRAIN", "FAIL", "NOT_RESPONDING", "FUTURE", "POWERED_DOWN",
                                "POWERING_DOWN", "UNKNOWN", "INVAL"}) {

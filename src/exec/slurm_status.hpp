@@ -63,6 +63,13 @@ struct SlurmNode {
 std::vector<SlurmNode> parse_scontrol_nodes(std::string_view text);
 bool node_usable(std::string_view state);  // not DOWN, DRAIN(ED/ING), FAIL, NOT_RESPONDING...
 
+// The job named `name` on `cluster` in `jobs` (a job without a cluster name counts as on it);
+// nullptr if none. Names are how vramq knows its own jobs.
+const SlurmJobStatus* find_named(const std::vector<SlurmJobStatus>& jobs, std::string_view name,
+                                 std::string_view cluster);
+// How vramq names a cluster's GPU (its uuid in GPU readings): "NODE/INDEX".
+std::string slurm_gpu_uuid(std::string_view node, std::int64_t index);
+
 // `key=value` fields of one `-o` line (values may hold spaces only for the last few keys,
 // such as Command: those are cut at the next ` Key=`).
 std::map<std::string, std::string, std::less<>> parse_key_values(std::string_view line);

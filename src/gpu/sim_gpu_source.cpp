@@ -2,26 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
-#include <fstream>
-#include <sstream>
+#include "exec/process_probe.hpp"
 
 namespace vramq::gpu {
-
-std::optional<std::int64_t> read_sim_report(const std::string& path) {
-  if (path.empty()) return std::nullopt;
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  char buf[64] = {};
-  in.read(buf, sizeof buf - 1);
-  std::string_view text(buf, static_cast<std::size_t>(in.gcount()));
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
-    text.remove_suffix(1);
-  std::int64_t mb = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), mb);
-  if (ec != std::errc{} || end != text.data() + text.size() || mb < 0) return std::nullopt;
-  return mb;
-}
 
 core::Result<GpuSample> SimGpuSource::sample(std::span<const JobProbe> jobs) {
   GpuSample s;
@@ -33,7 +16,7 @@ core::Result<GpuSample> SimGpuSource::sample(std::span<const JobProbe> jobs) {
   }
   for (const JobProbe& j : jobs) {
     // A simulated job reports one figure: its use on each of its GPUs.
-    std::optional<std::int64_t> used = read_sim_report(j.sim_vram_file);
+    std::optional<std::int64_t> used = exec::read_mb_file(j.sim_vram_file);
     for (int g : j.gpus) {
       if (g < 0 || g >= static_cast<int>(s.gpus.size())) continue;
       if (used) s.job_used_mb[j.job][g] = *used;

@@ -18,7 +18,4 @@ class SimGpuSource final : public GpuSource {
   std::vector<std::int64_t> totals_mb_;
 };
 
-// The last decimal integer a job wrote to its report file; nullopt when absent or unreadable.
-std::optional<std::int64_t> read_sim_report(const std::string& path);
-
 }  // namespace vramq::gpu

@@ -1,13 +1,12 @@
 #include "gpu/slurm_gpu_source.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <map>
 
 #include <fmt/format.h>
 
-#include "exec/command.hpp"
 #include "exec/process_probe.hpp"
+#include "exec/slurm_cli.hpp"
 
 namespace vramq::gpu {
 
@@ -63,7 +62,7 @@ std::vector<GpuInfo> slurm_gpus(const std::vector<exec::SlurmNode>& nodes,
     for (std::int64_t i = 0; i < gpus->second; ++i) {
       GpuInfo g;
       g.index = static_cast<int>(out.size());
-      g.uuid = fmt::format("{}/{}", n->name, i);
+      g.uuid = exec::slurm_gpu_uuid(n->name, i);
       g.name = fmt::format("{} GPU {} (Slurm)", n->name, i);
       g.node = n->name;
       g.total_mb = per_gpu_mb[n->name];
@@ -82,15 +81,6 @@ std::vector<GpuInfo> slurm_gpus(const std::vector<exec::SlurmNode>& nodes,
   return out;
 }
 
-std::optional<std::int64_t> read_measured_mb(const std::string& path) {
-  std::string text = exec::read_range(path, 0, 64);
-  if (text.empty()) return std::nullopt;
-  char* end = nullptr;
-  long long v = std::strtoll(text.c_str(), &end, 10);
-  if (end == text.c_str() || v < 0) return std::nullopt;
-  return static_cast<std::int64_t>(v);
-}
-
 SlurmGpuSource::SlurmGpuSource(core::SlurmSettings settings, std::string name_prefix,
                                std::int64_t command_timeout_ms)
     : settings_(std::move(settings)),
@@ -99,24 +89,17 @@ SlurmGpuSource::SlurmGpuSource(core::SlurmSettings settings, std::string name_pr
 
 core::Result<GpuSample> SlurmGpuSource::sample(std::span<const JobProbe> probes) {
   auto timeout = std::chrono::milliseconds(command_timeout_ms_);
-  std::vector<std::string> show{"scontrol", "show", "node", "-o"};
-  exec::CommandResult nodes = exec::run_command(show, {}, timeout);
-  if (!nodes.ok()) return core::Error{"Slurm: scontrol show node: " + nodes.failure()};
-  std::vector<std::string> queue{"squeue", "--json"};
-  exec::CommandResult jobs = exec::run_command(queue, {}, timeout);
-  if (!jobs.ok()) return core::Error{"Slurm: squeue: " + jobs.failure()};
-  auto parsed = exec::parse_squeue_json(jobs.out);
-  if (!parsed) {
-    return core::Error{"Slurm: " + (jobs.err.empty() ? parsed.error().message
-                                                     : "squeue: " + jobs.first_error_line())};
-  }
+  auto nodes = exec::scontrol_nodes(timeout);
+  if (!nodes) return core::Error{"Slurm: " + nodes.error().message};
+  auto jobs = exec::squeue_jobs(timeout);
+  if (!jobs) return core::Error{"Slurm: " + jobs.error().message};
   GpuSample s;
-  s.gpus = slurm_gpus(exec::parse_scontrol_nodes(nodes.out), *parsed, settings_, name_prefix_);
+  s.gpus = slurm_gpus(*nodes, *jobs, settings_, name_prefix_);
   // Each running job's use as its batch step last measured it on its node (highest on one GPU;
   // a job runs on one GPU, or as much on each of several).
   for (const JobProbe& j : probes) {
     if (j.usage_file.empty() || j.gpus.empty()) continue;
-    std::optional<std::int64_t> mb = read_measured_mb(j.usage_file);
+    std::optional<std::int64_t> mb = exec::read_mb_file(j.usage_file);
     if (!mb) continue;
     for (int g : j.gpus)
       s.job_used_mb[j.job][g] = *mb;

@@ -6,7 +6,6 @@
 // that are not this server's counts as foreign. A node that is down or drained has GPUs without
 // a reading (its state and reason say why). Blocking: the GPU poller's thread only.
 
-#include <optional>
 #include <string>
 
 #include "core/slurm_request.hpp"
@@ -28,9 +27,6 @@ class SlurmGpuSource final : public GpuSource {
   std::string name_prefix_;
   std::int64_t command_timeout_ms_;
 };
-
-// A number of MiB that a batch step left in `path` (nullopt: none, or not a number).
-std::optional<std::int64_t> read_measured_mb(const std::string& path);
 
 // Pure: the GPUs that `nodes` and `jobs` describe (sorted by node, then GPU index).
 std::vector<GpuInfo> slurm_gpus(const std::vector<exec::SlurmNode>& nodes,

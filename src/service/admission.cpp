@@ -167,7 +167,7 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
     }
     // Refused now what Slurm would accept and never run (a request larger than any one GPU),
     // and jobs on several GPUs without a partition of whole GPUs.
-    core::SlurmSettings s = core::slurm_settings(config_);
+    core::SlurmSettings s = slurm_settings_;
     for (const gpu::GpuInfo& g : sample_.gpus) {
       std::int64_t units =
           s.mode == core::SlurmVramMode::shard ? g.total_mb / s.shard_mb : g.total_mb;

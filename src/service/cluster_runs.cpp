@@ -9,13 +9,10 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "service/job_environment.hpp"
 #include "service/job_paths.hpp"
 #include "service/orchestrator.hpp"
 
 namespace vramq::service {
-namespace asio = boost::asio;
-using core::EndReason;
 using core::Job;
 using core::JobId;
 using core::JobState;
@@ -47,38 +44,15 @@ void Orchestrator::launch_on_cluster(Job queued) {
   Job& job = active_.insert_or_assign(id, std::move(queued)).first->second;
   std::string dir = job_dir(id);
   if (!make_job_dir(id, dir)) return;
-  std::error_code ec;
   // The cluster sets CUDA_VISIBLE_DEVICES to the GPU it gives the job.
-  std::vector<std::pair<std::string, std::string>> extra = job.spec.env;
-  extra.emplace_back("VRAMQ_JOB_ID", std::to_string(id));
-  extra.emplace_back("VRAMQ_VRAM_MB", std::to_string(job.spec.vram_mb));
-  extra.emplace_back("VRAMQ_JOB_DIR", dir);
-  std::filesystem::remove(progress_path(dir), ec);  // a retry starts without the last reports
-  extra.emplace_back("VRAMQ_PROGRESS_FILE", progress_path(dir));
+  std::vector<std::pair<std::string, std::string>> extra = run_environment(job, dir);
   // For its batch step (vramq batch-step) on the node: where NVML is, how often to read it.
   extra.emplace_back("VRAMQ_NVML_LIBRARY", config_.nvml_library);
   extra.emplace_back("VRAMQ_MEASURE_MS", std::to_string(config_.gpu_poll_ms));
-  std::filesystem::remove(dir + "/vram-now-mb", ec);  // a retry is measured afresh
-  std::filesystem::remove(dir + "/vram-peak-mb", ec);
-  exec::LaunchSpec spec{.job = id,
-                        .argv = job.spec.argv,
-                        .cwd = job.spec.cwd,
-                        .env = job_environment(extra),
-                        .stdout_path = log_path(dir, "stdout"),
-                        .stderr_path = log_path(dir, "stderr"),
-                        .attempt = job.attempt,
-                        .cluster = {.id = id,
-                                    .vram_mb = job.spec.vram_mb,
-                                    .gpus = job.spec.gpus,
-                                    .timeout_s = job.spec.timeout_s,
-                                    .priority = job.spec.priority,
-                                    .job_dir = dir}};
-  auto started =
-      executor_->start(spec, [this, id](exec::ExitStatus st) { on_exit(id, std::move(st)); });
-  if (!started) {
-    finish(id, JobState::failed, EndReason::spawn_failed, started.error().message, {});
-    return;
-  }
+  std::error_code ec;
+  std::filesystem::remove(measured_now_path(dir), ec);  // a retry is measured afresh
+  std::filesystem::remove(measured_peak_path(dir), ec);
+  if (!start_run(job, dir, extra, {})) return;
   job.worker = 0;
   running_.emplace(
       id, Running{.reservation_mb = job.spec.vram_mb, .job_dir = dir, .cluster_pending = true});
@@ -94,17 +68,6 @@ std::vector<int> Orchestrator::cluster_gpu_indexes(const std::vector<std::string
   }
   std::ranges::sort(out);
   return out;
-}
-
-void Orchestrator::arm_timeout(JobId id, Running& r, std::int64_t started_at_ms) {
-  const Job& job = active_.at(id);
-  if (job.spec.timeout_s <= 0) return;
-  std::int64_t left_ms = started_at_ms + job.spec.timeout_s * 1000 - now_ms();
-  r.timeout = std::make_unique<asio::steady_timer>(
-      ioc_, std::chrono::milliseconds(std::max<std::int64_t>(left_ms, 0)));
-  r.timeout->async_wait([this, id](const boost::system::error_code& e) {
-    if (!e) stop_job(id, EndReason::timeout);
-  });
 }
 
 void Orchestrator::on_cluster_state(JobId id, const exec::ClusterRunState& state) {
@@ -124,13 +87,9 @@ void Orchestrator::on_cluster_state(JobId id, const exec::ClusterRunState& state
     job.gpus = cluster_gpu_indexes(state.gpus);
     job.gpu = job.gpus.empty() ? std::nullopt : std::optional<int>(job.gpus.front());
     r.gpus = job.gpus;
-    metrics_.observe_wait(
-        job.spec.task,
-        static_cast<double>(std::max<std::int64_t>(
-            0, job.started_at_ms - std::max(job.queued_at_ms, job.submitted_at_ms))) /
-            1000.0);
+    observe_wait(job);
     store_->save(job);
-    arm_timeout(id, r, job.started_at_ms);
+    arm_timeout(id, r, job.started_at_ms, job.spec.timeout_s);
     log_watcher_.wake(id);
     spdlog::info("job {}: started by Slurm (job {}) on {} GPU {}", id, state.cluster_id,
                  state.nodes, fmt::join(state.gpus, ","));

@@ -24,4 +24,13 @@ inline std::string progress_path(const std::string& job_dir) {
   return job_dir + "/progress.jsonl";
 }
 
+// A cluster job's use as its batch step measures it on the node (app/batch_step.hpp): now, and
+// the most so far (MiB, highest on one GPU).
+inline std::string measured_now_path(const std::string& job_dir) {
+  return job_dir + "/vram-now-mb";
+}
+inline std::string measured_peak_path(const std::string& job_dir) {
+  return job_dir + "/vram-peak-mb";
+}
+
 }  // namespace vramq::service

@@ -73,6 +73,7 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
   worker_health_.resize(worker_tasks_.size());
   cluster_ = executor_->queues_runs();
   if (cluster_) {
+    slurm_settings_ = core::slurm_settings(config_);
     executor_->on_state(
         [this](JobId id, const exec::ClusterRunState& s) { on_cluster_state(id, s); });
   }
@@ -225,22 +226,23 @@ asio::awaitable<std::string> Orchestrator::log_tail(JobId id, std::string_view s
 
 JobView Orchestrator::view(const Job& job) const {
   JobView v{.job = job, .job_dir = job_dir(job.id)};
-  if (auto r = running_.find(job.id); r != running_.end() && job.state == JobState::running) {
-    v.measured_vram_mb = r->second.highest_mb();
-    v.progress = r->second.progress;
-    v.progress_at_ms = r->second.progress_at_ms;
-  }
-  if (auto r = running_.find(job.id); r != running_.end()) {
+  auto r = running_.find(job.id);
+  if (r != running_.end()) {
     v.cluster = r->second.cluster;
-    if (r->second.cluster_pending) v.pending_reason = core::PendingReason::cluster;
-  }
-  if (job.state == JobState::queued && parked_.contains(job.id)) {
-    v.pending_reason = parked_.reason(job.id);  // not in the queue yet: no position
-  } else if (job.state == JobState::queued && v.pending_reason != core::PendingReason::cluster) {
-    if (auto place = queue_.place(job.id)) {
-      v.queue_position = place->position;
-      v.pending_reason = place->reason;
+    if (job.state == JobState::running) {
+      v.measured_vram_mb = r->second.highest_mb();
+      v.progress = r->second.progress;
+      v.progress_at_ms = r->second.progress_at_ms;
     }
+  }
+  if (job.state != JobState::queued) return v;
+  if (r != running_.end() && r->second.cluster_pending) {
+    v.pending_reason = core::PendingReason::cluster;  // handed to the cluster: its queue, not ours
+  } else if (parked_.contains(job.id)) {
+    v.pending_reason = parked_.reason(job.id);  // not in the queue yet: no position
+  } else if (auto place = queue_.place(job.id)) {
+    v.queue_position = place->position;
+    v.pending_reason = place->reason;
   }
   return v;
 }

@@ -24,6 +24,7 @@
 #include "core/job_queue.hpp"
 #include "core/parked_jobs.hpp"
 #include "core/scheduler.hpp"
+#include "core/slurm_request.hpp"
 #include "core/start_prediction.hpp"
 #include "core/task_catalog.hpp"
 #include "core/vram_guard.hpp"
@@ -316,6 +317,18 @@ class Orchestrator {
   void schedule_soon();
   void schedule();
   void launch(core::Job queued, const core::StartDecision& start);
+  // What every run of `job` gets in its environment on top of its own env: VRAMQ_JOB_ID,
+  // VRAMQ_VRAM_MB, VRAMQ_JOB_DIR, VRAMQ_PROGRESS_FILE (the last attempt's reports removed).
+  std::vector<std::pair<std::string, std::string>> run_environment(const core::Job& job,
+                                                                   const std::string& dir) const;
+  // Hands a run of `job` to the executor (`gpus`: where it runs, for a local one); nullopt when
+  // it could not start (the job has then been requeued after a host error, or failed).
+  std::optional<exec::Launched> start_run(
+      const core::Job& job, const std::string& dir,
+      const std::vector<std::pair<std::string, std::string>>& extra, std::vector<int> gpus);
+  void observe_wait(const core::Job& job);  // a run started: how long it waited
+  // Its timeout (none when 0), counted from its start.
+  void arm_timeout(core::JobId id, Running& r, std::int64_t started_at_ms, std::int64_t timeout_s);
   // Creates a launching job's directory; false when it cannot (the job has then been requeued
   // after a host error, or failed spawn_failed).
   bool make_job_dir(core::JobId id, const std::string& dir);
@@ -428,7 +441,7 @@ class Orchestrator {
   void on_cluster_state(core::JobId id, const exec::ClusterRunState& state);
   void adopt_cluster_run(core::Job job, exec::Survivor run);
   std::vector<int> cluster_gpu_indexes(const std::vector<std::string>& uuids) const;
-  void arm_timeout(core::JobId id, Running& r, std::int64_t started_at_ms);
+
   void request_sample();
   // `seq`: which reading this is (readings are numbered as they begin).
   void on_sample(core::Result<gpu::GpuSample> sample, std::uint64_t seq);
@@ -494,8 +507,9 @@ class Orchestrator {
   std::int64_t recheck_failures_ = 0;
   boost::asio::steady_timer poll_timer_;
   bool crash_after_spawn_ = false;
-  bool cluster_ = false;  // the executor's runs wait in a cluster's queue (Slurm)  //
-                          // VRAMQ_TEST_CRASH_AFTER_SPAWN=1 (tests only)
+  bool cluster_ = false;                // the executor's runs wait in a cluster's queue (Slurm)
+  core::SlurmSettings slurm_settings_;  // cluster_: how jobs are asked of it (for admission)  //
+                                        // VRAMQ_TEST_CRASH_AFTER_SPAWN=1 (tests only)
   LogWatcher log_watcher_;
   std::map<core::WorkerId, Worker> workers_;
   core::WorkerId next_worker_id_ = 1;

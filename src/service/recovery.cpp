@@ -166,15 +166,8 @@ void Orchestrator::adopt(Job job, const exec::Survivor& run) {
   if (start_unsaved) store_->save(job);
   std::string dir = job_dir(id);
   Running r{.gpus = job.gpus, .reservation_mb = job.spec.vram_mb, .job_dir = dir};
-  if (job.spec.timeout_s > 0) {
-    // Its timeout counts from its real start, not from this adoption.
-    std::int64_t left_ms = job.started_at_ms + job.spec.timeout_s * 1000 - now_ms();
-    r.timeout = std::make_unique<asio::steady_timer>(
-        ioc_, std::chrono::milliseconds(std::max<std::int64_t>(left_ms, 0)));
-    r.timeout->async_wait([this, id](const boost::system::error_code& e) {
-      if (!e) stop_job(id, EndReason::timeout);
-    });
-  }
+  // Its timeout counts from its real start, not from this adoption.
+  arm_timeout(id, r, job.started_at_ms, job.spec.timeout_s);
   if (run.alive) {
     spdlog::info("job {}: adopted (attempt {}, running since {} ms ago on GPU {}, supervisor {})",
                  id, job.attempt, now_ms() - job.started_at_ms, fmt::join(job.gpus, ","),

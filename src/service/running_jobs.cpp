@@ -12,7 +12,6 @@
 #include "core/footprints.hpp"
 #include "core/run_outcome.hpp"
 #include "exec/process_probe.hpp"
-#include "gpu/slurm_gpu_source.hpp"
 #include "service/job_environment.hpp"
 #include "service/job_paths.hpp"
 #include "service/orchestrator.hpp"
@@ -37,17 +36,11 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
   uuids.reserve(gpus.size());
   for (int g : gpus)
     uuids.push_back(sample_.gpus.at(g).uuid);
-  std::vector<std::pair<std::string, std::string>> extra = job.spec.env;
+  std::vector<std::pair<std::string, std::string>> extra = run_environment(job, dir);
   // Every GPU of the job, in index order (CUDA numbers them 0..N-1 inside the job).
   extra.emplace_back("CUDA_VISIBLE_DEVICES", fmt::format("{}", fmt::join(uuids, ",")));
-  extra.emplace_back("VRAMQ_JOB_ID", std::to_string(id));
-  extra.emplace_back("VRAMQ_VRAM_MB", std::to_string(job.spec.vram_mb));
   extra.emplace_back("VRAMQ_GPU", std::to_string(gpus.front()));
   extra.emplace_back("VRAMQ_GPUS", fmt::format("{}", fmt::join(gpus, ",")));
-  extra.emplace_back("VRAMQ_JOB_DIR", dir);
-  // A retry starts without its last attempt's reports.
-  std::filesystem::remove(progress_path(dir), ec);
-  extra.emplace_back("VRAMQ_PROGRESS_FILE", progress_path(dir));
   std::string sim_file;
   if (gpu_kind_ == "sim") {
     sim_file = dir + "/sim-vram-mb";
@@ -61,24 +54,8 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
     const Worker& w = workers_.at(job.worker);
     launched = {.pid = static_cast<pid_t>(w.pid), .start_ticks = w.pid_start_ticks};
   } else {
-    exec::LaunchSpec spec{.job = id,
-                          .argv = job.spec.argv,
-                          .cwd = job.spec.cwd,
-                          .env = job_environment(extra),
-                          .stdout_path = log_path(dir, "stdout"),
-                          .stderr_path = log_path(dir, "stderr"),
-                          .attempt = job.attempt,
-                          .gpus = gpus};
-    auto started =
-        executor_->start(spec, [this, id](exec::ExitStatus st) { on_exit(id, std::move(st)); });
-    if (!started) {
-      if (core::is_host_error(started.error().errno_value)) {
-        requeue_unstarted(id, started.error().message, std::nullopt);
-      } else {
-        finish(id, JobState::failed, EndReason::spawn_failed, started.error().message, {});
-      }
-      return;
-    }
+    std::optional<exec::Launched> started = start_run(job, dir, extra, gpus);
+    if (!started) return;
     launched = *started;
     job.worker = 0;
   }
@@ -89,10 +66,7 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
   job.gpu = gpus.front();
   job.gpus = gpus;
   job.started_at_ms = now_ms();
-  metrics_.observe_wait(
-      job.spec.task, static_cast<double>(std::max<std::int64_t>(
-                         0, job.started_at_ms - std::max(job.queued_at_ms, job.submitted_at_ms))) /
-                         1000.0);
+  observe_wait(job);
   job.pid = launched.pid;
   job.pid_start_ticks = launched.start_ticks;
   job.exit_code.reset();
@@ -103,13 +77,7 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
   // the model stays larger): the ledger never drops below it, and enforcement judges against it.
   if (job.worker != 0)
     r.reservation_mb = std::max(r.reservation_mb, workers_.at(job.worker).held_mb);
-  if (job.spec.timeout_s > 0) {
-    r.timeout =
-        std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(job.spec.timeout_s));
-    r.timeout->async_wait([this, id](const boost::system::error_code& e) {
-      if (!e) stop_job(id, EndReason::timeout);
-    });
-  }
+  arm_timeout(id, r, job.started_at_ms, job.spec.timeout_s);
   running_.emplace(id, std::move(r));
   log_watcher_.wake(id);  // followers of a queued job can now watch its directory
   publish_job(job);
@@ -120,6 +88,66 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
     Worker& w = workers_.at(job.worker);
     if (w.state == core::WorkerState::busy) begin_run(w);  // warm; a new one runs it once ready
   }
+}
+
+std::vector<std::pair<std::string, std::string>> Orchestrator::run_environment(
+    const Job& job, const std::string& dir) const {
+  std::vector<std::pair<std::string, std::string>> env = job.spec.env;
+  env.emplace_back("VRAMQ_JOB_ID", std::to_string(job.id));
+  env.emplace_back("VRAMQ_VRAM_MB", std::to_string(job.spec.vram_mb));
+  env.emplace_back("VRAMQ_JOB_DIR", dir);
+  // A retry starts without its last attempt's reports.
+  std::error_code ec;
+  std::filesystem::remove(progress_path(dir), ec);
+  env.emplace_back("VRAMQ_PROGRESS_FILE", progress_path(dir));
+  return env;
+}
+
+std::optional<exec::Launched> Orchestrator::start_run(
+    const Job& job, const std::string& dir,
+    const std::vector<std::pair<std::string, std::string>>& extra, std::vector<int> gpus) {
+  JobId id = job.id;
+  exec::LaunchSpec spec{.job = id,
+                        .argv = job.spec.argv,
+                        .cwd = job.spec.cwd,
+                        .env = job_environment(extra),
+                        .stdout_path = log_path(dir, "stdout"),
+                        .stderr_path = log_path(dir, "stderr"),
+                        .attempt = job.attempt,
+                        .gpus = std::move(gpus),
+                        .cluster = {.id = id,
+                                    .vram_mb = job.spec.vram_mb,
+                                    .gpus = job.spec.gpus,
+                                    .timeout_s = job.spec.timeout_s,
+                                    .priority = job.spec.priority,
+                                    .job_dir = dir}};
+  auto started =
+      executor_->start(spec, [this, id](exec::ExitStatus st) { on_exit(id, std::move(st)); });
+  if (started) return *started;
+  if (core::is_host_error(started.error().errno_value)) {
+    requeue_unstarted(id, started.error().message, std::nullopt);
+  } else {
+    finish(id, JobState::failed, EndReason::spawn_failed, started.error().message, {});
+  }
+  return std::nullopt;
+}
+
+void Orchestrator::observe_wait(const Job& job) {
+  std::int64_t since = std::max(job.queued_at_ms, job.submitted_at_ms);
+  metrics_.observe_wait(
+      job.spec.task,
+      static_cast<double>(std::max<std::int64_t>(0, job.started_at_ms - since)) / 1000.0);
+}
+
+void Orchestrator::arm_timeout(JobId id, Running& r, std::int64_t started_at_ms,
+                               std::int64_t timeout_s) {
+  if (timeout_s <= 0) return;
+  std::int64_t left_ms = started_at_ms + timeout_s * 1000 - now_ms();
+  r.timeout = std::make_unique<asio::steady_timer>(
+      ioc_, std::chrono::milliseconds(std::max<std::int64_t>(left_ms, 0)));
+  r.timeout->async_wait([this, id](const boost::system::error_code& e) {
+    if (!e) stop_job(id, EndReason::timeout);
+  });
 }
 
 bool Orchestrator::make_job_dir(JobId id, const std::string& dir) {
@@ -204,7 +232,7 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   };
   file_worker_.async_run(
       [stdout_path, stderr_path, failed_by_itself, cluster = cluster_,
-       peak_path = job_dir(id) + "/vram-peak-mb",
+       peak_path = measured_peak_path(job_dir(id)),
        limit = static_cast<std::size_t>(config_.output_limit_bytes)] {
         std::string err_tail = failed_by_itself ? exec::read_tail(stderr_path, 16 << 10) : "";
         std::error_code ec;
@@ -212,7 +240,7 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
         return Read{.output = {.text = exec::read_tail(stdout_path, limit),
                                .truncated = !ec && size > limit},
                     .gpu_oom = core::looks_like_gpu_oom(err_tail),
-                    .peak_mb = cluster ? gpu::read_measured_mb(peak_path) : std::nullopt};
+                    .peak_mb = cluster ? exec::read_mb_file(peak_path) : std::nullopt};
       },
       [this, id, outcome, ran_attempt](Read read) mutable {
         --finishing_;
@@ -346,7 +374,7 @@ void Orchestrator::request_sample() {
          .reservation_mb = r.reservation_mb,
          .pgid = active_.at(id).pid,
          .sim_vram_file = gpu_kind_ == "sim" ? sim_dir + "/sim-vram-mb" : "",
-         .usage_file = cluster_ && !r.cluster_pending ? r.job_dir + "/vram-now-mb" : ""});
+         .usage_file = cluster_ && !r.cluster_pending ? measured_now_path(r.job_dir) : ""});
   }
   // Workers without a run: by their id negated (job ids are positive).
   for (const auto& [wid, w] : workers_) {

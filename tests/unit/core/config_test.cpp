@@ -1,5 +1,7 @@
 #include "core/config.hpp"
 
+#include "core/slurm_request.hpp"
+
 #include <gtest/gtest.h>
 
 namespace vramq::core {
@@ -114,6 +116,44 @@ TEST(Config, EventKeys) {
   bad = Config{};
   bad.event_heartbeat_s = 0;
   EXPECT_FALSE(validate_config(bad));
+}
+
+TEST(Config, SlurmKeys) {
+  auto c = parse_config(R"(
+executor = "slurm"
+slurm_partition = "gpu"
+slurm_gpu_partition = "whole"
+slurm_account = "ml"
+slurm_sbatch_args = ["--qos=low", "--exclusive=user"]
+slurm_vram = "vram"
+slurm_shard_mb = 512
+slurm_poll_ms = 2000
+)",
+                        Config{});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(validate_config(*c));
+  EXPECT_EQ(c->executor, "slurm");
+  EXPECT_EQ(c->slurm_sbatch_args, (std::vector<std::string>{"--qos=low", "--exclusive=user"}));
+  EXPECT_EQ(c->slurm_shard_mb, 512);
+  SlurmSettings s = slurm_settings(*c);
+  EXPECT_EQ(s.mode, SlurmVramMode::vram);
+  EXPECT_EQ(s.partition, "gpu");
+  EXPECT_EQ(s.gpu_partition, "whole");
+  EXPECT_EQ(s.account, "ml");
+  EXPECT_EQ(s.extra_args.size(), 2U);
+
+  auto bad = parse_config("slurm_sbatch_args = \"--qos=low\"\n", Config{});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "config: 'slurm_sbatch_args' must be a list of strings");
+  Config same = *c;
+  same.slurm_gpu_partition = same.slurm_partition;  // whole GPUs never beside shards
+  EXPECT_FALSE(validate_config(same));
+  Config mode = *c;
+  mode.slurm_vram = "gres";
+  EXPECT_FALSE(validate_config(mode));
+  Config executor = *c;
+  executor.executor = "kubernetes";
+  EXPECT_FALSE(validate_config(executor));
 }
 
 TEST(HostPort, Forms) {

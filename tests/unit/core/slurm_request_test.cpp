@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace vramq::core {
 namespace {
 
@@ -50,6 +52,20 @@ TEST(SlurmRequest, SeveralGpusNeedAPartitionOfWholeGpus) {
   ASSERT_TRUE(r);
   EXPECT_EQ((*r)[0], "--partition=whole");
   EXPECT_EQ((*r)[1], "--gres=gpu:2");
+}
+
+TEST(SlurmRequest, NameAndWorkingDirectory) {
+  auto r = sbatch_options({.id = 9,
+                           .vram_mb = 1024,
+                           .job_dir = "/j/9",
+                           .name = "vramq-abcd1234-9.2",
+                           .cwd = "/data/project"},
+                          SlurmSettings{});
+  ASSERT_TRUE(r);
+  EXPECT_NE(std::ranges::find(*r, "--job-name=vramq-abcd1234-9.2"), r->end());
+  EXPECT_NE(std::ranges::find(*r, "--chdir=/data/project"), r->end());
+  EXPECT_NE(std::ranges::find(*r, "--output=/j/9/stdout.log"),
+            r->end());  // logs stay in the job dir
 }
 
 TEST(SlurmRequest, Pieces) {

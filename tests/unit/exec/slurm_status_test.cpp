@@ -57,6 +57,17 @@ TEST(SlurmStatus, NewerSlurmsWrappedNumbersAndStateLists) {
   EXPECT_EQ((*jobs)[0].start_time, 17);
 }
 
+TEST(SlurmStatus, JobsAreFoundByNameOnTheirCluster) {
+  auto jobs = parse_squeue_json(kSqueue);
+  ASSERT_TRUE(jobs);
+  const SlurmJobStatus* j = find_named(*jobs, "vramq-ab-5.2", "lab");
+  ASSERT_NE(j, nullptr);
+  EXPECT_EQ(j->id, 5);
+  EXPECT_EQ(find_named(*jobs, "vramq-ab-5.2", "other-cluster"), nullptr);
+  EXPECT_EQ(find_named(*jobs, "vramq-ab-5.1", "lab"), nullptr);  // another attempt's name
+  EXPECT_EQ(slurm_gpu_uuid("node1", 1), "node1/1");
+}
+
 TEST(SlurmStatus, BadSqueueAnswersAreErrors) {
   EXPECT_FALSE(parse_squeue_json("Unable to contact slurm controller"));
   EXPECT_FALSE(parse_squeue_json(R"({"meta": {}})"));

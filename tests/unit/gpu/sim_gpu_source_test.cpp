@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "exec/process_probe.hpp"
+
 namespace vramq::gpu {
 namespace {
 
@@ -27,7 +29,7 @@ TEST(SimGpuSource, ReportsTotalsAndJobReportsOrReservations) {
   EXPECT_EQ(s->job_used_mb.at(1).at(0), 3000);
   EXPECT_FALSE(s->job_used_mb.contains(2));
   std::ofstream(file) << "garbage";
-  EXPECT_FALSE(read_sim_report(file.string()));
+  EXPECT_FALSE(exec::read_mb_file(file.string()));
   std::filesystem::remove(file);
 }
 
