@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "exec/process_probe.hpp"
+#include "util/proc_stat.hpp"
 #include "gpu/attribution.hpp"
 #include "gpu/nvml_library.hpp"
 #include "service/job_paths.hpp"
@@ -112,7 +112,7 @@ int batch_step(std::span<const std::string> argv) {
           all.push_back(d.index);
         std::vector<gpu::JobProbe> probe{{.job = 1, .gpus = all, .pgid = child}};
         gpu::GpuSample s = gpu::attribute(*devices, probe, [](std::int64_t pid) {
-          return exec::read_proc_stat(static_cast<pid_t>(pid));
+          return util::read_proc_stat(static_cast<pid_t>(pid));
         });
         std::int64_t highest = 0;
         if (auto it = s.job_used_mb.find(1); it != s.job_used_mb.end()) {

@@ -1,17 +1,12 @@
 #pragma once
-// Expected failures in the pure core are values: a Result carries either the value or an Error
-// whose message names what was wrong (it reaches users verbatim in problem+json details).
+// The core's expected failures: util::Error and util::Result under the core's names.
 
-#include <boost/system/result.hpp>
-#include <string>
+#include "util/error.hpp"
 
 namespace vramq::core {
 
-struct Error {
-  std::string message;
-};
-
+using util::Error;
 template <class T>
-using Result = boost::system::result<T, Error>;
+using Result = util::Result<T>;
 
 }  // namespace vramq::core

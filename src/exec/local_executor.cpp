@@ -22,11 +22,15 @@
 #include <cstddef>
 #include <cstring>
 
-#include "exec/process_probe.hpp"
 #include "exec/program_path.hpp"
 #include "exec/supervisor_protocol.hpp"
+#include "util/proc_stat.hpp"
+#include "util/untrusted_files.hpp"
 
 namespace vramq::exec {
+using util::kill_group_if_same;
+using util::process_start_ticks;
+using util::read_range;
 namespace asio = boost::asio;
 using stream = asio::local::stream_protocol;
 

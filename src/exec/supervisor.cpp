@@ -22,10 +22,12 @@
 #include <map>
 #include <optional>
 
-#include "exec/process_probe.hpp"
 #include "exec/supervisor_protocol.hpp"
+#include "util/proc_stat.hpp"
 
 namespace vramq::exec {
+using util::process_start_ticks;
+using util::read_proc_stat;
 
 namespace {
 
@@ -36,6 +38,22 @@ std::int64_t wall_ms() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   return std::int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+// A log the job can reach (it may have replaced the file since its last run): opened without
+// following a symlink or blocking on a FIFO, and only a regular file is written to.
+int open_log(const std::string& path, int flags, mode_t mode) {
+  int fd =
+      ::open(path.c_str(),
+             O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | flags, mode);
+  if (fd < 0) return -1;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    errno = EINVAL;
+    return -1;
+  }
+  return fd;
 }
 
 std::int64_t mono_ms() {
@@ -305,8 +323,7 @@ bool Supervisor::open_logs(int (&write_ends)[2]) {
   int flags = o_.stdio_fd >= 0 ? O_APPEND : O_TRUNC;
   for (int i = o_.stdio_fd >= 0 ? 1 : 0; i < 2; ++i) {
     LogPipe& log = logs_[i];
-    log.file_fd = ::open(paths[i]->c_str(), O_WRONLY | O_CREAT | flags | O_CLOEXEC,
-                         static_cast<mode_t>(o_.log_mode));
+    log.file_fd = open_log(*paths[i], flags, static_cast<mode_t>(o_.log_mode));
     int pipe_fds[2] = {-1, -1};
     if (log.file_fd < 0 || ::pipe2(pipe_fds, O_CLOEXEC) != 0) {
       record_.ended = true;
@@ -525,8 +542,7 @@ void Supervisor::switch_stderr(const std::string& path) {
     append(log, std::string_view(buf, static_cast<std::size_t>(n)));
     ++round;
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                  static_cast<mode_t>(o_.log_mode));
+  int fd = open_log(path, O_APPEND, static_cast<mode_t>(o_.log_mode));
   if (fd >= 0) {  // else the old file goes on; the server sees the disk's state on its own
     ::close(log.file_fd);
     log.file_fd = fd;

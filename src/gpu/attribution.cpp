@@ -9,7 +9,7 @@ namespace vramq::gpu {
 namespace {
 
 // owner_of() for a process whose stat has been read already (nullopt: it is gone).
-std::optional<core::JobId> owner_from(std::int64_t pid, std::optional<exec::ProcStat> stat,
+std::optional<core::JobId> owner_from(std::int64_t pid, std::optional<util::ProcStat> stat,
                                       std::span<const JobProbe> jobs, const ProcessLookup& lookup) {
   auto job_led_by = [&](std::int64_t p) -> std::optional<core::JobId> {
     for (const JobProbe& j : jobs) {
@@ -54,7 +54,7 @@ GpuSample attribute(std::span<const NvmlDevice> devices, std::span<const JobProb
     std::map<core::JobId, std::int64_t> known_mb;  // this device, per job
     std::set<core::JobId> unknown;                 // a process of the job with no reading
     for (const NvmlProcess& p : d.processes) {
-      std::optional<exec::ProcStat> stat = lookup(p.pid);  // read once: owner and name
+      std::optional<util::ProcStat> stat = lookup(p.pid);  // read once: owner and name
       std::optional<core::JobId> job = owner_from(p.pid, stat, jobs, lookup);
       if (!job) {
         g.foreign_processes.push_back(

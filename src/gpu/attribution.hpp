@@ -9,13 +9,13 @@
 #include <optional>
 #include <span>
 
-#include "exec/process_probe.hpp"
+#include "util/proc_stat.hpp"
 #include "gpu/gpu_source.hpp"
 #include "gpu/nvml_library.hpp"
 
 namespace vramq::gpu {
 
-using ProcessLookup = std::function<std::optional<exec::ProcStat>(std::int64_t pid)>;
+using ProcessLookup = std::function<std::optional<util::ProcStat>(std::int64_t pid)>;
 
 // The job `pid` belongs to, if any: its group is a job's, or an ancestor (up to 64 levels) is a
 // job's leader (the job's pgid is its leader's pid).

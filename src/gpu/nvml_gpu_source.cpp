@@ -1,6 +1,6 @@
 #include "gpu/nvml_gpu_source.hpp"
 
-#include "exec/process_probe.hpp"
+#include "util/proc_stat.hpp"
 #include "gpu/attribution.hpp"
 
 namespace vramq::gpu {
@@ -9,7 +9,7 @@ core::Result<GpuSample> NvmlGpuSource::sample(std::span<const JobProbe> jobs) {
   auto devices = nvml_->read_devices();
   if (!devices) return devices.error();
   return attribute(*devices, jobs,
-                   [](std::int64_t pid) { return exec::read_proc_stat(static_cast<pid_t>(pid)); });
+                   [](std::int64_t pid) { return util::read_proc_stat(static_cast<pid_t>(pid)); });
 }
 
 }  // namespace vramq::gpu

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "exec/process_probe.hpp"
+#include "util/untrusted_files.hpp"
 
 namespace vramq::gpu {
 
@@ -16,7 +16,7 @@ core::Result<GpuSample> SimGpuSource::sample(std::span<const JobProbe> jobs) {
   }
   for (const JobProbe& j : jobs) {
     // A simulated job reports one figure: its use on each of its GPUs.
-    std::optional<std::int64_t> used = exec::read_mb_file(j.sim_vram_file);
+    std::optional<std::int64_t> used = util::read_mb_file(j.sim_vram_file);
     for (int g : j.gpus) {
       if (g < 0 || g >= static_cast<int>(s.gpus.size())) continue;
       if (used) s.job_used_mb[j.job][g] = *used;

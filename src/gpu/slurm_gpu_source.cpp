@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "exec/process_probe.hpp"
+#include "util/untrusted_files.hpp"
 #include "exec/slurm_cli.hpp"
 
 namespace vramq::gpu {
@@ -99,7 +99,7 @@ core::Result<GpuSample> SlurmGpuSource::sample(std::span<const JobProbe> probes)
   // a job runs on one GPU, or as much on each of several).
   for (const JobProbe& j : probes) {
     if (j.usage_file.empty() || j.gpus.empty()) continue;
-    std::optional<std::int64_t> mb = exec::read_mb_file(j.usage_file);
+    std::optional<std::int64_t> mb = util::read_mb_file(j.usage_file);
     if (!mb) continue;
     for (int g : j.gpus)
       s.job_used_mb[j.job][g] = *mb;

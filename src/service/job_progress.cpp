@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "exec/process_probe.hpp"
+#include "util/untrusted_files.hpp"
 #include "exec/progress_report.hpp"
 #include "service/job_paths.hpp"
 #include "service/orchestrator.hpp"
@@ -56,12 +56,12 @@ std::vector<ProgressRead> read_all(const std::vector<ProgressProbe>& probes) {
                    .tqdm = std::nullopt,
                    .report = std::nullopt};
     if (r.report_size > 0 && r.report_size != p.report_size_read) {
-      r.report = exec::parse_progress_report(exec::read_tail(p.report_path, kTailBytes));
+      r.report = exec::parse_progress_report(util::read_tail(p.report_path, kTailBytes));
     }
     if (!p.reports && !r.report) {
       r.stderr_size = size_of(p.stderr_path);
       if (r.stderr_size > 0 && r.stderr_size != p.stderr_size_read) {
-        r.tqdm = core::parse_tqdm(exec::read_tail(p.stderr_path, kTailBytes));
+        r.tqdm = core::parse_tqdm(util::read_tail(p.stderr_path, kTailBytes));
       }
     }
     out.push_back(std::move(r));

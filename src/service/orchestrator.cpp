@@ -15,7 +15,7 @@
 #include <filesystem>
 
 #include "core/job_record.hpp"
-#include "exec/process_probe.hpp"
+#include "util/untrusted_files.hpp"
 #include "service/job_paths.hpp"
 
 namespace vramq::service {
@@ -208,7 +208,7 @@ asio::awaitable<std::string> Orchestrator::read_log(JobId id, std::string_view s
   std::string path = earlier_attempt ? attempt_log_path(job_dir(id), stream, *earlier_attempt)
                                      : log_path(job_dir(id), stream);
   return file_worker_.async_run(
-      [path, offset, max_bytes] { return exec::read_range(path, offset, max_bytes); },
+      [path, offset, max_bytes] { return util::read_range(path, offset, max_bytes); },
       asio::use_awaitable);
 }
 
@@ -220,7 +220,7 @@ asio::awaitable<void> Orchestrator::wait_log(JobId id, std::uint64_t seen,
 asio::awaitable<std::string> Orchestrator::log_tail(JobId id, std::string_view stream,
                                                     std::size_t max_bytes) {
   std::string path = log_path(job_dir(id), stream);
-  return file_worker_.async_run([path, max_bytes] { return exec::read_tail(path, max_bytes); },
+  return file_worker_.async_run([path, max_bytes] { return util::read_tail(path, max_bytes); },
                                 asio::use_awaitable);
 }
 

@@ -17,7 +17,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
-#include "exec/process_probe.hpp"
+#include "util/proc_stat.hpp"
 #include "service/orchestrator.hpp"
 
 namespace vramq::service {
@@ -84,7 +84,7 @@ core::Result<void> Orchestrator::start() {
     if (j.state == JobState::running) {
       // Neither a supervisor nor a record: the run is lost. Kill what it may have left (only
       // if the PID still names the same process), then retry or fail it.
-      if (j.pid > 0 && exec::kill_group_if_same(static_cast<pid_t>(j.pid), j.pid_start_ticks)) {
+      if (j.pid > 0 && util::kill_group_if_same(static_cast<pid_t>(j.pid), j.pid_start_ticks)) {
         spdlog::warn("job {}: killed the process group {} left by the previous run", j.id, j.pid);
       }
       j.pid = 0;

@@ -11,7 +11,7 @@
 
 #include "core/footprints.hpp"
 #include "core/run_outcome.hpp"
-#include "exec/process_probe.hpp"
+#include "util/untrusted_files.hpp"
 #include "service/job_environment.hpp"
 #include "service/job_paths.hpp"
 #include "service/orchestrator.hpp"
@@ -234,13 +234,13 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
       [stdout_path, stderr_path, failed_by_itself, cluster = cluster_,
        peak_path = measured_peak_path(job_dir(id)),
        limit = static_cast<std::size_t>(config_.output_limit_bytes)] {
-        std::string err_tail = failed_by_itself ? exec::read_tail(stderr_path, 16 << 10) : "";
+        std::string err_tail = failed_by_itself ? util::read_tail(stderr_path, 16 << 10) : "";
         std::error_code ec;
         auto size = std::filesystem::file_size(stdout_path, ec);
-        return Read{.output = {.text = exec::read_tail(stdout_path, limit),
+        return Read{.output = {.text = util::read_tail(stdout_path, limit),
                                .truncated = !ec && size > limit},
                     .gpu_oom = core::looks_like_gpu_oom(err_tail),
-                    .peak_mb = cluster ? exec::read_mb_file(peak_path) : std::nullopt};
+                    .peak_mb = cluster ? util::read_mb_file(peak_path) : std::nullopt};
       },
       [this, id, outcome, ran_attempt](Read read) mutable {
         --finishing_;

@@ -19,7 +19,7 @@
 
 #include "core/run_outcome.hpp"
 #include "core/text.hpp"
-#include "exec/process_probe.hpp"
+#include "util/untrusted_files.hpp"
 #include "service/job_environment.hpp"
 #include "service/job_paths.hpp"
 #include "service/orchestrator.hpp"
@@ -384,7 +384,7 @@ void Orchestrator::on_worker_exit(WorkerId id, const exec::ExitStatus& status) {
        .exit = status});
   ++finishing_;
   // The log's tail says what happened (and tells an out-of-memory death).
-  file_worker_.async_run([log] { return exec::read_tail(log, 16 << 10); },
+  file_worker_.async_run([log] { return util::read_tail(log, 16 << 10); },
                          [this, job, outcome](const std::string& tail) mutable {
                            --finishing_;
                            if (!active_.contains(job)) return;

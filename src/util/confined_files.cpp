@@ -36,13 +36,13 @@ bool plain_relative_path(std::string_view p) {
   }
 }
 
-core::Result<Listing> list_files(const std::string& dir, std::size_t max_entries) {
+Result<Listing> list_files(const std::string& dir, std::size_t max_entries) {
   Listing out;
   std::error_code ec;
   fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec);
   if (ec) {
     if (ec == std::errc::no_such_file_or_directory) return out;  // nothing written yet
-    return core::Error{fmt::format("cannot list {}: {}", dir, ec.message())};
+    return Error{fmt::format("cannot list {}: {}", dir, ec.message())};
   }
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
@@ -63,17 +63,6 @@ core::Result<Listing> list_files(const std::string& dir, std::size_t max_entries
   }
   std::ranges::sort(out.entries, {}, &FileEntry::path);
   return out;
-}
-
-OpenFile::~OpenFile() {
-  ::close(fd_);
-}
-
-std::string OpenFile::read(std::int64_t offset, std::size_t max_bytes) const {
-  std::string buf(max_bytes, '\0');
-  ssize_t n = ::pread(fd_, buf.data(), max_bytes, offset);
-  buf.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  return buf;
 }
 
 boost::system::result<std::shared_ptr<OpenFile>, OpenError> open_beneath(
@@ -104,12 +93,7 @@ boost::system::result<std::shared_ptr<OpenFile>, OpenError> open_beneath(
     return OpenError{OpenErrc::failed,
                      fmt::format("cannot open '{}': {}", relative, std::strerror(err))};
   }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return OpenError{OpenErrc::not_a_file, fmt::format("'{}' is not a regular file", relative)};
-  }
-  return std::make_shared<OpenFile>(fd, static_cast<std::int64_t>(st.st_size));
+  return regular_file(fd, std::string(relative));
 }
 
 }  // namespace vramq::util

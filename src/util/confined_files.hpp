@@ -12,7 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/error.hpp"
+#include "util/error.hpp"
+#include "util/untrusted_files.hpp"
 
 namespace vramq::util {
 
@@ -28,30 +29,7 @@ struct Listing {
   std::vector<FileEntry> entries;
   bool truncated = false;
 };
-core::Result<Listing> list_files(const std::string& dir, std::size_t max_entries);
-
-// Why a path cannot be opened: the client's fault (bad), no such file, or it is not a regular file.
-enum class OpenErrc { bad_path, not_found, not_a_file, failed };
-struct OpenError {
-  OpenErrc code = OpenErrc::failed;
-  std::string message;
-};
-
-// An open regular file; the descriptor closes with the last owner.
-class OpenFile {
- public:
-  explicit OpenFile(int fd, std::int64_t size) : fd_(fd), size_(size) {}
-  ~OpenFile();
-  OpenFile(const OpenFile&) = delete;
-  OpenFile& operator=(const OpenFile&) = delete;
-  std::int64_t size() const { return size_; }
-  // Up to `max_bytes` from `offset` ("" at the end).
-  std::string read(std::int64_t offset, std::size_t max_bytes) const;
-
- private:
-  int fd_;
-  std::int64_t size_;
-};
+Result<Listing> list_files(const std::string& dir, std::size_t max_entries);
 
 // Checks `relative` and opens it beneath `dir` (see the file comment).
 boost::system::result<std::shared_ptr<OpenFile>, OpenError> open_beneath(const std::string& dir,

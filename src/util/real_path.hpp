@@ -5,10 +5,10 @@
 
 #include <string>
 
-#include "core/error.hpp"
+#include "util/error.hpp"
 
 namespace vramq::util {
 
-core::Result<std::string> real_path(const std::string& path);
+Result<std::string> real_path(const std::string& path);
 
 }  // namespace vramq::util

@@ -8,13 +8,15 @@
 #include <filesystem>
 #include <fstream>
 
-#include "exec/process_probe.hpp"
 #include "temp_dir.hpp"
+#include "util/proc_stat.hpp"
 
 namespace vramq::exec {
 namespace {
 
 namespace fs = std::filesystem;
+using util::kill_group_if_same;
+using util::process_start_ticks;
 
 class LocalExecutorTest : public ::testing::Test {
  protected:
@@ -267,26 +269,6 @@ TEST_F(LocalExecutorTest, AProgramThatCannotBeExecutedIsASpawnError) {
   LocalExecutor ex(ioc_.get_executor(), options());
   ExitStatus st = run(ex, spec({script.string()}));
   EXPECT_NE(st.spawn_error.find("no-interpreter"), std::string::npos) << st.spawn_error;
-}
-
-TEST(ReadProcStat, ReadsThisProcess) {
-  auto self = read_proc_stat(::getpid());
-  ASSERT_TRUE(self);
-  EXPECT_EQ(self->ppid, ::getppid());
-  EXPECT_EQ(self->pgid, ::getpgrp());
-  EXPECT_EQ(self->comm, "vramq-unit-test");  // the kernel keeps 15 bytes of the name
-  EXPECT_EQ(process_start_ticks(::getpid()), self->start_ticks);
-  EXPECT_GT(self->start_ticks, 0);
-  EXPECT_FALSE(read_proc_stat(0x7ffffff0));
-}
-
-TEST(ReadTail, LastBytesOnly) {
-  auto path = fs::temp_directory_path() / ("vramq-tail-" + std::to_string(::getpid()));
-  std::ofstream(path) << std::string(100, 'a') << "0123456789";
-  EXPECT_EQ(read_tail(path.string(), 10), "0123456789");
-  EXPECT_EQ(read_tail(path.string(), 1000).size(), 110u);
-  EXPECT_EQ(read_tail("/nonexistent", 10), "");
-  fs::remove(path);
 }
 
 }  // namespace

@@ -58,15 +58,20 @@ TEST(SupervisorRecord, SpawnErrorsStayOnOneLine) {
 }
 
 TEST(SupervisorRecord, RefusesWhatIsNotAWholeRecord) {
+  // Each case is whole (it ends in `end`), so each is refused for what its comment says, not for
+  // being torn; the first shows that such a whole record is taken.
+  ASSERT_TRUE(parse_record("job 1\nend\n"));
+  ASSERT_TRUE(parse_record("job 1\npid 12\norphaned 1\nended_at_ms 5\nexit_code 0\nend\n"));
   EXPECT_FALSE(parse_record(""));
-  EXPECT_FALSE(parse_record("attempt 1\n"));             // no job
-  EXPECT_FALSE(parse_record("job 0\n"));                 // no such job
-  EXPECT_FALSE(parse_record("job x\n"));                 // not a number
-  EXPECT_FALSE(parse_record("job 1\npid 12x\n"));        // trailing garbage
-  EXPECT_FALSE(parse_record("job 1\npid\n"));            // no value
-  EXPECT_FALSE(parse_record("job 1\norphaned 2\n"));     // a flag is 0 or 1
-  EXPECT_FALSE(parse_record("job 1\nended_at_ms 5\n"));  // an end without how
-  EXPECT_FALSE(parse_record("job 1\nended_at_ms 5\nexit_code 0\nsignal 9\n"));  // two hows
+  EXPECT_FALSE(parse_record("job 1\n"));                      // torn: no end
+  EXPECT_FALSE(parse_record("attempt 1\nend\n"));             // no job
+  EXPECT_FALSE(parse_record("job 0\nend\n"));                 // no such job
+  EXPECT_FALSE(parse_record("job x\nend\n"));                 // not a number
+  EXPECT_FALSE(parse_record("job 1\npid 12x\nend\n"));        // trailing garbage
+  EXPECT_FALSE(parse_record("job 1\npid\nend\n"));            // no value
+  EXPECT_FALSE(parse_record("job 1\norphaned 2\nend\n"));     // a flag is 0 or 1
+  EXPECT_FALSE(parse_record("job 1\nended_at_ms 5\nend\n"));  // an end without how
+  EXPECT_FALSE(parse_record("job 1\nended_at_ms 5\nexit_code 0\nsignal 9\nend\n"));  // two hows
   // A torn write (cut anywhere) is never taken for a record; what follows the end is ignored.
   EXPECT_TRUE(parse_record(format_record(running_record()) + "garbage"));
   SupervisorRecord r = running_record();

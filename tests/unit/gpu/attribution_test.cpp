@@ -10,7 +10,7 @@ namespace vramq::gpu {
 namespace {
 
 // pid -> (comm, ppid, pgid). Job 7 leads group 100; job 8 leads group 200.
-const std::map<std::int64_t, exec::ProcStat> kTable = {
+const std::map<std::int64_t, util::ProcStat> kTable = {
     {100, {.comm = "python3", .ppid = 1, .pgid = 100}},
     {101, {.comm = "worker", .ppid = 100, .pgid = 100}},   // in the group
     {102, {.comm = "escaped", .ppid = 100, .pgid = 102}},  // left the group: a descendant
@@ -20,7 +20,7 @@ const std::map<std::int64_t, exec::ProcStat> kTable = {
     {301, {.comm = "jupyter", .ppid = 300, .pgid = 301}},
 };
 
-std::optional<exec::ProcStat> lookup(std::int64_t pid) {
+std::optional<util::ProcStat> lookup(std::int64_t pid) {
   auto it = kTable.find(pid);
   return it == kTable.end() ? std::nullopt : std::optional(it->second);
 }
@@ -41,8 +41,8 @@ TEST(Attribution, GroupMembersAndDescendantsBelongToTheJob) {
 }
 
 TEST(Attribution, ACycleInTheTableEndsTheWalk) {
-  auto cyclic = [](std::int64_t pid) -> std::optional<exec::ProcStat> {
-    return exec::ProcStat{.comm = "x", .ppid = pid == 5 ? 6 : 5, .pgid = pid};
+  auto cyclic = [](std::int64_t pid) -> std::optional<util::ProcStat> {
+    return util::ProcStat{.comm = "x", .ppid = pid == 5 ? 6 : 5, .pgid = pid};
   };
   EXPECT_EQ(owner_of(5, kJobs, cyclic), std::nullopt);
 }

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "exec/process_probe.hpp"
+#include "util/untrusted_files.hpp"
 
 namespace vramq::gpu {
 namespace {
@@ -29,7 +29,7 @@ TEST(SimGpuSource, ReportsTotalsAndJobReportsOrReservations) {
   EXPECT_EQ(s->job_used_mb.at(1).at(0), 3000);
   EXPECT_FALSE(s->job_used_mb.contains(2));
   std::ofstream(file) << "garbage";
-  EXPECT_FALSE(exec::read_mb_file(file.string()));
+  EXPECT_FALSE(util::read_mb_file(file.string()));
   std::filesystem::remove(file);
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// Small blocking helpers about processes and log files (they read /proc and files: call them off
-// the event loop, or at start-up).
+// What /proc says about a process, and a group kill that never hits a reused PID. Blocking (a
+// /proc read): call these off the event loop, or at start-up. Boost-free: the supervisor uses it.
 
 #include <sys/types.h>
 
@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-namespace vramq::exec {
+namespace vramq::util {
 
 // What /proc/PID/stat says about a process that vramq uses.
 struct ProcStat {
@@ -26,14 +26,4 @@ std::optional<std::int64_t> process_start_ticks(pid_t pid);
 // start time), so that a PID reused since is never signalled. Returns whether it signalled.
 bool kill_group_if_same(pid_t pgid, std::int64_t start_ticks);
 
-// Up to `max_bytes` of a file from `offset` ("" at or past its end, or if it does not exist).
-std::string read_range(const std::string& path, std::int64_t offset, std::size_t max_bytes);
-
-// A whole number of MiB that a job (or its batch step) left in a file, alone on its line
-// (nullopt: no such file, or not such a number).
-std::optional<std::int64_t> read_mb_file(const std::string& path);
-
-// The last `max_bytes` of a file ("" if it does not exist).
-std::string read_tail(const std::string& path, std::size_t max_bytes);
-
-}  // namespace vramq::exec
+}  // namespace vramq::util

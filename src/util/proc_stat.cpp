@@ -1,4 +1,4 @@
-#include "exec/process_probe.hpp"
+#include "util/proc_stat.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -6,12 +6,9 @@
 
 #include <algorithm>
 #include <charconv>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string_view>
 
-namespace vramq::exec {
+namespace vramq::util {
 
 std::optional<ProcStat> read_proc_stat(pid_t pid) {
   // read(2), not a stream: a process that exits while its stat is read makes the read fail
@@ -59,36 +56,4 @@ bool kill_group_if_same(pid_t pgid, std::int64_t start_ticks) {
   return ::kill(-pgid, SIGKILL) == 0;
 }
 
-std::string read_range(const std::string& path, std::int64_t offset, std::size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in || !in.seekg(offset)) return {};
-  std::string out(max_bytes, '\0');
-  in.read(out.data(), static_cast<std::streamsize>(max_bytes));
-  out.resize(static_cast<std::size_t>(in.gcount()));
-  return out;
-}
-
-std::string read_tail(const std::string& path, std::size_t max_bytes) {
-  std::error_code ec;
-  auto size = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
-  if (ec) return {};
-  return read_range(path, std::max<std::int64_t>(0, size - static_cast<std::int64_t>(max_bytes)),
-                    max_bytes);
-}
-
-std::optional<std::int64_t> read_mb_file(const std::string& path) {
-  if (path.empty()) return std::nullopt;
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  char buf[64] = {};
-  in.read(buf, sizeof buf - 1);
-  std::string_view text(buf, static_cast<std::size_t>(in.gcount()));
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
-    text.remove_suffix(1);
-  std::int64_t mb = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), mb);
-  if (ec != std::errc{} || end != text.data() + text.size() || mb < 0) return std::nullopt;
-  return mb;
-}
-
-}  // namespace vramq::exec
+}  // namespace vramq::util
