@@ -24,6 +24,7 @@
 
 #include "exec/program_path.hpp"
 #include "exec/supervisor_protocol.hpp"
+#include "exec/supervisor_seam.hpp"
 #include "util/proc_stat.hpp"
 #include "util/untrusted_files.hpp"
 
@@ -238,25 +239,28 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
     give_back();
     return SpawnError{err, fmt::format("cannot duplicate a descriptor: {}", std::strerror(err))};
   }
-  std::vector<std::string> gpus;
+  std::string gpus;
   for (int g : spec.gpus)
-    gpus.push_back(std::to_string(g));
-  std::vector<std::string> args{
-      options_.supervisor, "--run-fd", "4", "--job", std::to_string(spec.job), "--attempt",
-      std::to_string(spec.attempt), "--gpus", fmt::format("{}", fmt::join(gpus, ",")),
-      "--orphan-grace-ms",
-      // A warm worker has nobody to serve without its server.
-      std::to_string(spec.worker_stdio ? 0 : options_.orphan_grace_ms), "--kill-grace-ms",
-      std::to_string(options_.kill_grace_ms), "--program", *program, "--cwd", spec.cwd, "--stdout",
-      spec.stdout_path, "--stderr", spec.stderr_path, "--attach-fd", "3", "--log-limit-bytes",
-      std::to_string(options_.log_limit_bytes), "--log-mode",
-      fmt::format("{:o}", options_.log_mode)};
-  if (spec.worker_stdio) args.insert(args.end(), {"--stdio-fd", "5"});
-  if (options_.job_umask >= 0) {
-    args.insert(args.end(), {"--umask", fmt::format("{:o}", options_.job_umask)});
-  }
-  args.emplace_back("--");
-  args.insert(args.end(), spec.argv.begin(), spec.argv.end());
+    gpus += (gpus.empty() ? "" : ",") + std::to_string(g);
+  // Descriptors 3, 4 and 5 are set up below (attach socket, run file, worker's stdio).
+  std::vector<std::string> args = supervisor_command(
+      options_.supervisor, {.run_fd = 4,
+                            .job = spec.job,
+                            .attempt = spec.attempt,
+                            .gpus = gpus,
+                            // A warm worker has nobody to serve without its server.
+                            .orphan_grace_ms = spec.worker_stdio ? 0 : options_.orphan_grace_ms,
+                            .kill_grace_ms = options_.kill_grace_ms,
+                            .program = *program,
+                            .argv = spec.argv,
+                            .cwd = spec.cwd,
+                            .stdout_path = spec.stdout_path,
+                            .stderr_path = spec.stderr_path,
+                            .attach_fd = 3,
+                            .log_limit_bytes = options_.log_limit_bytes,
+                            .log_mode = options_.log_mode,
+                            .job_umask = options_.job_umask,
+                            .stdio_fd = spec.worker_stdio ? 5 : -1});
   SpawnSetup s;
   sigset_t all;
   sigset_t none;
@@ -401,12 +405,9 @@ bool lock_held(const std::string& path, Fd& lock) {
 // is the supervisor the record names (PID and start time), not whatever now has that PID.
 std::optional<SupervisorRecord> attach(const std::string& name, Fd& conn) {
   conn = Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (conn.fd < 0 || name.empty() || name.size() + 1 >= sizeof addr.sun_path) return std::nullopt;
-  std::memcpy(addr.sun_path + 1, name.data(), name.size());  // abstract: sun_path[0] = 0
-  auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-  if (::connect(conn.fd, reinterpret_cast<const sockaddr*>(&addr), size) != 0) {
+  std::optional<SocketAddress> a = abstract_address(name);
+  if (conn.fd < 0 || !a ||
+      ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&a->addr), a->size) != 0) {
     return std::nullopt;
   }
   std::string text;
@@ -420,10 +421,7 @@ std::optional<SupervisorRecord> attach(const std::string& name, Fd& conn) {
   std::size_t end = text.find("\n\n");
   if (end == std::string::npos) return std::nullopt;
   std::optional<SupervisorRecord> r = parse_record(text.substr(0, end + 1));
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (!r || ::getsockopt(conn.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-      cred.pid != r->supervisor_pid || process_start_ticks(cred.pid) != r->supervisor_start_ticks) {
+  if (!r || !peer_is_process(conn.fd, r->supervisor_pid, r->supervisor_start_ticks)) {
     return std::nullopt;
   }
   return r;

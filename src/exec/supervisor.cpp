@@ -253,11 +253,9 @@ bool Supervisor::listen_socket() {
     char name[32];
     int len =
         std::snprintf(name, sizeof name, "vramq-%016llx", static_cast<unsigned long long>(random));
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path + 1, name, static_cast<std::size_t>(len));  // sun_path[0] = 0
-    auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + len);
-    if (::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&addr), size) == 0) {
+    std::optional<SocketAddress> a =
+        abstract_address(std::string_view(name, static_cast<std::size_t>(len)));
+    if (a && ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&a->addr), a->size) == 0) {
       record_.socket = name;
       return ::listen(listen_fd_, kMaxConnections) == 0;
     }
@@ -557,11 +555,7 @@ void Supervisor::accept_server() {
   for (;;) {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) return;
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    bool same_user = ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-                     (cred.uid == ::getuid() || cred.uid == 0);
-    if (!same_user || static_cast<int>(servers_.size()) >= kMaxConnections) {
+    if (!peer_is_same_user(fd) || static_cast<int>(servers_.size()) >= kMaxConnections) {
       ::close(fd);
       continue;
     }
@@ -627,87 +621,7 @@ void Supervisor::send_record() {
     write_all(c.fd, text);
 }
 
-std::int64_t parse_int(const std::string& s, bool& ok) {
-  std::int64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  ok = ok && ec == std::errc{} && end == s.data() + s.size();
-  return v;
-}
-
-std::int64_t parse_octal(const std::string& s, bool& ok) {
-  std::int64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 8);
-  ok = ok && ec == std::errc{} && end == s.data() + s.size() && v >= 0 && v <= 0777;
-  return v;
-}
-
 }  // namespace
-
-ParsedOptions parse_supervisor_args(const std::vector<std::string>& args) {
-  ParsedOptions out;
-  SupervisorOptions& o = out.options;
-  bool ok = true;
-  std::size_t i = 0;
-  for (; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--") {
-      ++i;
-      break;
-    }
-    if (i + 1 >= args.size()) {
-      out.error = "missing value for " + a;
-      return out;
-    }
-    const std::string& v = args[++i];
-    if (a == "--job") {
-      o.job = parse_int(v, ok);
-    } else if (a == "--attempt") {
-      o.attempt = static_cast<int>(parse_int(v, ok));
-    } else if (a == "--gpus") {
-      o.gpus = v;
-    } else if (a == "--orphan-grace-ms") {
-      o.orphan_grace_ms = parse_int(v, ok);
-    } else if (a == "--kill-grace-ms") {
-      o.kill_grace_ms = parse_int(v, ok);
-    } else if (a == "--program") {
-      o.program = v;
-    } else if (a == "--cwd") {
-      o.cwd = v;
-    } else if (a == "--stdout") {
-      o.stdout_path = v;
-    } else if (a == "--stderr") {
-      o.stderr_path = v;
-    } else if (a == "--attach-fd") {
-      o.attach_fd = static_cast<int>(parse_int(v, ok));
-    } else if (a == "--run-fd") {
-      o.run_fd = static_cast<int>(parse_int(v, ok));
-    } else if (a == "--log-limit-bytes") {
-      o.log_limit_bytes = parse_int(v, ok);
-    } else if (a == "--log-mode") {
-      o.log_mode = static_cast<int>(parse_octal(v, ok));
-    } else if (a == "--umask") {
-      o.job_umask = static_cast<int>(parse_octal(v, ok));
-    } else if (a == "--stdio-fd") {
-      o.stdio_fd = static_cast<int>(parse_int(v, ok));
-    } else {
-      out.error = "unknown option " + a;
-      return out;
-    }
-  }
-  o.argv.assign(args.begin() + static_cast<std::ptrdiff_t>(std::min(i, args.size())), args.end());
-  if (!ok) {
-    out.error = "a number option is not a number";
-  } else if (o.run_fd < 0 || o.job == 0 || (o.job < 0 && o.stdio_fd < 0) || o.attempt <= 0 ||
-             o.program.empty() || o.argv.empty() || (o.stdout_path.empty() && o.stdio_fd < 0) ||
-             o.stderr_path.empty()) {
-    out.error =
-        "usage: vramq-supervise --run-fd FD --job N --attempt A --program PATH --stdout FILE "
-        "--stderr FILE [--cwd DIR] [--gpus LIST] [--orphan-grace-ms MS] [--kill-grace-ms MS] "
-        "[--attach-fd FD] [--log-limit-bytes N] [--log-mode OCTAL] [--umask OCTAL] [--stdio-fd FD] "
-        "-- ARGV...";
-  }
-  return out;
-}
 
 int run_supervisor(const SupervisorOptions& options, char** envp) {
   Supervisor s(options, envp);

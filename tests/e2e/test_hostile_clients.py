@@ -84,7 +84,9 @@ def test_idle_connections_under_a_low_open_file_limit_do_not_take_the_server_dow
     time.sleep(2)
     # No spin (the review saw 100 % CPU) and no flood (1.7 M log lines in 10 s).
     busy = (cpu_seconds(pid) - cpu0) / (time.time() - started)
-    assert busy < 0.5 * SLOW, f"the server used {busy:.0%} of a CPU with idle clients"
+    # A spinning loop takes a whole CPU, sanitized or not: the bound stays under one.
+    limit = 0.8 if SLOW > 1 else 0.5
+    assert busy < limit, f"the server used {busy:.0%} of a CPU with idle clients"
     assert s.log_path.stat().st_size - log_size < 20000, "the log is flooded"
     # The idle ones are dropped after the first-request timeout: others are served again, and a
     # job starts (its supervisor needs descriptors too) instead of failing spawn_failed.
@@ -97,14 +99,17 @@ def test_idle_connections_under_a_low_open_file_limit_do_not_take_the_server_dow
 
 
 def test_connections_are_capped_per_client_address(make_server):
-    s = make_server("--gpus", "sim:24GiB", "--max-connections-per-client", "5")
+    # Idle connections are closed only after two minutes here: the extra one must be refused by
+    # the cap at once, not closed later by the idle timeout (as it would be without a cap).
+    s = make_server("--gpus", "sim:24GiB", "--max-connections-per-client", "5",
+                    "--first-request-timeout-s", "120")
     held = open_idle(s, 5)
     assert len(held) == 5
     extra = open_idle(s, 1)[0]
-    extra.settimeout(10 * SLOW)
+    extra.settimeout(5 * SLOW)
     answer = read_all(extra)
-    assert answer == b"" or (answer.startswith(b"HTTP/1.1 503")
-                             and b"this client address already has 5 connections" in answer), answer
+    assert answer.startswith(b"HTTP/1.1 503"), answer
+    assert b"this client address already has 5 connections" in answer, answer
     # Another address is another client (127.0.0.2 is loopback too).
     other = open_idle(s, 1, source="127.0.0.2")[0]
     other.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

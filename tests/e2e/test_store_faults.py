@@ -93,11 +93,17 @@ def test_a_full_disk_refuses_submissions_with_507_and_recovers(make_server, smal
     assert s.submit(params={"seconds": 0}).status_code == 202
     assert s.wait_job(waiting["id"], timeout=90)["state"] == "succeeded"
     assert s.wait_job(blocker["id"])["state"] == "succeeded"
-    # Nothing acknowledged is lost, across a restart too.
+    # Nothing acknowledged is lost, across a restart too: every job, those whose start and end
+    # came while the disk was full among them, is back in the state it ended in.
+    ended = {job_id: s.wait_job(job_id) for job_id in accepted}
+    assert all(j["state"] == "succeeded" for j in ended.values()), ended
     s.stop()
     s.start()
-    for job_id in accepted:
-        assert s.get(f"/v1/jobs/{job_id}").status_code == 200, job_id
+    for job_id, before in ended.items():
+        after = s.job(job_id)
+        assert (after["state"], after["attempt"], after["exit_code"], after["output"]) == (
+            before["state"], before["attempt"], before["exit_code"], before["output"]), (
+                job_id, before, after)
 
 
 def test_a_database_locked_by_another_process(make_server):

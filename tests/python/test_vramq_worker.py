@@ -119,7 +119,10 @@ def test_pings_are_answered_during_a_run_and_cancel_stops_it(worker, tmp_path):
     worker.send(type="run", job=5, params={"mode": "slow"}, job_dir=str(tmp_path))
     worker.send(type="ping", seq=41)
     assert worker.recv() == {"type": "pong", "seq": 41}
-    worker.send(type="cancel", job=99)  # another run's: ignored
+    worker.send(type="cancel", job=99)  # another run's: ignored, run 5 goes on
+    time.sleep(0.3)  # the slow run looks for a cancel every 10 ms
+    worker.send(type="ping", seq=42)
+    assert worker.recv() == {"type": "pong", "seq": 42}, "a cancel for job 99 stopped run 5"
     worker.send(type="cancel", job=5)
     t0 = time.time()
     assert worker.recv() == {"type": "cancelled", "job": 5}
