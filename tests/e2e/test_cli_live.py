@@ -14,16 +14,19 @@ def test_plain_lines_when_not_a_terminal(make_server):
     s = make_server("--gpus", "sim:24GiB", "--gpu-poll-ms", "100")
     big = s.submit(params={"seconds": 1.5, "vram_mb": 20000}).json()["id"]
     s.wait_state(big, ["running"])
-    r = s.cli("submit", "fake-model", "-p", "seconds=0.2", "-p", "vram_mb=6000", "-p",
-              "output=after-the-wait", "--wait")
-    assert r.returncode == 0, r.stderr
-    assert "after-the-wait" in r.stdout
-    lines = r.stderr.splitlines()
+    # Bytes, not text: text mode (universal newlines) and splitlines() would both turn a
+    # carriage return into a line end and hide it.
+    raw = subprocess.run([BIN, "submit", "fake-model", "-p", "seconds=0.2", "-p", "vram_mb=6000",
+                          "-p", "output=after-the-wait", "--wait"],
+                         env=dict(os.environ, VRAMQ_SERVER=s.url), capture_output=True,
+                         timeout=60 * SLOW)
+    assert raw.returncode == 0, raw.stderr
+    assert b"after-the-wait" in raw.stdout
+    assert b"\x1b" not in raw.stderr and b"\r" not in raw.stderr, "no terminal codes in a log"
+    lines = raw.stderr.decode().splitlines()
     job = big + 1
     assert f"job {job} queued · next in line · waiting for VRAM to free up (5.9 GiB)" in lines, lines
     assert any(l.startswith(f"job {job} running on GPU 0") for l in lines), lines
-    # On the raw text: splitlines() would cut at a carriage return and hide it.
-    assert "\x1b" not in r.stderr and "\r" not in r.stderr, "no terminal codes in a log"
     # `vramq wait` on a job that has ended: its output at once.
     w = s.cli("wait", str(job))
     assert w.returncode == 0 and "after-the-wait" in w.stdout
