@@ -1,9 +1,7 @@
 // vramq: the server (`vramq serve`) and its command-line client, in one binary.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string_view>
 #include <vector>
 
@@ -12,11 +10,10 @@
 
 #include "app/batch_step.hpp"
 #include "app/serve.hpp"
+#include "app/serve_flags.hpp"
 #include "cli/client_commands.hpp"
 #include "cli/top.hpp"
 #include "cli/worker_commands.hpp"
-#include "core/units.hpp"
-#include "core/vram_guard.hpp"
 
 namespace {
 
@@ -61,102 +58,7 @@ int main(int argc, char** argv) {
   std::string config_file;
   CLI::App* serve = app.add_subcommand("serve", "run the vramq server");
   serve->add_option("--config", config_file, "TOML config file (flags override it)");
-  serve->add_option("--listen", config.listen, "HOST:PORT to listen on");
-  serve->add_option("--data-dir", config.data_dir, "where the job store and job directories live");
-  serve->add_option("--gpus", config.gpus, "nvml | auto | sim:SPEC (e.g. sim:2x24GiB)");
-  serve->add_option("--tasks", config.tasks_file, "task catalog (TOML); default: the demo catalog");
-  serve->add_option("--queue-max", config.queue_max, "most jobs waiting before 429");
-  serve->add_option("--vram-buffer-mb", config.vram_buffer_mb, "VRAM kept free on every GPU");
-  serve->add_option("--default-vram-mb", config.default_vram_mb,
-                    "reservation of raw commands without vram_mb");
-  serve->add_flag("--allow-raw-commands", config.allow_raw_commands,
-                  "accept {\"command\": [...]} submissions");
-  serve->add_flag("--unsafe-raw-commands-without-tokens", config.unsafe_raw_commands_without_tokens,
-                  "allow --allow-raw-commands without --token-file on a non-loopback address "
-                  "(anyone who reaches the port may run any command as this user)");
-  serve->add_option("--token-file", config.token_file, "bearer tokens, one per line");
-  serve->add_option("--backfill-bound-s", config.backfill_bound_s,
-                    "longest wait before a job may no longer be passed");
-  serve->add_option("--kill-grace-s", config.kill_grace_s, "SIGTERM to SIGKILL grace");
-  serve->add_option("--worker-ping-ms", config.worker_ping_ms,
-                    "how often an idle warm worker is pinged (unanswered by the next: stopped)");
-  serve->add_option("--orphan-grace-s", config.orphan_grace_s,
-                    "how long running jobs wait for a restarted vramq before their supervisors "
-                    "end them");
-  serve->add_flag("--stop-jobs-on-exit", config.stop_jobs_on_exit,
-                  "at SIGTERM/SIGINT end running jobs (interrupted) instead of leaving them "
-                  "running for the next start");
-  serve->add_option("--gpu-poll-ms", config.gpu_poll_ms, "GPU reading period");
-  serve->add_option("--event-ring-size", config.event_ring_size,
-                    "events kept for GET /v1/events listeners that reconnect (0: no events)");
-  serve->add_option("--event-ring-mb", config.event_ring_mb,
-                    "the most memory those kept events may take");
-  serve->add_option("--event-heartbeat-s", config.event_heartbeat_s,
-                    "an idle event stream sends a heartbeat this often");
-  serve->add_option("--http-timeout-s", config.http_timeout_s,
-                    "a request must arrive whole within this many seconds");
-  serve->add_option("--max-connections", config.max_connections,
-                    "open connections before new ones are refused (lowered to fit the open-file "
-                    "limit)");
-  serve->add_option("--max-connections-per-client", config.max_connections_per_client,
-                    "open connections per client address (IPv4, or IPv6 /64)");
-  serve->add_option("--first-request-timeout-s", config.first_request_timeout_s,
-                    "a new connection's first request header must arrive within this");
-  serve->add_option("--log-limit-bytes", config.log_limit_bytes,
-                    "each job log file's cap; past it the job is stopped (0: none)");
-  serve->add_flag("--share-data-with-group", config.share_data_with_group,
-                  "let the data directory's group read it (0750/0640 instead of 0700/0600)");
-  serve->add_option("--body-limit-bytes", config.body_limit_bytes,
-                    "largest request body accepted (413 above)");
-  serve->add_option("--max-buffered-body-bytes", config.max_buffered_body_bytes,
-                    "request bodies held in memory at once, across connections");
-  serve->add_option("--max-waiters-per-job", config.max_waiters_per_job,
-                    "log followers and ?wait requests held open on one job");
-  serve->add_option("--max-waiters-per-owner", config.max_waiters_per_owner,
-                    "log followers, ?wait and /run-script requests one token holder keeps open");
-  std::string retain_ended;
-  serve->add_option("--retain-ended", retain_ended,
-                    "remove ended jobs (rows and directories) this long after they ended: 7d, "
-                    "12h, 30m, 3600s; 0 keeps them");
-  serve->add_option("--retain-ended-count", config.retain_ended_count,
-                    "keep at most this many ended jobs, the newest (0: no cap)");
-  serve->add_option("--retention-interval-s", config.retention_interval_s,
-                    "how often retention looks for ended jobs to remove");
-  std::string vram_tolerance;
-  serve->add_option("--vram-tolerance", vram_tolerance,
-                    "use allowed above a job's reservation before it counts as over (10% or 0.1)");
-  serve->add_option("--vram-grace-ms", config.vram_grace_ms,
-                    "how long a job may stay over before --vram-policy acts");
-  serve
-      ->add_option("--vram-policy", config.vram_policy,
-                   "kill (end the job, reason vram_exceeded) or warn (record it on the job)")
-      ->check(CLI::IsMember({"kill", "warn"}));
-  serve->add_option("--gpu-lock-dir", config.gpu_lock_dir,
-                    "where per-GPU lock files live (one vramq per GPU on a host)");
-  serve
-      ->add_option("--log-follow", config.log_follow,
-                   "inotify, or poll (a data directory on NFS): how log followers learn of writes")
-      ->check(CLI::IsMember({"inotify", "poll"}));
-  serve->add_option("--executor", config.executor, "local (this host's GPUs) or slurm (a cluster)")
-      ->check(CLI::IsMember({"local", "slurm"}));
-  serve->add_option("--slurm-partition", config.slurm_partition,
-                    "Slurm partition for jobs (default: the cluster's)");
-  serve->add_option("--slurm-gpu-partition", config.slurm_gpu_partition,
-                    "Slurm partition of whole GPUs for jobs on several GPUs (none: refused)");
-  serve->add_option("--slurm-account", config.slurm_account, "Slurm account to charge");
-  serve->add_option("--slurm-sbatch-arg", config.slurm_sbatch_args,
-                    "an extra sbatch argument (repeat for more), e.g. --slurm-sbatch-arg=--qos=ml");
-  serve
-      ->add_option("--slurm-vram", config.slurm_vram,
-                   "how VRAM is asked of Slurm: shard (per GPU) or vram (count-only GRES, exact "
-                   "only on one-GPU nodes)")
-      ->check(CLI::IsMember({"shard", "vram"}));
-  serve->add_option("--slurm-shard-mb", config.slurm_shard_mb,
-                    "one Slurm shard's VRAM in MiB (gres.conf's per-GPU Count = its MiB / this)");
-  serve->add_option("--slurm-poll-ms", config.slurm_poll_ms,
-                    "how often the cluster's queue is read (one squeue for all jobs)");
-  serve->add_option("--nvml-library", config.nvml_library,
-                    "the NVML library to load (default: the driver's libnvidia-ml.so.1)");
+  app::add_config_flags(*serve, config);
 
   // client commands
   auto add_client_flags = [&](CLI::App* cmd) {
@@ -269,38 +171,15 @@ int main(int argc, char** argv) {
 
   if (serve->parsed()) {
     if (!config_file.empty()) {
-      std::ifstream in(config_file);
-      if (!in) {
-        std::cerr << "vramq: cannot read config file " << config_file << "\n";
-        return cli::kExitUsage;
-      }
-      std::stringstream text;
-      text << in.rdbuf();
-      auto parsed = core::parse_config(text.str(), core::Config{});
+      auto parsed = app::read_config_file(config_file);
       if (!parsed) {
-        std::cerr << "vramq: " << config_file << ": " << parsed.error().message << "\n";
+        std::cerr << "vramq: " << parsed.error().message << "\n";
         return cli::kExitUsage;
       }
       // The file applies first, then the flags given on the command line again on top (CLI11
       // writes only the options that were given).
       config = *parsed;
       app.parse(parsed_argc, argv);
-    }
-    if (!retain_ended.empty()) {
-      auto d = core::parse_duration_s(retain_ended);
-      if (!d) {
-        std::cerr << "vramq serve: --retain-ended: " << d.error().message << "\n";
-        return cli::kExitUsage;
-      }
-      config.retain_ended_s = *d;
-    }
-    if (!vram_tolerance.empty()) {
-      auto t = core::parse_tolerance(vram_tolerance);
-      if (!t) {
-        std::cerr << "vramq serve: --vram-tolerance: " << t.error().message << "\n";
-        return cli::kExitUsage;
-      }
-      config.vram_tolerance = *t;
     }
     return app::serve(config);
   }

@@ -47,7 +47,7 @@ TEST(Config, VramToleranceTakesAFractionOrAPercentageString) {
   EXPECT_DOUBLE_EQ(fraction->vram_tolerance, 0.25);
   auto ambiguous = parse_config("vram_tolerance = 10\n", Config{});
   ASSERT_FALSE(ambiguous);
-  EXPECT_NE(ambiguous.error().message.find("\"10%\""), std::string::npos)
+  EXPECT_NE(ambiguous.error().message.find("(10%)"), std::string::npos)
       << ambiguous.error().message;
   EXPECT_FALSE(parse_config("vram_tolerance = \"ten\"\n", Config{}));
 }
