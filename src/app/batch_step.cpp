@@ -17,10 +17,10 @@
 #include <thread>
 #include <vector>
 
-#include "util/proc_stat.hpp"
 #include "gpu/attribution.hpp"
 #include "gpu/nvml_library.hpp"
 #include "service/job_paths.hpp"
+#include "util/proc_stat.hpp"
 
 extern char** environ;
 
