@@ -62,9 +62,14 @@ fuzz:
 	CC=clang-16 CXX=clang++-16 cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVRAMQ_FUZZ=ON
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
 	bash bench/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+# The e2e tests mostly wait (on jobs, timers, servers), so they run E2E_WORKERS at a time
+# (pytest-xdist); a file's tests stay on one worker, so that a module's fixture (the Slurm
+# cluster) is made once. Each test has its own data dir, port, GPU lock dir and token file.
+E2E_WORKERS ?= 4
+E2E_PYTEST := $(PYTEST) -q -p no:cacheprovider -n $(E2E_WORKERS) --dist loadfile
 e2e: build build-asan
-	VRAMQ_BIN=$(CURDIR)/$(BUILD)/vramq $(PYTEST) -q tests/e2e
-	VRAMQ_BIN=$(CURDIR)/$(ASAN_BUILD)/vramq VRAMQ_SANITIZED=1 $(PYTEST) -q tests/e2e
+	VRAMQ_BIN=$(CURDIR)/$(BUILD)/vramq $(E2E_PYTEST) tests/e2e
+	VRAMQ_BIN=$(CURDIR)/$(ASAN_BUILD)/vramq VRAMQ_SANITIZED=1 $(E2E_PYTEST) tests/e2e
 
 # The web dashboard in headless Chromium (Debian's), driven by playwright-core (pinned in
 # tests/browser/package-lock.json); screenshots land in $(BUILD)/screenshots.

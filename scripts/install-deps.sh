@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev sqlite3 libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-pytest python3-requests python3-jsonschema python3-fastapi python3-uvicorn
+  python3 python3-pytest python3-pytest-xdist python3-requests python3-jsonschema python3-fastapi python3-uvicorn
   wrk
   prometheus  # for promtool (checks GET /metrics and contrib/'s rules); on a host with systemd
               # it also starts a Prometheus server (systemctl disable --now prometheus)

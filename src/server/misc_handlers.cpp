@@ -32,7 +32,7 @@ Response handle_readyz(const service::Orchestrator& o) {
   boost::json::array causes;
   if (o.draining()) causes.emplace_back("draining: vramq is shutting down");
   if (!o.gpu_error().empty()) causes.emplace_back("GPU readings fail: " + o.gpu_error());
-  store::JobStore::Health store = o.store_health();
+  store::Store::Health store = o.store_health();
   if (store.fault != store::StoreFault::none) {
     boost::json::object s;
     s["fault"] = to_string(store.fault);

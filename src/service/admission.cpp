@@ -31,23 +31,23 @@ constexpr std::size_t kPredictionLimit = 2000;
 
 // A store save as an awaitable operation.
 template <class Token>
-auto async_save(store::JobStore& store, Job job,
-                std::optional<store::JobStore::IdempotencyRecord> key, Token&& token) {
+auto async_save(store::Store& store, Job job, std::optional<store::Store::IdempotencyRecord> key,
+                Token&& token) {
   return asio::async_initiate<Token, void(core::Result<void>)>(
       [&store](auto handler, const Job& j,
-               const std::optional<store::JobStore::IdempotencyRecord>& k) {
-        // JobStore::Done is a std::function, which must be copyable; the handler is not.
+               const std::optional<store::Store::IdempotencyRecord>& k) {
+        // Store::Done is a std::function, which must be copyable; the handler is not.
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         // Once: a submission the store cannot take is refused, never retried behind the client.
         store.save(
             j, [shared](const core::Result<void>& r) { std::move (*shared)(r); }, k, std::nullopt,
-            store::JobStore::SaveMode::once);
+            store::Store::SaveMode::once);
       },
       token, std::move(job), std::move(key));
 }
 
 // Why a submission cannot be stored now, if the store is at fault.
-std::optional<SubmitError> store_refusal(const store::JobStore::Health& health) {
+std::optional<SubmitError> store_refusal(const store::Store::Health& health) {
   switch (health.fault) {
     case store::StoreFault::none:
       return std::nullopt;
@@ -237,11 +237,11 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
 
 asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit_or_replay(
     SubmitRequest req) {
-  auto found = co_await store_->async_find_key(req.idempotency_key, now_ms() - kKeyLifetimeMs,
-                                               asio::use_awaitable);
+  std::string key = req.idempotency_key;
+  auto found = co_await store_->find_key(key, now_ms() - kKeyLifetimeMs);
   if (!found) co_return SubmitError{SubmitErrc::store_failed, "", found.error().message};
   if (!*found) co_return co_await submit_new(std::move(req));
-  const store::JobStore::IdempotencyRecord& first = **found;
+  const store::Store::IdempotencyRecord& first = **found;
   if (first.body_hash != req.body_hash) {
     co_return SubmitError{
         SubmitErrc::conflict, "Idempotency-Key",
@@ -401,12 +401,12 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
     for (int g : over_cap)
       admitting_mb_.at(g) += job->spec.vram_mb;
   }
-  std::optional<store::JobStore::IdempotencyRecord> key;
+  std::optional<store::Store::IdempotencyRecord> key;
   if (!req.idempotency_key.empty()) {
-    key = store::JobStore::IdempotencyRecord{.key = req.idempotency_key,
-                                             .body_hash = req.body_hash,
-                                             .job = id,
-                                             .created_at_ms = job->submitted_at_ms};
+    key = store::Store::IdempotencyRecord{.key = req.idempotency_key,
+                                          .body_hash = req.body_hash,
+                                          .job = id,
+                                          .created_at_ms = job->submitted_at_ms};
   }
   ++saving_;
   core::Result<void> saved =
@@ -438,7 +438,7 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   if (auto q = queued_job(id)) co_return view(*q);
   if (auto a = active_.find(id); a != active_.end()) co_return view(a->second);
   if (auto s = settling_.find(id); s != settling_.end()) co_return view(s->second);
-  auto stored = co_await store_->async_get(id, asio::use_awaitable);
+  auto stored = co_await store_->get(id);
   if (stored && *stored) co_return view(**stored);
   co_return SubmitError{SubmitErrc::store_failed, "", "the job vanished after it was stored"};
 }

@@ -55,17 +55,17 @@ asio::awaitable<core::Result<ListResult>> Orchestrator::list(ListFilter filter, 
       if (filtered(filter) && ids.size() == want) floor = std::max(floor, ids.back());
     }
   }
-  store::JobStore::ListQuery q{.states = {},
-                               .before = before,
-                               .limit = limit + 1,
-                               .at_least = floor,
-                               .name = filter.name,
-                               .owner = filter.owner,
-                               .label = filter.label};
+  store::Store::ListQuery q{.states = {},
+                            .before = before,
+                            .limit = limit + 1,
+                            .at_least = floor,
+                            .name = filter.name,
+                            .owner = filter.owner,
+                            .label = filter.label};
   for (JobState s : filter.states) {
     if (core::is_terminal(s)) q.states.push_back(s);
   }
-  auto stored = co_await store_->async_list(std::move(q), asio::use_awaitable);
+  auto stored = co_await store_->list(std::move(q));
   if (!stored) co_return stored.error();
   // Memory is newer than the store: rows of jobs taken from memory before the read (they may
   // have become durable during it) or back in memory now (a retry) are skipped.

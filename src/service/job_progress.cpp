@@ -7,10 +7,10 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "util/untrusted_files.hpp"
 #include "exec/progress_report.hpp"
 #include "service/job_paths.hpp"
 #include "service/orchestrator.hpp"
+#include "util/untrusted_files.hpp"
 
 namespace vramq::service {
 using core::JobId;

@@ -16,7 +16,7 @@ namespace {
 
 // A store purge as an awaitable operation.
 template <class Token>
-auto async_purge(store::JobStore& store, JobId id, Token&& token) {
+auto async_purge(store::Store& store, JobId id, Token&& token) {
   return asio::async_initiate<Token, void(core::Result<void>)>(
       [&store](auto handler, JobId job) {
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
@@ -35,7 +35,7 @@ asio::awaitable<core::Result<PurgeResult>> Orchestrator::purge(JobId id, Caller 
     // single writer, so the row is written and then removed, in that order.
     job = s->second;
   } else {
-    auto stored = co_await store_->async_get(id, asio::use_awaitable);
+    auto stored = co_await store_->get(id);
     if (!stored) co_return stored.error();
     job = std::move(*stored);
   }

@@ -15,8 +15,8 @@
 #include <filesystem>
 
 #include "core/job_record.hpp"
-#include "util/untrusted_files.hpp"
 #include "service/job_paths.hpp"
+#include "util/untrusted_files.hpp"
 
 namespace vramq::service {
 namespace asio = boost::asio;
@@ -41,7 +41,7 @@ std::uint64_t first_event_id() {
 Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::TaskCatalog catalog,
                            std::unique_ptr<gpu::GpuSource> gpus,
                            std::unique_ptr<exec::Executor> executor,
-                           std::unique_ptr<store::JobStore> store)
+                           std::unique_ptr<store::Store> store)
     : ioc_(ioc),
       config_(std::move(config)),
       catalog_(std::move(catalog)),
@@ -124,7 +124,7 @@ asio::awaitable<core::Result<std::optional<JobView>>> Orchestrator::get(JobId id
   if (auto it = active_.find(id); it != active_.end()) co_return std::optional(view(it->second));
   if (auto it = settling_.find(id); it != settling_.end())
     co_return std::optional(view(it->second));
-  auto stored = co_await store_->async_get(id, asio::use_awaitable);
+  auto stored = co_await store_->get(id);
   if (!stored) co_return stored.error();
   if (!*stored) co_return std::optional<JobView>();
   co_return std::optional(view(**stored));

@@ -36,7 +36,7 @@
 #include "service/service_metrics.hpp"
 #include "service/views.hpp"
 #include "service/worker_channel.hpp"
-#include "store/job_store.hpp"
+#include "store/store.hpp"
 #include "util/confined_files.hpp"
 #include "util/worker.hpp"
 
@@ -137,7 +137,7 @@ class Orchestrator {
  public:
   Orchestrator(boost::asio::io_context& ioc, core::Config config, core::TaskCatalog catalog,
                std::unique_ptr<gpu::GpuSource> gpus, std::unique_ptr<exec::Executor> executor,
-               std::unique_ptr<store::JobStore> store);
+               std::unique_ptr<store::Store> store);
   ~Orchestrator();
 
   // Start-up, before the loop runs (blocking): the first GPU reading, then recovery of the
@@ -217,7 +217,7 @@ class Orchestrator {
   bool ready() const {
     return !draining_ && gpu_error_.empty() && store_->health().fault == store::StoreFault::none;
   }
-  store::JobStore::Health store_health() const { return store_->health(); }
+  store::Store::Health store_health() const { return store_->health(); }
   bool draining() const { return draining_; }
   const std::string& gpu_error() const { return gpu_error_; }
   std::size_t queued() const { return queue_.size(); }
@@ -394,7 +394,7 @@ class Orchestrator {
   void guard_vram(core::JobId id, Running& r);  // applies --vram-policy after a reading
   std::int64_t largest_capacity_mb() const;     // the most any one GPU could give a job
   // Records a finished run's peak in the learned footprints; the sample to store with its row.
-  std::optional<store::JobStore::FootprintRecord> learn_from(const core::Job& job);
+  std::optional<store::Store::FootprintRecord> learn_from(const core::Job& job);
   // Warm workers (warm_workers.cpp).
   const core::TaskDef* worker_task(const core::JobSpec& spec) const;  // nullptr: not a worker's
   int worker_task_index(const core::JobSpec& spec) const;             // -1: not a worker's
@@ -452,7 +452,7 @@ class Orchestrator {
   core::TaskCatalog catalog_;
   std::unique_ptr<gpu::GpuSource> gpu_source_;
   std::unique_ptr<exec::Executor> executor_;
-  std::unique_ptr<store::JobStore> store_;
+  std::unique_ptr<store::Store> store_;
   std::string gpu_kind_;
   std::string jobs_root_;     // DATA_DIR/jobs/, absolute (once: listings name many job dirs)
   std::string workers_root_;  // DATA_DIR/workers, absolute: a directory per warm worker

@@ -17,8 +17,8 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
-#include "util/proc_stat.hpp"
 #include "service/orchestrator.hpp"
+#include "util/proc_stat.hpp"
 
 namespace vramq::service {
 namespace asio = boost::asio;
@@ -45,7 +45,7 @@ core::Result<void> Orchestrator::start() {
   std::filesystem::remove_all(workers_root_, ec);
   auto footprints = store_->load_footprints();
   if (!footprints) return footprints.error();
-  for (const store::JobStore::FootprintRecord& f : *footprints)
+  for (const store::Store::FootprintRecord& f : *footprints)
     footprints_.add(f.task, f.bucket, {.peak_mb = f.peak_mb, .reserved_mb = f.reserved_mb});
   auto jobs = store_->load_unfinished();
   if (!jobs) return jobs.error();

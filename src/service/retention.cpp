@@ -37,7 +37,7 @@ void Orchestrator::end_sweep(std::chrono::milliseconds interval) {
 }
 
 void Orchestrator::retention_step() {
-  store::JobStore::Prune what{
+  store::Store::Prune what{
       .ended_before_ms = config_.retain_ended_s > 0 ? now_ms() - config_.retain_ended_s * 1000 : 0,
       .keep = config_.retain_ended_count,
       .limit = kBatch};

@@ -11,11 +11,11 @@
 
 #include "core/footprints.hpp"
 #include "core/run_outcome.hpp"
-#include "util/untrusted_files.hpp"
 #include "service/job_environment.hpp"
 #include "service/job_paths.hpp"
 #include "service/orchestrator.hpp"
 #include "service/params_json.hpp"
+#include "util/untrusted_files.hpp"
 
 namespace vramq::service {
 namespace asio = boost::asio;
@@ -338,7 +338,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     metrics_.observe_run(job.spec.task,
                          static_cast<double>(job.finished_at_ms - job.started_at_ms) / 1000.0);
   }
-  std::optional<store::JobStore::FootprintRecord> footprint = learn_from(job);
+  std::optional<store::Store::FootprintRecord> footprint = learn_from(job);
   Job& settled = settling_.insert_or_assign(id, std::move(job)).first->second;
   active_.erase(it);
   queue_.erase(id);
@@ -348,7 +348,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
         saved(r);
         settling_.erase(id);
       },
-      std::nullopt, std::move(footprint));
+      std::nullopt, std::move(footprint), store::Store::SaveMode::until_durable);
   publish_job(settled);
   notify_waiters(id);
   log_watcher_.forget(id);
@@ -490,14 +490,14 @@ void Orchestrator::guard_vram(JobId id, Running& r) {
   }
 }
 
-std::optional<store::JobStore::FootprintRecord> Orchestrator::learn_from(const Job& job) {
+std::optional<store::Store::FootprintRecord> Orchestrator::learn_from(const Job& job) {
   // Only whole successful runs with a reading teach: a failed run may have died before its peak.
   if (job.state != JobState::succeeded || job.spec.task.empty() || !job.peak_vram_mb) {
     return std::nullopt;
   }
   const core::TaskDef* task = catalog_.find(job.spec.task);
   if (task == nullptr || !task->learn) return std::nullopt;
-  store::JobStore::FootprintRecord f{
+  store::Store::FootprintRecord f{
       .task = task->name,
       .bucket = core::footprint_bucket(task->vram, params_from_json(job.spec.params_json)),
       .peak_mb = *job.peak_vram_mb,

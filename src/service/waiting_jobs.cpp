@@ -116,7 +116,7 @@ boost::asio::awaitable<core::Result<Orchestrator::Dependencies>> Orchestrator::s
       place(dep, false);
     if (to_read.empty()) co_return out;  // nothing suspended since these answers were taken
     for (JobId dep : to_read) {
-      auto stored = co_await store_->async_get(dep, boost::asio::use_awaitable);
+      auto stored = co_await store_->get(dep);
       if (!stored) co_return stored.error();
       if (*stored && !core::is_terminal((*stored)->state)) {
         // Durable as queued or running but no longer in memory: it ended in between; the next

@@ -19,10 +19,10 @@
 
 #include "core/run_outcome.hpp"
 #include "core/text.hpp"
-#include "util/untrusted_files.hpp"
 #include "service/job_environment.hpp"
 #include "service/job_paths.hpp"
 #include "service/orchestrator.hpp"
+#include "util/untrusted_files.hpp"
 
 namespace vramq::service {
 namespace asio = boost::asio;

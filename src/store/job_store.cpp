@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <limits>
@@ -446,6 +447,25 @@ JobStore::Health JobStore::health() const {
 core::Histogram JobStore::commit_seconds() const {
   std::lock_guard lock(mutex_);
   return commit_seconds_;
+}
+
+boost::asio::awaitable<core::Result<std::optional<Job>>> JobStore::get(core::JobId id) {
+  return reader_worker_.async_run([this, id] { return get_on_reader(id); },
+                                  boost::asio::use_awaitable);
+}
+
+boost::asio::awaitable<core::Result<std::vector<Job>>> JobStore::list(ListQuery q) {
+  return reader_worker_.async_run([this, q = std::move(q)] { return list_on_reader(q); },
+                                  boost::asio::use_awaitable);
+}
+
+boost::asio::awaitable<core::Result<std::optional<Store::IdempotencyRecord>>> JobStore::find_key(
+    std::string key, std::int64_t not_before_ms) {
+  return reader_worker_.async_run(
+      [this, key = std::move(key), not_before_ms] {
+        return find_key_on_reader(key, not_before_ms);
+      },
+      boost::asio::use_awaitable);
 }
 
 StoreFault JobStore::note_failure(const core::Error& error) {

@@ -25,130 +25,49 @@
 #include "core/histogram.hpp"
 #include "core/job.hpp"
 #include "store/sqlite.hpp"
+#include "store/store.hpp"
 #include "store/store_fault.hpp"
 #include "util/worker.hpp"
 
 namespace vramq::store {
 
-class JobStore {
+class JobStore final : public Store {
  public:
-  using Done = std::function<void(core::Result<void>)>;
-
-  // An Idempotency-Key recorded with the job it created, in the same transaction.
-  struct IdempotencyRecord {
-    std::string key;
-    std::string body_hash;
-    core::JobId job = 0;
-    std::int64_t created_at_ms = 0;
-  };
-
   // Opens or creates the database and applies pending schema migrations. Blocking.
   // `busy_ms`: how long a write waits for a lock held by another process before it fails busy.
   static core::Result<std::unique_ptr<JobStore>> open(const std::string& path,
                                                       boost::asio::any_io_executor loop,
                                                       int busy_ms = 5000);
-  ~JobStore();  // commits everything already saved, then stops the threads
+  ~JobStore() override;  // commits everything already saved, then stops the threads
   JobStore(const JobStore&) = delete;
   JobStore& operator=(const JobStore&) = delete;
 
-  // Start-up only (blocking): queued and running jobs by id; the largest id ever used.
-  core::Result<std::vector<core::Job>> load_unfinished();
-  core::Result<core::JobId> max_id();
-  // The largest warm-worker id a job names or named (start-up only; purged and pruned jobs'
-  // ids are remembered): new workers are numbered above it, so that a job's `worker` never
-  // names two processes.
-  core::Result<std::int64_t> max_worker_id();
+  core::Result<std::vector<core::Job>> load_unfinished() override;
+  core::Result<core::JobId> max_id() override;
+  core::Result<std::int64_t> max_worker_id() override;
+  core::Result<std::vector<FootprintRecord>> load_footprints() override;
+  core::Result<std::optional<core::JobState>> state_blocking(core::JobId id) override;
 
-  // A finished run's measured peak, for learned footprints (the newest 50 per bucket are kept).
-  struct FootprintRecord {
-    std::string task;
-    std::string bucket;
-    std::int64_t peak_mb = 0;
-    std::int64_t reserved_mb = 0;  // the reservation the run had (0: not recorded, before v5)
-  };
+  using Store::save;
+  void save(core::Job job, Done done, std::optional<IdempotencyRecord> key,
+            std::optional<FootprintRecord> footprint, SaveMode mode) override;
+  void purge(core::JobId id, Done done) override;
+  // Learned footprints stay; the pruned ids are never handed out again.
+  void prune_ended(Prune what, Pruned done) override;
+  void expire_keys(std::int64_t before_ms) override;
 
-  // until_durable: retried through store faults until it is durable (the state of a job already
-  // accepted must never be lost); once: one try, its error to `done` (a submission, whose client
-  // is told).
-  enum class SaveMode { until_durable, once };
+  Health health() const override;
+  core::Histogram commit_seconds() const override;
 
-  // Inserts or replaces the job's row, and records `key` and `footprint`, if given, in the same
-  // transaction. `done` (optional) runs on the loop once durable (or once it failed, `once`).
-  void save(core::Job job, Done done = {}, std::optional<IdempotencyRecord> key = std::nullopt,
-            std::optional<FootprintRecord> footprint = std::nullopt,
-            SaveMode mode = SaveMode::until_durable);
-
-  // Whether the store can write, as of its last write or probe. Any thread.
-  struct Health {
-    StoreFault fault = StoreFault::none;
-    std::string error;          // SQLite's message
-    std::int64_t since_ms = 0;  // Unix ms of the first failure in a row
-  };
-  Health health() const;
-  // How long each transaction of saves took, BEGIN to COMMIT (fsync included). Any thread.
-  core::Histogram commit_seconds() const;
-
-  // Start-up only (blocking): every kept footprint sample, oldest first.
-  core::Result<std::vector<FootprintRecord>> load_footprints();
-
-  // The record for `key` if it was made at or after `not_before_ms`; completes with
-  // Result<std::optional<IdempotencyRecord>>.
-  template <class Token>
-  auto async_find_key(std::string key, std::int64_t not_before_ms, Token&& token) {
-    return reader_worker_.async_run(
-        [this, key = std::move(key), not_before_ms] {
-          return find_key_on_reader(key, not_before_ms);
-        },
-        std::forward<Token>(token));
-  }
-  // Drops keys made before `before_ms` (they are kept 24 h).
-  void expire_keys(std::int64_t before_ms);
-  // Removes an ended job's row and the Idempotency-Keys that name it; its id is never handed
-  // out again (max_id() remembers it). `done` runs on the loop once durable.
-  void purge(core::JobId id, Done done);
-
-  // Retention: removes ended jobs' rows and keys, oldest first, at most `limit` in one
-  // transaction: those that ended before `ended_before_ms` (0: none by age), and the oldest
-  // beyond the newest `keep` ended jobs (0: no count cap). Learned footprints stay. The ids
-  // removed go to `done` (on the loop), so that their directories can follow; their ids are
-  // never handed out again.
-  struct Prune {
-    std::int64_t ended_before_ms = 0;
-    std::int64_t keep = 0;
-    int limit = 500;
-  };
-  using Pruned = std::function<void(core::Result<std::vector<core::JobId>>)>;
-  void prune_ended(Prune what, Pruned done);
-
-  // Reads one job on the reader thread; completes on the caller's executor with
-  // Result<std::optional<Job>>.
-  template <class Token>
-  auto async_get(core::JobId id, Token&& token) {
-    return reader_worker_.async_run([this, id] { return get_on_reader(id); },
-                                    std::forward<Token>(token));
-  }
-
-  // Ended jobs in the given states with id < before (0: no bound), newest first, at most `limit`;
-  // `output` is left out (lists stay small). Completes with Result<std::vector<Job>>.
-  struct ListQuery {
-    std::vector<core::JobState> states;  // empty: none
-    core::JobId before = 0;
-    int limit = 50;
-    core::JobId at_least = 0;                                  // only ids >= this
-    std::string name;                                          // "": any
-    std::string owner;                                         // "": any
-    std::optional<std::pair<std::string, std::string>> label;  // key, value
-  };
-  template <class Token>
-  auto async_list(ListQuery q, Token&& token) {
-    return reader_worker_.async_run([this, q = std::move(q)] { return list_on_reader(q); },
-                                    std::forward<Token>(token));
-  }
+  // On the reader thread (not coroutines: a capturing lambda made inside a co_await
+  // expression has its captures destroyed twice by g++ 12).
+  boost::asio::awaitable<core::Result<std::optional<core::Job>>> get(core::JobId id) override;
+  boost::asio::awaitable<core::Result<std::vector<core::Job>>> list(ListQuery q) override;
+  boost::asio::awaitable<core::Result<std::optional<IdempotencyRecord>>> find_key(
+      std::string key, std::int64_t not_before_ms) override;
 
   // Counts rows (tests and start-up logs). Blocking, on the reader connection: not on the loop.
   core::Result<std::int64_t> count_blocking();
-  // A job's state (nullopt: no such job). Start-up only (blocking).
-  core::Result<std::optional<core::JobState>> state_blocking(core::JobId id);
 
   static constexpr int kSchemaVersion = 12;
 

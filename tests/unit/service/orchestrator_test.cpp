@@ -1,5 +1,5 @@
-// The orchestrator on a real event loop and a real store, with simulated GPUs and an executor
-// whose runs the test ends: admission, queue order, cancel, dependencies, in memory.
+// The orchestrator on a real event loop, with the in-memory store, simulated GPUs and an
+// executor whose runs the test ends: admission, queue order, cancel, dependencies, recovery.
 #include "service/orchestrator.hpp"
 
 #include <gtest/gtest.h>
@@ -10,6 +10,7 @@
 
 #include "../../fakes/fake_executor.hpp"
 #include "gpu/sim_gpu_source.hpp"
+#include "store/memory_store.hpp"
 #include "temp_dir.hpp"
 
 namespace vramq::service {
@@ -29,31 +30,31 @@ unit = "mb"
 
 class OrchestratorTest : public ::testing::Test {
  protected:
-  void SetUp() override { boot({}); }
+  void SetUp() override { boot({}, std::make_unique<store::MemoryStore>(ioc_.get_executor())); }
   // A server on the test's data directory whose executor reports `left_behind` at start-up.
-  void boot(std::vector<exec::Survivor> left_behind) {
+  void boot(std::vector<exec::Survivor> left_behind, std::unique_ptr<store::MemoryStore> store) {
     core::Config config;
     config.data_dir = dir_.path().string();
     config.gpu_poll_ms = 10'000;  // readings only when the test's events ask for them
     auto catalog = core::TaskCatalog::parse(kCatalog, "/bin");
     ASSERT_TRUE(catalog);
-    auto store = store::JobStore::open((dir_.path() / "vramq.db").string(), ioc_.get_executor());
-    ASSERT_TRUE(store);
+    store_ = store.get();
     auto executor = std::make_unique<testing::FakeExecutor>();
     executor->left_behind = std::move(left_behind);
     exec_ = executor.get();
     o_ = std::make_unique<Orchestrator>(
         ioc_, config, std::move(*catalog),
         std::make_unique<gpu::SimGpuSource>(std::vector<std::int64_t>{24576}), std::move(executor),
-        std::move(*store));
+        std::move(store));
     ASSERT_TRUE(o_->start());
     settle();
   }
   // The server goes away (as after kill -9: nothing more is saved) and the next one starts.
   void restart(std::vector<exec::Survivor> left_behind) {
+    std::unique_ptr<store::MemoryStore> stored = store_->reopen(ioc_.get_executor());
     o_.reset();
     ioc_.restart();
-    boot(std::move(left_behind));
+    boot(std::move(left_behind), std::move(stored));
   }
   void TearDown() override {
     o_.reset();
@@ -95,6 +96,7 @@ class OrchestratorTest : public ::testing::Test {
   asio::io_context ioc_;
   vramq::testing::TempDir dir_;
   testing::FakeExecutor* exec_ = nullptr;
+  store::MemoryStore* store_ = nullptr;  // owned by o_
   std::unique_ptr<Orchestrator> o_;
 };
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
@@ -24,6 +25,13 @@ class JobStoreTest : public ::testing::Test {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
       boost::asio::make_work_guard(ioc_);
 };
+
+// A read's result to `f` on the loop, as the callbacks of these loop-driven tests want it.
+template <class T, class F>
+void then(boost::asio::io_context& ioc, boost::asio::awaitable<T> read, F f) {
+  boost::asio::co_spawn(ioc, std::move(read),
+                        [f](const std::exception_ptr&, T r) mutable { f(std::move(r)); });
+}
 
 core::Job make_job(core::JobId id, core::JobState state = core::JobState::queued) {
   core::Job j;
@@ -54,7 +62,7 @@ TEST_F(JobStoreTest, SaveCompletesOnTheLoopOnceDurableAndRoundTrips) {
     ioc_.run_one();
   EXPECT_EQ(*(*store)->count_blocking(), 100);
   std::optional<core::Job> got;
-  (*store)->async_get(7, [&](core::Result<std::optional<core::Job>> r) { got = **r; });
+  then(ioc_, (*store)->get(7), [&](core::Result<std::optional<core::Job>> r) { got = **r; });
   while (!got)
     ioc_.run_one();
   EXPECT_EQ(got->spec.argv, make_job(7).spec.argv);
@@ -137,7 +145,7 @@ TEST_F(JobStoreTest, EveryFieldRoundTrips) {
   while (!saved)
     ioc_.run_one();
   std::optional<core::Job> got;
-  (*store)->async_get(11, [&](core::Result<std::optional<core::Job>> r) { got = **r; });
+  then(ioc_, (*store)->get(11), [&](core::Result<std::optional<core::Job>> r) { got = **r; });
   while (!got)
     ioc_.run_one();
   core::Job want = j;
@@ -184,7 +192,7 @@ TEST_F(JobStoreTest, ALockHeldElsewhereFailsSubmissionsAndDelaysStateChanges) {
                  [&](core::Result<void> r) { changed = r; });
   // Reads are served meanwhile.
   std::optional<std::optional<core::Job>> read;
-  (*store)->async_get(1, [&](core::Result<std::optional<core::Job>> r) { read = *r; });
+  then(ioc_, (*store)->get(1), [&](core::Result<std::optional<core::Job>> r) { read = *r; });
   while (!read)
     ioc_.run_one();
   EXPECT_TRUE(*read);
@@ -196,12 +204,12 @@ TEST_F(JobStoreTest, ALockHeldElsewhereFailsSubmissionsAndDelaysStateChanges) {
   EXPECT_TRUE(*changed);
   EXPECT_EQ((*store)->health().fault, StoreFault::none);
   std::optional<std::optional<core::Job>> after;
-  (*store)->async_get(1, [&](core::Result<std::optional<core::Job>> r) { after = *r; });
+  then(ioc_, (*store)->get(1), [&](core::Result<std::optional<core::Job>> r) { after = *r; });
   while (!after)
     ioc_.run_one();
   EXPECT_EQ((*after)->state, core::JobState::succeeded);
   std::optional<std::optional<core::Job>> refused;
-  (*store)->async_get(2, [&](core::Result<std::optional<core::Job>> r) { refused = *r; });
+  then(ioc_, (*store)->get(2), [&](core::Result<std::optional<core::Job>> r) { refused = *r; });
   while (!refused)
     ioc_.run_one();
   EXPECT_FALSE(*refused) << "the refused submission was not stored later behind its client";
@@ -250,7 +258,7 @@ TEST_F(JobStoreTest, PruneEndedByAgeAndCount) {
   EXPECT_EQ(*(*store)->count_blocking(), 5);  // 5, 7, 8, 9, 10
   EXPECT_EQ(*(*store)->max_id(), 10);
   std::optional<core::Result<std::optional<JobStore::IdempotencyRecord>>> key;
-  (*store)->async_find_key("k1", 0, [&](auto r) { key = r; });
+  then(ioc_, (*store)->find_key("k1", 0), [&](auto r) { key = r; });
   while (!key)
     ioc_.run_one();
   EXPECT_FALSE(**key) << "a removed job's key goes with it";
@@ -275,7 +283,7 @@ TEST_F(JobStoreTest, EnvValuesAreKeptOnlyUntilTheJobEnds) {
     while (!saved)
       ioc_.run_one();
     std::optional<core::Job> got;
-    (*store)->async_get(job.id, [&](core::Result<std::optional<core::Job>> r) { got = **r; });
+    then(ioc_, (*store)->get(job.id), [&](core::Result<std::optional<core::Job>> r) { got = **r; });
     while (!got)
       ioc_.run_one();
     return *got;
@@ -379,7 +387,7 @@ class IdempotencyKeyTest : public ::testing::Test {
   std::optional<JobStore::IdempotencyRecord> find(JobStore& store, const std::string& key,
                                                   std::int64_t not_before) {
     std::optional<core::Result<std::optional<JobStore::IdempotencyRecord>>> got;
-    store.async_find_key(key, not_before, [&](auto r) { got = std::move(r); });
+    then(ioc_, store.find_key(key, not_before), [&](auto r) { got = std::move(r); });
     while (!got)
       ioc_.run_one();
     EXPECT_TRUE(*got);
