@@ -31,7 +31,7 @@ setup_timeout_s = 30
 seconds = {{ type = "float", min = 0, max = 600, default = 0.05 }}
 vram_mb = {{ type = "int", min = 0, max = 100000, default = {resident_mb} }}
 output = {{ type = "string", max_length = 64, default = "done" }}
-fail = {{ type = "enum", values = ["", "error", "retryable", "oom", "crash", "hang"], default = "" }}
+fail = {{ type = "enum", values = ["", "error", "retryable", "oom", "crash", "hang", "liar"], default = "" }}
 [tasks.{task}.vram]
 base_mb = 0
 per_unit_mb = 1
@@ -228,6 +228,21 @@ def test_a_worker_killed_mid_run_fails_that_run_and_the_next_gets_a_new_worker(m
     assert j["reason"] == "worker_error" and j["attempt"] == 1, j  # not retryable: not retried
     j = s.wait_job(s.submit("a", params={"fail": "retryable"}, max_retries=1).json()["id"])
     assert j["reason"] == "worker_failed" and j["attempt"] == 2, j
+
+
+def test_a_worker_that_answers_for_another_job_is_stopped_and_its_run_fails(make_server,
+                                                                            tmp_path):
+    s = make_server("--gpus", "sim:24GiB", "--tasks", catalog(tmp_path, load_s=0.05))
+    lied = s.wait_job(s.submit("a", params={"fail": "liar"}).json()["id"])
+    assert lied["state"] == "failed", lied
+    assert f"it answered for job {lied['id'] + 1000} while serving job {lied['id']}" in \
+        lied["error"], lied
+    assert lied["output"] != "{}", "the lie was taken for the run's result"
+    # That worker is gone (a liar is not trusted with another run); the next run gets a new one.
+    eventually(lambda: not any(w["id"] == lied["worker"] for w in workers(s)), 10,
+               "the lying worker was not stopped")
+    ok = s.wait_job(s.submit("a").json()["id"])
+    assert ok["state"] == "succeeded" and ok["worker"] != lied["worker"], ok
 
 
 def test_workers_that_keep_crashing_back_off(make_server, tmp_path):
