@@ -104,16 +104,6 @@ ClusterRunState state_of(const SlurmJobStatus& s) {
 
 }  // namespace
 
-ExitStatus slurm_exit_status(int exit_code, int signal) {
-  ExitStatus st;
-  if (signal != 0) {
-    st.signal = signal;
-  } else {
-    st.exit_code = exit_code;
-  }
-  return st;
-}
-
 SlurmExecutor::SlurmExecutor(asio::any_io_executor loop, SlurmExecutorOptions options)
     : loop_(std::move(loop)), options_(std::move(options)), poll_timer_(loop_), worker_(loop_) {
   std::error_code ec;
@@ -425,22 +415,7 @@ std::optional<ExitStatus> SlurmExecutor::end_of(const SlurmJobStatus* seen,
     if (parsed && !is_ended(parsed->state)) return std::nullopt;
     if (parsed) end = *parsed;
   }
-  std::string state = end ? end->state : seen != nullptr ? seen->state : "";
-  // Only a job that ran to its end has an exit code worth reading: Slurm ends others with 0:0
-  // (a pending job cancelled by an administrator, its own time limit, preemption, node failure).
-  bool ran_out = state == "COMPLETED" || state == "FAILED";
-  bool signalled = end && end->signal != 0;
-  if (!state.empty() && !ran_out && !signalled) {
-    std::string why =
-        end && !end->reason.empty() && end->reason != "None" ? ": " + end->reason : "";
-    return ExitStatus{.lost = fmt::format("Slurm ended job {} as {}{}", slurm_id, state, why)};
-  }
-  if (end) return slurm_exit_status(end->exit_code, end->signal);
-  if (seen != nullptr) {
-    int raw = static_cast<int>(seen->raw_exit);
-    if (WIFSIGNALED(raw)) return slurm_exit_status(0, WTERMSIG(raw));
-    return slurm_exit_status(WEXITSTATUS(raw), 0);
-  }
+  if (std::optional<ExitStatus> ended = slurm_run_end(end, seen, slurm_id)) return ended;
   return ExitStatus{.lost = fmt::format(
                         "Slurm no longer knows job {} on cluster {}: it ended while vramq was not "
                         "watching and the controller has forgotten it (MinJobAge)",

@@ -120,7 +120,4 @@ class SlurmExecutor final : public Executor {
   util::Worker worker_;  // the CLI calls, one at a time (last: joined first at destruction)
 };
 
-// `squeue`'s wait status as an exit code or a signal.
-ExitStatus slurm_exit_status(int exit_code, int signal);
-
 }  // namespace vramq::exec

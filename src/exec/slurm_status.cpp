@@ -1,9 +1,13 @@
 #include "exec/slurm_status.hpp"
 
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <limits>
+
+#include <fmt/format.h>
 
 #include <boost/json.hpp>
 
@@ -249,6 +253,35 @@ bool node_usable(std::string_view state) {
     if (state.find(bad) != std::string_view::npos) return false;
   }
   return true;
+}
+
+std::optional<core::RunEnd> slurm_run_end(const std::optional<SlurmJobEnd>& end,
+                                          const SlurmJobStatus* seen, std::int64_t slurm_id) {
+  std::string state = end ? end->state : seen != nullptr ? seen->state : "";
+  bool ran_out = state == "COMPLETED" || state == "FAILED";
+  bool signalled = end && end->signal != 0;
+  if (!state.empty() && !ran_out && !signalled) {
+    std::string why =
+        end && !end->reason.empty() && end->reason != "None" ? ": " + end->reason : "";
+    return core::RunEnd{.lost = fmt::format("Slurm ended job {} as {}{}", slurm_id, state, why)};
+  }
+  core::RunEnd out;
+  if (end) {
+    if (end->signal != 0) {
+      out.signal = end->signal;
+    } else {
+      out.exit_code = end->exit_code;
+    }
+    return out;
+  }
+  if (seen == nullptr) return std::nullopt;
+  int raw = static_cast<int>(seen->raw_exit);
+  if (WIFSIGNALED(raw)) {
+    out.signal = WTERMSIG(raw);
+  } else {
+    out.exit_code = WEXITSTATUS(raw);
+  }
+  return out;
 }
 
 }  // namespace vramq::exec

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/run_outcome.hpp"
 
 namespace vramq::exec {
 
@@ -51,6 +52,15 @@ struct SlurmJobEnd {
 };
 // One line of `scontrol show job -o ID`.
 core::Result<SlurmJobEnd> parse_scontrol_job(std::string_view line);
+
+// How a Slurm job that ended becomes its run's end. Only a job that ran to its end (COMPLETED,
+// FAILED) or was killed by a signal has an exit status worth reading; Slurm ends the others
+// with 0:0 (cancelled by someone else while pending, its time limit, preemption, a node that
+// failed), and those are runs lost, naming Slurm's state and reason: the job fails, never
+// succeeds. `end`: scontrol's answer, if any; `seen`: squeue's last word, if any (its raw wait
+// status). nullopt when neither says anything.
+std::optional<core::RunEnd> slurm_run_end(const std::optional<SlurmJobEnd>& end,
+                                          const SlurmJobStatus* seen, std::int64_t slurm_id);
 
 struct SlurmNode {
   std::string name;

@@ -126,7 +126,7 @@ test("a job submitted through the form goes queued, running, succeeded on screen
 test("a job that does not fit shows why it waits, and cancel works", async () => {
   const s = await startServer();
   const big = await api(s, "POST", "/v1/jobs", { task: "fake-model", params: { seconds: 60, vram_mb: 20000 } });
-  const waiting = await api(s, "POST", "/v1/jobs", { task: "fake-model", params: { seconds: 1, vram_mb: 20000 } });
+  const waiting = await api(s, "POST", "/v1/jobs", { task: "fake-model", params: { seconds: 30, vram_mb: 20000 } });
   const { page, problems } = await openPage(s.url);
   const row = page.locator(`#queue tr[data-job="${waiting.id}"]`);
   await row.getByText("waiting for VRAM to free up").waitFor();
@@ -137,7 +137,12 @@ test("a job that does not fit shows why it waits, and cancel works", async () =>
   await page.locator("#job-state").getByText("cancelled").waitFor();
   // The waiting one starts once the GPU is free, and the overview follows.
   await page.goto(s.url + "/#/");
+  // It leaves the queue for the running table (not merely vanishes: a job that failed or was
+  // dropped would too).
   await page.locator(`#queue tr[data-job="${waiting.id}"]`).waitFor({ state: "detached" });
+  await page.locator(`#running tr[data-job="${waiting.id}"]`).waitFor();
+  assert.equal((await api(s, "GET", `/v1/jobs/${waiting.id}`)).state, "running");
+  await api(s, "DELETE", `/v1/jobs/${waiting.id}`);
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -65,8 +65,11 @@ def log_count(s, pattern):
 
 def reported_use(data_dir):
     """The simulated GPU's real use, read beside the server rather than from it: what the live
-    fake-model processes of this server report holding (each in its VRAMQ_SIM_VRAM_FILE)."""
-    total = 0
+    fake-model processes of this server report holding (each in its VRAMQ_SIM_VRAM_FILE). A scan
+    of /proc is not one instant: a process that ended during it (its successor may have started
+    and loaded meanwhile) makes the scan say nothing (None); otherwise every process counted was
+    alive at its end, holding at least what was read, so the sum is a true lower bound."""
+    counted = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             if not os.readlink(f"/proc/{pid}/exe").endswith("vramq-fake-model"):
@@ -78,16 +81,23 @@ def reported_use(data_dir):
         if not files or not files[0].startswith(str(data_dir)) or not process_alive(int(pid)):
             continue
         try:
-            total += int(open(files[0]).read().strip() or 0)
+            mb = int(open(files[0]).read().strip() or 0)
         except (OSError, ValueError):
-            pass  # not loaded yet
-    return total
+            mb = 0  # not loaded yet
+        # By file: a sanitized process's leak check runs in a clone of it (same exe, same
+        # environment) that is one worker all the same.
+        counted[files[0]] = (int(pid), mb)
+    if not all(process_alive(pid) for pid, _ in counted.values()):
+        return None
+    return sum(mb for _, mb in counted.values())
 
 
 def watch_use(s, stop, seen):
     """Records, until `stop` is set, the VRAM the fake-model processes report holding."""
     while not stop.is_set():
-        seen.append(reported_use(s.data_dir))
+        used = reported_use(s.data_dir)
+        if used is not None:
+            seen.append(used)
         time.sleep(0.02)
 
 
@@ -138,8 +148,10 @@ def test_only_an_admin_token_unloads_a_worker(make_server, tmp_path):
 
 
 def test_alternating_tasks_evict_the_idle_worker_and_never_overcommit(make_server, tmp_path):
-    # 14 GiB each on a 24 GiB GPU: never both resident.
-    s = make_server("--gpus", "sim:24GiB", "--tasks", catalog(tmp_path, load_s=0.3))
+    # 14 GiB each on a 24 GiB GPU: never both resident. An unloading worker takes 0.5 s to go,
+    # longer than a load: a worker started before the last one is gone would be seen.
+    s = make_server("--gpus", "sim:24GiB", "--tasks",
+                    catalog(tmp_path, load_s=0.3, flags=', "--shutdown-seconds", "0.5"'))
     stop, seen = threading.Event(), []
     watcher = threading.Thread(target=watch_use, args=(s, stop, seen))
     watcher.start()
@@ -149,11 +161,11 @@ def test_alternating_tasks_evict_the_idle_worker_and_never_overcommit(make_serve
     finally:
         stop.set()
         watcher.join()
+    # 23 GiB to give (24 GiB less the 1 GiB buffer); two resident models would hold 28 GiB.
+    assert max(seen) == 14336 and all(used <= 23 * 1024 for used in seen), max(seen)
     assert all(j["state"] == "succeeded" for j in jobs), [j["error"] for j in jobs]
     assert len({j["worker"] for j in jobs}) == 4  # each switch loaded the other model anew
     assert log_count(s, r"unloading from GPU 0: its memory is needed by a queued job") == 3
-    # 23 GiB to give (24 GiB less the 1 GiB buffer); two resident models would hold 28 GiB.
-    assert max(seen) == 14336 and all(used <= 23 * 1024 for used in seen), max(seen)
 
 
 def test_a_plain_job_evicts_an_idle_worker_but_never_a_busy_one(make_server, tmp_path):

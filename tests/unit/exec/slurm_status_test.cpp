@@ -2,6 +2,7 @@
 // GPUs of a cluster as readings (gpu/slurm_gpu_source's pure part).
 #include "exec/slurm_status.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "gpu/slurm_gpu_source.hpp"
@@ -151,6 +152,38 @@ TEST(SlurmGpus, ShardsPerGpuFromTheNodeAndUseFromRunningJobs) {
   nodes[0].reason = "maintenance";
   gpus = gpu::slurm_gpus(nodes, {}, s, "vramq-ab-");
   EXPECT_EQ(gpus[0].error, "node node1 is DRAIN: maintenance");
+}
+
+// Ends vramq did not cause: Slurm says 0:0 for them, and none may pass for a success.
+TEST(SlurmRunEnd, OnlyARunToItsEndOrASignalHasAnExitStatus) {
+  auto end = [](std::string state, int code, int sig, std::string reason = "None") {
+    return std::optional<SlurmJobEnd>(SlurmJobEnd{
+        .state = std::move(state), .reason = std::move(reason), .exit_code = code, .signal = sig});
+  };
+  EXPECT_EQ(slurm_run_end(end("COMPLETED", 0, 0), nullptr, 7), (core::RunEnd{.exit_code = 0}));
+  EXPECT_EQ(slurm_run_end(end("FAILED", 3, 0), nullptr, 7), (core::RunEnd{.exit_code = 3}));
+  EXPECT_EQ(slurm_run_end(end("CANCELLED", 0, 9), nullptr, 7), (core::RunEnd{.signal = 9}));
+  for (const char* state : {"CANCELLED", "TIMEOUT", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL",
+                            "DEADLINE", "OUT_OF_MEMORY"}) {
+    std::optional<core::RunEnd> r = slurm_run_end(end(state, 0, 0), nullptr, 7);
+    ASSERT_TRUE(r) << state;
+    EXPECT_EQ(r->lost, fmt::format("Slurm ended job 7 as {}", state));
+    EXPECT_FALSE(r->exit_code) << state;
+    core::RunOutcome o = core::run_outcome({}, *r);
+    EXPECT_EQ(o.state, core::JobState::failed) << state;
+  }
+  EXPECT_EQ(slurm_run_end(end("TIMEOUT", 0, 0, "TimeLimit"), nullptr, 7)->lost,
+            "Slurm ended job 7 as TIMEOUT: TimeLimit");
+  // scontrol has forgotten it: squeue's last word and its raw wait status decide.
+  SlurmJobStatus seen{.id = 7, .state = "COMPLETED", .raw_exit = 768};
+  EXPECT_EQ(slurm_run_end(std::nullopt, &seen, 7), (core::RunEnd{.exit_code = 3}));
+  seen.state = "FAILED";
+  seen.raw_exit = 9;
+  EXPECT_EQ(slurm_run_end(std::nullopt, &seen, 7), (core::RunEnd{.signal = 9}));
+  seen.state = "PREEMPTED";
+  seen.raw_exit = 0;
+  EXPECT_EQ(slurm_run_end(std::nullopt, &seen, 7)->lost, "Slurm ended job 7 as PREEMPTED");
+  EXPECT_FALSE(slurm_run_end(std::nullopt, nullptr, 7));
 }
 
 }  // namespace
