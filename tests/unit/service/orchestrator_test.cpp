@@ -1,104 +1,11 @@
-// The orchestrator on a real event loop, with the in-memory store, simulated GPUs and an
-// executor whose runs the test ends: admission, queue order, cancel, dependencies, recovery.
-#include "service/orchestrator.hpp"
-
-#include <gtest/gtest.h>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
-
-#include "../../fakes/fake_executor.hpp"
-#include "gpu/sim_gpu_source.hpp"
-#include "store/memory_store.hpp"
-#include "temp_dir.hpp"
+// The orchestrator's core paths on the service harness (service_harness.hpp): admission, queue
+// order, cancel, dependencies, recovery of each kind of survivor.
+#include "service_harness.hpp"
 
 namespace vramq::service {
 namespace {
-namespace asio = boost::asio;
 
-constexpr std::string_view kCatalog = R"(
-[tasks.run]
-argv = ["/bin/true", "{mb}"]
-[tasks.run.params]
-mb = { type = "int", min = 0, max = 100000, default = 1000 }
-[tasks.run.vram]
-base_mb = 0
-per_unit_mb = 1
-unit = "mb"
-)";
-
-class OrchestratorTest : public ::testing::Test {
- protected:
-  void SetUp() override { boot({}, std::make_unique<store::MemoryStore>(ioc_.get_executor())); }
-  // A server on the test's data directory whose executor reports `left_behind` at start-up.
-  void boot(std::vector<exec::Survivor> left_behind, std::unique_ptr<store::MemoryStore> store) {
-    core::Config config;
-    config.data_dir = dir_.path().string();
-    config.gpu_poll_ms = 10'000;  // readings only when the test's events ask for them
-    auto catalog = core::TaskCatalog::parse(kCatalog, "/bin");
-    ASSERT_TRUE(catalog);
-    store_ = store.get();
-    auto executor = std::make_unique<testing::FakeExecutor>();
-    executor->left_behind = std::move(left_behind);
-    exec_ = executor.get();
-    o_ = std::make_unique<Orchestrator>(
-        ioc_, config, std::move(*catalog),
-        std::make_unique<gpu::SimGpuSource>(std::vector<std::int64_t>{24576}), std::move(executor),
-        std::move(store));
-    ASSERT_TRUE(o_->start());
-    settle();
-  }
-  // The server goes away (as after kill -9: nothing more is saved) and the next one starts.
-  void restart(std::vector<exec::Survivor> left_behind) {
-    std::unique_ptr<store::MemoryStore> stored = store_->reopen(ioc_.get_executor());
-    o_.reset();
-    ioc_.restart();
-    boot(std::move(left_behind), std::move(stored));
-  }
-  void TearDown() override {
-    o_.reset();
-    ioc_.run_for(std::chrono::milliseconds(50));
-  }
-
-  // Lets the loop do everything that is ready (saves, passes, readings).
-  void settle() {
-    for (int i = 0; i < 20; ++i) {
-      ioc_.run_for(std::chrono::milliseconds(5));
-      ioc_.restart();
-    }
-  }
-
-  template <class T>
-  T run(asio::awaitable<T> a) {
-    auto f = asio::co_spawn(ioc_, std::move(a), asio::use_future);
-    while (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      ioc_.run_for(std::chrono::milliseconds(5));
-      ioc_.restart();
-    }
-    settle();
-    return f.get();
-  }
-
-  core::JobId submit(std::int64_t mb, std::vector<core::JobId> after_ok = {}) {
-    SubmitRequest req{.task = "run", .params = {{"mb", core::ParamInput{mb}}}};
-    req.after_ok = std::move(after_ok);
-    auto r = run(o_->submit(std::move(req)));
-    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
-    return r ? r->job.id : 0;
-  }
-  core::Job job(core::JobId id) {
-    auto r = run(o_->get(id));
-    EXPECT_TRUE(r && *r);
-    return (*r)->job;
-  }
-
-  asio::io_context ioc_;
-  vramq::testing::TempDir dir_;
-  testing::FakeExecutor* exec_ = nullptr;
-  store::MemoryStore* store_ = nullptr;  // owned by o_
-  std::unique_ptr<Orchestrator> o_;
-};
+using OrchestratorTest = testing::ServiceTest;
 
 TEST_F(OrchestratorTest, StartsWhatFitsAndTheRestWhenRoomComes) {
   core::JobId a = submit(12000);
