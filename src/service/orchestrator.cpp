@@ -85,9 +85,7 @@ Orchestrator::~Orchestrator() {
 }
 
 std::int64_t Orchestrator::now_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return ServiceClock::wall_ms();
 }
 
 std::string Orchestrator::job_dir(JobId id) const {

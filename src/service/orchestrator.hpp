@@ -33,6 +33,7 @@
 #include "gpu/gpu_source.hpp"
 #include "service/event_feed.hpp"
 #include "service/log_watcher.hpp"
+#include "service/service_clock.hpp"
 #include "service/service_metrics.hpp"
 #include "service/views.hpp"
 #include "service/worker_channel.hpp"
@@ -237,8 +238,8 @@ class Orchestrator {
     // Its highest use on any one of its GPUs in the last reading, for enforcement.
     std::optional<std::int64_t> highest_mb() const;
     std::string job_dir;
-    std::unique_ptr<boost::asio::steady_timer> timeout;
-    std::unique_ptr<boost::asio::steady_timer> kill;
+    std::unique_ptr<ServiceTimer> timeout;
+    std::unique_ptr<ServiceTimer> kill;
     core::EndReason stop_reason = core::EndReason::none;  // why we are stopping it, if we are
     core::OverUse over_use;   // its measured use against its reservation, reading by reading
     std::string stop_detail;  // what made us stop it (vram_exceeded), for its `error`
@@ -285,8 +286,8 @@ class Orchestrator {
     bool abnormal = false;  // it broke, hung or closed its stdout: its exit counts as a crash
     std::uint64_t pings_sent = 0;
     std::uint64_t last_pong = 0;
-    std::unique_ptr<boost::asio::steady_timer> timer;  // setup deadline, keep-alive or kill
-    std::unique_ptr<boost::asio::steady_timer> ping_timer;
+    std::unique_ptr<ServiceTimer> timer;  // setup deadline, keep-alive or kill
+    std::unique_ptr<ServiceTimer> ping_timer;
   };
   // Per worker task: crashes in a row, for the back-off before its next worker.
   struct WorkerTaskHealth {
@@ -464,12 +465,12 @@ class Orchestrator {
   // Jobs that ended but whose final row is not yet durable: reads are served from here so that
   // a reader never sees the older row. Erased by the save's completion.
   std::map<core::JobId, core::Job> settling_;
-  std::int64_t finishing_ = 0;  // exits whose log tail is still being read
-  core::JobQueue queue_;        // queued jobs, with their places and reasons from the last pass
-  core::ParkedJobs parked_;     // queued jobs that may not start yet (dependencies, retry delay)
-  boost::asio::steady_timer parked_timer_;     // fires when the next retry delay is over
-  boost::asio::steady_timer retention_timer_;  // the next retention step (retention.cpp)
-  std::int64_t pruned_in_sweep_ = 0;           // ended jobs removed by the current sweep
+  std::int64_t finishing_ = 0;    // exits whose log tail is still being read
+  core::JobQueue queue_;          // queued jobs, with their places and reasons from the last pass
+  core::ParkedJobs parked_;       // queued jobs that may not start yet (dependencies, retry delay)
+  ServiceTimer parked_timer_;     // fires when the next retry delay is over
+  ServiceTimer retention_timer_;  // the next retention step (retention.cpp)
+  std::int64_t pruned_in_sweep_ = 0;  // ended jobs removed by the current sweep
   std::map<core::JobId, Running> running_;
   std::int64_t saving_ = 0;  // submissions accepted but not yet durable (count toward the cap)
   // Per GPU: reservations of jobs admitted past a full queue because they start at once, from
@@ -492,9 +493,9 @@ class Orchestrator {
   core::Footprints footprints_;  // learned from finished runs, loaded from the store at start
   EventFeed feed_;
   ServiceMetrics metrics_;
-  QueueHead queue_published_;                    // the last queue event
-  std::int64_t queue_published_at_ms_ = 0;       // when it was published
-  boost::asio::steady_timer queue_event_timer_;  // a change that came too soon after it
+  QueueHead queue_published_;               // the last queue event
+  std::int64_t queue_published_at_ms_ = 0;  // when it was published
+  ServiceTimer queue_event_timer_;          // a change that came too soon after it
   bool queue_event_armed_ = false;
   bool schedule_posted_ = false;
   bool progress_reading_ = false;
@@ -505,7 +506,7 @@ class Orchestrator {
   // "" for raw commands). At most 10,000 keys.
   std::map<std::string, double, std::less<>> run_s_by_task_;
   std::int64_t recheck_failures_ = 0;
-  boost::asio::steady_timer poll_timer_;
+  ServiceTimer poll_timer_;
   bool crash_after_spawn_ = false;
   bool cluster_ = false;                // the executor's runs wait in a cluster's queue (Slurm)
   core::SlurmSettings slurm_settings_;  // cluster_: how jobs are asked of it (for admission)  //

@@ -143,7 +143,7 @@ void Orchestrator::arm_timeout(JobId id, Running& r, std::int64_t started_at_ms,
                                std::int64_t timeout_s) {
   if (timeout_s <= 0) return;
   std::int64_t left_ms = started_at_ms + timeout_s * 1000 - now_ms();
-  r.timeout = std::make_unique<asio::steady_timer>(
+  r.timeout = std::make_unique<ServiceTimer>(
       ioc_, std::chrono::milliseconds(std::max<std::int64_t>(left_ms, 0)));
   r.timeout->async_wait([this, id](const boost::system::error_code& e) {
     if (!e) stop_job(id, EndReason::timeout);
@@ -173,7 +173,7 @@ void Orchestrator::stop_job(JobId id, EndReason why) {
   }
   executor_->signal_group(id, SIGTERM);
   it->second.kill =
-      std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
+      std::make_unique<ServiceTimer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
   it->second.kill->async_wait([this, id](const boost::system::error_code& e) {
     if (!e) executor_->signal_group(id, SIGKILL);
   });

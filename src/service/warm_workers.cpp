@@ -176,7 +176,7 @@ bool Orchestrator::start_on_worker(JobId id, WorkerId worker, int gpu,
                    });
   w.channel->send(exec::init_line({.worker = wid, .task = task->name, .gpu = gpu}));
   std::int64_t setup_s = task->worker->setup_timeout_s;
-  w.timer = std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(setup_s));
+  w.timer = std::make_unique<ServiceTimer>(ioc_, std::chrono::seconds(setup_s));
   w.timer->async_wait([this, wid, setup_s](const boost::system::error_code& e) {
     if (!e) {
       worker_broken(wid,
@@ -419,7 +419,7 @@ void Orchestrator::channel_lost(WorkerId id, std::string why) {
     w.unload_reason = why;
     w.ping_timer.reset();
   }
-  w.timer = std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
+  w.timer = std::make_unique<ServiceTimer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
   w.timer->async_wait([this, id, why = std::move(why)](const boost::system::error_code& e) mutable {
     if (!e) worker_broken(id, std::move(why));
   });
@@ -453,7 +453,7 @@ void Orchestrator::unload_worker(Worker& w, std::string why) {
   // It has the grace to exit on its own, then SIGTERM, then SIGKILL after another grace.
   WorkerId id = w.id;
   auto grace = std::chrono::seconds(config_.kill_grace_s);
-  w.timer = std::make_unique<asio::steady_timer>(ioc_, grace);
+  w.timer = std::make_unique<ServiceTimer>(ioc_, grace);
   w.timer->async_wait([this, id, grace](const boost::system::error_code& e) {
     if (e) return;
     executor_->signal_group(run_key(id), SIGTERM);
@@ -472,7 +472,7 @@ void Orchestrator::arm_idle(Worker& w) {
   std::int64_t keep = task != nullptr && task->worker ? task->worker->keep_alive_s : 0;
   w.timer.reset();
   if (keep >= 0) {
-    w.timer = std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(keep));
+    w.timer = std::make_unique<ServiceTimer>(ioc_, std::chrono::seconds(keep));
     w.timer->async_wait([this, id, keep](const boost::system::error_code& e) {
       if (e) return;  // cancelled: `this` may be going
       auto it = workers_.find(id);
@@ -488,7 +488,7 @@ void Orchestrator::arm_pings(Worker& w) {
   WorkerId id = w.id;
   w.last_pong = w.pings_sent;  // a new period: the answer to the next ping is what counts
   w.ping_timer =
-      std::make_unique<asio::steady_timer>(ioc_, std::chrono::milliseconds(config_.worker_ping_ms));
+      std::make_unique<ServiceTimer>(ioc_, std::chrono::milliseconds(config_.worker_ping_ms));
   w.ping_timer->async_wait([this, id](const boost::system::error_code& e) {
     if (!e) ping(id);
   });
@@ -539,7 +539,7 @@ void Orchestrator::stop_worker_run(JobId id, Running& r) {
   if (w.run_sent) w.channel->send(exec::cancel_line(id));
   // A worker that does not answer (or whose log switch is never answered) within the grace is
   // stopped, and the run with it.
-  r.kill = std::make_unique<asio::steady_timer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
+  r.kill = std::make_unique<ServiceTimer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
   r.kill->async_wait([this, wid](const boost::system::error_code& e) {
     if (!e) {
       worker_broken(wid,

@@ -101,6 +101,16 @@ class ServiceTest : public ::testing::Test {
     settle();
     return true;
   }
+  // Time passes by `d` at once (service/service_clock.hpp): timeouts, delays, back-offs and
+  // keep-alives due by then fire.
+  void advance(std::chrono::milliseconds d) {
+    ServiceClock::advance(d);
+    // A timer due before every other makes the loop look at its timer queue again (asio
+    // re-arms its timerfd only for a new earliest timer), where the others are now due too.
+    ServiceTimer kick(ioc_, ServiceClock::time_point{});
+    kick.async_wait([](const boost::system::error_code&) {});
+    settle();
+  }
   template <class T>
   T run(boost::asio::awaitable<T> a) {
     auto f = boost::asio::co_spawn(ioc_, std::move(a), boost::asio::use_future);
