@@ -224,6 +224,10 @@ class Orchestrator {
   std::size_t queued() const { return queue_.size(); }
   std::size_t running() const;  // jobs running now (not those waiting in a cluster's queue)
 
+  // Whether no blocking work (a GPU reading, a file read) is out on its threads: with nothing
+  // ready on the loop either, nothing will change until an event comes.
+  bool quiet() const { return !gpu_worker_.busy() && !file_worker_.busy(); }
+
   // Graceful stop: start nothing more, SIGTERM running jobs, SIGKILL them after the grace;
   // they end `interrupted` (or queue again for the next start when retries remain).
   boost::asio::awaitable<void> drain();

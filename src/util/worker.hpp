@@ -5,6 +5,7 @@
 // one at a time, in order. Thread safety: async_run may be called from the loop; `work` must touch
 // no loop-owned state.
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -24,6 +25,9 @@ class Worker {
 
   // Waits for queued work to finish; completions still go to their executors.
   void join() { pool_.join(); }
+  // Whether work handed to it has not yet been posted back (its completion may still be queued
+  // on its executor). Any thread.
+  bool busy() const { return in_flight_.load() > 0; }
 
   template <class F, class Token>
   auto async_run(F work, Token&& token) {
@@ -31,13 +35,15 @@ class Worker {
     return boost::asio::async_initiate<Token, void(R)>(
         [this](auto handler, F fn) {
           auto ex = boost::asio::get_associated_executor(handler, loop_);
+          ++in_flight_;
           boost::asio::post(
-              pool_, [fn = std::move(fn), handler = std::move(handler), ex]() mutable {
+              pool_, [this, fn = std::move(fn), handler = std::move(handler), ex]() mutable {
                 R result = fn();
                 boost::asio::post(
                     ex, [handler = std::move(handler), result = std::move(result)]() mutable {
                       std::move(handler)(std::move(result));
                     });
+                --in_flight_;
               });
         },
         token, std::move(work));
@@ -45,6 +51,7 @@ class Worker {
 
  private:
   boost::asio::any_io_executor loop_;
+  std::atomic<int> in_flight_{0};
   boost::asio::thread_pool pool_;
 };
 

@@ -2,6 +2,9 @@
 // An Executor for unit tests of the orchestrator: nothing is spawned; the test sees what was
 // started and ends runs when it likes (as the loop would deliver a real exit).
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <map>
 #include <optional>
 
@@ -20,7 +23,17 @@ class FakeExecutor final : public exec::Executor {
     }
     started.push_back(spec);
     running_[spec.job] = std::move(on_exit);
-    return exec::Launched{.pid = 100000 + static_cast<pid_t>(spec.job), .start_ticks = 1};
+    exec::Launched launched{.pid = 100000 + static_cast<pid_t>(spec.job), .start_ticks = 1};
+    if (spec.worker_stdio) {
+      // A warm worker: the server gets one end of its stdin/stdout, the test the other.
+      int fds[2] = {-1, -1};
+      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+        return exec::SpawnError{errno, "socketpair failed"};
+      }
+      launched.stdio_fd = fds[0];
+      worker_ends[spec.job] = fds[1];
+    }
+    return launched;
   }
   void signal_group(core::JobId job, int sig) override { signals.emplace_back(job, sig); }
   void redirect_stderr(core::JobId job, std::string_view path,
@@ -60,6 +73,8 @@ class FakeExecutor final : public exec::Executor {
   std::vector<exec::Survivor> adopted;
   std::vector<std::pair<core::JobId, int>> released;
   bool cluster = false;
+  // Warm workers' far ends, by run key (the worker's id negated); the test owns and closes them.
+  std::map<core::JobId, int> worker_ends;
 
  private:
   std::map<core::JobId, ExitHandler> running_;

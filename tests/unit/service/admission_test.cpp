@@ -121,9 +121,8 @@ TEST_F(Admission, ADrainingServerTakesNothingNewAndStartsNothing) {
   EXPECT_FALSE(exec_->runs(b)) << "nothing starts while draining";
   auto v = run(o_->get(b));
   EXPECT_EQ((*v)->pending_reason, core::PendingReason::draining);
-  ASSERT_TRUE(until([&] {
-    return drained.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-  }));
+  ASSERT_TRUE(until(
+      [&] { return drained.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }));
 }
 
 }  // namespace

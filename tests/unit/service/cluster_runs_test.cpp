@@ -100,8 +100,7 @@ TEST_F(ClusterRuns, CancelWhileInTheClustersQueueOrBeforeItAnswered) {
   for (core::JobId id : {a, b}) {
     auto r = run(o_->cancel(id, Caller{}));
     EXPECT_EQ(r->outcome, CancelOutcome::stopping) << id;  // the cluster's to stop
-    EXPECT_NE(std::ranges::find(exec_->signals, std::make_pair(id, SIGTERM)),
-              exec_->signals.end())
+    EXPECT_NE(std::ranges::find(exec_->signals, std::make_pair(id, SIGTERM)), exec_->signals.end())
         << id;
     exec_->exit_with(id, {.signal = SIGTERM});
   }
@@ -128,11 +127,8 @@ TEST_F(ClusterRuns, RunsLeftInTheClustersQueueAreAdoptedAsQueued) {
   exec_->report(b, running(77));
   settle();
   // As the Slurm executor reports a run it finds pending: started (handed over) and alive.
-  exec::Survivor waiting{.job = a,
-                         .attempt = 1,
-                         .started = true,
-                         .alive = true,
-                         .cluster = pending(76, "Priority")};
+  exec::Survivor waiting{
+      .job = a, .attempt = 1, .started = true, .alive = true, .cluster = pending(76, "Priority")};
   exec::Survivor going{.job = b,
                        .attempt = 1,
                        .started = true,

@@ -76,17 +76,18 @@ class ServiceTest : public ::testing::Test {
     boot(std::move(left_behind), std::move(stored));
   }
 
-  // Runs the loop until nothing more is ready: no handler ran for a few rounds of a fraction of
-  // a millisecond (GPU readings and file reads come back from their threads in microseconds).
+  // Runs the loop until nothing more is ready: no handler ran and no reading or file read is
+  // out on the orchestrator's threads (their completions come back to the loop).
   void settle() {
-    for (int quiet = 0; quiet < 4;) {
+    for (int quiet = 0; quiet < 2;) {
       ioc_.restart();
-      if (ioc_.poll() > 0) {
+      if (ioc_.poll() > 0 || (o_ && !o_->quiet())) {
         quiet = 0;
+        std::this_thread::yield();
         continue;
       }
       ++quiet;
-      std::this_thread::sleep_for(std::chrono::microseconds(250));
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
   }
   // Runs the loop until `done()` holds (a timer's or a thread's work), at most `limit`.
