@@ -1,5 +1,7 @@
 #include "core/run_outcome.hpp"
 
+#include "core/vram_guard.hpp"
+
 #include <errno.h>
 #include <string.h>
 
@@ -109,7 +111,16 @@ std::int64_t host_failure_backoff_ms(int failures) {
 
 bool failed_by_itself(EndReason reason) {
   return reason == EndReason::nonzero_exit || reason == EndReason::signal ||
-         reason == EndReason::worker_crashed;
+         reason == EndReason::worker_crashed || reason == EndReason::worker_error ||
+         reason == EndReason::worker_failed;
+}
+
+bool relabel_gpu_oom(RunOutcome& outcome, std::string_view evidence, std::int64_t reservation_mb,
+                     std::optional<std::int64_t> peak_mb) {
+  if (!failed_by_itself(outcome.reason) || !looks_like_gpu_oom(evidence)) return false;
+  outcome.reason = EndReason::gpu_oom;
+  outcome.error = gpu_oom_error(reservation_mb, peak_mb);
+  return true;
 }
 
 }  // namespace vramq::core

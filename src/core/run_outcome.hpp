@@ -64,7 +64,15 @@ bool is_host_error(int errno_value);
 // a minute.
 std::int64_t host_failure_backoff_ms(int failures);
 
-// Whether the run's end says it failed on its own (its stderr then tells a CUDA out-of-memory).
+// Whether the run's end says it failed on its own (its stderr, or its worker's message, then
+// tells a CUDA out-of-memory death): not when vramq stopped it, or it could not start.
 bool failed_by_itself(EndReason reason);
+
+// The one place a run that failed on its own becomes `gpu_oom`: when `evidence` (its stderr's
+// tail, its worker's error message or log) shows a CUDA out-of-memory death. Its error then says
+// whether the job outgrew its reservation (`peak_mb`) or others took the memory; a retry of it
+// asks for more (the retry decision's). Returns whether it relabelled.
+bool relabel_gpu_oom(RunOutcome& outcome, std::string_view evidence, std::int64_t reservation_mb,
+                     std::optional<std::int64_t> peak_mb);
 
 }  // namespace vramq::core

@@ -227,7 +227,7 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
   bool failed_by_itself = core::failed_by_itself(outcome.reason);
   struct Read {
     Output output;
-    bool gpu_oom = false;
+    std::string err_tail;                 // failed on its own: what it said last
     std::optional<std::int64_t> peak_mb;  // a cluster's run: its batch step's measured peak
   };
   file_worker_.async_run(
@@ -239,7 +239,7 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
         auto size = std::filesystem::file_size(stdout_path, ec);
         return Read{.output = {.text = util::read_tail(stdout_path, limit),
                                .truncated = !ec && size > limit},
-                    .gpu_oom = core::looks_like_gpu_oom(err_tail),
+                    .err_tail = std::move(err_tail),
                     .peak_mb = cluster ? util::read_mb_file(peak_path) : std::nullopt};
       },
       [this, id, outcome, ran_attempt](Read read) mutable {
@@ -248,11 +248,8 @@ void Orchestrator::on_exit(JobId id, exec::ExitStatus status) {
           Job& job = active_.at(id);
           job.peak_vram_mb = std::max(job.peak_vram_mb.value_or(0), *read.peak_mb);
         }
-        if (read.gpu_oom) {
-          const Job& job = active_.at(id);
-          outcome.reason = EndReason::gpu_oom;
-          outcome.error = core::gpu_oom_error(job.spec.vram_mb, job.peak_vram_mb);
-        }
+        const Job& job = active_.at(id);
+        core::relabel_gpu_oom(outcome, read.err_tail, job.spec.vram_mb, job.peak_vram_mb);
         finish(id, outcome.state, outcome.reason, outcome.error, std::move(read.output),
                ran_attempt);
       });

@@ -282,9 +282,8 @@ void Orchestrator::on_worker_message(WorkerId id, const exec::WorkerMessage& m) 
   const Job& job = active_.at(w.job);
   core::RunOutcome outcome = core::worker_run_outcome(
       {.why = r.stop_reason, .detail = r.stop_detail, .timeout_s = job.spec.timeout_s}, end);
-  if (m.type == T::error && r.stop_reason == EndReason::none && core::looks_like_gpu_oom(m.text)) {
-    outcome.reason = EndReason::gpu_oom;
-    outcome.error = core::gpu_oom_error(job.spec.vram_mb, job.peak_vram_mb);
+  if (m.type == T::error) {
+    core::relabel_gpu_oom(outcome, m.text, job.spec.vram_mb, job.peak_vram_mb);
   }
   if (m.type == T::result) worker_health_[static_cast<std::size_t>(w.task_index)] = {};
   end_worker_run(w.job, &w, outcome.state, outcome.reason, std::move(outcome.error),
@@ -384,25 +383,21 @@ void Orchestrator::on_worker_exit(WorkerId id, const exec::ExitStatus& status) {
        .exit = status});
   ++finishing_;
   // The log's tail says what happened (and tells an out-of-memory death).
-  file_worker_.async_run([log] { return util::read_tail(log, 16 << 10); },
-                         [this, job, outcome](const std::string& tail) mutable {
-                           --finishing_;
-                           if (!active_.contains(job)) return;
-                           if (outcome.reason == EndReason::worker_crashed) {
-                             const Job& j = active_.at(job);
-                             if (core::looks_like_gpu_oom(tail)) {
-                               outcome.reason = EndReason::gpu_oom;
-                               outcome.error = core::gpu_oom_error(j.spec.vram_mb, j.peak_vram_mb);
-                             } else {
-                               std::string_view t = tail;
-                               if (t.size() > 2000) t = t.substr(t.size() - 2000);
-                               if (!t.empty())
-                                 outcome.error += fmt::format("; its log ends: {}", t);
-                             }
-                           }
-                           end_worker_run(job, nullptr, outcome.state, outcome.reason,
-                                          std::move(outcome.error), {});
-                         });
+  file_worker_.async_run(
+      [log] { return util::read_tail(log, 16 << 10); },
+      [this, job, outcome](const std::string& tail) mutable {
+        --finishing_;
+        if (!active_.contains(job)) return;
+        if (outcome.reason == EndReason::worker_crashed) {
+          const Job& j = active_.at(job);
+          if (!core::relabel_gpu_oom(outcome, tail, j.spec.vram_mb, j.peak_vram_mb)) {
+            std::string_view t = tail;
+            if (t.size() > 2000) t = t.substr(t.size() - 2000);
+            if (!t.empty()) outcome.error += fmt::format("; its log ends: {}", t);
+          }
+        }
+        end_worker_run(job, nullptr, outcome.state, outcome.reason, std::move(outcome.error), {});
+      });
 }
 
 void Orchestrator::channel_lost(WorkerId id, std::string why) {

@@ -130,5 +130,26 @@ TEST(RunOutcome, RunsOnWarmWorkers) {
   }
 }
 
+TEST(RelabelGpuOom, OnlyARunThatFailedOnItsOwnWithTheSignsBecomesGpuOom) {
+  constexpr std::string_view kOom = "torch.OutOfMemoryError: CUDA out of memory. Tried to ...";
+  for (EndReason own : {EndReason::nonzero_exit, EndReason::signal, EndReason::worker_crashed,
+                        EndReason::worker_error, EndReason::worker_failed}) {
+    RunOutcome o{.state = JobState::failed, .reason = own, .error = "exit 1"};
+    EXPECT_TRUE(relabel_gpu_oom(o, kOom, 2000, 2500)) << to_string(own);
+    EXPECT_EQ(o.reason, EndReason::gpu_oom);
+    EXPECT_NE(o.error.find("2500 MiB, more than its reservation of 2000 MiB"), std::string::npos)
+        << o.error;
+  }
+  for (EndReason stopped : {EndReason::cancelled, EndReason::timeout, EndReason::vram_exceeded,
+                            EndReason::interrupted, EndReason::spawn_failed, EndReason::none}) {
+    RunOutcome o{.state = JobState::failed, .reason = stopped, .error = "e"};
+    EXPECT_FALSE(relabel_gpu_oom(o, kOom, 2000, 2500)) << to_string(stopped);
+    EXPECT_EQ(o.reason, stopped);
+  }
+  RunOutcome plain{.state = JobState::failed, .reason = EndReason::nonzero_exit, .error = "e"};
+  EXPECT_FALSE(relabel_gpu_oom(plain, "ValueError: bad image", 2000, std::nullopt));
+  EXPECT_EQ(plain.error, "e");
+}
+
 }  // namespace
 }  // namespace vramq::core
