@@ -1,6 +1,8 @@
 #include "util/proc_stat.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace vramq::util {
@@ -17,13 +19,30 @@ TEST(ReadProcStat, ReadsThisProcess) {
   EXPECT_FALSE(read_proc_stat(0x7ffffff0));
 }
 
-TEST(KillGroupIfSame, NeverSignalsAnotherProcessOrInit) {
+TEST(KillGroupIfSame, OnlyTheSameLeaderIsKilledNeverInit) {
   EXPECT_FALSE(kill_group_if_same(1, 0));
   EXPECT_FALSE(kill_group_if_same(0x7ffffff0, 0));
-  // This process's own group, with a start time that is not its leader's: left alone.
-  auto self = read_proc_stat(::getpgrp());
-  ASSERT_TRUE(self);
-  EXPECT_FALSE(kill_group_if_same(::getpgrp(), self->start_ticks + 1));
+  // A child leading a group of its own: a start time that is not its own leaves it alone.
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::setpgid(0, 0);
+    ::pause();
+    ::_exit(0);
+  }
+  ::setpgid(child, child);  // either side may win; both ask for the same
+  std::optional<std::int64_t> ticks;
+  for (int i = 0; i < 200 && (!ticks || read_proc_stat(child)->pgid != child); ++i) {
+    ticks = process_start_ticks(child);
+    ::usleep(1000);
+  }
+  ASSERT_TRUE(ticks);
+  EXPECT_FALSE(kill_group_if_same(child, *ticks + 1));
+  EXPECT_EQ(::kill(child, 0), 0) << "still alive";
+  EXPECT_TRUE(kill_group_if_same(child, *ticks));
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
 }  // namespace
