@@ -24,6 +24,7 @@
 #include "core/error.hpp"
 #include "core/histogram.hpp"
 #include "core/job.hpp"
+#include "store/schema.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
 #include "store/store_fault.hpp"
@@ -69,7 +70,7 @@ class JobStore final : public Store {
   // Counts rows (tests and start-up logs). Blocking, on the reader connection: not on the loop.
   core::Result<std::int64_t> count_blocking();
 
-  static constexpr int kSchemaVersion = 12;
+  static constexpr int kSchemaVersion = store::kSchemaVersion;
 
  private:
   struct Op {
