@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <cctype>
 #include <iostream>
 
@@ -60,6 +62,23 @@ int report_error(const Reply& r) {
     return kExitUnreachable;
   }
   return kExitUsage;
+}
+
+// A query parameter value, percent-encoded (Boost.URL, as the client parses URLs).
+std::string query_value(std::string_view v) {
+  return boost::urls::encode(v, boost::urls::unreserved_chars);
+}
+
+// A path for a URL: each part percent-encoded, the slashes kept.
+std::string query_value_path(std::string_view p) {
+  std::string out;
+  while (true) {
+    std::size_t slash = p.find('/');
+    out += query_value(p.substr(0, slash));
+    if (slash == std::string_view::npos) return out;
+    out += '/';
+    p.remove_prefix(slash + 1);
+  }
 }
 
 }  // namespace vramq::cli

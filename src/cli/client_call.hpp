@@ -35,4 +35,9 @@ std::string str(const boost::json::value& v);
 // A problem+json answer as one line; the exit code depends on who is at fault.
 int report_error(const Reply& r);
 
+// A query parameter's value, percent-encoded (Boost.URL, as the client parses URLs).
+std::string query_value(std::string_view v);
+// A path for a URL: each part percent-encoded, the slashes kept.
+std::string query_value_path(std::string_view p);
+
 }  // namespace vramq::cli
