@@ -21,8 +21,8 @@
 #include "exec/slurm_executor.hpp"
 #include "server/http_server.hpp"
 #include "server/json_codec.hpp"
-#include "store/job_store.hpp"
 #include "service/orchestrator.hpp"
+#include "store/job_store.hpp"
 #include "util/json_text.hpp"
 
 namespace vramq::app {

@@ -9,9 +9,9 @@
 #include <optional>
 #include <span>
 
-#include "util/proc_stat.hpp"
 #include "gpu/gpu_source.hpp"
 #include "gpu/nvml_library.hpp"
+#include "util/proc_stat.hpp"
 
 namespace vramq::gpu {
 

@@ -1,7 +1,7 @@
 #include "gpu/nvml_gpu_source.hpp"
 
-#include "util/proc_stat.hpp"
 #include "gpu/attribution.hpp"
+#include "util/proc_stat.hpp"
 
 namespace vramq::gpu {
 

@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "util/untrusted_files.hpp"
 #include "exec/slurm_cli.hpp"
+#include "util/untrusted_files.hpp"
 
 namespace vramq::gpu {
 
