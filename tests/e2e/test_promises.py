@@ -17,9 +17,11 @@ FAKE_MODEL = str(Path(BIN).parent / "vramq-fake-model")
 
 def test_drain_refuses_new_work_and_requeues_a_run_with_retries_left(make_server, tmp_path):
     data = tmp_path / "data"
-    s = make_server("--gpus", "sim:24GiB", "--allow-raw-commands", "--kill-grace-s", "3",
-                    "--stop-jobs-on-exit", data_dir=data)
-    # A run that ignores SIGTERM keeps the drain going for the 3 s grace: time to look.
+    # A run that ignores SIGTERM keeps the drain going for the kill grace: time to look. Once
+    # the grace is over the server exits, and a request still on its way then meets a reset
+    # (seen once, with 3 s on a loaded machine): 5 s, stretched like every deadline here.
+    s = make_server("--gpus", "sim:24GiB", "--allow-raw-commands", "--kill-grace-s",
+                    str(5 * SLOW), "--stop-jobs-on-exit", data_dir=data)
     stubborn = s.post("/v1/jobs", {"command": [FAKE_MODEL, "--seconds", "60", "--ignore-sigterm",
                                                "1"], "vram_mb": 20000, "max_retries": 1}).json()
     s.wait_state(stubborn["id"], ["running"])
