@@ -17,6 +17,8 @@
 
 #include "exec/command.hpp"
 #include "exec/slurm_cli.hpp"
+#include "exec/slurm_run_record.hpp"
+#include "util/untrusted_files.hpp"
 
 namespace vramq::exec {
 namespace asio = boost::asio;
@@ -27,31 +29,10 @@ namespace {
 
 constexpr std::size_t kSubmitBatch = 16;  // sbatch calls per worker item (keeps polls going)
 
-// The record of one run: `key=value` lines.
-struct Record {
-  std::string cluster;
-  std::string name;
-  std::int64_t slurm_id = 0;
-  // sbatch got no clear answer (timeout, controller unreachable): it may have queued the job.
-  bool unclear = false;
-};
+using Record = SlurmRunRecord;
 
 std::optional<Record> read_record(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  Record r;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::size_t eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    std::string key = line.substr(0, eq);
-    std::string value = line.substr(eq + 1);
-    if (key == "cluster") r.cluster = value;
-    if (key == "name") r.name = value;
-    if (key == "slurm_id") r.slurm_id = std::strtoll(value.c_str(), nullptr, 10);
-    if (key == "unclear") r.unclear = value == "1";
-  }
-  return r;
+  return parse_run_record(util::read_range(path, 0, 4096));
 }
 
 // Written whole and synced (then renamed over the old one): a record is either the old or the
@@ -60,8 +41,7 @@ bool write_record(const std::string& path, const Record& r) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return false;
-  std::string text = fmt::format("cluster={}\nname={}\nslurm_id={}\nunclear={}\n", r.cluster,
-                                 r.name, r.slurm_id, r.unclear ? 1 : 0);
+  std::string text = format_run_record(r);
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
             ::fsync(fd) == 0;
   ::close(fd);

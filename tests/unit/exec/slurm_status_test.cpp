@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "exec/slurm_run_record.hpp"
 #include "gpu/slurm_gpu_source.hpp"
 
 namespace vramq::exec {
@@ -184,6 +185,19 @@ TEST(SlurmRunEnd, OnlyARunToItsEndOrASignalHasAnExitStatus) {
   seen.raw_exit = 0;
   EXPECT_EQ(slurm_run_end(std::nullopt, &seen, 7)->lost, "Slurm ended job 7 as PREEMPTED");
   EXPECT_FALSE(slurm_run_end(std::nullopt, nullptr, 7));
+}
+
+TEST(SlurmRunRecord, WhatIsWrittenIsReadBackAndAnythingElseRefused) {
+  SlurmRunRecord r{
+      .cluster = "lab", .name = "vramq-0a1b2c3d-7.1", .slurm_id = 412, .unclear = true};
+  EXPECT_EQ(parse_run_record(format_run_record(r)), r);
+  SlurmRunRecord before_sbatch{.cluster = "lab", .name = "vramq-0a1b2c3d-8.2"};
+  EXPECT_EQ(parse_run_record(format_run_record(before_sbatch)), before_sbatch);
+  EXPECT_EQ(parse_run_record("name=n\nfuture_key=x\n"), (SlurmRunRecord{.name = "n"}));
+  for (const char* bad : {"", "cluster=lab\n", "name=n\nslurm_id=12x\n", "name=n\nslurm_id=-1\n",
+                          "name=n\nunclear=yes\n", "name=n\ngarbage\n"}) {
+    EXPECT_FALSE(parse_run_record(bad)) << bad;
+  }
 }
 
 }  // namespace
