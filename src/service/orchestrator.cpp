@@ -60,8 +60,6 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       log_watcher_(ioc, config_.log_follow == "inotify"),
       gpu_worker_(ioc.get_executor()),
       file_worker_(ioc.get_executor()) {
-  const char* crash = std::getenv("VRAMQ_TEST_CRASH_AFTER_SPAWN");
-  crash_after_spawn_ = crash != nullptr && std::string_view(crash) == "1";
   footprints_ = core::Footprints({.tolerance = config_.vram_tolerance});
   vram_limits_ = {
       .tolerance = config_.vram_tolerance,

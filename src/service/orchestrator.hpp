@@ -511,10 +511,8 @@ class Orchestrator {
   std::map<std::string, double, std::less<>> run_s_by_task_;
   std::int64_t recheck_failures_ = 0;
   ServiceTimer poll_timer_;
-  bool crash_after_spawn_ = false;
   bool cluster_ = false;                // the executor's runs wait in a cluster's queue (Slurm)
-  core::SlurmSettings slurm_settings_;  // cluster_: how jobs are asked of it (for admission)  //
-                                        // VRAMQ_TEST_CRASH_AFTER_SPAWN=1 (tests only)
+  core::SlurmSettings slurm_settings_;  // cluster_: how jobs are asked of it (for admission)
   LogWatcher log_watcher_;
   std::map<core::WorkerId, Worker> workers_;
   core::WorkerId next_worker_id_ = 1;

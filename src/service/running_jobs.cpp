@@ -59,9 +59,6 @@ void Orchestrator::launch(Job queued, const core::StartDecision& start) {
     launched = *started;
     job.worker = 0;
   }
-  // Tests only: a server that dies between the spawn and the save of the start (the next start
-  // must adopt the run, not start it a second time).
-  if (crash_after_spawn_) ::raise(SIGKILL);
   job.state = JobState::running;
   job.gpu = gpus.front();
   job.gpus = gpus;

@@ -129,8 +129,13 @@ def test_a_job_that_ended_while_the_server_was_away_keeps_its_own_end(make_serve
 
 
 def test_a_server_killed_right_after_the_spawn_adopts_the_job_and_runs_it_once(make_server):
+    # Injected from outside (tests/fakes/crash_after_spawn.c): it dies right after spawning the
+    # job's supervisor, before it stores the start.
+    shim = Path(BIN).parent / "libvramq-crash-after-spawn.so"
     s = make_server("--gpus", "sim:24GiB", "--allow-raw-commands",
-                    env={"VRAMQ_TEST_CRASH_AFTER_SPAWN": "1"})
+                    env={"LD_PRELOAD": str(shim), "VRAMQ_TEST_CRASH_AFTER_SPAWN": "1",
+                         "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+                         ":verify_asan_link_order=0"})
     cmd = ["/bin/sh", "-c", "echo ran >> runs; sleep 1; echo once"]
     try:
         s.post("/v1/jobs", {"command": cmd, "vram_mb": 1000})
