@@ -330,6 +330,7 @@ std::string value_text(const ConfigOption& o, const Config& c) {
           return quoted(v);
         } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
           std::vector<std::string> items;
+          items.reserve(v.size());
           for (const std::string& s : v)
             items.push_back(quoted(s));
           return fmt::format("[{}]", fmt::join(items, ", "));
