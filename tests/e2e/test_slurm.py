@@ -191,3 +191,41 @@ def test_vram_is_measured_on_the_node_and_enforced(slurm_server, tmp_path):
     j = s.wait_job(over, timeout=60)
     assert j["state"] == "failed" and j["reason"] == "vram_exceeded", j
     assert j["peak_vram_mb"] == 9000
+
+
+def test_an_sbatch_without_a_clear_answer_is_never_submitted_twice(make_server, cluster,
+                                                                    tmp_path):
+    # The first sbatch goes through, but its answer is lost (as when the controller times out):
+    # vramq must find the job by its name on the next try, not queue it a second time.
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    lied = tmp_path / "lied"
+    real = subprocess.run(["sh", "-c", "command -v sbatch"], capture_output=True,
+                          text=True).stdout.strip()
+    (fake / "sbatch").write_text(f"""#!/bin/sh
+out=$("{real}" "$@") || exit $?
+if [ ! -e "{lied}" ]; then
+  touch "{lied}"
+  echo "sbatch: error: Socket timed out on send/recv operation" >&2
+  exit 1
+fi
+echo "$out"
+""")
+    (fake / "sbatch").chmod(0o755)
+    s = make_server("--executor", "slurm", "--allow-raw-commands", "--slurm-poll-ms", "200",
+                    env={"SLURM_CONF": str(cluster.conf),
+                         "PATH": f"{fake}:{os.environ['PATH']}"})
+    runs = tmp_path / "runs"
+    job = s.wait_job(raw(s, f"echo ran >> {runs}; echo done", 1024), timeout=60)
+    assert lied.exists(), "the fake sbatch was not used"
+    assert job["state"] == "succeeded" and job["output"] == "done\n", job
+    assert job["attempt"] == 1
+    assert runs.read_text() == "ran\n", "the job ran twice"
+    # And Slurm saw one job of that name (names are the data directory's hash, job and attempt).
+    h = 1469598103934665603
+    for byte in os.path.normpath(os.path.abspath(s.data_dir)).encode():
+        h = ((h ^ byte) * 1099511628211) % (1 << 64)
+    name = f"vramq-{h & 0xffffffff:08x}-{job['id']}.1"
+    out = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%j"], env=cluster.env,
+                         capture_output=True, text=True).stdout.split()
+    assert out.count(name) == 1, (name, out)
