@@ -28,10 +28,11 @@ Result<void> tolerance_text(std::string_view text, Config& c) {
 
 using C = Config;
 
-// The rows. Keep a row's help to what a person choosing the value needs; Config's comments say
-// the rest.
-const std::vector<ConfigOption>& table() {
-  static const std::vector<ConfigOption> rows = {
+// The rows, by group, in the order --help and the reference show them. Keep a row's help to
+// what a person choosing the value needs; Config's comments say the rest.
+// Where it listens and keeps its data, the GPUs, the queue, who may submit what, job supervision.
+std::vector<ConfigOption> service_rows() {
+  return {
       {.key = "listen",
        .field = &C::listen,
        .help = "HOST:PORT to listen on (port 0 picks a free one; the log says which)",
@@ -93,6 +94,12 @@ const std::vector<ConfigOption>& table() {
        .help = "at SIGTERM/SIGINT end running jobs (interrupted) instead of leaving them running "
                "for the next start"},
       {.key = "gpu_poll_ms", .field = &C::gpu_poll_ms, .help = "GPU reading period", .min = 10},
+  };
+}
+
+// Live events, HTTP limits, log caps, the data directory's mode.
+std::vector<ConfigOption> limit_rows() {
+  return {
       {.key = "event_ring_size",
        .field = &C::event_ring_size,
        .help = "events kept for GET /v1/events listeners that reconnect",
@@ -147,6 +154,12 @@ const std::vector<ConfigOption>& table() {
       {.key = "share_data_with_group",
        .field = &C::share_data_with_group,
        .help = "let the data directory's group read it (0750/0640 instead of 0700/0600)"},
+  };
+}
+
+// Retention, the VRAM policy, GPU locks and NVML, log following.
+std::vector<ConfigOption> policy_rows() {
+  return {
       {.key = "retain_ended",
        .field = &C::retain_ended_s,
        .help = "remove ended jobs (rows and directories) this long after they ended: 7d, 12h, "
@@ -194,6 +207,12 @@ const std::vector<ConfigOption>& table() {
                "directory on NFS)",
        .value_name = "HOW",
        .choices = {"inotify", "poll"}},
+  };
+}
+
+// The Slurm executor.
+std::vector<ConfigOption> slurm_rows() {
+  return {
       {.key = "executor",
        .field = &C::executor,
        .help = "where jobs run: local (this host's GPUs) or slurm (a cluster, through SLURM_CONF)",
@@ -232,6 +251,17 @@ const std::vector<ConfigOption>& table() {
        .help = "how often the cluster's queue is read (one squeue for all jobs)",
        .min = 100},
   };
+}
+
+const std::vector<ConfigOption>& table() {
+  static const std::vector<ConfigOption> rows = [] {
+    std::vector<ConfigOption> all;
+    for (auto group : {service_rows, limit_rows, policy_rows, slurm_rows}) {
+      std::vector<ConfigOption> part = group();
+      all.insert(all.end(), part.begin(), part.end());
+    }
+    return all;
+  }();
   return rows;
 }
 

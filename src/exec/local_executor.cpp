@@ -177,8 +177,11 @@ std::optional<std::pair<int, int>> LocalExecutor::take_slot() {
   return out;
 }
 
-boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpec& spec,
-                                                                 ExitHandler on_exit) {
+namespace {
+
+// Failures the supervisor would only report later, told at once where they are certain: the
+// program's absolute path, or why the run cannot start.
+boost::system::result<std::string, SpawnError> runnable_program(const LaunchSpec& spec) {
   if (spec.argv.empty()) return SpawnError{EINVAL, "empty argv"};
   std::optional<std::string> program = find_program(spec.argv[0], path_of(spec.env), spec.cwd);
   if (!program) {
@@ -187,7 +190,6 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
                                           spec.argv[0], path_of(spec.env))};
   }
   if (program->front() != '/') program = spec.cwd + "/" + *program;
-  // Failures the supervisor would only report later are told at once where they are certain.
   if (!is_executable_file(*program)) {
     return SpawnError{
         ENOENT, fmt::format("cannot run {}: {} is not an executable file", spec.argv[0], *program)};
@@ -197,6 +199,74 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
     return SpawnError{ENOENT, fmt::format("cannot run {}: the working directory {} does not exist",
                                           spec.argv[0], spec.cwd)};
   }
+  return *program;
+}
+
+// The supervisor's options for a run; descriptors 3, 4 and 5 are the attach socket, the run
+// file and a worker's stdio (spawn_supervisor puts them there).
+SupervisorOptions supervisor_options(const LaunchSpec& spec, const std::string& program,
+                                     const LocalExecutorOptions& o) {
+  std::string gpus;
+  for (int g : spec.gpus)
+    gpus += (gpus.empty() ? "" : ",") + std::to_string(g);
+  return {.run_fd = 4,
+          .job = spec.job,
+          .attempt = spec.attempt,
+          .gpus = gpus,
+          // A warm worker has nobody to serve without its server.
+          .orphan_grace_ms = spec.worker_stdio ? 0 : o.orphan_grace_ms,
+          .kill_grace_ms = o.kill_grace_ms,
+          .program = program,
+          .argv = spec.argv,
+          .cwd = spec.cwd,
+          .stdout_path = spec.stdout_path,
+          .stderr_path = spec.stderr_path,
+          .attach_fd = 3,
+          .log_limit_bytes = o.log_limit_bytes,
+          .log_mode = o.log_mode,
+          .job_umask = o.job_umask,
+          .stdio_fd = spec.worker_stdio ? 5 : -1};
+}
+
+// Spawns `args` (the supervisor) in a session of its own with `attach`, `run_file` and `stdio`
+// (-1: none) as descriptors 3, 4 and 5, stdin and stdout on /dev/null and nothing else of the
+// server's. posix_spawn's error, 0 with `pid` set.
+int spawn_supervisor(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                     int attach, int run_file, int stdio, pid_t& pid) {
+  SpawnSetup s;
+  sigset_t all;
+  sigset_t none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  // Its own session: a terminal's Ctrl-C or a signal to the server's group never reaches it.
+  int rc = posix_spawnattr_setflags(
+      &s.attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  rc = rc ? rc : posix_spawnattr_setsigmask(&s.attr, &none);
+  rc = rc ? rc : posix_spawnattr_setsigdefault(&s.attr, &all);
+  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, attach, 3);
+  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, run_file, 4);
+  // Nothing else of the server's (its listening socket, the store, the data directory's lock)
+  // goes with it; closed first, so that a slow open below never holds them.
+  if (stdio >= 0) rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, stdio, 5);
+  rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&s.actions, stdio >= 0 ? 6 : 5);
+  // stdin and stdout: /dev/null; stderr stays the server's, so that what goes wrong in a
+  // supervisor itself (never the job's output) lands in the server's log.
+  for (int fd = 0; fd < 2 && rc == 0; ++fd) {
+    rc = posix_spawn_file_actions_addopen(&s.actions, fd, "/dev/null", O_RDWR, 0);
+  }
+  std::vector<char*> argv = c_strings(args);
+  std::vector<char*> envp = c_strings(env);
+  return rc ? rc
+            : ::posix_spawn(&pid, args.front().c_str(), &s.actions, &s.attr, argv.data(),
+                            envp.data());
+}
+
+}  // namespace
+
+boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpec& spec,
+                                                                 ExitHandler on_exit) {
+  auto program = runnable_program(spec);
+  if (!program) return program.error();
   if (runs_.contains(spec.job)) return SpawnError{EEXIST, "the job runs already"};
   // The slot is locked before the spawn and the lock inherited by the supervisor: from this
   // moment a next server finds this run, even if this one dies before it has stored the start.
@@ -239,56 +309,11 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
     give_back();
     return SpawnError{err, fmt::format("cannot duplicate a descriptor: {}", std::strerror(err))};
   }
-  std::string gpus;
-  for (int g : spec.gpus)
-    gpus += (gpus.empty() ? "" : ",") + std::to_string(g);
-  // Descriptors 3, 4 and 5 are set up below (attach socket, run file, worker's stdio).
-  std::vector<std::string> args = supervisor_command(
-      options_.supervisor, {.run_fd = 4,
-                            .job = spec.job,
-                            .attempt = spec.attempt,
-                            .gpus = gpus,
-                            // A warm worker has nobody to serve without its server.
-                            .orphan_grace_ms = spec.worker_stdio ? 0 : options_.orphan_grace_ms,
-                            .kill_grace_ms = options_.kill_grace_ms,
-                            .program = *program,
-                            .argv = spec.argv,
-                            .cwd = spec.cwd,
-                            .stdout_path = spec.stdout_path,
-                            .stderr_path = spec.stderr_path,
-                            .attach_fd = 3,
-                            .log_limit_bytes = options_.log_limit_bytes,
-                            .log_mode = options_.log_mode,
-                            .job_umask = options_.job_umask,
-                            .stdio_fd = spec.worker_stdio ? 5 : -1});
-  SpawnSetup s;
-  sigset_t all;
-  sigset_t none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  // Its own session: a terminal's Ctrl-C or a signal to the server's group never reaches it.
-  int rc = posix_spawnattr_setflags(
-      &s.attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  rc = rc ? rc : posix_spawnattr_setsigmask(&s.attr, &none);
-  rc = rc ? rc : posix_spawnattr_setsigdefault(&s.attr, &all);
-  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, high_theirs.fd, 3);
-  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, high_lock.fd, 4);
-  // Nothing else of the server's (its listening socket, the store, the data directory's lock)
-  // goes with it; closed first, so that a slow open below never holds them.
-  if (spec.worker_stdio)
-    rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, high_stdio.fd, 5);
-  rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&s.actions, spec.worker_stdio ? 6 : 5);
-  // stdin and stdout: /dev/null; stderr stays the server's, so that what goes wrong in a
-  // supervisor itself (never the job's output) lands in the server's log.
-  for (int fd = 0; fd < 2 && rc == 0; ++fd) {
-    rc = posix_spawn_file_actions_addopen(&s.actions, fd, "/dev/null", O_RDWR, 0);
-  }
-  std::vector<char*> argv = c_strings(args);
-  std::vector<char*> envp = c_strings(spec.env);
+  std::vector<std::string> args =
+      supervisor_command(options_.supervisor, supervisor_options(spec, *program, options_));
   pid_t pid = 0;
-  rc = rc ? rc
-          : ::posix_spawn(&pid, options_.supervisor.c_str(), &s.actions, &s.attr, argv.data(),
-                          envp.data());
+  int rc = spawn_supervisor(args, spec.env, high_theirs.fd, high_lock.fd,
+                            spec.worker_stdio ? high_stdio.fd : -1, pid);
   if (rc != 0) {
     give_back();
     return SpawnError{rc, fmt::format("cannot start the job's supervisor {}: {}",

@@ -26,8 +26,8 @@
 #include "util/proc_stat.hpp"
 
 namespace vramq::exec {
+using util::descendants;
 using util::process_start_ticks;
-using util::read_proc_stat;
 
 namespace {
 
@@ -69,79 +69,6 @@ void write_all(int fd, std::string_view data) {
     if (n <= 0) return;
     data.remove_prefix(static_cast<std::size_t>(n));
   }
-}
-
-// The children of `pid`, from /proc/PID/task/*/children (every thread's: a child belongs to
-// the thread that forked it).
-std::vector<pid_t> children_of(pid_t pid) {
-  std::vector<pid_t> out;
-  std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-  DIR* dir = ::opendir(tasks.c_str());
-  if (dir == nullptr) return out;  // gone meanwhile
-  while (dirent* e = ::readdir(dir)) {
-    if (e->d_name[0] == '.') continue;
-    int fd = ::open((tasks + "/" + e->d_name + "/children").c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    std::string text;
-    char buf[4096];
-    ssize_t n = 0;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0)
-      text.append(buf, static_cast<std::size_t>(n));
-    ::close(fd);
-    std::string_view rest(text);
-    while (!rest.empty()) {
-      std::size_t space = rest.find(' ');
-      std::string_view one = rest.substr(0, space);
-      pid_t child = 0;
-      auto [p, ec] = std::from_chars(one.data(), one.data() + one.size(), child);
-      if (ec == std::errc{} && child > 0) out.push_back(child);
-      rest.remove_prefix(space == std::string_view::npos ? rest.size() : space + 1);
-    }
-  }
-  ::closedir(dir);
-  return out;
-}
-
-// Every process's parent, from one pass over all of /proc (kernels without children files).
-std::multimap<std::int64_t, pid_t> process_table() {
-  std::multimap<std::int64_t, pid_t> children;
-  if (DIR* proc = ::opendir("/proc")) {
-    while (dirent* e = ::readdir(proc)) {
-      pid_t pid = 0;
-      std::string_view name(e->d_name);
-      auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
-      if (ec != std::errc{} || end != name.data() + name.size()) continue;
-      if (auto stat = read_proc_stat(pid)) children.emplace(stat->ppid, pid);
-    }
-    ::closedir(proc);
-  }
-  return children;
-}
-
-// Every process below this one (children, theirs, ...). The children files cost a read per
-// descendant; without them (CONFIG_PROC_CHILDREN off) the whole process table is read.
-std::vector<pid_t> descendants() {
-  static const bool has_children_files =
-      ::access(("/proc/self/task/" + std::to_string(::getpid()) + "/children").c_str(), R_OK) == 0;
-  std::multimap<std::int64_t, pid_t> table;
-  if (!has_children_files) table = process_table();
-  std::vector<pid_t> out;
-  std::vector<pid_t> todo{::getpid()};
-  while (!todo.empty()) {
-    pid_t parent = todo.back();
-    todo.pop_back();
-    std::vector<pid_t> kids;
-    if (has_children_files) {
-      kids = children_of(parent);
-    } else {
-      auto [begin, stop] = table.equal_range(parent);
-      for (auto it = begin; it != stop; ++it)
-        kids.push_back(it->second);
-    }
-    out.insert(out.end(), kids.begin(), kids.end());
-    todo.insert(todo.end(), kids.begin(), kids.end());
-  }
-  return out;
 }
 
 // One of the job's output streams: the pipe it writes to and the log file it is copied into.

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace vramq::util {
 
@@ -25,5 +26,9 @@ std::optional<std::int64_t> process_start_ticks(pid_t pid);
 // Kills the process group `pgid` with SIGKILL if its leader is still the same process (same
 // start time), so that a PID reused since is never signalled. Returns whether it signalled.
 bool kill_group_if_same(pid_t pgid, std::int64_t start_ticks);
+
+// Every process below this one (children, theirs, ...), from /proc/PID/task/*/children, or from
+// the whole process table where the kernel has no children files.
+std::vector<pid_t> descendants();
 
 }  // namespace vramq::util
