@@ -55,6 +55,21 @@ RunOutcome worker_run_outcome(const StopRequest& stop, const WorkerRunEnd& end);
 // not a cancel, not a log past its cap: it would write as much again) while retries remain.
 bool should_retry(JobState state, EndReason reason, int attempt, int max_retries);
 
+// A run found lost at start-up (neither its supervisor nor a record of its end is left): what
+// becomes of its job. A run on a warm worker ended with the server that spoke to it: it is
+// queued again once, unless its task opts out (requeue_on_restart = false: a run that must not
+// be repeated); then, like any lost run, it is retried while retries remain, else it fails
+// `interrupted`.
+enum class LostRun { requeue_once, retry, fail };
+struct LostRunFacts {
+  bool on_worker = false;
+  bool requeue_on_restart = false;  // its task's setting (workers only)
+  bool requeued_before = false;     // job.restart_requeued
+  int attempt = 1;
+  int max_retries = 0;
+};
+LostRun lost_run(const LostRunFacts& run);
+
 // Whether a start that failed with this errno failed for a reason of the host's (a full disk,
 // no descriptors, processes or memory left), not the job's: such a job is queued again, with a
 // back-off, instead of failing `spawn_failed` (a bad argv or a missing program stays one).

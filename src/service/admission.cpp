@@ -152,35 +152,16 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
     job.spec.timeout_s = req.timeout_s.value_or(resolved->timeout_s);
   }
   job.spec.gpus = req.gpus;
-  if (req.gpus > 1 && worker_task(job.spec) != nullptr) {
+  if (req.gpus > 1 && workers_->serves(job.spec)) {
     return SubmitError{SubmitErrc::unprocessable, "gpus",
                        fmt::format("gpus: task {} is served by warm workers, each on one GPU; "
                                    "its jobs take gpus = 1",
                                    job.spec.task)};
   }
-  if (cluster_) {
-    if (worker_task(job.spec) != nullptr) {
-      return SubmitError{SubmitErrc::unprocessable, "task",
-                         fmt::format("task: {} is served by warm workers, which run on the "
-                                     "server's own host; this server sends jobs to Slurm",
-                                     job.spec.task)};
-    }
-    // Refused now what Slurm would accept and never run (a request larger than any one GPU),
-    // and jobs on several GPUs without a partition of whole GPUs.
-    core::SlurmSettings s = slurm_settings_;
-    for (const gpu::GpuInfo& g : sample_.gpus) {
-      std::int64_t units =
-          s.mode == core::SlurmVramMode::shard ? g.total_mb / s.shard_mb : g.total_mb;
-      s.largest_gpu_units = std::max(s.largest_gpu_units, units);
-    }
-    auto options =
-        core::sbatch_options({.id = id, .vram_mb = job.spec.vram_mb, .gpus = job.spec.gpus}, s);
-    if (!options) {
-      return SubmitError{SubmitErrc::unprocessable, job.spec.gpus > 1 ? "gpus" : "vram_mb",
-                         options.error().message};
-    }
-    return job;
+  if (std::optional<Refusal> no = runs_->refuses(job)) {
+    return SubmitError{SubmitErrc::unprocessable, std::move(no->field), std::move(no->detail)};
   }
+  if (runs_->takes_queue()) return job;  // the cluster's GPUs: it checked what it could
   std::vector<core::GpuView> views = gpu_views();
   if (req.gpus > static_cast<int>(views.size())) {
     return SubmitError{SubmitErrc::unprocessable, "gpus",
@@ -279,7 +260,7 @@ std::optional<SubmitError> Orchestrator::admission_refusal(const Job& job) const
 std::vector<int> Orchestrator::start_gpus_now(const Job& job) const {
   if (!job.spec.after_ok.empty() || !job.spec.after_any.empty()) return {};
   // A warm worker's run depends on its workers too: never certain without a pass.
-  if (worker_task(job.spec) != nullptr) return {};
+  if (workers_->serves(job.spec)) return {};
   std::vector<core::GpuView> views = gpu_views();
   for (std::size_t g = 0; g < views.size() && g < admitting_mb_.size(); ++g)
     views[g].committed_mb += admitting_mb_[g];
@@ -317,7 +298,7 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
                         .queued_at_ms = now_ms(),
                         .held_gpus = {},
                         .gpus = job->spec.gpus,
-                        .worker_task = worker_task_index(job->spec)};
+                        .worker_task = workers_->task_index(job->spec)};
   queue.insert(std::ranges::upper_bound(queue, probe, core::queue_before), probe);
   core::Decisions d = plan_now(queue);
   DryRun out{.vram_mb = job->spec.vram_mb};

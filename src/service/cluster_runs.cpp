@@ -1,68 +1,106 @@
-// Orchestrator: jobs on a cluster (--executor slurm). The cluster's scheduler decides where and
-// when a job starts, so vramq's own pass does not plan: every queued job is handed over at once,
-// in queue order (at most kClusterUnconfirmed whose submission is not confirmed yet). A handed
-// over job stays `queued` (pending_reason `cluster`, with the cluster's own reason) until the
-// executor reports it running; then it is `running` on the GPUs the cluster gave it, and its
-// timeout counts from the cluster's start. Its end comes through on_exit like any run's.
+#include "service/cluster_runs.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <filesystem>
 
 #include "service/job_paths.hpp"
-#include "service/orchestrator.hpp"
 
 namespace vramq::service {
-using core::Job;
 using core::JobId;
-using core::JobState;
 
-namespace {
-// Submissions in flight at once: a queue of thousands is handed over as the cluster accepts.
-constexpr std::size_t kClusterUnconfirmed = 64;
-}  // namespace
-
-std::size_t Orchestrator::running() const {
-  return static_cast<std::size_t>(
-      std::ranges::count_if(running_, [](const auto& r) { return !r.second.cluster_pending; }));
+ClusterRuns::ClusterRuns(boost::asio::io_context& ioc, RunHost& host, exec::Executor& executor,
+                         const core::Config& config, const core::TaskCatalog& catalog,
+                         const std::vector<gpu::GpuInfo>& gpus)
+    : ProcessRuns(ioc, host, executor, false, config.kill_grace_s),
+      config_(config),
+      catalog_(catalog),
+      settings_(core::slurm_settings(config)),
+      gpus_(gpus) {
+  executor_.on_state([this](JobId id, const exec::ClusterRunState& s) { on_state(id, s); });
 }
 
-void Orchestrator::dispatch_to_cluster() {
-  if (draining_) return;
-  std::size_t unconfirmed = static_cast<std::size_t>(std::ranges::count_if(
-      running_, [](const auto& r) { return r.second.cluster_pending && !r.second.cluster; }));
-  if (unconfirmed >= kClusterUnconfirmed) return;
-  for (JobId id : queue_.head(kClusterUnconfirmed - unconfirmed)) {
-    std::optional<Job> job = queued_job(id);
-    if (job) launch_on_cluster(std::move(*job));
+std::optional<Refusal> ClusterRuns::refuses(const core::Job& job) const {
+  const core::TaskDef* task = job.spec.task.empty() ? nullptr : catalog_.find(job.spec.task);
+  if (task != nullptr && task->worker) {
+    return Refusal{"task", fmt::format("task: {} is served by warm workers, which run on the "
+                                       "server's own host; this server sends jobs to Slurm",
+                                       job.spec.task)};
   }
+  core::SlurmSettings s = settings_;
+  for (const gpu::GpuInfo& g : gpus_) {
+    std::int64_t units =
+        s.mode == core::SlurmVramMode::shard ? g.total_mb / s.shard_mb : g.total_mb;
+    s.largest_gpu_units = std::max(s.largest_gpu_units, units);
+  }
+  auto options =
+      core::sbatch_options({.id = job.id, .vram_mb = job.spec.vram_mb, .gpus = job.spec.gpus}, s);
+  if (!options) return Refusal{job.spec.gpus > 1 ? "gpus" : "vram_mb", options.error().message};
+  return std::nullopt;
 }
 
-void Orchestrator::launch_on_cluster(Job queued) {
-  JobId id = queued.id;
-  queue_.erase(id);
-  Job& job = active_.insert_or_assign(id, std::move(queued)).first->second;
-  std::string dir = job_dir(id);
-  if (!make_job_dir(id, dir)) return;
-  // The cluster sets CUDA_VISIBLE_DEVICES to the GPU it gives the job.
-  std::vector<std::pair<std::string, std::string>> extra = run_environment(job, dir);
+exec::LaunchSpec ClusterRuns::launch_spec(const core::Job& job, const Placement& where) const {
+  exec::LaunchSpec spec = ProcessRuns::launch_spec(job, where);
+  spec.cluster = {.id = job.id,
+                  .vram_mb = job.spec.vram_mb,
+                  .gpus = job.spec.gpus,
+                  .timeout_s = job.spec.timeout_s,
+                  .priority = job.spec.priority,
+                  .job_dir = where.job_dir};
+  return spec;
+}
+
+std::optional<exec::Launched> ClusterRuns::start(core::Job& job, const Placement& where) {
   // For its batch step (vramq batch-step) on the node: where NVML is, how often to read it.
-  extra.emplace_back("VRAMQ_NVML_LIBRARY", config_.nvml_library);
-  extra.emplace_back("VRAMQ_MEASURE_MS", std::to_string(config_.gpu_poll_ms));
+  Placement there = where;
+  there.env.emplace_back("VRAMQ_NVML_LIBRARY", config_.nvml_library);
+  there.env.emplace_back("VRAMQ_MEASURE_MS", std::to_string(config_.gpu_poll_ms));
   std::error_code ec;
-  std::filesystem::remove(measured_now_path(dir), ec);  // a retry is measured afresh
-  std::filesystem::remove(measured_peak_path(dir), ec);
-  if (!start_run(job, dir, extra, {})) return;
-  job.worker = 0;
-  running_.emplace(
-      id, Running{.reservation_mb = job.spec.vram_mb, .job_dir = dir, .cluster_pending = true});
-  publish_job(job);
+  std::filesystem::remove(measured_now_path(where.job_dir), ec);  // a retry is measured afresh
+  std::filesystem::remove(measured_peak_path(where.job_dir), ec);
+  std::optional<exec::Launched> launched = ProcessRuns::start(job, there);
+  if (launched) handed_[job.id] = {};
+  return launched;
 }
 
-std::vector<int> Orchestrator::cluster_gpu_indexes(const std::vector<std::string>& uuids) const {
+void ClusterRuns::started(JobId id) {
+  auto it = handed_.find(id);
+  if (it == handed_.end() || !it->second.state) return;
+  const exec::ClusterRunState& state = *it->second.state;
+  spdlog::info("job {}: started by Slurm (job {}) on {} GPU {}", id, state.cluster_id, state.nodes,
+               fmt::join(state.gpus, ","));
+}
+
+gpu::JobProbe ClusterRuns::probe(JobId id, const Run& r) const {
+  gpu::JobProbe p = ProcessRuns::probe(id, r);
+  if (running(id)) p.usage_file = measured_now_path(r.job_dir);
+  return p;
+}
+
+void ClusterRuns::describe(JobId id, JobView& view) const {
+  auto it = handed_.find(id);
+  if (it == handed_.end()) return;
+  view.cluster = it->second.state;
+  // Handed to the cluster: its queue, not ours.
+  if (it->second.pending) view.pending_reason = core::PendingReason::cluster;
+}
+
+bool ClusterRuns::running(JobId id) const {
+  auto it = handed_.find(id);
+  return it == handed_.end() || !it->second.pending;
+}
+
+std::optional<std::size_t> ClusterRuns::takes_queue() const {
+  auto unconfirmed = static_cast<std::size_t>(std::ranges::count_if(
+      handed_, [](const auto& h) { return h.second.pending && !h.second.state; }));
+  return unconfirmed >= kUnconfirmed ? 0 : kUnconfirmed - unconfirmed;
+}
+
+std::vector<int> ClusterRuns::gpu_indexes(const std::vector<std::string>& uuids) const {
   std::vector<int> out;
   for (const std::string& u : uuids) {
-    for (const gpu::GpuInfo& g : sample_.gpus) {
+    for (const gpu::GpuInfo& g : gpus_) {
       if (g.uuid == u) out.push_back(g.index);
     }
   }
@@ -70,55 +108,60 @@ std::vector<int> Orchestrator::cluster_gpu_indexes(const std::vector<std::string
   return out;
 }
 
-void Orchestrator::on_cluster_state(JobId id, const exec::ClusterRunState& state) {
-  auto it = running_.find(id);
-  if (it == running_.end()) return;
-  Running& r = it->second;
-  Job& job = active_.at(id);
-  bool was_unconfirmed = !r.cluster;
-  r.cluster = state;
-  if (state.phase == exec::ClusterRunState::Phase::running && r.cluster_pending) {
-    r.cluster_pending = false;
-    job.state = JobState::running;
+void ClusterRuns::on_state(JobId id, const exec::ClusterRunState& state) {
+  auto it = handed_.find(id);
+  if (it == handed_.end() || host_.run_of(id) == nullptr) return;
+  Handed& h = it->second;
+  bool was_unconfirmed = !h.state;
+  h.state = state;
+  if (state.phase == exec::ClusterRunState::Phase::running && h.pending) {
+    h.pending = false;
+    const core::Job& job = host_.job_of(id);
     // The cluster's clock is in seconds: never a start before it was queued or after now.
-    std::int64_t started = state.started_at_ms > 0 ? state.started_at_ms : now_ms();
-    job.started_at_ms = std::clamp(started, std::max(job.queued_at_ms, job.submitted_at_ms),
-                                   std::max(now_ms(), job.submitted_at_ms));
-    job.gpus = cluster_gpu_indexes(state.gpus);
-    job.gpu = job.gpus.empty() ? std::nullopt : std::optional<int>(job.gpus.front());
-    r.gpus = job.gpus;
-    observe_wait(job);
-    store_->save(job);
-    arm_timeout(id, r, job.started_at_ms, job.spec.timeout_s);
-    log_watcher_.wake(id);
-    spdlog::info("job {}: started by Slurm (job {}) on {} GPU {}", id, state.cluster_id,
-                 state.nodes, fmt::join(state.gpus, ","));
-    request_sample();
+    std::int64_t now = ServiceClock::wall_ms();
+    std::int64_t started = state.started_at_ms > 0 ? state.started_at_ms : now;
+    started = std::clamp(started, std::max(job.queued_at_ms, job.submitted_at_ms),
+                         std::max(now, job.submitted_at_ms));
+    host_.run_started(id, gpu_indexes(state.gpus), started);
+    host_.request_sample();
+  } else {
+    host_.changed(id);
   }
-  publish_job(job);
-  if (was_unconfirmed) schedule_soon();  // room for the next submissions
+  if (was_unconfirmed) host_.schedule_soon();  // room for the next submissions
 }
 
-void Orchestrator::adopt_cluster_run(Job job, exec::Survivor run) {
-  JobId id = job.id;
+void ClusterRuns::adopt(JobId id, exec::Survivor& run) {
   bool waiting =
       !run.ended && run.cluster && run.cluster->phase != exec::ClusterRunState::Phase::running;
-  if (!waiting) {
-    if (run.cluster) run.gpus = cluster_gpu_indexes(run.cluster->gpus);
-    std::optional<exec::ClusterRunState> cluster = run.cluster;
-    adopt(std::move(job), run);
-    running_.at(id).cluster = cluster;
-    return;
+  if (run.cluster && !waiting) run.gpus = gpu_indexes(run.cluster->gpus);
+  if (waiting) {
+    spdlog::info("job {}: adopted, waiting in Slurm's queue (job {})", id, run.cluster->cluster_id);
   }
-  // Still in the cluster's queue: it stays queued, the cluster's to start.
-  job.state = JobState::queued;
-  spdlog::info("job {}: adopted, waiting in Slurm's queue (job {})", id, run.cluster->cluster_id);
-  active_.insert_or_assign(id, std::move(job));
-  running_.emplace(id, Running{.reservation_mb = active_.at(id).spec.vram_mb,
-                               .job_dir = job_dir(id),
-                               .cluster_pending = true,
-                               .cluster = run.cluster});
-  executor_->adopt(run, [this, id](exec::ExitStatus st) { on_exit(id, std::move(st)); });
+  handed_[id] = {.pending = waiting, .state = run.cluster};
+  ProcessRuns::adopt(id, run);
+}
+
+void ClusterRuns::exited(JobId id, const exec::ExitStatus& status) {
+  auto it = handed_.find(id);
+  if (it == handed_.end()) return;
+  Handed h = std::move(it->second);
+  handed_.erase(it);
+  Run* r = host_.run_of(id);
+  if (r == nullptr) return;
+  // A run that ended between two looks at the cluster's queue was never seen running: it ran
+  // all the same (unless it was cancelled there, or never submitted).
+  bool ran_unseen = h.pending && h.state && r->stop_reason != core::EndReason::cancelled &&
+                    status.spawn_error.empty() && status.lost.empty();
+  std::string dir = r->job_dir;
+  std::optional<RunEnd> end = exit_end(id, status);
+  if (!end) return;
+  if (ran_unseen) {
+    core::Job& job = host_.job_of(id);
+    job.state = core::JobState::running;
+    job.started_at_ms = ServiceClock::wall_ms();
+  }
+  end->peak_file = measured_peak_path(dir);
+  host_.end_run(id, std::move(*end));
 }
 
 }  // namespace vramq::service

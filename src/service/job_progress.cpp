@@ -93,21 +93,22 @@ void Orchestrator::read_progress() {
           if (it == running_.end() || active_.at(read.job).attempt != read.attempt) {
             continue;  // it ended (or was retried) meanwhile
           }
-          Running& r = it->second;
+          Run& r = it->second;
           r.stderr_size_read = read.stderr_size;
           r.report_size_read = read.report_size;
           if (read.report) {
             r.reports = true;
-            set_progress(read.job, r, std::move(*read.report));
+            set_progress(read.job, std::move(*read.report));
           } else if (read.tqdm && !r.reports) {
-            set_progress(read.job, r, std::move(*read.tqdm));
+            set_progress(read.job, std::move(*read.tqdm));
           }
         }
         publish_readings();
       });
 }
 
-void Orchestrator::set_progress(JobId id, Running& r, core::Progress p) {
+void Orchestrator::set_progress(JobId id, core::Progress p) {
+  Run& r = running_.at(id);
   // Without an estimate of its own, the time left if it goes on at the pace it has kept so far.
   if (!p.eta_s && p.fraction && *p.fraction > 0) {
     const core::Job& job = active_.at(id);

@@ -97,8 +97,8 @@ void Orchestrator::publish_readings() {
   if (!feed_.enabled()) return;
   for (const GpuStatus& g : gpus())
     feed_.gpu(g);
-  for (const auto& [wid, w] : workers_)
-    feed_.worker(worker_status(w));
+  for (const WorkerStatus& w : workers_->statuses())
+    feed_.worker(w);
   for (auto& [id, r] : running_) {
     std::optional<std::int64_t> now = r.highest_mb();
     bool moved = use_moved(r.published_mb, now, r.reservation_mb);

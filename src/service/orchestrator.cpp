@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "core/job_record.hpp"
+#include "service/cluster_runs.hpp"
 #include "service/job_paths.hpp"
 #include "util/untrusted_files.hpp"
 
@@ -50,7 +51,6 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       store_(std::move(store)),
       gpu_kind_(gpu_source_->kind()),
       jobs_root_((std::filesystem::absolute(config_.data_dir) / "jobs").string() + "/"),
-      workers_root_((std::filesystem::absolute(config_.data_dir) / "workers").string()),
       parked_timer_(ioc),
       retention_timer_(ioc),
       feed_(ioc, static_cast<std::size_t>(config_.event_ring_size),
@@ -65,16 +65,23 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       .tolerance = config_.vram_tolerance,
       .grace_ms = config_.vram_grace_ms,
       .policy = core::parse_vram_policy(config_.vram_policy).value_or(core::VramPolicy::kill)};
-  for (const core::TaskDef& t : catalog_.tasks()) {  // sorted by name, as worker_tasks_ must be
-    if (t.worker) worker_tasks_.push_back(t.name);
+  bool sim = gpu_kind_ == "sim";
+  RunHost& host = *this;  // (the kinds see only this side of the orchestrator)
+  if (executor_->queues_runs()) {
+    runs_ = std::make_unique<ClusterRuns>(ioc_, host, *executor_, config_, catalog_, sample_.gpus);
+  } else {
+    runs_ = std::make_unique<ProcessRuns>(ioc_, host, *executor_, sim, config_.kill_grace_s);
   }
-  worker_health_.resize(worker_tasks_.size());
-  cluster_ = executor_->queues_runs();
-  if (cluster_) {
-    slurm_settings_ = core::slurm_settings(config_);
-    executor_->on_state(
-        [this](JobId id, const exec::ClusterRunState& s) { on_cluster_state(id, s); });
-  }
+  workers_ = std::make_unique<WarmWorkers>(WarmWorkers::Deps{
+      .ioc = ioc_,
+      .host = host,
+      .executor = *executor_,
+      .config = config_,
+      .catalog = catalog_,
+      .metrics = metrics_,
+      .feed = feed_,
+      .sim = sim,
+      .root = (std::filesystem::absolute(config_.data_dir) / "workers").string()});
 }
 
 Orchestrator::~Orchestrator() {
@@ -97,7 +104,7 @@ void Orchestrator::enqueue(const Job& job) {
                .queued_at_ms = job.queued_at_ms,
                .held_gpus = {},
                .gpus = job.spec.gpus,
-               .worker_task = worker_task_index(job.spec)},
+               .worker_task = workers_->task_index(job.spec)},
               core::pack_job(job));
   publish_queued(job.id);
   schedule_soon();
@@ -224,17 +231,15 @@ JobView Orchestrator::view(const Job& job) const {
   JobView v{.job = job, .job_dir = job_dir(job.id)};
   auto r = running_.find(job.id);
   if (r != running_.end()) {
-    v.cluster = r->second.cluster;
+    r->second.kind->describe(job.id, v);
     if (job.state == JobState::running) {
       v.measured_vram_mb = r->second.highest_mb();
       v.progress = r->second.progress;
       v.progress_at_ms = r->second.progress_at_ms;
     }
   }
-  if (job.state != JobState::queued) return v;
-  if (r != running_.end() && r->second.cluster_pending) {
-    v.pending_reason = core::PendingReason::cluster;  // handed to the cluster: its queue, not ours
-  } else if (parked_.contains(job.id)) {
+  if (job.state != JobState::queued || v.pending_reason != core::PendingReason::none) return v;
+  if (parked_.contains(job.id)) {
     v.pending_reason = parked_.reason(job.id);  // not in the queue yet: no position
   } else if (auto place = queue_.place(job.id)) {
     v.queue_position = place->position;
@@ -262,20 +267,13 @@ std::vector<core::GpuView> Orchestrator::gpu_views() const {
       views[g].committed_mb += std::max(r.reservation_mb, m == r.measured_mb.end() ? 0 : m->second);
     }
   }
-  // Warm workers without a run hold their memory themselves (with a run, the run carries it).
-  for (const auto& [wid, w] : workers_) {
-    if (w.job == 0 && w.gpu >= 0 && w.gpu < static_cast<int>(views.size())) {
-      views[w.gpu].committed_mb += w.held_mb;
-    }
-  }
+  workers_->add_held(views);
   return views;
 }
 
-std::optional<std::int64_t> Orchestrator::Running::highest_mb() const {
-  std::optional<std::int64_t> most;
-  for (const auto& [g, mb] : measured_mb)
-    most = std::max(most.value_or(mb), mb);
-  return most;
+std::size_t Orchestrator::running() const {
+  return static_cast<std::size_t>(std::ranges::count_if(
+      running_, [](const auto& r) { return r.second.kind->running(r.first); }));
 }
 
 std::vector<GpuStatus> Orchestrator::gpus() const {
@@ -293,9 +291,7 @@ std::vector<GpuStatus> Orchestrator::gpus() const {
         s.jobs.push_back(id);
       }
     }
-    for (const auto& [id, w] : workers_) {
-      if (w.gpu == static_cast<int>(i)) s.workers.push_back(id);
-    }
+    s.workers = workers_->on_gpu(static_cast<int>(i));
     out.push_back(std::move(s));
   }
   return out;
@@ -319,27 +315,22 @@ core::Decisions Orchestrator::plan_now(std::span<const core::QueuedJob> queue) c
                      .now_ms = now_ms(),
                      .config = scheduler_config(),
                      .draining = draining_,
-                     .workers = worker_view()});
+                     .workers = workers_->view(sample_.gpus.size())});
 }
 
 void Orchestrator::schedule() {
   schedule_posted_ = false;
-  if (cluster_) {
-    dispatch_to_cluster();
+  if (std::optional<std::size_t> count = runs_->takes_queue()) {
+    hand_over(*count);
     publish_queue();
     return;
   }
   std::vector<core::GpuView> views = gpu_views();
   core::Planner planner(views, now_ms(), scheduler_config(), draining_, queue_.min_vram_mb());
-  if (!workers_.empty() || !worker_tasks_.empty()) planner.use_workers(worker_view());
+  if (workers_->any()) planner.use_workers(workers_->view(sample_.gpus.size()));
   std::vector<core::StartDecision> starts = queue_.pass(std::move(planner));
   // Chosen to make room: out of the idle pool now, their memory counted until they are gone.
-  for (core::WorkerId w : queue_.evictions()) {
-    auto it = workers_.find(w);
-    if (it == workers_.end() || it->second.state != core::WorkerState::idle) continue;
-    ++metrics_.worker_evictions[it->second.task];
-    unload_worker(it->second, "its memory is needed by a queued job");
-  }
+  workers_->evict(queue_.evictions());
   for (const core::StartDecision& s : starts) {
     // Decide, then act: re-check the invariant against the state as it is now, with every start
     // of this pass already applied.
@@ -350,9 +341,9 @@ void Orchestrator::schedule() {
     std::int64_t need = job->spec.vram_mb;
     bool worker_ok = true;
     if (s.worker != 0) {
-      auto w = workers_.find(s.worker);
-      worker_ok = w != workers_.end() && w->second.state == core::WorkerState::idle;
-      if (worker_ok) need = std::max<std::int64_t>(0, need - w->second.held_mb);
+      std::optional<std::int64_t> held = workers_->idle_held_mb(s.worker);
+      worker_ok = held.has_value();
+      need = std::max<std::int64_t>(0, need - held.value_or(0));
     }
     bool fits =
         worker_ok && std::ranges::all_of(s.all_gpus(), [&](int g) {
@@ -366,7 +357,7 @@ void Orchestrator::schedule() {
       schedule_soon();
       continue;
     }
-    launch(std::move(*job), s);
+    launch(std::move(*job), s.all_gpus(), s.worker);
   }
   if (!starts.empty()) request_sample();
   publish_queue();
@@ -388,7 +379,7 @@ void Orchestrator::arm_poll_timer() {
 
 asio::awaitable<void> Orchestrator::drain() {
   draining_ = true;
-  release_workers_on_drain();
+  workers_->release_on_drain();
   poll_timer_.cancel();
   retention_timer_.cancel();
   schedule_soon();
@@ -405,10 +396,7 @@ asio::awaitable<void> Orchestrator::drain() {
   // Shutdown only: a short poll until every end already under way is recorded (and, with
   // --stop-jobs-on-exit, every job has exited). Running jobs otherwise stay with their
   // supervisors: the next start adopts them.
-  auto unloading = [this] {
-    return std::ranges::any_of(
-        workers_, [](const auto& w) { return w.second.state == core::WorkerState::unloading; });
-  };
+  auto unloading = [this] { return workers_->unloading(); };
   while (((stop_jobs && !running_.empty()) || finishing_ > 0 || !settling_.empty() || saving_ > 0 ||
           unloading()) &&
          std::chrono::steady_clock::now() < deadline) {

@@ -24,7 +24,6 @@
 #include "core/job_queue.hpp"
 #include "core/parked_jobs.hpp"
 #include "core/scheduler.hpp"
-#include "core/slurm_request.hpp"
 #include "core/start_prediction.hpp"
 #include "core/task_catalog.hpp"
 #include "core/vram_guard.hpp"
@@ -33,10 +32,12 @@
 #include "gpu/gpu_source.hpp"
 #include "service/event_feed.hpp"
 #include "service/log_watcher.hpp"
+#include "service/process_runs.hpp"
+#include "service/run_kind.hpp"
 #include "service/service_clock.hpp"
 #include "service/service_metrics.hpp"
 #include "service/views.hpp"
-#include "service/worker_channel.hpp"
+#include "service/warm_workers.hpp"
 #include "store/store.hpp"
 #include "util/confined_files.hpp"
 #include "util/worker.hpp"
@@ -132,9 +133,7 @@ struct DryRun {
   std::int64_t predicted_start_ms = 0;
 };
 
-enum class UnloadOutcome { unloading, busy, not_found };
-
-class Orchestrator {
+class Orchestrator : private RunHost {
  public:
   Orchestrator(boost::asio::io_context& ioc, core::Config config, core::TaskCatalog catalog,
                std::unique_ptr<gpu::GpuSource> gpus, std::unique_ptr<exec::Executor> executor,
@@ -206,10 +205,10 @@ class Orchestrator {
   std::size_t waiting() const { return parked_.size(); }
   // The first jobs of the queue in the order they would start (GET /v1/queue, `queue` events).
   QueueHead queue_head() const;
-  // Warm workers (warm_workers.cpp), by id; unload() starts unloading an idle (or starting)
-  // worker, refuses a busy one (its run would be lost: cancel the run instead).
-  std::vector<WorkerStatus> workers() const;
-  UnloadOutcome unload(core::WorkerId id);
+  // Warm workers, by id; unload() starts unloading an idle (or starting) worker, refuses a
+  // busy one (its run would be lost: cancel the run instead).
+  std::vector<WorkerStatus> workers() const { return workers_->statuses(); }
+  UnloadOutcome unload(core::WorkerId id) { return workers_->unload(id); }
   std::int64_t buffer_mb() const { return config_.vram_buffer_mb; }
   const core::TaskCatalog& catalog() const { return catalog_; }
   const core::Footprints& footprints() const { return footprints_; }
@@ -235,69 +234,6 @@ class Orchestrator {
  private:
   // How long an Idempotency-Key is remembered.
   static constexpr std::int64_t kKeyLifetimeMs = std::int64_t{24} * 3600 * 1000;
-  struct Running {
-    std::vector<int> gpus;                    // index order
-    std::int64_t reservation_mb = 0;          // on each of its GPUs
-    std::map<int, std::int64_t> measured_mb;  // per GPU, where the last reading had a figure
-    // Its highest use on any one of its GPUs in the last reading, for enforcement.
-    std::optional<std::int64_t> highest_mb() const;
-    std::string job_dir;
-    std::unique_ptr<ServiceTimer> timeout;
-    std::unique_ptr<ServiceTimer> kill;
-    core::EndReason stop_reason = core::EndReason::none;  // why we are stopping it, if we are
-    core::OverUse over_use;   // its measured use against its reservation, reading by reading
-    std::string stop_detail;  // what made us stop it (vram_exceeded), for its `error`
-    std::optional<std::size_t> warning_index;  // its over-use warning in job.warnings (warn)
-    core::WorkerId worker = 0;  // the warm worker it runs on (0: a process of its own)
-    std::optional<std::int64_t> published_mb;  // its use as the last job event showed it
-    // Progress (job_progress.cpp): the newest, when it was read, whether it has been published,
-    // the log sizes already read, and whether the job reports explicitly (then tqdm is ignored).
-    std::optional<core::Progress> progress;
-    std::int64_t progress_at_ms = 0;
-    bool progress_unpublished = false;
-    std::int64_t stderr_size_read = -1;
-    std::int64_t report_size_read = -1;
-    bool reports = false;
-    // --executor slurm: handed to the cluster and waiting in its queue (the job is still
-    // `queued`), and where the cluster says it stands.
-    bool cluster_pending = false;
-    std::optional<exec::ClusterRunState> cluster;
-  };
-  // A warm worker (warm_workers.cpp). Its process runs under a supervisor like a job's run,
-  // keyed in the executor by its id negated. While starting or busy it serves one job, which is
-  // in running_ and carries the worker's memory in the ledger; idle or unloading, it carries its
-  // own (held_mb, or more when a reading shows more).
-  struct Worker {
-    core::WorkerId id = 0;
-    std::string task;
-    int task_index = 0;  // in worker_tasks_
-    int gpu = 0;
-    core::WorkerState state = core::WorkerState::starting;
-    std::int64_t pid = 0;  // its supervisor
-    std::int64_t pid_start_ticks = 0;
-    std::string dir;  // DATA_DIR/workers/ID: its own log (stderr between runs), its sim file
-    std::unique_ptr<WorkerChannel> channel;
-    core::JobId job = 0;    // starting or busy: the run it serves
-    bool run_sent = false;  // busy: its `run` line is sent (after its log was switched)
-    std::int64_t held_mb = 0;
-    std::optional<std::int64_t> measured_mb;  // its use in the last reading
-    std::int64_t peak_mb = 0;
-    std::int64_t runs = 0;
-    std::int64_t started_at_ms = 0;
-    std::int64_t last_used_ms = 0;  // its last run's end, or when it became ready
-    std::string unload_reason;
-    std::string failure;    // why it was killed (it broke the protocol or hung): its run's error
-    bool abnormal = false;  // it broke, hung or closed its stdout: its exit counts as a crash
-    std::uint64_t pings_sent = 0;
-    std::uint64_t last_pong = 0;
-    std::unique_ptr<ServiceTimer> timer;  // setup deadline, keep-alive or kill
-    std::unique_ptr<ServiceTimer> ping_timer;
-  };
-  // Per worker task: crashes in a row, for the back-off before its next worker.
-  struct WorkerTaskHealth {
-    int crashes = 0;
-    std::int64_t not_before_ms = 0;
-  };
   std::int64_t now_ms() const;
   std::string job_dir(core::JobId id) const;
   boost::system::result<core::Job, SubmitError> build_job(SubmitRequest& req, core::JobId id);
@@ -319,25 +255,38 @@ class Orchestrator {
   // The GPU `job` would start on now, if that is certain without a pass (see admitting_mb_).
   std::vector<int> start_gpus_now(const core::Job& job) const;
 
-  void schedule_soon();
+  // RunHost (run_kind.hpp): what the kinds of run ask of the orchestrator (running_jobs.cpp).
+  core::Job& job_of(core::JobId id) override { return active_.at(id); }
+  Run* run_of(core::JobId id) override;
+  void start_failed(core::JobId id, std::string why, int errno_value,
+                    std::optional<int> ran_attempt) override;
+  void end_run(core::JobId id, RunEnd end) override;  // run_end.cpp
+  void memory_departed(const std::map<int, std::int64_t>& mb) override;
+  void run_started(core::JobId id, std::vector<int> gpus, std::int64_t started_at_ms) override;
+  void changed(core::JobId id) override { publish_job(active_.at(id)); }
+  void set_progress(core::JobId id, core::Progress p) override;
+  void schedule_soon() override;
+  void request_sample() override;
+
+  // The kind that runs `job`: its task's warm workers, else the executor's (processes or a
+  // cluster).
+  RunKind& kind_for(const core::Job& job);
   void schedule();
-  void launch(core::Job queued, const core::StartDecision& start);
+  // A kind that takes queued jobs itself (a cluster): hands them over, in queue order.
+  void hand_over(std::size_t count);
+  // Starts `queued` on `gpus` (none: where its kind decides), on idle worker `worker` if the
+  // pass chose one.
+  void launch(core::Job queued, std::vector<int> gpus, core::WorkerId worker);
   // What every run of `job` gets in its environment on top of its own env: VRAMQ_JOB_ID,
   // VRAMQ_VRAM_MB, VRAMQ_JOB_DIR, VRAMQ_PROGRESS_FILE (the last attempt's reports removed).
   std::vector<std::pair<std::string, std::string>> run_environment(const core::Job& job,
                                                                    const std::string& dir) const;
-  // Hands a run of `job` to the executor (`gpus`: where it runs, for a local one); nullopt when
-  // it could not start (the job has then been requeued after a host error, or failed).
-  std::optional<exec::Launched> start_run(
-      const core::Job& job, const std::string& dir,
-      const std::vector<std::pair<std::string, std::string>>& extra, std::vector<int> gpus);
   void observe_wait(const core::Job& job);  // a run started: how long it waited
   // Its timeout (none when 0), counted from its start.
-  void arm_timeout(core::JobId id, Running& r, std::int64_t started_at_ms, std::int64_t timeout_s);
+  void arm_timeout(core::JobId id, Run& r, std::int64_t started_at_ms, std::int64_t timeout_s);
   // Creates a launching job's directory; false when it cannot (the job has then been requeued
   // after a host error, or failed spawn_failed).
   bool make_job_dir(core::JobId id, const std::string& dir);
-  void on_exit(core::JobId id, exec::ExitStatus status);
   // The end of a run's stdout, as the job object keeps it.
   struct Output {
     std::string text;
@@ -359,7 +308,7 @@ class Orchestrator {
   void finish(core::JobId id, core::JobState state, core::EndReason reason, std::string error,
               Output output, std::optional<int> ran_attempt = std::nullopt);
   // Recovery (recovery.cpp): a run the last server left, taken over as if started here.
-  void adopt(core::Job job, const exec::Survivor& run);
+  void adopt(core::Job job, exec::Survivor run);
   void stop_job(core::JobId id, core::EndReason why);
   void enqueue(const core::Job& job);
   bool may_cancel(const Caller& caller, const core::Job& job) const;  // logs a refusal
@@ -396,37 +345,12 @@ class Orchestrator {
 
   // Renames attempt `attempt`'s logs to attempt-N.stdout.log / .stderr.log (its retry begins).
   void keep_attempt_logs(core::JobId id, int attempt) const;
-  void guard_vram(core::JobId id, Running& r);  // applies --vram-policy after a reading
-  std::int64_t largest_capacity_mb() const;     // the most any one GPU could give a job
+  void guard_vram(core::JobId id, Run& r);   // applies --vram-policy after a reading
+  std::int64_t largest_capacity_mb() const;  // the most any one GPU could give a job
   // Records a finished run's peak in the learned footprints; the sample to store with its row.
   std::optional<store::Store::FootprintRecord> learn_from(const core::Job& job);
-  // Warm workers (warm_workers.cpp).
-  const core::TaskDef* worker_task(const core::JobSpec& spec) const;  // nullptr: not a worker's
-  int worker_task_index(const core::JobSpec& spec) const;             // -1: not a worker's
-  core::WorkerView worker_view() const;
-  // Starts `job`'s run on its worker: the idle one `worker` names, or a new one (worker 0).
-  // False when nothing could be started (the job has then been ended or requeued).
-  // `env`: the job's extra environment (the worker takes its CUDA_VISIBLE_DEVICES).
-  bool start_on_worker(core::JobId id, core::WorkerId worker, int gpu,
-                       const std::vector<std::pair<std::string, std::string>>& env);
-  void begin_run(Worker& w);
-  void on_worker_message(core::WorkerId id, const exec::WorkerMessage& m);
-  // Job `id`'s run on a worker ended (a message, a stop, or the worker's death: then `w` is
-  // null); the worker goes idle. `output`: the result's text, the run's stdout.
-  void end_worker_run(core::JobId id, Worker* w, core::JobState state, core::EndReason reason,
-                      std::string error, std::string output);
   // A run's duration, for predictions and Retry-After (whole successful runs per task).
   void note_run_time(const core::Job& job, bool succeeded);
-  void on_worker_exit(core::WorkerId id, const exec::ExitStatus& status);
-  void worker_broken(core::WorkerId id, std::string why);  // kills it; its run fails
-  void channel_lost(core::WorkerId id, std::string why);   // broken, or only closed (dying)
-  void unload_worker(Worker& w, std::string why);
-  void arm_idle(Worker& w);   // keep-alive and pings while idle
-  void arm_pings(Worker& w);  // pings while idle; one unanswered by the next: broken
-  void ping(core::WorkerId id);
-  void stop_worker_run(core::JobId id, Running& r);  // cancel, then the kill after the grace
-  void release_workers_on_drain();
-  WorkerStatus worker_status(const Worker& w) const;
   // Live events (live_events.cpp): a job's new state, the head of the queue after a pass (at
   // most every kQueueEventMs), and what a GPU reading changed (GPUs, workers, jobs' use).
   void publish_job(const core::Job& job);
@@ -438,16 +362,6 @@ class Orchestrator {
   // Progress of running jobs (job_progress.cpp): their stderr and progress files are read off
   // the loop at each poll when they have grown; a change is published with the job.
   void read_progress();
-  void set_progress(core::JobId id, Running& r, core::Progress p);
-  // --executor slurm (cluster_runs.cpp): queued jobs go to the cluster at once, in queue order
-  // (at most kClusterUnconfirmed without an id yet); the cluster reports their state.
-  void dispatch_to_cluster();
-  void launch_on_cluster(core::Job queued);
-  void on_cluster_state(core::JobId id, const exec::ClusterRunState& state);
-  void adopt_cluster_run(core::Job job, exec::Survivor run);
-  std::vector<int> cluster_gpu_indexes(const std::vector<std::string>& uuids) const;
-
-  void request_sample();
   // `seq`: which reading this is (readings are numbered as they begin).
   void on_sample(core::Result<gpu::GpuSample> sample, std::uint64_t seq);
   void arm_poll_timer();
@@ -459,8 +373,7 @@ class Orchestrator {
   std::unique_ptr<exec::Executor> executor_;
   std::unique_ptr<store::Store> store_;
   std::string gpu_kind_;
-  std::string jobs_root_;     // DATA_DIR/jobs/, absolute (once: listings name many job dirs)
-  std::string workers_root_;  // DATA_DIR/workers, absolute: a directory per warm worker
+  std::string jobs_root_;  // DATA_DIR/jobs/, absolute (once: listings name many job dirs)
 
   core::JobId next_id_ = 1;
   // Running jobs (and, for the length of one call, a queued job being started or ended). Queued
@@ -474,8 +387,8 @@ class Orchestrator {
   core::ParkedJobs parked_;       // queued jobs that may not start yet (dependencies, retry delay)
   ServiceTimer parked_timer_;     // fires when the next retry delay is over
   ServiceTimer retention_timer_;  // the next retention step (retention.cpp)
-  std::int64_t pruned_in_sweep_ = 0;  // ended jobs removed by the current sweep
-  std::map<core::JobId, Running> running_;
+  std::int64_t pruned_in_sweep_ = 0;    // ended jobs removed by the current sweep
+  std::map<core::JobId, Run> running_;  // their kinds' runs, by job
   std::int64_t saving_ = 0;  // submissions accepted but not yet durable (count toward the cap)
   // Per GPU: reservations of jobs admitted past a full queue because they start at once, from
   // admission until the pass after their save (then they run, or wait like any queued job).
@@ -511,15 +424,13 @@ class Orchestrator {
   std::map<std::string, double, std::less<>> run_s_by_task_;
   std::int64_t recheck_failures_ = 0;
   ServiceTimer poll_timer_;
-  bool cluster_ = false;                // the executor's runs wait in a cluster's queue (Slurm)
-  core::SlurmSettings slurm_settings_;  // cluster_: how jobs are asked of it (for admission)
   LogWatcher log_watcher_;
-  std::map<core::WorkerId, Worker> workers_;
-  core::WorkerId next_worker_id_ = 1;
-  std::vector<std::string> worker_tasks_;        // names of the catalog's worker tasks (sorted)
-  std::vector<WorkerTaskHealth> worker_health_;  // by index in worker_tasks_
-  util::Worker gpu_worker_;                      // the only thread that calls gpu_source_
-  util::Worker file_worker_;                     // log tails
+  // The kinds of run: the executor's (processes, or a cluster's runs) and warm workers. Made
+  // once the state they refer to is.
+  std::unique_ptr<ProcessRuns> runs_;
+  std::unique_ptr<WarmWorkers> workers_;
+  util::Worker gpu_worker_;   // the only thread that calls gpu_source_
+  util::Worker file_worker_;  // log tails
 };
 
 }  // namespace vramq::service

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
+#include "core/run_outcome.hpp"
 #include "service/orchestrator.hpp"
 #include "util/proc_stat.hpp"
 
@@ -39,10 +40,7 @@ core::Result<void> Orchestrator::start() {
   next_id_ = *max_id + 1;
   auto max_worker = store_->max_worker_id();
   if (!max_worker) return max_worker.error();
-  next_worker_id_ = *max_worker + 1;
-  // The last server's warm workers ended with it: their directories (logs) go.
-  std::error_code ec;
-  std::filesystem::remove_all(workers_root_, ec);
+  workers_->start(*max_worker);  // the last server's warm workers ended with it
   auto footprints = store_->load_footprints();
   if (!footprints) return footprints.error();
   for (const store::Store::FootprintRecord& f : *footprints)
@@ -70,11 +68,7 @@ core::Result<void> Orchestrator::start() {
       runs.erase(found);
       if (run.attempt == j.attempt && run.started) {
         recovered[j.id] = JobState::running;
-        if (cluster_) {
-          adopt_cluster_run(std::move(j), std::move(run));
-        } else {
-          adopt(std::move(j), run);
-        }
+        adopt(std::move(j), std::move(run));
         ++adopted;
         continue;
       }
@@ -89,28 +83,14 @@ core::Result<void> Orchestrator::start() {
       }
       j.pid = 0;
       j.pid_start_ticks = 0;
-      // A run on a warm worker ended with the server that spoke to it: queued again once,
-      // unless its task opts out (a run that must not be repeated).
-      const core::TaskDef* task = j.worker != 0 ? worker_task(j.spec) : nullptr;
-      bool requeue_once =
-          task != nullptr && task->worker->requeue_on_restart && !j.restart_requeued;
-      if (requeue_once) {
-        j.restart_requeued = true;
-        j.state = JobState::queued;
-        keep_attempt_logs(j.id, j.attempt);
-        j.attempt += 1;
-        j.queued_at_ms = now_ms();
-        j.error = fmt::format(
-            "its warm worker {} ended with the vramq restart; queued again (once)", j.worker);
-        ++requeued;
-      } else if (j.attempt <= j.spec.max_retries) {
-        j.state = JobState::queued;
-        keep_attempt_logs(j.id, j.attempt);
-        j.attempt += 1;
-        j.queued_at_ms = now_ms();
-        j.error = "interrupted by a vramq restart; queued again";
-        ++requeued;
-      } else {
+      const core::TaskDef* task = j.worker != 0 ? workers_->task_of(j.spec) : nullptr;
+      core::LostRun lost =
+          core::lost_run({.on_worker = task != nullptr,
+                          .requeue_on_restart = task != nullptr && task->worker->requeue_on_restart,
+                          .requeued_before = j.restart_requeued,
+                          .attempt = j.attempt,
+                          .max_retries = j.spec.max_retries});
+      if (lost == core::LostRun::fail) {
         j.state = JobState::failed;
         j.reason = EndReason::interrupted;
         j.error = "vramq stopped while the job was running, and no record of its end was left";
@@ -120,6 +100,18 @@ core::Result<void> Orchestrator::start() {
         recovered[j.id] = j.state;
         continue;
       }
+      j.state = JobState::queued;
+      keep_attempt_logs(j.id, j.attempt);
+      j.attempt += 1;
+      j.queued_at_ms = now_ms();
+      if (lost == core::LostRun::requeue_once) {
+        j.restart_requeued = true;
+        j.error = fmt::format(
+            "its warm worker {} ended with the vramq restart; queued again (once)", j.worker);
+      } else {
+        j.error = "interrupted by a vramq restart; queued again";
+      }
+      ++requeued;
       store_->save(j);
     }
     recovered[j.id] = j.state;
@@ -149,8 +141,19 @@ core::Result<void> Orchestrator::start() {
   return {};
 }
 
-void Orchestrator::adopt(Job job, const exec::Survivor& run) {
+void Orchestrator::adopt(Job job, exec::Survivor run) {
   JobId id = job.id;
+  // Warm workers end with their server: a survivor is always the executor's kind of run.
+  RunKind& kind = *runs_;
+  kind.adopt(id, run);  // its end, if it has come, is posted: it comes after this
+  std::string dir = job_dir(id);
+  if (!kind.running(id)) {  // still in a cluster's queue: it stays queued, the cluster's to start
+    job.state = JobState::queued;
+    Run r{.kind = &kind, .reservation_mb = job.spec.vram_mb, .job_dir = dir};
+    active_.insert_or_assign(id, std::move(job));
+    running_.emplace(id, std::move(r));
+    return;
+  }
   bool start_unsaved = job.state == JobState::queued;
   job.state = JobState::running;
   // The start as the run knows it (the store lacks it if the last server died before saving).
@@ -164,8 +167,7 @@ void Orchestrator::adopt(Job job, const exec::Survivor& run) {
   job.pid = run.supervisor.pid;
   job.pid_start_ticks = run.supervisor.start_ticks;
   if (start_unsaved) store_->save(job);
-  std::string dir = job_dir(id);
-  Running r{.gpus = job.gpus, .reservation_mb = job.spec.vram_mb, .job_dir = dir};
+  Run r{.kind = &kind, .gpus = job.gpus, .reservation_mb = job.spec.vram_mb, .job_dir = dir};
   // Its timeout counts from its real start, not from this adoption.
   arm_timeout(id, r, job.started_at_ms, job.spec.timeout_s);
   if (run.alive) {
@@ -177,7 +179,6 @@ void Orchestrator::adopt(Job job, const exec::Survivor& run) {
   }
   active_.insert_or_assign(id, std::move(job));
   running_.emplace(id, std::move(r));
-  executor_->adopt(run, [this, id](exec::ExitStatus st) { on_exit(id, std::move(st)); });
 }
 
 }  // namespace vramq::service

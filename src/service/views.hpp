@@ -44,6 +44,10 @@ struct GpuStatus {
 };
 
 // A warm worker as GET /v1/workers shows it.
+// What DELETE /v1/workers/{id} did: started unloading an idle (or starting) worker; refused a
+// busy one (its run would be lost: cancel the run instead).
+enum class UnloadOutcome { unloading, busy, not_found };
+
 struct WorkerStatus {
   core::WorkerId id = 0;
   std::string task;

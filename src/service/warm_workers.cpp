@@ -1,36 +1,23 @@
-// Orchestrator: warm workers (issue 12, docs/workers.md). A task with a [worker] section has its
-// runs served by long-lived processes that load the model once. A worker is started for a run
-// that found no idle one (`starting`, bound to that run), serves it once `ready` (`busy`), then
-// waits for the next run of its task (`idle`, pinged, unloaded after keep_alive_s), and is
-// unloaded (`unloading`: `shutdown`, then SIGTERM and SIGKILL) when idle too long, when the
-// scheduler needs its memory for another job (core::Planner::make_room), on DELETE, or when the
-// server stops. Its memory is in the ledger all along: through its run while it serves one, as
-// its own (held_mb) otherwise; it counts as released only once its processes are gone and a
-// reading begun after that shows where the memory went (departed_mb_, as for a job's exit).
-// A worker that dies, breaks the protocol or hangs fails the run it served (worker_crashed) and
-// makes its task wait a back-off before the next worker (worker_backoff). Idle workers (pings,
-// keep-alive, unload on request) and the status views: idle_workers.cpp.
+// Warm workers: starting them, serving runs, losing them (see warm_workers.hpp).
+#include "service/warm_workers.hpp"
+
 #include <signal.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <filesystem>
-#include <fstream>
 
-#include "core/run_outcome.hpp"
 #include "core/text.hpp"
 #include "service/job_environment.hpp"
 #include "service/job_paths.hpp"
-#include "service/orchestrator.hpp"
-#include "util/untrusted_files.hpp"
 
 namespace vramq::service {
 namespace asio = boost::asio;
 using core::EndReason;
 using core::Job;
 using core::JobId;
-using core::JobState;
 using core::WorkerId;
 using core::WorkerState;
 
@@ -49,61 +36,63 @@ std::string describe_exit(const exec::ExitStatus& st) {
   return "ended";
 }
 
+std::int64_t now_ms() {
+  return ServiceClock::wall_ms();
+}
+
 }  // namespace
 
-const core::TaskDef* Orchestrator::worker_task(const core::JobSpec& spec) const {
+WarmWorkers::WarmWorkers(Deps deps) : d_(std::move(deps)) {
+  for (const core::TaskDef& t : d_.catalog.tasks()) {  // sorted by name, as tasks_ must be
+    if (t.worker) tasks_.push_back(t.name);
+  }
+  health_.resize(tasks_.size());
+}
+
+void WarmWorkers::start(WorkerId max_stored) {
+  next_id_ = max_stored + 1;
+  std::error_code ec;
+  std::filesystem::remove_all(d_.root, ec);
+}
+
+const core::TaskDef* WarmWorkers::task_of(const core::JobSpec& spec) const {
   if (spec.task.empty()) return nullptr;
-  const core::TaskDef* t = catalog_.find(spec.task);
+  const core::TaskDef* t = d_.catalog.find(spec.task);
   return t != nullptr && t->worker ? t : nullptr;
 }
 
-int Orchestrator::worker_task_index(const core::JobSpec& spec) const {
-  auto it = std::ranges::lower_bound(worker_tasks_, spec.task);
-  if (spec.task.empty() || it == worker_tasks_.end() || *it != spec.task) return -1;
-  return static_cast<int>(it - worker_tasks_.begin());
+int WarmWorkers::task_index(const core::JobSpec& spec) const {
+  auto it = std::ranges::lower_bound(tasks_, spec.task);
+  if (spec.task.empty() || it == tasks_.end() || *it != spec.task) return -1;
+  return static_cast<int>(it - tasks_.begin());
 }
 
-core::WorkerView Orchestrator::worker_view() const {
-  core::WorkerView v;
-  for (std::size_t i = 0; i < worker_tasks_.size(); ++i) {
-    v.tasks.push_back({.max_workers = catalog_.find(worker_tasks_[i])->worker->max_workers,
-                       .resident = 0,
-                       .not_before_ms = worker_health_[i].not_before_ms});
-  }
-  v.unloading_mb.assign(sample_.gpus.size(), 0);
-  for (const auto& [id, w] : workers_) {
-    if (w.state == WorkerState::unloading) {
-      if (w.gpu >= 0 && w.gpu < std::ssize(v.unloading_mb)) v.unloading_mb[w.gpu] += w.held_mb;
-      continue;
-    }
-    ++v.tasks[static_cast<std::size_t>(w.task_index)].resident;
-    if (w.state == WorkerState::idle) {
-      v.idle.push_back({.id = id,
-                        .task = w.task_index,
-                        .gpu = w.gpu,
-                        .held_mb = w.held_mb,
-                        .last_used_ms = w.last_used_ms});
-    }
-  }
-  return v;
+WarmWorkers::Worker* WarmWorkers::find(WorkerId id) {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? nullptr : &it->second;
 }
 
-bool Orchestrator::start_on_worker(JobId id, WorkerId worker, int gpu,
-                                   const std::vector<std::pair<std::string, std::string>>& env) {
-  Job& job = active_.at(id);
-  const core::TaskDef* task = worker_task(job.spec);
-  if (worker != 0) {
-    Worker& w = workers_.at(worker);
-    w.state = WorkerState::busy;
-    w.job = id;
-    w.timer.reset();  // no keep-alive or pings while it serves: its run has its own timeout
-    w.ping_timer.reset();
-    job.worker = worker;
-    return true;
+std::optional<exec::Launched> WarmWorkers::start(Job& job, const Placement& where) {
+  int gpu = where.gpus.front();
+  Worker* w = find(where.worker);
+  if (w != nullptr) {
+    w->state = WorkerState::busy;
+    w->job = job.id;
+    w->timer.reset();  // no keep-alive or pings while it serves: its run has its own timeout
+    w->ping_timer.reset();
+  } else {
+    w = launch(job, gpu, where);
+    if (w == nullptr) return std::nullopt;
   }
-  WorkerId wid = next_worker_id_++;
-  ++metrics_.worker_loads[task->name];
-  std::string wdir = fmt::format("{}/{}", workers_root_, wid);
+  job.worker = w->id;
+  return exec::Launched{.pid = static_cast<pid_t>(w->pid), .start_ticks = w->pid_start_ticks};
+}
+
+WarmWorkers::Worker* WarmWorkers::launch(Job& job, int gpu, const Placement& where) {
+  const core::TaskDef* task = task_of(job.spec);
+  WorkerId wid = next_id_++;
+  ++d_.metrics.worker_loads[task->name];
+  std::string wdir = fmt::format("{}/{}", d_.root, wid);
   std::error_code ec;
   std::filesystem::create_directories(wdir, ec);
   std::string why;
@@ -115,28 +104,27 @@ bool Orchestrator::start_on_worker(JobId id, WorkerId worker, int gpu,
   // The worker's own environment: the task's, its GPU, and where it reports (no job's: those
   // values arrive with each run).
   std::vector<std::pair<std::string, std::string>> extra = task->env;
-  for (const auto& [k, v] : env) {
+  for (const auto& [k, v] : where.env) {
     if (k == "CUDA_VISIBLE_DEVICES") extra.emplace_back(k, v);
   }
   extra.emplace_back("VRAMQ_GPU", std::to_string(gpu));
   extra.emplace_back("VRAMQ_WORKER_ID", std::to_string(wid));
   extra.emplace_back("VRAMQ_WORKER_DIR", wdir);
-  if (gpu_kind_ == "sim") extra.emplace_back("VRAMQ_SIM_VRAM_FILE", wdir + "/sim-vram-mb");
+  if (d_.sim) extra.emplace_back("VRAMQ_SIM_VRAM_FILE", wdir + "/sim-vram-mb");
   std::string cwd =
       task->cwd.find('{') == std::string::npos && !task->cwd.empty() ? task->cwd : wdir;
   std::optional<exec::Launched> launched;
   if (why.empty()) {
-    auto started =
-        executor_->start({.job = run_key(wid),
-                          .argv = task->worker->argv,
-                          .cwd = cwd,
-                          .env = job_environment(extra),
-                          .stdout_path = "",
-                          .stderr_path = wdir + "/worker.log",
-                          .attempt = 1,
-                          .gpus = {gpu},
-                          .worker_stdio = true},
-                         [this, wid](const exec::ExitStatus& st) { on_worker_exit(wid, st); });
+    auto started = d_.executor.start({.job = run_key(wid),
+                                      .argv = task->worker->argv,
+                                      .cwd = cwd,
+                                      .env = job_environment(extra),
+                                      .stdout_path = "",
+                                      .stderr_path = wdir + "/worker.log",
+                                      .attempt = 1,
+                                      .gpus = {gpu},
+                                      .worker_stdio = true},
+                                     [this, wid](const exec::ExitStatus& st) { on_exit(wid, st); });
     if (started) {
       launched = *started;
     } else {
@@ -146,51 +134,58 @@ bool Orchestrator::start_on_worker(JobId id, WorkerId worker, int gpu,
     }
   }
   if (!launched) {
-    if (core::is_host_error(err)) {
-      requeue_unstarted(id, std::move(why), std::nullopt);
-    } else {
-      finish(id, JobState::failed, EndReason::spawn_failed, std::move(why), {});
-    }
-    return false;
+    d_.host.start_failed(job.id, std::move(why), err, std::nullopt);
+    return nullptr;
   }
   Worker& w = workers_[wid];
   w.id = wid;
   w.task = task->name;
-  w.task_index = worker_task_index(job.spec);
+  w.task_index = task_index(job.spec);
   w.gpu = gpu;
   w.state = WorkerState::starting;
   w.pid = launched->pid;
   w.pid_start_ticks = launched->start_ticks;
   w.dir = wdir;
-  w.job = id;
+  w.job = job.id;
   w.held_mb = job.spec.vram_mb;
   w.started_at_ms = now_ms();
   w.last_used_ms = w.started_at_ms;
-  w.channel = std::make_unique<WorkerChannel>(ioc_, launched->stdio_fd);
-  w.channel->start([this, wid](const exec::WorkerMessage& m) { on_worker_message(wid, m); },
+  w.channel = std::make_unique<WorkerChannel>(d_.ioc, launched->stdio_fd);
+  w.channel->start([this, wid](const exec::WorkerMessage& m) { on_message(wid, m); },
                    [this, wid](std::string why, bool eof) {
                      if (eof) {
                        channel_lost(wid, std::move(why));
                      } else {
-                       worker_broken(wid, std::move(why));
+                       broken(wid, std::move(why));
                      }
                    });
   w.channel->send(exec::init_line({.worker = wid, .task = task->name, .gpu = gpu}));
   std::int64_t setup_s = task->worker->setup_timeout_s;
-  w.timer = std::make_unique<ServiceTimer>(ioc_, std::chrono::seconds(setup_s));
+  w.timer = std::make_unique<ServiceTimer>(d_.ioc, std::chrono::seconds(setup_s));
   w.timer->async_wait([this, wid, setup_s](const boost::system::error_code& e) {
-    if (!e) {
-      worker_broken(wid,
-                    fmt::format("it did not say ready within {} s (setup_timeout_s)", setup_s));
-    }
+    if (!e) broken(wid, fmt::format("it did not say ready within {} s (setup_timeout_s)", setup_s));
   });
-  job.worker = wid;
   spdlog::info("worker {} ({}): starting on GPU {} (pid {}) for job {}", wid, task->name, gpu,
-               w.pid, id);
-  return true;
+               w.pid, job.id);
+  return &w;
 }
 
-void Orchestrator::begin_run(Worker& w) {
+std::int64_t WarmWorkers::reservation_mb(const Job& job) const {
+  // A run on a warm worker carries all the worker holds (more than the run's reservation when
+  // the model stays larger): the ledger never drops below it, and enforcement judges against it.
+  auto w = workers_.find(job.worker);
+  return std::max(job.spec.vram_mb, w == workers_.end() ? 0 : w->second.held_mb);
+}
+
+void WarmWorkers::started(JobId id) {
+  const Job& job = d_.host.job_of(id);
+  spdlog::info("job {}: started on GPU {} (worker {}, {} MiB reserved)", id, job.gpu.value_or(-1),
+               job.worker, job.spec.vram_mb);
+  Worker* w = find(job.worker);
+  if (w != nullptr && w->state == WorkerState::busy) begin_run(*w);  // a new one: once ready
+}
+
+void WarmWorkers::begin_run(Worker& w) {
   w.state = WorkerState::busy;
   w.timer.reset();
   // The run's stderr is its job's log; its stdout is the protocol (the result becomes stdout.log).
@@ -198,42 +193,37 @@ void Orchestrator::begin_run(Worker& w) {
   // lands in the worker's own log, nothing from before in the run's.
   WorkerId wid = w.id;
   JobId id = w.job;
-  executor_->redirect_stderr(
-      run_key(wid), log_path(running_.at(id).job_dir, "stderr"), [this, wid, id] {
-        auto it = workers_.find(wid);
-        auto r = running_.find(id);
-        if (it == workers_.end() || it->second.job != id || r == running_.end()) {
-          return;  // the run ended meanwhile (its worker died)
-        }
-        const Job& job = active_.at(id);
-        if (r->second.stop_reason != EndReason::none) {
-          // Cancelled (or timed out) before it was sent: it ends here,
-          // and the worker is free for the next run.
-          core::RunOutcome outcome = core::worker_run_outcome({.why = r->second.stop_reason,
-                                                               .detail = r->second.stop_detail,
-                                                               .timeout_s = job.spec.timeout_s},
-                                                              {});
-          end_worker_run(id, &it->second, outcome.state, outcome.reason, std::move(outcome.error),
-                         {});
-          return;
-        }
-        it->second.run_sent = true;
-        std::int64_t deadline =
-            job.spec.timeout_s > 0 ? job.started_at_ms + job.spec.timeout_s * 1000 : 0;
-        it->second.channel->send(exec::run_line({.job = id,
-                                                 .attempt = job.attempt,
-                                                 .params_json = job.spec.params_json,
-                                                 .job_dir = r->second.job_dir,
-                                                 .deadline_ms = deadline,
-                                                 .vram_mb = job.spec.vram_mb,
-                                                 .env = job.spec.env}));
-      });
+  d_.executor.redirect_stderr(run_key(wid), log_path(d_.host.run_of(id)->job_dir, "stderr"),
+                              [this, wid, id] { send_run(wid, id); });
 }
 
-void Orchestrator::on_worker_message(WorkerId id, const exec::WorkerMessage& m) {
-  auto it = workers_.find(id);
-  if (it == workers_.end()) return;
-  Worker& w = it->second;
+void WarmWorkers::send_run(WorkerId wid, JobId id) {
+  Worker* w = find(wid);
+  Run* r = d_.host.run_of(id);
+  if (w == nullptr || w->job != id || r == nullptr) return;  // the run ended meanwhile
+  const Job& job = d_.host.job_of(id);
+  if (r->stop_reason != EndReason::none) {
+    // Cancelled (or timed out) before it was sent: it ends here, and the worker is free for the
+    // next run.
+    end_run(id, w, core::worker_run_outcome(r->stop_request(job.spec.timeout_s), {}), {});
+    return;
+  }
+  w->run_sent = true;
+  std::int64_t deadline =
+      job.spec.timeout_s > 0 ? job.started_at_ms + job.spec.timeout_s * 1000 : 0;
+  w->channel->send(exec::run_line({.job = id,
+                                   .attempt = job.attempt,
+                                   .params_json = job.spec.params_json,
+                                   .job_dir = r->job_dir,
+                                   .deadline_ms = deadline,
+                                   .vram_mb = job.spec.vram_mb,
+                                   .env = job.spec.env}));
+}
+
+void WarmWorkers::on_message(WorkerId id, const exec::WorkerMessage& m) {
+  Worker* found = find(id);
+  if (found == nullptr) return;
+  Worker& w = *found;
   using T = exec::WorkerMessageType;
   switch (m.type) {
     case T::ready:
@@ -243,7 +233,7 @@ void Orchestrator::on_worker_message(WorkerId id, const exec::WorkerMessage& m) 
       if (w.job == 0) {  // its run ended (cancelled, timed out) while it loaded
         w.state = WorkerState::idle;
         arm_idle(w);
-        schedule_soon();
+        d_.host.schedule_soon();
         return;
       }
       begin_run(w);
@@ -252,58 +242,59 @@ void Orchestrator::on_worker_message(WorkerId id, const exec::WorkerMessage& m) 
       w.last_pong = std::max(w.last_pong, m.seq);
       return;
     case T::fatal:
-      worker_broken(id, fmt::format("it reported a fatal error: {}", m.text));
+      broken(id, fmt::format("it reported a fatal error: {}", m.text));
       return;
     case T::progress:
-      if (auto r = running_.find(m.job); r != running_.end() && m.job == w.job) {
-        core::Progress p{.fraction = m.fraction,
-                         .message = core::printable_prefix(m.text, core::kProgressMessageBytes)};
-        set_progress(m.job, r->second, std::move(p));
+      if (m.job == w.job && d_.host.run_of(m.job) != nullptr) {
+        d_.host.set_progress(
+            m.job, {.fraction = m.fraction,
+                    .message = core::printable_prefix(m.text, core::kProgressMessageBytes)});
       }
       return;
     case T::result:
     case T::error:
     case T::cancelled:
-      break;
+      on_answer(w, m);
+      return;
   }
+}
+
+void WarmWorkers::on_answer(Worker& w, const exec::WorkerMessage& m) {
+  using T = exec::WorkerMessageType;
   if (w.state == WorkerState::busy && w.run_sent && m.job != w.job) {
     // Every run it was sent ends with its answer or its death: another job's id is a lie.
-    worker_broken(id, fmt::format("it answered for job {} while serving job {}", m.job, w.job));
+    broken(w.id, fmt::format("it answered for job {} while serving job {}", m.job, w.job));
     return;
   }
   // An answer for a run that has already ended here is ignored.
   if (w.state != WorkerState::busy || m.job != w.job) return;
-  Running& r = running_.at(w.job);
+  const Run& r = *d_.host.run_of(w.job);
   core::WorkerRunEnd end{.kind = m.type == T::result  ? core::WorkerRunEnd::Kind::result
                                  : m.type == T::error ? core::WorkerRunEnd::Kind::error
                                                       : core::WorkerRunEnd::Kind::cancelled,
                          .message = m.text,
                          .retryable = m.retryable,
                          .exit = {}};
-  const Job& job = active_.at(w.job);
-  core::RunOutcome outcome = core::worker_run_outcome(
-      {.why = r.stop_reason, .detail = r.stop_detail, .timeout_s = job.spec.timeout_s}, end);
+  const Job& job = d_.host.job_of(w.job);
+  core::RunOutcome outcome = core::worker_run_outcome(r.stop_request(job.spec.timeout_s), end);
   if (m.type == T::error) {
     core::relabel_gpu_oom(outcome, m.text, job.spec.vram_mb, job.peak_vram_mb);
   }
-  if (m.type == T::result) worker_health_[static_cast<std::size_t>(w.task_index)] = {};
-  end_worker_run(w.job, &w, outcome.state, outcome.reason, std::move(outcome.error),
-                 m.type == T::result ? m.text : std::string{});
+  if (m.type == T::result) health_[static_cast<std::size_t>(w.task_index)] = {};
+  end_run(w.job, &w, std::move(outcome), m.type == T::result ? m.text : std::string{});
 }
 
-void Orchestrator::end_worker_run(JobId id, Worker* worker, JobState state, EndReason reason,
-                                  std::string error, std::string output) {
-  auto rit = running_.find(id);
-  if (rit == running_.end()) return;
-  std::string dir = rit->second.job_dir;
+void WarmWorkers::end_run(JobId id, Worker* worker, core::RunOutcome outcome, std::string result) {
+  Run* r = d_.host.run_of(id);
+  if (r == nullptr) return;
   if (worker != nullptr) {
     Worker& w = *worker;
     w.run_sent = false;
-    executor_->redirect_stderr(run_key(w.id), w.dir + "/worker.log", {});
+    d_.executor.redirect_stderr(run_key(w.id), w.dir + "/worker.log", {});
     w.job = 0;
     // What it keeps between runs: its run's reservation until a reading taken while it is idle
     // says what it really holds.
-    w.held_mb = std::max(active_.at(id).spec.vram_mb, rit->second.highest_mb().value_or(0));
+    w.held_mb = std::max(d_.host.job_of(id).spec.vram_mb, r->highest_mb().value_or(0));
     w.measured_mb.reset();
     if (w.state == WorkerState::busy) {
       ++w.runs;
@@ -312,36 +303,22 @@ void Orchestrator::end_worker_run(JobId id, Worker* worker, JobState state, EndR
       arm_idle(w);
     }
   }
-  running_.erase(rit);  // its reservation is the worker's again (or freed with it)
-  Job& job = active_.at(id);
-  note_run_time(job, state == JobState::succeeded);
-  ++finishing_;
-  request_sample();
-  schedule_soon();
-  // The result's text is the run's stdout (its `output`), written off the loop.
-  file_worker_.async_run(
-      [path = log_path(dir, "stdout"), output = std::move(output),
-       limit = static_cast<std::size_t>(config_.output_limit_bytes)] {
-        {
-          std::ofstream out(path, std::ios::binary | std::ios::trunc);
-          out << output;  // a full disk loses it from the log; the job keeps its tail
-        }
-        bool truncated = output.size() > limit;
-        return Output{.text = truncated ? output.substr(output.size() - limit) : output,
-                      .truncated = truncated};
-      },
-      [this, id, state, reason, error = std::move(error)](Output out) mutable {
-        --finishing_;
-        finish(id, state, reason, std::move(error), std::move(out));
-      });
+  // Its reservation is the worker's again (or freed with it). The result's text is the run's
+  // stdout.
+  d_.host.end_run(id, {.outcome = std::move(outcome),
+                       .ran_attempt = std::nullopt,
+                       .result = std::move(result),
+                       .evidence_log = "",
+                       .quote_evidence = false,
+                       .peak_file = ""});
 }
 
-void Orchestrator::on_worker_exit(WorkerId id, const exec::ExitStatus& status) {
-  auto it = workers_.find(id);
-  if (it == workers_.end()) return;
-  Worker& w = it->second;
-  executor_->release(run_key(id), 1);
-  std::string what = w.failure.empty() ? describe_exit(status) : w.failure;
+void WarmWorkers::on_exit(WorkerId id, const exec::ExitStatus& exit) {
+  Worker* found = find(id);
+  if (found == nullptr) return;
+  Worker& w = *found;
+  d_.executor.release(run_key(id), 1);
+  std::string what = w.failure.empty() ? describe_exit(exit) : w.failure;
   WorkerState was = w.state;
   if (was == WorkerState::unloading && !w.abnormal) {
     spdlog::info("worker {} ({}): unloaded ({})", id, w.task, w.unload_reason);
@@ -349,155 +326,129 @@ void Orchestrator::on_worker_exit(WorkerId id, const exec::ExitStatus& status) {
     spdlog::warn("worker {} ({}) {} while {}", id, w.task, what, core::to_string(was));
     // It died on its own (or hung): its task's next worker waits a back-off that grows while
     // its workers keep dying.
-    WorkerTaskHealth& h = worker_health_[static_cast<std::size_t>(w.task_index)];
+    TaskHealth& h = health_[static_cast<std::size_t>(w.task_index)];
     ++h.crashes;
     h.not_before_ms = now_ms() + core::host_failure_backoff_ms(h.crashes);
   }
   // Its memory stays counted until a reading begun after its exit.
-  std::int64_t last_mb = std::max(w.measured_mb.value_or(0), w.held_mb);
-  if (w.job != 0) {
-    if (auto r = running_.find(w.job); r != running_.end())
-      last_mb = r->second.highest_mb().value_or(0);
-  }
-  if (last_mb > 0) {
-    departed_mb_[w.gpu] += last_mb;
-    departed_until_sample_ = samples_started_ + 1;
-  }
   JobId job = w.job;
-  std::string log = job != 0 && was == WorkerState::busy
-                        ? log_path(running_.at(job).job_dir, "stderr")
-                        : w.dir + "/worker.log";
+  Run* r = job != 0 ? d_.host.run_of(job) : nullptr;
+  std::int64_t last_mb =
+      r != nullptr ? r->highest_mb().value_or(0) : std::max(w.measured_mb.value_or(0), w.held_mb);
+  if (last_mb > 0) d_.host.memory_departed({{w.gpu, last_mb}});
+  std::string log = r != nullptr && was == WorkerState::busy ? log_path(r->job_dir, "stderr")
+                                                             : w.dir + "/worker.log";
   std::string during = was == WorkerState::starting ? "its setup" : "the run";
   std::string task = w.task;
-  feed_.worker_gone(worker_status(w));
-  workers_.erase(it);
-  schedule_soon();
-  request_sample();
-  if (job == 0 || !running_.contains(job)) return;
-  Running& r = running_.at(job);
-  const Job& j = active_.at(job);
-  core::RunOutcome outcome = core::worker_run_outcome(
-      {.why = r.stop_reason, .detail = r.stop_detail, .timeout_s = j.spec.timeout_s},
-      {.kind = core::WorkerRunEnd::Kind::crashed,
-       .message = fmt::format("its worker {} ({}) {} during {}", id, task, what, during),
-       .retryable = false,
-       .exit = status});
-  ++finishing_;
+  d_.feed.worker_gone(status(w));
+  workers_.erase(id);
+  d_.host.schedule_soon();
+  d_.host.request_sample();
+  if (r == nullptr) return;
+  const Job& j = d_.host.job_of(job);
   // The log's tail says what happened (and tells an out-of-memory death).
-  file_worker_.async_run(
-      [log] { return util::read_tail(log, 16 << 10); },
-      [this, job, outcome](const std::string& tail) mutable {
-        --finishing_;
-        if (!active_.contains(job)) return;
-        if (outcome.reason == EndReason::worker_crashed) {
-          const Job& j = active_.at(job);
-          if (!core::relabel_gpu_oom(outcome, tail, j.spec.vram_mb, j.peak_vram_mb)) {
-            std::string_view t = tail;
-            if (t.size() > 2000) t = t.substr(t.size() - 2000);
-            if (!t.empty()) outcome.error += fmt::format("; its log ends: {}", t);
-          }
-        }
-        end_worker_run(job, nullptr, outcome.state, outcome.reason, std::move(outcome.error), {});
+  d_.host.end_run(
+      job, {.outcome = core::worker_run_outcome(
+                r->stop_request(j.spec.timeout_s),
+                {.kind = core::WorkerRunEnd::Kind::crashed,
+                 .message = fmt::format("its worker {} ({}) {} during {}", id, task, what, during),
+                 .retryable = false,
+                 .exit = exit}),
+            .ran_attempt = std::nullopt,
+            .result = std::string{},
+            .evidence_log = log,
+            .quote_evidence = true,
+            .peak_file = ""});
+}
+
+void WarmWorkers::channel_lost(WorkerId id, std::string why) {
+  Worker* w = find(id);
+  if (w == nullptr || w->state == WorkerState::unloading) return;  // its exit comes
+  // Its stdout closed: it is most likely dying, and its exit says how. One that lives on
+  // without its stdout is stopped after the grace.
+  spdlog::debug("worker {} ({}): {}", id, w->task, why);
+  w->abnormal = true;
+  if (w->state == WorkerState::idle) {  // no run may go to it any more
+    w->state = WorkerState::unloading;
+    w->unload_reason = why;
+    w->ping_timer.reset();
+  }
+  w->timer = std::make_unique<ServiceTimer>(d_.ioc, std::chrono::seconds(d_.config.kill_grace_s));
+  w->timer->async_wait(
+      [this, id, why = std::move(why)](const boost::system::error_code& e) mutable {
+        if (!e) broken(id, std::move(why));
       });
 }
 
-void Orchestrator::channel_lost(WorkerId id, std::string why) {
-  auto it = workers_.find(id);
-  if (it == workers_.end()) return;
-  Worker& w = it->second;
-  if (w.state == WorkerState::unloading) return;  // it is on its way out: its exit comes
-  // Its stdout closed: it is most likely dying, and its exit says how. One that lives on
-  // without its stdout is stopped after the grace.
-  spdlog::debug("worker {} ({}): {}", id, w.task, why);
-  w.abnormal = true;
-  if (w.state == WorkerState::idle) {  // no run may go to it any more
-    w.state = WorkerState::unloading;
-    w.unload_reason = why;
-    w.ping_timer.reset();
+void WarmWorkers::broken(WorkerId id, std::string why) {
+  Worker* w = find(id);
+  if (w == nullptr || !w->failure.empty()) return;
+  spdlog::warn("worker {} ({}): {}; stopping it", id, w->task, why);
+  w->abnormal = true;
+  if (w->state == WorkerState::idle) {  // never shown idle, never given a run again
+    w->state = WorkerState::unloading;
+    w->unload_reason = why;
   }
-  w.timer = std::make_unique<ServiceTimer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
-  w.timer->async_wait([this, id, why = std::move(why)](const boost::system::error_code& e) mutable {
-    if (!e) worker_broken(id, std::move(why));
-  });
+  w->failure = std::move(why);
+  w->timer.reset();
+  w->ping_timer.reset();
+  if (w->channel) w->channel->close();
+  d_.executor.signal_group(run_key(id), SIGKILL);
 }
 
-void Orchestrator::worker_broken(WorkerId id, std::string why) {
-  auto it = workers_.find(id);
-  if (it == workers_.end()) return;
-  Worker& w = it->second;
-  if (!w.failure.empty()) return;
-  spdlog::warn("worker {} ({}): {}; stopping it", id, w.task, why);
-  w.abnormal = true;
-  if (w.state == WorkerState::idle) {  // never shown idle, never given a run again
-    w.state = WorkerState::unloading;
-    w.unload_reason = why;
-  }
-  w.failure = std::move(why);
-  w.timer.reset();
-  w.ping_timer.reset();
-  if (w.channel) w.channel->close();
-  executor_->signal_group(run_key(id), SIGKILL);
-}
-
-void Orchestrator::unload_worker(Worker& w, std::string why) {
-  if (w.state == WorkerState::unloading) return;
-  spdlog::info("worker {} ({}): unloading from GPU {}: {}", w.id, w.task, w.gpu, why);
-  w.state = WorkerState::unloading;
-  w.unload_reason = std::move(why);
-  w.ping_timer.reset();
-  w.channel->send(exec::shutdown_line());
-  // It has the grace to exit on its own, then SIGTERM, then SIGKILL after another grace.
-  WorkerId id = w.id;
-  auto grace = std::chrono::seconds(config_.kill_grace_s);
-  w.timer = std::make_unique<ServiceTimer>(ioc_, grace);
-  w.timer->async_wait([this, id, grace](const boost::system::error_code& e) {
-    if (e) return;
-    executor_->signal_group(run_key(id), SIGTERM);
-    auto it = workers_.find(id);
-    if (it == workers_.end()) return;
-    it->second.timer->expires_after(grace);
-    it->second.timer->async_wait([this, id](const boost::system::error_code& e2) {
-      if (!e2) executor_->signal_group(run_key(id), SIGKILL);
-    });
-  });
-}
-
-void Orchestrator::stop_worker_run(JobId id, Running& r) {
-  auto it = workers_.find(r.worker);
-  if (it == workers_.end()) return;
-  Worker& w = it->second;
-  WorkerId wid = w.id;
-  if (w.state == WorkerState::starting) {
+void WarmWorkers::stop(JobId id, Run& r) {
+  Worker* w = find(d_.host.job_of(id).worker);
+  if (w == nullptr) return;
+  WorkerId wid = w->id;
+  if (w->state == WorkerState::starting) {
     // Nothing runs yet: the job ends, and the worker finishes loading for the next run. Posted:
-    // the caller may be walking running_ (a reading's enforcement).
-    asio::post(ioc_, [this, id, wid] {
-      auto w2 = workers_.find(wid);
-      auto r2 = running_.find(id);
-      if (w2 == workers_.end() || w2->second.job != id || r2 == running_.end() ||
-          w2->second.state != WorkerState::starting) {
+    // the caller may be walking the runs (a reading's enforcement).
+    asio::post(d_.ioc, [this, id, wid] {
+      Worker* w2 = find(wid);
+      Run* r2 = d_.host.run_of(id);
+      if (w2 == nullptr || w2->job != id || r2 == nullptr || w2->state != WorkerState::starting) {
         return;  // ready meanwhile: its run went out and its cancel follows the usual way
       }
-      core::RunOutcome outcome =
-          core::worker_run_outcome({.why = r2->second.stop_reason,
-                                    .detail = r2->second.stop_detail,
-                                    .timeout_s = active_.at(id).spec.timeout_s},
-                                   {});
-      w2->second.held_mb = active_.at(id).spec.vram_mb;
-      end_worker_run(id, &w2->second, outcome.state, outcome.reason, std::move(outcome.error), {});
+      const Job& job = d_.host.job_of(id);
+      w2->held_mb = job.spec.vram_mb;
+      end_run(id, w2, core::worker_run_outcome(r2->stop_request(job.spec.timeout_s), {}), {});
     });
     return;
   }
-  // Not sent yet: begin_run's answer ends it instead. Sent: the worker is asked to stop it.
-  if (w.run_sent) w.channel->send(exec::cancel_line(id));
+  // Not sent yet: send_run ends it instead. Sent: the worker is asked to stop it.
+  if (w->run_sent) w->channel->send(exec::cancel_line(id));
   // A worker that does not answer (or whose log switch is never answered) within the grace is
   // stopped, and the run with it.
-  r.kill = std::make_unique<ServiceTimer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
+  r.kill = std::make_unique<ServiceTimer>(d_.ioc, std::chrono::seconds(d_.config.kill_grace_s));
   r.kill->async_wait([this, wid](const boost::system::error_code& e) {
     if (!e) {
-      worker_broken(wid,
-                    fmt::format("it did not answer a cancel within {} s", config_.kill_grace_s));
+      broken(wid, fmt::format("it did not answer a cancel within {} s", d_.config.kill_grace_s));
     }
   });
+}
+
+gpu::JobProbe WarmWorkers::probe(JobId id, const Run& r) const {
+  // A run on a warm worker is measured as the worker's processes. (Its worker may be gone
+  // already while the run's end is being recorded.)
+  const Job& job = d_.host.job_of(id);
+  auto w = workers_.find(job.worker);
+  std::string sim_dir = w != workers_.end() ? w->second.dir : r.job_dir;
+  return {.job = id,
+          .gpus = r.gpus,
+          .reservation_mb = r.reservation_mb,
+          .pgid = job.pid,
+          .sim_vram_file = d_.sim ? sim_dir + "/sim-vram-mb" : "",
+          .usage_file = ""};
+}
+
+void WarmWorkers::measured(JobId id, std::int64_t mb) {
+  if (Worker* w = find(d_.host.job_of(id).worker)) w->peak_mb = std::max(w->peak_mb, mb);
+}
+
+void WarmWorkers::adopt(JobId id, exec::Survivor& run) {
+  // Workers end with the server that spoke to them (recovery requeues or fails their runs).
+  spdlog::error("job {}: a warm worker's run cannot be adopted", id);
+  d_.executor.release(id, run.attempt);
 }
 
 }  // namespace vramq::service

@@ -8,6 +8,9 @@
 #include <map>
 #include <optional>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
 #include "exec/executor.hpp"
 
 namespace vramq::testing {
@@ -46,7 +49,13 @@ class FakeExecutor final : public exec::Executor {
   void adopt(const exec::Survivor& run, ExitHandler on_exit) override {
     adopted.push_back(run);
     running_[run.job] = std::move(on_exit);
-    if (run.ended) exit_with(run.job, *run.ended);
+    if (!run.ended) return;
+    // As the real executors do: a run that has ended is reported once adopt() has returned.
+    if (loop != nullptr) {
+      boost::asio::post(*loop, [this, job = run.job, end = *run.ended] { exit_with(job, end); });
+    } else {
+      exit_with(run.job, *run.ended);
+    }
   }
   void release(core::JobId job, int attempt) override { released.emplace_back(job, attempt); }
   // As a cluster's executor (cluster = true): started runs wait in its queue until the test
@@ -73,6 +82,7 @@ class FakeExecutor final : public exec::Executor {
   std::vector<exec::Survivor> adopted;
   std::vector<std::pair<core::JobId, int>> released;
   bool cluster = false;
+  boost::asio::io_context* loop = nullptr;  // set: ends found at adoption are posted to it
   // Warm workers' far ends, by run key (the worker's id negated); the test owns and closes them.
   std::map<core::JobId, int> worker_ends;
 

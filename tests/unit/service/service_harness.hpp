@@ -58,6 +58,7 @@ class ServiceTest : public ::testing::Test {
     auto executor = std::make_unique<vramq::testing::FakeExecutor>();
     executor->left_behind = std::move(left_behind);
     executor->cluster = cluster_;
+    executor->loop = &ioc_;
     exec_ = executor.get();
     store_ = store.get();
     o_ = std::make_unique<Orchestrator>(ioc_, config_, std::move(*catalog),

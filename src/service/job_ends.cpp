@@ -1,0 +1,225 @@
+// Orchestrator: the one door for job ends. Every run's end comes through end_run (a process's
+// exit, a worker's answer, stop or crash, a cluster's end, a run recovery found ended), and every
+// job's end through finish (those, and a cancel before the start, a dependency that failed, a
+// start that failed for the job's own reason). In this order:
+//   1. end_run: the Run goes (its reservation is free; what it was last seen to use stays
+//      counted: RunHost::memory_departed, called by the kind), its run time is noted;
+//   2. off the loop: its stdout is read (its tail becomes `output`), or a worker's answer is
+//      written as its stdout.log; the tail of the log named as evidence, and a cluster's peak;
+//   3. out-of-memory recognition (core::relabel_gpu_oom), once;
+//   4. finish: the retry decision (core::should_retry; a retry after an OOM asks for more),
+//      or the final state, with metrics, learned footprints, the store (durable before the
+//      executor forgets the run), the event, the waiters, the log followers and dependents.
+// Recovery's own decisions about runs the last server left are core::restart_outcome's.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "core/footprints.hpp"
+#include "core/run_outcome.hpp"
+#include "service/job_paths.hpp"
+#include "service/orchestrator.hpp"
+#include "service/params_json.hpp"
+#include "util/untrusted_files.hpp"
+
+namespace vramq::service {
+using core::EndReason;
+using core::Job;
+using core::JobId;
+using core::JobState;
+
+namespace {
+
+// What the door reads and writes off the loop.
+struct EndFiles {
+  std::string stdout_path;
+  std::optional<std::string> result;  // a worker's answer: written as the stdout
+  std::string evidence_log;           // read when the run may have died of an OOM
+  std::string peak_file;
+  std::size_t limit = 0;  // of the output kept on the job
+};
+
+struct EndRead {
+  std::string text;
+  bool truncated = false;
+  std::string evidence;                 // the evidence log's tail
+  std::optional<std::int64_t> peak_mb;  // a cluster's run: its batch step's measured peak
+};
+
+// Off the loop.
+EndRead read_end(const EndFiles& f) {
+  EndRead out;
+  if (f.result) {
+    {
+      std::ofstream log(f.stdout_path, std::ios::binary | std::ios::trunc);
+      log << *f.result;  // a full disk loses it from the log; the job keeps its tail
+    }
+    out.truncated = f.result->size() > f.limit;
+    out.text = out.truncated ? f.result->substr(f.result->size() - f.limit) : *f.result;
+  } else {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(f.stdout_path, ec);
+    out.text = util::read_tail(f.stdout_path, f.limit);
+    out.truncated = !ec && size > f.limit;
+  }
+  if (!f.evidence_log.empty()) out.evidence = util::read_tail(f.evidence_log, 16 << 10);
+  if (!f.peak_file.empty()) out.peak_mb = util::read_mb_file(f.peak_file);
+  return out;
+}
+
+}  // namespace
+
+void Orchestrator::end_run(JobId id, RunEnd end) {
+  auto it = running_.find(id);
+  if (it == running_.end()) return;
+  EndFiles files{.stdout_path = log_path(it->second.job_dir, "stdout"),
+                 .result = std::move(end.result),
+                 .evidence_log = core::failed_by_itself(end.outcome.reason) || end.quote_evidence
+                                     ? std::move(end.evidence_log)
+                                     : std::string{},
+                 .peak_file = std::move(end.peak_file),
+                 .limit = static_cast<std::size_t>(config_.output_limit_bytes)};
+  running_.erase(it);  // its reservation is free from now on; this also cancels its timers
+  if (end.outcome.reason != EndReason::spawn_failed) host_failures_ = 0;  // the host can start
+  const Job& job = active_.at(id);
+  if (job.started_at_ms > 0) note_run_time(job, end.outcome.state == JobState::succeeded);
+  ++finishing_;
+  request_sample();
+  schedule_soon();
+  file_worker_.async_run(
+      [files = std::move(files)] { return read_end(files); },
+      [this, id, end = std::move(end)](EndRead read) mutable {
+        --finishing_;
+        Job& job = active_.at(id);
+        if (read.peak_mb) job.peak_vram_mb = std::max(job.peak_vram_mb.value_or(0), *read.peak_mb);
+        core::RunOutcome& outcome = end.outcome;
+        bool oom =
+            core::relabel_gpu_oom(outcome, read.evidence, job.spec.vram_mb, job.peak_vram_mb);
+        if (!oom && end.quote_evidence && outcome.reason == EndReason::worker_crashed &&
+            !read.evidence.empty()) {
+          std::string_view t = read.evidence;
+          if (t.size() > 2000) t = t.substr(t.size() - 2000);
+          outcome.error += fmt::format("; its log ends: {}", t);
+        }
+        finish(id, outcome.state, outcome.reason, std::move(outcome.error),
+               {.text = std::move(read.text), .truncated = read.truncated}, end.ran_attempt);
+      });
+}
+
+void Orchestrator::note_run_time(const Job& job, bool succeeded) {
+  double ran_s = static_cast<double>(now_ms() - job.started_at_ms) / 1000.0;
+  mean_run_s_ = 0.9 * mean_run_s_ + 0.1 * std::max(ran_s, 0.001);
+  if (!succeeded) return;  // whole runs only: how long this task takes, for predictions
+  // Bounded: a flood of distinct parameters starts the averages afresh rather than grow them.
+  if (run_s_by_task_.size() >= 10'000) run_s_by_task_.clear();
+  for (const std::string& key : {job.spec.task, job.spec.task + "\n" + job.spec.params_json}) {
+    auto [avg, fresh] = run_s_by_task_.try_emplace(key, ran_s);
+    if (!fresh) avg->second = 0.7 * avg->second + 0.3 * std::max(ran_s, 0.001);
+  }
+}
+
+void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::string error,
+                          Output output, std::optional<int> ran_attempt) {
+  auto it = active_.find(id);
+  if (it == active_.end()) {
+    // A job that ends without having run (cancelled while queued) comes out of the queue.
+    std::optional<Job> queued = queued_job(id);
+    if (!queued) return;
+    queue_.erase(id);
+    parked_.erase(id);
+    it = active_.emplace(id, std::move(*queued)).first;
+  }
+  Job& job = it->second;
+  bool retry = core::should_retry(state, reason, job.attempt, job.spec.max_retries) &&
+               core::can_transition(job.state, JobState::queued);
+  // Once this save is durable, the executor may forget the run (its exit record goes with it).
+  auto saved = [this, id, ran_attempt](const core::Result<void>& r) {
+    if (!r) spdlog::error("job {}: new state not stored: {}", id, r.error().message);
+    if (r && ran_attempt) executor_->release(id, *ran_attempt);
+  };
+  if (retry) {
+    spdlog::info("job {}: attempt {} ended ({}); queued again", id, job.attempt,
+                 core::to_string(reason));
+    if (reason == EndReason::gpu_oom) ++metrics_.gpu_oom_retries;
+    if (reason == EndReason::gpu_oom || reason == EndReason::vram_exceeded) {
+      // It needed more than it reserved: ask for more next time (1.5x, or more than it was
+      // seen to use), as much as the largest GPU can give.
+      std::int64_t before = job.spec.vram_mb;
+      job.spec.vram_mb = core::grown_reservation_mb(std::max(before, job.peak_vram_mb.value_or(0)),
+                                                    largest_capacity_mb());
+      error += fmt::format("; reservation {} -> {} MiB", before, job.spec.vram_mb);
+    }
+    job.error = fmt::format("attempt {}: {}; retrying", job.attempt, error);
+    job.warnings.push_back(job.error);  // kept after a later attempt succeeds and clears `error`
+    job.state = JobState::queued;
+    keep_attempt_logs(id, job.attempt);  // each attempt's logs are kept: attempt-N.stdout.log
+    job.attempt += 1;
+    job.queued_at_ms = now_ms();
+    job.output = std::move(output.text);
+    job.output_truncated = output.truncated;
+    job.not_before_ms = retry_at_ms(job);
+    store_->save(job, saved);
+    if (job.not_before_ms > 0) {
+      park_delayed(job);
+    } else {
+      enqueue(job);
+    }
+    active_.erase(it);
+    return;
+  }
+  if (!core::can_transition(job.state, state)) {
+    spdlog::error("job {}: refused transition {} -> {}", id, core::to_string(job.state),
+                  core::to_string(state));
+    return;
+  }
+  job.state = state;
+  job.reason = reason;
+  job.error = std::move(error);
+  job.output = std::move(output.text);
+  job.output_truncated = output.truncated;
+  job.finished_at_ms = now_ms();
+  spdlog::info("job {}: {}{}{}", id, core::to_string(state), job.error.empty() ? "" : ": ",
+               job.error);
+  ++metrics_.ended[{job.spec.task, std::string(core::to_string(state)),
+                    reason == EndReason::none ? "" : std::string(core::to_string(reason))}];
+  if (job.started_at_ms > 0) {
+    metrics_.observe_run(job.spec.task,
+                         static_cast<double>(job.finished_at_ms - job.started_at_ms) / 1000.0);
+  }
+  std::optional<store::Store::FootprintRecord> footprint = learn_from(job);
+  Job& settled = settling_.insert_or_assign(id, std::move(job)).first->second;
+  active_.erase(it);
+  queue_.erase(id);
+  store_->save(
+      settled,
+      [this, id, saved](const core::Result<void>& r) {
+        saved(r);
+        settling_.erase(id);
+      },
+      std::nullopt, std::move(footprint), store::Store::SaveMode::until_durable);
+  publish_job(settled);
+  notify_waiters(id);
+  log_watcher_.forget(id);
+  schedule_soon();
+  release_dependents(id, state == JobState::succeeded);
+}
+
+std::optional<store::Store::FootprintRecord> Orchestrator::learn_from(const Job& job) {
+  // Only whole successful runs with a reading teach: a failed run may have died before its peak.
+  if (job.state != JobState::succeeded || job.spec.task.empty() || !job.peak_vram_mb) {
+    return std::nullopt;
+  }
+  const core::TaskDef* task = catalog_.find(job.spec.task);
+  if (task == nullptr || !task->learn) return std::nullopt;
+  store::Store::FootprintRecord f{
+      .task = task->name,
+      .bucket = core::footprint_bucket(task->vram, params_from_json(job.spec.params_json)),
+      .peak_mb = *job.peak_vram_mb,
+      .reserved_mb = job.spec.vram_mb};
+  footprints_.add(f.task, f.bucket, {.peak_mb = f.peak_mb, .reserved_mb = f.reserved_mb});
+  return f;
+}
+
+}  // namespace vramq::service

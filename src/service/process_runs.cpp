@@ -1,0 +1,94 @@
+#include "service/process_runs.hpp"
+
+#include <signal.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "service/job_environment.hpp"
+#include "service/job_paths.hpp"
+
+namespace vramq::service {
+using core::JobId;
+
+ProcessRuns::ProcessRuns(boost::asio::io_context& ioc, RunHost& host, exec::Executor& executor,
+                         bool sim, std::int64_t kill_grace_s)
+    : ioc_(ioc), host_(host), executor_(executor), sim_(sim), kill_grace_s_(kill_grace_s) {}
+
+exec::LaunchSpec ProcessRuns::launch_spec(const core::Job& job, const Placement& where) const {
+  return {.job = job.id,
+          .argv = job.spec.argv,
+          .cwd = job.spec.cwd,
+          .env = job_environment(where.env),
+          .stdout_path = log_path(where.job_dir, "stdout"),
+          .stderr_path = log_path(where.job_dir, "stderr"),
+          .attempt = job.attempt,
+          .gpus = where.gpus};
+}
+
+std::optional<exec::Launched> ProcessRuns::start(core::Job& job, const Placement& where) {
+  auto started = executor_.start(launch_spec(job, where), on_exit(job.id));
+  if (started) return *started;
+  host_.start_failed(job.id, started.error().message, started.error().errno_value, std::nullopt);
+  return std::nullopt;
+}
+
+void ProcessRuns::started(JobId id) {
+  const core::Job& job = host_.job_of(id);
+  spdlog::info("job {}: started on GPU {} (pid {}, {} MiB reserved{})", id,
+               fmt::join(job.gpus, ","), job.pid, job.spec.vram_mb,
+               job.gpus.size() > 1 ? " on each" : "");
+}
+
+void ProcessRuns::stop(JobId id, Run& r) {
+  executor_.signal_group(id, SIGTERM);
+  r.kill = std::make_unique<ServiceTimer>(ioc_, std::chrono::seconds(kill_grace_s_));
+  r.kill->async_wait([this, id](const boost::system::error_code& e) {
+    if (!e) executor_.signal_group(id, SIGKILL);
+  });
+}
+
+gpu::JobProbe ProcessRuns::probe(JobId id, const Run& r) const {
+  return {.job = id,
+          .gpus = r.gpus,
+          .reservation_mb = r.reservation_mb,
+          .pgid = host_.job_of(id).pid,
+          .sim_vram_file = sim_ ? r.job_dir + "/sim-vram-mb" : "",
+          .usage_file = ""};
+}
+
+void ProcessRuns::adopt(JobId id, exec::Survivor& run) {
+  executor_.adopt(run, on_exit(id));
+}
+
+std::optional<RunEnd> ProcessRuns::exit_end(JobId id, const exec::ExitStatus& status) {
+  Run* r = host_.run_of(id);
+  if (r == nullptr) return std::nullopt;
+  if (!status.lost.empty()) spdlog::warn("job {}: {}", id, status.lost);
+  // What it was last seen to use stays counted until a reading taken after its exit: a real
+  // driver frees a dead process's memory only a moment later (then it shows as foreign), and
+  // a job started into that memory at once could run out of it.
+  host_.memory_departed(r->measured_mb);
+  core::Job& job = host_.job_of(id);
+  if (!status.spawn_error.empty() && core::is_host_error(status.spawn_errno) &&
+      r->stop_reason == core::EndReason::none) {
+    // Its supervisor could not start it for a host reason (its logs could not be opened on a
+    // full disk, no processes left): nothing ran.
+    host_.start_failed(id, status.spawn_error, status.spawn_errno, job.attempt);
+    return std::nullopt;
+  }
+  job.exit_code = status.exit_code;
+  job.signal = status.signal;
+  return RunEnd{.outcome = core::run_outcome(r->stop_request(job.spec.timeout_s), status),
+                .ran_attempt = job.attempt,
+                .result = std::nullopt,
+                .evidence_log = log_path(r->job_dir, "stderr"),
+                .quote_evidence = false,
+                .peak_file = ""};
+}
+
+void ProcessRuns::exited(JobId id, const exec::ExitStatus& status) {
+  if (std::optional<RunEnd> end = exit_end(id, status)) host_.end_run(id, std::move(*end));
+}
+
+}  // namespace vramq::service

@@ -1,0 +1,43 @@
+#pragma once
+// A run of its own: the job's program as a process group under its own supervisor, started and
+// signalled through the executor. Its exit (reported once by the executor) becomes a RunEnd at
+// the door; a start its supervisor could not make for a reason of the host's is not an end: the
+// job goes back to the queue (RunHost::start_failed). Loop only.
+
+#include "exec/executor.hpp"
+#include "service/run_kind.hpp"
+
+namespace vramq::service {
+
+class ProcessRuns : public RunKind {
+ public:
+  // `sim`: the GPUs are simulated (a run reports its use in a file). `kill_grace_s`: from SIGTERM
+  // to SIGKILL when it is stopped.
+  ProcessRuns(boost::asio::io_context& ioc, RunHost& host, exec::Executor& executor, bool sim,
+              std::int64_t kill_grace_s);
+
+  std::optional<exec::Launched> start(core::Job& job, const Placement& where) override;
+  void started(core::JobId id) override;
+  void stop(core::JobId id, Run& r) override;
+  gpu::JobProbe probe(core::JobId id, const Run& r) const override;
+  void adopt(core::JobId id, exec::Survivor& run) override;
+
+ protected:
+  // Its request to the executor (a cluster's run adds what the cluster is asked for).
+  virtual exec::LaunchSpec launch_spec(const core::Job& job, const Placement& where) const;
+  // The executor reported the end: the RunEnd its exit status makes (nullopt: it never started
+  // for a host reason, and has been queued again).
+  std::optional<RunEnd> exit_end(core::JobId id, const exec::ExitStatus& status);
+  virtual void exited(core::JobId id, const exec::ExitStatus& status);
+  exec::Executor::ExitHandler on_exit(core::JobId id) {
+    return [this, id](exec::ExitStatus st) { exited(id, st); };
+  }
+
+  boost::asio::io_context& ioc_;
+  RunHost& host_;
+  exec::Executor& executor_;
+  bool sim_;
+  std::int64_t kill_grace_s_;
+};
+
+}  // namespace vramq::service
