@@ -88,7 +88,7 @@ bool should_retry(JobState state, EndReason reason, int attempt, int max_retries
 }
 
 LostRun lost_run(const LostRunFacts& run) {
-  if (run.on_worker && run.requeue_on_restart && !run.requeued_before) return LostRun::requeue_once;
+  if (run.requeue_on_restart && !run.requeued_before) return LostRun::requeue_once;
   return run.attempt <= run.max_retries ? LostRun::retry : LostRun::fail;
 }
 

@@ -62,8 +62,7 @@ bool should_retry(JobState state, EndReason reason, int attempt, int max_retries
 // `interrupted`.
 enum class LostRun { requeue_once, retry, fail };
 struct LostRunFacts {
-  bool on_worker = false;
-  bool requeue_on_restart = false;  // its task's setting (workers only)
+  bool requeue_on_restart = false;  // a warm worker's run, whose task allows a requeue
   bool requeued_before = false;     // job.restart_requeued
   int attempt = 1;
   int max_retries = 0;

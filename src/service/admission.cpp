@@ -152,36 +152,8 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
     job.spec.timeout_s = req.timeout_s.value_or(resolved->timeout_s);
   }
   job.spec.gpus = req.gpus;
-  if (req.gpus > 1 && workers_->serves(job.spec)) {
-    return SubmitError{SubmitErrc::unprocessable, "gpus",
-                       fmt::format("gpus: task {} is served by warm workers, each on one GPU; "
-                                   "its jobs take gpus = 1",
-                                   job.spec.task)};
-  }
-  if (std::optional<Refusal> no = runs_->refuses(job)) {
+  if (std::optional<Refusal> no = kind_for(job).refuses(job)) {
     return SubmitError{SubmitErrc::unprocessable, std::move(no->field), std::move(no->detail)};
-  }
-  if (runs_->takes_queue()) return job;  // the cluster's GPUs: it checked what it could
-  std::vector<core::GpuView> views = gpu_views();
-  if (req.gpus > static_cast<int>(views.size())) {
-    return SubmitError{SubmitErrc::unprocessable, "gpus",
-                       fmt::format("gpus: the job needs {} GPUs at once but this server has {}",
-                                   req.gpus, views.size())};
-  }
-  if (!core::fits_ever(job.spec.vram_mb, views, config_.vram_buffer_mb, req.gpus)) {
-    if (req.gpus > 1 && core::fits_ever(job.spec.vram_mb, views, config_.vram_buffer_mb)) {
-      return SubmitError{
-          SubmitErrc::unprocessable, "vram_mb",
-          fmt::format("vram_mb: the job needs {} MiB on each of {} GPUs, but fewer of this "
-                      "server's GPUs can ever give that much (GPU minus the {} MiB buffer)",
-                      job.spec.vram_mb, req.gpus, config_.vram_buffer_mb)};
-    }
-    return SubmitError{
-        SubmitErrc::unprocessable, "vram_mb",
-        fmt::format("vram_mb: the job needs {} MiB but no GPU can ever give more than {} MiB "
-                    "(largest GPU minus the {} MiB buffer)",
-                    job.spec.vram_mb, std::max<std::int64_t>(largest_capacity_mb(), 0),
-                    config_.vram_buffer_mb)};
   }
   return job;
 }
@@ -260,7 +232,7 @@ std::optional<SubmitError> Orchestrator::admission_refusal(const Job& job) const
 std::vector<int> Orchestrator::start_gpus_now(const Job& job) const {
   if (!job.spec.after_ok.empty() || !job.spec.after_any.empty()) return {};
   // A warm worker's run depends on its workers too: never certain without a pass.
-  if (workers_->serves(job.spec)) return {};
+  if (!kind_for(job).placed_by_ledger()) return {};
   std::vector<core::GpuView> views = gpu_views();
   for (std::size_t g = 0; g < views.size() && g < admitting_mb_.size(); ++g)
     views[g].committed_mb += admitting_mb_[g];

@@ -11,23 +11,13 @@ namespace vramq::service {
 using core::JobId;
 
 ClusterRuns::ClusterRuns(boost::asio::io_context& ioc, RunHost& host, exec::Executor& executor,
-                         const core::Config& config, const core::TaskCatalog& catalog,
-                         const std::vector<gpu::GpuInfo>& gpus)
-    : ProcessRuns(ioc, host, executor, false, config.kill_grace_s),
-      config_(config),
-      catalog_(catalog),
-      settings_(core::slurm_settings(config)),
-      gpus_(gpus) {
+                         const core::Config& config, const std::vector<gpu::GpuInfo>& gpus)
+    : ProcessRuns(ioc, host, executor, config, gpus, false),
+      settings_(core::slurm_settings(config)) {
   executor_.on_state([this](JobId id, const exec::ClusterRunState& s) { on_state(id, s); });
 }
 
 std::optional<Refusal> ClusterRuns::refuses(const core::Job& job) const {
-  const core::TaskDef* task = job.spec.task.empty() ? nullptr : catalog_.find(job.spec.task);
-  if (task != nullptr && task->worker) {
-    return Refusal{"task", fmt::format("task: {} is served by warm workers, which run on the "
-                                       "server's own host; this server sends jobs to Slurm",
-                                       job.spec.task)};
-  }
   core::SlurmSettings s = settings_;
   for (const gpu::GpuInfo& g : gpus_) {
     std::int64_t units =

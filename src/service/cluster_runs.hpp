@@ -11,7 +11,6 @@
 
 #include "core/config.hpp"
 #include "core/slurm_request.hpp"
-#include "core/task_catalog.hpp"
 #include "service/process_runs.hpp"
 
 namespace vramq::service {
@@ -20,11 +19,10 @@ class ClusterRuns : public ProcessRuns {
  public:
   // `gpus`: the GPU source's GPUs, whose uuids ("NODE/INDEX") name what the cluster gives a job.
   ClusterRuns(boost::asio::io_context& ioc, RunHost& host, exec::Executor& executor,
-              const core::Config& config, const core::TaskCatalog& catalog,
-              const std::vector<gpu::GpuInfo>& gpus);
+              const core::Config& config, const std::vector<gpu::GpuInfo>& gpus);
 
-  // Warm workers' tasks (they run on the server's own host), and what Slurm would accept and
-  // never run (a request larger than any one GPU, several GPUs without whole-GPU partitions).
+  // What Slurm would accept and never run (a request larger than any one GPU, several GPUs
+  // without whole-GPU partitions).
   std::optional<Refusal> refuses(const core::Job& job) const override;
   std::optional<exec::Launched> start(core::Job& job, const Placement& where) override;
   void started(core::JobId id) override;
@@ -48,10 +46,7 @@ class ClusterRuns : public ProcessRuns {
   void on_state(core::JobId id, const exec::ClusterRunState& state);
   std::vector<int> gpu_indexes(const std::vector<std::string>& uuids) const;
 
-  const core::Config& config_;
-  const core::TaskCatalog& catalog_;
-  core::SlurmSettings settings_;  // how jobs are asked of it
-  const std::vector<gpu::GpuInfo>& gpus_;
+  core::SlurmSettings settings_;          // how jobs are asked of it
   std::map<core::JobId, Handed> handed_;  // its jobs, from the hand-over to the end
 };
 

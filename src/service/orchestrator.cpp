@@ -68,9 +68,9 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
   bool sim = gpu_kind_ == "sim";
   RunHost& host = *this;  // (the kinds see only this side of the orchestrator)
   if (executor_->queues_runs()) {
-    runs_ = std::make_unique<ClusterRuns>(ioc_, host, *executor_, config_, catalog_, sample_.gpus);
+    runs_ = std::make_unique<ClusterRuns>(ioc_, host, *executor_, config_, sample_.gpus);
   } else {
-    runs_ = std::make_unique<ProcessRuns>(ioc_, host, *executor_, sim, config_.kill_grace_s);
+    runs_ = std::make_unique<ProcessRuns>(ioc_, host, *executor_, config_, sample_.gpus, sim);
   }
   workers_ = std::make_unique<WarmWorkers>(WarmWorkers::Deps{
       .ioc = ioc_,
@@ -81,7 +81,9 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       .metrics = metrics_,
       .feed = feed_,
       .sim = sim,
-      .root = (std::filesystem::absolute(config_.data_dir) / "workers").string()});
+      .root = (std::filesystem::absolute(config_.data_dir) / "workers").string(),
+      .gpus = sample_.gpus,
+      .unavailable = executor_->queues_runs() ? "this server sends jobs to Slurm" : ""});
 }
 
 Orchestrator::~Orchestrator() {
@@ -337,17 +339,10 @@ void Orchestrator::schedule() {
     std::optional<Job> job = queued_job(s.job);
     if (!job) continue;
     std::vector<core::GpuView> now = gpu_views();
-    // A warm start needs what the run adds to what its idle worker holds (and the worker idle).
-    std::int64_t need = job->spec.vram_mb;
-    bool worker_ok = true;
-    if (s.worker != 0) {
-      std::optional<std::int64_t> held = workers_->idle_held_mb(s.worker);
-      worker_ok = held.has_value();
-      need = std::max<std::int64_t>(0, need - held.value_or(0));
-    }
+    std::optional<std::int64_t> need = kind_for(*job).start_need_mb(*job, s.worker);
     bool fits =
-        worker_ok && std::ranges::all_of(s.all_gpus(), [&](int g) {
-          return now.at(g).known && core::available_mb(now[g], config_.vram_buffer_mb) >= need;
+        need && std::ranges::all_of(s.all_gpus(), [&](int g) {
+          return now.at(g).known && core::available_mb(now[g], config_.vram_buffer_mb) >= *need;
         });
     if (!fits) {
       ++recheck_failures_;

@@ -270,7 +270,7 @@ class Orchestrator : private RunHost {
 
   // The kind that runs `job`: its task's warm workers, else the executor's (processes or a
   // cluster).
-  RunKind& kind_for(const core::Job& job);
+  RunKind& kind_for(const core::Job& job) const;
   void schedule();
   // A kind that takes queued jobs itself (a cluster): hands them over, in queue order.
   void hand_over(std::size_t count);

@@ -12,8 +12,39 @@ namespace vramq::service {
 using core::JobId;
 
 ProcessRuns::ProcessRuns(boost::asio::io_context& ioc, RunHost& host, exec::Executor& executor,
-                         bool sim, std::int64_t kill_grace_s)
-    : ioc_(ioc), host_(host), executor_(executor), sim_(sim), kill_grace_s_(kill_grace_s) {}
+                         const core::Config& config, const std::vector<gpu::GpuInfo>& gpus,
+                         bool sim)
+    : ioc_(ioc), host_(host), executor_(executor), config_(config), gpus_(gpus), sim_(sim) {}
+
+std::optional<Refusal> local_refusal(const core::Job& job, std::span<const gpu::GpuInfo> gpus,
+                                     std::int64_t buffer_mb) {
+  std::int64_t vram_mb = job.spec.vram_mb;
+  int count = job.spec.gpus;
+  if (count > std::ssize(gpus)) {
+    return Refusal{"gpus", fmt::format("gpus: the job needs {} GPUs at once but this server has {}",
+                                       count, gpus.size())};
+  }
+  auto can_give = [&](const gpu::GpuInfo& g) { return g.total_mb - buffer_mb >= vram_mb; };
+  auto giving = std::ranges::count_if(gpus, can_give);
+  if (giving >= std::max(1, count)) return std::nullopt;
+  if (count > 1 && giving >= 1) {
+    return Refusal{"vram_mb",
+                   fmt::format("vram_mb: the job needs {} MiB on each of {} GPUs, but fewer of "
+                               "this server's GPUs can ever give that much (GPU minus the {} MiB "
+                               "buffer)",
+                               vram_mb, count, buffer_mb)};
+  }
+  std::int64_t largest = 0;
+  for (const gpu::GpuInfo& g : gpus)
+    largest = std::max(largest, g.total_mb - buffer_mb);
+  return Refusal{"vram_mb", fmt::format("vram_mb: the job needs {} MiB but no GPU can ever give "
+                                        "more than {} MiB (largest GPU minus the {} MiB buffer)",
+                                        vram_mb, largest, buffer_mb)};
+}
+
+std::optional<Refusal> ProcessRuns::refuses(const core::Job& job) const {
+  return local_refusal(job, gpus_, config_.vram_buffer_mb);
+}
 
 exec::LaunchSpec ProcessRuns::launch_spec(const core::Job& job, const Placement& where) const {
   return {.job = job.id,
@@ -42,7 +73,7 @@ void ProcessRuns::started(JobId id) {
 
 void ProcessRuns::stop(JobId id, Run& r) {
   executor_.signal_group(id, SIGTERM);
-  r.kill = std::make_unique<ServiceTimer>(ioc_, std::chrono::seconds(kill_grace_s_));
+  r.kill = std::make_unique<ServiceTimer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
   r.kill->async_wait([this, id](const boost::system::error_code& e) {
     if (!e) executor_.signal_group(id, SIGKILL);
   });

@@ -4,17 +4,27 @@
 // the door; a start its supervisor could not make for a reason of the host's is not an end: the
 // job goes back to the queue (RunHost::start_failed). Loop only.
 
+#include <span>
+
+#include "core/config.hpp"
 #include "exec/executor.hpp"
 #include "service/run_kind.hpp"
 
 namespace vramq::service {
 
+// Whether this host's GPUs could ever run `job` (the checks of every kind that runs here).
+std::optional<Refusal> local_refusal(const core::Job& job, std::span<const gpu::GpuInfo> gpus,
+                                     std::int64_t buffer_mb);
+
 class ProcessRuns : public RunKind {
  public:
-  // `sim`: the GPUs are simulated (a run reports its use in a file). `kill_grace_s`: from SIGTERM
-  // to SIGKILL when it is stopped.
-  ProcessRuns(boost::asio::io_context& ioc, RunHost& host, exec::Executor& executor, bool sim,
-              std::int64_t kill_grace_s);
+  // `gpus`: the GPU source's GPUs (their sizes say what could ever run). `sim`: the GPUs are
+  // simulated (a run reports its use in a file).
+  ProcessRuns(boost::asio::io_context& ioc, RunHost& host, exec::Executor& executor,
+              const core::Config& config, const std::vector<gpu::GpuInfo>& gpus, bool sim);
+
+  // More GPUs than this host has, or more memory than any (enough) of them could ever give.
+  std::optional<Refusal> refuses(const core::Job& job) const override;
 
   std::optional<exec::Launched> start(core::Job& job, const Placement& where) override;
   void started(core::JobId id) override;
@@ -36,8 +46,9 @@ class ProcessRuns : public RunKind {
   boost::asio::io_context& ioc_;
   RunHost& host_;
   exec::Executor& executor_;
+  const core::Config& config_;
+  const std::vector<gpu::GpuInfo>& gpus_;
   bool sim_;
-  std::int64_t kill_grace_s_;
 };
 
 }  // namespace vramq::service

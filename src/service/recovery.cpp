@@ -83,13 +83,10 @@ core::Result<void> Orchestrator::start() {
       }
       j.pid = 0;
       j.pid_start_ticks = 0;
-      const core::TaskDef* task = j.worker != 0 ? workers_->task_of(j.spec) : nullptr;
-      core::LostRun lost =
-          core::lost_run({.on_worker = task != nullptr,
-                          .requeue_on_restart = task != nullptr && task->worker->requeue_on_restart,
-                          .requeued_before = j.restart_requeued,
-                          .attempt = j.attempt,
-                          .max_retries = j.spec.max_retries});
+      core::LostRun lost = core::lost_run({.requeue_on_restart = workers_->requeues_on_restart(j),
+                                           .requeued_before = j.restart_requeued,
+                                           .attempt = j.attempt,
+                                           .max_retries = j.spec.max_retries});
       if (lost == core::LostRun::fail) {
         j.state = JobState::failed;
         j.reason = EndReason::interrupted;

@@ -124,7 +124,16 @@ class RunKind {
  public:
   virtual ~RunKind() = default;
   // Checked at submit: whether it could ever run `job` (nullopt: it could).
-  virtual std::optional<Refusal> refuses(const core::Job& /*job*/) const { return std::nullopt; }
+  virtual std::optional<Refusal> refuses(const core::Job& job) const = 0;
+  // Whether a start depends on the GPU ledger alone (a warm run depends on its workers too):
+  // then admission may know without a pass where a job would start.
+  virtual bool placed_by_ledger() const { return true; }
+  // What starting `job` (on idle worker `worker`, where the pass chose one) adds to its GPUs
+  // now; nullopt when it can no longer start so (the worker is no longer idle).
+  virtual std::optional<std::int64_t> start_need_mb(const core::Job& job,
+                                                    core::WorkerId /*worker*/) const {
+    return job.spec.vram_mb;
+  }
   // Starts `job`'s run where `where` says; nullopt when it could not (the host was told through
   // start_failed). The job's Run is made by the host after this, with reservation_mb() below.
   virtual std::optional<exec::Launched> start(core::Job& job, const Placement& where) = 0;

@@ -19,7 +19,7 @@ using core::Job;
 using core::JobId;
 using core::JobState;
 
-RunKind& Orchestrator::kind_for(const Job& job) {
+RunKind& Orchestrator::kind_for(const Job& job) const {
   if (workers_->serves(job.spec)) return *workers_;
   return *runs_;
 }

@@ -12,6 +12,7 @@
 #include "core/text.hpp"
 #include "service/job_environment.hpp"
 #include "service/job_paths.hpp"
+#include "service/process_runs.hpp"
 
 namespace vramq::service {
 namespace asio = boost::asio;
@@ -65,6 +66,33 @@ int WarmWorkers::task_index(const core::JobSpec& spec) const {
   auto it = std::ranges::lower_bound(tasks_, spec.task);
   if (spec.task.empty() || it == tasks_.end() || *it != spec.task) return -1;
   return static_cast<int>(it - tasks_.begin());
+}
+
+std::optional<Refusal> WarmWorkers::refuses(const Job& job) const {
+  if (job.spec.gpus > 1) {
+    return Refusal{"gpus", fmt::format("gpus: task {} is served by warm workers, each on one GPU; "
+                                       "its jobs take gpus = 1",
+                                       job.spec.task)};
+  }
+  if (!d_.unavailable.empty()) {
+    return Refusal{"task", fmt::format("task: {} is served by warm workers, which run on the "
+                                       "server's own host; {}",
+                                       job.spec.task, d_.unavailable)};
+  }
+  return local_refusal(job, d_.gpus, d_.config.vram_buffer_mb);
+}
+
+std::optional<std::int64_t> WarmWorkers::start_need_mb(const Job& job, WorkerId worker) const {
+  if (worker == 0) return job.spec.vram_mb;
+  // A warm start needs what the run adds to what its idle worker holds.
+  std::optional<std::int64_t> held = idle_held_mb(worker);
+  if (!held) return std::nullopt;
+  return std::max<std::int64_t>(0, job.spec.vram_mb - *held);
+}
+
+bool WarmWorkers::requeues_on_restart(const Job& job) const {
+  const core::TaskDef* task = job.worker != 0 ? task_of(job.spec) : nullptr;
+  return task != nullptr && task->worker->requeue_on_restart;
 }
 
 WarmWorkers::Worker* WarmWorkers::find(WorkerId id) {

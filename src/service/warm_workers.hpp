@@ -42,6 +42,10 @@ class WarmWorkers : public RunKind {
     EventFeed& feed;
     bool sim = false;  // the GPUs are simulated: a worker reports its use in a file
     std::string root;  // DATA_DIR/workers, absolute: a directory per worker
+    // Workers run on this host's GPUs: their sizes say what could ever run.
+    const std::vector<gpu::GpuInfo>& gpus;
+    // Why no worker can run here ("": they can): this server sends its jobs to a cluster.
+    std::string unavailable;
   };
   explicit WarmWorkers(Deps deps);
 
@@ -49,6 +53,15 @@ class WarmWorkers : public RunKind {
   const core::TaskDef* task_of(const core::JobSpec& spec) const;
   int task_index(const core::JobSpec& spec) const;
   bool serves(const core::JobSpec& spec) const { return task_of(spec) != nullptr; }
+  // A job on several GPUs (a worker has one), or any job where workers cannot run, or what the
+  // host's GPUs could never hold.
+  std::optional<Refusal> refuses(const core::Job& job) const override;
+  bool placed_by_ledger() const override { return false; }
+  std::optional<std::int64_t> start_need_mb(const core::Job& job,
+                                            core::WorkerId worker) const override;
+  // A run of a worker task that was lost with the last server is queued again once (unless its
+  // task says requeue_on_restart = false).
+  bool requeues_on_restart(const core::Job& job) const;
   // Start-up: new ids after `max_stored`; the last server's workers ended with it (their
   // directories go).
   void start(core::WorkerId max_stored);

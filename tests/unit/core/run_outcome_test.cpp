@@ -151,5 +151,38 @@ TEST(RelabelGpuOom, OnlyARunThatFailedOnItsOwnWithTheSignsBecomesGpuOom) {
   EXPECT_EQ(plain.error, "e");
 }
 
+// Every combination of the facts about a run lost at start-up, against the rule written out.
+TEST(LostRun, AWorkersRunIsRequeuedOnceThenRetriedOrFailedLikeAnyOther) {
+  for (bool requeue : {false, true}) {
+    for (bool before : {false, true}) {
+      for (int attempt = 1; attempt <= 3; ++attempt) {
+        for (int max_retries = 0; max_retries <= 2; ++max_retries) {
+          LostRun got = lost_run({.requeue_on_restart = requeue,
+                                  .requeued_before = before,
+                                  .attempt = attempt,
+                                  .max_retries = max_retries});
+          LostRun want = requeue && !before       ? LostRun::requeue_once
+                         : attempt <= max_retries ? LostRun::retry
+                                                  : LostRun::fail;
+          EXPECT_EQ(got, want) << requeue << before << attempt << max_retries;
+        }
+      }
+    }
+  }
+  // The cases by name: a worker's run whose task opts out is an ordinary lost run.
+  EXPECT_EQ(
+      lost_run(
+          {.requeue_on_restart = false, .requeued_before = false, .attempt = 1, .max_retries = 0}),
+      LostRun::fail);
+  EXPECT_EQ(
+      lost_run(
+          {.requeue_on_restart = true, .requeued_before = true, .attempt = 2, .max_retries = 0}),
+      LostRun::fail);
+  EXPECT_EQ(
+      lost_run(
+          {.requeue_on_restart = true, .requeued_before = false, .attempt = 5, .max_retries = 0}),
+      LostRun::requeue_once);
+}
+
 }  // namespace
 }  // namespace vramq::core
