@@ -158,14 +158,6 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
   return job;
 }
 
-std::int64_t Orchestrator::retry_after_s() const {
-  // One queued job must leave the queue for a slot to open: about one mean run time divided by
-  // the jobs running in parallel.
-  double slots = std::max<double>(1.0, static_cast<double>(running_.size()));
-  return std::clamp<std::int64_t>(static_cast<std::int64_t>(std::ceil(mean_run_s_ / slots)), 1,
-                                  3600);
-}
-
 asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit(
     SubmitRequest req) {
   if (req.idempotency_key.empty()) co_return co_await submit_new(std::move(req));
@@ -224,7 +216,7 @@ std::optional<SubmitError> Orchestrator::admission_refusal(const Job& job) const
     return SubmitError{SubmitErrc::queue_full, "",
                        fmt::format("the queue is full: {} jobs waiting, the limit is {}", waiting,
                                    config_.queue_max),
-                       retry_after_s()};
+                       run_times_.retry_after_s(running_.size())};
   }
   return std::nullopt;
 }
@@ -287,25 +279,16 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
       if (q.id == id) break;
       std::int64_t duration = 0;
       if (ahead.size() < kPredictionLimit) {
-        if (auto j = queued_job(q.id)) duration = expected_run_ms(j->spec);
+        if (auto j = queued_job(q.id)) duration = run_times_.expected_ms(j->spec);
       }
       ahead.push_back({.vram_mb = q.vram_mb, .duration_ms = duration, .gpus = q.gpus});
     }
     ahead.push_back({.vram_mb = job->spec.vram_mb,
-                     .duration_ms = expected_run_ms(job->spec),
+                     .duration_ms = run_times_.expected_ms(job->spec),
                      .gpus = job->spec.gpus});
     out.predicted_start_ms = predict_start(ahead).value_or(0);
   }
   return out;
-}
-
-std::int64_t Orchestrator::expected_run_ms(const core::JobSpec& spec) const {
-  // The same task with the same parameters, else the task, else every run.
-  auto it = run_s_by_task_.find(spec.task + "\n" + spec.params_json);
-  if (it == run_s_by_task_.end()) it = run_s_by_task_.find(spec.task);
-  double s = it == run_s_by_task_.end() ? mean_run_s_ : it->second;
-  auto ms = static_cast<std::int64_t>(s * 1000.0);
-  return spec.timeout_s > 0 ? std::min(ms, spec.timeout_s * 1000) : ms;
 }
 
 std::optional<std::int64_t> Orchestrator::predict_start(
@@ -322,7 +305,7 @@ std::optional<std::int64_t> Orchestrator::predict_start(
       running.push_back(
           {.gpu = g,
            .committed_mb = std::max(r.reservation_mb, m == r.measured_mb.end() ? 0 : m->second),
-           .end_ms = j.started_at_ms + expected_run_ms(j.spec)});
+           .end_ms = j.started_at_ms + run_times_.expected_ms(j.spec)});
     }
   }
   return core::predict_start_ms(now_ms(), gpus, running, queue, kPredictionLimit);

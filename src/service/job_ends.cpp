@@ -84,7 +84,10 @@ void Orchestrator::end_run(JobId id, RunEnd end) {
   running_.erase(it);  // its reservation is free from now on; this also cancels its timers
   if (end.outcome.reason != EndReason::spawn_failed) host_failures_ = 0;  // the host can start
   const Job& job = active_.at(id);
-  if (job.started_at_ms > 0) note_run_time(job, end.outcome.state == JobState::succeeded);
+  if (job.started_at_ms > 0) {
+    run_times_.add(job.spec, static_cast<double>(now_ms() - job.started_at_ms) / 1000.0,
+                   end.outcome.state == JobState::succeeded);
+  }
   ++finishing_;
   request_sample();
   schedule_soon();
@@ -106,18 +109,6 @@ void Orchestrator::end_run(JobId id, RunEnd end) {
         finish(id, outcome.state, outcome.reason, std::move(outcome.error),
                {.text = std::move(read.text), .truncated = read.truncated}, end.ran_attempt);
       });
-}
-
-void Orchestrator::note_run_time(const Job& job, bool succeeded) {
-  double ran_s = static_cast<double>(now_ms() - job.started_at_ms) / 1000.0;
-  mean_run_s_ = 0.9 * mean_run_s_ + 0.1 * std::max(ran_s, 0.001);
-  if (!succeeded) return;  // whole runs only: how long this task takes, for predictions
-  // Bounded: a flood of distinct parameters starts the averages afresh rather than grow them.
-  if (run_s_by_task_.size() >= 10'000) run_s_by_task_.clear();
-  for (const std::string& key : {job.spec.task, job.spec.task + "\n" + job.spec.params_json}) {
-    auto [avg, fresh] = run_s_by_task_.try_emplace(key, ran_s);
-    if (!fresh) avg->second = 0.7 * avg->second + 0.3 * std::max(ran_s, 0.001);
-  }
 }
 
 void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::string error,

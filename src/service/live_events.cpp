@@ -1,7 +1,7 @@
 // Orchestrator: what it publishes for GET /v1/events (issue 13). A job's event comes with each
 // change of its own (queued with its place, started, a warning, a new measured use, retried,
 // ended); the head of the queue is one `queue` event after a pass that changed it, at most every
-// kQueueEventMs (a start moves every place behind it: one event, not one per job); GPU and
+// QueueEvents::kIntervalMs (queue_events.hpp); GPU and
 // worker events come after a reading that changed them, and as a worker goes.
 #include <algorithm>
 #include <cstdlib>
@@ -16,7 +16,6 @@ using core::JobId;
 namespace {
 
 constexpr std::size_t kQueueHeadLength = 20;
-constexpr std::int64_t kQueueEventMs = 250;
 
 // A running job's use is published again when it moved by this much: a model that creeps by a
 // few MiB a reading does not fill the ring.
@@ -59,7 +58,7 @@ QueueHead Orchestrator::queue_head() const {
     std::optional<core::JobQueue::Place> place = queue_.place(id);
     if (!job || !place) continue;
     ahead.push_back({.vram_mb = job->spec.vram_mb,
-                     .duration_ms = expected_run_ms(job->spec),
+                     .duration_ms = run_times_.expected_ms(job->spec),
                      .gpus = job->spec.gpus});
     q.head.push_back({.id = id,
                       .position = place->position,
@@ -72,25 +71,6 @@ QueueHead Orchestrator::queue_head() const {
                       .predicted_start_ms = predict_start(ahead).value_or(0)});
   }
   return q;
-}
-
-void Orchestrator::publish_queue() {
-  if (!feed_.enabled() || queue_event_armed_) return;  // the armed timer publishes it
-  std::int64_t wait_ms = queue_published_at_ms_ + kQueueEventMs - now_ms();
-  if (wait_ms > 0) {
-    queue_event_armed_ = true;
-    queue_event_timer_.expires_after(std::chrono::milliseconds(wait_ms));
-    queue_event_timer_.async_wait([this](const boost::system::error_code& ec) {
-      queue_event_armed_ = false;
-      if (!ec) publish_queue();
-    });
-    return;
-  }
-  QueueHead now = queue_head();
-  if (now == queue_published_ && queue_published_at_ms_ != 0) return;
-  feed_.queue(now);
-  queue_published_ = std::move(now);
-  queue_published_at_ms_ = now_ms();
 }
 
 void Orchestrator::publish_readings() {

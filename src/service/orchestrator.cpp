@@ -46,31 +46,29 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
     : ioc_(ioc),
       config_(std::move(config)),
       catalog_(std::move(catalog)),
-      gpu_source_(std::move(gpus)),
       executor_(std::move(executor)),
       store_(std::move(store)),
-      gpu_kind_(gpu_source_->kind()),
       jobs_root_((std::filesystem::absolute(config_.data_dir) / "jobs").string() + "/"),
       parked_timer_(ioc),
       retention_timer_(ioc),
       feed_(ioc, static_cast<std::size_t>(config_.event_ring_size),
             static_cast<std::size_t>(config_.event_ring_mb) << 20, first_event_id()),
-      queue_event_timer_(ioc),
       poll_timer_(ioc),
       log_watcher_(ioc, config_.log_follow == "inotify"),
-      gpu_worker_(ioc.get_executor()),
       file_worker_(ioc.get_executor()) {
   footprints_ = core::Footprints({.tolerance = config_.vram_tolerance});
   vram_limits_ = {
       .tolerance = config_.vram_tolerance,
       .grace_ms = config_.vram_grace_ms,
       .policy = core::parse_vram_policy(config_.vram_policy).value_or(core::VramPolicy::kill)};
-  bool sim = gpu_kind_ == "sim";
+  readings_ = std::make_unique<GpuReadings>(
+      ioc_, std::move(gpus), [this] { return probes(); }, [this] { on_reading(); });
+  bool sim = readings_->simulated();
   RunHost& host = *this;  // (the kinds see only this side of the orchestrator)
   if (executor_->queues_runs()) {
-    runs_ = std::make_unique<ClusterRuns>(ioc_, host, *executor_, config_, sample_.gpus);
+    runs_ = std::make_unique<ClusterRuns>(ioc_, host, *executor_, config_, readings_->gpus());
   } else {
-    runs_ = std::make_unique<ProcessRuns>(ioc_, host, *executor_, config_, sample_.gpus, sim);
+    runs_ = std::make_unique<ProcessRuns>(ioc_, host, *executor_, config_, readings_->gpus(), sim);
   }
   workers_ = std::make_unique<WarmWorkers>(WarmWorkers::Deps{
       .ioc = ioc_,
@@ -82,12 +80,11 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       .feed = feed_,
       .sim = sim,
       .root = (std::filesystem::absolute(config_.data_dir) / "workers").string(),
-      .gpus = sample_.gpus,
+      .gpus = readings_->gpus(),
       .unavailable = executor_->queues_runs() ? "this server sends jobs to Slurm" : ""});
 }
 
 Orchestrator::~Orchestrator() {
-  gpu_worker_.join();
   file_worker_.join();
 }
 
@@ -251,15 +248,17 @@ JobView Orchestrator::view(const Job& job) const {
 }
 
 std::vector<core::GpuView> Orchestrator::gpu_views() const {
+  const std::vector<gpu::GpuInfo>& gpus = readings_->gpus();
   std::vector<core::GpuView> views;
-  for (const gpu::GpuInfo& g : sample_.gpus) {
-    views.push_back({.index = g.index,
-                     .total_mb = g.total_mb,
+  views.reserve(gpus.size());
+  for (std::size_t i = 0; i < gpus.size(); ++i) {
+    views.push_back({.index = gpus[i].index,
+                     .total_mb = gpus[i].total_mb,
                      .committed_mb = 0,
-                     .foreign_mb = g.foreign_mb,
-                     .known = gpu_error_.empty() && g.error.empty()});
+                     .foreign_mb = gpus[i].foreign_mb,
+                     .known = readings_->known(i)});
   }
-  for (const auto& [g, mb] : departed_mb_) {
+  for (const auto& [g, mb] : readings_->departed_mb()) {
     if (g >= 0 && g < static_cast<int>(views.size())) views[g].committed_mb += mb;
   }
   for (const auto& [id, r] : running_) {
@@ -281,8 +280,8 @@ std::size_t Orchestrator::running() const {
 std::vector<GpuStatus> Orchestrator::gpus() const {
   std::vector<core::GpuView> views = gpu_views();
   std::vector<GpuStatus> out;
-  for (std::size_t i = 0; i < sample_.gpus.size(); ++i) {
-    GpuStatus s{.info = sample_.gpus[i],
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    GpuStatus s{.info = readings_->gpus()[i],
                 .committed_mb = views[i].committed_mb,
                 .available_mb =
                     std::max<std::int64_t>(0, core::available_mb(views[i], config_.vram_buffer_mb)),
@@ -317,19 +316,19 @@ core::Decisions Orchestrator::plan_now(std::span<const core::QueuedJob> queue) c
                      .now_ms = now_ms(),
                      .config = scheduler_config(),
                      .draining = draining_,
-                     .workers = workers_->view(sample_.gpus.size())});
+                     .workers = workers_->view(readings_->gpus().size())});
 }
 
 void Orchestrator::schedule() {
   schedule_posted_ = false;
   if (std::optional<std::size_t> count = runs_->takes_queue()) {
     hand_over(*count);
-    publish_queue();
+    queue_events_.changed();
     return;
   }
   std::vector<core::GpuView> views = gpu_views();
   core::Planner planner(views, now_ms(), scheduler_config(), draining_, queue_.min_vram_mb());
-  if (workers_->any()) planner.use_workers(workers_->view(sample_.gpus.size()));
+  if (workers_->any()) planner.use_workers(workers_->view(readings_->gpus().size()));
   std::vector<core::StartDecision> starts = queue_.pass(std::move(planner));
   // Chosen to make room: out of the idle pool now, their memory counted until they are gone.
   workers_->evict(queue_.evictions());
@@ -355,7 +354,7 @@ void Orchestrator::schedule() {
     launch(std::move(*job), s.all_gpus(), s.worker);
   }
   if (!starts.empty()) request_sample();
-  publish_queue();
+  queue_events_.changed();
 }
 
 void Orchestrator::arm_poll_timer() {

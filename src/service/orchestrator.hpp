@@ -23,6 +23,7 @@
 #include "core/job.hpp"
 #include "core/job_queue.hpp"
 #include "core/parked_jobs.hpp"
+#include "core/run_times.hpp"
 #include "core/scheduler.hpp"
 #include "core/start_prediction.hpp"
 #include "core/task_catalog.hpp"
@@ -31,8 +32,10 @@
 #include "exec/executor.hpp"
 #include "gpu/gpu_source.hpp"
 #include "service/event_feed.hpp"
+#include "service/gpu_readings.hpp"
 #include "service/log_watcher.hpp"
 #include "service/process_runs.hpp"
+#include "service/queue_events.hpp"
 #include "service/run_kind.hpp"
 #include "service/service_clock.hpp"
 #include "service/service_metrics.hpp"
@@ -213,19 +216,20 @@ class Orchestrator : private RunHost {
   const core::TaskCatalog& catalog() const { return catalog_; }
   const core::Footprints& footprints() const { return footprints_; }
   const core::Config& config() const { return config_; }
-  std::string_view gpu_kind() const { return gpu_kind_; }
+  std::string_view gpu_kind() const { return readings_->kind(); }
   bool ready() const {
-    return !draining_ && gpu_error_.empty() && store_->health().fault == store::StoreFault::none;
+    return !draining_ && readings_->error().empty() &&
+           store_->health().fault == store::StoreFault::none;
   }
   store::Store::Health store_health() const { return store_->health(); }
   bool draining() const { return draining_; }
-  const std::string& gpu_error() const { return gpu_error_; }
+  const std::string& gpu_error() const { return readings_->error(); }
   std::size_t queued() const { return queue_.size(); }
   std::size_t running() const;  // jobs running now (not those waiting in a cluster's queue)
 
   // Whether no blocking work (a GPU reading, a file read) is out on its threads: with nothing
   // ready on the loop either, nothing will change until an event comes.
-  bool quiet() const { return !gpu_worker_.busy() && !file_worker_.busy(); }
+  bool quiet() const { return !readings_->busy() && !file_worker_.busy(); }
 
   // Graceful stop: start nothing more, SIGTERM running jobs, SIGKILL them after the grace;
   // they end `interrupted` (or queue again for the next start when retries remain).
@@ -240,10 +244,6 @@ class Orchestrator : private RunHost {
   boost::asio::awaitable<boost::system::result<JobView, SubmitError>> submit_new(SubmitRequest req);
   boost::asio::awaitable<boost::system::result<JobView, SubmitError>> submit_or_replay(
       SubmitRequest req);
-  std::int64_t retry_after_s() const;
-  // A job's expected run time: the moving average of earlier runs with its parameters, else of
-  // its task, else of all, within its timeout.
-  std::int64_t expected_run_ms(const core::JobSpec& spec) const;
   // When the last job of `queue` (the jobs ahead of it, then itself) would probably start.
   std::optional<std::int64_t> predict_start(std::span<const core::PredictionQueued> queue) const;
   JobView view(const core::Job& job) const;
@@ -297,9 +297,6 @@ class Orchestrator : private RunHost {
   void arm_retention(std::chrono::milliseconds after);
   void retention_step();
   void end_sweep(std::chrono::milliseconds interval);  // logs it, arms the next
-  // GPUs of `next` that could not be read keep their identity from the last reading (they
-  // answer nothing); each loss and return is logged once.
-  void note_lost_gpus(gpu::GpuSample& next) const;
   // A start that failed for a host reason (core::is_host_error): the job goes back to the queue
   // as it was (no attempt used up), after a back-off that grows while such failures go on
   // (start_failures.cpp). `ran_attempt`: the executor's run to release once stored.
@@ -349,30 +346,27 @@ class Orchestrator : private RunHost {
   std::int64_t largest_capacity_mb() const;  // the most any one GPU could give a job
   // Records a finished run's peak in the learned footprints; the sample to store with its row.
   std::optional<store::Store::FootprintRecord> learn_from(const core::Job& job);
-  // A run's duration, for predictions and Retry-After (whole successful runs per task).
-  void note_run_time(const core::Job& job, bool succeeded);
   // Live events (live_events.cpp): a job's new state, the head of the queue after a pass (at
   // most every kQueueEventMs), and what a GPU reading changed (GPUs, workers, jobs' use).
   void publish_job(const core::Job& job);
   // A job just queued: its event keeps the queue's packed record and its place, and is made
   // into JSON only if read (submits stay as cheap as without events).
   void publish_queued(core::JobId id);
-  void publish_queue();
   void publish_readings();
   // Progress of running jobs (job_progress.cpp): their stderr and progress files are read off
   // the loop at each poll when they have grown; a change is published with the job.
   void read_progress();
-  // `seq`: which reading this is (readings are numbered as they begin).
-  void on_sample(core::Result<gpu::GpuSample> sample, std::uint64_t seq);
+  // GPU readings (running_jobs.cpp): what the next one measures, and what one changes (the
+  // runs' use, enforcement, idle workers' use, events, a pass).
+  std::vector<gpu::JobProbe> probes() const;
+  void on_reading();
   void arm_poll_timer();
 
   boost::asio::io_context& ioc_;
   core::Config config_;
   core::TaskCatalog catalog_;
-  std::unique_ptr<gpu::GpuSource> gpu_source_;
   std::unique_ptr<exec::Executor> executor_;
   std::unique_ptr<store::Store> store_;
-  std::string gpu_kind_;
   std::string jobs_root_;  // DATA_DIR/jobs/, absolute (once: listings name many job dirs)
 
   core::JobId next_id_ = 1;
@@ -397,31 +391,17 @@ class Orchestrator : private RunHost {
   std::int64_t keys_expired_at_ms_ = 0;
   std::multimap<core::JobId, std::shared_ptr<boost::asio::steady_timer>> waiters_;
 
-  gpu::GpuSample sample_;
-  std::string gpu_error_;  // non-empty: the last reading failed, GPUs are unknown
-  bool sampling_ = false;
-  bool resample_ = false;
-  std::uint64_t samples_started_ = 0;
-  // Per GPU: the measured use of jobs that exited since the last reading began, still counted
-  // until a reading begun after their exit (departed_until_sample_) shows where it went.
-  std::map<int, std::int64_t> departed_mb_;
-  std::uint64_t departed_until_sample_ = 0;
+  std::unique_ptr<GpuReadings> readings_;  // the GPUs as last read, and memory departed
   core::VramLimits vram_limits_;
   core::Footprints footprints_;  // learned from finished runs, loaded from the store at start
   EventFeed feed_;
   ServiceMetrics metrics_;
-  QueueHead queue_published_;               // the last queue event
-  std::int64_t queue_published_at_ms_ = 0;  // when it was published
-  ServiceTimer queue_event_timer_;          // a change that came too soon after it
-  bool queue_event_armed_ = false;
+  QueueEvents queue_events_{ioc_, feed_, [this] { return queue_head(); }};
   bool schedule_posted_ = false;
   bool progress_reading_ = false;
   bool draining_ = false;
-  double mean_run_s_ = 10;  // moving average of run times, for Retry-After
-  int host_failures_ = 0;   // starts failed for host reasons in a row (back-off)
-  // Moving averages of successful run times, by task and by task + parameters ("TASK\nPARAMS";
-  // "" for raw commands). At most 10,000 keys.
-  std::map<std::string, double, std::less<>> run_s_by_task_;
+  int host_failures_ = 0;     // starts failed for host reasons in a row (back-off)
+  core::RunTimes run_times_;  // learned from ended runs: predictions and Retry-After
   std::int64_t recheck_failures_ = 0;
   ServiceTimer poll_timer_;
   LogWatcher log_watcher_;
@@ -429,7 +409,6 @@ class Orchestrator : private RunHost {
   // once the state they refer to is.
   std::unique_ptr<ProcessRuns> runs_;
   std::unique_ptr<WarmWorkers> workers_;
-  util::Worker gpu_worker_;   // the only thread that calls gpu_source_
   util::Worker file_worker_;  // log tails
 };
 

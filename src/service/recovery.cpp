@@ -29,11 +29,8 @@ using core::JobId;
 using core::JobState;
 
 core::Result<void> Orchestrator::start() {
-  auto first = gpu_source_->sample({});
-  if (!first) return core::Error{"GPU source: " + first.error().message};
-  if (first->gpus.empty()) return core::Error{"the GPU source reports no GPUs"};
-  sample_ = std::move(*first);
-  admitting_mb_.assign(sample_.gpus.size(), 0);
+  if (auto first = readings_->first(); !first) return first.error();
+  admitting_mb_.assign(readings_->gpus().size(), 0);
 
   auto max_id = store_->max_id();
   if (!max_id) return max_id.error();
@@ -159,7 +156,7 @@ void Orchestrator::adopt(Job job, exec::Survivor run) {
   }
   if (job.gpus.empty() || start_unsaved) job.gpus = run.gpus;
   std::erase_if(job.gpus,
-                [&](int g) { return g < 0 || g >= static_cast<int>(sample_.gpus.size()); });
+                [&](int g) { return g < 0 || g >= static_cast<int>(readings_->gpus().size()); });
   job.gpu = job.gpus.empty() ? std::nullopt : std::optional<int>(job.gpus.front());
   job.pid = run.supervisor.pid;
   job.pid_start_ticks = run.supervisor.start_ticks;

@@ -47,13 +47,13 @@ void Orchestrator::launch(Job queued, std::vector<int> gpus, core::WorkerId work
     std::vector<std::string> uuids;
     uuids.reserve(gpus.size());
     for (int g : gpus)
-      uuids.push_back(sample_.gpus.at(g).uuid);
+      uuids.push_back(readings_->gpus().at(g).uuid);
     // Every GPU of the job, in index order (CUDA numbers them 0..N-1 inside the job).
     where.env.emplace_back("CUDA_VISIBLE_DEVICES", fmt::format("{}", fmt::join(uuids, ",")));
     where.env.emplace_back("VRAMQ_GPU", std::to_string(gpus.front()));
     where.env.emplace_back("VRAMQ_GPUS", fmt::format("{}", fmt::join(gpus, ",")));
   }
-  if (gpu_kind_ == "sim") {
+  if (readings_->simulated()) {
     std::string sim_file = where.job_dir + "/sim-vram-mb";
     std::error_code ec;
     std::filesystem::remove(sim_file, ec);  // a retry starts without its last report
@@ -127,9 +127,7 @@ void Orchestrator::start_failed(JobId id, std::string why, int errno_value,
 }
 
 void Orchestrator::memory_departed(const std::map<int, std::int64_t>& mb) {
-  for (const auto& [g, used] : mb)
-    departed_mb_[g] += used;
-  if (!mb.empty()) departed_until_sample_ = samples_started_ + 1;
+  readings_->departed(mb);
 }
 
 void Orchestrator::observe_wait(const Job& job) {
@@ -167,61 +165,24 @@ void Orchestrator::stop_job(JobId id, EndReason why) {
 }
 
 void Orchestrator::request_sample() {
-  if (sampling_) {
-    resample_ = true;
-    return;
-  }
-  sampling_ = true;
+  readings_->request();
+}
+
+std::vector<gpu::JobProbe> Orchestrator::probes() const {
   std::vector<gpu::JobProbe> probes;
   probes.reserve(running_.size());
   for (const auto& [id, r] : running_)
     probes.push_back(r.kind->probe(id, r));
   workers_->add_probes(probes);
-  std::uint64_t seq = ++samples_started_;
-  gpu_worker_.async_run(
-      [source = gpu_source_.get(), probes = std::move(probes)] { return source->sample(probes); },
-      [this, seq](core::Result<gpu::GpuSample> s) { on_sample(std::move(s), seq); });
+  return probes;
 }
 
-void Orchestrator::note_lost_gpus(gpu::GpuSample& next) const {
-  for (std::size_t g = 0; g < next.gpus.size(); ++g) {
-    gpu::GpuInfo& now = next.gpus[g];
-    const gpu::GpuInfo& before = sample_.gpus[g];
-    if (!now.error.empty()) {
-      // A lost GPU answers nothing, not even its UUID: it stays the GPU it was, unknown.
-      now.uuid = before.uuid;
-      now.name = before.name;
-      now.total_mb = before.total_mb;
-      if (before.error.empty()) {
-        spdlog::error(
-            "GPU {} ({}) cannot be read: {}; nothing is admitted to it until it "
-            "answers again",
-            g, before.uuid, now.error);
-      }
-    } else if (!before.error.empty()) {
-      spdlog::info("GPU {} ({}) answers again", g, now.uuid);
-    }
-  }
-}
-
-void Orchestrator::on_sample(core::Result<gpu::GpuSample> s, std::uint64_t seq) {
-  sampling_ = false;
-  // A reading begun after the last exits shows their memory as it is now (freed, or foreign).
-  if (s && seq >= departed_until_sample_) departed_mb_.clear();
-  if (!s) {
-    if (gpu_error_.empty()) spdlog::error("GPU reading failed: {}", s.error().message);
-    gpu_error_ = s.error().message;
-  } else {
-    if (!gpu_error_.empty()) spdlog::info("GPU readings are back");
-    gpu_error_.clear();
-    // Keep the GPU list stable: a reading with another device count is ignored.
-    if (s->gpus.size() == sample_.gpus.size()) {
-      note_lost_gpus(*s);
-      sample_ = std::move(*s);
-    }
+void Orchestrator::on_reading() {
+  if (readings_->error().empty()) {
+    const gpu::GpuSample& sample = readings_->sample();
     for (auto& [id, r] : running_) {
-      auto m = sample_.job_used_mb.find(id);
-      r.measured_mb = m == sample_.job_used_mb.end() ? std::map<int, std::int64_t>{} : m->second;
+      auto m = sample.job_used_mb.find(id);
+      r.measured_mb = m == sample.job_used_mb.end() ? std::map<int, std::int64_t>{} : m->second;
       if (std::optional<std::int64_t> highest = r.highest_mb()) {
         Job& job = active_.at(id);
         job.peak_vram_mb = std::max(job.peak_vram_mb.value_or(0), *highest);
@@ -229,14 +190,10 @@ void Orchestrator::on_sample(core::Result<gpu::GpuSample> s, std::uint64_t seq) 
       }
       guard_vram(id, r);
     }
-    workers_->on_reading(sample_);
+    workers_->on_reading(sample);
   }
   publish_readings();
   schedule_soon();
-  if (resample_) {
-    resample_ = false;
-    request_sample();
-  }
 }
 
 void Orchestrator::guard_vram(JobId id, Run& r) {
@@ -274,7 +231,7 @@ void Orchestrator::guard_vram(JobId id, Run& r) {
 
 std::int64_t Orchestrator::largest_capacity_mb() const {
   std::int64_t most = 0;
-  for (const gpu::GpuInfo& g : sample_.gpus)
+  for (const gpu::GpuInfo& g : readings_->gpus())
     most = std::max(most, g.total_mb - config_.vram_buffer_mb);
   return most;
 }
