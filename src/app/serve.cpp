@@ -179,7 +179,7 @@ int serve(core::Config config) {
   asio::co_spawn(ioc, shutdown_on_signal(ioc, http, orchestrator), asio::detached);
   spdlog::info("vramq listening on http://{}:{} (data in {}, GPUs: {}, {} tasks)",
                endpoint->address().to_string(), endpoint->port(), config.data_dir,
-               orchestrator.gpu_kind(), orchestrator.catalog().tasks().size());
+               orchestrator.health().gpu_kind, orchestrator.catalog().tasks().size());
   ioc.run();
   return 0;
 }

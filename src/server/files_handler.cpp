@@ -26,7 +26,7 @@ class FileStream final : public BodyStream {
   boost::asio::awaitable<std::string> next() override {
     if (offset_ >= end_) co_return std::string();
     auto want = static_cast<std::size_t>(std::min<std::int64_t>(end_ - offset_, kPiece));
-    std::string piece = co_await o_.read_file(file_, offset_, want);
+    std::string piece = co_await o_.files().read(file_, offset_, want);
     if (piece.empty()) {
       offset_ = end_;  // the file shrank: end early
     } else {
@@ -50,7 +50,7 @@ boost::asio::awaitable<Response> handle_files(const Request& req, core::JobId id
   if (!found) co_return problem(Problem::internal, found.error().message);
   if (!*found) co_return problem(Problem::not_found, fmt::format("no job {}", id), "id");
   if (path.empty()) {
-    auto listing = co_await o.list_files(id);
+    auto listing = co_await o.files().list(id);
     if (!listing) co_return problem(Problem::internal, listing.error().message);
     boost::json::array files;
     for (const util::FileEntry& e : listing->entries) {
@@ -65,7 +65,7 @@ boost::asio::awaitable<Response> handle_files(const Request& req, core::JobId id
                              {"truncated", listing->truncated}};
     co_return Response{.body = util::to_json_text(body)};
   }
-  auto file = co_await o.open_file(id, std::string(path));
+  auto file = co_await o.files().open(id, std::string(path));
   if (!file) {
     switch (file.error().code) {
       case util::OpenErrc::bad_path:

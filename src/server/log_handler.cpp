@@ -35,13 +35,13 @@ class LogStream final : public BodyStream {
 
   boost::asio::awaitable<std::string> next() override {
     while (!done_) {
-      std::uint64_t seen = o_.log_generation(id_);
+      std::uint64_t seen = o_.files().log_generation(id_);
       bool ended = o_.ended(id_);  // read before reading: the end's last bytes are then read
       int current = o_.attempt_of(id_).value_or(last_current_);
       last_current_ = current;
       bool earlier = attempt_ < current;
-      std::string piece = co_await o_.read_log(id_, stream_, offset_, kPiece,
-                                               earlier ? std::optional(attempt_) : std::nullopt);
+      std::string piece = co_await o_.files().read_log(
+          id_, stream_, offset_, kPiece, earlier ? std::optional(attempt_) : std::nullopt);
       if (!piece.empty()) {
         offset_ += static_cast<std::int64_t>(piece.size());
         co_return piece;
@@ -53,7 +53,7 @@ class LogStream final : public BodyStream {
         continue;
       }
       if (!follow_ || ended) break;
-      co_await o_.wait_log(id_, seen, kFollowPoll);
+      co_await o_.files().wait_log(id_, seen, kFollowPoll);
     }
     done_ = true;
     co_return std::string();

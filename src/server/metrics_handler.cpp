@@ -16,7 +16,8 @@ namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
-void job_metrics(MetricsText& out, const service::Orchestrator& o) {
+void job_metrics(MetricsText& out, const service::Orchestrator& o,
+                 const service::ServiceHealth& health) {
   const service::ServiceMetrics& m = o.metrics();
   out.family("vramq_jobs_submitted_total", "counter",
              "Jobs accepted, by task (\"\" for raw commands)");
@@ -31,9 +32,9 @@ void job_metrics(MetricsText& out, const service::Orchestrator& o) {
   }
   out.family("vramq_jobs_queued", "gauge",
              "Jobs queued now, those held back for dependencies or retry delays included");
-  out.sample("vramq_jobs_queued", {}, static_cast<double>(o.queued() + o.waiting()));
+  out.sample("vramq_jobs_queued", {}, static_cast<double>(health.queued + health.waiting));
   out.family("vramq_jobs_running", "gauge", "Jobs running now");
-  out.sample("vramq_jobs_running", {}, static_cast<double>(o.running()));
+  out.sample("vramq_jobs_running", {}, static_cast<double>(health.running));
   out.family("vramq_job_wait_seconds", "histogram",
              "Time from queued to started, by task (each start, retries included)");
   for (const auto& [task, h] : m.wait_s)
@@ -115,21 +116,22 @@ void worker_metrics(MetricsText& out, const service::Orchestrator& o) {
 
 Response handle_metrics(const service::Orchestrator& o, const HttpMetrics& http) {
   MetricsText out;
+  service::ServiceHealth health = o.health();
   out.family("vramq_build_info", "gauge", "Always 1; the labels say which vramq this is");
-  out.sample("vramq_build_info", {{"version", VRAMQ_VERSION}, {"gpus", o.gpu_kind()}}, 1);
+  out.sample("vramq_build_info", {{"version", VRAMQ_VERSION}, {"gpus", health.gpu_kind}}, 1);
   out.family("vramq_ready", "gauge", "1 when GET /readyz answers 200");
-  out.sample("vramq_ready", {}, o.ready() ? 1 : 0);
-  job_metrics(out, o);
+  out.sample("vramq_ready", {}, health.ready() ? 1 : 0);
+  job_metrics(out, o, health);
   gpu_metrics(out, o);
   worker_metrics(out, o);
   http.write(out);
   out.family("vramq_store_commit_seconds", "histogram",
              "Time of each transaction of the job store, BEGIN to COMMIT with its fsync");
-  out.histogram("vramq_store_commit_seconds", {}, o.store_commit_seconds());
+  out.histogram("vramq_store_commit_seconds", {}, health.store_commit_seconds);
   out.family(
       "vramq_store_up", "gauge",
       "1 while the job store can write; 0 while it cannot (disk full, lock held, I/O error)");
-  out.sample("vramq_store_up", {}, o.store_health().fault == store::StoreFault::none ? 1 : 0);
+  out.sample("vramq_store_up", {}, health.store.fault == store::StoreFault::none ? 1 : 0);
   return Response{.status = 200,
                   .content_type = "text/plain; version=0.0.4; charset=utf-8",
                   .body = out.text(),

@@ -13,7 +13,8 @@ Response handle_queue(const service::Orchestrator& o) {
 }
 
 Response handle_gpus(const service::Orchestrator& o) {
-  return {.body = util::to_json_text(gpus_to_json(o.gpus(), o.buffer_mb(), o.gpu_kind()))};
+  return {.body = util::to_json_text(
+              gpus_to_json(o.gpus(), o.config().vram_buffer_mb, o.health().gpu_kind))};
 }
 
 Response handle_tasks(const service::Orchestrator& o) {
@@ -25,14 +26,15 @@ Response handle_healthz() {
 }
 
 Response handle_readyz(const service::Orchestrator& o) {
+  service::ServiceHealth health = o.health();
   boost::json::object body;
-  body["queued"] = o.queued();
-  body["running"] = o.running();
+  body["queued"] = health.queued;
+  body["running"] = health.running;
   // Why it is not ready, for an operator or a probe's log: each cause that applies.
   boost::json::array causes;
-  if (o.draining()) causes.emplace_back("draining: vramq is shutting down");
-  if (!o.gpu_error().empty()) causes.emplace_back("GPU readings fail: " + o.gpu_error());
-  store::Store::Health store = o.store_health();
+  if (health.draining) causes.emplace_back("draining: vramq is shutting down");
+  if (!health.gpu_error.empty()) causes.emplace_back("GPU readings fail: " + health.gpu_error);
+  const store::Store::Health& store = health.store;
   if (store.fault != store::StoreFault::none) {
     boost::json::object s;
     s["fault"] = to_string(store.fault);
@@ -52,7 +54,7 @@ Response handle_readyz(const service::Orchestrator& o) {
     }
   }
   bool all_lost = !lost.empty() && lost.size() == gpus.size();
-  bool ready = o.ready() && !all_lost;
+  bool ready = health.ready() && !all_lost;
   if (all_lost) {
     for (const boost::json::value& l : lost)
       causes.push_back(l);

@@ -130,7 +130,7 @@ boost::asio::awaitable<Response> handle_run_script(const Request& req, service::
   if (job.job.reason == core::EndReason::spawn_failed) co_return detail_text(500, job.job.error);
   // asyncio's returncode: the exit code, or minus the signal that ended the process.
   int code = job.job.exit_code ? *job.job.exit_code : -job.job.signal.value_or(0);
-  std::string err = co_await o.log_tail(id, "stderr", 64 << 10);
+  std::string err = co_await o.files().log_tail(id, "stderr", 64 << 10);
   co_return detail_text(500,
                         fmt::format("Subprocess exited with {}: {}", code, python_bytes_repr(err)));
 }

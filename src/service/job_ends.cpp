@@ -91,7 +91,7 @@ void Orchestrator::end_run(JobId id, RunEnd end) {
   ++finishing_;
   request_sample();
   schedule_soon();
-  file_worker_.async_run(
+  files_.worker().async_run(
       [files = std::move(files)] { return read_end(files); },
       [this, id, end = std::move(end)](EndRead read) mutable {
         --finishing_;
@@ -145,7 +145,8 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     job.error = fmt::format("attempt {}: {}; retrying", job.attempt, error);
     job.warnings.push_back(job.error);  // kept after a later attempt succeeds and clears `error`
     job.state = JobState::queued;
-    keep_attempt_logs(id, job.attempt);  // each attempt's logs are kept: attempt-N.stdout.log
+    files_.keep_attempt_logs(id,
+                             job.attempt);  // each attempt's logs are kept: attempt-N.stdout.log
     job.attempt += 1;
     job.queued_at_ms = now_ms();
     job.output = std::move(output.text);
@@ -192,7 +193,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
       std::nullopt, std::move(footprint), store::Store::SaveMode::until_durable);
   publish_job(settled);
   notify_waiters(id);
-  log_watcher_.forget(id);
+  files_.watcher().forget(id);
   schedule_soon();
   release_dependents(id, state == JobState::succeeded);
 }

@@ -84,7 +84,7 @@ void Orchestrator::read_progress() {
                       .reports = r.reports});
   }
   progress_reading_ = true;
-  file_worker_.async_run(
+  files_.worker().async_run(
       [probes = std::move(probes)] { return read_all(probes); },
       [this](std::vector<ProgressRead> reads) {
         progress_reading_ = false;

@@ -51,7 +51,7 @@ asio::awaitable<core::Result<PurgeResult>> Orchestrator::purge(JobId id, Caller 
   core::Result<void> done = co_await async_purge(*store_, id, asio::use_awaitable);
   if (!done) co_return done.error();
   std::string dir = job_dir(id);
-  file_worker_.async_run(
+  files_.worker().async_run(
       [dir] {
         std::error_code ec;
         std::filesystem::remove_all(dir, ec);

@@ -48,14 +48,12 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       catalog_(std::move(catalog)),
       executor_(std::move(executor)),
       store_(std::move(store)),
-      jobs_root_((std::filesystem::absolute(config_.data_dir) / "jobs").string() + "/"),
       parked_timer_(ioc),
       retention_timer_(ioc),
       feed_(ioc, static_cast<std::size_t>(config_.event_ring_size),
             static_cast<std::size_t>(config_.event_ring_mb) << 20, first_event_id()),
       poll_timer_(ioc),
-      log_watcher_(ioc, config_.log_follow == "inotify"),
-      file_worker_(ioc.get_executor()) {
+      files_(ioc, config_.data_dir, config_.log_follow == "inotify") {
   footprints_ = core::Footprints({.tolerance = config_.vram_tolerance});
   vram_limits_ = {
       .tolerance = config_.vram_tolerance,
@@ -85,15 +83,11 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
 }
 
 Orchestrator::~Orchestrator() {
-  file_worker_.join();
+  files_.join();
 }
 
 std::int64_t Orchestrator::now_ms() const {
   return ServiceClock::wall_ms();
-}
-
-std::string Orchestrator::job_dir(JobId id) const {
-  return jobs_root_ + std::to_string(id);
 }
 
 void Orchestrator::enqueue(const Job& job) {
@@ -194,38 +188,6 @@ std::optional<int> Orchestrator::attempt_of(JobId id) const {
   return std::nullopt;
 }
 
-void Orchestrator::keep_attempt_logs(JobId id, int attempt) const {
-  std::string dir = job_dir(id);
-  for (std::string_view stream : {"stdout", "stderr"}) {
-    std::error_code ec;
-    std::filesystem::rename(log_path(dir, stream), attempt_log_path(dir, stream, attempt), ec);
-  }
-}
-
-asio::awaitable<std::string> Orchestrator::read_log(JobId id, std::string_view stream,
-                                                    std::int64_t offset, std::size_t max_bytes,
-                                                    std::optional<int> earlier_attempt) {
-  // Not a coroutine: a capturing lambda made inside a co_await expression has its captures
-  // destroyed twice by g++ 12; here it is built in an ordinary function.
-  std::string path = earlier_attempt ? attempt_log_path(job_dir(id), stream, *earlier_attempt)
-                                     : log_path(job_dir(id), stream);
-  return file_worker_.async_run(
-      [path, offset, max_bytes] { return util::read_range(path, offset, max_bytes); },
-      asio::use_awaitable);
-}
-
-asio::awaitable<void> Orchestrator::wait_log(JobId id, std::uint64_t seen,
-                                             std::chrono::milliseconds timeout) {
-  co_await log_watcher_.wait(id, job_dir(id), seen, timeout);
-}
-
-asio::awaitable<std::string> Orchestrator::log_tail(JobId id, std::string_view stream,
-                                                    std::size_t max_bytes) {
-  std::string path = log_path(job_dir(id), stream);
-  return file_worker_.async_run([path, max_bytes] { return util::read_tail(path, max_bytes); },
-                                asio::use_awaitable);
-}
-
 JobView Orchestrator::view(const Job& job) const {
   JobView v{.job = job, .job_dir = job_dir(job.id)};
   auto r = running_.find(job.id);
@@ -272,9 +234,16 @@ std::vector<core::GpuView> Orchestrator::gpu_views() const {
   return views;
 }
 
-std::size_t Orchestrator::running() const {
-  return static_cast<std::size_t>(std::ranges::count_if(
-      running_, [](const auto& r) { return r.second.kind->running(r.first); }));
+ServiceHealth Orchestrator::health() const {
+  return {.draining = draining_,
+          .gpu_error = readings_->error(),
+          .gpu_kind = std::string(readings_->kind()),
+          .store = store_->health(),
+          .store_commit_seconds = store_->commit_seconds(),
+          .queued = queue_.size(),
+          .waiting = parked_.size(),
+          .running = static_cast<std::size_t>(std::ranges::count_if(
+              running_, [](const auto& r) { return r.second.kind->running(r.first); }))};
 }
 
 std::vector<GpuStatus> Orchestrator::gpus() const {

@@ -33,7 +33,7 @@
 #include "gpu/gpu_source.hpp"
 #include "service/event_feed.hpp"
 #include "service/gpu_readings.hpp"
-#include "service/log_watcher.hpp"
+#include "service/job_files.hpp"
 #include "service/process_runs.hpp"
 #include "service/queue_events.hpp"
 #include "service/run_kind.hpp"
@@ -136,6 +136,21 @@ struct DryRun {
   std::int64_t predicted_start_ms = 0;
 };
 
+// How the service stands: what /readyz and /metrics report.
+struct ServiceHealth {
+  bool draining = false;
+  std::string gpu_error;  // non-empty: the last GPU reading failed
+  std::string gpu_kind;   // sim, nvml, slurm
+  store::Store::Health store;
+  core::Histogram store_commit_seconds;
+  std::size_t queued = 0;
+  std::size_t waiting = 0;  // queued, but waiting for other jobs or a retry delay
+  std::size_t running = 0;  // running now (not those waiting in a cluster's queue)
+  bool ready() const {
+    return !draining && gpu_error.empty() && store.fault == store::StoreFault::none;
+  }
+};
+
 class Orchestrator : private RunHost {
  public:
   Orchestrator(boost::asio::io_context& ioc, core::Config config, core::TaskCatalog catalog,
@@ -170,32 +185,13 @@ class Orchestrator : private RunHost {
 
   // The attempt a live job is on (nullopt once it has ended and left memory).
   std::optional<int> attempt_of(core::JobId id) const;
-  // Up to `max_bytes` of a job's stdout or stderr from `offset`, read off the loop: the current
-  // attempt's, or an earlier attempt's (kept as attempt-N.stdout.log when it was retried).
-  boost::asio::awaitable<std::string> read_log(core::JobId id, std::string_view stream,
-                                               std::int64_t offset, std::size_t max_bytes,
-                                               std::optional<int> earlier_attempt = std::nullopt);
-  // For log followers: the job's log generation, and a wait for the next change after `seen`
-  // (a write, the job's start or end), at most `timeout`.
-  std::uint64_t log_generation(core::JobId id) const { return log_watcher_.generation(id); }
-  boost::asio::awaitable<void> wait_log(core::JobId id, std::uint64_t seen,
-                                        std::chrono::milliseconds timeout);
   // True once the job is terminal (or unknown): no more log will come.
   bool ended(core::JobId id) const {
     return !active_.contains(id) && !queue_.contains(id) && !parked_.contains(id);
   }
 
-  // The last `max_bytes` of a job's stdout or stderr file, read off the loop.
-  boost::asio::awaitable<std::string> log_tail(core::JobId id, std::string_view stream,
-                                               std::size_t max_bytes);
-
-  // The files in a job's directory, read off the loop (job_files.cpp): a listing (symlinks not
-  // followed), a file opened only from inside it, and a piece of an opened file.
-  boost::asio::awaitable<core::Result<util::Listing>> list_files(core::JobId id);
-  boost::asio::awaitable<boost::system::result<std::shared_ptr<util::OpenFile>, util::OpenError>>
-  open_file(core::JobId id, std::string relative);
-  boost::asio::awaitable<std::string> read_file(std::shared_ptr<util::OpenFile> file,
-                                                std::int64_t offset, std::size_t max_bytes);
+  // A job's directory: its logs, its files, log followers (job_files.hpp).
+  JobFiles& files() { return files_; }
 
   std::vector<GpuStatus> gpus() const;
   // GET /v1/events (live_events.cpp publishes into it). The API layer gives it its encoders
@@ -204,32 +200,21 @@ class Orchestrator : private RunHost {
   const EventFeed& events() const { return feed_; }
   // GET /metrics: what it has counted since the start, and the store's commit times.
   const ServiceMetrics& metrics() const { return metrics_; }
-  core::Histogram store_commit_seconds() const { return store_->commit_seconds(); }
-  std::size_t waiting() const { return parked_.size(); }
   // The first jobs of the queue in the order they would start (GET /v1/queue, `queue` events).
   QueueHead queue_head() const;
   // Warm workers, by id; unload() starts unloading an idle (or starting) worker, refuses a
   // busy one (its run would be lost: cancel the run instead).
   std::vector<WorkerStatus> workers() const { return workers_->statuses(); }
   UnloadOutcome unload(core::WorkerId id) { return workers_->unload(id); }
-  std::int64_t buffer_mb() const { return config_.vram_buffer_mb; }
   const core::TaskCatalog& catalog() const { return catalog_; }
   const core::Footprints& footprints() const { return footprints_; }
   const core::Config& config() const { return config_; }
-  std::string_view gpu_kind() const { return readings_->kind(); }
-  bool ready() const {
-    return !draining_ && readings_->error().empty() &&
-           store_->health().fault == store::StoreFault::none;
-  }
-  store::Store::Health store_health() const { return store_->health(); }
-  bool draining() const { return draining_; }
-  const std::string& gpu_error() const { return readings_->error(); }
-  std::size_t queued() const { return queue_.size(); }
-  std::size_t running() const;  // jobs running now (not those waiting in a cluster's queue)
+  // How the service stands (GET /readyz, /metrics).
+  ServiceHealth health() const;
 
   // Whether no blocking work (a GPU reading, a file read) is out on its threads: with nothing
   // ready on the loop either, nothing will change until an event comes.
-  bool quiet() const { return !readings_->busy() && !file_worker_.busy(); }
+  bool quiet() const { return !readings_->busy() && !files_.busy(); }
 
   // Graceful stop: start nothing more, SIGTERM running jobs, SIGKILL them after the grace;
   // they end `interrupted` (or queue again for the next start when retries remain).
@@ -239,7 +224,7 @@ class Orchestrator : private RunHost {
   // How long an Idempotency-Key is remembered.
   static constexpr std::int64_t kKeyLifetimeMs = std::int64_t{24} * 3600 * 1000;
   std::int64_t now_ms() const;
-  std::string job_dir(core::JobId id) const;
+  std::string job_dir(core::JobId id) const { return files_.dir(id); }
   boost::system::result<core::Job, SubmitError> build_job(SubmitRequest& req, core::JobId id);
   boost::asio::awaitable<boost::system::result<JobView, SubmitError>> submit_new(SubmitRequest req);
   boost::asio::awaitable<boost::system::result<JobView, SubmitError>> submit_or_replay(
@@ -340,8 +325,6 @@ class Orchestrator : private RunHost {
   std::optional<core::JobState> recover_waiting(
       core::Job& job, const std::map<core::JobId, core::JobState>& recovered);
 
-  // Renames attempt `attempt`'s logs to attempt-N.stdout.log / .stderr.log (its retry begins).
-  void keep_attempt_logs(core::JobId id, int attempt) const;
   void guard_vram(core::JobId id, Run& r);   // applies --vram-policy after a reading
   std::int64_t largest_capacity_mb() const;  // the most any one GPU could give a job
   // Records a finished run's peak in the learned footprints; the sample to store with its row.
@@ -367,7 +350,6 @@ class Orchestrator : private RunHost {
   core::TaskCatalog catalog_;
   std::unique_ptr<exec::Executor> executor_;
   std::unique_ptr<store::Store> store_;
-  std::string jobs_root_;  // DATA_DIR/jobs/, absolute (once: listings name many job dirs)
 
   core::JobId next_id_ = 1;
   // Running jobs (and, for the length of one call, a queued job being started or ended). Queued
@@ -404,12 +386,11 @@ class Orchestrator : private RunHost {
   core::RunTimes run_times_;  // learned from ended runs: predictions and Retry-After
   std::int64_t recheck_failures_ = 0;
   ServiceTimer poll_timer_;
-  LogWatcher log_watcher_;
   // The kinds of run: the executor's (processes, or a cluster's runs) and warm workers. Made
   // once the state they refer to is.
   std::unique_ptr<ProcessRuns> runs_;
   std::unique_ptr<WarmWorkers> workers_;
-  util::Worker file_worker_;  // log tails
+  JobFiles files_;  // job directories, and the file thread
 };
 
 }  // namespace vramq::service

@@ -95,7 +95,7 @@ core::Result<void> Orchestrator::start() {
         continue;
       }
       j.state = JobState::queued;
-      keep_attempt_logs(j.id, j.attempt);
+      files_.keep_attempt_logs(j.id, j.attempt);
       j.attempt += 1;
       j.queued_at_ms = now_ms();
       if (lost == core::LostRun::requeue_once) {

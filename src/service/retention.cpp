@@ -58,7 +58,7 @@ void Orchestrator::retention_step() {
     for (core::JobId id : *pruned)
       dirs.push_back(job_dir(id));
     bool more = static_cast<int>(pruned->size()) == kBatch;
-    file_worker_.async_run(
+    files_.worker().async_run(
         [dirs = std::move(dirs)] {
           std::size_t failed = 0;
           for (const std::string& dir : dirs) {

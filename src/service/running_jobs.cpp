@@ -97,7 +97,7 @@ void Orchestrator::run_started(JobId id, std::vector<int> gpus, std::int64_t sta
   observe_wait(job);
   store_->save(job);
   arm_timeout(id, r, job.started_at_ms, job.spec.timeout_s);
-  log_watcher_.wake(id);  // followers of a queued job can now watch its directory
+  files_.watcher().wake(id);  // followers of a queued job can now watch its directory
   publish_job(job);
   r.kind->started(id);
 }

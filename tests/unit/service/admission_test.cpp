@@ -29,7 +29,7 @@ TEST_F(Admission, AFullQueueRefusesWithRetryAfterButAJobThatStartsAtOnceGetsIn) 
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, SubmitErrc::queue_full);
   EXPECT_GT(refused.error().retry_after_s, 0);
-  EXPECT_EQ(o_->queued(), 2U);
+  EXPECT_EQ(o_->health().queued, 2U);
   // Something that fits now starts at once: it does not wait in the queue.
   EXPECT_TRUE(try_submit(request(1000)));
 }
@@ -87,7 +87,7 @@ TEST_F(Admission, AFullStoreRefusesSubmissionsAndKeepsAcceptedChangesInOrder) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, SubmitErrc::storage_full);
   EXPECT_EQ(refused.error().retry_after_s, 30);
-  EXPECT_FALSE(o_->ready());
+  EXPECT_FALSE(o_->health().ready());
   // The running job ends while nothing can be written: nothing of it is lost.
   exec_->exit(a, 0);
   settle();
@@ -96,7 +96,7 @@ TEST_F(Admission, AFullStoreRefusesSubmissionsAndKeepsAcceptedChangesInOrder) {
   settle();
   EXPECT_EQ(store_->rows().at(a).state, JobState::succeeded);
   EXPECT_EQ(job(a).state, JobState::succeeded);
-  EXPECT_TRUE(o_->ready());
+  EXPECT_TRUE(o_->health().ready());
   EXPECT_EQ(submit(1000), a + 1) << "the refused submission used no id";
 }
 

@@ -52,7 +52,7 @@ TEST_F(ClusterRuns, QueuedJobsGoToTheClusterAtOnceAndWaitThereWithItsReason) {
   ASSERT_TRUE(v.cluster);
   EXPECT_EQ(v.cluster->reason, "Resources");
   EXPECT_EQ(v.cluster->cluster_id, 71);
-  EXPECT_EQ(o_->running(), 0U) << "nothing runs until the cluster says so";
+  EXPECT_EQ(o_->health().running, 0U) << "nothing runs until the cluster says so";
 }
 
 TEST_F(ClusterRuns, AJobRunsWhereTheClusterPutsItAndEndsAsAnyRun) {
@@ -64,7 +64,7 @@ TEST_F(ClusterRuns, AJobRunsWhereTheClusterPutsItAndEndsAsAnyRun) {
   EXPECT_EQ(j.state, JobState::running);
   EXPECT_EQ(j.gpus, std::vector<int>{0});
   EXPECT_GT(j.started_at_ms, 0);
-  EXPECT_EQ(o_->running(), 1U);
+  EXPECT_EQ(o_->health().running, 1U);
   exec_->exit(a, 0);
   settle();
   EXPECT_EQ(job(a).state, JobState::succeeded);
