@@ -210,7 +210,7 @@ std::optional<SubmitError> Orchestrator::admission_refusal(const Job& job) const
   }
   // A store at fault would only fail the save: refused at once; its probe clears the fault.
   if (std::optional<SubmitError> e = store_refusal(store_->health())) return e;
-  auto waiting = static_cast<std::int64_t>(queue_.size() + parked_.size()) + saving_;
+  auto waiting = static_cast<std::int64_t>(queue_.size() + waiting_.parked().size()) + saving_;
   // A full queue refuses only jobs that would wait: one that can start at once never joins it.
   if (waiting >= config_.queue_max && start_gpus_now(job).empty()) {
     return SubmitError{SubmitErrc::queue_full, "",
@@ -249,7 +249,7 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
   auto job = build_job(req, id);
   if (!job) return job.error();
   if (auto refused = admission_refusal(*job)) return *refused;
-  if (has_live_dependency(*job)) {
+  if (waiting_.has_live_dependency(*job)) {
     // It would wait outside the queue until those jobs end: no place and no prediction yet.
     return DryRun{.vram_mb = job->spec.vram_mb,
                   .pending = core::PendingDecision{
@@ -315,7 +315,7 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
     SubmitRequest req) {
   bool has_dependencies = !req.after_ok.empty() || !req.after_any.empty();
   if (has_dependencies) {
-    auto deps = co_await settle_dependencies(req.after_ok, req.after_any);
+    auto deps = co_await waiting_.settle(req.after_ok, req.after_any);
     if (!deps) co_return SubmitError{SubmitErrc::store_failed, "", deps.error().message};
     if (!deps->unknown.empty()) {
       co_return SubmitError{SubmitErrc::unprocessable, "after",
@@ -332,7 +332,8 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   // Admitted past a full queue because it starts at once: its room is spoken for until the pass
   // after its save has started it, so that a burst of such jobs cannot all count on one GPU.
   std::vector<int> over_cap;
-  if (static_cast<std::int64_t>(queue_.size() + parked_.size()) + saving_ >= config_.queue_max) {
+  if (static_cast<std::int64_t>(queue_.size() + waiting_.parked().size()) + saving_ >=
+      config_.queue_max) {
     over_cap = start_gpus_now(*job);
     for (int g : over_cap)
       admitting_mb_.at(g) += job->spec.vram_mb;
@@ -361,9 +362,10 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   ++metrics_.submitted[job->spec.task];
   if (has_dependencies) {
     // Where its dependencies stand now (they may have ended while it was stored).
-    auto deps = co_await settle_dependencies(job->spec.after_ok, job->spec.after_any);
-    if (!deps) deps = Dependencies{.ok = job->spec.after_ok, .any = job->spec.after_any};
-    place_dependent(*job, *deps);
+    auto deps = co_await waiting_.settle(job->spec.after_ok, job->spec.after_any);
+    if (!deps)
+      deps = WaitingJobs::Dependencies{.ok = job->spec.after_ok, .any = job->spec.after_any};
+    waiting_.place(*job, *deps);
   } else {
     enqueue(*job);
   }

@@ -119,7 +119,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     std::optional<Job> queued = queued_job(id);
     if (!queued) return;
     queue_.erase(id);
-    parked_.erase(id);
+    waiting_.erase(id);
     it = active_.emplace(id, std::move(*queued)).first;
   }
   Job& job = it->second;
@@ -151,10 +151,10 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     job.queued_at_ms = now_ms();
     job.output = std::move(output.text);
     job.output_truncated = output.truncated;
-    job.not_before_ms = retry_at_ms(job);
+    job.not_before_ms = WaitingJobs::retry_at_ms(job, now_ms());
     store_->save(job, saved);
     if (job.not_before_ms > 0) {
-      park_delayed(job);
+      waiting_.park_delayed(job);
     } else {
       enqueue(job);
     }
@@ -195,7 +195,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
   notify_waiters(id);
   files_.watcher().forget(id);
   schedule_soon();
-  release_dependents(id, state == JobState::succeeded);
+  waiting_.on_end(id, state == JobState::succeeded);
 }
 
 std::optional<store::Store::FootprintRecord> Orchestrator::learn_from(const Job& job) {

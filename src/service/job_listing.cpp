@@ -48,7 +48,7 @@ asio::awaitable<core::Result<ListResult>> Orchestrator::list(ListFilter filter, 
     // Straight from the id indexes: without a filter only the page asked for is unpacked.
     std::size_t want = filtered(filter) ? kFilterBudget : static_cast<std::size_t>(limit) + 1;
     for (const auto& ids :
-         {queue_.newest_before(before, want), parked_.newest_before(before, want)}) {
+         {queue_.newest_before(before, want), waiting_.parked().newest_before(before, want)}) {
       for (JobId q : ids) {
         if (auto j = queued_job(q); j && matches(*j, filter)) live.push_back(view(*j));
       }
@@ -74,7 +74,7 @@ asio::awaitable<core::Result<ListResult>> Orchestrator::list(ListFilter filter, 
     from_memory.insert(v.job.id);
   for (Job& j : *stored) {
     if (!from_memory.contains(j.id) && !active_.contains(j.id) && !queue_.contains(j.id) &&
-        !parked_.contains(j.id)) {
+        !waiting_.parked().contains(j.id)) {
       live.push_back(view(j));
     }
   }

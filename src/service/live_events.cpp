@@ -51,7 +51,7 @@ void Orchestrator::publish_queued(JobId id) {
 }
 
 QueueHead Orchestrator::queue_head() const {
-  QueueHead q{.queued = queue_.size(), .waiting = parked_.size(), .head = {}};
+  QueueHead q{.queued = queue_.size(), .waiting = waiting_.parked().size(), .head = {}};
   std::vector<core::PredictionQueued> ahead;  // the head so far, for each one's prediction
   for (JobId id : queue_.head(kQueueHeadLength)) {
     std::optional<Job> job = queued_job(id);

@@ -48,7 +48,21 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
       catalog_(std::move(catalog)),
       executor_(std::move(executor)),
       store_(std::move(store)),
-      parked_timer_(ioc),
+      waiting_({.ioc = ioc,
+                .store = *store_,
+                .ended = [this](JobId id) { return ended(id); },
+                .settling = [this](JobId id) -> std::optional<JobState> {
+                  auto s = settling_.find(id);
+                  if (s == settling_.end()) return std::nullopt;
+                  return s->second.state;
+                },
+                .enqueue = [this](const Job& job) { enqueue(job); },
+                .fail =
+                    [this](JobId id, std::string why) {
+                      finish(id, JobState::cancelled, EndReason::dependency_failed, std::move(why),
+                             {});
+                    },
+                .publish = [this](const Job& job) { publish_job(job); }}),
       retention_timer_(ioc),
       feed_(ioc, static_cast<std::size_t>(config_.event_ring_size),
             static_cast<std::size_t>(config_.event_ring_mb) << 20, first_event_id()),
@@ -105,7 +119,7 @@ void Orchestrator::enqueue(const Job& job) {
 
 std::optional<Job> Orchestrator::queued_job(JobId id) const {
   const std::string* record = queue_.record(id);
-  if (record == nullptr) record = parked_.record(id);
+  if (record == nullptr) record = waiting_.parked().record(id);
   if (record == nullptr) return std::nullopt;
   auto job = core::unpack_job(*record);
   if (!job) {  // only a bug could get here: records are made by pack_job in this process
@@ -200,8 +214,8 @@ JobView Orchestrator::view(const Job& job) const {
     }
   }
   if (job.state != JobState::queued || v.pending_reason != core::PendingReason::none) return v;
-  if (parked_.contains(job.id)) {
-    v.pending_reason = parked_.reason(job.id);  // not in the queue yet: no position
+  if (waiting_.parked().contains(job.id)) {
+    v.pending_reason = waiting_.parked().reason(job.id);  // not in the queue yet: no position
   } else if (auto place = queue_.place(job.id)) {
     v.queue_position = place->position;
     v.pending_reason = place->reason;
@@ -241,7 +255,7 @@ ServiceHealth Orchestrator::health() const {
           .store = store_->health(),
           .store_commit_seconds = store_->commit_seconds(),
           .queued = queue_.size(),
-          .waiting = parked_.size(),
+          .waiting = waiting_.parked().size(),
           .running = static_cast<std::size_t>(std::ranges::count_if(
               running_, [](const auto& r) { return r.second.kind->running(r.first); }))};
 }

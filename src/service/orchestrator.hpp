@@ -40,6 +40,7 @@
 #include "service/service_clock.hpp"
 #include "service/service_metrics.hpp"
 #include "service/views.hpp"
+#include "service/waiting_jobs.hpp"
 #include "service/warm_workers.hpp"
 #include "store/store.hpp"
 #include "util/confined_files.hpp"
@@ -187,7 +188,7 @@ class Orchestrator : private RunHost {
   std::optional<int> attempt_of(core::JobId id) const;
   // True once the job is terminal (or unknown): no more log will come.
   bool ended(core::JobId id) const {
-    return !active_.contains(id) && !queue_.contains(id) && !parked_.contains(id);
+    return !active_.contains(id) && !queue_.contains(id) && !waiting_.parked().contains(id);
   }
 
   // A job's directory: its logs, its files, log followers (job_files.hpp).
@@ -298,33 +299,6 @@ class Orchestrator : private RunHost {
   std::optional<core::Job> queued_job(core::JobId id) const;  // unpacked from the queue
   void notify_waiters(core::JobId id);
 
-  // Jobs that wait outside the queue (waiting_jobs.cpp): for other jobs to end, or out a retry
-  // delay. When a retry of `job` may start (0: at once): retry_delay_s doubled per attempt.
-  std::int64_t retry_at_ms(const core::Job& job) const;
-  void park_delayed(const core::Job& job);
-  // Job `id` ended: jobs waiting for it are released into the queue, or end dependency_failed.
-  void release_dependents(core::JobId id, bool succeeded);
-  void release(core::ParkedJobs::Released r);
-  void arm_parked_timer();
-  // Where a job's dependencies stand now: `ok` and `any` still to end, the first `ok` one that
-  // ended without succeeding, and ids that name no job. Reads the store for jobs not in memory
-  // and returns only once every answer holds at the moment it resumes (no suspension after).
-  struct Dependencies {
-    std::vector<core::JobId> ok;
-    std::vector<core::JobId> any;
-    std::optional<core::JobId> failed;
-    std::vector<core::JobId> unknown;
-  };
-  boost::asio::awaitable<core::Result<Dependencies>> settle_dependencies(
-      std::vector<core::JobId> ok, std::vector<core::JobId> any);
-  // After a job with dependencies is stored: park it, queue it, or end it dependency_failed.
-  void place_dependent(const core::Job& job, const Dependencies& deps);
-  bool has_live_dependency(const core::Job& job) const;
-  // Recovery of one queued job that waits for others or a retry delay: parks it, or ends it
-  // (its new state returned) when a dependency can no longer be met. Else queues it.
-  std::optional<core::JobState> recover_waiting(
-      core::Job& job, const std::map<core::JobId, core::JobState>& recovered);
-
   void guard_vram(core::JobId id, Run& r);   // applies --vram-policy after a reading
   std::int64_t largest_capacity_mb() const;  // the most any one GPU could give a job
   // Records a finished run's peak in the learned footprints; the sample to store with its row.
@@ -360,8 +334,7 @@ class Orchestrator : private RunHost {
   std::map<core::JobId, core::Job> settling_;
   std::int64_t finishing_ = 0;    // exits whose log tail is still being read
   core::JobQueue queue_;          // queued jobs, with their places and reasons from the last pass
-  core::ParkedJobs parked_;       // queued jobs that may not start yet (dependencies, retry delay)
-  ServiceTimer parked_timer_;     // fires when the next retry delay is over
+  WaitingJobs waiting_;           // queued jobs that may not start yet (dependencies, delays)
   ServiceTimer retention_timer_;  // the next retention step (retention.cpp)
   std::int64_t pruned_in_sweep_ = 0;    // ended jobs removed by the current sweep
   std::map<core::JobId, Run> running_;  // their kinds' runs, by job

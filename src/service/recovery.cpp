@@ -109,7 +109,7 @@ core::Result<void> Orchestrator::start() {
       store_->save(j);
     }
     recovered[j.id] = j.state;
-    if (auto doomed = recover_waiting(j, recovered)) {
+    if (auto doomed = waiting_.recover(j, recovered)) {
       recovered[j.id] = *doomed;
       continue;
     }
@@ -126,10 +126,11 @@ core::Result<void> Orchestrator::start() {
   spdlog::info(
       "recovered {} queued jobs ({} re-queued after an interrupted run, {} waiting for other "
       "jobs or a retry delay), {} running jobs adopted from their supervisors, {} interrupted",
-      queue_.size() + parked_.size(), requeued, parked_.size(), adopted, interrupted);
+      queue_.size() + waiting_.parked().size(), requeued, waiting_.parked().size(), adopted,
+      interrupted);
   schedule_soon();
   arm_poll_timer();
-  arm_parked_timer();
+  waiting_.arm();
   arm_retention(std::chrono::seconds(5));  // not in the way of the start itself
   request_sample();                        // the adopted jobs' use, measured
   return {};

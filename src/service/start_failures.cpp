@@ -37,10 +37,7 @@ void Orchestrator::requeue_unstarted(core::JobId id, std::string why,
   store_->save(job, [this, id, ran_attempt](const core::Result<void>& r) {
     if (r && ran_attempt) executor_->release(id, *ran_attempt);
   });
-  parked_.park(id, core::pack_job(job), core::PendingReason::start_failed, {}, {},
-               job.not_before_ms);
-  publish_job(job);
-  arm_parked_timer();
+  waiting_.park_unstarted(job);
   active_.erase(it);
 }
 
