@@ -1,5 +1,7 @@
 #include "core/config.hpp"
 
+#include "core/scheduler.hpp"
+
 #include <fmt/format.h>
 
 #include <toml++/toml.h>
@@ -106,6 +108,10 @@ Result<HostPort> parse_host_port(std::string_view text) {
     return Error{fmt::format("listen '{}': port must be 0..65535", text)};
   }
   return hp;
+}
+
+SchedulerConfig scheduler_config(const Config& config) {
+  return {.buffer_mb = config.vram_buffer_mb, .backfill_bound_ms = config.backfill_bound_s * 1000};
 }
 
 }  // namespace vramq::core

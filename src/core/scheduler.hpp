@@ -14,6 +14,8 @@
 
 namespace vramq::core {
 
+struct Config;
+
 struct GpuView {
   int index = 0;
   std::int64_t total_mb = 0;
@@ -65,6 +67,8 @@ struct SchedulerConfig {
   std::int64_t buffer_mb = 1024;             // kept free on every GPU (the seed's VRAM_BUFFER)
   std::int64_t backfill_bound_ms = 300'000;  // a job waiting longer is never passed
 };
+// The scheduler's settings from the server's configuration (core/config.cpp).
+SchedulerConfig scheduler_config(const Config& config);
 
 struct Snapshot {
   // Precondition: in queue order (queue_before), i.e. priority desc, then id asc.

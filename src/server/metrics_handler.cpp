@@ -96,7 +96,7 @@ void worker_metrics(MetricsText& out, const service::Orchestrator& o) {
       by_state[{t.name, core::to_string(s)}] = 0;
     }
   }
-  for (const service::WorkerStatus& w : o.workers())
+  for (const service::WorkerStatus& w : o.workers().statuses())
     ++by_state[{w.task, core::to_string(w.state)}];
   out.family("vramq_workers", "gauge", "Warm workers now, by task and state");
   for (const auto& [key, n] : by_state) {

@@ -12,7 +12,7 @@
 namespace vramq::server {
 
 Response handle_workers(const service::Orchestrator& o) {
-  return {.body = util::to_json_text(workers_to_json(o.workers()))};
+  return {.body = util::to_json_text(workers_to_json(o.workers().statuses()))};
 }
 
 Response handle_unload_worker(const Request& req, std::string_view id, service::Orchestrator& o) {
@@ -25,7 +25,7 @@ Response handle_unload_worker(const Request& req, std::string_view id, service::
   if (!req.admin) {
     return problem(Problem::forbidden, "unloading a warm worker needs an admin token");
   }
-  switch (o.unload(wid)) {
+  switch (o.workers().unload(wid)) {
     case service::UnloadOutcome::unloading:
       return {.status = 202,
               .body = util::to_json_text(boost::json::object{{"id", wid}, {"state", "unloading"}})};

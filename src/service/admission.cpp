@@ -70,6 +70,18 @@ std::optional<SubmitError> store_refusal(const store::Store::Health& health) {
   return std::nullopt;
 }
 
+void log_submitted(const Job& job) {
+  spdlog::info("job {}: submitted by {} ({}, {} MiB{}{})", job.id,
+               job.spec.owner.empty() ? "a client" : job.spec.owner,
+               job.spec.task.empty() ? "raw command" : "task " + job.spec.task, job.spec.vram_mb,
+               job.spec.after_ok.empty()
+                   ? ""
+                   : fmt::format(", after ok {}", fmt::join(job.spec.after_ok, ",")),
+               job.spec.after_any.empty()
+                   ? ""
+                   : fmt::format(", after any {}", fmt::join(job.spec.after_any, ",")));
+}
+
 }  // namespace
 
 boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& req, JobId id) {
@@ -101,7 +113,7 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
                       req.command[0], exec::path_of(job_environment(req.env)))};
     }
     job.spec.argv = std::move(req.command);
-    job.spec.cwd = job_dir(id);
+    job.spec.cwd = files_.dir(id);
     job.spec.vram_mb = req.vram_mb.value_or(config_.default_vram_mb);
     job.spec.timeout_s = req.timeout_s.value_or(0);
     job.spec.env = std::move(req.env);
@@ -112,7 +124,7 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
           SubmitErrc::unprocessable, "task",
           fmt::format("unknown task '{}' (vramq tasks, or GET /v1/tasks, lists them)", req.task)};
     }
-    auto resolved = core::resolve_task(*task, req.params, job_dir(id), id, util::real_path);
+    auto resolved = core::resolve_task(*task, req.params, files_.dir(id), id, util::real_path);
     if (!resolved) {
       return SubmitError{SubmitErrc::unprocessable, resolved.error().field,
                          fmt::format("{}: {}", resolved.error().field, resolved.error().message)};
@@ -146,7 +158,8 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
       // declared rule, within what the largest GPU can give.
       std::string bucket = core::footprint_bucket(task->vram, resolved->params);
       if (auto learned = footprints_.reservation(task->name, bucket)) {
-        job.spec.vram_mb = std::min(*learned, std::max<std::int64_t>(largest_capacity_mb(), 0));
+        job.spec.vram_mb = std::min(
+            *learned, std::max<std::int64_t>(readings_->largest_mb(config_.vram_buffer_mb), 0));
       }
     }
     job.spec.timeout_s = req.timeout_s.value_or(resolved->timeout_s);
@@ -230,11 +243,12 @@ std::vector<int> Orchestrator::start_gpus_now(const Job& job) const {
     views[g].committed_mb += admitting_mb_[g];
   // Only when no queued job can start now (the planner is settled against the whole queue) is
   // the answer certain without a pass: no queued job will take the room first.
-  core::Planner planner(views, now_ms(), scheduler_config(), draining_, queue_.min_vram_mb());
+  core::Planner planner(views, now_ms(), core::scheduler_config(config_), draining_,
+                        queue_.min_vram_mb());
   if (!queue_.empty() && !planner.settled()) return {};
   // Best fit over the GPUs no starving job holds, as a pass would choose.
   std::erase_if(views, [&](const core::GpuView& v) { return queue_.held(v.index); });
-  core::Planner alone(views, now_ms(), scheduler_config(), draining_);
+  core::Planner alone(views, now_ms(), core::scheduler_config(config_), draining_);
   core::Planner::Decision d = alone.offer({.id = job.id,
                                            .priority = job.spec.priority,
                                            .vram_mb = job.spec.vram_mb,
@@ -264,7 +278,13 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
                         .gpus = job->spec.gpus,
                         .worker_task = workers_->task_index(job->spec)};
   queue.insert(std::ranges::upper_bound(queue, probe, core::queue_before), probe);
-  core::Decisions d = plan_now(queue);
+  std::vector<core::GpuView> views = gpu_views();
+  core::Decisions d = core::plan({.queue = queue,
+                                  .gpus = views,
+                                  .now_ms = now_ms(),
+                                  .config = core::scheduler_config(config_),
+                                  .draining = draining_,
+                                  .workers = workers_->view(views.size())});
   DryRun out{.vram_mb = job->spec.vram_mb};
   for (const core::StartDecision& s : d.starts) {
     if (s.job == id) out.start = s;
@@ -379,18 +399,6 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   auto stored = co_await store_->get(id);
   if (stored && *stored) co_return view(**stored);
   co_return SubmitError{SubmitErrc::store_failed, "", "the job vanished after it was stored"};
-}
-
-void Orchestrator::log_submitted(const Job& job) const {
-  spdlog::info("job {}: submitted by {} ({}, {} MiB{}{})", job.id,
-               job.spec.owner.empty() ? "a client" : job.spec.owner,
-               job.spec.task.empty() ? "raw command" : "task " + job.spec.task, job.spec.vram_mb,
-               job.spec.after_ok.empty()
-                   ? ""
-                   : fmt::format(", after ok {}", fmt::join(job.spec.after_ok, ",")),
-               job.spec.after_any.empty()
-                   ? ""
-                   : fmt::format(", after any {}", fmt::join(job.spec.after_any, ",")));
 }
 
 }  // namespace vramq::service

@@ -32,6 +32,13 @@ void GpuReadings::request() {
                     [this, seq](core::Result<gpu::GpuSample> s) { on_reading(std::move(s), seq); });
 }
 
+std::int64_t GpuReadings::largest_mb(std::int64_t buffer_mb) const {
+  std::int64_t most = 0;
+  for (const gpu::GpuInfo& g : sample_.gpus)
+    most = std::max(most, g.total_mb - buffer_mb);
+  return most;
+}
+
 void GpuReadings::departed(const std::map<int, std::int64_t>& mb) {
   for (const auto& [g, used] : mb)
     departed_mb_[g] += used;

@@ -41,6 +41,8 @@ class GpuReadings {
   std::string_view kind() const { return kind_; }
   // Non-empty: the last reading failed, and the GPUs are unknown.
   const std::string& error() const { return error_; }
+  // The most any one GPU could give a job, `buffer_mb` kept free (0 at least).
+  std::int64_t largest_mb(std::int64_t buffer_mb) const;
   // Whether GPU `g` can be admitted to: the last reading read it.
   bool known(std::size_t g) const { return error_.empty() && sample_.gpus.at(g).error.empty(); }
 

@@ -69,6 +69,25 @@ EndRead read_end(const EndFiles& f) {
   return out;
 }
 
+// Records a finished run's peak in the learned footprints; the sample to store with its row.
+std::optional<store::Store::FootprintRecord> learn_from(const Job& job,
+                                                        const core::TaskCatalog& catalog,
+                                                        core::Footprints& footprints) {
+  // Only whole successful runs with a reading teach: a failed run may have died before its peak.
+  if (job.state != JobState::succeeded || job.spec.task.empty() || !job.peak_vram_mb) {
+    return std::nullopt;
+  }
+  const core::TaskDef* task = catalog.find(job.spec.task);
+  if (task == nullptr || !task->learn) return std::nullopt;
+  store::Store::FootprintRecord f{
+      .task = task->name,
+      .bucket = core::footprint_bucket(task->vram, params_from_json(job.spec.params_json)),
+      .peak_mb = *job.peak_vram_mb,
+      .reserved_mb = job.spec.vram_mb};
+  footprints.add(f.task, f.bucket, {.peak_mb = f.peak_mb, .reserved_mb = f.reserved_mb});
+  return f;
+}
+
 }  // namespace
 
 void Orchestrator::end_run(JobId id, RunEnd end) {
@@ -139,7 +158,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
       // seen to use), as much as the largest GPU can give.
       std::int64_t before = job.spec.vram_mb;
       job.spec.vram_mb = core::grown_reservation_mb(std::max(before, job.peak_vram_mb.value_or(0)),
-                                                    largest_capacity_mb());
+                                                    readings_->largest_mb(config_.vram_buffer_mb));
       error += fmt::format("; reservation {} -> {} MiB", before, job.spec.vram_mb);
     }
     job.error = fmt::format("attempt {}: {}; retrying", job.attempt, error);
@@ -180,7 +199,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     metrics_.observe_run(job.spec.task,
                          static_cast<double>(job.finished_at_ms - job.started_at_ms) / 1000.0);
   }
-  std::optional<store::Store::FootprintRecord> footprint = learn_from(job);
+  std::optional<store::Store::FootprintRecord> footprint = learn_from(job, catalog_, footprints_);
   Job& settled = settling_.insert_or_assign(id, std::move(job)).first->second;
   active_.erase(it);
   queue_.erase(id);
@@ -196,22 +215,6 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
   files_.watcher().forget(id);
   schedule_soon();
   waiting_.on_end(id, state == JobState::succeeded);
-}
-
-std::optional<store::Store::FootprintRecord> Orchestrator::learn_from(const Job& job) {
-  // Only whole successful runs with a reading teach: a failed run may have died before its peak.
-  if (job.state != JobState::succeeded || job.spec.task.empty() || !job.peak_vram_mb) {
-    return std::nullopt;
-  }
-  const core::TaskDef* task = catalog_.find(job.spec.task);
-  if (task == nullptr || !task->learn) return std::nullopt;
-  store::Store::FootprintRecord f{
-      .task = task->name,
-      .bucket = core::footprint_bucket(task->vram, params_from_json(job.spec.params_json)),
-      .peak_mb = *job.peak_vram_mb,
-      .reserved_mb = job.spec.vram_mb};
-  footprints_.add(f.task, f.bucket, {.peak_mb = f.peak_mb, .reserved_mb = f.reserved_mb});
-  return f;
 }
 
 }  // namespace vramq::service

@@ -50,7 +50,7 @@ asio::awaitable<core::Result<PurgeResult>> Orchestrator::purge(JobId id, Caller 
   }
   core::Result<void> done = co_await async_purge(*store_, id, asio::use_awaitable);
   if (!done) co_return done.error();
-  std::string dir = job_dir(id);
+  std::string dir = files_.dir(id);
   files_.worker().async_run(
       [dir] {
         std::error_code ec;

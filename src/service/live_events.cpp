@@ -42,7 +42,7 @@ void Orchestrator::publish_queued(JobId id) {
         JobView v{.job = {},
                   .queue_position = place.position,
                   .pending_reason = place.reason,
-                  .job_dir = job_dir(id)};
+                  .job_dir = files_.dir(id)};
         if (auto job = core::unpack_job(record)) v.job = std::move(*job);
         v.job.spec.env.clear();  // values may be secrets; the item shows none
         return feed_.encoders().job(v);

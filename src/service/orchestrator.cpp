@@ -37,6 +37,14 @@ std::uint64_t first_event_id() {
                                         .count());
 }
 
+// Whether `caller` may cancel `job` (a refusal is logged).
+bool may_act(const Caller& caller, const Job& job) {
+  if (caller.may_act_on(job)) return true;
+  spdlog::warn("job {}: cancel by {} refused: it belongs to {}", job.id, caller.name,
+               job.spec.owner.empty() ? "nobody" : job.spec.owner);
+  return false;
+}
+
 }  // namespace
 
 Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::TaskCatalog catalog,
@@ -63,7 +71,6 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
                              {});
                     },
                 .publish = [this](const Job& job) { publish_job(job); }}),
-      retention_timer_(ioc),
       feed_(ioc, static_cast<std::size_t>(config_.event_ring_size),
             static_cast<std::size_t>(config_.event_ring_mb) << 20, first_event_id()),
       poll_timer_(ioc),
@@ -98,10 +105,6 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
 
 Orchestrator::~Orchestrator() {
   files_.join();
-}
-
-std::int64_t Orchestrator::now_ms() const {
-  return ServiceClock::wall_ms();
 }
 
 void Orchestrator::enqueue(const Job& job) {
@@ -160,19 +163,12 @@ void Orchestrator::notify_waiters(JobId id) {
     it->second->cancel();
 }
 
-bool Orchestrator::may_cancel(const Caller& caller, const Job& job) const {
-  if (caller.may_act_on(job)) return true;
-  spdlog::warn("job {}: cancel by {} refused: it belongs to {}", job.id, caller.name,
-               job.spec.owner.empty() ? "nobody" : job.spec.owner);
-  return false;
-}
-
 asio::awaitable<core::Result<CancelResult>> Orchestrator::cancel(JobId id, Caller caller) {
   // (No lambdas or declarations in conditions here: g++ 12 mis-destroys such temporaries in
   // coroutines.)
   std::optional<Job> queued = queued_job(id);
   if (queued) {
-    if (!may_cancel(caller, *queued)) {
+    if (!may_act(caller, *queued)) {
       co_return CancelResult{CancelOutcome::forbidden, view(*queued)};
     }
     spdlog::info("job {}: cancelled by {}", id, caller.name.empty() ? "a client" : caller.name);
@@ -181,7 +177,7 @@ asio::awaitable<core::Result<CancelResult>> Orchestrator::cancel(JobId id, Calle
   }
   auto it = active_.find(id);
   if (it != active_.end()) {
-    if (!may_cancel(caller, it->second)) {
+    if (!may_act(caller, it->second)) {
       co_return CancelResult{CancelOutcome::forbidden, view(it->second)};
     }
     spdlog::info("job {}: cancel requested by {}", id,
@@ -203,7 +199,7 @@ std::optional<int> Orchestrator::attempt_of(JobId id) const {
 }
 
 JobView Orchestrator::view(const Job& job) const {
-  JobView v{.job = job, .job_dir = job_dir(job.id)};
+  JobView v{.job = job, .job_dir = files_.dir(job.id)};
   auto r = running_.find(job.id);
   if (r != running_.end()) {
     r->second.kind->describe(job.id, v);
@@ -287,21 +283,6 @@ void Orchestrator::schedule_soon() {
   asio::post(ioc_, [this] { schedule(); });
 }
 
-core::SchedulerConfig Orchestrator::scheduler_config() const {
-  return {.buffer_mb = config_.vram_buffer_mb,
-          .backfill_bound_ms = config_.backfill_bound_s * 1000};
-}
-
-core::Decisions Orchestrator::plan_now(std::span<const core::QueuedJob> queue) const {
-  std::vector<core::GpuView> views = gpu_views();
-  return core::plan({.queue = queue,
-                     .gpus = views,
-                     .now_ms = now_ms(),
-                     .config = scheduler_config(),
-                     .draining = draining_,
-                     .workers = workers_->view(readings_->gpus().size())});
-}
-
 void Orchestrator::schedule() {
   schedule_posted_ = false;
   if (std::optional<std::size_t> count = runs_->takes_queue()) {
@@ -310,7 +291,8 @@ void Orchestrator::schedule() {
     return;
   }
   std::vector<core::GpuView> views = gpu_views();
-  core::Planner planner(views, now_ms(), scheduler_config(), draining_, queue_.min_vram_mb());
+  core::Planner planner(views, now_ms(), core::scheduler_config(config_), draining_,
+                        queue_.min_vram_mb());
   if (workers_->any()) planner.use_workers(workers_->view(readings_->gpus().size()));
   std::vector<core::StartDecision> starts = queue_.pass(std::move(planner));
   // Chosen to make room: out of the idle pool now, their memory counted until they are gone.
@@ -358,7 +340,7 @@ asio::awaitable<void> Orchestrator::drain() {
   draining_ = true;
   workers_->release_on_drain();
   poll_timer_.cancel();
-  retention_timer_.cancel();
+  retention_.stop();
   schedule_soon();
   bool stop_jobs = config_.stop_jobs_on_exit;
   if (stop_jobs) {

@@ -36,6 +36,7 @@
 #include "service/job_files.hpp"
 #include "service/process_runs.hpp"
 #include "service/queue_events.hpp"
+#include "service/retention.hpp"
 #include "service/run_kind.hpp"
 #include "service/service_clock.hpp"
 #include "service/service_metrics.hpp"
@@ -193,20 +194,18 @@ class Orchestrator : private RunHost {
 
   // A job's directory: its logs, its files, log followers (job_files.hpp).
   JobFiles& files() { return files_; }
+  // Warm workers: their statuses, and unload() of an idle one (DELETE /v1/workers/{id}).
+  WarmWorkers& workers() { return *workers_; }
+  const WarmWorkers& workers() const { return *workers_; }
 
   std::vector<GpuStatus> gpus() const;
   // GET /v1/events (live_events.cpp publishes into it). The API layer gives it its encoders
   // once start() is done: recovery publishes nothing.
   EventFeed& events() { return feed_; }
-  const EventFeed& events() const { return feed_; }
   // GET /metrics: what it has counted since the start, and the store's commit times.
   const ServiceMetrics& metrics() const { return metrics_; }
   // The first jobs of the queue in the order they would start (GET /v1/queue, `queue` events).
   QueueHead queue_head() const;
-  // Warm workers, by id; unload() starts unloading an idle (or starting) worker, refuses a
-  // busy one (its run would be lost: cancel the run instead).
-  std::vector<WorkerStatus> workers() const { return workers_->statuses(); }
-  UnloadOutcome unload(core::WorkerId id) { return workers_->unload(id); }
   const core::TaskCatalog& catalog() const { return catalog_; }
   const core::Footprints& footprints() const { return footprints_; }
   const core::Config& config() const { return config_; }
@@ -224,8 +223,6 @@ class Orchestrator : private RunHost {
  private:
   // How long an Idempotency-Key is remembered.
   static constexpr std::int64_t kKeyLifetimeMs = std::int64_t{24} * 3600 * 1000;
-  std::int64_t now_ms() const;
-  std::string job_dir(core::JobId id) const { return files_.dir(id); }
   boost::system::result<core::Job, SubmitError> build_job(SubmitRequest& req, core::JobId id);
   boost::asio::awaitable<boost::system::result<JobView, SubmitError>> submit_new(SubmitRequest req);
   boost::asio::awaitable<boost::system::result<JobView, SubmitError>> submit_or_replay(
@@ -234,8 +231,6 @@ class Orchestrator : private RunHost {
   std::optional<std::int64_t> predict_start(std::span<const core::PredictionQueued> queue) const;
   JobView view(const core::Job& job) const;
   std::vector<core::GpuView> gpu_views() const;
-  core::SchedulerConfig scheduler_config() const;
-  core::Decisions plan_now(std::span<const core::QueuedJob> queue) const;
   // Draining, or the queue is full and `job` could not start at once.
   std::optional<SubmitError> admission_refusal(const core::Job& job) const;
   // The GPU `job` would start on now, if that is certain without a pass (see admitting_mb_).
@@ -263,26 +258,13 @@ class Orchestrator : private RunHost {
   // Starts `queued` on `gpus` (none: where its kind decides), on idle worker `worker` if the
   // pass chose one.
   void launch(core::Job queued, std::vector<int> gpus, core::WorkerId worker);
-  // What every run of `job` gets in its environment on top of its own env: VRAMQ_JOB_ID,
-  // VRAMQ_VRAM_MB, VRAMQ_JOB_DIR, VRAMQ_PROGRESS_FILE (the last attempt's reports removed).
-  std::vector<std::pair<std::string, std::string>> run_environment(const core::Job& job,
-                                                                   const std::string& dir) const;
-  void observe_wait(const core::Job& job);  // a run started: how long it waited
   // Its timeout (none when 0), counted from its start.
   void arm_timeout(core::JobId id, Run& r, std::int64_t started_at_ms, std::int64_t timeout_s);
-  // Creates a launching job's directory; false when it cannot (the job has then been requeued
-  // after a host error, or failed spawn_failed).
-  bool make_job_dir(core::JobId id, const std::string& dir);
   // The end of a run's stdout, as the job object keeps it.
   struct Output {
     std::string text;
     bool truncated = false;  // stdout was longer than the text
   };
-  // Retention (retention.cpp): removes ended jobs past --retain-ended or beyond
-  // --retain-ended-count, rows then directories, in small batches off the loop.
-  void arm_retention(std::chrono::milliseconds after);
-  void retention_step();
-  void end_sweep(std::chrono::milliseconds interval);  // logs it, arms the next
   // A start that failed for a host reason (core::is_host_error): the job goes back to the queue
   // as it was (no attempt used up), after a back-off that grows while such failures go on
   // (start_failures.cpp). `ran_attempt`: the executor's run to release once stored.
@@ -294,15 +276,10 @@ class Orchestrator : private RunHost {
   void adopt(core::Job job, exec::Survivor run);
   void stop_job(core::JobId id, core::EndReason why);
   void enqueue(const core::Job& job);
-  bool may_cancel(const Caller& caller, const core::Job& job) const;  // logs a refusal
-  void log_submitted(const core::Job& job) const;
   std::optional<core::Job> queued_job(core::JobId id) const;  // unpacked from the queue
   void notify_waiters(core::JobId id);
 
-  void guard_vram(core::JobId id, Run& r);   // applies --vram-policy after a reading
-  std::int64_t largest_capacity_mb() const;  // the most any one GPU could give a job
-  // Records a finished run's peak in the learned footprints; the sample to store with its row.
-  std::optional<store::Store::FootprintRecord> learn_from(const core::Job& job);
+  void guard_vram(core::JobId id, Run& r);  // applies --vram-policy after a reading
   // Live events (live_events.cpp): a job's new state, the head of the queue after a pass (at
   // most every kQueueEventMs), and what a GPU reading changed (GPUs, workers, jobs' use).
   void publish_job(const core::Job& job);
@@ -335,8 +312,6 @@ class Orchestrator : private RunHost {
   std::int64_t finishing_ = 0;    // exits whose log tail is still being read
   core::JobQueue queue_;          // queued jobs, with their places and reasons from the last pass
   WaitingJobs waiting_;           // queued jobs that may not start yet (dependencies, delays)
-  ServiceTimer retention_timer_;  // the next retention step (retention.cpp)
-  std::int64_t pruned_in_sweep_ = 0;    // ended jobs removed by the current sweep
   std::map<core::JobId, Run> running_;  // their kinds' runs, by job
   std::int64_t saving_ = 0;  // submissions accepted but not yet durable (count toward the cap)
   // Per GPU: reservations of jobs admitted past a full queue because they start at once, from
@@ -364,6 +339,7 @@ class Orchestrator : private RunHost {
   std::unique_ptr<ProcessRuns> runs_;
   std::unique_ptr<WarmWorkers> workers_;
   JobFiles files_;  // job directories, and the file thread
+  Retention retention_{ioc_, config_, *store_, files_};  // ended jobs removed
 };
 
 }  // namespace vramq::service

@@ -131,7 +131,7 @@ core::Result<void> Orchestrator::start() {
   schedule_soon();
   arm_poll_timer();
   waiting_.arm();
-  arm_retention(std::chrono::seconds(5));  // not in the way of the start itself
+  retention_.start(std::chrono::seconds(5));  // not in the way of the start itself
   request_sample();                        // the adopted jobs' use, measured
   return {};
 }
@@ -141,7 +141,7 @@ void Orchestrator::adopt(Job job, exec::Survivor run) {
   // Warm workers end with their server: a survivor is always the executor's kind of run.
   RunKind& kind = *runs_;
   kind.adopt(id, run);  // its end, if it has come, is posted: it comes after this
-  std::string dir = job_dir(id);
+  std::string dir = files_.dir(id);
   if (!kind.running(id)) {  // still in a cluster's queue: it stays queued, the cluster's to start
     job.state = JobState::queued;
     Run r{.kind = &kind, .reservation_mb = job.spec.vram_mb, .job_dir = dir};

@@ -19,6 +19,25 @@ using core::Job;
 using core::JobId;
 using core::JobState;
 
+namespace {
+
+// What every run of `job` gets in its environment on top of its own env: VRAMQ_JOB_ID,
+// VRAMQ_VRAM_MB, VRAMQ_JOB_DIR, VRAMQ_PROGRESS_FILE (the last attempt's reports removed).
+std::vector<std::pair<std::string, std::string>> run_environment(const Job& job,
+                                                                 const std::string& dir) {
+  std::vector<std::pair<std::string, std::string>> env = job.spec.env;
+  env.emplace_back("VRAMQ_JOB_ID", std::to_string(job.id));
+  env.emplace_back("VRAMQ_VRAM_MB", std::to_string(job.spec.vram_mb));
+  env.emplace_back("VRAMQ_JOB_DIR", dir);
+  // A retry starts without its last attempt's reports.
+  std::error_code ec;
+  std::filesystem::remove(progress_path(dir), ec);
+  env.emplace_back("VRAMQ_PROGRESS_FILE", progress_path(dir));
+  return env;
+}
+
+}  // namespace
+
 RunKind& Orchestrator::kind_for(const Job& job) const {
   if (workers_->serves(job.spec)) return *workers_;
   return *runs_;
@@ -40,8 +59,15 @@ void Orchestrator::launch(Job queued, std::vector<int> gpus, core::WorkerId work
   JobId id = queued.id;
   queue_.erase(id);
   Job& job = active_.insert_or_assign(id, std::move(queued)).first->second;
-  Placement where{.gpus = gpus, .worker = worker, .job_dir = job_dir(id), .env = {}};
-  if (!make_job_dir(id, where.job_dir)) return;
+  Placement where{.gpus = gpus, .worker = worker, .job_dir = files_.dir(id), .env = {}};
+  std::error_code ec;
+  std::filesystem::create_directories(where.job_dir, ec);
+  if (ec) {
+    start_failed(id,
+                 fmt::format("cannot create the job directory {}: {}", where.job_dir, ec.message()),
+                 ec.value(), std::nullopt);
+    return;
+  }
   where.env = run_environment(job, where.job_dir);
   if (!gpus.empty()) {
     std::vector<std::string> uuids;
@@ -55,7 +81,6 @@ void Orchestrator::launch(Job queued, std::vector<int> gpus, core::WorkerId work
   }
   if (readings_->simulated()) {
     std::string sim_file = where.job_dir + "/sim-vram-mb";
-    std::error_code ec;
     std::filesystem::remove(sim_file, ec);  // a retry starts without its last report
     where.env.emplace_back("VRAMQ_SIM_VRAM_FILE", sim_file);
   }
@@ -94,25 +119,12 @@ void Orchestrator::run_started(JobId id, std::vector<int> gpus, std::int64_t sta
   job.exit_code.reset();
   job.signal.reset();
   r.gpus = job.gpus;
-  observe_wait(job);
+  metrics_.observe_wait(job);
   store_->save(job);
   arm_timeout(id, r, job.started_at_ms, job.spec.timeout_s);
   files_.watcher().wake(id);  // followers of a queued job can now watch its directory
   publish_job(job);
   r.kind->started(id);
-}
-
-std::vector<std::pair<std::string, std::string>> Orchestrator::run_environment(
-    const Job& job, const std::string& dir) const {
-  std::vector<std::pair<std::string, std::string>> env = job.spec.env;
-  env.emplace_back("VRAMQ_JOB_ID", std::to_string(job.id));
-  env.emplace_back("VRAMQ_VRAM_MB", std::to_string(job.spec.vram_mb));
-  env.emplace_back("VRAMQ_JOB_DIR", dir);
-  // A retry starts without its last attempt's reports.
-  std::error_code ec;
-  std::filesystem::remove(progress_path(dir), ec);
-  env.emplace_back("VRAMQ_PROGRESS_FILE", progress_path(dir));
-  return env;
 }
 
 void Orchestrator::start_failed(JobId id, std::string why, int errno_value,
@@ -130,13 +142,6 @@ void Orchestrator::memory_departed(const std::map<int, std::int64_t>& mb) {
   readings_->departed(mb);
 }
 
-void Orchestrator::observe_wait(const Job& job) {
-  std::int64_t since = std::max(job.queued_at_ms, job.submitted_at_ms);
-  metrics_.observe_wait(
-      job.spec.task,
-      static_cast<double>(std::max<std::int64_t>(0, job.started_at_ms - since)) / 1000.0);
-}
-
 void Orchestrator::arm_timeout(JobId id, Run& r, std::int64_t started_at_ms,
                                std::int64_t timeout_s) {
   if (timeout_s <= 0) return;
@@ -146,15 +151,6 @@ void Orchestrator::arm_timeout(JobId id, Run& r, std::int64_t started_at_ms,
   r.timeout->async_wait([this, id](const boost::system::error_code& e) {
     if (!e) stop_job(id, EndReason::timeout);
   });
-}
-
-bool Orchestrator::make_job_dir(JobId id, const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (!ec) return true;
-  start_failed(id, fmt::format("cannot create the job directory {}: {}", dir, ec.message()),
-               ec.value(), std::nullopt);
-  return false;
 }
 
 void Orchestrator::stop_job(JobId id, EndReason why) {
@@ -227,13 +223,6 @@ void Orchestrator::guard_vram(JobId id, Run& r) {
     store_->save(job);
     publish_job(job);
   }
-}
-
-std::int64_t Orchestrator::largest_capacity_mb() const {
-  std::int64_t most = 0;
-  for (const gpu::GpuInfo& g : readings_->gpus())
-    most = std::max(most, g.total_mb - config_.vram_buffer_mb);
-  return most;
 }
 
 }  // namespace vramq::service

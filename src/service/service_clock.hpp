@@ -43,4 +43,9 @@ struct ServiceClock {
 
 using ServiceTimer = boost::asio::basic_waitable_timer<ServiceClock>;
 
+// Now, as the service records it (Unix milliseconds).
+inline std::int64_t now_ms() {
+  return ServiceClock::wall_ms();
+}
+
 }  // namespace vramq::service

@@ -1,5 +1,7 @@
 #include "service/service_metrics.hpp"
 
+#include <algorithm>
+
 namespace vramq::service {
 namespace {
 
@@ -13,8 +15,11 @@ core::Histogram run_buckets() {
 
 }  // namespace
 
-void ServiceMetrics::observe_wait(const std::string& task, double seconds) {
-  wait_s.try_emplace(task, wait_buckets()).first->second.observe(seconds);
+void ServiceMetrics::observe_wait(const core::Job& job) {
+  std::int64_t since = std::max(job.queued_at_ms, job.submitted_at_ms);
+  double seconds =
+      static_cast<double>(std::max<std::int64_t>(0, job.started_at_ms - since)) / 1000.0;
+  wait_s.try_emplace(job.spec.task, wait_buckets()).first->second.observe(seconds);
 }
 
 void ServiceMetrics::observe_run(const std::string& task, double seconds) {

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "core/histogram.hpp"
+#include "core/job.hpp"
 
 namespace vramq::service {
 
@@ -24,7 +25,8 @@ struct ServiceMetrics {
   std::map<std::string, std::uint64_t, std::less<>> worker_loads;      // by task
   std::map<std::string, std::uint64_t, std::less<>> worker_evictions;  // by task
 
-  void observe_wait(const std::string& task, double seconds);
+  // A run of `job` started: how long it waited since it was queued (or submitted).
+  void observe_wait(const core::Job& job);
   void observe_run(const std::string& task, double seconds);
 };
 

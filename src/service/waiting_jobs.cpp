@@ -16,10 +16,6 @@ using core::JobState;
 namespace {
 constexpr std::int64_t kMaxRetryDelayMs = std::int64_t{24} * 3600 * 1000;
 
-std::int64_t now_ms() {
-  return ServiceClock::wall_ms();
-}
-
 std::string failed_dependency(JobId because) {
   return fmt::format("job {} it had to wait for (after.ok) did not succeed; it never ran", because);
 }

@@ -37,10 +37,6 @@ std::string describe_exit(const exec::ExitStatus& st) {
   return "ended";
 }
 
-std::int64_t now_ms() {
-  return ServiceClock::wall_ms();
-}
-
 }  // namespace
 
 WarmWorkers::WarmWorkers(Deps deps) : d_(std::move(deps)) {

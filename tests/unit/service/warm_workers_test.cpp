@@ -102,9 +102,9 @@ class WarmWorkers : public testing::ServiceTest {
     say(w, exec::result_line(run.job, output));
     return run.job;
   }
-  std::vector<WorkerStatus> workers() { return o_->workers(); }
+  std::vector<WorkerStatus> workers() { return o_->workers().statuses(); }
   std::optional<WorkerStatus> worker(core::WorkerId w) {
-    for (const WorkerStatus& s : o_->workers()) {
+    for (const WorkerStatus& s : o_->workers().statuses()) {
       if (s.id == w) return s;
     }
     return std::nullopt;
@@ -359,12 +359,12 @@ TEST_F(WarmWorkers, UnloadOnRequestRefusesABusyWorker) {
   core::JobId j = submit_to("a");
   ready(1);
   WorkerCommand r = next(1);
-  EXPECT_EQ(o_->unload(1), UnloadOutcome::busy);
+  EXPECT_EQ(o_->workers().unload(1), UnloadOutcome::busy);
   say(1, exec::result_line(r.job, "x"));
   EXPECT_EQ(job(j).state, JobState::succeeded);
-  EXPECT_EQ(o_->unload(1), UnloadOutcome::unloading);
+  EXPECT_EQ(o_->workers().unload(1), UnloadOutcome::unloading);
   EXPECT_EQ(next(1).type, WorkerCommand::Type::shutdown);
-  EXPECT_EQ(o_->unload(99), UnloadOutcome::not_found);
+  EXPECT_EQ(o_->workers().unload(99), UnloadOutcome::not_found);
 }
 
 }  // namespace
