@@ -10,14 +10,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
 
-#include "core/footprints.hpp"
 #include "core/slurm_request.hpp"
 #include "core/start_prediction.hpp"
-#include "exec/program_path.hpp"
-#include "service/job_environment.hpp"
 #include "service/orchestrator.hpp"
-#include "service/params_json.hpp"
-#include "util/real_path.hpp"
 
 namespace vramq::service {
 namespace asio = boost::asio;
@@ -85,87 +80,15 @@ void log_submitted(const Job& job) {
 }  // namespace
 
 boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& req, JobId id) {
-  Job job;
-  job.id = id;
-  job.submitted_at_ms = now_ms();
-  job.queued_at_ms = job.submitted_at_ms;
-  job.spec.priority = req.priority;
-  job.spec.gpus = req.gpus;
-  job.spec.max_retries = req.max_retries;
-  job.spec.retry_delay_s = req.retry_delay_s;
-  job.spec.after_ok = req.after_ok;
-  job.spec.after_any = req.after_any;
-  job.spec.name = req.name;
-  job.spec.labels = req.labels;
-  job.spec.owner = req.owner;
-  if (req.task.empty()) {
-    if (!config_.allow_raw_commands) {
-      return SubmitError{SubmitErrc::forbidden, "command",
-                         "raw commands are disabled on this server (the operator can enable them "
-                         "with --allow-raw-commands); submit a task from GET /v1/tasks instead"};
-    }
-    if (req.command[0].find('/') == std::string::npos &&
-        !exec::find_program(req.command[0], exec::path_of(job_environment(req.env)), "")) {
-      return SubmitError{
-          SubmitErrc::unprocessable, "command[0]",
-          fmt::format("command[0]: '{}' is not on the job's PATH ({}); give the program's "
-                      "absolute path, or set PATH in env",
-                      req.command[0], exec::path_of(job_environment(req.env)))};
-    }
-    job.spec.argv = std::move(req.command);
-    job.spec.cwd = files_.dir(id);
-    job.spec.vram_mb = req.vram_mb.value_or(config_.default_vram_mb);
-    job.spec.timeout_s = req.timeout_s.value_or(0);
-    job.spec.env = std::move(req.env);
-  } else {
-    const core::TaskDef* task = catalog_.find(req.task);
-    if (task == nullptr) {
-      return SubmitError{
-          SubmitErrc::unprocessable, "task",
-          fmt::format("unknown task '{}' (vramq tasks, or GET /v1/tasks, lists them)", req.task)};
-    }
-    auto resolved = core::resolve_task(*task, req.params, files_.dir(id), id, util::real_path);
-    if (!resolved) {
-      return SubmitError{SubmitErrc::unprocessable, resolved.error().field,
-                         fmt::format("{}: {}", resolved.error().field, resolved.error().message)};
-    }
-    for (const auto& [name, value] : req.env) {
-      if (std::ranges::find(task->env_allow, name) == task->env_allow.end()) {
-        return SubmitError{
-            SubmitErrc::unprocessable, "env." + name,
-            fmt::format("env.{}: task '{}' does not let clients set {} (allowed: {})", name,
-                        task->name, name,
-                        task->env_allow.empty()
-                            ? "none"
-                            : fmt::format("{}", fmt::join(task->env_allow, ", ")))};
-      }
-    }
-    if (req.timeout_s && task->timeout_s > 0 && *req.timeout_s > task->timeout_s) {
-      return SubmitError{
-          SubmitErrc::unprocessable, "timeout_s",
-          fmt::format("timeout_s: task '{}' allows at most {} s", task->name, task->timeout_s)};
-    }
-    job.spec.task = task->name;
-    job.spec.params_json = params_to_json(resolved->params);
-    job.spec.argv = std::move(resolved->argv);
-    job.spec.cwd = std::move(resolved->cwd);
-    job.spec.env = std::move(resolved->env);
-    for (auto& kv : req.env)
-      job.spec.env.push_back(std::move(kv));
-    job.spec.vram_mb = req.vram_mb.value_or(resolved->vram_mb);
-    if (!req.vram_mb && task->learn) {
-      // Enough measured runs of this kind: reserve what they used (p95 + margin), not the
-      // declared rule, within what the largest GPU can give.
-      std::string bucket = core::footprint_bucket(task->vram, resolved->params);
-      if (auto learned = footprints_.reservation(task->name, bucket)) {
-        job.spec.vram_mb = std::min(
-            *learned, std::max<std::int64_t>(readings_->largest_mb(config_.vram_buffer_mb), 0));
-      }
-    }
-    job.spec.timeout_s = req.timeout_s.value_or(resolved->timeout_s);
-  }
-  job.spec.gpus = req.gpus;
-  if (std::optional<Refusal> no = kind_for(job).refuses(job)) {
+  auto job = make_job(req, id,
+                      {.config = config_,
+                       .catalog = catalog_,
+                       .footprints = footprints_,
+                       .dir = files_.dir(id),
+                       .largest_mb = readings_->largest_mb(config_.vram_buffer_mb),
+                       .now_ms = now_ms()});
+  if (!job) return job.error();
+  if (std::optional<Refusal> no = kind_for(*job).refuses(*job)) {
     return SubmitError{SubmitErrc::unprocessable, std::move(no->field), std::move(no->detail)};
   }
   return job;

@@ -34,6 +34,7 @@
 #include "service/event_feed.hpp"
 #include "service/gpu_readings.hpp"
 #include "service/job_files.hpp"
+#include "service/job_request.hpp"
 #include "service/process_runs.hpp"
 #include "service/queue_events.hpp"
 #include "service/retention.hpp"
@@ -48,45 +49,6 @@
 #include "util/worker.hpp"
 
 namespace vramq::service {
-
-struct SubmitRequest {
-  std::string task;  // a catalog task, or empty with `command`
-  std::vector<std::pair<std::string, core::ParamInput>> params;
-  std::vector<std::string> command;  // raw argv (only with --allow-raw-commands)
-  std::optional<std::int64_t> vram_mb;
-  int priority = 0;
-  std::optional<std::int64_t> timeout_s;
-  int max_retries = 0;
-  std::int64_t retry_delay_s = 0;
-  std::vector<core::JobId> after_ok;   // must succeed first
-  std::vector<core::JobId> after_any;  // must end first, however
-  int gpus = 1;                        // how many GPUs at once, each with vram_mb
-  std::string name;
-  std::vector<std::pair<std::string, std::string>> labels;
-  std::string owner;  // who sends it (the token's holder; "" without tokens)
-  std::vector<std::pair<std::string, std::string>> env;
-  // Idempotency-Key: a retry with the same key and body gets the first job back (for 24 h).
-  std::string idempotency_key;
-  std::string body_hash;  // of the request body, to tell a retry from a reuse of the key
-};
-
-enum class SubmitErrc {
-  forbidden,
-  unprocessable,
-  queue_full,
-  draining,
-  store_failed,  // the store refused the row (not a store fault: a bug)
-  conflict,
-  storage_full,       // the data directory's disk is full (507)
-  store_unavailable,  // the store cannot write: its lock is held, or a write or fsync failed
-};
-
-struct SubmitError {
-  SubmitErrc code = SubmitErrc::unprocessable;
-  std::string field;  // what the error is about, e.g. "params.seconds" ("" if none)
-  std::string detail;
-  std::int64_t retry_after_s = 0;  // queue_full, storage_full, store_unavailable
-};
 
 enum class CancelOutcome {
   cancelled,      // it was queued and has ended now
@@ -309,9 +271,9 @@ class Orchestrator : private RunHost {
   // Jobs that ended but whose final row is not yet durable: reads are served from here so that
   // a reader never sees the older row. Erased by the save's completion.
   std::map<core::JobId, core::Job> settling_;
-  std::int64_t finishing_ = 0;    // exits whose log tail is still being read
-  core::JobQueue queue_;          // queued jobs, with their places and reasons from the last pass
-  WaitingJobs waiting_;           // queued jobs that may not start yet (dependencies, delays)
+  std::int64_t finishing_ = 0;  // exits whose log tail is still being read
+  core::JobQueue queue_;        // queued jobs, with their places and reasons from the last pass
+  WaitingJobs waiting_;         // queued jobs that may not start yet (dependencies, delays)
   std::map<core::JobId, Run> running_;  // their kinds' runs, by job
   std::int64_t saving_ = 0;  // submissions accepted but not yet durable (count toward the cap)
   // Per GPU: reservations of jobs admitted past a full queue because they start at once, from
@@ -338,7 +300,7 @@ class Orchestrator : private RunHost {
   // once the state they refer to is.
   std::unique_ptr<ProcessRuns> runs_;
   std::unique_ptr<WarmWorkers> workers_;
-  JobFiles files_;  // job directories, and the file thread
+  JobFiles files_;                                       // job directories, and the file thread
   Retention retention_{ioc_, config_, *store_, files_};  // ended jobs removed
 };
 
