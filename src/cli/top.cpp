@@ -240,6 +240,118 @@ std::string cancel_job(const Shared& s, std::int64_t id) {
   return fmt::format("job {}: {} ({})", id, detail, r->status);
 }
 
+// What the interactive screen keeps between frames.
+struct UiState {
+  std::int64_t selected = 0;
+  std::int64_t confirm = 0;  // the job a y/n question is about (0: none)
+  std::string message;
+  std::string keys;  // bytes of an escape sequence not complete yet
+};
+
+// `vramq top --once`: one screen, printed.
+int print_once(Shared& s, const std::string& server) {
+  std::string error;
+  if (!snapshot(s, error)) {
+    std::cerr << "vramq: " << error << "\n";
+    return kExitUnreachable;
+  }
+  auto [cols, rows] = ::isatty(STDOUT_FILENO) == 1 ? Screen::size() : std::pair{160, 0};
+  TopFrame f{
+      .cols = cols, .rows = 1000, .selected = 0, .now_ms = now_ms(), .title = server, .footer = ""};
+  std::vector<std::string> lines = render_top(s.model, f);
+  while (!lines.empty() && lines.back().empty())
+    lines.pop_back();
+  for (const std::string& l : lines)
+    std::cout << l << "\n";
+  return kExitOk;
+}
+
+// The next frame, from the model as the stream thread left it.
+std::vector<std::string> next_frame(Shared& s, UiState& ui, const std::string& server) {
+  TopFrame f;
+  std::tie(f.cols, f.rows) = Screen::size();
+  f.now_ms = now_ms();
+  std::lock_guard lock(s.mu);
+  std::vector<std::int64_t> ids = selectable(s.model);
+  if (std::find(ids.begin(), ids.end(), ui.selected) == ids.end()) {
+    ui.selected = ids.empty() ? 0 : ids.front();
+  }
+  f.selected = ui.selected;
+  f.title = fmt::format("{} ({})", server, s.status);
+  f.footer = ui.confirm != 0 ? fmt::format("cancel job {}? y/n", ui.confirm)
+                             : fmt::format("q quit | up/down select | c cancel{}{}",
+                                           ui.message.empty() ? "" : " | ", ui.message);
+  return render_top(s.model, f);
+}
+
+void move_selection(Shared& s, UiState& ui, int move) {
+  std::lock_guard lock(s.mu);
+  std::vector<std::int64_t> ids = selectable(s.model);
+  auto it = std::find(ids.begin(), ids.end(), ui.selected);
+  if (it == ids.end()) return;
+  auto at = std::clamp<std::ptrdiff_t>(it - ids.begin() + move, 0,
+                                       static_cast<std::ptrdiff_t>(ids.size()) - 1);
+  ui.selected = ids[static_cast<std::size_t>(at)];
+}
+
+// Consumes the keys typed so far (an escape sequence not complete yet stays); true: quit.
+bool on_keys(Shared& s, UiState& ui) {
+  while (!ui.keys.empty()) {
+    int move = 0;
+    if (ui.keys[0] == '\x1b') {
+      // A whole escape sequence (CSI: ESC [ params final; SS3: ESC O x), or a lone Esc.
+      std::size_t len = escape_length(ui.keys);
+      if (len == 0) return false;  // the rest of the sequence is on its way
+      std::string_view seq(ui.keys.data(), len);
+      if (seq == "\x1b[A" || seq == "\x1bOA") move = -1;
+      if (seq == "\x1b[B" || seq == "\x1bOB") move = 1;
+      ui.keys.erase(0, len);
+      if (ui.confirm != 0 && move == 0) ui.confirm = 0;  // any other key answers no
+    } else {
+      char k = ui.keys[0];
+      ui.keys.erase(0, 1);
+      if (ui.confirm != 0) {
+        if (k == 'y' || k == 'Y') ui.message = cancel_job(s, ui.confirm);
+        ui.confirm = 0;
+      } else if (k == 'q' || k == 'Q') {
+        return true;
+      } else if (k == 'k') {
+        move = -1;
+      } else if (k == 'j') {
+        move = 1;
+      } else if ((k == 'c' || k == 'C') && ui.selected != 0) {
+        ui.confirm = ui.selected;
+      }
+    }
+    if (move != 0) move_selection(s, ui, move);
+  }
+  return false;
+}
+
+// The interactive screen until a key, a signal or the terminal ends it: its exit code.
+int run_screen(Shared& s, const std::string& server, int wake_read) {
+  Screen screen;
+  UiState ui;
+  while (true) {
+    if (int sig = g_signal.exchange(0); sig != 0 && sig != SIGWINCH) return 128 + sig;
+    // Drawn outside the lock: a stalled terminal must not stall the stream.
+    Screen::draw(next_frame(s, ui, server));
+    pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_read, POLLIN, 0}};
+    if (::poll(fds, 2, 1000) < 0 && errno != EINTR) return kExitOk;
+    if (fds[1].revents & POLLIN) {
+      char drain[256];
+      while (::read(wake_read, drain, sizeof drain) > 0) {
+      }
+    }
+    if (!(fds[0].revents & (POLLIN | POLLHUP))) continue;
+    char buf[64];
+    ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+    if (n <= 0) return kExitOk;  // the terminal went away
+    ui.keys.append(buf, static_cast<std::size_t>(n));
+    if (on_keys(s, ui)) return kExitOk;
+  }
+}
+
 }  // namespace
 
 int top(const ClientOptions& c, bool once) {
@@ -251,26 +363,7 @@ int top(const ClientOptions& c, bool once) {
   auto s = std::make_shared<Shared>();
   s->client = c;
   s->url = *url;
-  if (once) {
-    std::string error;
-    if (!snapshot(*s, error)) {
-      std::cerr << "vramq: " << error << "\n";
-      return kExitUnreachable;
-    }
-    auto [cols, rows] = ::isatty(STDOUT_FILENO) == 1 ? Screen::size() : std::pair{160, 0};
-    TopFrame f{.cols = cols,
-               .rows = 1000,
-               .selected = 0,
-               .now_ms = now_ms(),
-               .title = c.server,
-               .footer = ""};
-    std::vector<std::string> lines = render_top(s->model, f);
-    while (!lines.empty() && lines.back().empty())
-      lines.pop_back();
-    for (const std::string& l : lines)
-      std::cout << l << "\n";
-    return kExitOk;
-  }
+  if (once) return print_once(*s, c.server);
   if (::isatty(STDIN_FILENO) != 1 || ::isatty(STDOUT_FILENO) != 1) {
     std::cerr << "vramq: top needs a terminal (vramq top --once prints one screen)\n";
     return kExitUsage;
@@ -287,90 +380,7 @@ int top(const ClientOptions& c, bool once) {
   // Detached: at quit it may be inside a read that only the next event ends; the process
   // ends it. It shares only `s`.
   std::thread(stream_main, s).detach();
-  int exit_code = kExitOk;
-  {
-    Screen screen;
-    std::int64_t selected = 0;
-    std::int64_t confirm = 0;  // the job a y/n question is about (0: none)
-    std::string message;
-    std::string keys;  // bytes of an escape sequence not complete yet
-    while (true) {
-      if (int sig = g_signal.exchange(0); sig != 0 && sig != SIGWINCH) {
-        exit_code = 128 + sig;
-        break;
-      }
-      TopFrame f;
-      std::tie(f.cols, f.rows) = Screen::size();
-      f.now_ms = now_ms();
-      std::vector<std::string> frame;
-      {
-        std::lock_guard lock(s->mu);
-        std::vector<std::int64_t> ids = selectable(s->model);
-        if (std::find(ids.begin(), ids.end(), selected) == ids.end()) {
-          selected = ids.empty() ? 0 : ids.front();
-        }
-        f.selected = selected;
-        f.title = fmt::format("{} ({})", c.server, s->status);
-        f.footer = confirm != 0 ? fmt::format("cancel job {}? y/n", confirm)
-                                : fmt::format("q quit | up/down select | c cancel{}{}",
-                                              message.empty() ? "" : " | ", message);
-        frame = render_top(s->model, f);
-      }
-      Screen::draw(frame);  // not under the lock: a stalled terminal must not stall the stream
-      pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {pipe_fds[0], POLLIN, 0}};
-      if (::poll(fds, 2, 1000) < 0 && errno != EINTR) break;
-      if (fds[1].revents & POLLIN) {
-        char drain[256];
-        while (::read(pipe_fds[0], drain, sizeof drain) > 0) {
-        }
-      }
-      if (!(fds[0].revents & (POLLIN | POLLHUP))) continue;
-      char buf[64];
-      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-      if (n <= 0) break;  // the terminal went away
-      keys.append(buf, static_cast<std::size_t>(n));
-      bool quit = false;
-      while (!keys.empty() && !quit) {
-        int move = 0;
-        if (keys[0] == '\x1b') {
-          // A whole escape sequence (CSI: ESC [ params final; SS3: ESC O x), or a lone Esc.
-          std::size_t len = escape_length(keys);
-          if (len == 0) break;  // the rest of the sequence is on its way
-          std::string_view seq(keys.data(), len);
-          if (seq == "\x1b[A" || seq == "\x1bOA") move = -1;
-          if (seq == "\x1b[B" || seq == "\x1bOB") move = 1;
-          keys.erase(0, len);
-          if (confirm != 0 && move == 0) confirm = 0;  // any other key answers no
-        } else {
-          char k = keys[0];
-          keys.erase(0, 1);
-          if (confirm != 0) {
-            if (k == 'y' || k == 'Y') message = cancel_job(*s, confirm);
-            confirm = 0;
-          } else if (k == 'q' || k == 'Q') {
-            quit = true;
-          } else if (k == 'k') {
-            move = -1;
-          } else if (k == 'j') {
-            move = 1;
-          } else if ((k == 'c' || k == 'C') && selected != 0) {
-            confirm = selected;
-          }
-        }
-        if (move != 0) {
-          std::lock_guard lock(s->mu);
-          std::vector<std::int64_t> ids = selectable(s->model);
-          auto it = std::find(ids.begin(), ids.end(), selected);
-          if (it != ids.end()) {
-            auto at = std::clamp<std::ptrdiff_t>(it - ids.begin() + move, 0,
-                                                 static_cast<std::ptrdiff_t>(ids.size()) - 1);
-            selected = ids[static_cast<std::size_t>(at)];
-          }
-        }
-      }
-      if (quit) break;
-    }
-  }
+  int exit_code = run_screen(*s, c.server, pipe_fds[0]);
   s->quit = true;
   return exit_code;
 }

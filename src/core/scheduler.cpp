@@ -264,87 +264,64 @@ PendingReason Planner::reason_for(const QueuedJob& job) const {
   return why;
 }
 
-Planner::Decision Planner::offer(const QueuedJob& job) {
-  if (draining_) {
-    return {.start = std::nullopt,
-            .pending = PendingDecision{.job = job.id,
-                                       .position = position_++,
-                                       .reason = PendingReason::draining,
-                                       .held_gpus = {},
-                                       .best_available_mb = best_}};
-  }
-  // A warm-worker task's run: an idle worker of its task, else a new worker if its task may
-  // have one more now, else it waits for one.
-  WorkerTaskView* task = nullptr;
-  if (job.worker_task >= 0 && job.worker_task < std::ssize(workers_.tasks)) {
-    task = &workers_.tasks[static_cast<std::size_t>(job.worker_task)];
-    if (std::optional<StartDecision> warm = warm_start(job)) {
-      return {.start = std::move(warm), .pending = std::nullopt};
-    }
-    if (task->resident >= task->max_workers || task->not_before_ms > now_ms_) {
-      PendingReason why = task->resident < task->max_workers ? PendingReason::worker_backoff
-                                                             : PendingReason::worker_busy;
-      // Its own idle worker lacks room for the run: it waits for VRAM there, and others on that
-      // GPU may be unloaded for it.
-      for (const IdleWorker& w : workers_.idle) {
-        if (w.task != job.worker_task) continue;
-        why = PendingReason::vram;
-        if (make_room(job.vram_mb - w.held_mb, 1, job.worker_task, w.gpu)) {
-          why = PendingReason::worker_unloading;
-          break;
-        }
-      }
-      // Its idle worker cannot grow where it is, but a new one would fit elsewhere: the least
-      // recently used of its idle workers makes way (else the run could wait on a full GPU
-      // while another stands empty).
-      if (why == PendingReason::vram && task->not_before_ms <= now_ms_ &&
-          best_fit(gpus_, job.vram_mb) >= 0) {
-        auto own = std::ranges::min_element(workers_.idle, {}, [&](const IdleWorker& w) {
-          return std::pair(w.task != job.worker_task, w.last_used_ms);
-        });
-        auto pos = static_cast<std::size_t>(std::ranges::find(index_, own->gpu) - index_.begin());
-        workers_.unloading_mb[pos] += own->held_mb;
-        evictions_.push_back(own->id);
-        workers_.idle.erase(own);
-        why = PendingReason::worker_unloading;
-      }
-      return {.start = std::nullopt,
-              .pending = PendingDecision{.job = job.id,
-                                         .position = position_++,
-                                         .reason = why,
-                                         .held_gpus = {},
-                                         .best_available_mb = best_}};
+PendingReason Planner::worker_wait(const QueuedJob& job, const WorkerTaskView& task) {
+  PendingReason why =
+      task.resident < task.max_workers ? PendingReason::worker_backoff : PendingReason::worker_busy;
+  // Its own idle worker lacks room for the run: it waits for VRAM there, and others on that GPU
+  // may be unloaded for it.
+  for (const IdleWorker& w : workers_.idle) {
+    if (w.task != job.worker_task) continue;
+    why = PendingReason::vram;
+    if (make_room(job.vram_mb - w.held_mb, 1, job.worker_task, w.gpu)) {
+      return PendingReason::worker_unloading;
     }
   }
+  // Its idle worker cannot grow where it is, but a new one would fit elsewhere: the least
+  // recently used of its idle workers makes way (else the run could wait on a full GPU while
+  // another stands empty).
+  if (why == PendingReason::vram && task.not_before_ms <= now_ms_ &&
+      best_fit(gpus_, job.vram_mb) >= 0) {
+    auto own = std::ranges::min_element(workers_.idle, {}, [&](const IdleWorker& w) {
+      return std::pair(w.task != job.worker_task, w.last_used_ms);
+    });
+    auto pos = static_cast<std::size_t>(std::ranges::find(index_, own->gpu) - index_.begin());
+    workers_.unloading_mb[pos] += own->held_mb;
+    evictions_.push_back(own->id);
+    workers_.idle.erase(own);
+    why = PendingReason::worker_unloading;
+  }
+  return why;
+}
+
+std::optional<StartDecision> Planner::fit(const QueuedJob& job) {
   // Fast path for the long tail of a queue that does not fit anywhere: no GPU scan per job.
-  bool may_fit = most_ && *most_ >= job.vram_mb;
-  if (task != nullptr) ++task->resident;  // undone below unless it starts
+  if (!most_ || *most_ < job.vram_mb) return std::nullopt;
   if (job.gpus <= 1) {
-    if (int g = may_fit ? best_fit(gpus_, job.vram_mb) : -1; g >= 0) {
-      std::int64_t before = gpus_[g].available_mb;
-      gpus_[g].available_mb -= job.vram_mb;
-      refresh_best();
-      return {.start = StartDecision{.job = job.id,
-                                     .gpu = index_[g],
-                                     .available_mb = before,
-                                     .leftover_mb = gpus_[g].available_mb},
-              .pending = std::nullopt};
-    }
-  } else if (may_fit) {
-    if (std::vector<int> fit = best_fits(gpus_, job.vram_mb, job.gpus); !fit.empty()) {
-      StartDecision start{.job = job.id,
-                          .gpu = index_[fit[0]],
-                          .available_mb = gpus_[fit[0]].available_mb,
-                          .leftover_mb = gpus_[fit[0]].available_mb - job.vram_mb};
-      for (int g : fit) {
-        gpus_[g].available_mb -= job.vram_mb;
-        if (g != fit[0]) start.other_gpus.push_back(index_[g]);
-      }
-      refresh_best();
-      return {.start = std::move(start), .pending = std::nullopt};
-    }
+    int g = best_fit(gpus_, job.vram_mb);
+    if (g < 0) return std::nullopt;
+    std::int64_t before = gpus_[g].available_mb;
+    gpus_[g].available_mb -= job.vram_mb;
+    refresh_best();
+    return StartDecision{.job = job.id,
+                         .gpu = index_[g],
+                         .available_mb = before,
+                         .leftover_mb = gpus_[g].available_mb};
   }
-  if (task != nullptr) --task->resident;
+  std::vector<int> fits = best_fits(gpus_, job.vram_mb, job.gpus);
+  if (fits.empty()) return std::nullopt;
+  StartDecision start{.job = job.id,
+                      .gpu = index_[fits[0]],
+                      .available_mb = gpus_[fits[0]].available_mb,
+                      .leftover_mb = gpus_[fits[0]].available_mb - job.vram_mb};
+  for (int g : fits) {
+    gpus_[g].available_mb -= job.vram_mb;
+    if (g != fits[0]) start.other_gpus.push_back(index_[g]);
+  }
+  refresh_best();
+  return start;
+}
+
+PendingDecision Planner::wait(const QueuedJob& job, bool worker_task) {
   PendingDecision pending{
       .job = job.id,
       .position = position_++,
@@ -358,7 +335,7 @@ Planner::Decision Planner::offer(const QueuedJob& job) {
     // A run whose task has an idle worker: room for what it adds there comes first (no second
     // load of the model), then room for a new worker anywhere.
     bool waits = false;
-    for (std::size_t i = 0; i < workers_.idle.size() && task != nullptr && !waits; ++i) {
+    for (std::size_t i = 0; i < workers_.idle.size() && worker_task && !waits; ++i) {
       const IdleWorker& w = workers_.idle[i];
       if (w.task == job.worker_task) {
         waits = make_room(job.vram_mb - w.held_mb, 1, job.worker_task, w.gpu);
@@ -379,7 +356,36 @@ Planner::Decision Planner::offer(const QueuedJob& job) {
       refresh_best();
     }
   }
-  return {.start = std::nullopt, .pending = pending};
+  return pending;
+}
+
+Planner::Decision Planner::offer(const QueuedJob& job) {
+  auto waiting = [&](PendingReason why) {
+    return Decision{.start = std::nullopt,
+                    .pending = PendingDecision{.job = job.id,
+                                               .position = position_++,
+                                               .reason = why,
+                                               .held_gpus = {},
+                                               .best_available_mb = best_}};
+  };
+  if (draining_) return waiting(PendingReason::draining);
+  // A warm-worker task's run: an idle worker of its task, else a new worker if its task may
+  // have one more now, else it waits for one.
+  WorkerTaskView* task = nullptr;
+  if (job.worker_task >= 0 && job.worker_task < std::ssize(workers_.tasks)) {
+    task = &workers_.tasks[static_cast<std::size_t>(job.worker_task)];
+    if (std::optional<StartDecision> warm = warm_start(job)) {
+      return {.start = std::move(warm), .pending = std::nullopt};
+    }
+    if (task->resident >= task->max_workers || task->not_before_ms > now_ms_) {
+      return waiting(worker_wait(job, *task));
+    }
+  }
+  if (std::optional<StartDecision> start = fit(job)) {
+    if (task != nullptr) ++task->resident;
+    return {.start = std::move(start), .pending = std::nullopt};
+  }
+  return {.start = std::nullopt, .pending = wait(job, task != nullptr)};
 }
 
 Decisions plan(const Snapshot& snap) {

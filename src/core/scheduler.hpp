@@ -169,6 +169,14 @@ class Planner {
   // that `count` GPUs get `need_mb`; true when the job now waits for memory being released
   // (chosen now, or earlier and still on its way).
   bool make_room(std::int64_t need_mb, int count, int keep_task, int only_gpu);
+  // A worker task's run whose task may start no worker now (all it may have are resident, or it
+  // is backing off): why it waits, having unloaded what could make way for it.
+  PendingReason worker_wait(const QueuedJob& job, const WorkerTaskView& task);
+  // The start that fits now, on the best-fitting GPU(s), taken from the ledger.
+  std::optional<StartDecision> fit(const QueuedJob& job);
+  // It waits: for VRAM, or for idle workers unloaded to make room for it; a starving job holds
+  // its GPUs.
+  PendingDecision wait(const QueuedJob& job, bool worker_task);
 
   std::vector<GpuState> gpus_;
   std::vector<int> index_;  // GpuView::index of gpus_[i]

@@ -53,34 +53,17 @@ std::string CommandResult::failure() const {
   return fmt::format("exit code {}: {}", exit_code, first);
 }
 
-CommandResult run_command(std::span<const std::string> argv, std::span<const std::string> env,
-                          std::chrono::milliseconds timeout, std::size_t max_bytes) {
-  CommandResult r;
-  if (argv.empty()) {
-    r.spawn_error = "no command";
-    return r;
-  }
-  std::array<Fd, 2> out;
-  std::array<Fd, 2> err;
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) {
-    r.spawn_error = fmt::format("pipe: {}", std::strerror(errno));
-    return r;
-  }
-  out[0].fd = p[0];
-  out[1].fd = p[1];
-  if (::pipe2(p, O_CLOEXEC) != 0) {
-    r.spawn_error = fmt::format("pipe: {}", std::strerror(errno));
-    return r;
-  }
-  err[0].fd = p[0];
-  err[1].fd = p[1];
+namespace {
 
+// Starts argv in a process group of its own, stdin /dev/null, stdout and stderr to the pipes'
+// write ends, with default signal handling; posix_spawnp's error (0: started).
+int spawn_in_group(std::span<const std::string> argv, std::span<const std::string> env, int out_fd,
+                   int err_fd, pid_t& pid) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1].fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, err[1].fd, 2);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // The server may block or ignore signals; the command starts with the defaults.
@@ -96,44 +79,39 @@ CommandResult run_command(std::span<const std::string> argv, std::span<const std
                            POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   std::vector<char*> args = c_strings(argv);
   std::vector<char*> envp = c_strings(env);
-  pid_t pid = 0;
   int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(),
                           env.empty() ? environ : envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  out[1].reset();
-  err[1].reset();
-  if (rc != 0) {
-    r.spawn_error = fmt::format("cannot run {}: {}", argv[0], std::strerror(rc));
-    return r;
-  }
+  return rc;
+}
 
+// Reads both pipes until they close (at most `max_bytes` kept of each) or the deadline passes
+// (then the group is killed and r.timed_out set).
+void collect(pid_t pid, int out_fd, int err_fd, std::chrono::milliseconds timeout,
+             std::size_t max_bytes, CommandResult& r) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::array<pollfd, 2> fds{pollfd{out[0].fd, POLLIN, 0}, pollfd{err[0].fd, POLLIN, 0}};
+  std::array<pollfd, 2> fds{pollfd{out_fd, POLLIN, 0}, pollfd{err_fd, POLLIN, 0}};
   std::array<std::string*, 2> sink{&r.out, &r.err};
   std::array<char, 8192> buf{};
   int open = 2;
   while (open > 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
+    int n = left.count() <= 0 ? 0 : ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (left.count() <= 0 || n < 0) {
+      // Out of time, or it cannot be watched any more: it must not block the caller.
       r.timed_out = true;
       ::kill(-pid, SIGKILL);
-      break;
-    }
-    int n = ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      r.timed_out = true;  // cannot watch it any more: it must not block the caller
-      ::kill(-pid, SIGKILL);
-      break;
+      return;
     }
     for (std::size_t i = 0; i < fds.size(); ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
       ssize_t got = ::read(fds[i].fd, buf.data(), buf.size());
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
-        fds[i].fd = -1;  // closed (the Fd still owns it)
+        fds[i].fd = -1;  // closed (its owner closes it)
         --open;
         continue;
       }
@@ -141,6 +119,37 @@ CommandResult run_command(std::span<const std::string> argv, std::span<const std
       sink[i]->append(buf.data(), std::min(room, static_cast<std::size_t>(got)));
     }
   }
+}
+
+}  // namespace
+
+CommandResult run_command(std::span<const std::string> argv, std::span<const std::string> env,
+                          std::chrono::milliseconds timeout, std::size_t max_bytes) {
+  CommandResult r;
+  if (argv.empty()) {
+    r.spawn_error = "no command";
+    return r;
+  }
+  std::array<Fd, 2> out;
+  std::array<Fd, 2> err;
+  for (std::array<Fd, 2>* pipe : {&out, &err}) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) {
+      r.spawn_error = fmt::format("pipe: {}", std::strerror(errno));
+      return r;
+    }
+    (*pipe)[0].fd = p[0];
+    (*pipe)[1].fd = p[1];
+  }
+  pid_t pid = 0;
+  int rc = spawn_in_group(argv, env, out[1].fd, err[1].fd, pid);
+  out[1].reset();
+  err[1].reset();
+  if (rc != 0) {
+    r.spawn_error = fmt::format("cannot run {}: {}", argv[0], std::strerror(rc));
+    return r;
+  }
+  collect(pid, out[0].fd, err[0].fd, timeout, max_bytes, r);
   int status = 0;
   pid_t waited = -1;
   while ((waited = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {

@@ -28,6 +28,44 @@ using core::Job;
 using core::JobId;
 using core::JobState;
 
+namespace {
+
+// A running job with neither a supervisor nor a record: its run is lost. What it may have left is
+// killed (only if its PID still names the same process), then it is queued again (core::lost_run)
+// or fails `interrupted`. The caller stores it.
+core::LostRun end_lost_run(Job& j, bool requeue_on_restart, JobFiles& files) {
+  if (j.pid > 0 && util::kill_group_if_same(static_cast<pid_t>(j.pid), j.pid_start_ticks)) {
+    spdlog::warn("job {}: killed the process group {} left by the previous run", j.id, j.pid);
+  }
+  j.pid = 0;
+  j.pid_start_ticks = 0;
+  core::LostRun lost = core::lost_run({.requeue_on_restart = requeue_on_restart,
+                                       .requeued_before = j.restart_requeued,
+                                       .attempt = j.attempt,
+                                       .max_retries = j.spec.max_retries});
+  if (lost == core::LostRun::fail) {
+    j.state = JobState::failed;
+    j.reason = EndReason::interrupted;
+    j.error = "vramq stopped while the job was running, and no record of its end was left";
+    j.finished_at_ms = now_ms();
+    return lost;
+  }
+  j.state = JobState::queued;
+  files.keep_attempt_logs(j.id, j.attempt);
+  j.attempt += 1;
+  j.queued_at_ms = now_ms();
+  if (lost == core::LostRun::requeue_once) {
+    j.restart_requeued = true;
+    j.error = fmt::format("its warm worker {} ended with the vramq restart; queued again (once)",
+                          j.worker);
+  } else {
+    j.error = "interrupted by a vramq restart; queued again";
+  }
+  return lost;
+}
+
+}  // namespace
+
 core::Result<void> Orchestrator::start() {
   if (auto first = readings_->first(); !first) return first.error();
   admitting_mb_.assign(readings_->gpus().size(), 0);
@@ -73,40 +111,14 @@ core::Result<void> Orchestrator::start() {
       executor_->release(run.job, run.attempt);
     }
     if (j.state == JobState::running) {
-      // Neither a supervisor nor a record: the run is lost. Kill what it may have left (only
-      // if the PID still names the same process), then retry or fail it.
-      if (j.pid > 0 && util::kill_group_if_same(static_cast<pid_t>(j.pid), j.pid_start_ticks)) {
-        spdlog::warn("job {}: killed the process group {} left by the previous run", j.id, j.pid);
-      }
-      j.pid = 0;
-      j.pid_start_ticks = 0;
-      core::LostRun lost = core::lost_run({.requeue_on_restart = workers_->requeues_on_restart(j),
-                                           .requeued_before = j.restart_requeued,
-                                           .attempt = j.attempt,
-                                           .max_retries = j.spec.max_retries});
+      core::LostRun lost = end_lost_run(j, workers_->requeues_on_restart(j), files_);
+      store_->save(j);
       if (lost == core::LostRun::fail) {
-        j.state = JobState::failed;
-        j.reason = EndReason::interrupted;
-        j.error = "vramq stopped while the job was running, and no record of its end was left";
-        j.finished_at_ms = now_ms();
         ++interrupted;
-        store_->save(j);
         recovered[j.id] = j.state;
         continue;
       }
-      j.state = JobState::queued;
-      files_.keep_attempt_logs(j.id, j.attempt);
-      j.attempt += 1;
-      j.queued_at_ms = now_ms();
-      if (lost == core::LostRun::requeue_once) {
-        j.restart_requeued = true;
-        j.error = fmt::format(
-            "its warm worker {} ended with the vramq restart; queued again (once)", j.worker);
-      } else {
-        j.error = "interrupted by a vramq restart; queued again";
-      }
       ++requeued;
-      store_->save(j);
     }
     recovered[j.id] = j.state;
     if (auto doomed = waiting_.recover(j, recovered)) {
@@ -132,7 +144,7 @@ core::Result<void> Orchestrator::start() {
   arm_poll_timer();
   waiting_.arm();
   retention_.start(std::chrono::seconds(5));  // not in the way of the start itself
-  request_sample();                        // the adopted jobs' use, measured
+  request_sample();                           // the adopted jobs' use, measured
   return {};
 }
 
