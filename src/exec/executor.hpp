@@ -16,7 +16,6 @@
 
 #include "core/job.hpp"
 #include "core/run_outcome.hpp"
-#include "core/slurm_request.hpp"
 
 namespace vramq::exec {
 
@@ -32,8 +31,15 @@ struct LaunchSpec {
   // A warm worker (its `job` is its id negated): its stdin and stdout are a socket whose other
   // end comes back in Launched::stdio_fd; stdout_path is unused, stderr_path is its own log.
   bool worker_stdio = false;
-  // A cluster executor's request (Slurm: its VRAM, GPU count, time, priority, job directory).
-  core::SlurmJob cluster;
+  // What the run needs, for an executor that places runs itself (a cluster's scheduler): VRAM on
+  // each GPU, how many GPUs, its time limit, its priority, and its job directory (its logs).
+  struct Needs {
+    std::int64_t vram_mb = 0;
+    int gpus = 1;
+    std::int64_t timeout_s = 0;  // 0: none
+    int priority = 0;
+    std::string job_dir;
+  } needs;
 };
 
 // The run's supervisor (its PID and start time: a reused PID is never taken for it).
@@ -82,6 +88,20 @@ struct Survivor {
   std::optional<ClusterRunState> cluster;
 };
 
+// What only an executor of local processes can do: switch a running warm worker's stderr to
+// another file (a run's log) without restarting it.
+class StderrSwitch {
+ public:
+  // The worker's stderr goes to `path` from now on; `done` runs on the loop once its supervisor
+  // has switched (what the worker wrote before is in the old file). Never called when the run
+  // ends first (its exit is reported instead).
+  virtual void redirect_stderr(core::JobId job, std::string_view path,
+                               std::function<void()> done) = 0;
+
+ protected:
+  ~StderrSwitch() = default;
+};
+
 class Executor {
  public:
   using ExitHandler = std::function<void(ExitStatus)>;
@@ -93,11 +113,6 @@ class Executor {
                                                             ExitHandler on_exit) = 0;
   // Sends `sig` to every process of the job; a no-op for jobs no longer running.
   virtual void signal_group(core::JobId job, int sig) = 0;
-  // A warm worker's stderr goes to `path` from now on (a run's log); `done` runs on the loop once
-  // its supervisor has switched (what the worker wrote before is in the old file). Never called
-  // when the run ends first (its exit is reported instead), or for other runs.
-  virtual void redirect_stderr(core::JobId job, std::string_view path,
-                               std::function<void()> done) = 0;
   virtual std::size_t running() const = 0;
 
   // Start-up only (blocking): the runs an earlier server left. Each must then be adopted (its

@@ -27,7 +27,7 @@ struct LocalExecutorOptions {
   int job_umask = -1;                // jobs' umask (-1: the server's own)
 };
 
-class LocalExecutor final : public Executor {
+class LocalExecutor final : public Executor, public StderrSwitch {
  public:
   // The run directory is created (0700) if missing.
   LocalExecutor(boost::asio::any_io_executor loop, LocalExecutorOptions options);

@@ -141,9 +141,14 @@ std::string SlurmExecutor::run_name(JobId job, int attempt) const {
 SlurmExecutor::Submitted SlurmExecutor::submit(const LaunchSpec& spec,
                                                const std::string& name) const {
   Submitted out{.job = spec.job, .attempt = spec.attempt};
-  core::SlurmJob request = spec.cluster;
-  request.name = name;
-  request.cwd = spec.cwd;
+  core::SlurmJob request{.id = spec.job,
+                         .vram_mb = spec.needs.vram_mb,
+                         .gpus = spec.needs.gpus,
+                         .timeout_s = spec.needs.timeout_s,
+                         .priority = spec.needs.priority,
+                         .job_dir = spec.needs.job_dir,
+                         .name = name,
+                         .cwd = spec.cwd};
   auto options = core::sbatch_options(request, options_.settings);
   if (!options) {
     out.error = options.error().message;
@@ -298,11 +303,6 @@ void SlurmExecutor::scancel(std::int64_t slurm_id, bool kill) {
       [slurm_id](const CommandResult& r) {
         if (!r.ok()) spdlog::warn("scancel {}: {}", slurm_id, r.failure());
       });
-}
-
-void SlurmExecutor::redirect_stderr(JobId /*job*/, std::string_view /*path*/,
-                                    std::function<void()> /*done*/) {
-  // Warm workers are local only: never asked of a cluster's run.
 }
 
 void SlurmExecutor::arm_poll() {

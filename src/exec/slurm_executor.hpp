@@ -49,7 +49,6 @@ class SlurmExecutor final : public Executor {
   boost::system::result<Launched, SpawnError> start(const LaunchSpec& spec,
                                                     ExitHandler on_exit) override;
   void signal_group(core::JobId job, int sig) override;
-  void redirect_stderr(core::JobId job, std::string_view path, std::function<void()> done) override;
   std::size_t running() const override { return runs_.size(); }
   std::vector<Survivor> survivors() override;
   void adopt(const Survivor& run, ExitHandler on_exit) override;

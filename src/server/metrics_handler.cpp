@@ -50,6 +50,9 @@ void job_metrics(MetricsText& out, const service::Orchestrator& o,
   out.family("vramq_gpu_oom_retries_total", "counter",
              "Attempts that ended in a CUDA out-of-memory error and were queued again");
   out.sample("vramq_gpu_oom_retries_total", {}, static_cast<double>(m.gpu_oom_retries));
+  out.family("vramq_start_recheck_failures_total", "counter",
+             "Starts a scheduling pass chose that failed the VRAM re-check (planned again)");
+  out.sample("vramq_start_recheck_failures_total", {}, static_cast<double>(m.recheck_failures));
 }
 
 void gpu_metrics(MetricsText& out, const service::Orchestrator& o) {

@@ -79,7 +79,7 @@ void log_submitted(const Job& job) {
 
 }  // namespace
 
-boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& req, JobId id) {
+boost::system::result<Job, SubmitError> Orchestrator::admit(SubmitRequest& req, JobId id) const {
   auto job = make_job(req, id,
                       {.config = config_,
                        .catalog = catalog_,
@@ -90,6 +90,20 @@ boost::system::result<Job, SubmitError> Orchestrator::build_job(SubmitRequest& r
   if (!job) return job.error();
   if (std::optional<Refusal> no = kind_for(*job).refuses(*job)) {
     return SubmitError{SubmitErrc::unprocessable, std::move(no->field), std::move(no->detail)};
+  }
+  if (draining_) {
+    return SubmitError{SubmitErrc::draining, "", "vramq is shutting down and takes no new jobs"};
+  }
+  // A store at fault would only fail the save: refused at once; its probe clears the fault.
+  if (std::optional<SubmitError> e = store_refusal(store_->health())) return *e;
+  auto waiting =
+      static_cast<std::int64_t>(queue_.size() + waiting_.parked().size()) + admitting_.saving;
+  // A full queue refuses only jobs that would wait: one that can start at once never joins it.
+  if (waiting >= config_.queue_max && start_gpus_now(*job).empty()) {
+    return SubmitError{SubmitErrc::queue_full, "",
+                       fmt::format("the queue is full: {} jobs waiting, the limit is {}", waiting,
+                                   config_.queue_max),
+                       run_times_.retry_after_s(running_.size())};
   }
   return job;
 }
@@ -102,7 +116,7 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   // One request per key at a time: a retry racing its original waits for the original's answer.
   std::string key = req.idempotency_key;
   asio::steady_timer pause(ioc_);
-  for (int i = 0; keys_in_flight_.contains(key); ++i) {
+  for (int i = 0; keys_.busy(key); ++i) {
     if (i >= 2000) {
       co_return SubmitError{SubmitErrc::conflict, "Idempotency-Key",
                             "another request with this Idempotency-Key is still being handled"};
@@ -110,16 +124,8 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
     pause.expires_after(std::chrono::milliseconds(5));
     co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
   }
-  keys_in_flight_.insert(key);
-  auto result = co_await submit_or_replay(std::move(req));
-  keys_in_flight_.erase(key);
-  co_return result;
-}
-
-asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submit_or_replay(
-    SubmitRequest req) {
-  std::string key = req.idempotency_key;
-  auto found = co_await store_->find_key(key, now_ms() - kKeyLifetimeMs);
+  IdempotencyKeys::Hold held = keys_.hold(key);  // however this ends
+  auto found = co_await store_->find_key(key, IdempotencyKeys::oldest_ms(now_ms()));
   if (!found) co_return SubmitError{SubmitErrc::store_failed, "", found.error().message};
   if (!*found) co_return co_await submit_new(std::move(req));
   const store::Store::IdempotencyRecord& first = **found;
@@ -140,30 +146,13 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   co_return v;
 }
 
-std::optional<SubmitError> Orchestrator::admission_refusal(const Job& job) const {
-  if (draining_) {
-    return SubmitError{SubmitErrc::draining, "", "vramq is shutting down and takes no new jobs"};
-  }
-  // A store at fault would only fail the save: refused at once; its probe clears the fault.
-  if (std::optional<SubmitError> e = store_refusal(store_->health())) return e;
-  auto waiting = static_cast<std::int64_t>(queue_.size() + waiting_.parked().size()) + saving_;
-  // A full queue refuses only jobs that would wait: one that can start at once never joins it.
-  if (waiting >= config_.queue_max && start_gpus_now(job).empty()) {
-    return SubmitError{SubmitErrc::queue_full, "",
-                       fmt::format("the queue is full: {} jobs waiting, the limit is {}", waiting,
-                                   config_.queue_max),
-                       run_times_.retry_after_s(running_.size())};
-  }
-  return std::nullopt;
-}
-
 std::vector<int> Orchestrator::start_gpus_now(const Job& job) const {
   if (!job.spec.after_ok.empty() || !job.spec.after_any.empty()) return {};
   // A warm worker's run depends on its workers too: never certain without a pass.
   if (!kind_for(job).placed_by_ledger()) return {};
   std::vector<core::GpuView> views = gpu_views();
-  for (std::size_t g = 0; g < views.size() && g < admitting_mb_.size(); ++g)
-    views[g].committed_mb += admitting_mb_[g];
+  for (std::size_t g = 0; g < views.size() && g < admitting_.mb.size(); ++g)
+    views[g].committed_mb += admitting_.mb[g];
   // Only when no queued job can start now (the planner is settled against the whole queue) is
   // the answer certain without a pass: no queued job will take the room first.
   core::Planner planner(views, now_ms(), core::scheduler_config(config_), draining_,
@@ -183,9 +172,8 @@ std::vector<int> Orchestrator::start_gpus_now(const Job& job) const {
 
 boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest req) {
   JobId id = next_id_;  // not taken: the job is only imagined
-  auto job = build_job(req, id);
+  auto job = admit(req, id);
   if (!job) return job.error();
-  if (auto refused = admission_refusal(*job)) return *refused;
   if (waiting_.has_live_dependency(*job)) {
     // It would wait outside the queue until those jobs end: no place and no prediction yet.
     return DryRun{.vram_mb = job->spec.vram_mb,
@@ -268,18 +256,17 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   // The id is taken only once the job is valid and admitted: a refused request changes nothing,
   // not even the next id (nothing suspends between here and the increment).
   JobId id = next_id_;
-  auto job = build_job(req, id);
+  auto job = admit(req, id);
   if (!job) co_return job.error();
-  if (auto refused = admission_refusal(*job)) co_return *refused;
   ++next_id_;
   // Admitted past a full queue because it starts at once: its room is spoken for until the pass
   // after its save has started it, so that a burst of such jobs cannot all count on one GPU.
   std::vector<int> over_cap;
-  if (static_cast<std::int64_t>(queue_.size() + waiting_.parked().size()) + saving_ >=
+  if (static_cast<std::int64_t>(queue_.size() + waiting_.parked().size()) + admitting_.saving >=
       config_.queue_max) {
     over_cap = start_gpus_now(*job);
     for (int g : over_cap)
-      admitting_mb_.at(g) += job->spec.vram_mb;
+      admitting_.mb.at(g) += job->spec.vram_mb;
   }
   std::optional<store::Store::IdempotencyRecord> key;
   if (!req.idempotency_key.empty()) {
@@ -288,13 +275,13 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
                                           .job = id,
                                           .created_at_ms = job->submitted_at_ms};
   }
-  ++saving_;
+  ++admitting_.saving;
   core::Result<void> saved =
       co_await async_save(*store_, *job, std::move(key), asio::use_awaitable);  // once: told
-  --saving_;
+  --admitting_.saving;
   if (!saved) {
     for (int g : over_cap)
-      admitting_mb_.at(g) -= job->spec.vram_mb;
+      admitting_.mb.at(g) -= job->spec.vram_mb;
     spdlog::error("job {}: not stored: {}", id, saved.error().message);
     std::optional<SubmitError> fault = store_refusal(store_->health());
     if (fault) co_return *fault;
@@ -315,10 +302,10 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   // Let the (coalesced) scheduling pass run first, so the answer shows the job's place.
   co_await asio::post(ioc_, asio::use_awaitable);
   for (int g : over_cap)
-    admitting_mb_.at(g) -= job->spec.vram_mb;
+    admitting_.mb.at(g) -= job->spec.vram_mb;
   if (auto q = queued_job(id)) co_return view(*q);
   if (auto a = active_.find(id); a != active_.end()) co_return view(a->second);
-  if (auto s = settling_.find(id); s != settling_.end()) co_return view(s->second);
+  if (auto s = ending_.settling.find(id); s != ending_.settling.end()) co_return view(s->second);
   auto stored = co_await store_->get(id);
   if (stored && *stored) co_return view(**stored);
   co_return SubmitError{SubmitErrc::store_failed, "", "the job vanished after it was stored"};

@@ -10,16 +10,17 @@
 namespace vramq::service {
 using core::JobId;
 
-ClusterRuns::ClusterRuns(boost::asio::io_context& ioc, RunHost& host, exec::Executor& executor,
-                         const core::Config& config, const std::vector<gpu::GpuInfo>& gpus)
-    : ProcessRuns(ioc, host, executor, config, gpus, false),
+ClusterRuns::ClusterRuns(boost::asio::io_context& ioc, RunHost& host,
+                         std::unique_ptr<exec::Executor> executor, const core::Config& config,
+                         GpuReadings& readings)
+    : ProcessRuns(ioc, host, std::move(executor), config, readings),
       settings_(core::slurm_settings(config)) {
-  executor_.on_state([this](JobId id, const exec::ClusterRunState& s) { on_state(id, s); });
+  executor_->on_state([this](JobId id, const exec::ClusterRunState& s) { on_state(id, s); });
 }
 
 std::optional<Refusal> ClusterRuns::refuses(const core::Job& job) const {
   core::SlurmSettings s = settings_;
-  for (const gpu::GpuInfo& g : gpus_) {
+  for (const gpu::GpuInfo& g : readings_.gpus()) {
     std::int64_t units =
         s.mode == core::SlurmVramMode::shard ? g.total_mb / s.shard_mb : g.total_mb;
     s.largest_gpu_units = std::max(s.largest_gpu_units, units);
@@ -28,17 +29,6 @@ std::optional<Refusal> ClusterRuns::refuses(const core::Job& job) const {
       core::sbatch_options({.id = job.id, .vram_mb = job.spec.vram_mb, .gpus = job.spec.gpus}, s);
   if (!options) return Refusal{job.spec.gpus > 1 ? "gpus" : "vram_mb", options.error().message};
   return std::nullopt;
-}
-
-exec::LaunchSpec ClusterRuns::launch_spec(const core::Job& job, const Placement& where) const {
-  exec::LaunchSpec spec = ProcessRuns::launch_spec(job, where);
-  spec.cluster = {.id = job.id,
-                  .vram_mb = job.spec.vram_mb,
-                  .gpus = job.spec.gpus,
-                  .timeout_s = job.spec.timeout_s,
-                  .priority = job.spec.priority,
-                  .job_dir = where.job_dir};
-  return spec;
 }
 
 std::optional<exec::Launched> ClusterRuns::start(core::Job& job, const Placement& where) {
@@ -90,7 +80,7 @@ std::optional<std::size_t> ClusterRuns::takes_queue() const {
 std::vector<int> ClusterRuns::gpu_indexes(const std::vector<std::string>& uuids) const {
   std::vector<int> out;
   for (const std::string& u : uuids) {
-    for (const gpu::GpuInfo& g : gpus_) {
+    for (const gpu::GpuInfo& g : readings_.gpus()) {
       if (g.uuid == u) out.push_back(g.index);
     }
   }
@@ -113,7 +103,7 @@ void ClusterRuns::on_state(JobId id, const exec::ClusterRunState& state) {
     started = std::clamp(started, std::max(job.queued_at_ms, job.submitted_at_ms),
                          std::max(now, job.submitted_at_ms));
     host_.run_started(id, gpu_indexes(state.gpus), started);
-    host_.request_sample();
+    readings_.request();
   } else {
     host_.changed(id);
   }

@@ -17,9 +17,10 @@ namespace vramq::service {
 
 class ClusterRuns : public ProcessRuns {
  public:
-  // `gpus`: the GPU source's GPUs, whose uuids ("NODE/INDEX") name what the cluster gives a job.
-  ClusterRuns(boost::asio::io_context& ioc, RunHost& host, exec::Executor& executor,
-              const core::Config& config, const std::vector<gpu::GpuInfo>& gpus);
+  // `readings`: the GPU source's GPUs, whose uuids ("NODE/INDEX") name what the cluster gives
+  // a job.
+  ClusterRuns(boost::asio::io_context& ioc, RunHost& host, std::unique_ptr<exec::Executor> executor,
+              const core::Config& config, GpuReadings& readings);
 
   // What Slurm would accept and never run (a request larger than any one GPU, several GPUs
   // without whole-GPU partitions).
@@ -33,7 +34,6 @@ class ClusterRuns : public ProcessRuns {
   void adopt(core::JobId id, exec::Survivor& run) override;
 
  protected:
-  exec::LaunchSpec launch_spec(const core::Job& job, const Placement& where) const override;
   void exited(core::JobId id, const exec::ExitStatus& status) override;
 
  private:

@@ -11,7 +11,19 @@ GpuReadings::GpuReadings(boost::asio::io_context& ioc, std::unique_ptr<gpu::GpuS
       kind_(source_->kind()),
       probes_(std::move(probes)),
       read_(std::move(read)),
+      poll_timer_(ioc),
       thread_(ioc.get_executor()) {}
+
+void GpuReadings::poll(std::chrono::milliseconds every, std::function<void()> tick) {
+  poll_timer_.expires_after(every);
+  poll_timer_.async_wait(
+      [this, every, tick = std::move(tick)](const boost::system::error_code& ec) mutable {
+        if (ec) return;
+        request();
+        tick();
+        poll(every, std::move(tick));
+      });
+}
 
 core::Result<void> GpuReadings::first() {
   auto first = source_->sample({});

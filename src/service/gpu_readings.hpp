@@ -9,6 +9,7 @@
 // run out of it. Loop only, but for the source's thread.
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -18,6 +19,7 @@
 
 #include "core/error.hpp"
 #include "gpu/gpu_source.hpp"
+#include "service/service_clock.hpp"
 #include "util/worker.hpp"
 
 namespace vramq::service {
@@ -33,6 +35,9 @@ class GpuReadings {
   // Start-up only (blocking): the first reading, with no runs to measure.
   core::Result<void> first();
   void request();
+  // A reading every `every` (each also calls `tick`), until stop_polling().
+  void poll(std::chrono::milliseconds every, std::function<void()> tick);
+  void stop_polling() { poll_timer_.cancel(); }
   bool busy() const { return thread_.busy(); }
 
   const gpu::GpuSample& sample() const { return sample_; }
@@ -65,7 +70,8 @@ class GpuReadings {
   std::uint64_t started_ = 0;  // readings begun (numbered as they begin)
   std::map<int, std::int64_t> departed_mb_;
   std::uint64_t departed_until_ = 0;  // the first reading that shows where departed_mb_ went
-  util::Worker thread_;               // the only thread that calls source_
+  ServiceTimer poll_timer_;
+  util::Worker thread_;  // the only thread that calls source_
 };
 
 }  // namespace vramq::service

@@ -166,7 +166,7 @@ void WarmWorkers::add_probes(std::vector<gpu::JobProbe>& probes) const {
                       .gpus = {w.gpu},
                       .reservation_mb = w.held_mb,
                       .pgid = w.pid,
-                      .sim_vram_file = d_.sim ? w.dir + "/sim-vram-mb" : "",
+                      .sim_vram_file = d_.readings.simulated() ? w.dir + "/sim-vram-mb" : "",
                       .usage_file = ""});
   }
 }

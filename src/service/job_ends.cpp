@@ -3,7 +3,7 @@
 // job's end through finish (those, and a cancel before the start, a dependency that failed, a
 // start that failed for the job's own reason). In this order:
 //   1. end_run: the Run goes (its reservation is free; what it was last seen to use stays
-//      counted: RunHost::memory_departed, called by the kind), its run time is noted;
+//      counted: GpuReadings::departed, called by the kind), its run time is noted;
 //   2. off the loop: its stdout is read (its tail becomes `output`), or a worker's answer is
 //      written as its stdout.log; the tail of the log named as evidence, and a cluster's peak;
 //   3. out-of-memory recognition (core::relabel_gpu_oom), once;
@@ -101,19 +101,19 @@ void Orchestrator::end_run(JobId id, RunEnd end) {
                  .peak_file = std::move(end.peak_file),
                  .limit = static_cast<std::size_t>(config_.output_limit_bytes)};
   running_.erase(it);  // its reservation is free from now on; this also cancels its timers
-  if (end.outcome.reason != EndReason::spawn_failed) host_failures_ = 0;  // the host can start
+  if (end.outcome.reason != EndReason::spawn_failed) waiting_.host_ok();
   const Job& job = active_.at(id);
   if (job.started_at_ms > 0) {
     run_times_.add(job.spec, static_cast<double>(now_ms() - job.started_at_ms) / 1000.0,
                    end.outcome.state == JobState::succeeded);
   }
-  ++finishing_;
-  request_sample();
+  ++ending_.reading;
+  readings_->request();
   schedule_soon();
   files_.worker().async_run(
       [files = std::move(files)] { return read_end(files); },
       [this, id, end = std::move(end)](EndRead read) mutable {
-        --finishing_;
+        --ending_.reading;
         Job& job = active_.at(id);
         if (read.peak_mb) job.peak_vram_mb = std::max(job.peak_vram_mb.value_or(0), *read.peak_mb);
         core::RunOutcome& outcome = end.outcome;
@@ -147,7 +147,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
   // Once this save is durable, the executor may forget the run (its exit record goes with it).
   auto saved = [this, id, ran_attempt](const core::Result<void>& r) {
     if (!r) spdlog::error("job {}: new state not stored: {}", id, r.error().message);
-    if (r && ran_attempt) executor_->release(id, *ran_attempt);
+    if (r && ran_attempt) runs_->executor().release(id, *ran_attempt);
   };
   if (retry) {
     spdlog::info("job {}: attempt {} ended ({}); queued again", id, job.attempt,
@@ -200,18 +200,18 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
                          static_cast<double>(job.finished_at_ms - job.started_at_ms) / 1000.0);
   }
   std::optional<store::Store::FootprintRecord> footprint = learn_from(job, catalog_, footprints_);
-  Job& settled = settling_.insert_or_assign(id, std::move(job)).first->second;
+  Job& settled = ending_.settling.insert_or_assign(id, std::move(job)).first->second;
   active_.erase(it);
   queue_.erase(id);
   store_->save(
       settled,
       [this, id, saved](const core::Result<void>& r) {
         saved(r);
-        settling_.erase(id);
+        ending_.settling.erase(id);
       },
       std::nullopt, std::move(footprint), store::Store::SaveMode::until_durable);
   publish_job(settled);
-  notify_waiters(id);
+  waiters_.notify(id);
   files_.watcher().forget(id);
   schedule_soon();
   waiting_.on_end(id, state == JobState::succeeded);

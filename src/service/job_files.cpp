@@ -50,6 +50,17 @@ void JobFiles::keep_attempt_logs(core::JobId id, int attempt) const {
   }
 }
 
+void JobFiles::read_progress(std::vector<ProgressProbe> probes,
+                             std::function<void(std::vector<ProgressRead>)> done) {
+  if (progress_reading_) return;
+  progress_reading_ = true;
+  worker_.async_run([probes = std::move(probes)] { return read_progress_files(probes); },
+                    [this, done = std::move(done)](std::vector<ProgressRead> reads) {
+                      progress_reading_ = false;
+                      done(std::move(reads));
+                    });
+}
+
 asio::awaitable<core::Result<util::Listing>> JobFiles::list(core::JobId id) {
   std::string d = dir(id);
   return worker_.async_run([d] { return util::list_files(d, kMaxListed); }, asio::use_awaitable);

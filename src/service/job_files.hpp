@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +18,7 @@
 #include "core/error.hpp"
 #include "core/job.hpp"
 #include "service/log_watcher.hpp"
+#include "service/progress_files.hpp"
 #include "util/confined_files.hpp"
 #include "util/worker.hpp"
 
@@ -51,6 +53,11 @@ class JobFiles {
   boost::asio::awaitable<std::string> read(std::shared_ptr<util::OpenFile> file,
                                            std::int64_t offset, std::size_t max_bytes);
 
+  // Running jobs' progress files, read off the loop one round at a time: `done` gets the reads
+  // on the loop; a round asked for while one is under way is skipped.
+  void read_progress(std::vector<ProgressProbe> probes,
+                     std::function<void(std::vector<ProgressRead>)> done);
+
   LogWatcher& watcher() { return watcher_; }
   util::Worker& worker() { return worker_; }
   bool busy() const { return worker_.busy(); }
@@ -60,6 +67,7 @@ class JobFiles {
   std::string root_;  // DATA_DIR/jobs/, absolute (once: listings name many job dirs)
   LogWatcher watcher_;
   util::Worker worker_;
+  bool progress_reading_ = false;
 };
 
 }  // namespace vramq::service

@@ -38,7 +38,7 @@ asio::awaitable<core::Result<ListResult>> Orchestrator::list(ListFilter filter, 
                                                              int limit) {
   auto in_page = [&](JobId id) { return before <= 0 || id < before; };
   std::vector<JobView> live;
-  for (const auto* jobs : {&active_, &settling_}) {
+  for (const auto* jobs : {&active_, &ending_.settling}) {
     for (const auto& [id, j] : *jobs) {
       if (in_page(id) && matches(j, filter)) live.push_back(view(j));
     }

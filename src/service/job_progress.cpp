@@ -10,6 +10,7 @@
 #include "exec/progress_report.hpp"
 #include "service/job_paths.hpp"
 #include "service/orchestrator.hpp"
+#include "service/progress_files.hpp"
 #include "util/untrusted_files.hpp"
 
 namespace vramq::service {
@@ -20,33 +21,15 @@ namespace {
 // What is read of a log's end: a tqdm line is ~100 bytes, redrawn every 0.1 s at most.
 constexpr std::size_t kTailBytes = 4096;
 
-struct ProgressProbe {
-  JobId job = 0;
-  int attempt = 0;
-  std::string stderr_path;
-  std::string report_path;
-  std::int64_t stderr_size_read = -1;
-  std::int64_t report_size_read = -1;
-  bool reports = false;
-};
-
-struct ProgressRead {
-  JobId job = 0;
-  int attempt = 0;  // a read of an attempt that has ended since is dropped
-  std::int64_t stderr_size = -1;
-  std::int64_t report_size = -1;
-  std::optional<core::Progress> tqdm;    // from stderr, when it grew and ends with a bar
-  std::optional<core::Progress> report;  // from the report file, when it grew
-};
-
 std::int64_t size_of(const std::string& path) {
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
   return ec ? -1 : static_cast<std::int64_t>(size);
 }
 
-// Off the loop.
-std::vector<ProgressRead> read_all(const std::vector<ProgressProbe>& probes) {
+}  // namespace
+
+std::vector<ProgressRead> read_progress_files(const std::vector<ProgressProbe>& probes) {
   std::vector<ProgressRead> out;
   for (const ProgressProbe& p : probes) {
     ProgressRead r{.job = p.job,
@@ -69,10 +52,8 @@ std::vector<ProgressRead> read_all(const std::vector<ProgressProbe>& probes) {
   return out;
 }
 
-}  // namespace
-
 void Orchestrator::read_progress() {
-  if (progress_reading_ || running_.empty()) return;
+  if (running_.empty()) return;
   std::vector<ProgressProbe> probes;
   for (const auto& [id, r] : running_) {
     probes.push_back({.job = id,
@@ -83,44 +64,24 @@ void Orchestrator::read_progress() {
                       .report_size_read = r.report_size_read,
                       .reports = r.reports});
   }
-  progress_reading_ = true;
-  files_.worker().async_run(
-      [probes = std::move(probes)] { return read_all(probes); },
-      [this](std::vector<ProgressRead> reads) {
-        progress_reading_ = false;
-        for (ProgressRead& read : reads) {
-          auto it = running_.find(read.job);
-          if (it == running_.end() || active_.at(read.job).attempt != read.attempt) {
-            continue;  // it ended (or was retried) meanwhile
-          }
-          Run& r = it->second;
-          r.stderr_size_read = read.stderr_size;
-          r.report_size_read = read.report_size;
-          if (read.report) {
-            r.reports = true;
-            set_progress(read.job, std::move(*read.report));
-          } else if (read.tqdm && !r.reports) {
-            set_progress(read.job, std::move(*read.tqdm));
-          }
-        }
-        publish_readings();
-      });
-}
-
-void Orchestrator::set_progress(JobId id, core::Progress p) {
-  Run& r = running_.at(id);
-  // Without an estimate of its own, the time left if it goes on at the pace it has kept so far.
-  if (!p.eta_s && p.fraction && *p.fraction > 0) {
-    const core::Job& job = active_.at(id);
-    double ran_s =
-        static_cast<double>(std::max<std::int64_t>(0, now_ms() - job.started_at_ms)) / 1000.0;
-    p.eta_s = ran_s * (1 - *p.fraction) / *p.fraction;
-  }
-  if (p.eta_s) p.eta_s = std::min(*p.eta_s, core::kProgressMaxEtaS);
-  if (r.progress == p) return;
-  r.progress = std::move(p);
-  r.progress_at_ms = now_ms();
-  r.progress_unpublished = true;
+  files_.read_progress(std::move(probes), [this](std::vector<ProgressRead> reads) {
+    for (ProgressRead& read : reads) {
+      auto it = running_.find(read.job);
+      if (it == running_.end() || active_.at(read.job).attempt != read.attempt) {
+        continue;  // it ended (or was retried) meanwhile
+      }
+      Run& r = it->second;
+      r.stderr_size_read = read.stderr_size;
+      r.report_size_read = read.report_size;
+      if (read.report) {
+        r.reports = true;
+        r.set_progress(active_.at(read.job), std::move(*read.report));
+      } else if (read.tqdm && !r.reports) {
+        r.set_progress(active_.at(read.job), std::move(*read.tqdm));
+      }
+    }
+    publish_readings();
+  });
 }
 
 }  // namespace vramq::service

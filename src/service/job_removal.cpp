@@ -30,7 +30,7 @@ auto async_purge(store::Store& store, JobId id, Token&& token) {
 asio::awaitable<core::Result<PurgeResult>> Orchestrator::purge(JobId id, Caller caller) {
   if (!ended(id)) co_return PurgeResult{.outcome = PurgeOutcome::active, .job = std::nullopt};
   std::optional<core::Job> job;
-  if (auto s = settling_.find(id); s != settling_.end()) {
+  if (auto s = ending_.settling.find(id); s != ending_.settling.end()) {
     // Ended, its final row not yet durable: the purge is queued behind that save in the store's
     // single writer, so the row is written and then removed, in that order.
     job = s->second;

@@ -32,24 +32,6 @@ void Orchestrator::publish_job(const Job& job) {
   if (feed_.enabled()) feed_.job(view(job));
 }
 
-void Orchestrator::publish_queued(JobId id) {
-  const std::string* record = queue_.record(id);
-  std::optional<core::JobQueue::Place> place = queue_.place(id);
-  if (!feed_.enabled() || record == nullptr || !place) return;
-  feed_.job_lazy(
-      id,
-      [this, id, record = *record, place = *place] {
-        JobView v{.job = {},
-                  .queue_position = place.position,
-                  .pending_reason = place.reason,
-                  .job_dir = files_.dir(id)};
-        if (auto job = core::unpack_job(record)) v.job = std::move(*job);
-        v.job.spec.env.clear();  // values may be secrets; the item shows none
-        return feed_.encoders().job(v);
-      },
-      600 + record->size());
-}
-
 QueueHead Orchestrator::queue_head() const {
   QueueHead q{.queued = queue_.size(), .waiting = waiting_.parked().size(), .head = {}};
   std::vector<core::PredictionQueued> ahead;  // the head so far, for each one's prediction

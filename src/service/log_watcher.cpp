@@ -11,7 +11,7 @@
 namespace vramq::service {
 namespace asio = boost::asio;
 
-LogWatcher::LogWatcher(asio::io_context& ioc, bool use_inotify) : ioc_(ioc) {
+LogWatcher::LogWatcher(asio::io_context& ioc, bool use_inotify) : ioc_(ioc), sleepers_(ioc) {
   if (!use_inotify) {
     spdlog::info("log followers poll every 2 s (--log-follow poll)");
     return;
@@ -46,17 +46,12 @@ asio::awaitable<void> LogWatcher::wait(core::JobId job, std::string dir, std::ui
                                        std::chrono::milliseconds timeout) {
   watch(job, dir);
   if (generation(job) != seen) co_return;
-  auto timer = std::make_shared<asio::steady_timer>(ioc_, timeout);
-  auto entry = waiters_.emplace(job, timer);
-  co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
-  waiters_.erase(entry);
+  co_await sleepers_.sleep(job, timeout);
 }
 
 void LogWatcher::wake(core::JobId job) {
   ++generations_[job];
-  auto [begin, end] = waiters_.equal_range(job);
-  for (auto it = begin; it != end; ++it)
-    it->second->cancel();
+  sleepers_.notify(job);
 }
 
 void LogWatcher::forget(core::JobId job) {

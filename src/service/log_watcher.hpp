@@ -18,6 +18,7 @@
 #include <string>
 
 #include "core/job.hpp"
+#include "service/job_waiters.hpp"
 
 namespace vramq::service {
 
@@ -47,7 +48,7 @@ class LogWatcher {
   std::map<core::JobId, int> watches_;  // job -> inotify watch descriptor
   std::map<int, core::JobId> jobs_;     // watch descriptor -> job
   std::map<core::JobId, std::uint64_t> generations_;
-  std::multimap<core::JobId, std::shared_ptr<boost::asio::steady_timer>> waiters_;
+  JobWaiters sleepers_;  // followers between two looks
 };
 
 }  // namespace vramq::service

@@ -54,14 +54,13 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
     : ioc_(ioc),
       config_(std::move(config)),
       catalog_(std::move(catalog)),
-      executor_(std::move(executor)),
       store_(std::move(store)),
       waiting_({.ioc = ioc,
                 .store = *store_,
                 .ended = [this](JobId id) { return ended(id); },
                 .settling = [this](JobId id) -> std::optional<JobState> {
-                  auto s = settling_.find(id);
-                  if (s == settling_.end()) return std::nullopt;
+                  auto s = ending_.settling.find(id);
+                  if (s == ending_.settling.end()) return std::nullopt;
                   return s->second.state;
                 },
                 .enqueue = [this](const Job& job) { enqueue(job); },
@@ -73,38 +72,38 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
                 .publish = [this](const Job& job) { publish_job(job); }}),
       feed_(ioc, static_cast<std::size_t>(config_.event_ring_size),
             static_cast<std::size_t>(config_.event_ring_mb) << 20, first_event_id()),
-      poll_timer_(ioc),
       files_(ioc, config_.data_dir, config_.log_follow == "inotify") {
   footprints_ = core::Footprints({.tolerance = config_.vram_tolerance});
-  vram_limits_ = {
-      .tolerance = config_.vram_tolerance,
-      .grace_ms = config_.vram_grace_ms,
-      .policy = core::parse_vram_policy(config_.vram_policy).value_or(core::VramPolicy::kill)};
-  readings_ = std::make_unique<GpuReadings>(
-      ioc_, std::move(gpus), [this] { return probes(); }, [this] { on_reading(); });
-  bool sim = readings_->simulated();
+  // A reading measures every run (as its kind says) and the workers without a run.
+  auto probes = [this] {
+    std::vector<gpu::JobProbe> probes;
+    probes.reserve(running_.size());
+    for (const auto& [id, r] : running_)
+      probes.push_back(r.kind->probe(id, r));
+    workers_->add_probes(probes);
+    return probes;
+  };
+  readings_ = std::make_unique<GpuReadings>(ioc_, std::move(gpus), std::move(probes),
+                                            [this] { on_reading(); });
   RunHost& host = *this;  // (the kinds see only this side of the orchestrator)
-  if (executor_->queues_runs()) {
-    runs_ = std::make_unique<ClusterRuns>(ioc_, host, *executor_, config_, readings_->gpus());
+  bool cluster = executor->queues_runs();
+  if (cluster) {
+    runs_ = std::make_unique<ClusterRuns>(ioc_, host, std::move(executor), config_, *readings_);
   } else {
-    runs_ = std::make_unique<ProcessRuns>(ioc_, host, *executor_, config_, readings_->gpus(), sim);
+    runs_ = std::make_unique<ProcessRuns>(ioc_, host, std::move(executor), config_, *readings_);
   }
-  workers_ = std::make_unique<WarmWorkers>(WarmWorkers::Deps{
-      .ioc = ioc_,
-      .host = host,
-      .executor = *executor_,
-      .config = config_,
-      .catalog = catalog_,
-      .metrics = metrics_,
-      .feed = feed_,
-      .sim = sim,
-      .root = (std::filesystem::absolute(config_.data_dir) / "workers").string(),
-      .gpus = readings_->gpus(),
-      .unavailable = executor_->queues_runs() ? "this server sends jobs to Slurm" : ""});
-}
-
-Orchestrator::~Orchestrator() {
-  files_.join();
+  workers_ = std::make_unique<WarmWorkers>(
+      WarmWorkers::Deps{.ioc = ioc_,
+                        .host = host,
+                        .executor = runs_->executor(),
+                        .stderr_switch = dynamic_cast<exec::StderrSwitch*>(&runs_->executor()),
+                        .config = config_,
+                        .catalog = catalog_,
+                        .metrics = metrics_,
+                        .feed = feed_,
+                        .root = (std::filesystem::absolute(config_.data_dir) / "workers").string(),
+                        .readings = *readings_,
+                        .unavailable = cluster ? "this server sends jobs to Slurm" : ""});
 }
 
 void Orchestrator::enqueue(const Job& job) {
@@ -116,8 +115,25 @@ void Orchestrator::enqueue(const Job& job) {
                .gpus = job.spec.gpus,
                .worker_task = workers_->task_index(job.spec)},
               core::pack_job(job));
-  publish_queued(job.id);
   schedule_soon();
+  // Its event keeps the queue's packed record and its place, and is made into JSON only if
+  // read (submits stay as cheap as without events).
+  JobId id = job.id;
+  const std::string* record = queue_.record(id);
+  std::optional<core::JobQueue::Place> place = queue_.place(id);
+  if (!feed_.enabled() || record == nullptr || !place) return;
+  feed_.job_lazy(
+      id,
+      [this, id, record = *record, place = *place] {
+        JobView v{.job = {},
+                  .queue_position = place.position,
+                  .pending_reason = place.reason,
+                  .job_dir = files_.dir(id)};
+        if (auto job = core::unpack_job(record)) v.job = std::move(*job);
+        v.job.spec.env.clear();  // values may be secrets; the item shows none
+        return feed_.encoders().job(v);
+      },
+      600 + record->size());
 }
 
 std::optional<Job> Orchestrator::queued_job(JobId id) const {
@@ -135,7 +151,7 @@ std::optional<Job> Orchestrator::queued_job(JobId id) const {
 asio::awaitable<core::Result<std::optional<JobView>>> Orchestrator::get(JobId id) {
   if (auto q = queued_job(id)) co_return std::optional(view(*q));
   if (auto it = active_.find(id); it != active_.end()) co_return std::optional(view(it->second));
-  if (auto it = settling_.find(id); it != settling_.end())
+  if (auto it = ending_.settling.find(id); it != ending_.settling.end())
     co_return std::optional(view(it->second));
   auto stored = co_await store_->get(id);
   if (!stored) co_return stored.error();
@@ -150,17 +166,8 @@ asio::awaitable<core::Result<std::optional<JobView>>> Orchestrator::wait(
     co_return first;
   }
   // No suspension since get() saw the job live, so its end cannot slip in before we register.
-  auto timer = std::make_shared<asio::steady_timer>(ioc_, wait);
-  auto entry = waiters_.emplace(id, timer);
-  co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
-  waiters_.erase(entry);
+  co_await waiters_.sleep(id, wait);
   co_return co_await get(id);
-}
-
-void Orchestrator::notify_waiters(JobId id) {
-  auto [begin, end] = waiters_.equal_range(id);
-  for (auto it = begin; it != end; ++it)
-    it->second->cancel();
 }
 
 asio::awaitable<core::Result<CancelResult>> Orchestrator::cancel(JobId id, Caller caller) {
@@ -173,7 +180,7 @@ asio::awaitable<core::Result<CancelResult>> Orchestrator::cancel(JobId id, Calle
     }
     spdlog::info("job {}: cancelled by {}", id, caller.name.empty() ? "a client" : caller.name);
     finish(id, JobState::cancelled, EndReason::cancelled, "cancelled before it started", {});
-    co_return CancelResult{CancelOutcome::cancelled, view(settling_.at(id))};
+    co_return CancelResult{CancelOutcome::cancelled, view(ending_.settling.at(id))};
   }
   auto it = active_.find(id);
   if (it != active_.end()) {
@@ -194,7 +201,7 @@ asio::awaitable<core::Result<CancelResult>> Orchestrator::cancel(JobId id, Calle
 std::optional<int> Orchestrator::attempt_of(JobId id) const {
   if (auto j = queued_job(id)) return j->attempt;
   if (auto it = active_.find(id); it != active_.end()) return it->second.attempt;
-  if (auto it = settling_.find(id); it != settling_.end()) return it->second.attempt;
+  if (auto it = ending_.settling.find(id); it != ending_.settling.end()) return it->second.attempt;
   return std::nullopt;
 }
 
@@ -286,7 +293,10 @@ void Orchestrator::schedule_soon() {
 void Orchestrator::schedule() {
   schedule_posted_ = false;
   if (std::optional<std::size_t> count = runs_->takes_queue()) {
-    hand_over(*count);
+    // A kind that takes queued jobs itself (a cluster): handed over at once, in queue order.
+    for (JobId id : draining_ ? std::vector<JobId>{} : queue_.head(*count)) {
+      if (std::optional<Job> job = queued_job(id)) launch(std::move(*job), {}, 0);
+    }
     queue_events_.changed();
     return;
   }
@@ -309,7 +319,7 @@ void Orchestrator::schedule() {
           return now.at(g).known && core::available_mb(now[g], config_.vram_buffer_mb) >= *need;
         });
     if (!fits) {
-      ++recheck_failures_;
+      ++metrics_.recheck_failures;
       spdlog::error("job {}: start on GPU {} failed the VRAM re-check; planning again", s.job,
                     fmt::join(s.all_gpus(), ","));
       queue_.set_reason(s.job, core::PendingReason::vram);
@@ -318,28 +328,14 @@ void Orchestrator::schedule() {
     }
     launch(std::move(*job), s.all_gpus(), s.worker);
   }
-  if (!starts.empty()) request_sample();
+  if (!starts.empty()) readings_->request();
   queue_events_.changed();
-}
-
-void Orchestrator::arm_poll_timer() {
-  poll_timer_.expires_after(std::chrono::milliseconds(config_.gpu_poll_ms));
-  poll_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
-    request_sample();
-    read_progress();
-    if (now_ms() - keys_expired_at_ms_ > std::int64_t{3600} * 1000) {  // hourly: keys live 24 h
-      keys_expired_at_ms_ = now_ms();
-      store_->expire_keys(keys_expired_at_ms_ - kKeyLifetimeMs);
-    }
-    arm_poll_timer();
-  });
 }
 
 asio::awaitable<void> Orchestrator::drain() {
   draining_ = true;
   workers_->release_on_drain();
-  poll_timer_.cancel();
+  readings_->stop_polling();
   retention_.stop();
   schedule_soon();
   bool stop_jobs = config_.stop_jobs_on_exit;
@@ -356,8 +352,8 @@ asio::awaitable<void> Orchestrator::drain() {
   // --stop-jobs-on-exit, every job has exited). Running jobs otherwise stay with their
   // supervisors: the next start adopts them.
   auto unloading = [this] { return workers_->unloading(); };
-  while (((stop_jobs && !running_.empty()) || finishing_ > 0 || !settling_.empty() || saving_ > 0 ||
-          unloading()) &&
+  while (((stop_jobs && !running_.empty()) || ending_.reading > 0 || !ending_.settling.empty() ||
+          admitting_.saving > 0 || unloading()) &&
          std::chrono::steady_clock::now() < deadline) {
     tick.expires_after(std::chrono::milliseconds(20));
     co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));

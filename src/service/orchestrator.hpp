@@ -33,8 +33,10 @@
 #include "gpu/gpu_source.hpp"
 #include "service/event_feed.hpp"
 #include "service/gpu_readings.hpp"
+#include "service/idempotency_keys.hpp"
 #include "service/job_files.hpp"
 #include "service/job_request.hpp"
+#include "service/job_waiters.hpp"
 #include "service/process_runs.hpp"
 #include "service/queue_events.hpp"
 #include "service/retention.hpp"
@@ -120,7 +122,6 @@ class Orchestrator : private RunHost {
   Orchestrator(boost::asio::io_context& ioc, core::Config config, core::TaskCatalog catalog,
                std::unique_ptr<gpu::GpuSource> gpus, std::unique_ptr<exec::Executor> executor,
                std::unique_ptr<store::Store> store);
-  ~Orchestrator();
 
   // Start-up, before the loop runs (blocking): the first GPU reading, then recovery of the
   // store: queued jobs queue again in order; jobs that were running have their leftover process
@@ -183,54 +184,41 @@ class Orchestrator : private RunHost {
   boost::asio::awaitable<void> drain();
 
  private:
-  // How long an Idempotency-Key is remembered.
-  static constexpr std::int64_t kKeyLifetimeMs = std::int64_t{24} * 3600 * 1000;
-  boost::system::result<core::Job, SubmitError> build_job(SubmitRequest& req, core::JobId id);
+  // The job `req` asks for as job `id`, or why it is refused: invalid, no kind of run could run
+  // it, draining, the store at fault, or the queue full and it could not start at once.
+  boost::system::result<core::Job, SubmitError> admit(SubmitRequest& req, core::JobId id) const;
   boost::asio::awaitable<boost::system::result<JobView, SubmitError>> submit_new(SubmitRequest req);
-  boost::asio::awaitable<boost::system::result<JobView, SubmitError>> submit_or_replay(
-      SubmitRequest req);
   // When the last job of `queue` (the jobs ahead of it, then itself) would probably start.
   std::optional<std::int64_t> predict_start(std::span<const core::PredictionQueued> queue) const;
   JobView view(const core::Job& job) const;
   std::vector<core::GpuView> gpu_views() const;
-  // Draining, or the queue is full and `job` could not start at once.
-  std::optional<SubmitError> admission_refusal(const core::Job& job) const;
-  // The GPU `job` would start on now, if that is certain without a pass (see admitting_mb_).
+  // The GPU `job` would start on now, if that is certain without a pass (see admitting_).
   std::vector<int> start_gpus_now(const core::Job& job) const;
 
   // RunHost (run_kind.hpp): what the kinds of run ask of the orchestrator (running_jobs.cpp).
   core::Job& job_of(core::JobId id) override { return active_.at(id); }
   Run* run_of(core::JobId id) override;
+  // A host error (core::is_host_error): the job goes back to the queue as it was (no attempt
+  // used up) after a back-off (start_failures.cpp); else it fails spawn_failed.
   void start_failed(core::JobId id, std::string why, int errno_value,
                     std::optional<int> ran_attempt) override;
   void end_run(core::JobId id, RunEnd end) override;  // run_end.cpp
-  void memory_departed(const std::map<int, std::int64_t>& mb) override;
   void run_started(core::JobId id, std::vector<int> gpus, std::int64_t started_at_ms) override;
   void changed(core::JobId id) override { publish_job(active_.at(id)); }
-  void set_progress(core::JobId id, core::Progress p) override;
   void schedule_soon() override;
-  void request_sample() override;
 
   // The kind that runs `job`: its task's warm workers, else the executor's (processes or a
   // cluster).
   RunKind& kind_for(const core::Job& job) const;
   void schedule();
-  // A kind that takes queued jobs itself (a cluster): hands them over, in queue order.
-  void hand_over(std::size_t count);
   // Starts `queued` on `gpus` (none: where its kind decides), on idle worker `worker` if the
   // pass chose one.
   void launch(core::Job queued, std::vector<int> gpus, core::WorkerId worker);
-  // Its timeout (none when 0), counted from its start.
-  void arm_timeout(core::JobId id, Run& r, std::int64_t started_at_ms, std::int64_t timeout_s);
   // The end of a run's stdout, as the job object keeps it.
   struct Output {
     std::string text;
     bool truncated = false;  // stdout was longer than the text
   };
-  // A start that failed for a host reason (core::is_host_error): the job goes back to the queue
-  // as it was (no attempt used up), after a back-off that grows while such failures go on
-  // (start_failures.cpp). `ran_attempt`: the executor's run to release once stored.
-  void requeue_unstarted(core::JobId id, std::string why, std::optional<int> ran_attempt);
   // `ran_attempt`: the executor's run that ended (released once the new state is stored).
   void finish(core::JobId id, core::JobState state, core::EndReason reason, std::string error,
               Output output, std::optional<int> ran_attempt = std::nullopt);
@@ -239,63 +227,55 @@ class Orchestrator : private RunHost {
   void stop_job(core::JobId id, core::EndReason why);
   void enqueue(const core::Job& job);
   std::optional<core::Job> queued_job(core::JobId id) const;  // unpacked from the queue
-  void notify_waiters(core::JobId id);
 
-  void guard_vram(core::JobId id, Run& r);  // applies --vram-policy after a reading
   // Live events (live_events.cpp): a job's new state, the head of the queue after a pass (at
   // most every kQueueEventMs), and what a GPU reading changed (GPUs, workers, jobs' use).
   void publish_job(const core::Job& job);
-  // A job just queued: its event keeps the queue's packed record and its place, and is made
-  // into JSON only if read (submits stay as cheap as without events).
-  void publish_queued(core::JobId id);
   void publish_readings();
   // Progress of running jobs (job_progress.cpp): their stderr and progress files are read off
   // the loop at each poll when they have grown; a change is published with the job.
   void read_progress();
-  // GPU readings (running_jobs.cpp): what the next one measures, and what one changes (the
-  // runs' use, enforcement, idle workers' use, events, a pass).
-  std::vector<gpu::JobProbe> probes() const;
+  // A GPU reading came (running_jobs.cpp): the runs' use, enforcement, idle workers' use,
+  // events, a pass.
   void on_reading();
-  void arm_poll_timer();
 
   boost::asio::io_context& ioc_;
   core::Config config_;
   core::TaskCatalog catalog_;
-  std::unique_ptr<exec::Executor> executor_;
   std::unique_ptr<store::Store> store_;
 
   core::JobId next_id_ = 1;
   // Running jobs (and, for the length of one call, a queued job being started or ended). Queued
   // jobs live packed in queue_ only.
   std::map<core::JobId, core::Job> active_;
-  // Jobs that ended but whose final row is not yet durable: reads are served from here so that
-  // a reader never sees the older row. Erased by the save's completion.
-  std::map<core::JobId, core::Job> settling_;
-  std::int64_t finishing_ = 0;  // exits whose log tail is still being read
-  core::JobQueue queue_;        // queued jobs, with their places and reasons from the last pass
-  WaitingJobs waiting_;         // queued jobs that may not start yet (dependencies, delays)
+  // Ends under way: runs whose output is still being read off the loop (the door), and jobs that
+  // ended but whose final row is not yet durable (reads are served from here so that a reader
+  // never sees the older row; erased by the save's completion).
+  struct Ending {
+    std::int64_t reading = 0;
+    std::map<core::JobId, core::Job> settling;
+  } ending_;
+  core::JobQueue queue_;  // queued jobs, with their places and reasons from the last pass
+  WaitingJobs waiting_;   // queued jobs that may not start yet (dependencies, delays)
   std::map<core::JobId, Run> running_;  // their kinds' runs, by job
-  std::int64_t saving_ = 0;  // submissions accepted but not yet durable (count toward the cap)
-  // Per GPU: reservations of jobs admitted past a full queue because they start at once, from
-  // admission until the pass after their save (then they run, or wait like any queued job).
-  std::vector<std::int64_t> admitting_mb_;
-  std::set<std::string> keys_in_flight_;  // Idempotency-Keys whose request is being handled
-  std::int64_t keys_expired_at_ms_ = 0;
-  std::multimap<core::JobId, std::shared_ptr<boost::asio::steady_timer>> waiters_;
+  // Submissions accepted but not yet durable (they count toward the queue cap), and per GPU the
+  // reservations of jobs admitted past a full queue because they start at once, from admission
+  // until the pass after their save (then they run, or wait like any queued job).
+  struct Admitting {
+    std::int64_t saving = 0;
+    std::vector<std::int64_t> mb;
+  } admitting_;
+  IdempotencyKeys keys_;      // Idempotency-Keys being handled, and their expiry
+  JobWaiters waiters_{ioc_};  // clients waiting for a job's end
 
   std::unique_ptr<GpuReadings> readings_;  // the GPUs as last read, and memory departed
-  core::VramLimits vram_limits_;
   core::Footprints footprints_;  // learned from finished runs, loaded from the store at start
   EventFeed feed_;
   ServiceMetrics metrics_;
   QueueEvents queue_events_{ioc_, feed_, [this] { return queue_head(); }};
   bool schedule_posted_ = false;
-  bool progress_reading_ = false;
   bool draining_ = false;
-  int host_failures_ = 0;     // starts failed for host reasons in a row (back-off)
   core::RunTimes run_times_;  // learned from ended runs: predictions and Retry-After
-  std::int64_t recheck_failures_ = 0;
-  ServiceTimer poll_timer_;
   // The kinds of run: the executor's (processes, or a cluster's runs) and warm workers. Made
   // once the state they refer to is.
   std::unique_ptr<ProcessRuns> runs_;

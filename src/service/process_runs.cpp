@@ -11,10 +11,14 @@
 namespace vramq::service {
 using core::JobId;
 
-ProcessRuns::ProcessRuns(boost::asio::io_context& ioc, RunHost& host, exec::Executor& executor,
-                         const core::Config& config, const std::vector<gpu::GpuInfo>& gpus,
-                         bool sim)
-    : ioc_(ioc), host_(host), executor_(executor), config_(config), gpus_(gpus), sim_(sim) {}
+ProcessRuns::ProcessRuns(boost::asio::io_context& ioc, RunHost& host,
+                         std::unique_ptr<exec::Executor> executor, const core::Config& config,
+                         GpuReadings& readings)
+    : ioc_(ioc),
+      host_(host),
+      executor_(std::move(executor)),
+      config_(config),
+      readings_(readings) {}
 
 std::optional<Refusal> local_refusal(const core::Job& job, std::span<const gpu::GpuInfo> gpus,
                                      std::int64_t buffer_mb) {
@@ -43,7 +47,7 @@ std::optional<Refusal> local_refusal(const core::Job& job, std::span<const gpu::
 }
 
 std::optional<Refusal> ProcessRuns::refuses(const core::Job& job) const {
-  return local_refusal(job, gpus_, config_.vram_buffer_mb);
+  return local_refusal(job, readings_.gpus(), config_.vram_buffer_mb);
 }
 
 exec::LaunchSpec ProcessRuns::launch_spec(const core::Job& job, const Placement& where) const {
@@ -54,11 +58,16 @@ exec::LaunchSpec ProcessRuns::launch_spec(const core::Job& job, const Placement&
           .stdout_path = log_path(where.job_dir, "stdout"),
           .stderr_path = log_path(where.job_dir, "stderr"),
           .attempt = job.attempt,
-          .gpus = where.gpus};
+          .gpus = where.gpus,
+          .needs = {.vram_mb = job.spec.vram_mb,
+                    .gpus = job.spec.gpus,
+                    .timeout_s = job.spec.timeout_s,
+                    .priority = job.spec.priority,
+                    .job_dir = where.job_dir}};
 }
 
 std::optional<exec::Launched> ProcessRuns::start(core::Job& job, const Placement& where) {
-  auto started = executor_.start(launch_spec(job, where), on_exit(job.id));
+  auto started = executor_->start(launch_spec(job, where), on_exit(job.id));
   if (started) return *started;
   host_.start_failed(job.id, started.error().message, started.error().errno_value, std::nullopt);
   return std::nullopt;
@@ -72,10 +81,10 @@ void ProcessRuns::started(JobId id) {
 }
 
 void ProcessRuns::stop(JobId id, Run& r) {
-  executor_.signal_group(id, SIGTERM);
+  executor_->signal_group(id, SIGTERM);
   r.kill = std::make_unique<ServiceTimer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
   r.kill->async_wait([this, id](const boost::system::error_code& e) {
-    if (!e) executor_.signal_group(id, SIGKILL);
+    if (!e) executor_->signal_group(id, SIGKILL);
   });
 }
 
@@ -84,12 +93,12 @@ gpu::JobProbe ProcessRuns::probe(JobId id, const Run& r) const {
           .gpus = r.gpus,
           .reservation_mb = r.reservation_mb,
           .pgid = host_.job_of(id).pid,
-          .sim_vram_file = sim_ ? r.job_dir + "/sim-vram-mb" : "",
+          .sim_vram_file = readings_.simulated() ? r.job_dir + "/sim-vram-mb" : "",
           .usage_file = ""};
 }
 
 void ProcessRuns::adopt(JobId id, exec::Survivor& run) {
-  executor_.adopt(run, on_exit(id));
+  executor_->adopt(run, on_exit(id));
 }
 
 std::optional<RunEnd> ProcessRuns::exit_end(JobId id, const exec::ExitStatus& status) {
@@ -99,7 +108,7 @@ std::optional<RunEnd> ProcessRuns::exit_end(JobId id, const exec::ExitStatus& st
   // What it was last seen to use stays counted until a reading taken after its exit: a real
   // driver frees a dead process's memory only a moment later (then it shows as foreign), and
   // a job started into that memory at once could run out of it.
-  host_.memory_departed(r->measured_mb);
+  readings_.departed(r->measured_mb);
   core::Job& job = host_.job_of(id);
   if (!status.spawn_error.empty() && core::is_host_error(status.spawn_errno) &&
       r->stop_reason == core::EndReason::none) {

@@ -4,10 +4,12 @@
 // the door; a start its supervisor could not make for a reason of the host's is not an end: the
 // job goes back to the queue (RunHost::start_failed). Loop only.
 
+#include <memory>
 #include <span>
 
 #include "core/config.hpp"
 #include "exec/executor.hpp"
+#include "service/gpu_readings.hpp"
 #include "service/run_kind.hpp"
 
 namespace vramq::service {
@@ -18,10 +20,12 @@ std::optional<Refusal> local_refusal(const core::Job& job, std::span<const gpu::
 
 class ProcessRuns : public RunKind {
  public:
-  // `gpus`: the GPU source's GPUs (their sizes say what could ever run). `sim`: the GPUs are
-  // simulated (a run reports its use in a file).
-  ProcessRuns(boost::asio::io_context& ioc, RunHost& host, exec::Executor& executor,
-              const core::Config& config, const std::vector<gpu::GpuInfo>& gpus, bool sim);
+  // `readings`: the GPUs (their sizes say what could ever run; a run's end leaves its memory
+  // counted there as departed).
+  ProcessRuns(boost::asio::io_context& ioc, RunHost& host, std::unique_ptr<exec::Executor> executor,
+              const core::Config& config, GpuReadings& readings);
+  // The executor these runs go through (owned here; warm workers' processes go through it too).
+  exec::Executor& executor() { return *executor_; }
 
   // More GPUs than this host has, or more memory than any (enough) of them could ever give.
   std::optional<Refusal> refuses(const core::Job& job) const override;
@@ -33,8 +37,8 @@ class ProcessRuns : public RunKind {
   void adopt(core::JobId id, exec::Survivor& run) override;
 
  protected:
-  // Its request to the executor (a cluster's run adds what the cluster is asked for).
-  virtual exec::LaunchSpec launch_spec(const core::Job& job, const Placement& where) const;
+  // Its request to the executor.
+  exec::LaunchSpec launch_spec(const core::Job& job, const Placement& where) const;
   // The executor reported the end: the RunEnd its exit status makes (nullopt: it never started
   // for a host reason, and has been queued again).
   std::optional<RunEnd> exit_end(core::JobId id, const exec::ExitStatus& status);
@@ -45,10 +49,9 @@ class ProcessRuns : public RunKind {
 
   boost::asio::io_context& ioc_;
   RunHost& host_;
-  exec::Executor& executor_;
+  std::unique_ptr<exec::Executor> executor_;
   const core::Config& config_;
-  const std::vector<gpu::GpuInfo>& gpus_;
-  bool sim_;
+  GpuReadings& readings_;
 };
 
 }  // namespace vramq::service

@@ -68,7 +68,7 @@ core::LostRun end_lost_run(Job& j, bool requeue_on_restart, JobFiles& files) {
 
 core::Result<void> Orchestrator::start() {
   if (auto first = readings_->first(); !first) return first.error();
-  admitting_mb_.assign(readings_->gpus().size(), 0);
+  admitting_.mb.assign(readings_->gpus().size(), 0);
 
   auto max_id = store_->max_id();
   if (!max_id) return max_id.error();
@@ -85,10 +85,10 @@ core::Result<void> Orchestrator::start() {
 
   // The runs the last server left, by job (a job has at most one current run: its attempt's).
   std::map<JobId, exec::Survivor> runs;
-  for (exec::Survivor& s : executor_->survivors()) {
+  for (exec::Survivor& s : runs_->executor().survivors()) {
     auto [it, fresh] = runs.try_emplace(s.job, s);
     if (!fresh && s.attempt > it->second.attempt) std::swap(it->second, s);
-    if (!fresh) executor_->release(s.job, s.attempt);  // an older attempt's leftovers
+    if (!fresh) runs_->executor().release(s.job, s.attempt);  // an older attempt's leftovers
   }
   std::int64_t adopted = 0;
   std::int64_t requeued = 0;
@@ -108,7 +108,7 @@ core::Result<void> Orchestrator::start() {
         continue;
       }
       // Another attempt's, or one that never got going: nothing of it counts.
-      executor_->release(run.job, run.attempt);
+      runs_->executor().release(run.job, run.attempt);
     }
     if (j.state == JobState::running) {
       core::LostRun lost = end_lost_run(j, workers_->requeues_on_restart(j), files_);
@@ -129,7 +129,7 @@ core::Result<void> Orchestrator::start() {
   // Runs of jobs that have ended (their final state was stored, the files not yet removed) or
   // that the store does not know.
   for (const auto& [id, run] : runs)
-    executor_->release(id, run.attempt);
+    runs_->executor().release(id, run.attempt);
   // Recovery loaded every row as a whole Job and kept it packed: hand the pages freed by the
   // unpacked copies back to the system instead of carrying them for the life of the process.
   jobs->clear();
@@ -141,10 +141,16 @@ core::Result<void> Orchestrator::start() {
       queue_.size() + waiting_.parked().size(), requeued, waiting_.parked().size(), adopted,
       interrupted);
   schedule_soon();
-  arm_poll_timer();
+  // Each poll: a reading, the running jobs' progress, and (hourly) the store's expired keys.
+  readings_->poll(std::chrono::milliseconds(config_.gpu_poll_ms), [this] {
+    read_progress();
+    if (std::optional<std::int64_t> before = keys_.expiry_due(now_ms())) {
+      store_->expire_keys(*before);
+    }
+  });
   waiting_.arm();
   retention_.start(std::chrono::seconds(5));  // not in the way of the start itself
-  request_sample();                           // the adopted jobs' use, measured
+  readings_->request();                       // the adopted jobs' use, measured
   return {};
 }
 
@@ -176,7 +182,8 @@ void Orchestrator::adopt(Job job, exec::Survivor run) {
   if (start_unsaved) store_->save(job);
   Run r{.kind = &kind, .gpus = job.gpus, .reservation_mb = job.spec.vram_mb, .job_dir = dir};
   // Its timeout counts from its real start, not from this adoption.
-  arm_timeout(id, r, job.started_at_ms, job.spec.timeout_s);
+  r.arm_timeout(ioc_, job.started_at_ms, job.spec.timeout_s,
+                [this, id] { stop_job(id, EndReason::timeout); });
   if (run.alive) {
     spdlog::info("job {}: adopted (attempt {}, running since {} ms ago on GPU {}, supervisor {})",
                  id, job.attempt, now_ms() - job.started_at_ms, fmt::join(job.gpus, ","),

@@ -5,7 +5,6 @@
 
 #include <filesystem>
 
-
 namespace vramq::service {
 namespace {
 constexpr int kBatch = 500;

@@ -9,7 +9,9 @@
 // To add a kind: implement RunKind, report starts and ends through RunHost, and pick it in
 // Orchestrator::kind_for().
 
+#include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -56,6 +58,13 @@ struct Run {
   std::int64_t report_size_read = -1;
   bool reports = false;
 
+  // Its timeout (none when `timeout_s` is 0), counted from its start: `expired` then.
+  void arm_timeout(boost::asio::io_context& ioc, std::int64_t started_at_ms, std::int64_t timeout_s,
+                   std::function<void()> expired);
+  // `job` (this run's) said how far it is: kept, with an estimate of the time left when it gave
+  // none, to be published with the next readings if it changed.
+  void set_progress(const core::Job& job, core::Progress p);
+
   // Why the server was stopping it (if it was), for the decision about its end.
   core::StopRequest stop_request(std::int64_t timeout_s) const {
     return {.why = stop_reason, .detail = stop_detail, .timeout_s = timeout_s};
@@ -99,16 +108,11 @@ class RunHost {
   // The one door for a run's end: its Run goes, its output is read or written off the loop, an
   // OOM is recognised, then the job ends or is retried (Orchestrator::finish).
   virtual void end_run(core::JobId id, RunEnd end) = 0;
-  // Memory last seen in use by processes that are gone, per GPU: counted until a reading begun
-  // after now shows where it went.
-  virtual void memory_departed(const std::map<int, std::int64_t>& mb) = 0;
   // The run started now (a cluster's: when the cluster started it, on `gpus`): the job is
   // `running` from `started_at_ms`, stored and published, its timeout counts from then.
   virtual void run_started(core::JobId id, std::vector<int> gpus, std::int64_t started_at_ms) = 0;
   virtual void changed(core::JobId id) = 0;  // what the API shows of the job changed: publish it
-  virtual void set_progress(core::JobId id, core::Progress p) = 0;
   virtual void schedule_soon() = 0;
-  virtual void request_sample() = 0;
 
  protected:
   ~RunHost() = default;

@@ -36,18 +36,49 @@ std::vector<std::pair<std::string, std::string>> run_environment(const Job& job,
   return env;
 }
 
+// What --vram-policy makes of a run's use in the newest reading (core::judge_vram): it is to be
+// stopped (kill; its stop_detail says why), its warning was added or updated (warn), or nothing.
+enum class Guarded { nothing, stop, warned };
+Guarded guard_vram(JobId id, Run& r, Job& job, const core::Config& config,
+                   ServiceMetrics& metrics) {
+  core::VramLimits limits{
+      .tolerance = config.vram_tolerance,
+      .grace_ms = config.vram_grace_ms,
+      .policy = core::parse_vram_policy(config.vram_policy).value_or(core::VramPolicy::kill)};
+  std::int64_t peak_before = r.over_use.peak_mb;
+  core::VramVerdict verdict =
+      core::judge_vram(r.reservation_mb, r.highest_mb(), now_ms(), limits, r.over_use);
+  auto what = [&] {
+    return fmt::format(
+        "used up to {} MiB on GPU {}, above its reservation of {} MiB plus {:g}% for more than "
+        "{} ms",
+        r.over_use.peak_mb, fmt::join(r.gpus, ","), r.reservation_mb, limits.tolerance * 100,
+        limits.grace_ms);
+  };
+  if (verdict == core::VramVerdict::act) {
+    spdlog::warn("job {}: {}", id, what());
+    ++metrics.enforcements[limits.policy == core::VramPolicy::kill ? "kill" : "warn"];
+    if (limits.policy == core::VramPolicy::kill) {
+      r.stop_detail = what();
+      return Guarded::stop;
+    }
+    r.warning_index = job.warnings.size();
+    job.warnings.push_back(what());
+    return Guarded::warned;
+  }
+  if (r.warning_index && r.over_use.peak_mb > peak_before) {
+    // Warned already (warn policy): the warning keeps quoting the peak as the job grows on.
+    job.warnings.at(*r.warning_index) = what();
+    return Guarded::warned;
+  }
+  return Guarded::nothing;
+}
+
 }  // namespace
 
 RunKind& Orchestrator::kind_for(const Job& job) const {
   if (workers_->serves(job.spec)) return *workers_;
   return *runs_;
-}
-
-std::optional<std::int64_t> Run::highest_mb() const {
-  std::optional<std::int64_t> most;
-  for (const auto& [g, mb] : measured_mb)
-    most = std::max(most.value_or(mb), mb);
-  return most;
 }
 
 Run* Orchestrator::run_of(JobId id) {
@@ -101,14 +132,6 @@ void Orchestrator::launch(Job queued, std::vector<int> gpus, core::WorkerId work
   }
 }
 
-void Orchestrator::hand_over(std::size_t count) {
-  if (draining_) return;
-  for (JobId id : queue_.head(count)) {
-    std::optional<Job> job = queued_job(id);
-    if (job) launch(std::move(*job), {}, 0);
-  }
-}
-
 void Orchestrator::run_started(JobId id, std::vector<int> gpus, std::int64_t started_at_ms) {
   Job& job = active_.at(id);
   Run& r = running_.at(id);
@@ -121,36 +144,11 @@ void Orchestrator::run_started(JobId id, std::vector<int> gpus, std::int64_t sta
   r.gpus = job.gpus;
   metrics_.observe_wait(job);
   store_->save(job);
-  arm_timeout(id, r, job.started_at_ms, job.spec.timeout_s);
+  r.arm_timeout(ioc_, job.started_at_ms, job.spec.timeout_s,
+                [this, id] { stop_job(id, EndReason::timeout); });
   files_.watcher().wake(id);  // followers of a queued job can now watch its directory
   publish_job(job);
   r.kind->started(id);
-}
-
-void Orchestrator::start_failed(JobId id, std::string why, int errno_value,
-                                std::optional<int> ran_attempt) {
-  running_.erase(id);
-  if (core::is_host_error(errno_value)) {
-    requeue_unstarted(id, std::move(why), ran_attempt);
-    schedule_soon();
-  } else {
-    finish(id, JobState::failed, EndReason::spawn_failed, std::move(why), {}, ran_attempt);
-  }
-}
-
-void Orchestrator::memory_departed(const std::map<int, std::int64_t>& mb) {
-  readings_->departed(mb);
-}
-
-void Orchestrator::arm_timeout(JobId id, Run& r, std::int64_t started_at_ms,
-                               std::int64_t timeout_s) {
-  if (timeout_s <= 0) return;
-  std::int64_t left_ms = started_at_ms + timeout_s * 1000 - now_ms();
-  r.timeout = std::make_unique<ServiceTimer>(
-      ioc_, std::chrono::milliseconds(std::max<std::int64_t>(left_ms, 0)));
-  r.timeout->async_wait([this, id](const boost::system::error_code& e) {
-    if (!e) stop_job(id, EndReason::timeout);
-  });
 }
 
 void Orchestrator::stop_job(JobId id, EndReason why) {
@@ -158,19 +156,6 @@ void Orchestrator::stop_job(JobId id, EndReason why) {
   if (it == running_.end() || it->second.stop_reason != EndReason::none) return;
   it->second.stop_reason = why;
   it->second.kind->stop(id, it->second);
-}
-
-void Orchestrator::request_sample() {
-  readings_->request();
-}
-
-std::vector<gpu::JobProbe> Orchestrator::probes() const {
-  std::vector<gpu::JobProbe> probes;
-  probes.reserve(running_.size());
-  for (const auto& [id, r] : running_)
-    probes.push_back(r.kind->probe(id, r));
-  workers_->add_probes(probes);
-  return probes;
 }
 
 void Orchestrator::on_reading() {
@@ -184,45 +169,17 @@ void Orchestrator::on_reading() {
         job.peak_vram_mb = std::max(job.peak_vram_mb.value_or(0), *highest);
         r.kind->measured(id, *highest);
       }
-      guard_vram(id, r);
+      Guarded guarded = guard_vram(id, r, active_.at(id), config_, metrics_);
+      if (guarded == Guarded::stop) stop_job(id, EndReason::vram_exceeded);
+      if (guarded == Guarded::warned) {
+        store_->save(active_.at(id));
+        publish_job(active_.at(id));
+      }
     }
     workers_->on_reading(sample);
   }
   publish_readings();
   schedule_soon();
-}
-
-void Orchestrator::guard_vram(JobId id, Run& r) {
-  std::int64_t peak_before = r.over_use.peak_mb;
-  core::VramVerdict verdict =
-      core::judge_vram(r.reservation_mb, r.highest_mb(), now_ms(), vram_limits_, r.over_use);
-  auto what = [&] {
-    return fmt::format(
-        "used up to {} MiB on GPU {}, above its reservation of {} MiB plus {:g}% for more than "
-        "{} ms",
-        r.over_use.peak_mb, fmt::join(r.gpus, ","), r.reservation_mb, vram_limits_.tolerance * 100,
-        vram_limits_.grace_ms);
-  };
-  if (verdict == core::VramVerdict::act) {
-    spdlog::warn("job {}: {}", id, what());
-    ++metrics_.enforcements[vram_limits_.policy == core::VramPolicy::kill ? "kill" : "warn"];
-    if (vram_limits_.policy == core::VramPolicy::kill) {
-      r.stop_detail = what();
-      stop_job(id, EndReason::vram_exceeded);
-      return;
-    }
-    Job& job = active_.at(id);
-    r.warning_index = job.warnings.size();
-    job.warnings.push_back(what());
-    store_->save(job);
-    publish_job(job);
-  } else if (r.warning_index && r.over_use.peak_mb > peak_before) {
-    // Warned already (warn policy): the warning keeps quoting the peak as the job grows on.
-    Job& job = active_.at(id);
-    job.warnings.at(*r.warning_index) = what();
-    store_->save(job);
-    publish_job(job);
-  }
 }
 
 }  // namespace vramq::service

@@ -22,6 +22,7 @@ struct ServiceMetrics {
   std::map<std::string, core::Histogram, std::less<>> run_s;       // by task: started -> ended
   std::map<std::string, std::uint64_t, std::less<>> enforcements;  // by action: kill, warn
   std::uint64_t gpu_oom_retries = 0;
+  std::uint64_t recheck_failures = 0;  // starts the pass chose that failed the VRAM re-check
   std::map<std::string, std::uint64_t, std::less<>> worker_loads;      // by task
   std::map<std::string, std::uint64_t, std::less<>> worker_evictions;  // by task
 

@@ -12,17 +12,22 @@
 
 namespace vramq::service {
 
-void Orchestrator::requeue_unstarted(core::JobId id, std::string why,
-                                     std::optional<int> ran_attempt) {
+void Orchestrator::start_failed(core::JobId id, std::string why, int errno_value,
+                                std::optional<int> ran_attempt) {
+  running_.erase(id);
+  if (!core::is_host_error(errno_value)) {
+    finish(id, core::JobState::failed, core::EndReason::spawn_failed, std::move(why), {},
+           ran_attempt);
+    return;
+  }
   auto it = active_.find(id);
   if (it == active_.end()) return;
   core::Job& job = it->second;
-  ++host_failures_;
-  std::int64_t delay_ms = core::host_failure_backoff_ms(host_failures_);
+  job.not_before_ms = waiting_.host_failed_until_ms();
   spdlog::warn(
       "job {}: could not start for a reason of this host: {}; queued again, next try in "
       "{} s",
-      id, why, (delay_ms + 999) / 1000);
+      id, why, (job.not_before_ms - now_ms() + 999) / 1000);
   job.state = core::JobState::queued;
   job.gpu.reset();
   job.gpus.clear();
@@ -33,12 +38,12 @@ void Orchestrator::requeue_unstarted(core::JobId id, std::string why,
   std::string warning =
       fmt::format("a start failed for a reason of the host ({}); queued again", why);
   if (job.warnings.empty() || job.warnings.back() != warning) job.warnings.push_back(warning);
-  job.not_before_ms = now_ms() + delay_ms;
   store_->save(job, [this, id, ran_attempt](const core::Result<void>& r) {
-    if (r && ran_attempt) executor_->release(id, *ran_attempt);
+    if (r && ran_attempt) runs_->executor().release(id, *ran_attempt);
   });
   waiting_.park_unstarted(job);
   active_.erase(it);
+  schedule_soon();
 }
 
 }  // namespace vramq::service

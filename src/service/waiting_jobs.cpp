@@ -5,6 +5,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/job_record.hpp"
+#include "core/run_outcome.hpp"
 #include "service/waiting_jobs.hpp"
 
 namespace vramq::service {
@@ -37,6 +38,11 @@ void WaitingJobs::park_delayed(const Job& job) {
                job.not_before_ms);
   d_.publish(job);
   arm();
+}
+
+std::int64_t WaitingJobs::host_failed_until_ms() {
+  ++host_failures_;
+  return now_ms() + core::host_failure_backoff_ms(host_failures_);
 }
 
 void WaitingJobs::park_unstarted(const Job& job) {
@@ -127,7 +133,7 @@ boost::asio::awaitable<core::Result<WaitingJobs::Dependencies>> WaitingJobs::set
       if (!stored) co_return stored.error();
       if (*stored && !core::is_terminal((*stored)->state)) {
         // Durable as queued or running but no longer in memory: it ended in between; the next
-        // round finds it in settling_ or reads its final row.
+        // round finds its end still settling, or reads its final row.
         continue;
       }
       stored_states[dep] = *stored ? std::optional((*stored)->state) : std::nullopt;

@@ -44,8 +44,11 @@ class WaitingJobs {
   static std::int64_t retry_at_ms(const core::Job& job, std::int64_t now_ms);
   // A retry that waits out its delay (job.not_before_ms).
   void park_delayed(const core::Job& job);
-  // A start that failed for a host reason, until job.not_before_ms.
+  // A start that failed for a host reason waits out a back-off that grows while such failures
+  // go on (1 s doubling to a minute): when it may start again, and the job parked until then.
+  std::int64_t host_failed_until_ms();
   void park_unstarted(const core::Job& job);
+  void host_ok() { host_failures_ = 0; }  // the host could start a run again
   // Job `id` ended: jobs waiting for it are released into the queue, or end dependency_failed.
   void on_end(core::JobId id, bool succeeded);
 
@@ -76,7 +79,8 @@ class WaitingJobs {
 
   Deps d_;
   core::ParkedJobs parked_;
-  ServiceTimer timer_;  // fires when the next retry delay is over
+  ServiceTimer timer_;     // fires when the next retry delay is over
+  int host_failures_ = 0;  // starts failed for host reasons in a row
 };
 
 }  // namespace vramq::service

@@ -70,12 +70,12 @@ std::optional<Refusal> WarmWorkers::refuses(const Job& job) const {
                                        "its jobs take gpus = 1",
                                        job.spec.task)};
   }
-  if (!d_.unavailable.empty()) {
+  if (!d_.unavailable.empty() || d_.stderr_switch == nullptr) {
     return Refusal{"task", fmt::format("task: {} is served by warm workers, which run on the "
                                        "server's own host; {}",
                                        job.spec.task, d_.unavailable)};
   }
-  return local_refusal(job, d_.gpus, d_.config.vram_buffer_mb);
+  return local_refusal(job, d_.readings.gpus(), d_.config.vram_buffer_mb);
 }
 
 std::optional<std::int64_t> WarmWorkers::start_need_mb(const Job& job, WorkerId worker) const {
@@ -134,7 +134,7 @@ WarmWorkers::Worker* WarmWorkers::launch(Job& job, int gpu, const Placement& whe
   extra.emplace_back("VRAMQ_GPU", std::to_string(gpu));
   extra.emplace_back("VRAMQ_WORKER_ID", std::to_string(wid));
   extra.emplace_back("VRAMQ_WORKER_DIR", wdir);
-  if (d_.sim) extra.emplace_back("VRAMQ_SIM_VRAM_FILE", wdir + "/sim-vram-mb");
+  if (d_.readings.simulated()) extra.emplace_back("VRAMQ_SIM_VRAM_FILE", wdir + "/sim-vram-mb");
   std::string cwd =
       task->cwd.find('{') == std::string::npos && !task->cwd.empty() ? task->cwd : wdir;
   std::optional<exec::Launched> launched;
@@ -217,8 +217,8 @@ void WarmWorkers::begin_run(Worker& w) {
   // lands in the worker's own log, nothing from before in the run's.
   WorkerId wid = w.id;
   JobId id = w.job;
-  d_.executor.redirect_stderr(run_key(wid), log_path(d_.host.run_of(id)->job_dir, "stderr"),
-                              [this, wid, id] { send_run(wid, id); });
+  d_.stderr_switch->redirect_stderr(run_key(wid), log_path(d_.host.run_of(id)->job_dir, "stderr"),
+                                    [this, wid, id] { send_run(wid, id); });
 }
 
 void WarmWorkers::send_run(WorkerId wid, JobId id) {
@@ -269,10 +269,10 @@ void WarmWorkers::on_message(WorkerId id, const exec::WorkerMessage& m) {
       broken(id, fmt::format("it reported a fatal error: {}", m.text));
       return;
     case T::progress:
-      if (m.job == w.job && d_.host.run_of(m.job) != nullptr) {
-        d_.host.set_progress(
-            m.job, {.fraction = m.fraction,
-                    .message = core::printable_prefix(m.text, core::kProgressMessageBytes)});
+      if (Run* r = m.job == w.job ? d_.host.run_of(m.job) : nullptr) {
+        r->set_progress(d_.host.job_of(m.job),
+                        {.fraction = m.fraction,
+                         .message = core::printable_prefix(m.text, core::kProgressMessageBytes)});
       }
       return;
     case T::result:
@@ -314,7 +314,7 @@ void WarmWorkers::end_run(JobId id, Worker* worker, core::RunOutcome outcome, st
   if (worker != nullptr) {
     Worker& w = *worker;
     w.run_sent = false;
-    d_.executor.redirect_stderr(run_key(w.id), w.dir + "/worker.log", {});
+    d_.stderr_switch->redirect_stderr(run_key(w.id), w.dir + "/worker.log", {});
     w.job = 0;
     // What it keeps between runs: its run's reservation until a reading taken while it is idle
     // says what it really holds.
@@ -359,7 +359,7 @@ void WarmWorkers::on_exit(WorkerId id, const exec::ExitStatus& exit) {
   Run* r = job != 0 ? d_.host.run_of(job) : nullptr;
   std::int64_t last_mb =
       r != nullptr ? r->highest_mb().value_or(0) : std::max(w.measured_mb.value_or(0), w.held_mb);
-  if (last_mb > 0) d_.host.memory_departed({{w.gpu, last_mb}});
+  if (last_mb > 0) d_.readings.departed({{w.gpu, last_mb}});
   std::string log = r != nullptr && was == WorkerState::busy ? log_path(r->job_dir, "stderr")
                                                              : w.dir + "/worker.log";
   std::string during = was == WorkerState::starting ? "its setup" : "the run";
@@ -367,7 +367,7 @@ void WarmWorkers::on_exit(WorkerId id, const exec::ExitStatus& exit) {
   d_.feed.worker_gone(status(w));
   workers_.erase(id);
   d_.host.schedule_soon();
-  d_.host.request_sample();
+  d_.readings.request();
   if (r == nullptr) return;
   const Job& j = d_.host.job_of(job);
   // The log's tail says what happened (and tells an out-of-memory death).
@@ -461,7 +461,7 @@ gpu::JobProbe WarmWorkers::probe(JobId id, const Run& r) const {
           .gpus = r.gpus,
           .reservation_mb = r.reservation_mb,
           .pgid = job.pid,
-          .sim_vram_file = d_.sim ? sim_dir + "/sim-vram-mb" : "",
+          .sim_vram_file = d_.readings.simulated() ? sim_dir + "/sim-vram-mb" : "",
           .usage_file = ""};
 }
 

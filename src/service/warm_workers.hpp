@@ -7,7 +7,7 @@
 // needs its memory for another job (core::Planner::make_room), on DELETE, or when the server
 // stops. Its memory is in the ledger all along: through its run while it serves one (the run's
 // reservation_mb() is all the worker holds), as its own (held_mb, add_held()) otherwise; it
-// counts as released only once its processes are gone (RunHost::memory_departed).
+// counts as released only once its processes are gone (GpuReadings::departed).
 // A worker that dies, breaks the protocol or hangs fails the run it served (worker_crashed) and
 // makes its task wait a back-off before the next worker (worker_backoff).
 // As a kind of run (RunKind) it runs jobs; as a pool it answers the pass (view(), evict()), the
@@ -24,6 +24,7 @@
 #include "core/task_catalog.hpp"
 #include "core/worker_eviction.hpp"
 #include "service/event_feed.hpp"
+#include "service/gpu_readings.hpp"
 #include "service/run_kind.hpp"
 #include "service/service_metrics.hpp"
 #include "service/worker_channel.hpp"
@@ -36,14 +37,15 @@ class WarmWorkers : public RunKind {
     boost::asio::io_context& ioc;
     RunHost& host;
     exec::Executor& executor;
+    exec::StderrSwitch* stderr_switch;  // a run's stderr goes to its log (null: no workers here)
     const core::Config& config;
     const core::TaskCatalog& catalog;
     ServiceMetrics& metrics;
     EventFeed& feed;
-    bool sim = false;  // the GPUs are simulated: a worker reports its use in a file
     std::string root;  // DATA_DIR/workers, absolute: a directory per worker
-    // Workers run on this host's GPUs: their sizes say what could ever run.
-    const std::vector<gpu::GpuInfo>& gpus;
+    // This host's GPUs: their sizes say what could ever run; a worker's memory stays counted
+    // there (departed) once it has gone; simulated, a worker reports its use in a file.
+    GpuReadings& readings;
     // Why no worker can run here ("": they can): this server sends its jobs to a cluster.
     std::string unavailable;
   };

@@ -15,7 +15,7 @@
 
 namespace vramq::testing {
 
-class FakeExecutor final : public exec::Executor {
+class FakeExecutor final : public exec::Executor, public exec::StderrSwitch {
  public:
   boost::system::result<exec::Launched, exec::SpawnError> start(const exec::LaunchSpec& spec,
                                                                 ExitHandler on_exit) override {
