@@ -153,5 +153,57 @@ TEST_F(ClusterRuns, RunsLeftInTheClustersQueueAreAdoptedAsQueued) {
   EXPECT_EQ(job(b).state, JobState::succeeded);
 }
 
+TEST_F(ClusterRuns, ItsPeakIsWhatItsBatchStepMeasuredAndItsRequestSaysWhatItNeeds) {
+  SubmitRequest req = request(4000);
+  req.timeout_s = 600;
+  req.priority = 7;
+  core::JobId a = submit(std::move(req));
+  ASSERT_EQ(exec_->started.size(), 1U);
+  const exec::LaunchSpec& spec = exec_->started.front();
+  EXPECT_EQ(spec.needs.vram_mb, 4000);
+  EXPECT_EQ(spec.needs.gpus, 1);
+  EXPECT_EQ(spec.needs.timeout_s, 600);
+  EXPECT_EQ(spec.needs.priority, 7);
+  EXPECT_EQ(spec.needs.job_dir, job_dir(a));
+  EXPECT_TRUE(env_has(a, "VRAMQ_MEASURE_MS=10000"));
+  exec_->report(a, running(75));
+  settle();
+  write_job_file(a, "vram-peak-mb", "3712\n");
+  exec_->exit(a, 0);
+  settle();
+  EXPECT_EQ(job(a).peak_vram_mb, 3712);
+}
+
+TEST_F(ClusterRuns, AJobNoGpuOfTheClusterCouldHoldIsRefused) {
+  auto r = run(o_->submit(request(90'000)));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().field, "vram_mb");
+  EXPECT_TRUE(exec_->started.empty());
+}
+
+class ClusterWorkers : public ClusterRuns {
+ protected:
+  void configure() override {
+    ClusterRuns::configure();
+    catalog_ = std::string(testing::kRunCatalog) + R"(
+[tasks.w]
+argv = ["/bin/true"]
+[tasks.w.worker]
+argv = ["/bin/true", "--worker"]
+[tasks.w.vram]
+base_mb = 1000
+)";
+  }
+};
+
+TEST_F(ClusterWorkers, AWorkerTaskIsRefusedBecauseWorkersRunOnTheServersHost) {
+  auto r = run(o_->submit(SubmitRequest{.task = "w"}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().field, "task");
+  EXPECT_NE(r.error().detail.find("this server sends jobs to Slurm"), std::string::npos)
+      << r.error().detail;
+  EXPECT_TRUE(exec_->started.empty());
+}
+
 }  // namespace
 }  // namespace vramq::service

@@ -367,5 +367,48 @@ TEST_F(WarmWorkers, UnloadOnRequestRefusesABusyWorker) {
   EXPECT_EQ(o_->workers().unload(99), UnloadOutcome::not_found);
 }
 
+TEST_F(WarmWorkers, AWorkersCrashQuotesTheEndOfItsRunsLog) {
+  core::JobId j = submit_to("a");
+  ready(1);
+  next(1);  // the run: its stderr is now the job's log
+  write_job_file(j, "stderr.log", "loading weights\nSegmentation fault in libfoo.so\n");
+  worker_exits(1, {.signal = SIGSEGV});
+  core::Job failed = job(j);
+  EXPECT_EQ(failed.reason, EndReason::worker_crashed);
+  EXPECT_NE(failed.error.find("its log ends: loading weights"), std::string::npos) << failed.error;
+  EXPECT_NE(failed.error.find("Segmentation fault in libfoo.so"), std::string::npos);
+}
+
+TEST_F(WarmWorkers, ACrashWhoseLogShowsAnOutOfMemoryIsGpuOom) {
+  core::JobId j = submit_to("a");
+  ready(1);
+  next(1);
+  write_job_file(j, "stderr.log",
+                 "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate\n");
+  worker_exits(1, {.exit_code = 1});
+  EXPECT_EQ(job(j).reason, EndReason::gpu_oom);
+}
+
+TEST_F(WarmWorkers, AResultIsTheRunsStdoutLogAndItsOutput) {
+  core::JobId j = submit_to("a");
+  ready(1);
+  EXPECT_EQ(serve(1, "mesh.obj written"), j);
+  core::Job done = job(j);
+  EXPECT_EQ(done.state, JobState::succeeded);
+  EXPECT_EQ(done.output, "mesh.obj written");
+  std::ifstream log(job_dir(j) + "/stdout.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "mesh.obj written");
+}
+
+TEST_F(WarmWorkers, AJobOnSeveralGpusIsRefusedForAWorkerTask) {
+  SubmitRequest req{.task = "a", .gpus = 2};
+  auto r = run(o_->submit(std::move(req)));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().field, "gpus");
+  EXPECT_NE(r.error().detail.find("served by warm workers"), std::string::npos);
+  EXPECT_TRUE(exec_->started.empty());
+}
+
 }  // namespace
 }  // namespace vramq::service
