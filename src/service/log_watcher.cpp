@@ -11,7 +11,7 @@
 namespace vramq::service {
 namespace asio = boost::asio;
 
-LogWatcher::LogWatcher(asio::io_context& ioc, bool use_inotify) : ioc_(ioc), sleepers_(ioc) {
+LogWatcher::LogWatcher(asio::io_context& ioc, bool use_inotify) : sleepers_(ioc) {
   if (!use_inotify) {
     spdlog::info("log followers poll every 2 s (--log-follow poll)");
     return;

@@ -42,7 +42,6 @@ class LogWatcher {
   void watch(core::JobId job, const std::string& dir);
   void read_events();
 
-  boost::asio::io_context& ioc_;
   std::unique_ptr<boost::asio::posix::stream_descriptor> inotify_;  // null: no inotify
   alignas(8) std::array<char, 4096> buffer_{};
   std::map<core::JobId, int> watches_;  // job -> inotify watch descriptor

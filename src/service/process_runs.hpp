@@ -44,7 +44,7 @@ class ProcessRuns : public RunKind {
   std::optional<RunEnd> exit_end(core::JobId id, const exec::ExitStatus& status);
   virtual void exited(core::JobId id, const exec::ExitStatus& status);
   exec::Executor::ExitHandler on_exit(core::JobId id) {
-    return [this, id](exec::ExitStatus st) { exited(id, st); };
+    return [this, id](const exec::ExitStatus& st) { exited(id, st); };
   }
 
   boost::asio::io_context& ioc_;
