@@ -352,7 +352,12 @@ void WarmWorkers::on_exit(WorkerId id, const exec::ExitStatus& exit) {
     // its workers keep dying.
     TaskHealth& h = health_[static_cast<std::size_t>(w.task_index)];
     ++h.crashes;
-    h.not_before_ms = now_ms() + core::host_failure_backoff_ms(h.crashes);
+    std::int64_t backoff_ms = core::host_failure_backoff_ms(h.crashes);
+    h.not_before_ms = now_ms() + backoff_ms;
+    h.over = std::make_unique<ServiceTimer>(d_.ioc, std::chrono::milliseconds(backoff_ms));
+    h.over->async_wait([this](const boost::system::error_code& e) {
+      if (!e) d_.host.schedule_soon();
+    });
   }
   // Its memory stays counted until a reading begun after its exit.
   JobId job = w.job;

@@ -131,6 +131,7 @@ class WarmWorkers : public RunKind {
   struct TaskHealth {
     int crashes = 0;
     std::int64_t not_before_ms = 0;
+    std::unique_ptr<ServiceTimer> over;  // a pass when the back-off ends: its runs may start
   };
   Worker* find(core::WorkerId id);
   Worker* launch(core::Job& job, int gpu, const Placement& where);

@@ -410,5 +410,28 @@ TEST_F(WarmWorkers, AJobOnSeveralGpusIsRefusedForAWorkerTask) {
   EXPECT_TRUE(exec_->started.empty());
 }
 
+// Without readings to wake it: the end of a back-off itself lets the waiting run start.
+class WarmWorkersNoPoll : public WarmWorkers {
+ protected:
+  void configure() override {
+    WarmWorkers::configure();
+    config_.gpu_poll_ms = 600'000;
+  }
+};
+
+TEST_F(WarmWorkersNoPoll, TheEndOfABackOffStartsTheWaitingRun) {
+  core::JobId j1 = submit_to("a");
+  ready(1);
+  next(1);
+  worker_exits(1, {.signal = SIGKILL});
+  EXPECT_EQ(job(j1).reason, EndReason::worker_crashed);
+  core::JobId j2 = submit_to("a");
+  EXPECT_EQ(pending(j2), core::PendingReason::worker_backoff);
+  advance(milliseconds(1100));
+  ASSERT_TRUE(exec_->worker_ends.contains(-2)) << "a new worker once the back-off is over";
+  ready(2);
+  EXPECT_EQ(serve(2), j2);
+}
+
 }  // namespace
 }  // namespace vramq::service
