@@ -10,7 +10,7 @@
 //   4. finish: the retry decision (core::should_retry; a retry after an OOM asks for more),
 //      or the final state, with metrics, learned footprints, the store (durable before the
 //      executor forgets the run), the event, the waiters, the log followers and dependents.
-// Recovery's own decisions about runs the last server left are core::restart_outcome's.
+// Recovery's own decision about a run the last server left with no record is core::lost_run's.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <algorithm>

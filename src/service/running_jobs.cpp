@@ -39,12 +39,8 @@ std::vector<std::pair<std::string, std::string>> run_environment(const Job& job,
 // What --vram-policy makes of a run's use in the newest reading (core::judge_vram): it is to be
 // stopped (kill; its stop_detail says why), its warning was added or updated (warn), or nothing.
 enum class Guarded { nothing, stop, warned };
-Guarded guard_vram(JobId id, Run& r, Job& job, const core::Config& config,
+Guarded guard_vram(JobId id, Run& r, Job& job, const core::VramLimits& limits,
                    ServiceMetrics& metrics) {
-  core::VramLimits limits{
-      .tolerance = config.vram_tolerance,
-      .grace_ms = config.vram_grace_ms,
-      .policy = core::parse_vram_policy(config.vram_policy).value_or(core::VramPolicy::kill)};
   std::int64_t peak_before = r.over_use.peak_mb;
   core::VramVerdict verdict =
       core::judge_vram(r.reservation_mb, r.highest_mb(), now_ms(), limits, r.over_use);
@@ -161,6 +157,10 @@ void Orchestrator::stop_job(JobId id, EndReason why) {
 void Orchestrator::on_reading() {
   if (readings_->error().empty()) {
     const gpu::GpuSample& sample = readings_->sample();
+    core::VramLimits limits{
+        .tolerance = config_.vram_tolerance,
+        .grace_ms = config_.vram_grace_ms,
+        .policy = core::parse_vram_policy(config_.vram_policy).value_or(core::VramPolicy::kill)};
     for (auto& [id, r] : running_) {
       auto m = sample.job_used_mb.find(id);
       r.measured_mb = m == sample.job_used_mb.end() ? std::map<int, std::int64_t>{} : m->second;
@@ -169,7 +169,7 @@ void Orchestrator::on_reading() {
         job.peak_vram_mb = std::max(job.peak_vram_mb.value_or(0), *highest);
         r.kind->measured(id, *highest);
       }
-      Guarded guarded = guard_vram(id, r, active_.at(id), config_, metrics_);
+      Guarded guarded = guard_vram(id, r, active_.at(id), limits, metrics_);
       if (guarded == Guarded::stop) stop_job(id, EndReason::vram_exceeded);
       if (guarded == Guarded::warned) {
         store_->save(active_.at(id));
