@@ -56,6 +56,7 @@ class EventStream final : public BodyStream {
       if (r.reset) {
         // Missed events: the listener starts again from now (a fresh view, then what follows).
         after_ = ring.last_id();
+        o_.events().count_reset(streaming_);
         if (streaming_) {
           done_ = true;
           co_return sent(reset_event(after_, "this listener fell behind the server's event ring"));

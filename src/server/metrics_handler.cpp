@@ -127,6 +127,13 @@ Response handle_metrics(const service::Orchestrator& o, const HttpMetrics& http)
   job_metrics(out, o, health);
   gpu_metrics(out, o);
   worker_metrics(out, o);
+  const service::EventFeed::Resets& resets = o.events().resets();
+  out.family("vramq_event_resets_total", "counter",
+             "GET /v1/events listeners sent `reset`: fell a whole event ring behind (behind) or "
+             "resumed from an id no longer kept (gone)");
+  out.sample("vramq_event_resets_total", {{"reason", "behind"}},
+             static_cast<double>(resets.behind));
+  out.sample("vramq_event_resets_total", {{"reason", "gone"}}, static_cast<double>(resets.gone));
   http.write(out);
   out.family("vramq_store_commit_seconds", "histogram",
              "Time of each transaction of the job store, BEGIN to COMMIT with its fsync");

@@ -54,6 +54,16 @@ class EventFeed {
   void worker_gone(WorkerStatus last);
   void queue(const QueueHead& q);
 
+  // Resets sent to listeners (vramq_event_resets_total): `behind`, a connected listener fell a
+  // whole ring behind; `gone`, one resumed from an id the ring no longer keeps (or an earlier
+  // server's). Many of either say the ring is too small for its listeners.
+  struct Resets {
+    std::uint64_t behind = 0;
+    std::uint64_t gone = 0;
+  };
+  void count_reset(bool behind) { ++(behind ? resets_.behind : resets_.gone); }
+  const Resets& resets() const { return resets_; }
+
   const core::EventRing& ring() const { return ring_; }
   core::EventRing& ring() { return ring_; }  // a reader accounts what it made (framing)
   // Returns at once when an event newer than `seen` exists, else at the next publish or after
@@ -67,6 +77,7 @@ class EventFeed {
   boost::asio::io_context& ioc_;
   std::size_t capacity_;
   core::EventRing ring_;
+  Resets resets_;
   Encoders encoders_;
   // What the last published item showed, in the fields that matter to a viewer.
   struct GpuSignature {

@@ -165,6 +165,7 @@ class Orchestrator : private RunHost {
   // GET /v1/events (live_events.cpp publishes into it). The API layer gives it its encoders
   // once start() is done: recovery publishes nothing.
   EventFeed& events() { return feed_; }
+  const EventFeed& events() const { return feed_; }
   // GET /metrics: what it has counted since the start, and the store's commit times.
   const ServiceMetrics& metrics() const { return metrics_; }
   // The first jobs of the queue in the order they would start (GET /v1/queue, `queue` events).

@@ -218,6 +218,9 @@ def test_reset_when_the_missed_events_are_gone(make_server):
             assert r.events[0][1] == "reset"
         finally:
             r.close()
+    metrics = s.get("/metrics").text
+    assert 'vramq_event_resets_total{reason="gone"} 3\n' in metrics
+    assert 'vramq_event_resets_total{reason="behind"} 0\n' in metrics
 
 
 def test_ids_from_before_a_restart_reset(make_server, tmp_path):

@@ -1,7 +1,9 @@
 """`vramq top` driven in a real pseudo-terminal against a real server: it renders the GPU and the
 jobs, updates from the event stream, cancels the selected job after y, quits on q or a signal,
-and leaves the terminal as it found it. `--once` prints one screen without a terminal."""
+and leaves the terminal as it found it; one that fell behind the event ring gets `reset` and goes
+on from a fresh view. `--once` prints one screen without a terminal."""
 import fcntl
+import re
 import os
 import pty
 import signal
@@ -110,3 +112,36 @@ def test_once_prints_one_screen_without_a_terminal(server):
                          env=dict(os.environ, VRAMQ_SERVER=server.url), stdin=subprocess.DEVNULL)
     assert bad.returncode == 2 and "needs a terminal" in bad.stderr
     server.delete(f"/v1/jobs/{job}")
+
+
+def resets(server, reason):
+    m = re.search(rf'^vramq_event_resets_total{{reason="{reason}"}} (\d+)$',
+                  server.get("/metrics").text, re.M)
+    return int(m.group(1))
+
+
+def test_falling_a_ring_behind_resets_to_a_fresh_view(make_server):
+    s = make_server("--gpus", "sim:24GiB", "--event-ring-size", "8", "--http-timeout-s", "300")
+    t = Terminal(s)
+    try:
+        t.wait_for("(live)", "connected to the event stream")
+        # Stopped, it reads nothing: the jobs' events (each carries a 256-byte output) fill its
+        # socket's buffers, the server's write waits, and the ring moves on without it.
+        t.proc.send_signal(signal.SIGSTOP)
+        text = "x" * 256
+        jobs = [s.submit(params={"seconds": 0, "vram_mb": 10, "output": text}).json()["id"]
+                for _ in range(300)]
+        for j in jobs:
+            s.wait_job(j)
+        assert resets(s, "behind") == 0
+        mark = len(t.screen)
+        t.proc.send_signal(signal.SIGCONT)
+        eventually(lambda: resets(s, "behind") == 1, 15 * SLOW, "the reset sent to top")
+        t.wait_for("(live)", "live again, from a fresh view", since=mark)
+        job = s.submit(params={"seconds": 60, "vram_mb": 6000}).json()["id"]
+        t.wait_for(f"> {job}", "a job after the reset shown", since=mark)
+        assert t.proc.poll() is None
+        assert resets(s, "behind") == 1 and resets(s, "gone") == 0
+    finally:
+        t.proc.send_signal(signal.SIGCONT)
+        t.close()
