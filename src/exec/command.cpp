@@ -13,34 +13,12 @@
 
 #include <fmt/format.h>
 
+#include "exec/spawn.hpp"
+#include "util/unique_fd.hpp"
+
 extern char** environ;
 
 namespace vramq::exec {
-namespace {
-
-// Closes its descriptor when it goes (pipes of one run).
-struct Fd {
-  int fd = -1;
-  Fd() = default;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  void reset() {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
-};
-
-std::vector<char*> c_strings(std::span<const std::string> v) {
-  std::vector<char*> out;
-  out.reserve(v.size() + 1);
-  for (const std::string& s : v)
-    out.push_back(const_cast<char*>(s.c_str()));  // NOLINT: execve's signature
-  out.push_back(nullptr);
-  return out;
-}
-
-}  // namespace
 
 std::string CommandResult::failure() const {
   if (!spawn_error.empty()) return spawn_error;
@@ -130,26 +108,26 @@ CommandResult run_command(std::span<const std::string> argv, std::span<const std
     r.spawn_error = "no command";
     return r;
   }
-  std::array<Fd, 2> out;
-  std::array<Fd, 2> err;
-  for (std::array<Fd, 2>* pipe : {&out, &err}) {
+  std::array<util::UniqueFd, 2> out;
+  std::array<util::UniqueFd, 2> err;
+  for (std::array<util::UniqueFd, 2>* pipe : {&out, &err}) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) {
       r.spawn_error = fmt::format("pipe: {}", std::strerror(errno));
       return r;
     }
-    (*pipe)[0].fd = p[0];
-    (*pipe)[1].fd = p[1];
+    (*pipe)[0].reset(p[0]);
+    (*pipe)[1].reset(p[1]);
   }
   pid_t pid = 0;
-  int rc = spawn_in_group(argv, env, out[1].fd, err[1].fd, pid);
+  int rc = spawn_in_group(argv, env, out[1].get(), err[1].get(), pid);
   out[1].reset();
   err[1].reset();
   if (rc != 0) {
     r.spawn_error = fmt::format("cannot run {}: {}", argv[0], std::strerror(rc));
     return r;
   }
-  collect(pid, out[0].fd, err[0].fd, timeout, max_bytes, r);
+  collect(pid, out[0].get(), err[0].get(), timeout, max_bytes, r);
   int status = 0;
   pid_t waited = -1;
   while ((waited = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {

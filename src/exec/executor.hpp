@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/system/result.hpp>
@@ -128,6 +129,10 @@ class Executor {
   virtual bool queues_runs() const { return false; }
   // Called on the loop when a queued run's state changes (only where queues_runs()).
   virtual void on_state(const StateHandler& /*handler*/) {}
+
+  // Runs started since this executor was made, by how their process was started (local:
+  // `launcher`, forked by the supervisor launcher; `spawn`, exec'd). Empty: one way only.
+  virtual std::vector<std::pair<std::string, std::uint64_t>> starts() const { return {}; }
 };
 
 }  // namespace vramq::exec

@@ -23,15 +23,18 @@
 #include <cstring>
 
 #include "exec/program_path.hpp"
+#include "exec/spawn.hpp"
 #include "exec/supervisor_protocol.hpp"
 #include "exec/supervisor_seam.hpp"
 #include "util/proc_stat.hpp"
+#include "util/unique_fd.hpp"
 #include "util/untrusted_files.hpp"
 
 namespace vramq::exec {
 using util::kill_group_if_same;
 using util::process_start_ticks;
 using util::read_range;
+using util::UniqueFd;
 namespace asio = boost::asio;
 using stream = asio::local::stream_protocol;
 
@@ -50,50 +53,6 @@ namespace {
 
 // More than any record (they are padded to 1 KiB; a long spawn error adds to that).
 constexpr std::size_t kRecordRead = 64 << 10;
-
-// RAII for the posix_spawn attribute objects.
-struct SpawnSetup {
-  posix_spawn_file_actions_t actions{};
-  posix_spawnattr_t attr{};
-  SpawnSetup() {
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-  }
-  ~SpawnSetup() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
-};
-
-// An owned file descriptor.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f = -1) : fd(f) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      if (fd >= 0) ::close(fd);
-      fd = other.release();
-    }
-    return *this;
-  }
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  int release() { return std::exchange(fd, -1); }
-};
-
-std::vector<char*> c_strings(const std::vector<std::string>& v) {
-  std::vector<char*> out;
-  out.reserve(v.size() + 1);
-  for (const std::string& s : v)
-    out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
 
 std::vector<int> parse_gpus(std::string_view text) {
   std::vector<int> out;
@@ -130,7 +89,7 @@ ExitStatus lost_run(const SupervisorRecord& last) {
 }  // namespace
 
 LocalExecutor::LocalExecutor(asio::any_io_executor loop, LocalExecutorOptions options)
-    : loop_(std::move(loop)), options_(std::move(options)) {
+    : loop_(std::move(loop)), options_(std::move(options)), launcher_(options_.supervisor) {
   ::mkdir(options_.run_dir.c_str(), 0700);
 }
 
@@ -162,12 +121,12 @@ std::optional<std::pair<int, int>> LocalExecutor::take_slot() {
     } else {
       break;
     }
-    Fd fd(::open(slot_path(slot).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
-    if (fd.fd < 0) {
+    UniqueFd fd(::open(slot_path(slot).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
+    if (!fd.valid()) {
       busy.push_back(slot);
       break;  // the run directory is unusable: the caller reports it
     }
-    if (::flock(fd.fd, LOCK_EX | LOCK_NB) != 0) {
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       busy.push_back(slot);
       continue;
     }
@@ -228,47 +187,95 @@ SupervisorOptions supervisor_options(const LaunchSpec& spec, const std::string& 
           .stdio_fd = spec.worker_stdio ? 5 : -1};
 }
 
-// Spawns `args` (the supervisor) in a session of its own with `attach`, `run_file` and `stdio`
-// (-1: none) as descriptors 3, 4 and 5, stdin and stdout on /dev/null and nothing else of the
-// server's. posix_spawn's error, 0 with `pid` set.
-int spawn_supervisor(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                     int attach, int run_file, int stdio, pid_t& pid) {
-  SpawnSetup s;
-  sigset_t all;
-  sigset_t none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  // Its own session: a terminal's Ctrl-C or a signal to the server's group never reaches it.
-  int rc = posix_spawnattr_setflags(
-      &s.attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  rc = rc ? rc : posix_spawnattr_setsigmask(&s.attr, &none);
-  rc = rc ? rc : posix_spawnattr_setsigdefault(&s.attr, &all);
-  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, attach, 3);
-  rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, run_file, 4);
-  // Nothing else of the server's (its listening socket, the store, the data directory's lock)
-  // goes with it; closed first, so that a slow open below never holds them.
-  if (stdio >= 0) rc = rc ? rc : posix_spawn_file_actions_adddup2(&s.actions, stdio, 5);
-  rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&s.actions, stdio >= 0 ? 6 : 5);
-  // stdin and stdout: /dev/null; stderr stays the server's, so that what goes wrong in a
-  // supervisor itself (never the job's output) lands in the server's log.
-  for (int fd = 0; fd < 2 && rc == 0; ++fd) {
-    rc = posix_spawn_file_actions_addopen(&s.actions, fd, "/dev/null", O_RDWR, 0);
+}  // namespace
+
+// The supervisor's ends of a run's sockets, and the server's.
+struct LocalExecutor::Sockets {
+  UniqueFd attach;  // the server's end of the attach socket
+  UniqueFd attach_theirs;
+  UniqueFd stdio;  // a warm worker's stdin/stdout: the server's end
+  UniqueFd stdio_theirs;
+};
+
+boost::system::result<LocalExecutor::Sockets, SpawnError> LocalExecutor::sockets(
+    bool worker) const {
+  Sockets out;
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    int err = errno;
+    return SpawnError{err, fmt::format("socketpair failed: {}", std::strerror(err))};
   }
-  std::vector<char*> argv = c_strings(args);
-  std::vector<char*> envp = c_strings(env);
-  return rc ? rc
-            : ::posix_spawn(&pid, args.front().c_str(), &s.actions, &s.attr, argv.data(),
-                            envp.data());
+  out.attach.reset(pair[0]);
+  out.attach_theirs.reset(pair[1]);
+  if (worker) {
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+      int err = errno;
+      return SpawnError{err, fmt::format("socketpair failed: {}", std::strerror(err))};
+    }
+    out.stdio.reset(pair[0]);
+    out.stdio_theirs.reset(pair[1]);
+  }
+  return out;
 }
 
-}  // namespace
+// A launcher that died holding the request may have forked first. A forked supervisor holds the
+// attach socket's other end and sends its record at once; with no supervisor, nothing holds that
+// end once the server's copy is closed, and the socket reads EOF. The PID comes from the record
+// the supervisor wrote to its run file before sending (0 if it is slow even to do that).
+std::optional<pid_t> LocalExecutor::forked_anyway(Sockets& s, int slot, const LaunchSpec& spec) {
+  s.attach_theirs.reset();
+  s.stdio_theirs.reset();
+  pollfd p{.fd = s.attach.get(), .events = POLLIN, .revents = 0};
+  char c = 0;
+  if (::poll(&p, 1, 2000) == 1 && ::recv(s.attach.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+    return std::nullopt;  // EOF: nothing was forked
+  }
+  std::optional<SupervisorRecord> r = parse_record(read_range(slot_path(slot), 0, kRecordRead));
+  bool ours = r && r->job == spec.job && r->attempt == spec.attempt;
+  return ours ? static_cast<pid_t>(r->supervisor_pid) : 0;
+}
+
+boost::system::result<LocalExecutor::Started, SpawnError> LocalExecutor::start_supervisor(
+    const LaunchSpec& spec, const std::vector<std::string>& args, int lock, int slot) {
+  auto made = sockets(spec.worker_stdio);
+  if (!made) return made.error();
+  Sockets s = std::move(*made);
+  std::vector<int> fds = {s.attach_theirs.get(), lock};
+  if (spec.worker_stdio) fds.push_back(s.stdio_theirs.get());
+  LauncherClient::Result via = launcher_.launch(
+      {.args = std::vector<std::string>(args.begin() + 1, args.end()), .env = spec.env}, fds);
+  if (via.outcome == LauncherClient::Outcome::unknown) {
+    std::optional<pid_t> pid = forked_anyway(s, slot, spec);
+    if (pid)
+      return Started{.pid = *pid, .attach = std::move(s.attach), .stdio = std::move(s.stdio)};
+    made = sockets(spec.worker_stdio);  // the launcher took the first ones down with it
+    if (!made) return made.error();
+    s = std::move(*made);
+    fds = {s.attach_theirs.get(), lock};
+    if (spec.worker_stdio) fds.push_back(s.stdio_theirs.get());
+  } else if (via.outcome == LauncherClient::Outcome::forked) {
+    return Started{.pid = via.pid, .attach = std::move(s.attach), .stdio = std::move(s.stdio)};
+  }
+  // The spawn path: what every start was before the launcher, now its fallback.
+  if (via.outcome == LauncherClient::Outcome::not_forked && launcher_.counts().starts > 0) {
+    spdlog::debug("job {}: supervisor spawned, not forked: {}", spec.job, via.why);
+  }
+  pid_t pid = 0;
+  int rc = spawn_detached(args, spec.env, fds, pid);
+  if (rc != 0) {
+    return SpawnError{rc, fmt::format("cannot start the job's supervisor {}: {}",
+                                      options_.supervisor, std::strerror(rc))};
+  }
+  ++spawned_;
+  return Started{.pid = pid, .attach = std::move(s.attach), .stdio = std::move(s.stdio)};
+}
 
 boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpec& spec,
                                                                  ExitHandler on_exit) {
   auto program = runnable_program(spec);
   if (!program) return program.error();
   if (runs_.contains(spec.job)) return SpawnError{EEXIST, "the job runs already"};
-  // The slot is locked before the spawn and the lock inherited by the supervisor: from this
+  // The slot is locked before the start and the lock inherited by the supervisor: from this
   // moment a next server finds this run, even if this one dies before it has stored the start.
   std::optional<std::pair<int, int>> slot = take_slot();
   if (!slot) {
@@ -276,57 +283,24 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
     return SpawnError{err, fmt::format("no run slot can be locked in {}: {}", options_.run_dir,
                                        std::strerror(err))};
   }
-  Fd lock(slot->second);
-  auto give_back = [&] { free_slots_.push_back(slot->first); };
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-    int err = errno;
-    give_back();
-    return SpawnError{err, fmt::format("socketpair failed: {}", std::strerror(err))};
-  }
-  Fd ours(pair[0]);
-  Fd theirs(pair[1]);
-  // The supervisor gets them as fds 3 and 4: moved above both first, so that neither dup2 of
-  // the spawn can overwrite the other's source.
-  Fd high_lock(::fcntl(lock.fd, F_DUPFD_CLOEXEC, 10));
-  Fd high_theirs(::fcntl(theirs.fd, F_DUPFD_CLOEXEC, 10));
-  // A warm worker's stdin/stdout: a second socket pair, its end passed as fd 5.
-  Fd stdio_ours;
-  Fd high_stdio;
-  if (spec.worker_stdio) {
-    int io[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io) != 0) {
-      int err = errno;
-      give_back();
-      return SpawnError{err, fmt::format("socketpair failed: {}", std::strerror(err))};
-    }
-    stdio_ours = Fd(io[0]);
-    Fd stdio_theirs(io[1]);
-    high_stdio = Fd(::fcntl(stdio_theirs.fd, F_DUPFD_CLOEXEC, 10));
-  }
-  if (high_lock.fd < 0 || high_theirs.fd < 0 || (spec.worker_stdio && high_stdio.fd < 0)) {
-    int err = errno;
-    give_back();
-    return SpawnError{err, fmt::format("cannot duplicate a descriptor: {}", std::strerror(err))};
-  }
+  UniqueFd lock(slot->second);
   std::vector<std::string> args =
       supervisor_command(options_.supervisor, supervisor_options(spec, *program, options_));
-  pid_t pid = 0;
-  int rc = spawn_supervisor(args, spec.env, high_theirs.fd, high_lock.fd,
-                            spec.worker_stdio ? high_stdio.fd : -1, pid);
-  if (rc != 0) {
-    give_back();
-    return SpawnError{rc, fmt::format("cannot start the job's supervisor {}: {}",
-                                      options_.supervisor, std::strerror(rc))};
+  auto started = start_supervisor(spec, args, lock.get(), slot->first);
+  if (!started) {
+    free_slots_.push_back(slot->first);
+    return started.error();
   }
+  pid_t pid = started->pid;
   Launched launched{.pid = pid,
-                    .start_ticks = process_start_ticks(pid).value_or(0),
-                    .stdio_fd = stdio_ours.release()};
-  auto run = std::make_shared<Run>(Run{.attempt = spec.attempt,
-                                       .socket = stream::socket(loop_, stream(), ours.release()),
-                                       .buffer = {},
-                                       .on_exit = std::move(on_exit),
-                                       .last = {}});
+                    .start_ticks = pid > 0 ? process_start_ticks(pid).value_or(0) : 0,
+                    .stdio_fd = started->stdio.release()};
+  auto run = std::make_shared<Run>(
+      Run{.attempt = spec.attempt,
+          .socket = stream::socket(loop_, stream(), started->attach.release()),
+          .buffer = {},
+          .on_exit = std::move(on_exit),
+          .last = {}});
   run->last.job = spec.job;
   run->last.supervisor_pid = pid;
   run->last.supervisor_start_ticks = launched.start_ticks;
@@ -334,6 +308,10 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
   slot_of_[{spec.job, spec.attempt}] = slot->first;
   read_records(spec.job);
   return launched;
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> LocalExecutor::starts() const {
+  return {{"launcher", launcher_.counts().forked}, {"spawn", spawned_}};
 }
 
 void LocalExecutor::read_records(core::JobId job) {
@@ -421,32 +399,32 @@ namespace {
 
 // Whether another process (the run's supervisor) holds the slot's lock. When not, `lock` holds it
 // now, until the caller lets go of it: harmless, the run is over.
-bool lock_held(const std::string& path, Fd& lock) {
-  if (lock.fd < 0) lock = Fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-  return lock.fd >= 0 && ::flock(lock.fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+bool lock_held(const std::string& path, UniqueFd& lock) {
+  if (!lock.valid()) lock.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  return lock.valid() && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 }
 
 // Connects to a supervisor's socket and reads the record it sends first, checking that the peer
 // is the supervisor the record names (PID and start time), not whatever now has that PID.
-std::optional<SupervisorRecord> attach(const std::string& name, Fd& conn) {
-  conn = Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+std::optional<SupervisorRecord> attach(const std::string& name, UniqueFd& conn) {
+  conn.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   std::optional<SocketAddress> a = abstract_address(name);
-  if (conn.fd < 0 || !a ||
-      ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&a->addr), a->size) != 0) {
+  if (!conn.valid() || !a ||
+      ::connect(conn.get(), reinterpret_cast<const sockaddr*>(&a->addr), a->size) != 0) {
     return std::nullopt;
   }
   std::string text;
-  pollfd p{.fd = conn.fd, .events = POLLIN, .revents = 0};
+  pollfd p{.fd = conn.get(), .events = POLLIN, .revents = 0};
   char buf[4096];
   while (text.find("\n\n") == std::string::npos && ::poll(&p, 1, 500) == 1) {
-    ssize_t n = ::read(conn.fd, buf, sizeof buf);
+    ssize_t n = ::read(conn.get(), buf, sizeof buf);
     if (n <= 0) break;
     text.append(buf, static_cast<std::size_t>(n));
   }
   std::size_t end = text.find("\n\n");
   if (end == std::string::npos) return std::nullopt;
   std::optional<SupervisorRecord> r = parse_record(text.substr(0, end + 1));
-  if (!r || !peer_is_process(conn.fd, r->supervisor_pid, r->supervisor_start_ticks)) {
+  if (!r || !peer_is_process(conn.get(), r->supervisor_pid, r->supervisor_start_ticks)) {
     return std::nullopt;
   }
   return r;
@@ -471,8 +449,8 @@ std::vector<Survivor> LocalExecutor::survivors() {
   }
   for (int slot : slots) {
     std::string file = slot_path(slot);
-    Fd lock;
-    Fd conn;
+    UniqueFd lock;
+    UniqueFd conn;
     std::optional<SupervisorRecord> live;
     bool held = false;
     // A live supervisor answers at once, unless it is busy (starting, or writing its last

@@ -1,7 +1,9 @@
 #pragma once
 // Runs jobs on this host, each under its own supervisor (vramq-supervise, exec/supervisor.hpp):
-// the supervisor is spawned in its own session and is the job's parent, so a job outlives the
-// server; the server holds a unix-socket connection to each supervisor, through which it relays
+// the supervisor runs in its own session and is the job's parent, so a job outlives the server.
+// It is forked by the supervisor launcher (exec/launcher_client.hpp), one exec per server start,
+// or, when the launcher cannot, spawned (an exec per run, as before the launcher). The server
+// holds the server holds a unix-socket connection to each supervisor, through which it relays
 // signals and learns the job's pid and its end. At start-up, survivors() finds the supervisors an
 // earlier server left (their flock()ed run files in the run directory) and adopt() re-attaches.
 // Thread safety: loop only (survivors() blocks: start-up only).
@@ -14,6 +16,8 @@
 #include <vector>
 
 #include "exec/executor.hpp"
+#include "exec/launcher_client.hpp"
+#include "util/unique_fd.hpp"
 
 namespace vramq::exec {
 
@@ -41,9 +45,23 @@ class LocalExecutor final : public Executor, public StderrSwitch {
   std::vector<Survivor> survivors() override;
   void adopt(const Survivor& run, ExitHandler on_exit) override;
   void release(core::JobId job, int attempt) override;
+  std::vector<std::pair<std::string, std::uint64_t>> starts() const override;
 
  private:
   struct Run;
+  struct Sockets;
+  struct Started {
+    pid_t pid = 0;
+    util::UniqueFd attach;
+    util::UniqueFd stdio;
+  };
+  boost::system::result<Sockets, SpawnError> sockets(bool worker) const;
+  // The run's supervisor, forked by the launcher or else spawned, given `lock` (its run file,
+  // slot `slot`) and `args` (its command line).
+  boost::system::result<Started, SpawnError> start_supervisor(const LaunchSpec& spec,
+                                                              const std::vector<std::string>& args,
+                                                              int lock, int slot);
+  std::optional<pid_t> forked_anyway(Sockets& s, int slot, const LaunchSpec& spec);
   using RunKey = std::pair<core::JobId, int>;  // job, attempt
   // A free slot and its locked fd; nullopt when none can be had. Its content is left as it is:
   // the previous run's record until the new supervisor writes its own (the lock says whose).
@@ -66,6 +84,8 @@ class LocalExecutor final : public Executor, public StderrSwitch {
   std::map<RunKey, int> slot_of_;
   std::vector<int> free_slots_;
   int slots_ = 0;
+  LauncherClient launcher_;
+  std::uint64_t spawned_ = 0;  // supervisors spawned (the launcher could not fork them)
 };
 
 }  // namespace vramq::exec

@@ -50,6 +50,11 @@ void job_metrics(MetricsText& out, const service::Orchestrator& o,
   out.family("vramq_gpu_oom_retries_total", "counter",
              "Attempts that ended in a CUDA out-of-memory error and were queued again");
   out.sample("vramq_gpu_oom_retries_total", {}, static_cast<double>(m.gpu_oom_retries));
+  out.family("vramq_supervisor_starts_total", "counter",
+             "Runs started on this host, by how their supervisor started: forked by the "
+             "supervisor launcher (launcher) or exec'd (spawn, its fallback)");
+  for (const auto& [via, n] : health.starts)
+    out.sample("vramq_supervisor_starts_total", {{"via", via}}, static_cast<double>(n));
   out.family("vramq_start_recheck_failures_total", "counter",
              "Starts a scheduling pass chose that failed the VRAM re-check (planned again)");
   out.sample("vramq_start_recheck_failures_total", {}, static_cast<double>(m.recheck_failures));

@@ -260,7 +260,8 @@ ServiceHealth Orchestrator::health() const {
           .queued = queue_.size(),
           .waiting = waiting_.parked().size(),
           .running = static_cast<std::size_t>(std::ranges::count_if(
-              running_, [](const auto& r) { return r.second.kind->running(r.first); }))};
+              running_, [](const auto& r) { return r.second.kind->running(r.first); })),
+          .starts = runs_->executor().starts()};
 }
 
 std::vector<GpuStatus> Orchestrator::gpus() const {

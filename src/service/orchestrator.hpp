@@ -112,6 +112,8 @@ struct ServiceHealth {
   std::size_t queued = 0;
   std::size_t waiting = 0;  // queued, but waiting for other jobs or a retry delay
   std::size_t running = 0;  // running now (not those waiting in a cluster's queue)
+  // Runs started by the executor, by how their process started (exec::Executor::starts).
+  std::vector<std::pair<std::string, std::uint64_t>> starts;
   bool ready() const {
     return !draining && gpu_error.empty() && store.fault == store::StoreFault::none;
   }

@@ -26,6 +26,7 @@ class ProcessRuns : public RunKind {
               const core::Config& config, GpuReadings& readings);
   // The executor these runs go through (owned here; warm workers' processes go through it too).
   exec::Executor& executor() { return *executor_; }
+  const exec::Executor& executor() const { return *executor_; }
 
   // More GPUs than this host has, or more memory than any (enough) of them could ever give.
   std::optional<Refusal> refuses(const core::Job& job) const override;

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from conftest import BIN, SLOW
+from conftest import BIN, SLOW, helper_pids
 
 FAKE_MODEL = str(Path(BIN).parent / "vramq-fake-model")
 
@@ -23,8 +23,13 @@ def test_drain_refuses_new_work_and_requeues_a_run_with_retries_left(make_server
     s = make_server("--gpus", "sim:24GiB", "--allow-raw-commands", "--kill-grace-s",
                     str(5 * SLOW), "--stop-jobs-on-exit", data_dir=data)
     stubborn = s.post("/v1/jobs", {"command": [FAKE_MODEL, "--seconds", "60", "--ignore-sigterm",
-                                               "1"], "vram_mb": 20000, "max_retries": 1}).json()
+                                               "1", "--children", "1", "--out-dir", "."],
+                                   "vram_mb": 20000, "max_retries": 1}).json()
     s.wait_state(stubborn["id"], ["running"])
+    # Its helper is started after it ignores SIGTERM: until then the drain's SIGTERM could end it
+    # at once, and the server with it, while the requests below are on their way (seen under
+    # load: "connection reset" polling /readyz).
+    helper_pids(data, stubborn["id"], 1)
     waiting = s.submit(params={"seconds": 0, "vram_mb": 20000}).json()
     assert waiting["pending_reason"] == "vram"
     # The listener closes at once; a connection already open is answered until the end.
