@@ -4,7 +4,10 @@
 # machine's spawn ceiling (../shared/peers/raw_spawn). Medians of RUNS runs of SECONDS each.
 # With BASELINE_BIN=path/to/an/older/vramq, that build is measured beside it in the same run
 # (e.g. the last build before a change: git worktree add /tmp/base REV && make -C /tmp/base build).
-# Usage: [BASELINE_BIN=...] bench/dispatch.sh [SECONDS] [RUNS]
+# DATA_BASE=/dev/shm puts the data directories on tmpfs (default: /tmp, with the rest): on a disk
+# where creating a file is slow (this VM's ext4, without a journal, skips recently deleted inodes
+# at ~0.3 ms a file) the three files a run creates (its directory, its two logs) bury the rest.
+# Usage: [BASELINE_BIN=...] [DATA_BASE=...] bench/dispatch.sh [SECONDS] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
@@ -12,7 +15,8 @@ SECONDS_PER_RUN=${1:-5}
 RUNS=${2:-3}
 PEERS=../shared/peers
 TMP=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$TMP"' EXIT
+DATA=$(mktemp -d -p "${DATA_BASE:-$TMP}")
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$TMP" "$DATA"' EXIT
 command -v wrk >/dev/null || { echo "dispatch: wrk missing (apt-get install wrk)"; exit 1; }
 
 gcc -O2 -o "$TMP/spawn_loop" "$PEERS/raw_spawn/spawn_loop.c"
@@ -39,7 +43,7 @@ report() {  # name url script connections
     "$(printf '%s\n' "${p99[@]}" | median)"
 }
 
-echo "dispatch: $(date -u +%FT%TZ), $(nproc) cores, ${SECONDS_PER_RUN}s x ${RUNS} runs per row"
+echo "dispatch: $(date -u +%FT%TZ), $(nproc) cores, ${SECONDS_PER_RUN}s x ${RUNS} runs per row, data in $(df --output=fstype "$DATA" | tail -1) ($DATA)"
 echo "| target | clients | jobs/s (median) | p50 ms | p99 ms |"
 echo "| --- | --- | --- | --- | --- |"
 for k in 8 64; do
@@ -49,13 +53,13 @@ done
 
 VPORT=$(free_port)
 build/vramq serve --stop-jobs-on-exit --gpus sim:24GiB --allow-raw-commands --default-vram-mb 0 --queue-max 100000 \
-  --listen "127.0.0.1:$VPORT" --data-dir "$TMP/vramq-data" > "$TMP/vramq.log" 2>&1 &
+  --listen "127.0.0.1:$VPORT" --data-dir "$DATA/vramq-data" > "$TMP/vramq.log" 2>&1 &
 wait_up "http://127.0.0.1:$VPORT/healthz"
 
 if [ -n "${BASELINE_BIN:-}" ]; then
   BPORT=$(free_port)
   "$BASELINE_BIN" serve --gpus sim:24GiB --allow-raw-commands --default-vram-mb 0 \
-    --queue-max 100000 --listen "127.0.0.1:$BPORT" --data-dir "$TMP/baseline-data" \
+    --queue-max 100000 --listen "127.0.0.1:$BPORT" --data-dir "$DATA/baseline-data" \
     > "$TMP/baseline.log" 2>&1 &
   wait_up "http://127.0.0.1:$BPORT/healthz"
 fi

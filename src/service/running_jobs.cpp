@@ -2,6 +2,8 @@
 // (launch; run_kind.hpp), which reports its start and its end back (run_started, and the door:
 // job_ends.cpp); GPU readings measure it and --vram-policy guards it (guard_vram); timeouts,
 // cancels and enforcement stop it through its kind (stop_job).
+#include <sys/stat.h>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <algorithm>
@@ -22,16 +24,17 @@ using core::JobState;
 namespace {
 
 // What every run of `job` gets in its environment on top of its own env: VRAMQ_JOB_ID,
-// VRAMQ_VRAM_MB, VRAMQ_JOB_DIR, VRAMQ_PROGRESS_FILE (the last attempt's reports removed).
+// VRAMQ_VRAM_MB, VRAMQ_JOB_DIR, VRAMQ_PROGRESS_FILE (the last attempt's reports removed from a
+// directory that was there before, `fresh` false).
 std::vector<std::pair<std::string, std::string>> run_environment(const Job& job,
-                                                                 const std::string& dir) {
+                                                                 const std::string& dir,
+                                                                 bool fresh) {
   std::vector<std::pair<std::string, std::string>> env = job.spec.env;
   env.emplace_back("VRAMQ_JOB_ID", std::to_string(job.id));
   env.emplace_back("VRAMQ_VRAM_MB", std::to_string(job.spec.vram_mb));
   env.emplace_back("VRAMQ_JOB_DIR", dir);
-  // A retry starts without its last attempt's reports.
   std::error_code ec;
-  std::filesystem::remove(progress_path(dir), ec);
+  if (!fresh) std::filesystem::remove(progress_path(dir), ec);
   env.emplace_back("VRAMQ_PROGRESS_FILE", progress_path(dir));
   return env;
 }
@@ -87,15 +90,18 @@ void Orchestrator::launch(Job queued, std::vector<int> gpus, core::WorkerId work
   queue_.erase(id);
   Job& job = active_.insert_or_assign(id, std::move(queued)).first->second;
   Placement where{.gpus = gpus, .worker = worker, .job_dir = files_.dir(id), .env = {}};
+  // Made here for the first attempt (one mkdir: a start costs what it must, the parent exists
+  // but for a data directory removed under the server); a retry finds it with its last files.
   std::error_code ec;
-  std::filesystem::create_directories(where.job_dir, ec);
+  bool fresh = ::mkdir(where.job_dir.c_str(), 0777) == 0;
+  if (!fresh && errno != EEXIST) std::filesystem::create_directories(where.job_dir, ec);
   if (ec) {
     start_failed(id,
                  fmt::format("cannot create the job directory {}: {}", where.job_dir, ec.message()),
                  ec.value(), std::nullopt);
     return;
   }
-  where.env = run_environment(job, where.job_dir);
+  where.env = run_environment(job, where.job_dir, fresh);
   if (!gpus.empty()) {
     std::vector<std::string> uuids;
     uuids.reserve(gpus.size());
@@ -108,7 +114,7 @@ void Orchestrator::launch(Job queued, std::vector<int> gpus, core::WorkerId work
   }
   if (readings_->simulated()) {
     std::string sim_file = where.job_dir + "/sim-vram-mb";
-    std::filesystem::remove(sim_file, ec);  // a retry starts without its last report
+    if (!fresh) std::filesystem::remove(sim_file, ec);  // a retry starts without its last report
     where.env.emplace_back("VRAMQ_SIM_VRAM_FILE", sim_file);
   }
   RunKind& kind = kind_for(job);
