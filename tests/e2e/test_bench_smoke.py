@@ -75,3 +75,8 @@ def test_completed_memory_benchmark_runs():
 def test_dispatch_benchmark_runs():
     out = run("bench/dispatch.sh", "1", "1", timeout=180)
     assert "| seed POST /run-script | 8 |" in out and "spawn ceiling" in out, out
+
+
+def test_start_latency_benchmark_runs():
+    out = run("bench/start_latency.sh", "5")
+    assert "| vramq |" in out and "| the job spawned directly (no server) |" in out, out

@@ -133,7 +133,9 @@ def test_falling_a_ring_behind_resets_to_a_fresh_view(make_server):
                 for _ in range(300)]
         for j in jobs:
             s.wait_job(j)
-        assert resets(s, "behind") == 0
+        # (The reset may be sent already: a burst can outrun the stream's writer by a whole
+        # ring whether or not its reader reads. Either way it is the only one, and top sees it
+        # when it reads again.)
         mark = len(t.screen)
         t.proc.send_signal(signal.SIGCONT)
         eventually(lambda: resets(s, "behind") == 1, 15 * SLOW, "the reset sent to top")
