@@ -71,8 +71,11 @@ void reply(int control, const LaunchReply& r) {
   }
 }
 
-// In the forked child: becomes the supervisor the request describes; never returns.
-[[noreturn]] void become_supervisor(const LaunchRequest& request, const std::vector<int>& fds) {
+// In the forked child: becomes the supervisor the request describes; never returns. It answers
+// the server itself, once it has its own session and process group: a server that signals the
+// group or the session at once must find them (the launcher answers only a fork that failed).
+[[noreturn]] void become_supervisor(int control, const LaunchRequest& request,
+                                    const std::vector<int>& fds) {
   // What an exec would have given it: no signal blocked, every disposition the default (the
   // launcher ignores SIGCHLD; a supervisor that inherited that could never wait for its job).
   sigset_t none;
@@ -82,6 +85,7 @@ void reply(int control, const LaunchReply& r) {
   // Its own session, as the spawn path gives it: a terminal's Ctrl-C or a signal to the
   // server's group never reaches it.
   ::setsid();
+  reply(control, {.pid = ::getpid(), .error = 0});
   // The request's descriptors as 3, 4(, 5): moved above that range first, so that no dup2 can
   // overwrite another's source; then nothing else of the launcher's (its socket to the server).
   std::vector<int> high;
@@ -128,11 +132,10 @@ int run_launcher(int control) {
       continue;
     }
     pid_t pid = ::fork();
-    if (pid == 0) become_supervisor(*request, r.fds);
+    if (pid == 0) become_supervisor(control, *request, r.fds);
     int err = errno;
     close_all(r.fds);  // the child has its own copies
-    reply(control, pid > 0 ? LaunchReply{.pid = pid, .error = 0}
-                           : LaunchReply{.pid = 0, .error = err != 0 ? err : EAGAIN});
+    if (pid < 0) reply(control, {.pid = 0, .error = err != 0 ? err : EAGAIN});
   }
 }
 

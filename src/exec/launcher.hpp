@@ -8,10 +8,13 @@
 // own: it outlives the launcher and the server alike, and a server re-adopts it through its run
 // record as any other.
 //
-// The launcher reads requests (exec/launch_request.hpp) from the server's socket, one at a time,
-// and answers each with the child's PID or the fork's errno. It ignores SIGCHLD (the kernel reaps
-// the supervisors that end while it lives; init those that end after it) and exits when the
-// server's end closes. What the server does when it dies or stalls: exec/launcher_client.hpp.
+// The launcher reads requests (exec/launch_request.hpp) from the server's socket, one at a time;
+// each is answered with the child's PID by the child itself (once it is in its own session), or
+// with the fork's errno by the launcher. Its command line names the run directory of the server
+// it serves (`--launcher DIR`), which its children show too (a fork keeps it). It ignores SIGCHLD
+// (the kernel reaps the supervisors that end while it lives; init those that end after it) and
+// exits when the server's end closes. What the server does when it dies or stalls:
+// exec/launcher_client.hpp.
 
 namespace vramq::exec {
 

@@ -8,15 +8,18 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "exec/spawn.hpp"
+#include "util/readable_within.hpp"
 #include "util/unique_fd.hpp"
 
 namespace vramq::exec {
 namespace {
 
+using util::readable_within;
 using util::UniqueFd;
 
 // A launcher that dies younger than this is not started again before as long has passed: a
@@ -38,8 +41,9 @@ void pidfd_kill(int pidfd) {
 
 }  // namespace
 
-LauncherClient::LauncherClient(std::string binary, std::chrono::milliseconds timeout)
-    : binary_(std::move(binary)), timeout_(timeout) {}
+LauncherClient::LauncherClient(std::string binary, std::string label,
+                               std::chrono::milliseconds timeout)
+    : binary_(std::move(binary)), label_(std::move(label)), timeout_(timeout) {}
 
 LauncherClient::~LauncherClient() {
   forget(false);
@@ -80,13 +84,26 @@ bool LauncherClient::running() {
   ::setsockopt(theirs.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   pid_t pid = 0;
   const int fds[] = {theirs.get()};
-  int rc = spawn_detached({binary_, "--launcher"}, {}, fds, pid);
+  int rc = spawn_detached({binary_, "--launcher", label_}, {}, fds, pid);
   if (rc != 0) {
     spdlog::warn("cannot start the supervisor launcher {}: {}", binary_, errno_text(rc));
     retry_at_ = std::chrono::steady_clock::now() + kYoungDeath;
     return false;
   }
-  pidfd_ = pidfd_open(pid);
+  theirs.reset();
+  // Without a pidfd a stalled launcher could not be killed safely: none is used then (closing
+  // the socket ends it). The pidfd names the launcher only if it was alive when opened (the
+  // kernel reaps it at once, SIGCHLD being ignored, and its PID could be reused): checked by its
+  // socket, still open.
+  UniqueFd pidfd(pidfd_open(pid));
+  pollfd alive{.fd = ours.get(), .events = 0, .revents = 0};
+  if (!pidfd.valid() || ::poll(&alive, 1, 0) != 0) {
+    spdlog::warn("the supervisor launcher (pid {}) cannot be watched ({}); runs are spawned", pid,
+                 pidfd.valid() ? "it has gone" : errno_text(errno));
+    retry_at_ = std::chrono::steady_clock::now() + kYoungDeath;
+    return false;
+  }
+  pidfd_ = pidfd.release();
   control_ = ours.release();
   pid_ = pid;
   started_at_ = std::chrono::steady_clock::now();
@@ -121,6 +138,10 @@ LauncherClient::Result LauncherClient::launch(const LaunchRequest& request,
   do {
     sent = ::sendmsg(control_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
   } while (sent < 0 && errno == EINTR);
+  if (sent < 0 && (errno == EMSGSIZE || errno == ENOBUFS || errno == ENOMEM)) {
+    // Not taken, for a reason of this request or of memory, not of the launcher's.
+    return refuse(fmt::format("the launcher cannot take the request: {}", errno_text(errno)));
+  }
   if (sent < 0) {
     // Not taken: the launcher never saw it (gone, or its socket full: stalled).
     int err = errno;
@@ -129,21 +150,18 @@ LauncherClient::Result LauncherClient::launch(const LaunchRequest& request,
     forget(true);
     return refuse(fmt::format("the launcher took no request: {}", errno_text(err)));
   }
-  pollfd p{.fd = control_, .events = POLLIN, .revents = 0};
-  int ready = 0;
-  do {
-    ready = ::poll(&p, 1, static_cast<int>(timeout_.count()));
-  } while (ready < 0 && errno == EINTR);
+  bool ready = readable_within(control_, timeout_);
   char buf[64];
-  ssize_t n = ready == 1 ? ::recv(control_, buf, sizeof buf, MSG_DONTWAIT) : -1;
+  ssize_t n = ready ? ::recv(control_, buf, sizeof buf, MSG_DONTWAIT) : -1;
   std::optional<LaunchReply> reply =
       n > 0 ? decode_launch_reply(std::string_view(buf, static_cast<std::size_t>(n)))
             : std::nullopt;
   if (!reply) {
     // It died or stalled holding the request: whether it forked is not known here.
     spdlog::warn("the supervisor launcher (pid {}) {} a request; it is killed and replaced", pid_,
-                 ready == 1 ? "died holding" : "did not answer in time to");
+                 ready ? "died holding" : "did not answer in time to");
     forget(true);
+    retry_at_ = std::max(retry_at_, std::chrono::steady_clock::now() + kYoungDeath);
     ++counts_.unknown;
     return Result{.outcome = Outcome::unknown, .pid = 0, .why = "the launcher died or stalled"};
   }

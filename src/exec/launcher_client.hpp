@@ -11,6 +11,8 @@
 //   - the launcher dies or stalls (kLaunchTimeout) after taking a request: it is killed, and the
 //     answer is `unknown`: a supervisor may have been forked. The caller decides from the attach
 //     socket it sent (exec/local_executor.cpp): a forked supervisor holds its other end.
+// The loop waits for the answer: up to kLaunchTimeout for a stalled launcher (then the caller's
+// decision, up to as long again); a launcher that stalled is not started again for a second.
 
 #include <sys/types.h>
 
@@ -28,7 +30,9 @@ class LauncherClient {
   static constexpr std::chrono::milliseconds kLaunchTimeout{2000};
 
   // `binary`: vramq-supervise. Nothing starts before the first launch.
-  explicit LauncherClient(std::string binary, std::chrono::milliseconds timeout = kLaunchTimeout);
+  // `label`: shown on its command line (the server's run directory).
+  LauncherClient(std::string binary, std::string label,
+                 std::chrono::milliseconds timeout = kLaunchTimeout);
   // Closes the socket: the launcher exits; the supervisors it forked run on.
   ~LauncherClient();
   LauncherClient(const LauncherClient&) = delete;
@@ -58,6 +62,7 @@ class LauncherClient {
   void forget(bool kill);
 
   std::string binary_;
+  std::string label_;
   std::chrono::milliseconds timeout_;
   int control_ = -1;
   int pidfd_ = -1;  // the launcher's, for a kill that cannot hit a reused PID

@@ -27,6 +27,7 @@
 #include "exec/supervisor_protocol.hpp"
 #include "exec/supervisor_seam.hpp"
 #include "util/proc_stat.hpp"
+#include "util/readable_within.hpp"
 #include "util/unique_fd.hpp"
 #include "util/untrusted_files.hpp"
 
@@ -89,7 +90,9 @@ ExitStatus lost_run(const SupervisorRecord& last) {
 }  // namespace
 
 LocalExecutor::LocalExecutor(asio::any_io_executor loop, LocalExecutorOptions options)
-    : loop_(std::move(loop)), options_(std::move(options)), launcher_(options_.supervisor) {
+    : loop_(std::move(loop)),
+      options_(std::move(options)),
+      launcher_(options_.supervisor, options_.run_dir) {
   ::mkdir(options_.run_dir.c_str(), 0700);
 }
 
@@ -225,9 +228,9 @@ boost::system::result<LocalExecutor::Sockets, SpawnError> LocalExecutor::sockets
 std::optional<pid_t> LocalExecutor::forked_anyway(Sockets& s, int slot, const LaunchSpec& spec) {
   s.attach_theirs.reset();
   s.stdio_theirs.reset();
-  pollfd p{.fd = s.attach.get(), .events = POLLIN, .revents = 0};
   char c = 0;
-  if (::poll(&p, 1, 2000) == 1 && ::recv(s.attach.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+  if (util::readable_within(s.attach.get(), LauncherClient::kLaunchTimeout) &&
+      ::recv(s.attach.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
     return std::nullopt;  // EOF: nothing was forked
   }
   std::optional<SupervisorRecord> r = parse_record(read_range(slot_path(slot), 0, kRecordRead));
@@ -246,8 +249,10 @@ boost::system::result<LocalExecutor::Started, SpawnError> LocalExecutor::start_s
       {.args = std::vector<std::string>(args.begin() + 1, args.end()), .env = spec.env}, fds);
   if (via.outcome == LauncherClient::Outcome::unknown) {
     std::optional<pid_t> pid = forked_anyway(s, slot, spec);
-    if (pid)
+    if (pid) {
+      ++forked_unanswered_;
       return Started{.pid = *pid, .attach = std::move(s.attach), .stdio = std::move(s.stdio)};
+    }
     made = sockets(spec.worker_stdio);  // the launcher took the first ones down with it
     if (!made) return made.error();
     s = std::move(*made);
@@ -311,7 +316,7 @@ boost::system::result<Launched, SpawnError> LocalExecutor::start(const LaunchSpe
 }
 
 std::vector<std::pair<std::string, std::uint64_t>> LocalExecutor::starts() const {
-  return {{"launcher", launcher_.counts().forked}, {"spawn", spawned_}};
+  return {{"launcher", launcher_.counts().forked + forked_unanswered_}, {"spawn", spawned_}};
 }
 
 void LocalExecutor::read_records(core::JobId job) {

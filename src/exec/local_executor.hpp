@@ -6,7 +6,8 @@
 // holds the server holds a unix-socket connection to each supervisor, through which it relays
 // signals and learns the job's pid and its end. At start-up, survivors() finds the supervisors an
 // earlier server left (their flock()ed run files in the run directory) and adopt() re-attaches.
-// Thread safety: loop only (survivors() blocks: start-up only).
+// Thread safety: loop only (survivors() blocks: start-up only; start() waits for the launcher's
+// answer, and for up to 2 s more when it stalls: exec/launcher_client.hpp).
 
 #include <boost/asio/any_io_executor.hpp>
 #include <map>
@@ -85,7 +86,8 @@ class LocalExecutor final : public Executor, public StderrSwitch {
   std::vector<int> free_slots_;
   int slots_ = 0;
   LauncherClient launcher_;
-  std::uint64_t spawned_ = 0;  // supervisors spawned (the launcher could not fork them)
+  std::uint64_t spawned_ = 0;            // supervisors spawned (the launcher could not fork them)
+  std::uint64_t forked_unanswered_ = 0;  // forked by a launcher that died before its answer
 };
 
 }  // namespace vramq::exec

@@ -11,8 +11,9 @@
 
 int main(int argc, char** argv, char** envp) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  // The launcher's socket to the server is its descriptor 3 (exec/launcher_client.cpp).
-  if (args.size() == 1 && args[0] == "--launcher") return vramq::exec::run_launcher(3);
+  // The launcher's socket to the server is its descriptor 3 (exec/launcher_client.cpp); the
+  // argument after --launcher only says whose it is (the server's run directory).
+  if (!args.empty() && args[0] == "--launcher") return vramq::exec::run_launcher(3);
   vramq::exec::ParsedOptions parsed = vramq::exec::parse_supervisor_args(args);
   if (!parsed.error.empty()) {
     std::fprintf(stderr, "vramq-supervise: %s\n", parsed.error.c_str());

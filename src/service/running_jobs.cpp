@@ -90,11 +90,11 @@ void Orchestrator::launch(Job queued, std::vector<int> gpus, core::WorkerId work
   queue_.erase(id);
   Job& job = active_.insert_or_assign(id, std::move(queued)).first->second;
   Placement where{.gpus = gpus, .worker = worker, .job_dir = files_.dir(id), .env = {}};
-  // Made here for the first attempt (one mkdir: a start costs what it must, the parent exists
-  // but for a data directory removed under the server); a retry finds it with its last files.
+  // Made here for the first attempt with one mkdir; a retry finds it with its last files (and
+  // create_directories says if it is not a directory, or makes a parent removed meanwhile).
   std::error_code ec;
   bool fresh = ::mkdir(where.job_dir.c_str(), 0777) == 0;
-  if (!fresh && errno != EEXIST) std::filesystem::create_directories(where.job_dir, ec);
+  if (!fresh) std::filesystem::create_directories(where.job_dir, ec);  // a retry; or no parent
   if (ec) {
     start_failed(id,
                  fmt::format("cannot create the job directory {}: {}", where.job_dir, ec.message()),

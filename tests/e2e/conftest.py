@@ -227,7 +227,9 @@ def supervisors_under(root):
     for pid, (_, state, cmd) in _proc_table().items():
         if state == "Z" or not cmd or not cmd[0].endswith("vramq-supervise"):
             continue
-        if any(arg.startswith(root) for arg in cmd[1:]):  # its job's logs are under root
+        # Its job's logs are under root; a forked one shows its launcher's command line, whose
+        # last argument is the run directory (under root too).
+        if any(arg.startswith(root) for arg in cmd[1:]):
             out.append(pid)
     return out
 

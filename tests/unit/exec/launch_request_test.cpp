@@ -7,6 +7,16 @@ namespace {
 
 using namespace std::string_literals;
 
+// Each string NUL-terminated, one after another (as the wire has them).
+std::string nul(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view p : parts) {
+    out += p;
+    out += '\0';
+  }
+  return out;
+}
+
 TEST(LaunchRequest, RoundTripsArgumentsAndEnvironmentWithEmptyStrings) {
   LaunchRequest r{.args = {"--job", "7", "", "--program", "/bin/true"},
                   .env = {"PATH=/usr/bin", "EMPTY=", "UTF8=h\xc3\xa9"}};
@@ -15,9 +25,7 @@ TEST(LaunchRequest, RoundTripsArgumentsAndEnvironmentWithEmptyStrings) {
   EXPECT_EQ(decode_launch_request(*text), r);
   LaunchRequest none;
   ASSERT_TRUE(encode_launch_request(none));
-  EXPECT_EQ(*encode_launch_request(none),
-            "0\0"s
-            "0\0"s);
+  EXPECT_EQ(*encode_launch_request(none), nul({"0", "0"}));
   EXPECT_EQ(decode_launch_request(*encode_launch_request(none)), none);
 }
 
@@ -28,40 +36,17 @@ TEST(LaunchRequest, AStringHoldingANulCannotBeSent) {
 
 TEST(LaunchRequest, RefusesWhatDoesNotMatchItsCounts) {
   EXPECT_FALSE(decode_launch_request(""));
-  EXPECT_FALSE(
-      decode_launch_request("1\0"s
-                            "0\0"s));  // the argument is missing
-  EXPECT_FALSE(
-      decode_launch_request("1\0"s
-                            "0\0"s
-                            "a"s));  // not NUL-terminated
-  EXPECT_FALSE(
-      decode_launch_request("1\0"s
-                            "0\0"s
-                            "a\0b\0"s));  // one string too many
-  EXPECT_FALSE(
-      decode_launch_request("0\0"s
-                            "2\0"s
-                            "A=1\0"s));  // one string too few
-  EXPECT_FALSE(
-      decode_launch_request("x\0"s
-                            "0\0"s));  // not a count
-  EXPECT_FALSE(
-      decode_launch_request("-1\0"s
-                            "0\0"s));  // nor this
-  EXPECT_FALSE(
-      decode_launch_request("\0"s
-                            "0\0"s));  // nor an empty one
-  EXPECT_FALSE(
-      decode_launch_request("4000000000\0"s
-                            "0\0"s
-                            "a\0"s));           // more than could follow
-  EXPECT_FALSE(decode_launch_request("0\0"s));  // no environment count
-  EXPECT_TRUE(
-      decode_launch_request("1\0"s
-                            "1\0"s
-                            "a\0"s
-                            "B=2\0"s));
+  EXPECT_FALSE(decode_launch_request(nul({"1", "0"})));                // the argument is missing
+  EXPECT_FALSE(decode_launch_request(nul({"1", "0"}) + "a"));          // not NUL-terminated
+  EXPECT_FALSE(decode_launch_request(nul({"1", "0", "a", "b"})));      // one string too many
+  EXPECT_FALSE(decode_launch_request(nul({"0", "2", "A=1"})));         // one string too few
+  EXPECT_FALSE(decode_launch_request(nul({"x", "0"})));                // not a count
+  EXPECT_FALSE(decode_launch_request(nul({"-1", "0"})));               // nor this
+  EXPECT_FALSE(decode_launch_request(nul({"", "0"})));                 // nor an empty one
+  EXPECT_FALSE(decode_launch_request(nul({"999999999", "0", "a"})));   // more than could follow
+  EXPECT_FALSE(decode_launch_request(nul({"4000000000", "0", "a"})));  // a count too long
+  EXPECT_FALSE(decode_launch_request(nul({"0"})));                     // no environment count
+  EXPECT_TRUE(decode_launch_request(nul({"1", "1", "a", "B=2"})));
 }
 
 TEST(LaunchReply, RoundTripsAndRefusesAnythingElse) {
