@@ -81,7 +81,7 @@ browser: build
 # Style and static analysis are part of the suite, so that CI keeps them clean. clang-tidy
 # needs CPU while the e2e and browser suites mostly wait on processes and sockets, so tidy runs
 # beside them at the lowest CPU priority: the suites keep the CPU they had and tidy takes what
-# they leave (a fresh clone's make test is about 7 minutes shorter; docs/benchmarks.md).
+# they leave, instead of starting after them.
 test: format-check unit
 	@nice -n 19 $(MAKE) --no-print-directory tidy-only > $(BUILD)/tidy-run.log 2>&1 & tidy=$$!; \
 	  $(MAKE) --no-print-directory e2e browser; rc=$$?; \

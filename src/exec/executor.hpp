@@ -27,7 +27,11 @@ struct LaunchSpec {
   std::vector<std::string> env;  // "KEY=VALUE", the job's whole environment
   std::string stdout_path;
   std::string stderr_path;
-  int attempt = 1;        // a job's runs are told apart by attempt
+  int attempt = 1;  // a job's runs are told apart by attempt
+  // When the run started, as the server records it (Unix ms; 0: when the job's process started):
+  // kept in the run's record, so that a server that adopts a run whose start was never stored
+  // shows the start its predecessor showed.
+  std::int64_t started_at_ms = 0;
   std::vector<int> gpus;  // recorded with the run, for the server that adopts it
   // A warm worker (its `job` is its id negated): its stdin and stdout are a socket whose other
   // end comes back in Launched::stdio_fd; stdout_path is unused, stderr_path is its own log.

@@ -174,6 +174,7 @@ SupervisorOptions supervisor_options(const LaunchSpec& spec, const std::string& 
   return {.run_fd = 4,
           .job = spec.job,
           .attempt = spec.attempt,
+          .started_at_ms = spec.started_at_ms,
           .gpus = gpus,
           // A warm worker has nobody to serve without its server.
           .orphan_grace_ms = spec.worker_stdio ? 0 : o.orphan_grace_ms,

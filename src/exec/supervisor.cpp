@@ -305,7 +305,7 @@ bool Supervisor::spawn_job() {
   job_ = pid;
   record_.pid = pid;
   record_.pid_start_ticks = process_start_ticks(pid).value_or(0);
-  record_.started_at_ms = wall_ms();
+  record_.started_at_ms = o_.started_at_ms > 0 ? o_.started_at_ms : wall_ms();
   return true;
 }
 

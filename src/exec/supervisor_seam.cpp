@@ -38,6 +38,8 @@ bool take(SupervisorOptions& o, const std::string& a, const std::string& v, bool
     o.job = parse_int(v, ok);
   } else if (a == "--attempt") {
     o.attempt = static_cast<int>(parse_int(v, ok));
+  } else if (a == "--started-at-ms") {
+    o.started_at_ms = parse_int(v, ok);
   } else if (a == "--gpus") {
     o.gpus = v;
   } else if (a == "--orphan-grace-ms") {
@@ -80,6 +82,8 @@ std::vector<std::string> supervisor_command(const std::string& binary, const Sup
                                 std::to_string(o.job),
                                 "--attempt",
                                 std::to_string(o.attempt),
+                                "--started-at-ms",
+                                std::to_string(o.started_at_ms),
                                 "--gpus",
                                 o.gpus,
                                 "--orphan-grace-ms",

@@ -21,7 +21,8 @@ struct SupervisorOptions {
   int run_fd = -1;  // its run file (flock()ed, inherited from the server): its record goes there
   std::int64_t job = 0;
   int attempt = 1;
-  std::string gpus;  // recorded for the server ("0,1")
+  std::int64_t started_at_ms = 0;  // the run's start to record (0: when the job's process starts)
+  std::string gpus;                // recorded for the server ("0,1")
   std::int64_t orphan_grace_ms = 60'000;
   std::int64_t kill_grace_ms = 10'000;
   std::string program;  // absolute path, already resolved by the server

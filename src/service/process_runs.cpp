@@ -58,6 +58,7 @@ exec::LaunchSpec ProcessRuns::launch_spec(const core::Job& job, const Placement&
           .stdout_path = log_path(where.job_dir, "stdout"),
           .stderr_path = log_path(where.job_dir, "stderr"),
           .attempt = job.attempt,
+          .started_at_ms = where.started_at_ms,
           .gpus = where.gpus,
           .needs = {.vram_mb = job.spec.vram_mb,
                     .gpus = job.spec.gpus,

@@ -93,6 +93,7 @@ struct Placement {
   core::WorkerId worker = 0;  // an idle warm worker the pass chose (0: none)
   std::string job_dir;
   std::vector<std::pair<std::string, std::string>> env;  // the job's, VRAMQ_*, CUDA_*
+  std::int64_t started_at_ms = 0;  // the start the run is recorded with (Unix ms)
 };
 
 // The orchestrator's side of the seam: the jobs a kind runs and the ends of their runs.

@@ -89,7 +89,11 @@ void Orchestrator::launch(Job queued, std::vector<int> gpus, core::WorkerId work
   JobId id = queued.id;
   queue_.erase(id);
   Job& job = active_.insert_or_assign(id, std::move(queued)).first->second;
-  Placement where{.gpus = gpus, .worker = worker, .job_dir = files_.dir(id), .env = {}};
+  Placement where{.gpus = gpus,
+                  .worker = worker,
+                  .job_dir = files_.dir(id),
+                  .env = {},
+                  .started_at_ms = now_ms()};
   // Made here for the first attempt with one mkdir; a retry finds it with its last files (and
   // create_directories says if it is not a directory, or makes a parent removed meanwhile).
   std::error_code ec;
@@ -128,7 +132,7 @@ void Orchestrator::launch(Job queued, std::vector<int> gpus, core::WorkerId work
                            .reservation_mb = kind.reservation_mb(job),
                            .job_dir = where.job_dir});
   if (kind.running(id)) {
-    run_started(id, std::move(gpus), now_ms());
+    run_started(id, std::move(gpus), where.started_at_ms);
   } else {
     publish_job(job);  // in the kind's own queue
   }

@@ -13,6 +13,7 @@ SupervisorOptions job_run() {
   return {.run_fd = 4,
           .job = 42,
           .attempt = 3,
+          .started_at_ms = 1'796'650'728'123,
           .gpus = "0,1",
           .orphan_grace_ms = 60'000,
           .kill_grace_ms = 2'500,
