@@ -8,7 +8,6 @@ time from the first submit to the last end. Usage: bench/slurm.py [N] [RUN_S] [P
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,13 +22,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 from slurm_cluster import Cluster  # noqa: E402
 
+from bench_util import free_port
+
 BIN = os.environ.get("VRAMQ_BIN", str(REPO / "build" / "vramq"))
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ts(text):

@@ -11,7 +11,6 @@ job's own exec. Usage: bench/start_latency.py [RUNS]   (default 200)"""
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,13 +19,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from bench_util import free_port, wait_listening
+
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ts_ms(text):
@@ -40,12 +36,7 @@ def measure(binary, data_dir, runs):
                              "--data-dir", str(data_dir), "--stop-jobs-on-exit"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_listening(port)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         body = json.dumps({"command": ["/bin/date", "+%s%N"]})
         client, server = [], []

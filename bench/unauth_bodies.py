@@ -13,6 +13,8 @@ import tempfile
 import threading
 import time
 
+from bench_util import free_port, wait_listening
+
 CLIENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 400
 BIN = os.environ.get("VRAMQ_BIN", "build/vramq")
 TOKEN = "bench-token-0123456789abcdef"
@@ -24,13 +26,6 @@ def rss_mb(pid):
             return int(line.split()[1]) / 1024
     return 0.0
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def attack(port, token, peak, pid):
@@ -72,14 +67,9 @@ def main():
              "--queue-max", "100000", "--stop-jobs-on-exit"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            for _ in range(200):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            print(f"| clients x 1 MiB | token | RSS before MB | peak MB | after close MB |")
-            print(f"| --- | --- | --- | --- | --- |")
+            wait_listening(port)
+            print("| clients x 1 MiB | token | RSS before MB | peak MB | after close MB |")
+            print("| --- | --- | --- | --- | --- |")
             for token in (None, TOKEN):
                 before = rss_mb(server.pid)
                 peak = [before]

@@ -14,7 +14,6 @@ import concurrent.futures
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from bench_util import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = REPO / "build" / "vramq"
@@ -39,11 +40,6 @@ def unix_ms(rfc3339):
     from datetime import datetime
     return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp() * 1000
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_up(url, proc):

@@ -3,7 +3,7 @@ binary: the helper, the protocol and the server agree."""
 import textwrap
 from pathlib import Path
 
-from conftest import REPO
+from conftest import REPO, eventually
 
 WORKER = textwrap.dedent("""
     import os, time
@@ -54,9 +54,15 @@ base_mb = 1024
     assert Path(jobs[2]["job_dir"], "echo.txt").read_text() == "t2"
     err = s.get(f"/v1/jobs/{jobs[1]['id']}/log?stream=stderr").text
     assert f"echo run 2 for job {jobs[1]['id']}" in err and "model loaded" not in err, err
+    # The worker is idle again a moment after its run's end is recorded: a job submitted before
+    # that would start a second worker (seen under load), and this test is about the first one.
+    eventually(lambda: [w["state"] for w in s.get("/v1/workers").json()["workers"]] == ["idle"],
+               10, "the worker idle again")
     long = s.submit("echo", params={"text": "x", "seconds": 30}).json()["id"]
     s.wait_state(long, ["running"])
     s.delete(f"/v1/jobs/{long}")
     assert s.wait_job(long, timeout=10)["state"] == "cancelled"
+    eventually(lambda: [w["state"] for w in s.get("/v1/workers").json()["workers"]] == ["idle"],
+               10, "the worker idle after the cancel")
     after = s.wait_job(s.submit("echo", params={"text": "y"}).json()["id"])
     assert json.loads(after["output"])["runs_on_this_worker"] == 5  # the cancelled run counted
