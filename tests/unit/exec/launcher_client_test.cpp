@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "exec/spawn.hpp"
 #include "exec/supervisor_protocol.hpp"
 #include "exec/supervisor_seam.hpp"
 #include "temp_dir.hpp"
@@ -144,6 +145,31 @@ TEST_F(LauncherClientTest, ForksASupervisorInItsOwnSessionThatRunsTheJob) {
   EXPECT_TRUE(on_file->ended);
   EXPECT_EQ(launcher.counts().forked, 1u);
   EXPECT_EQ(launcher.counts().starts, 1u);
+}
+
+TEST_F(LauncherClientTest, AForkedSupervisorsJobGetsWhatAnExecdOnesGets) {
+  // The job's descriptors (3 is ls's own directory) and its blocked and ignored signals, under a
+  // forked supervisor and under a spawned one (the launcher ignores SIGCHLD and SIGPIPE, and
+  // its socket to the server is its fd 3: none of that may reach a job).
+  const std::string script =
+      "ls /proc/self/fd | tr '\\n' ' '; grep -E '^Sig(Blk|Ign)' /proc/self/status";
+  LauncherClient launcher(VRAMQ_SUPERVISOR_PATH, dir_.string());
+  Run forked = run(script);
+  const int fds[] = {forked.theirs.get(), forked.run_file.get()};
+  ASSERT_EQ(launcher.launch(forked.request, fds).outcome, LauncherClient::Outcome::forked);
+  forked.theirs.reset();
+  ASSERT_TRUE(ended(forked.ours.get()));
+  Run spawned = run(script);
+  std::vector<std::string> args = spawned.request.args;
+  args.insert(args.begin(), VRAMQ_SUPERVISOR_PATH);
+  const int spawn_fds[] = {spawned.theirs.get(), spawned.run_file.get()};
+  pid_t pid = 0;
+  ASSERT_EQ(spawn_detached(args, spawned.request.env, spawn_fds, pid), 0);
+  spawned.theirs.reset();
+  ASSERT_TRUE(ended(spawned.ours.get()));
+  std::string out = read_file(dir_ / "out-1");
+  EXPECT_EQ(out, read_file(dir_ / "out-2"));
+  EXPECT_TRUE(out.starts_with("0 1 2 3 SigBlk:\t0000000000000000\n")) << out;
 }
 
 TEST_F(LauncherClientTest, ASupervisorOutlivesItsLauncherWhichIsReplaced) {
