@@ -46,13 +46,14 @@ std::optional<std::int64_t> field(std::string_view text, std::string_view key, s
 
 }  // namespace
 
-std::optional<std::string> encode_launch_request(const LaunchRequest& r) {
-  std::string out = std::to_string(r.args.size());
+std::optional<std::string> encode_launch_request(std::span<const std::string> args,
+                                                 std::span<const std::string> env) {
+  std::string out = std::to_string(args.size());
   out += '\0';
-  out += std::to_string(r.env.size());
+  out += std::to_string(env.size());
   out += '\0';
-  for (const auto* list : {&r.args, &r.env}) {
-    for (const std::string& s : *list) {
+  for (std::span<const std::string> list : {args, env}) {
+    for (const std::string& s : list) {
       if (s.find('\0') != std::string::npos) return std::nullopt;
       out += s;
       out += '\0';

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,7 +30,13 @@ inline constexpr std::size_t kMaxLaunchFds = 3;
 
 // "<args>\0<env>\0" as decimal counts, then each string NUL-terminated. nullopt when a string
 // holds a NUL (no command line can) or the counts do not match what follows.
-std::optional<std::string> encode_launch_request(const LaunchRequest& r);
+// (Spans: the server sends its spawn command line and the job's environment without copying
+// them into a LaunchRequest on every start.)
+std::optional<std::string> encode_launch_request(std::span<const std::string> args,
+                                                 std::span<const std::string> env);
+inline std::optional<std::string> encode_launch_request(const LaunchRequest& r) {
+  return encode_launch_request(r.args, r.env);
+}
 std::optional<LaunchRequest> decode_launch_request(std::string_view text);
 
 // The answer: the forked supervisor's PID, or the errno of a fork that failed.

@@ -111,13 +111,14 @@ bool LauncherClient::running() {
   return true;
 }
 
-LauncherClient::Result LauncherClient::launch(const LaunchRequest& request,
+LauncherClient::Result LauncherClient::launch(std::span<const std::string> args,
+                                              std::span<const std::string> env,
                                               std::span<const int> fds) {
   auto refuse = [this](std::string why) {
     ++counts_.not_forked;
     return Result{.outcome = Outcome::not_forked, .pid = 0, .why = std::move(why)};
   };
-  std::optional<std::string> text = encode_launch_request(request);
+  std::optional<std::string> text = encode_launch_request(args, env);
   if (!text || text->size() > kMaxLaunchRequestBytes || fds.size() > kMaxLaunchFds) {
     return refuse("the request is too large for the launcher");
   }

@@ -44,8 +44,13 @@ class LauncherClient {
     pid_t pid = 0;    // forked: the supervisor's
     std::string why;  // not_forked, unknown: for the log
   };
-  // A supervisor with `request`, its descriptors 3, 4(, 5) being `fds` in that order.
-  Result launch(const LaunchRequest& request, std::span<const int> fds);
+  // A supervisor with `args` (its command line less argv[0]) and `env`, its descriptors
+  // 3, 4(, 5) being `fds` in that order.
+  Result launch(std::span<const std::string> args, std::span<const std::string> env,
+                std::span<const int> fds);
+  Result launch(const LaunchRequest& request, std::span<const int> fds) {
+    return launch(request.args, request.env, fds);
+  }
 
   pid_t pid() const { return pid_; }  // the launcher's now (0: none)
   // Counted since the start (vramq_supervisor_starts_total, _launcher_restarts_total).

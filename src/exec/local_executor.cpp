@@ -199,6 +199,12 @@ struct LocalExecutor::Sockets {
   UniqueFd attach_theirs;
   UniqueFd stdio;  // a warm worker's stdin/stdout: the server's end
   UniqueFd stdio_theirs;
+  // The supervisor's descriptors 3, 4(, 5): its attach socket, `lock` (its run file), its stdio.
+  std::vector<int> theirs(int lock) const {
+    std::vector<int> fds = {attach_theirs.get(), lock};
+    if (stdio_theirs.valid()) fds.push_back(stdio_theirs.get());
+    return fds;
+  }
 };
 
 boost::system::result<LocalExecutor::Sockets, SpawnError> LocalExecutor::sockets(
@@ -244,10 +250,9 @@ boost::system::result<LocalExecutor::Started, SpawnError> LocalExecutor::start_s
   auto made = sockets(spec.worker_stdio);
   if (!made) return made.error();
   Sockets s = std::move(*made);
-  std::vector<int> fds = {s.attach_theirs.get(), lock};
-  if (spec.worker_stdio) fds.push_back(s.stdio_theirs.get());
-  LauncherClient::Result via = launcher_.launch(
-      {.args = std::vector<std::string>(args.begin() + 1, args.end()), .env = spec.env}, fds);
+  std::vector<int> fds = s.theirs(lock);
+  LauncherClient::Result via =
+      launcher_.launch(std::span<const std::string>(args).subspan(1), spec.env, fds);
   if (via.outcome == LauncherClient::Outcome::unknown) {
     std::optional<pid_t> pid = forked_anyway(s, slot, spec);
     if (pid) {
@@ -257,8 +262,7 @@ boost::system::result<LocalExecutor::Started, SpawnError> LocalExecutor::start_s
     made = sockets(spec.worker_stdio);  // the launcher took the first ones down with it
     if (!made) return made.error();
     s = std::move(*made);
-    fds = {s.attach_theirs.get(), lock};
-    if (spec.worker_stdio) fds.push_back(s.stdio_theirs.get());
+    fds = s.theirs(lock);
   } else if (via.outcome == LauncherClient::Outcome::forked) {
     return Started{.pid = via.pid, .attach = std::move(s.attach), .stdio = std::move(s.stdio)};
   }
