@@ -305,6 +305,11 @@ def test_cancel_and_timeout_of_runs_on_a_worker(make_server, tmp_path):
     hung = s.submit("a", params={"fail": "hang"}).json()["id"]
     s.wait_state(hung, ["running"])
     eventually(lambda: [w for w in workers(s) if w["state"] == "busy"], 10, "busy")
+    # Busy is said before the run goes out (its log is switched first); a cancel that comes
+    # before the run reached the worker ends it without asking the worker, which then lives on.
+    # The worker's first line for the run says it has it.
+    eventually(lambda: f"run of job {hung}:" in s.get(f"/v1/jobs/{hung}/log?stream=stderr").text,
+               10, "the worker got the run")
     s.delete(f"/v1/jobs/{hung}")
     j = s.wait_job(hung, timeout=20)
     assert j["state"] == "cancelled", j
