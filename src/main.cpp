@@ -12,6 +12,7 @@
 #include "app/serve.hpp"
 #include "app/serve_flags.hpp"
 #include "cli/command_line.hpp"
+#include "cli/token_commands.hpp"
 
 namespace {
 
@@ -60,6 +61,13 @@ int main(int argc, char** argv) {
 
   cli::ClientCommandLine client_commands(app, std::move(client));
 
+  // token new | hash: local, for the owners file
+  CLI::App* token = app.add_subcommand("token", "make bearer tokens for the owners file");
+  token->require_subcommand(1);
+  CLI::App* token_new = token->add_subcommand("new", "print a fresh random token and its hash");
+  CLI::App* token_hash = token->add_subcommand(
+      "hash", "print the hash of each token read on standard input (the owners file keeps these)");
+
   try {
     app.parse(parsed_argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -81,5 +89,7 @@ int main(int argc, char** argv) {
     }
     return app::serve(config);
   }
+  if (token_new->parsed()) return cli::token_new(std::cout, std::cerr);
+  if (token_hash->parsed()) return cli::token_hash(std::cin, std::cout, std::cerr);
   return client_commands.run(std::move(raw_argv)).value_or(cli::kExitUsage);
 }

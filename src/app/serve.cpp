@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -41,6 +42,38 @@ asio::awaitable<void> shutdown_on_signal(asio::io_context& ioc, server::HttpServ
   co_await orchestrator.drain();
   spdlog::info("stopped");
   ioc.stop();
+}
+
+std::string describe(const core::Owners& o) {
+  return fmt::format("{} owners, {} groups, {} tokens", o.owners.size(), o.groups.size(),
+                     o.credentials.size());
+}
+
+// SIGHUP reloads the owners (or token) file, read off the loop. One that does not load is
+// refused whole and the owners in force are kept: a typo must not lock everyone out.
+asio::awaitable<void> reload_on_hangup(asio::io_context& ioc, const core::Config& config,
+                                       server::Router& router,
+                                       service::Orchestrator& orchestrator) {
+  asio::signal_set hangup(ioc, SIGHUP);
+  for (;;) {
+    auto [ec, sig] = co_await hangup.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    if (config.owners_file.empty() && config.token_file.empty()) {
+      spdlog::info("SIGHUP: nothing to reload (no --owners or --token-file)");
+      continue;
+    }
+    auto loaded = co_await orchestrator.files().worker().async_run(
+        [&config] { return load_owners(config); }, asio::use_awaitable);
+    if (!loaded) {
+      spdlog::error("SIGHUP: {}; the owners in force are kept", loaded.error().message);
+      continue;
+    }
+    router.set_owners(*loaded);
+    orchestrator.owners().set(*loaded);
+    spdlog::info("SIGHUP: reloaded {} ({})",
+                 config.owners_file.empty() ? config.token_file : config.owners_file,
+                 describe(**loaded));
+  }
 }
 
 // Where jobs run: a supervisor per run on this host, or the Slurm cluster (connected now: an
@@ -151,8 +184,9 @@ int serve(core::Config config) {
   std::string slurm_prefix = slurm_job_prefix(config.data_dir);
   auto gpus = open_gpus(config, *catalog, slurm_prefix, gpu_locks);
   if (!gpus) return fail(gpus.error(), 2);
-  auto tokens = load_tokens(config);
-  if (!tokens) return fail(tokens.error(), 2);
+  auto owners = load_owners(config);
+  if (!owners) return fail(owners.error(), 2);
+  if (*owners) spdlog::info("tokens required: {}", describe(**owners));
 
   asio::io_context ioc(1);
   auto store =
@@ -165,7 +199,8 @@ int serve(core::Config config) {
   if (auto ok = orchestrator.start(); !ok) return fail(ok.error(), 1);
   orchestrator.events().set_encoders(
       api_encoders());  // once recovery is done (it publishes nothing)
-  server::Router router(orchestrator, std::move(*tokens),
+  orchestrator.owners().set(*owners);
+  server::Router router(orchestrator, *owners,
                         {.per_job = static_cast<std::size_t>(config.max_waiters_per_job),
                          .per_owner = static_cast<std::size_t>(config.max_waiters_per_owner)});
   core::ConnectionCap cap = core::fit_connections(config.max_connections, nofile);
@@ -177,6 +212,7 @@ int serve(core::Config config) {
   if (!endpoint) return fail(endpoint.error(), 2);
   http.start();
   asio::co_spawn(ioc, shutdown_on_signal(ioc, http, orchestrator), asio::detached);
+  asio::co_spawn(ioc, reload_on_hangup(ioc, config, router, orchestrator), asio::detached);
   spdlog::info("vramq listening on http://{}:{} (data in {}, GPUs: {}, {} tasks)",
                endpoint->address().to_string(), endpoint->port(), config.data_dir,
                orchestrator.health().gpu_kind, orchestrator.catalog().tasks().size());

@@ -122,22 +122,29 @@ core::Result<core::TaskCatalog> load_catalog(const core::Config& config) {
   return catalog;
 }
 
-core::Result<std::vector<server::Token>> load_tokens(const core::Config& config) {
-  if (config.token_file.empty()) return std::vector<server::Token>{};
-  auto text = read_file(config.token_file);
-  auto parsed =
-      text ? server::parse_tokens(*text) : core::Result<std::vector<server::Token>>(text.error());
-  if (!parsed) {
-    return core::Error{
-        fmt::format("--token-file {}: {}", config.token_file, parsed.error().message)};
+core::Result<std::shared_ptr<const core::Owners>> load_owners(const core::Config& config) {
+  bool owners_file = !config.owners_file.empty();
+  const std::string& path = owners_file ? config.owners_file : config.token_file;
+  if (path.empty()) return std::shared_ptr<const core::Owners>{};
+  std::string flag = owners_file ? "--owners" : "--token-file";
+  auto text = read_file(path);
+  if (!text) return core::Error{fmt::format("{} {}: {}", flag, path, text.error().message)};
+  core::Result<core::Owners> owners = core::Error{""};
+  if (owners_file) {
+    owners = core::parse_owners(*text);
+  } else if (auto tokens = server::parse_tokens(*text); tokens) {
+    owners = server::owners_from_tokens(*tokens);
+  } else {
+    owners = tokens.error();
   }
-  if (struct stat st{}; ::stat(config.token_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+  if (!owners) return core::Error{fmt::format("{} {}: {}", flag, path, owners.error().message)};
+  if (struct stat st{}; ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
     spdlog::warn(
-        "--token-file {}: readable by other users (mode {:04o}); anyone on this host could use "
-        "its tokens: chmod 600 {}",
-        config.token_file, st.st_mode & 07777, config.token_file);
+        "{} {}: readable by other users (mode {:04o}); {}: chmod 600 {}", flag, path,
+        st.st_mode & 07777,
+        owners_file ? "it says who may do what" : "anyone on this host could use its tokens", path);
   }
-  return parsed;
+  return std::shared_ptr<const core::Owners>(std::make_shared<core::Owners>(std::move(*owners)));
 }
 
 std::string slurm_job_prefix(const std::string& data_dir) {

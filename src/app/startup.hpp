@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,10 @@ core::Result<HostLock> prepare_data_dir(const core::Config& config, mode_t priva
 // not an executable file (every run of them would fail to start).
 core::Result<core::TaskCatalog> load_catalog(const core::Config& config);
 
-// The bearer tokens of --token-file (none without it); warns when others may read the file.
-core::Result<std::vector<server::Token>> load_tokens(const core::Config& config);
+// The owners of --owners, or --token-file's tokens as owners; null without either (no tokens:
+// everyone anonymous). Warns when others may read the file. Blocking (a file read): at the start,
+// or off the loop for a reload.
+core::Result<std::shared_ptr<const core::Owners>> load_owners(const core::Config& config);
 
 // This data directory's prefix of Slurm job names: a server finds its own runs again by it.
 std::string slurm_job_prefix(const std::string& data_dir);

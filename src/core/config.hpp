@@ -24,6 +24,7 @@ struct Config {
   // (anyone who reaches the port could run anything as vramq's user).
   bool unsafe_raw_commands_without_tokens = false;
   std::string token_file;
+  std::string owners_file;  // --owners: owners, roles, groups and limits (core/owners.hpp)
   std::int64_t backfill_bound_s = 300;
   std::int64_t kill_grace_s = 10;  // SIGTERM -> SIGKILL
   // An idle warm worker is pinged this often; one that has not answered by the next ping is

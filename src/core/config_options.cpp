@@ -73,6 +73,11 @@ std::vector<ConfigOption> service_rows() {
        .field = &C::token_file,
        .help = "bearer tokens, one per line (TOKEN:OWNER[:admin])",
        .value_name = "FILE"},
+      {.key = "owners",
+       .field = &C::owners_file,
+       .help = "owners file (TOML): owners, their hashed tokens, roles, groups and limits; "
+               "replaces token_file; reloaded on SIGHUP",
+       .value_name = "FILE"},
       {.key = "backfill_bound_s",
        .field = &C::backfill_bound_s,
        .help = "longest wait before a job may no longer be passed",

@@ -164,6 +164,8 @@ bool JobQueue::push(const QueuedJob& job, std::string record) {
   e.job.held_gpus.clear();
   if (!index_->entries.insert(std::move(e)).second) return false;
   ++vram_counts_[job.vram_mb];
+  if (job.owner >= owner_counts_.size()) owner_counts_.resize(job.owner + 1);
+  ++owner_counts_[job.owner];
   return true;
 }
 
@@ -173,8 +175,13 @@ bool JobQueue::erase(JobId id) {
   if (it == by_id.end()) return false;
   auto count = vram_counts_.find(it->job.vram_mb);
   if (--count->second == 0) vram_counts_.erase(count);
+  --owner_counts_[it->job.owner];
   by_id.erase(it);
   return true;
+}
+
+std::size_t JobQueue::count_of(std::uint32_t owner) const {
+  return owner < owner_counts_.size() ? owner_counts_[owner] : 0;
 }
 
 bool JobQueue::contains(JobId id) const {

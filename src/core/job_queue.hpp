@@ -42,6 +42,8 @@ class JobQueue {
   bool erase(JobId id);
   bool contains(JobId id) const;
   std::size_t size() const;
+  // How many queued jobs have this owner (QueuedJob::owner).
+  std::size_t count_of(std::uint32_t owner) const;
   bool empty() const { return size() == 0; }
 
   // The record pushed with a queued job; nullptr if it is not queued. Valid until it is erased.
@@ -88,6 +90,7 @@ class JobQueue {
   struct Index;
   std::unique_ptr<Index> index_;
   std::map<std::int64_t, std::size_t> vram_counts_;  // reservation -> jobs with it
+  std::vector<std::size_t> owner_counts_;            // by QueuedJob::owner
   std::optional<Planner> last_;                      // the last pass, settled
   std::uint64_t passes_ = 0;
   std::size_t linear_below_ = 2048;

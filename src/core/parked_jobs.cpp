@@ -5,13 +5,15 @@
 namespace vramq::core {
 
 void ParkedJobs::park(JobId id, std::string record, PendingReason why, std::vector<JobId> ok,
-                      std::vector<JobId> any, std::int64_t until_ms) {
+                      std::vector<JobId> any, std::int64_t until_ms, std::uint32_t owner) {
   erase(id);
   Entry e{.record = std::move(record),
           .why = why,
           .ok = {ok.begin(), ok.end()},
           .any = {any.begin(), any.end()},
-          .until_ms = until_ms};
+          .until_ms = until_ms,
+          .owner = owner};
+  ++owner_counts_[owner];
   for (JobId d : e.ok)
     dependents_.emplace(d, id);
   for (JobId d : e.any) {
@@ -58,6 +60,7 @@ bool ParkedJobs::erase(JobId id) {
       }
     }
   }
+  if (auto c = owner_counts_.find(e.owner); --c->second == 0) owner_counts_.erase(c);
   jobs_.erase(it);
   return true;
 }

@@ -22,10 +22,16 @@ class ParkedJobs {
  public:
   // `ok`: jobs that must end `succeeded`; `any`: jobs that must end, however. Ids already ended
   // must not be passed (the caller settles them first). `until_ms` > 0: not before then.
+  // `owner`: its owner as a small number (QueuedJob::owner), counted by count_of().
   void park(JobId id, std::string record, PendingReason why, std::vector<JobId> ok,
-            std::vector<JobId> any, std::int64_t until_ms = 0);
+            std::vector<JobId> any, std::int64_t until_ms = 0, std::uint32_t owner = 0);
   bool contains(JobId id) const { return jobs_.contains(id); }
   std::size_t size() const { return jobs_.size(); }
+  // How many parked jobs have this owner.
+  std::size_t count_of(std::uint32_t owner) const {
+    auto it = owner_counts_.find(owner);
+    return it == owner_counts_.end() ? 0 : it->second;
+  }
   const std::string* record(JobId id) const;
   PendingReason reason(JobId id) const;
   // Removes a parked job (cancelled, or released by the caller); false if it was not parked.
@@ -60,10 +66,12 @@ class ParkedJobs {
     std::set<JobId> ok;   // unmet `ok` dependencies
     std::set<JobId> any;  // unmet `any` dependencies
     std::int64_t until_ms = 0;
+    std::uint32_t owner = 0;
   };
   std::map<JobId, Entry> jobs_;
-  std::multimap<JobId, JobId> dependents_;          // dependency -> parked job waiting on it
-  std::multimap<std::int64_t, JobId> by_until_ms_;  // delayed jobs by when they are due
+  std::map<std::uint32_t, std::size_t> owner_counts_;  // owners with parked jobs
+  std::multimap<JobId, JobId> dependents_;             // dependency -> parked job waiting on it
+  std::multimap<std::int64_t, JobId> by_until_ms_;     // delayed jobs by when they are due
 };
 
 }  // namespace vramq::core

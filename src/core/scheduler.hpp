@@ -38,6 +38,8 @@ struct QueuedJob {
   int gpus = 1;  // how many GPUs it needs at once, each with vram_mb free
   // A warm-worker task's job: its index in WorkerView::tasks (-1: a process of its own).
   int worker_task = -1;
+  // Its owner, as a small number (service::OwnerBook names them; 0: no owner).
+  std::uint32_t owner = 0;
 };
 
 // Warm workers as a pass sees them (issue 12, docs/workers.md). A resident worker's memory is in

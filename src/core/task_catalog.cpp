@@ -1,5 +1,7 @@
 #include "core/task_catalog.hpp"
 
+#include "core/toml_fields.hpp"
+
 #include <fmt/format.h>
 #include <re2/re2.h>
 
@@ -23,28 +25,14 @@ Error key_error(std::string_view where, std::string_view what) {
   return Error{fmt::format("task catalog: {}: {}", where, what)};
 }
 
-// Typos in an operator's catalog must not be ignored silently.
+// The shared field readers (core/toml_fields.hpp), naming this file in their errors.
 Result<void> check_keys(const toml::table& t, std::string_view where,
                         std::initializer_list<std::string_view> allowed) {
-  for (auto&& [key, node] : t) {
-    if (std::ranges::find(allowed, key.str()) == allowed.end()) {
-      return key_error(where, fmt::format("unknown key '{}'", key.str()));
-    }
-  }
-  return {};
+  return core::check_keys(t, {.file = "task catalog", .where = where}, allowed);
 }
 
 Result<std::vector<std::string>> string_array(const toml::node* node, std::string_view where) {
-  std::vector<std::string> out;
-  if (node == nullptr) return out;
-  const toml::array* arr = node->as_array();
-  if (arr == nullptr) return key_error(where, "must be an array of strings");
-  for (const toml::node& el : *arr) {
-    auto s = el.value<std::string>();
-    if (!s || !el.is_string()) return key_error(where, "must be an array of strings");
-    out.push_back(*s);
-  }
-  return out;
+  return core::string_array(node, {.file = "task catalog", .where = where});
 }
 
 std::string replace_all(std::string s, std::string_view from, std::string_view to) {
@@ -70,17 +58,9 @@ Result<void> check_placeholders(std::string_view text, const std::vector<ParamDe
   return {};
 }
 
-// An integer key (absent: `fallback`) within [lo, hi]. A float is refused, not converted: toml++
-// would convert it, and one out of range is undefined behaviour (found by fuzzing).
 Result<std::int64_t> integer_key(const toml::table& t, std::string_view key, std::string_view where,
                                  std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
-  const toml::node* node = t.get(key);
-  if (node == nullptr) return fallback;
-  std::string name = fmt::format("{}.{}", where, key);
-  auto v = node->value_exact<std::int64_t>();
-  if (!v) return key_error(name, "must be an integer");
-  if (*v < lo || *v > hi) return key_error(name, fmt::format("must be from {} to {}", lo, hi));
-  return *v;
+  return core::integer_key(t, key, {.file = "task catalog", .where = where}, fallback, lo, hi);
 }
 
 Result<ParamValue> typed_default(const toml::node& node, const ParamDef& p,

@@ -1,6 +1,7 @@
 #include "server/auth.hpp"
 
 #include "core/text.hpp"
+#include "util/sha256.hpp"
 
 #include <fmt/format.h>
 
@@ -56,17 +57,35 @@ core::Result<std::vector<Token>> parse_tokens(std::string_view text) {
   return tokens;
 }
 
-std::optional<Principal> authenticate(std::string_view authorization,
-                                      const std::vector<Token>& tokens) {
+std::string token_hash(std::string_view secret) {
+  return "sha256:" + util::sha256_hex(secret);
+}
+
+core::Owners owners_from_tokens(const std::vector<Token>& tokens) {
+  core::Owners out;
+  for (const Token& t : tokens) {
+    const core::Owner* known = out.find(t.name);
+    std::size_t index =
+        known != nullptr ? static_cast<std::size_t>(known - out.owners.data()) : out.owners.size();
+    if (known == nullptr) out.owners.push_back({.name = t.name});
+    core::Role role = t.admin ? core::Role::admin : core::Role::user;
+    // The owner's own role (what `vramq owners` shows): admin if any of its tokens is.
+    if (t.admin) out.owners[index].role = core::Role::admin;
+    out.credentials.push_back({.hash = token_hash(t.secret), .owner = index, .role = role});
+  }
+  return out;
+}
+
+std::optional<Principal> authenticate(std::string_view authorization, const core::Owners& owners) {
   constexpr std::string_view kScheme = "Bearer ";
   if (authorization.size() <= kScheme.size() ||
       authorization.substr(0, kScheme.size()) != kScheme) {
     return std::nullopt;
   }
-  std::string_view given = trim(authorization.substr(kScheme.size()));
+  std::string given = token_hash(trim(authorization.substr(kScheme.size())));
   std::optional<Principal> who;
-  for (const Token& t : tokens) {  // no early exit: timing does not tell which token matched
-    if (same(given, t.secret)) who = Principal{.name = t.name, .admin = t.admin};
+  for (const core::Credential& c : owners.credentials) {  // no early exit
+    if (same(given, c.hash)) who = Principal{.name = owners.owners[c.owner].name, .role = c.role};
   }
   return who;
 }

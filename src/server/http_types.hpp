@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/owners.hpp"
+
 namespace vramq::server {
 
 // The connection a request came on, as far as a handler that waits needs it.
@@ -28,8 +30,9 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // lower-case names
   std::string body;
   // Who sent it (set by the router once the token is checked): the owner of what it submits.
-  std::string principal;  // "" when no tokens are configured
-  bool admin = true;      // may act on every job (always, without tokens)
+  std::string principal;                // "" when no tokens are configured
+  core::Role role = core::Role::admin;  // admin: may act on every job (always, without tokens)
+  bool admin() const { return role == core::Role::admin; }
   // Set by the HTTP server, which outlives the handler; null where there is no connection.
   Client* client = nullptr;
 

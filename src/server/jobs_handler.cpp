@@ -266,11 +266,11 @@ boost::asio::awaitable<Response> handle_cancel(const Request& req, std::string_v
   auto purge = bool_param(req, "purge", false);
   if (!purge) co_return purge.error();
   if (*purge) {
-    service::Caller who{.name = req.principal, .admin = req.admin};
+    service::Caller who{.name = req.principal, .admin = req.admin()};
     co_return co_await handle_purge(*id, who, o);
   }
   // A named local, not a temporary: g++ 12 destroys a prvalue coroutine argument twice.
-  service::Caller caller{.name = req.principal, .admin = req.admin};
+  service::Caller caller{.name = req.principal, .admin = req.admin()};
   auto r = co_await o.cancel(*id, caller);
   if (!r) co_return problem(Problem::internal, r.error().message);
   switch (r->outcome) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "server/problem.hpp"
+#include "server/query_params.hpp"
 
 namespace vramq::server {
 
@@ -49,12 +50,21 @@ Response held_refused(HeldRequests::Refusal why, const HeldRequests::Limits& lim
 std::optional<Response> Router::admit(Request& head) const {
   // The dashboard's page and script hold no data; the page asks for a token itself.
   bool web = head.method == "GET" && (head.path == "/" || head.path.starts_with("/assets/"));
-  if (head.path == "/healthz" || web || tokens_.empty()) return std::nullopt;
-  std::optional<Principal> who = authenticate(head.header("authorization").value_or(""), tokens_);
+  if (head.path == "/healthz" || web || !owners_) return std::nullopt;
+  std::optional<Principal> who = authenticate(head.header("authorization").value_or(""), *owners_);
   if (who) {
     head.principal = who->name;
-    head.admin = who->admin;
-    return std::nullopt;
+    head.role = who->role;
+    // A viewer reads; asking what a submission would do (a dry run) changes nothing either.
+    auto dry_run = bool_param(head, "dry_run", false);
+    bool reads = head.method == "GET" || head.method == "HEAD" ||
+                 (head.method == "POST" && head.path == "/v1/jobs" && dry_run && *dry_run);
+    if (who->role != core::Role::viewer || reads) return std::nullopt;
+    http_metrics_->observe(head.method, head.path, 403, 0);
+    return problem(Problem::forbidden,
+                   fmt::format("{} holds a viewer's token, which may read but not change anything "
+                               "({} {})",
+                               who->name, head.method, head.path));
   }
   bool given = head.header("authorization").has_value();
   http_metrics_->observe(head.method, head.path, 401, 0);

@@ -14,23 +14,26 @@ namespace vramq::server {
 
 class Router {
  public:
-  // With `tokens` non-empty every route but /healthz needs "Authorization: Bearer T".
-  Router(service::Orchestrator& orchestrator, std::vector<Token> tokens,
+  // With `owners` set every route but /healthz and the dashboard's files needs
+  // "Authorization: Bearer T"; null: no tokens, everyone may do anything.
+  Router(service::Orchestrator& orchestrator, std::shared_ptr<const core::Owners> owners,
          HeldRequests::Limits held = {})
       : orchestrator_(orchestrator),
-        tokens_(std::move(tokens)),
+        owners_(std::move(owners)),
         held_(std::make_shared<HeldRequests>(held)),
         http_metrics_(std::make_shared<HttpMetrics>()) {}
-  // Called on the request's header, before its body is read: sets who sent it, or answers 401.
+  // Called on the request's header, before its body is read: sets who sent it, or answers 401
+  // (no valid token) or 403 (a viewer's token on a request that would change something).
   std::optional<Response> admit(Request& head) const;
   // An admitted request, body read.
   boost::asio::awaitable<Response> handle(Request req);
-  bool needs_tokens() const { return !tokens_.empty(); }
+  // The owners reloaded (SIGHUP): requests admitted from now on are checked against these.
+  void set_owners(std::shared_ptr<const core::Owners> owners) { owners_ = std::move(owners); }
 
  private:
   boost::asio::awaitable<Response> route(Request& req);
   service::Orchestrator& orchestrator_;
-  std::vector<Token> tokens_;
+  std::shared_ptr<const core::Owners> owners_;
   std::shared_ptr<HeldRequests> held_;
   std::shared_ptr<HttpMetrics> http_metrics_;  // a pointer: admit() (const) counts its 401s
 };

@@ -22,7 +22,7 @@ Response handle_unload_worker(const Request& req, std::string_view id, service::
     return problem(Problem::not_found, fmt::format("no such worker: {:.64}", id));
   }
   // Workers serve everyone: only an admin token may unload one (any caller without tokens).
-  if (!req.admin) {
+  if (!req.admin()) {
     return problem(Problem::forbidden, "unloading a warm worker needs an admin token");
   }
   switch (o.workers().unload(wid)) {

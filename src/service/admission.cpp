@@ -99,6 +99,17 @@ boost::system::result<Job, SubmitError> Orchestrator::admit(SubmitRequest& req, 
   auto waiting =
       static_cast<std::int64_t>(queue_.size() + waiting_.parked().size()) + admitting_.saving;
   // A full queue refuses only jobs that would wait: one that can start at once never joins it.
+  auto waiting_of = [this](std::uint32_t owner) {
+    auto saving = admitting_.saving_by_owner.find(owner);
+    return static_cast<std::int64_t>(queue_.count_of(owner) + waiting_.parked().count_of(owner)) +
+           (saving == admitting_.saving_by_owner.end() ? 0 : saving->second);
+  };
+  if (std::optional<SubmitError> no =
+          owners_.refuses(job->spec, waiting_of, [&] { return !start_gpus_now(*job).empty(); })) {
+    if (no->code == SubmitErrc::queue_full)
+      no->retry_after_s = run_times_.retry_after_s(running_.size());
+    return *no;
+  }
   if (waiting >= config_.queue_max && start_gpus_now(*job).empty()) {
     return SubmitError{SubmitErrc::queue_full, "",
                        fmt::format("the queue is full: {} jobs waiting, the limit is {}", waiting,
@@ -276,9 +287,12 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
                                           .created_at_ms = job->submitted_at_ms};
   }
   ++admitting_.saving;
+  std::uint32_t owner = owners_.id(job->spec.owner);
+  ++admitting_.saving_by_owner[owner];
   core::Result<void> saved =
       co_await async_save(*store_, *job, std::move(key), asio::use_awaitable);  // once: told
   --admitting_.saving;
+  if (--admitting_.saving_by_owner[owner] == 0) admitting_.saving_by_owner.erase(owner);
   if (!saved) {
     for (int g : over_cap)
       admitting_.mb.at(g) -= job->spec.vram_mb;

@@ -69,7 +69,8 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
                       finish(id, JobState::cancelled, EndReason::dependency_failed, std::move(why),
                              {});
                     },
-                .publish = [this](const Job& job) { publish_job(job); }}),
+                .publish = [this](const Job& job) { publish_job(job); },
+                .owner_id = [this](const std::string& owner) { return owners_.id(owner); }}),
       feed_(ioc, static_cast<std::size_t>(config_.event_ring_size),
             static_cast<std::size_t>(config_.event_ring_mb) << 20, first_event_id()),
       files_(ioc, config_.data_dir, config_.log_follow == "inotify") {
@@ -113,7 +114,8 @@ void Orchestrator::enqueue(const Job& job) {
                .queued_at_ms = job.queued_at_ms,
                .held_gpus = {},
                .gpus = job.spec.gpus,
-               .worker_task = workers_->task_index(job.spec)},
+               .worker_task = workers_->task_index(job.spec),
+               .owner = owners_.id(job.spec.owner)},
               core::pack_job(job));
   schedule_soon();
   // Its event keeps the queue's packed record and its place, and is made into JSON only if

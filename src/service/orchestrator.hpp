@@ -37,6 +37,7 @@
 #include "service/job_files.hpp"
 #include "service/job_request.hpp"
 #include "service/job_waiters.hpp"
+#include "service/owner_book.hpp"
 #include "service/process_runs.hpp"
 #include "service/queue_events.hpp"
 #include "service/retention.hpp"
@@ -173,6 +174,8 @@ class Orchestrator : private RunHost {
   // The first jobs of the queue in the order they would start (GET /v1/queue, `queue` events).
   QueueHead queue_head() const;
   const core::TaskCatalog& catalog() const { return catalog_; }
+  // Who may submit what (owners, their limits), reloaded on SIGHUP by the caller.
+  OwnerBook& owners() { return owners_; }
   const core::Footprints& footprints() const { return footprints_; }
   const core::Config& config() const { return config_; }
   // How the service stands (GET /readyz, /metrics).
@@ -266,8 +269,10 @@ class Orchestrator : private RunHost {
   // until the pass after their save (then they run, or wait like any queued job).
   struct Admitting {
     std::int64_t saving = 0;
+    std::map<std::uint32_t, std::int64_t> saving_by_owner;  // OwnerBook numbers
     std::vector<std::int64_t> mb;
   } admitting_;
+  OwnerBook owners_;
   IdempotencyKeys keys_;      // Idempotency-Keys being handled, and their expiry
   JobWaiters waiters_{ioc_};  // clients waiting for a job's end
 

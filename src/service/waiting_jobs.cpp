@@ -35,7 +35,7 @@ void WaitingJobs::park_delayed(const Job& job) {
   spdlog::info("job {}: attempt {} starts no earlier than in {} s", job.id, job.attempt,
                (job.not_before_ms - now_ms() + 999) / 1000);
   parked_.park(job.id, core::pack_job(job), core::PendingReason::retry_delay, {}, {},
-               job.not_before_ms);
+               job.not_before_ms, d_.owner_id(job.spec.owner));
   d_.publish(job);
   arm();
 }
@@ -47,7 +47,7 @@ std::int64_t WaitingJobs::host_failed_until_ms() {
 
 void WaitingJobs::park_unstarted(const Job& job) {
   parked_.park(job.id, core::pack_job(job), core::PendingReason::start_failed, {}, {},
-               job.not_before_ms);
+               job.not_before_ms, d_.owner_id(job.spec.owner));
   d_.publish(job);
   arm();
 }
@@ -150,7 +150,8 @@ void WaitingJobs::place(const Job& job, const Dependencies& deps) {
     d_.enqueue(job);
     return;
   }
-  parked_.park(job.id, core::pack_job(job), core::PendingReason::dependency, deps.ok, deps.any);
+  parked_.park(job.id, core::pack_job(job), core::PendingReason::dependency, deps.ok, deps.any, 0,
+               d_.owner_id(job.spec.owner));
   d_.publish(job);
 }
 
@@ -199,7 +200,7 @@ std::optional<JobState> WaitingJobs::recover(Job& job, const std::map<JobId, Job
     d_.enqueue(job);
   } else {
     parked_.park(job.id, core::pack_job(job), core::PendingReason::dependency, std::move(ok),
-                 std::move(any));
+                 std::move(any), 0, d_.owner_id(job.spec.owner));
   }
   return std::nullopt;
 }

@@ -32,6 +32,8 @@ class WaitingJobs {
     // End a parked job dependency_failed, for `why`.
     std::function<void(core::JobId id, std::string why)> fail;
     std::function<void(const core::Job&)> publish;
+    // An owner's number (OwnerBook): parked jobs are counted by owner.
+    std::function<std::uint32_t(const std::string&)> owner_id;
   };
   explicit WaitingJobs(Deps deps) : d_(std::move(deps)), timer_(d_.ioc) {}
 

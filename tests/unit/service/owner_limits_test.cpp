@@ -1,0 +1,111 @@
+// An owner's limits at submission (issue 24): max_priority and max_queued, of the owner and of
+// its group, on the service harness (one simulated 24 GiB GPU). The oracle is what the tests
+// submitted, not the server's counts: waiting jobs are those the tests know to be queued or
+// parked.
+#include "service_harness.hpp"
+
+#include <fmt/format.h>
+
+namespace vramq::service {
+namespace {
+
+class OwnerLimitsTest : public testing::ServiceTest {
+ protected:
+  void SetUp() override {
+    ServiceTest::SetUp();
+    auto owners = core::parse_owners(R"(
+[groups.vision]
+max_queued = 3
+max_priority = 50
+[owners.alice]
+group = "vision"
+max_queued = 2
+max_priority = 5
+[owners.carol]
+group = "vision"
+[owners.bob]
+)");
+    ASSERT_TRUE(owners) << owners.error().message;
+    o_->owners().set(std::make_shared<core::Owners>(std::move(*owners)));
+  }
+  SubmitRequest as(std::string owner, std::int64_t mb, int priority = 0) {
+    SubmitRequest req = request(mb);
+    req.owner = std::move(owner);
+    req.priority = priority;
+    return req;
+  }
+  boost::system::result<JobView, SubmitError> try_submit(SubmitRequest req) {
+    return run(o_->submit(std::move(req)));
+  }
+};
+
+TEST_F(OwnerLimitsTest, APriorityAboveTheOwnersOrItsGroupsMaxIsForbidden) {
+  auto high = try_submit(as("alice", 1000, 6));
+  ASSERT_FALSE(high);
+  EXPECT_EQ(high.error().code, SubmitErrc::forbidden);
+  EXPECT_EQ(high.error().field, "priority");
+  EXPECT_NE(high.error().detail.find("max_priority 5 of alice"), std::string::npos)
+      << high.error().detail;
+  EXPECT_TRUE(try_submit(as("alice", 1000, 5)));
+  auto group = try_submit(as("carol", 1000, 51));
+  ASSERT_FALSE(group);
+  EXPECT_NE(group.error().detail.find("max_priority 50 of group vision"), std::string::npos)
+      << group.error().detail;
+  EXPECT_TRUE(try_submit(as("bob", 1000, 1000))) << "bob has no limits";
+  EXPECT_TRUE(try_submit(as("someone-else", 1000, 1000))) << "a name not in the file: none";
+}
+
+TEST_F(OwnerLimitsTest, MaxQueuedCountsWaitingJobsAndLetsAJobThatStartsAtOnceIn) {
+  ASSERT_TRUE(try_submit(as("alice", 20000)));   // runs
+  ASSERT_TRUE(try_submit(as("alice", 20000)));   // waits: 1
+  auto second = try_submit(as("alice", 20000));  // waits: 2
+  ASSERT_TRUE(second);
+  auto third = try_submit(as("alice", 20000));
+  ASSERT_FALSE(third);
+  EXPECT_EQ(third.error().code, SubmitErrc::queue_full);
+  EXPECT_GT(third.error().retry_after_s, 0);
+  EXPECT_NE(third.error().detail.find("alice has 2 jobs waiting, its max_queued is 2"),
+            std::string::npos)
+      << third.error().detail;
+  EXPECT_TRUE(try_submit(as("bob", 20000))) << "another owner's jobs are not alice's";
+  // A job that fits at once never waits: as with --queue-max, it is let in.
+  EXPECT_TRUE(try_submit(as("alice", 1000)));
+  // Cancelling a waiting job makes room again.
+  ASSERT_TRUE(run(o_->cancel(second->job.id, Caller{})));
+  EXPECT_TRUE(try_submit(as("alice", 20000)));
+}
+
+TEST_F(OwnerLimitsTest, TheGroupsMaxQueuedCountsEveryMember) {
+  ASSERT_TRUE(try_submit(as("bob", 20000)));  // runs, and takes the GPU
+  ASSERT_TRUE(try_submit(as("alice", 20000)));
+  ASSERT_TRUE(try_submit(as("carol", 20000)));
+  ASSERT_TRUE(try_submit(as("carol", 20000)));  // the group: 3 waiting
+  auto fourth = try_submit(as("carol", 20000));
+  ASSERT_FALSE(fourth);
+  EXPECT_NE(fourth.error().detail.find("group vision has 3 jobs waiting, its max_queued is 3"),
+            std::string::npos)
+      << fourth.error().detail;
+}
+
+TEST_F(OwnerLimitsTest, JobsParkedOnADependencyCountAsWaiting) {
+  core::JobId running = submit(as("bob", 20000));
+  SubmitRequest after = as("alice", 1000);
+  after.after_ok = {running};
+  ASSERT_TRUE(try_submit(std::move(after)));  // parked
+  SubmitRequest again = as("alice", 1000);
+  again.after_ok = {running};
+  ASSERT_TRUE(try_submit(std::move(again)));  // parked: 2
+  auto third = try_submit(as("alice", 20000));
+  ASSERT_FALSE(third);
+  EXPECT_EQ(third.error().code, SubmitErrc::queue_full);
+}
+
+TEST_F(OwnerLimitsTest, WithoutOwnersNothingIsLimited) {
+  o_->owners().set(nullptr);
+  EXPECT_TRUE(try_submit(as("alice", 1000, 1000)));
+  for (int i = 0; i < 4; ++i)
+    EXPECT_TRUE(try_submit(as("alice", 20000)));
+}
+
+}  // namespace
+}  // namespace vramq::service
