@@ -22,6 +22,7 @@
 #include "exec/slurm_executor.hpp"
 #include "server/http_server.hpp"
 #include "server/json_codec.hpp"
+#include "server/visibility.hpp"
 #include "service/orchestrator.hpp"
 #include "store/job_store.hpp"
 #include "util/json_text.hpp"
@@ -117,7 +118,8 @@ core::Result<std::unique_ptr<exec::Executor>> make_executor(asio::io_context& io
 }
 
 // Events carry the API's shapes.
-service::EventFeed::Encoders api_encoders() {
+service::EventFeed::Encoders api_encoders(const core::Config& config) {
+  bool names = !server::jobs_are_private(config);
   return {
       .job =
           [](const service::JobView& v) {
@@ -129,8 +131,8 @@ service::EventFeed::Encoders api_encoders() {
             return util::to_json_text(server::worker_to_json(w));
           },
       .queue =
-          [](const service::QueueHead& q) {
-            return util::to_json_text(server::queue_head_to_json(q));
+          [names](const service::QueueHead& q) {
+            return util::to_json_text(server::queue_head_to_json(q, names));
           }};
 }
 
@@ -198,7 +200,7 @@ int serve(core::Config config) {
                                      std::move(*executor), std::move(*store));
   if (auto ok = orchestrator.start(); !ok) return fail(ok.error(), 1);
   orchestrator.events().set_encoders(
-      api_encoders());  // once recovery is done (it publishes nothing)
+      api_encoders(config));  // once recovery is done (it publishes nothing)
   orchestrator.owners().set(*owners);
   server::Router router(orchestrator, *owners,
                         {.per_job = static_cast<std::size_t>(config.max_waiters_per_job),

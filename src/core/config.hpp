@@ -25,6 +25,9 @@ struct Config {
   bool unsafe_raw_commands_without_tokens = false;
   std::string token_file;
   std::string owners_file;  // --owners: owners, roles, groups and limits (core/owners.hpp)
+  // With tokens: "owner" (a job's params, output, logs, files and events are its owner's and
+  // admins' only) or "all" (every token reads every job, as before issue 24).
+  std::string visibility = "owner";
   std::int64_t backfill_bound_s = 300;
   std::int64_t kill_grace_s = 10;  // SIGTERM -> SIGKILL
   // An idle warm worker is pinged this often; one that has not answered by the next ping is

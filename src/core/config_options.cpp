@@ -78,6 +78,12 @@ std::vector<ConfigOption> service_rows() {
        .help = "owners file (TOML): owners, their hashed tokens, roles, groups and limits; "
                "replaces token_file; reloaded on SIGHUP",
        .value_name = "FILE"},
+      {.key = "visibility",
+       .field = &C::visibility,
+       .help = "with tokens, who reads a job's details, logs, files and events: owner (its "
+               "owner and admins; others see what a queue listing shows) or all",
+       .value_name = "WHO",
+       .choices = {"owner", "all"}},
       {.key = "backfill_bound_s",
        .field = &C::backfill_bound_s,
        .help = "longest wait before a job may no longer be passed",

@@ -23,24 +23,28 @@ const std::string& Event::data() const {
   return made;
 }
 
-std::uint64_t EventRing::publish(EventType type, JobId job, std::string data) {
+std::uint64_t EventRing::publish(EventType type, JobId job, std::string data, std::string owner) {
   std::size_t size = data.size();
   return append({.id = 0,
                  .type = type,
                  .job = job,
+                 .owner = std::move(owner),
                  .made = std::move(data),
                  .framed = {},
+                 .framed_public = {},
                  .make = {},
                  .size = size});
 }
 
 std::uint64_t EventRing::publish_lazy(EventType type, JobId job, std::function<std::string()> make,
-                                      std::size_t estimate) {
+                                      std::size_t estimate, std::string owner) {
   return append({.id = 0,
                  .type = type,
                  .job = job,
+                 .owner = std::move(owner),
                  .made = {},
                  .framed = {},
+                 .framed_public = {},
                  .make = std::move(make),
                  .size = estimate});
 }
@@ -48,7 +52,7 @@ std::uint64_t EventRing::publish_lazy(EventType type, JobId job, std::function<s
 void EventRing::account(const Event& e) {
   if (events_.empty() || e.id < events_.front().id || e.id > last_id()) return;
   Event& held = events_[static_cast<std::size_t>(e.id - events_.front().id)];
-  std::size_t real = held.made.size() + held.framed.size() + 64;
+  std::size_t real = held.made.size() + held.framed.size() + held.framed_public.size() + 64;
   if (held.make) real += held.size;  // its payload is still to come: keep the estimate for it
   bytes_ = bytes_ - held.size + real;
   held.size = real;

@@ -25,7 +25,8 @@ std::string_view to_string(EventType t);
 struct Event {
   std::uint64_t id = 0;  // 1, 2, 3, ... in publishing order
   EventType type = EventType::job;
-  JobId job = 0;  // job events: the job (for ?job= filters); else 0
+  JobId job = 0;      // job events: the job (for ?job= filters); else 0
+  std::string owner;  // job events: the job's owner (who may read its details); else ""
   // The payload; one published lazily is made on first use (then kept): an event nobody reads
   // costs no encoding.
   const std::string& data() const;
@@ -34,6 +35,8 @@ struct Event {
   // What the stream's framing made of it (GET /v1/events): made once, whoever reads it first;
   // every listener then copies these bytes.
   mutable std::string framed;
+  // The same for a reader who sees the job as a listing shows it (private jobs, issue 24).
+  mutable std::string framed_public;
   mutable std::function<std::string()> make;  // set until made
   std::size_t size = 0;  // what it counts against the ring's bytes (from an estimate until made)
 };
@@ -48,10 +51,10 @@ class EventRing {
                      std::uint64_t first_id = 1);
 
   // Appends an event; returns its id. The oldest events go to stay within the bounds.
-  std::uint64_t publish(EventType type, JobId job, std::string data);
+  std::uint64_t publish(EventType type, JobId job, std::string data, std::string owner = {});
   // The same with a payload made only when first read; `estimate` stands for its size meanwhile.
   std::uint64_t publish_lazy(EventType type, JobId job, std::function<std::string()> make,
-                             std::size_t estimate);
+                             std::size_t estimate, std::string owner = {});
 
   // The id of the newest event (first_id - 1: none yet).
   std::uint64_t last_id() const { return next_id_ - 1; }

@@ -9,10 +9,12 @@
 #include <boost/json/serialize.hpp>
 #include <limits>
 
+#include "server/json_codec.hpp"
 #include "server/problem.hpp"
 #include "server/query_params.hpp"
 #include "server/router.hpp"
 #include "server/sse.hpp"
+#include "server/visibility.hpp"
 
 namespace vramq::server {
 namespace {
@@ -37,12 +39,27 @@ std::string reset_event(std::uint64_t id, std::string_view why) {
                    boost::json::serialize(boost::json::object{{"reason", why}, {"last_id", id}}));
 }
 
+// Whose jobs' details a listener reads (server/visibility.hpp); of others' jobs it gets the
+// redacted item, framed once per event for all such listeners.
+struct Reader {
+  std::string principal;
+  bool all = true;
+  bool reads_all(const core::Event& e) const {
+    return all || e.type != core::EventType::job || e.owner == principal;
+  }
+};
+
 class EventStream final : public BodyStream {
  public:
-  EventStream(service::Orchestrator& o, std::uint64_t after, Filter filter,
+  EventStream(service::Orchestrator& o, std::uint64_t after, Filter filter, Reader reader,
               std::chrono::steady_clock::duration heartbeat,
               std::unique_ptr<HeldRequests::Ticket> ticket)
-      : ticket_(std::move(ticket)), o_(o), after_(after), filter_(filter), heartbeat_(heartbeat) {}
+      : ticket_(std::move(ticket)),
+        o_(o),
+        after_(after),
+        filter_(filter),
+        reader_(std::move(reader)),
+        heartbeat_(heartbeat) {}
 
   bool may_wait() const override { return true; }
   int send_buffer_bytes() const override { return kSendBufferBytes; }
@@ -68,11 +85,7 @@ class EventStream final : public BodyStream {
       std::string out;
       std::uint64_t upto = r.last_seen;  // the batch ends early when it is full
       for (const core::Event* e : r.events) {
-        if (e->framed.empty()) {
-          e->framed = sse_event(e->id, core::to_string(e->type), e->data());
-          o_.events().ring().account(*e);
-        }
-        out += e->framed;
+        out += framing(*e);
         if (out.size() >= kBatchBytes) {
           upto = e->id;
           break;
@@ -96,10 +109,26 @@ class EventStream final : public BodyStream {
   service::Orchestrator& o_;
   std::uint64_t after_;
   Filter filter_;
+  Reader reader_;
   std::chrono::steady_clock::duration heartbeat_;
   std::chrono::steady_clock::time_point last_write_ = std::chrono::steady_clock::now();
   bool streaming_ = false;
   bool done_ = false;
+
+  const std::string& framing(const core::Event& e) {
+    if (reader_.reads_all(e)) {
+      if (e.framed.empty()) {
+        e.framed = sse_event(e.id, core::to_string(e.type), e.data());
+        o_.events().ring().account(e);
+      }
+      return e.framed;
+    }
+    if (e.framed_public.empty()) {
+      e.framed_public = sse_event(e.id, core::to_string(e.type), redacted_job_text(e.data()));
+      o_.events().ring().account(e);
+    }
+    return e.framed_public;
+  }
 
   std::string sent(std::string piece) {
     last_write_ = std::chrono::steady_clock::now();
@@ -152,13 +181,15 @@ boost::asio::awaitable<Response> handle_events(const Request& req, service::Orch
   HeldRequests::Taken place = held.take(0, req.principal);
   if (!place.ticket) co_return held_refused(*place.refusal, held.limits(), 0);
   std::uint64_t after = resume.after.value_or(o.events().ring().last_id());
-  co_return Response{.status = 200,
-                     .content_type = "text/event-stream",
-                     .body = {},
-                     .headers = {{"Cache-Control", "no-store"}, {"X-Accel-Buffering", "no"}},
-                     .stream = std::make_shared<EventStream>(
-                         o, after, filter, std::chrono::seconds(o.config().event_heartbeat_s),
-                         std::move(place.ticket))};
+  co_return Response{
+      .status = 200,
+      .content_type = "text/event-stream",
+      .body = {},
+      .headers = {{"Cache-Control", "no-store"}, {"X-Accel-Buffering", "no"}},
+      .stream = std::make_shared<EventStream>(
+          o, after, filter,
+          Reader{.principal = req.principal, .all = reads_every_job(req, o.config())},
+          std::chrono::seconds(o.config().event_heartbeat_s), std::move(place.ticket))};
 }
 
 }  // namespace vramq::server

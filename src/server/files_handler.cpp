@@ -9,6 +9,7 @@
 #include "server/json_codec.hpp"
 #include "server/problem.hpp"
 #include "server/router.hpp"
+#include "server/visibility.hpp"
 #include "util/json_text.hpp"
 
 namespace vramq::server {
@@ -49,6 +50,9 @@ boost::asio::awaitable<Response> handle_files(const Request& req, core::JobId id
   auto found = co_await o.get(id);
   if (!found) co_return problem(Problem::internal, found.error().message);
   if (!*found) co_return problem(Problem::not_found, fmt::format("no job {}", id), "id");
+  if (!reads_all_of(req, (*found)->job.spec.owner, o.config())) {
+    co_return private_job((*found)->job, "files");
+  }
   if (path.empty()) {
     auto listing = co_await o.files().list(id);
     if (!listing) co_return problem(Problem::internal, listing.error().message);

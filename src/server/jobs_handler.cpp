@@ -10,6 +10,7 @@
 #include "server/problem.hpp"
 #include "server/query_params.hpp"
 #include "server/router.hpp"
+#include "server/visibility.hpp"
 #include "util/json_text.hpp"
 
 namespace vramq::server {
@@ -93,8 +94,17 @@ Response not_yours(core::JobId id, const core::Job& job, std::string_view verb) 
                  "id");
 }
 
-Response job_response(int status, const service::JobView& v) {
-  return Response{.status = status, .body = util::to_json_text(job_to_json(v))};
+// The job as the request's sender may see it (server/visibility.hpp).
+boost::json::object job_json_for(const Request& req, const core::Config& config,
+                                 const service::JobView& v, bool with_output = true) {
+  boost::json::object o = job_to_json(v, with_output);
+  if (!reads_all_of(req, v.job.spec.owner, config)) redact_job(o);
+  return o;
+}
+
+Response job_response(const Request& req, const core::Config& config, int status,
+                      const service::JobView& v) {
+  return Response{.status = status, .body = util::to_json_text(job_json_for(req, config, v))};
 }
 
 Response submit_error(const service::SubmitError& e) {
@@ -210,7 +220,7 @@ boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orch
       if (*waited && **waited) v = std::move(***waited);
     }
   }
-  Response r = job_response(core::is_terminal(v.job.state) ? 200 : 202, v);
+  Response r = job_response(req, o.config(), core::is_terminal(v.job.state) ? 200 : 202, v);
   r.headers.emplace_back("Location", fmt::format("/v1/jobs/{}", v.job.id));
   if (v.replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
   co_return r;
@@ -237,7 +247,7 @@ boost::asio::awaitable<Response> handle_get_job(const Request& req, std::string_
   auto& found = *waited;
   if (!found) co_return problem(Problem::internal, found.error().message);
   if (!*found) co_return problem(Problem::not_found, fmt::format("no job {}", *id), "id");
-  co_return job_response(200, **found);
+  co_return job_response(req, o.config(), 200, **found);
 }
 
 boost::asio::awaitable<Response> handle_purge(core::JobId id, const service::Caller& caller,
@@ -275,9 +285,9 @@ boost::asio::awaitable<Response> handle_cancel(const Request& req, std::string_v
   if (!r) co_return problem(Problem::internal, r.error().message);
   switch (r->outcome) {
     case service::CancelOutcome::cancelled:
-      co_return job_response(200, *r->job);
+      co_return job_response(req, o.config(), 200, *r->job);
     case service::CancelOutcome::stopping:
-      co_return job_response(202, *r->job);
+      co_return job_response(req, o.config(), 202, *r->job);
     case service::CancelOutcome::already_ended:
       co_return problem(
           Problem::conflict,
@@ -310,11 +320,18 @@ boost::asio::awaitable<Response> handle_list(const Request& req, service::Orches
     }
     filter.label.emplace(std::string(label->substr(0, eq)), std::string(label->substr(eq + 1)));
   }
+  std::string filter_name = filter.name;
+  bool has_label = filter.label.has_value();
   auto r = co_await o.list(std::move(filter), *before, static_cast<int>(*limit));
   if (!r) co_return problem(Problem::internal, r.error().message);
+  // A name or label matched on a job the sender may not read would tell them its name or label:
+  // such jobs are left out of a filtered page (the page may come out short; `next` still holds).
+  bool by_private = !filter_name.empty() || has_label;
   boost::json::array jobs;
-  for (const service::JobView& v : r->jobs)
-    jobs.push_back(job_to_json(v, false));
+  for (const service::JobView& v : r->jobs) {
+    if (by_private && !reads_all_of(req, v.job.spec.owner, o.config())) continue;
+    jobs.push_back(job_json_for(req, o.config(), v, false));
+  }
   boost::json::object body;
   body["jobs"] = std::move(jobs);
   body["next"] = r->next ? boost::json::value(*r->next) : boost::json::value(nullptr);

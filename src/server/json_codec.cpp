@@ -413,6 +413,31 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
   return o;
 }
 
+void redact_job(json::object& o) {
+  for (std::string_view key :
+       {"name", "error", "output", "job_dir", "progress", "exit_code", "signal"}) {
+    if (o.contains(key)) o[key] = nullptr;
+  }
+  o["params"] = json::object();
+  o["labels"] = json::object();
+  o["command"] = json::array();
+  o["warnings"] = json::array();
+  o["after"] = json::object{{"ok", json::array()}, {"any", json::array()}};
+  o["output_truncated"] = false;
+  if (auto* slurm = o.if_contains("slurm"); slurm != nullptr && slurm->is_object()) {
+    slurm->as_object()["reason"] = nullptr;
+  }
+  o["private"] = true;
+}
+
+std::string redacted_job_text(std::string_view job_json) {
+  boost::system::error_code ec;
+  json::value v = json::parse(job_json, ec);
+  if (ec || !v.is_object()) return std::string(job_json);  // not a job: ours, never happens
+  redact_job(v.as_object());
+  return json::serialize(v);
+}
+
 json::object worker_to_json(const service::WorkerStatus& w) {
   json::object o;
   o["id"] = w.id;
@@ -441,7 +466,7 @@ json::object workers_to_json(const std::vector<service::WorkerStatus>& workers) 
   return json::object{{"workers", std::move(list)}};
 }
 
-json::object queue_head_to_json(const service::QueueHead& q) {
+json::object queue_head_to_json(const service::QueueHead& q, bool names) {
   json::array head;
   for (const service::QueueHead::Item& i : q.head) {
     head.push_back(json::object{{"id", i.id},
@@ -450,7 +475,8 @@ json::object queue_head_to_json(const service::QueueHead& q) {
                                                        ? json::value(nullptr)
                                                        : json::value(core::to_string(i.reason))},
                                 {"task", text_or_null(i.task)},
-                                {"name", text_or_null(i.name)},
+                                {"name", names ? text_or_null(i.name) : json::value(nullptr)},
+                                {"owner", text_or_null(i.owner)},
                                 {"vram_mb", i.vram_mb},
                                 {"gpu_count", i.gpus},
                                 {"priority", i.priority},

@@ -6,6 +6,7 @@
 #include "server/problem.hpp"
 #include "server/query_params.hpp"
 #include "server/router.hpp"
+#include "server/visibility.hpp"
 
 namespace vramq::server {
 namespace {
@@ -86,6 +87,9 @@ boost::asio::awaitable<Response> handle_log(const Request& req, core::JobId id,
   auto found = co_await o.get(id);
   if (!found) co_return problem(Problem::internal, found.error().message);
   if (!*found) co_return problem(Problem::not_found, fmt::format("no job {}", id), "id");
+  if (!reads_all_of(req, (*found)->job.spec.owner, o.config())) {
+    co_return private_job((*found)->job, "logs");
+  }
   int current = (*found)->job.attempt;
   auto attempt = int_param(req, "attempt", 1, current, current);
   if (!attempt) co_return attempt.error();

@@ -4,12 +4,14 @@
 
 #include "server/json_codec.hpp"
 #include "server/router.hpp"
+#include "server/visibility.hpp"
 #include "util/json_text.hpp"
 
 namespace vramq::server {
 
 Response handle_queue(const service::Orchestrator& o) {
-  return {.body = util::to_json_text(queue_head_to_json(o.queue_head()))};
+  return {.body = util::to_json_text(
+              queue_head_to_json(o.queue_head(), !jobs_are_private(o.config())))};
 }
 
 Response handle_gpus(const service::Orchestrator& o) {

@@ -28,14 +28,17 @@ void EventFeed::job(JobView v) {
   for (const auto& [k, val] : v.job.spec.labels)
     estimate += k.size() + val.size() + 6;
   core::JobId id = v.job.id;
+  std::string owner = v.job.spec.owner;
   ring_.publish_lazy(
-      core::EventType::job, id, [this, v = std::move(v)] { return encoders_.job(v); }, estimate);
+      core::EventType::job, id, [this, v = std::move(v)] { return encoders_.job(v); }, estimate,
+      std::move(owner));
   wake();
 }
 
-void EventFeed::job_lazy(core::JobId id, std::function<std::string()> make, std::size_t estimate) {
+void EventFeed::job_lazy(core::JobId id, std::string owner, std::function<std::string()> make,
+                         std::size_t estimate) {
   if (!enabled()) return;
-  ring_.publish_lazy(core::EventType::job, id, std::move(make), estimate);
+  ring_.publish_lazy(core::EventType::job, id, std::move(make), estimate, std::move(owner));
   wake();
 }
 

@@ -44,7 +44,8 @@ class EventFeed {
   void job(JobView v);
   // A job event whose payload `make` encodes when first read (the hot path of submits: the
   // caller keeps what it needs cheaply, e.g. the queue's packed record).
-  void job_lazy(core::JobId id, std::function<std::string()> make, std::size_t estimate);
+  void job_lazy(core::JobId id, std::string owner, std::function<std::string()> make,
+                std::size_t estimate);
   const Encoders& encoders() const { return encoders_; }
   // GPU and worker items are published only when they differ from the last one published for
   // the same GPU or worker (times that only tick, like a worker's keep-alive, are not compared).

@@ -47,6 +47,7 @@ QueueHead Orchestrator::queue_head() const {
                       .reason = place->reason,
                       .task = job->spec.task,
                       .name = job->spec.name,
+                      .owner = job->spec.owner,
                       .vram_mb = job->spec.vram_mb,
                       .gpus = job->spec.gpus,
                       .priority = job->spec.priority,

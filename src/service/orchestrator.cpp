@@ -125,7 +125,7 @@ void Orchestrator::enqueue(const Job& job) {
   std::optional<core::JobQueue::Place> place = queue_.place(id);
   if (!feed_.enabled() || record == nullptr || !place) return;
   feed_.job_lazy(
-      id,
+      id, job.spec.owner,
       [this, id, record = *record, place = *place] {
         JobView v{.job = {},
                   .queue_position = place.position,

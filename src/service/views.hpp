@@ -74,6 +74,7 @@ struct QueueHead {
     core::PendingReason reason = core::PendingReason::none;
     std::string task;  // "" for a raw command
     std::string name;
+    std::string owner;  // "" without tokens
     std::int64_t vram_mb = 0;
     int gpus = 1;
     int priority = 0;
@@ -82,7 +83,8 @@ struct QueueHead {
     std::int64_t predicted_start_ms = 0;
     bool operator==(const Item& o) const {
       return id == o.id && position == o.position && reason == o.reason && task == o.task &&
-             name == o.name && vram_mb == o.vram_mb && gpus == o.gpus && priority == o.priority;
+             name == o.name && owner == o.owner && vram_mb == o.vram_mb && gpus == o.gpus &&
+             priority == o.priority;
     }
   };
   std::size_t queued = 0;   // jobs in the queue
