@@ -25,6 +25,7 @@ const REASONS = {
   worker_unloading: "idle warm workers are unloading to make room",
   worker_backoff: "its task's workers keep crashing; backing off",
   cluster: "waiting in the Slurm cluster's queue",
+  quota: "its owner is at a limit, or above its guarantee",
 };
 
 // --- small helpers ---------------------------------------------------------------------------

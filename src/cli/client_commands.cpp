@@ -142,11 +142,12 @@ std::string job_line(const json::object& j) {
 void print_job(const json::object& j) {
   Table t({"FIELD", "VALUE"});
   for (const char* key :
-       {"id",          "name",      "owner",          "labels",         "after",
-        "state",       "reason",    "task",           "params",         "vram_mb",
-        "gpu",         "priority",  "queue_position", "pending_reason", "attempt",
-        "max_retries", "timeout_s", "submitted_at",   "started_at",     "finished_at",
-        "exit_code",   "signal",    "peak_vram_mb",   "error",          "job_dir"}) {
+       {"id",           "name",       "owner",          "labels",         "after",
+        "state",        "reason",     "task",           "params",         "vram_mb",
+        "gpu",          "priority",   "queue_position", "pending_reason", "quota",
+        "preemptible",  "borrowed",   "attempt",        "max_retries",    "timeout_s",
+        "submitted_at", "started_at", "finished_at",    "exit_code",      "signal",
+        "peak_vram_mb", "error",      "job_dir"}) {
     const json::value* v = j.if_contains(key);
     if (v == nullptr) continue;
     if (v->is_object()) {  // params: name=value pairs
@@ -311,6 +312,7 @@ int submit(const ClientOptions& c, const SubmitOptions& s) {
   if (s.timeout_s) body["timeout_s"] = *s.timeout_s;
   if (s.max_retries) body["max_retries"] = *s.max_retries;
   if (s.retry_delay_s) body["retry_delay_s"] = *s.retry_delay_s;
+  if (s.preemptible) body["preemptible"] = *s.preemptible;
   if (!s.after_ok.empty() || !s.after_any.empty()) {
     body["after"] = json::object{{"ok", json::array(s.after_ok.begin(), s.after_ok.end())},
                                  {"any", json::array(s.after_any.begin(), s.after_any.end())}};

@@ -36,6 +36,7 @@ struct SubmitOptions {
   std::string idempotency_key;
   std::string name;
   std::vector<std::string> labels;  // "KEY=VALUE"
+  std::optional<bool> preemptible;  // --preemptible / --no-preemptible; absent: the task's
   bool wait = false;
 };
 

@@ -56,6 +56,9 @@ void ClientCommandLine::add_submit(CLI::App& app) {
   c->add_option("--label,-L", s.labels, "a label KEY=VALUE (repeatable)")->allow_extra_args(false);
   c->add_option("--idempotency-key", s.idempotency_key,
                 "a retry with the same key returns the first job instead of a second");
+  c->add_flag("--preemptible,!--no-preemptible", s.preemptible,
+              "may borrow VRAM above the owner's guarantee, and be taken back (default: the "
+              "task's)");
   c->add_flag("--wait", s.wait, "wait for the job to end and print its output");
 }
 

@@ -29,7 +29,7 @@ std::string gpus_of(const json::object& j) {
 }  // namespace
 
 std::string_view reason_words(std::string_view r) {
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 13> kWords = {{
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kWords = {{
       {"vram", "waiting for VRAM to free up"},
       {"priority", "held back for a higher-priority job"},
       {"head_of_line", "held back for an older job that waited too long"},
@@ -42,6 +42,7 @@ std::string_view reason_words(std::string_view r) {
       {"worker_unloading", "idle warm workers are unloading to make room"},
       {"worker_backoff", "its task's workers keep crashing; backing off"},
       {"cluster", "waiting in the Slurm cluster's queue"},
+      {"quota", "its owner is at a limit, or above its guarantee"},
       {"none", "about to start"},
   }};
   for (const auto& [k, w] : kWords) {

@@ -85,8 +85,9 @@ Result<void> validate_config(const Config& c) {
     return Error{"max_buffered_body_bytes must be >= body_limit_bytes (one body must fit)"};
   }
   if (!c.owners_file.empty() && !c.token_file.empty()) {
-    return Error{"owners and token_file: give one (the owners file names the tokens itself; "
-                 "`vramq token hash` turns a token file's secrets into its hashes)"};
+    return Error{
+        "owners and token_file: give one (the owners file names the tokens itself; "
+        "`vramq token hash` turns a token file's secrets into its hashes)"};
   }
   if (!c.slurm_gpu_partition.empty() && c.slurm_gpu_partition == c.slurm_partition) {
     return Error{

@@ -11,7 +11,7 @@ constexpr std::array<std::string_view, 14> kEndReasonNames = {
     "",          "nonzero_exit",   "signal",       "spawn_failed",  "gpu_oom",
     "timeout",   "cancelled",      "interrupted",  "vram_exceeded", "dependency_failed",
     "log_limit", "worker_crashed", "worker_error", "worker_failed"};
-constexpr std::array<std::string_view, 13> kPendingNames = {"",
+constexpr std::array<std::string_view, 14> kPendingNames = {"",
                                                             "priority",
                                                             "vram",
                                                             "head_of_line",
@@ -23,7 +23,8 @@ constexpr std::array<std::string_view, 13> kPendingNames = {"",
                                                             "worker_busy",
                                                             "worker_unloading",
                                                             "worker_backoff",
-                                                            "cluster"};
+                                                            "cluster",
+                                                            "quota"};
 
 constexpr int kStates = static_cast<int>(kStateNames.size());
 

@@ -53,6 +53,8 @@ enum class PendingReason {
   worker_unloading,  // idle warm workers are being unloaded to make room for it
   worker_backoff,    // its task's workers keep crashing: no new one is started before a back-off
   cluster,           // submitted to the cluster (Slurm), which decides when it starts
+  quota,  // its owner (or group) is at a limit (limit_mb, max_running), or above its guarantee
+          // and the job is not preemptible (core/owner_quota.hpp)
 };
 
 std::string_view to_string(JobState s);
@@ -90,6 +92,9 @@ struct JobSpec {
   std::string name;                     // the client's name for it ("")
   std::vector<std::pair<std::string, std::string>> labels;  // sorted by key, keys unique
   std::string owner;  // the token's holder that submitted it ("" without tokens)
+  // May run above its owner's guarantee on borrowed VRAM, and be taken back for another owner's
+  // guarantee (core/owner_quota.hpp).
+  bool preemptible = false;
   bool operator==(const JobSpec&) const = default;
 };
 
@@ -123,6 +128,8 @@ struct Job {
   // on a worker when the server stopped is queued again once: `restart_requeued` says it was.
   std::int64_t worker = 0;
   bool restart_requeued = false;
+  // Its current (or last) run started above its owner's guarantee, on borrowed VRAM.
+  bool borrowed = false;
   bool operator==(const Job&) const = default;
 };
 

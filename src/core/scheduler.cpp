@@ -240,6 +240,10 @@ bool Planner::held(int gpu_index) const {
 
 PendingReason Planner::reason_for(const QueuedJob& job) const {
   if (draining_) return PendingReason::draining;
+  if (quota_verdict(quotas_, job.owner, job.vram_mb * std::max(1, job.gpus), job.preemptible) ==
+      QuotaVerdict::waits) {
+    return PendingReason::quota;
+  }
   if (job.worker_task >= 0 && job.worker_task < std::ssize(workers_.tasks)) {
     const WorkerTaskView& t = workers_.tasks[static_cast<std::size_t>(job.worker_task)];
     if (t.resident >= t.max_workers) return PendingReason::worker_busy;
@@ -369,21 +373,27 @@ Planner::Decision Planner::offer(const QueuedJob& job) {
                                                .best_available_mb = best_}};
   };
   if (draining_) return waiting(PendingReason::draining);
+  std::int64_t need_mb = job.vram_mb * std::max(1, job.gpus);
+  QuotaVerdict quota = quota_verdict(quotas_, job.owner, need_mb, job.preemptible);
+  if (quota == QuotaVerdict::waits) return waiting(PendingReason::quota);
+  auto started = [&](std::optional<StartDecision> s) {
+    s->borrowed = quota == QuotaVerdict::borrows;
+    quota_take(quotas_, job.owner, need_mb);
+    return Decision{.start = std::move(s), .pending = std::nullopt};
+  };
   // A warm-worker task's run: an idle worker of its task, else a new worker if its task may
   // have one more now, else it waits for one.
   WorkerTaskView* task = nullptr;
   if (job.worker_task >= 0 && job.worker_task < std::ssize(workers_.tasks)) {
     task = &workers_.tasks[static_cast<std::size_t>(job.worker_task)];
-    if (std::optional<StartDecision> warm = warm_start(job)) {
-      return {.start = std::move(warm), .pending = std::nullopt};
-    }
+    if (std::optional<StartDecision> warm = warm_start(job)) return started(std::move(warm));
     if (task->resident >= task->max_workers || task->not_before_ms > now_ms_) {
       return waiting(worker_wait(job, *task));
     }
   }
   if (std::optional<StartDecision> start = fit(job)) {
     if (task != nullptr) ++task->resident;
-    return {.start = std::move(start), .pending = std::nullopt};
+    return started(std::move(start));
   }
   return {.start = std::nullopt, .pending = wait(job, task != nullptr)};
 }
@@ -391,6 +401,7 @@ Planner::Decision Planner::offer(const QueuedJob& job) {
 Decisions plan(const Snapshot& snap) {
   Planner planner(snap.gpus, snap.now_ms, snap.config, snap.draining);
   if (!snap.workers.tasks.empty()) planner.use_workers(snap.workers);
+  if (!snap.quotas.empty()) planner.use_quotas(snap.quotas);
   Decisions out;
   out.pending.reserve(snap.queue.size());
   for (const QueuedJob& job : snap.queue) {

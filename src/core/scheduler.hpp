@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/job.hpp"
+#include "core/owner_quota.hpp"
 
 namespace vramq::core {
 
@@ -40,6 +41,7 @@ struct QueuedJob {
   int worker_task = -1;
   // Its owner, as a small number (service::OwnerBook names them; 0: no owner).
   std::uint32_t owner = 0;
+  bool preemptible = false;  // may run above its owner's guarantee (borrowed), and be reclaimed
 };
 
 // Warm workers as a pass sees them (issue 12, docs/workers.md). A resident worker's memory is in
@@ -81,6 +83,7 @@ struct Snapshot {
   SchedulerConfig config;
   bool draining = false;
   WorkerView workers;  // warm workers (none: every job is a process of its own)
+  QuotaView quotas;    // owners' quotas and limits (none: nobody is limited)
 };
 
 struct StartDecision {
@@ -91,6 +94,7 @@ struct StartDecision {
   std::vector<int> other_gpus;    // a multi-GPU job's further GPUs, in index order
   // A worker task's run: the idle worker it goes to (0: a new worker, or its own process).
   WorkerId worker = 0;
+  bool borrowed = false;  // above its owner's guarantee (core/owner_quota.hpp)
   std::vector<int> all_gpus() const;
   bool operator==(const StartDecision&) const = default;
 };
@@ -134,6 +138,8 @@ class Planner {
   // for a job that does not fit otherwise; new workers only up to their task's max_workers.
   void use_workers(WorkerView workers);
   bool has_idle_workers() const { return !workers_.idle.empty(); }
+  // Owners' quotas and limits (before the first offer; none: nobody is limited).
+  void use_quotas(QuotaView quotas) { quotas_ = std::move(quotas); }
   // The idle workers this pass chose to unload (in the order chosen): each left the idle pool
   // at once; its memory stays counted until its processes are gone.
   const std::vector<WorkerId>& evictions() const { return evictions_; }
@@ -193,6 +199,7 @@ class Planner {
   bool plain_vram_ = true;
   WorkerView workers_;
   std::vector<WorkerId> evictions_;
+  QuotaView quotas_;
 };
 
 // Queue order: priority desc, then id asc (FIFO: ids increase with submission).

@@ -52,8 +52,7 @@ StartupReport check_exposure(const Config& config) {
   StartupReport out;
   auto hp = parse_host_port(config.listen);
   if (!config.allow_raw_commands || !config.token_file.empty() || !config.owners_file.empty() ||
-      !hp ||
-      is_loopback_host(hp->host)) {
+      !hp || is_loopback_host(hp->host)) {
     return out;
   }
   if (config.unsafe_raw_commands_without_tokens) {
@@ -64,7 +63,8 @@ StartupReport check_exposure(const Config& config) {
   } else {
     out.errors.push_back(fmt::format(
         "allow_raw_commands: raw commands without tokens on {}, an address other hosts can "
-        "reach, would let anyone run any command as this user; give --owners or --token-file, listen on "
+        "reach, would let anyone run any command as this user; give --owners or --token-file, "
+        "listen on "
         "127.0.0.1, or, knowingly, --unsafe-raw-commands-without-tokens",
         config.listen));
   }

@@ -197,7 +197,7 @@ Result<TaskDef> parse_task(std::string_view name, const toml::table& t, std::str
   std::string where = fmt::format("tasks.{}", name);
   if (auto ok = check_keys(t, where,
                            {"description", "argv", "cwd", "env_allow", "env", "timeout_s", "params",
-                            "vram", "learn", "worker"});
+                            "vram", "learn", "worker", "preemptible"});
       !ok) {
     return ok.error();
   }
@@ -228,6 +228,10 @@ Result<TaskDef> parse_task(std::string_view name, const toml::table& t, std::str
       if (!s) return key_error(where + ".env." + std::string(k.str()), "must be a string");
       task.env.emplace_back(std::string(k.str()), *s);
     }
+  }
+  if (const toml::node* p = t.get("preemptible")) {
+    if (!p->is_boolean()) return key_error(where + ".preemptible", "must be true or false");
+    task.preemptible = *p->value<bool>();
   }
   if (const toml::node* learn = t.get("learn")) {
     if (!learn->is_boolean()) return key_error(where + ".learn", "must be true or false");

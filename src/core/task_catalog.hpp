@@ -70,6 +70,8 @@ struct TaskDef {
   // Reserve the learned footprint (measured peaks of earlier runs) instead of the rule's figure
   // once there are enough runs; `learn = false` in the catalog keeps the declared rule.
   bool learn = true;
+  // Its jobs' default for `preemptible` (a job may say otherwise).
+  bool preemptible = false;
   std::optional<WorkerDef> worker;  // set: runs go to warm workers, not a process each
 };
 

@@ -15,7 +15,7 @@ namespace {
 
 constexpr std::string_view kSubmitFields[] = {
     "task",        "params",        "command", "vram_mb", "gpus",   "priority", "timeout_s",
-    "max_retries", "retry_delay_s", "after",   "name",    "labels", "env"};
+    "max_retries", "retry_delay_s", "after",   "name",    "labels", "env",      "preemptible"};
 constexpr std::size_t kMaxLabels = 32;
 constexpr std::size_t kMaxDependencies = 100;
 
@@ -290,6 +290,13 @@ boost::system::result<service::SubmitRequest, FieldError> parse_submit(std::stri
     if (!n) return n.error();
     req.gpus = static_cast<int>(*n);
   }
+  if (const json::value* v = o.if_contains("preemptible")) {
+    if (!v->is_bool()) {
+      return FieldError{"preemptible",
+                        fmt::format("preemptible must be true or false, got {}", kind_of(*v))};
+    }
+    req.preemptible = v->get_bool();
+  }
   if (const json::value* v = o.if_contains("priority")) {
     auto n = integer(*v, "priority", -1000, 1000);
     if (!n) return n.error();
@@ -370,11 +377,16 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
   o["gpus"] = json::array(j.gpus.begin(), j.gpus.end());
   o["gpu_count"] = j.spec.gpus;
   o["priority"] = j.spec.priority;
+  o["preemptible"] = j.spec.preemptible;
+  o["borrowed"] = j.state == core::JobState::running && j.borrowed;
   bool queued = j.state == core::JobState::queued;
   o["queue_position"] = queued ? opt(v.queue_position) : json::value(nullptr);
   o["pending_reason"] = queued && v.pending_reason != core::PendingReason::none
                             ? json::value(core::to_string(v.pending_reason))
                             : json::value(nullptr);
+  o["quota"] = queued && v.pending_reason == core::PendingReason::quota && !v.quota.empty()
+                   ? json::value(v.quota)
+                   : json::value(nullptr);
   o["attempt"] = j.attempt;
   o["max_retries"] = j.spec.max_retries;
   o["retry_delay_s"] = j.spec.retry_delay_s;

@@ -198,7 +198,9 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
                         .queued_at_ms = now_ms(),
                         .held_gpus = {},
                         .gpus = job->spec.gpus,
-                        .worker_task = workers_->task_index(job->spec)};
+                        .worker_task = workers_->task_index(job->spec),
+                        .owner = owners_.id(job->spec.owner),
+                        .preemptible = job->spec.preemptible};
   queue.insert(std::ranges::upper_bound(queue, probe, core::queue_before), probe);
   std::vector<core::GpuView> views = gpu_views();
   core::Decisions d = core::plan({.queue = queue,
@@ -206,7 +208,8 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
                                   .now_ms = now_ms(),
                                   .config = core::scheduler_config(config_),
                                   .draining = draining_,
-                                  .workers = workers_->view(views.size())});
+                                  .workers = workers_->view(views.size()),
+                                  .quotas = owners_.quota_view(held_by_owners(running_, active_))});
   DryRun out{.vram_mb = job->spec.vram_mb};
   for (const core::StartDecision& s : d.starts) {
     if (s.job == id) out.start = s;

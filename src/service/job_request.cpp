@@ -87,6 +87,7 @@ std::optional<SubmitError> task_job(SubmitRequest& req, Job& job, const JobConte
     }
   }
   job.spec.timeout_s = req.timeout_s.value_or(resolved->timeout_s);
+  job.spec.preemptible = req.preemptible.value_or(task->preemptible);
   return std::nullopt;
 }
 
@@ -107,6 +108,7 @@ boost::system::result<Job, SubmitError> make_job(SubmitRequest& req, core::JobId
   job.spec.name = req.name;
   job.spec.labels = req.labels;
   job.spec.owner = req.owner;
+  job.spec.preemptible = req.preemptible.value_or(false);
   std::optional<SubmitError> no =
       req.task.empty() ? raw_command(req, job, ctx) : task_job(req, job, ctx);
   if (no) return *no;

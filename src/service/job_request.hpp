@@ -35,7 +35,8 @@ struct SubmitRequest {
   int gpus = 1;                        // how many GPUs at once, each with vram_mb
   std::string name;
   std::vector<std::pair<std::string, std::string>> labels;
-  std::string owner;  // who sends it (the token's holder; "" without tokens)
+  std::string owner;                // who sends it (the token's holder; "" without tokens)
+  std::optional<bool> preemptible;  // absent: the task's default (raw commands: false)
   std::vector<std::pair<std::string, std::string>> env;
   // Idempotency-Key: a retry with the same key and body gets the first job back (for 24 h).
   std::string idempotency_key;

@@ -115,7 +115,8 @@ void Orchestrator::enqueue(const Job& job) {
                .held_gpus = {},
                .gpus = job.spec.gpus,
                .worker_task = workers_->task_index(job.spec),
-               .owner = owners_.id(job.spec.owner)},
+               .owner = owners_.id(job.spec.owner),
+               .preemptible = job.spec.preemptible},
               core::pack_job(job));
   schedule_soon();
   // Its event keeps the queue's packed record and its place, and is made into JSON only if
@@ -225,6 +226,10 @@ JobView Orchestrator::view(const Job& job) const {
     v.queue_position = place->position;
     v.pending_reason = place->reason;
   }
+  if (v.pending_reason == core::PendingReason::quota) {
+    v.quota = owners_.quota_figures(job.spec.owner, job.spec.vram_mb * std::max(1, job.spec.gpus),
+                                    job.spec.preemptible);
+  }
   return v;
 }
 
@@ -307,6 +312,10 @@ void Orchestrator::schedule() {
   core::Planner planner(views, now_ms(), core::scheduler_config(config_), draining_,
                         queue_.min_vram_mb());
   if (workers_->any()) planner.use_workers(workers_->view(readings_->gpus().size()));
+  if (const core::QuotaView& quotas = owners_.quota_view(held_by_owners(running_, active_));
+      !quotas.empty()) {
+    planner.use_quotas(quotas);
+  }
   std::vector<core::StartDecision> starts = queue_.pass(std::move(planner));
   // Chosen to make room: out of the idle pool now, their memory counted until they are gone.
   workers_->evict(queue_.evictions());
@@ -329,6 +338,7 @@ void Orchestrator::schedule() {
       schedule_soon();
       continue;
     }
+    job->borrowed = s.borrowed;
     launch(std::move(*job), s.all_gpus(), s.worker);
   }
   if (!starts.empty()) readings_->request();

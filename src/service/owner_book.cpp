@@ -1,6 +1,7 @@
 #include "service/owner_book.hpp"
 
 #include <fmt/format.h>
+#include <algorithm>
 
 namespace vramq::service {
 
@@ -63,6 +64,90 @@ std::optional<SubmitError> OwnerBook::refuses(const core::JobSpec& spec, const C
                        0};
   }
   return std::nullopt;
+}
+
+const core::QuotaView& OwnerBook::quota_view(const std::vector<Held>& running) {
+  last_view_ = {};
+  if (!owners_) return last_view_;
+  auto limits_any = [](const core::OwnerLimits& l) {
+    return l.quota_mb || l.limit_mb || l.max_running;
+  };
+  bool any = std::ranges::any_of(owners_->owners,
+                                 [&](const core::Owner& o) { return limits_any(o.limits); }) ||
+             std::ranges::any_of(owners_->groups,
+                                 [&](const core::OwnerGroup& g) { return limits_any(g.limits); });
+  if (!any) return last_view_;
+  core::QuotaView& v = last_view_;
+  for (const core::OwnerGroup& g : owners_->groups) {
+    std::optional<std::int64_t> pool = g.limits.quota_mb;
+    for (const core::Owner& m : owners_->owners) {
+      if (pool && m.group == g.name && m.limits.quota_mb) *pool -= *m.limits.quota_mb;
+    }
+    v.groups.push_back(
+        {.pool_mb = pool, .limit_mb = g.limits.limit_mb, .max_running = g.limits.max_running});
+  }
+  for (const core::Owner& o : owners_->owners) {
+    std::uint32_t n = id(o.name);
+    if (n >= v.owners.size()) v.owners.resize(n + 1);
+    auto group = std::ranges::find(owners_->groups, o.group, &core::OwnerGroup::name);
+    v.owners[n] = {.quota_mb = o.limits.quota_mb,
+                   .limit_mb = o.limits.limit_mb,
+                   .max_running = o.limits.max_running,
+                   .group = group == owners_->groups.end()
+                                ? -1
+                                : static_cast<int>(group - owners_->groups.begin())};
+  }
+  for (const Held& h : running) {
+    auto n = find_id(*h.owner);
+    if (!n || *n >= v.owners.size()) continue;  // an owner with no limits
+    core::OwnerQuota& o = v.owners[*n];
+    o.held_mb += h.mb;
+    ++o.running;
+    if (o.group < 0) continue;
+    core::GroupQuota& g = v.groups[static_cast<std::size_t>(o.group)];
+    g.held_mb += h.mb;
+    ++g.running;
+    if (!o.quota_mb) g.pool_held_mb += h.mb;
+  }
+  return last_view_;
+}
+
+std::string OwnerBook::quota_figures(const std::string& owner, std::int64_t need_mb,
+                                     bool preemptible) const {
+  auto n = find_id(owner);
+  if (!n || *n >= last_view_.owners.size() || !owners_) return "";
+  const core::OwnerQuota& o = last_view_.owners[*n];
+  const core::GroupQuota* g =
+      o.group >= 0 ? &last_view_.groups[static_cast<std::size_t>(o.group)] : nullptr;
+  std::string group = g != nullptr ? owners_->groups[static_cast<std::size_t>(o.group)].name : "";
+  auto over = [&](const auto& h, const std::string& who) -> std::string {
+    if (h.max_running && h.running + 1 > *h.max_running) {
+      return fmt::format("{} runs {} jobs, its max_running is {}", who, h.running, *h.max_running);
+    }
+    if (h.limit_mb && h.held_mb + need_mb > *h.limit_mb) {
+      return fmt::format("{} holds {} MiB of its limit_mb {}; this job needs {} more", who,
+                         h.held_mb, *h.limit_mb, need_mb);
+    }
+    return "";
+  };
+  if (std::string s = over(o, owner); !s.empty()) return s;
+  if (g != nullptr) {
+    if (std::string s = over(*g, "group " + group); !s.empty()) return s;
+  }
+  if (preemptible) return "";
+  if (o.quota_mb && o.held_mb + need_mb > *o.quota_mb) {
+    return fmt::format(
+        "{} holds {} MiB of its quota_mb {}; this job needs {} more and is not "
+        "preemptible, so it may not borrow",
+        owner, o.held_mb, *o.quota_mb, need_mb);
+  }
+  if (!o.quota_mb && g != nullptr && g->pool_mb && g->pool_held_mb + need_mb > *g->pool_mb) {
+    return fmt::format(
+        "group {}'s shared guarantee is {} MiB, {} held; this job needs {} more "
+        "and is not preemptible, so it may not borrow",
+        group, *g->pool_mb, g->pool_held_mb, need_mb);
+  }
+  return "";
 }
 
 }  // namespace vramq::service

@@ -4,6 +4,7 @@
 // (core::QueuedJob::owner: the queue counts by them without a string per job); and what an
 // owner's limits allow a submission. Loop only.
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "core/job.hpp"
+#include "core/owner_quota.hpp"
 #include "core/owners.hpp"
 #include "service/job_request.hpp"
 
@@ -40,9 +42,39 @@ class OwnerBook {
   std::optional<SubmitError> refuses(const core::JobSpec& spec, const Count& waiting,
                                      const std::function<bool()>& starts_now) const;
 
+  // A running job as quotas count it: its owner and what it reserves (MiB x GPUs).
+  struct Held {
+    const std::string* owner = nullptr;
+    std::int64_t mb = 0;
+  };
+  // The quotas and limits a scheduling pass applies, with what `running` holds now (empty when
+  // no owner or group has a quota_mb, limit_mb or max_running: nobody is limited). Kept as the
+  // last view, for quota_figures().
+  const core::QuotaView& quota_view(const std::vector<Held>& running);
+  // Why a job of `owner` needing `need_mb` waits for quota, in figures from the last view
+  // ("alice holds 40960 MiB of its limit_mb 40960"); "" when it would not.
+  std::string quota_figures(const std::string& owner, std::int64_t need_mb, bool preemptible) const;
+
  private:
   std::shared_ptr<const core::Owners> owners_;
   std::map<std::string, std::uint32_t, std::less<>> ids_{{"", 0}};
+  core::QuotaView last_view_;
 };
+
+// What each running job holds, by owner, as quotas count it (reservation x GPUs): `running` is
+// keyed by the ids of running jobs, `active` holds the jobs.
+template <class Runs>
+std::vector<OwnerBook::Held> held_by_owners(const Runs& running,
+                                            const std::map<core::JobId, core::Job>& active) {
+  std::vector<OwnerBook::Held> out;
+  out.reserve(running.size());
+  for (const auto& [id, r] : running) {
+    auto j = active.find(id);
+    if (j == active.end()) continue;
+    out.push_back({.owner = &j->second.spec.owner,
+                   .mb = j->second.spec.vram_mb * std::max(1, j->second.spec.gpus)});
+  }
+  return out;
+}
 
 }  // namespace vramq::service

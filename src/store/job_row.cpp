@@ -145,6 +145,8 @@ void bind_job(Stmt& s, const Job& j) {
   s.bind(i++, encode_ids(std::vector<std::int64_t>(j.gpus.begin(), j.gpus.end())));
   s.bind(i++, j.worker);
   s.bind(i++, std::int64_t{j.restart_requeued ? 1 : 0});
+  s.bind(i++, std::int64_t{j.spec.preemptible ? 1 : 0});
+  s.bind(i++, std::int64_t{j.borrowed ? 1 : 0});
 }
 
 Job read_job(const Stmt& s) {
@@ -189,6 +191,8 @@ Job read_job(const Stmt& s) {
     j.gpus.push_back(static_cast<int>(g));
   j.worker = s.int64(c++);
   j.restart_requeued = s.int64(c++) != 0;
+  j.spec.preemptible = s.int64(c++) != 0;
+  j.borrowed = s.int64(c++) != 0;
   if (j.gpus.empty() && j.gpu) j.gpus.push_back(*j.gpu);  // rows from before schema 10
   return j;
 }

@@ -70,6 +70,8 @@ constexpr const char* kMigrations[] = {
        CREATE INDEX idempotency_keys_job ON idempotency_keys(job_id);)",
     R"(ALTER TABLE jobs ADD COLUMN worker INTEGER NOT NULL DEFAULT 0;
        ALTER TABLE jobs ADD COLUMN restart_requeued INTEGER NOT NULL DEFAULT 0;)",
+    R"(ALTER TABLE jobs ADD COLUMN preemptible INTEGER NOT NULL DEFAULT 0;
+       ALTER TABLE jobs ADD COLUMN borrowed INTEGER NOT NULL DEFAULT 0;)",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

@@ -8,7 +8,7 @@
 
 namespace vramq::store {
 
-inline constexpr int kSchemaVersion = 12;
+inline constexpr int kSchemaVersion = 13;
 
 // Brings `db` to kSchemaVersion. Blocking.
 core::Result<void> migrate(Db& db);

@@ -1,6 +1,7 @@
 """The owners file (--owners, issue 24): owners with hashed tokens, roles and limits, through the
 real binary. Hashes are made by `vramq token`; limits are checked over HTTP; SIGHUP reloads the
 file and keeps the one in force when the new one does not check."""
+import json
 import signal
 import subprocess
 import time
@@ -143,3 +144,56 @@ def test_a_bad_owners_file_stops_the_start(tmp_path):
     finally:
         p.terminate()
         p.wait(timeout=20 * SLOW)
+
+
+def test_quotas_limits_and_borrowing_over_http(make_server, tmp_path):
+    path = owners_file(tmp_path, f"""
+[owners.alice]
+tokens = ["{hashed(ALICE)}"]
+quota_mb = 8000
+limit_mb = 16000
+[owners.bob]
+tokens = ["{hashed(BOB)}"]
+max_running = 1
+""")
+    s = make_server("--gpus", "sim:24GiB", "--owners", str(path))
+
+    def submit(who, mb, **extra):
+        r = s.post("/v1/jobs", {"task": "fake-model", "params": {"seconds": 60, "vram_mb": mb},
+                                **extra}, headers=auth(who))
+        assert r.status_code == 202, r.text
+        return r.json()["id"]
+
+    def job(i):
+        return s.get(f"/v1/jobs/{i}", headers=auth(ALICE)).json()
+
+    guaranteed = submit(ALICE, 6000)
+    waits = submit(ALICE, 6000)  # above the guarantee and not preemptible
+    eventually(lambda: job(guaranteed)["state"] == "running", 10, "the guaranteed job runs")
+    j = eventually(lambda: (lambda x: x if x["pending_reason"] == "quota" else None)(job(waits)),
+                   10, "the job above the guarantee waits for quota")
+    assert "alice holds 6000 MiB of its quota_mb 8000" in j["quota"], j
+    assert j["preemptible"] is False and j["borrowed"] is False
+    # The CLI's --preemptible: the job borrows idle VRAM above the guarantee.
+    cli = s.cli("submit", "fake-model", "-p", "seconds=60", "-p", "vram_mb=6000",
+                "--preemptible", "--json", env={"VRAMQ_TOKEN": ALICE})
+    assert cli.returncode == 0, cli.stderr
+    borrowed = json.loads(cli.stdout)["id"]
+    j = eventually(lambda: (lambda x: x if x["state"] == "running" else None)(job(borrowed)), 10,
+                   "the preemptible job runs")
+    assert j["preemptible"] is True and j["borrowed"] is True, j
+    assert job(guaranteed)["borrowed"] is False
+    # bob runs one job at a time.
+    b1, b2 = submit(BOB, 100), submit(BOB, 100)
+    eventually(lambda: s.get(f"/v1/jobs/{b1}", headers=auth(BOB)).json()["state"] == "running",
+               10, "bob's first job runs")
+    j = s.get(f"/v1/jobs/{b2}", headers=auth(BOB)).json()
+    assert j["pending_reason"] == "quota" and "its max_running is 1" in j["quota"], j
+    # What is borrowed survives a kill -9 (stored with the run).
+    s.kill9()
+    s.start()
+    assert job(borrowed)["borrowed"] is True
+    for i in (guaranteed, waits, borrowed):
+        s.delete(f"/v1/jobs/{i}", headers=auth(ALICE))
+    for i in (b1, b2):
+        s.delete(f"/v1/jobs/{i}", headers=auth(BOB))

@@ -109,3 +109,66 @@ TEST_F(OwnerLimitsTest, WithoutOwnersNothingIsLimited) {
 
 }  // namespace
 }  // namespace vramq::service
+
+namespace vramq::service {
+namespace {
+
+// Quotas in the scheduling pass (core/owner_quota.hpp) on the service harness: one 24 GiB GPU.
+class OwnerQuotaTest : public testing::ServiceTest {
+ protected:
+  void SetUp() override {
+    ServiceTest::SetUp();
+    auto owners = core::parse_owners(R"(
+[owners.alice]
+quota_mb = 8000
+limit_mb = 16000
+[owners.bob]
+max_running = 1
+)");
+    ASSERT_TRUE(owners) << owners.error().message;
+    o_->owners().set(std::make_shared<core::Owners>(std::move(*owners)));
+  }
+  SubmitRequest as(std::string owner, std::int64_t mb, bool preemptible = false) {
+    SubmitRequest req = request(mb);
+    req.owner = std::move(owner);
+    req.preemptible = preemptible;
+    return req;
+  }
+  JobView view_of(core::JobId id) { return **run(o_->get(id)); }
+};
+
+TEST_F(OwnerQuotaTest, MaxRunningKeepsTheNextJobBackWithItsFigures) {
+  core::JobId first = submit(as("bob", 1000));
+  core::JobId second = submit(as("bob", 1000));
+  EXPECT_EQ(job(first).state, core::JobState::running);
+  JobView v = view_of(second);
+  EXPECT_EQ(v.pending_reason, core::PendingReason::quota);
+  EXPECT_EQ(v.quota, "bob runs 1 jobs, its max_running is 1");
+  exec_->exit(first, 0);
+  settle();
+  EXPECT_EQ(job(second).state, core::JobState::running) << "its turn once the first ended";
+}
+
+TEST_F(OwnerQuotaTest, AboveItsGuaranteeAPreemptibleJobBorrowsAndAnotherWaits) {
+  core::JobId guaranteed = submit(as("alice", 6000));
+  core::JobId stays = submit(as("alice", 6000));  // 12000 > quota 8000, not preemptible
+  JobView v = view_of(stays);
+  EXPECT_EQ(v.pending_reason, core::PendingReason::quota);
+  EXPECT_NE(v.quota.find("alice holds 6000 MiB of its quota_mb 8000; this job needs 6000 more "
+                         "and is not preemptible"),
+            std::string::npos)
+      << v.quota;
+  core::JobId borrows = submit(as("alice", 6000, true));
+  EXPECT_EQ(job(guaranteed).state, core::JobState::running);
+  EXPECT_FALSE(job(guaranteed).borrowed);
+  EXPECT_EQ(job(borrows).state, core::JobState::running);
+  EXPECT_TRUE(job(borrows).borrowed);
+  EXPECT_TRUE(store_->rows().at(borrows).borrowed) << "stored: a restart knows what is borrowed";
+  // Past limit_mb nothing starts, preemptible or not.
+  core::JobId over = submit(as("alice", 6000, true));
+  EXPECT_EQ(view_of(over).pending_reason, core::PendingReason::quota);
+  EXPECT_NE(view_of(over).quota.find("limit_mb 16000"), std::string::npos) << view_of(over).quota;
+}
+
+}  // namespace
+}  // namespace vramq::service
