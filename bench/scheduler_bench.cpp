@@ -86,6 +86,58 @@ BENCHMARK(BM_QueuePass)
     ->ArgsProduct({{1'000, 10'000, 100'000}, {1, 8}, {0, 1, 2}})
     ->Unit(benchmark::kMicrosecond);
 
+// The same pass with 100,000 jobs from 50 owners (issue 24), against room on the GPUs for many
+// of them. range(1) = 0: no owner has limits (today's pass, the reference); 1: every owner has a
+// quota, a limit and max_running that do not bind yet; 2: every owner is at its max_running
+// (nothing may start, whatever fits); 3: all but the last owner are at their max_running and
+// the last owner's jobs come last in the queue.
+void BM_QueuePassOwners(benchmark::State& state) {
+  const auto queued = static_cast<std::int64_t>(state.range(0));
+  const int mode = static_cast<int>(state.range(1));
+  constexpr std::uint32_t kOwners = 50;
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<std::int64_t> vram(1024, 8192);
+  vramq::core::JobQueue queue;
+  for (std::int64_t i = 1; i <= queued; ++i) {
+    std::uint32_t owner =
+        mode == 3 ? (i > queued - 100 ? kOwners : 1 + static_cast<std::uint32_t>(i % (kOwners - 1)))
+                  : 1 + static_cast<std::uint32_t>(i % kOwners);
+    queue.push({.id = i, .priority = 0, .vram_mb = vram(rng), .queued_at_ms = i, .owner = owner},
+               {});
+  }
+  std::vector<GpuView> views;
+  for (int g = 0; g < 8; ++g)
+    views.push_back({.index = g, .total_mb = 81920, .committed_mb = 0, .foreign_mb = 0});
+  vramq::core::QuotaView quotas;
+  if (mode > 0) {
+    quotas.owners.resize(kOwners + 1);
+    for (std::uint32_t o = 1; o <= kOwners; ++o) {
+      bool blocked = mode == 2 || (mode == 3 && o < kOwners);
+      quotas.owners[o] = {.quota_mb = 40960,
+                          .limit_mb = 1 << 20,
+                          .max_running = 4,
+                          .group = -1,
+                          .held_mb = blocked ? 16384 : 0,
+                          .running = blocked ? 4 : 0};
+    }
+  }
+  for (auto _ : state) {
+    vramq::core::Planner planner(views, 1'000, {.buffer_mb = 1024, .backfill_bound_ms = 300'000},
+                                 false, queue.min_vram_mb());
+    if (!quotas.empty()) planner.use_quotas(quotas);
+    auto starts = queue.pass(std::move(planner));
+    benchmark::DoNotOptimize(starts);
+  }
+  constexpr const char* kModes[] = {"no limits", "50 owners, limits not binding",
+                                    "50 owners, all at max_running",
+                                    "49 owners at max_running, the free one's jobs last"};
+  state.SetLabel(std::to_string(queued) + " queued, 8 GPUs, " + kModes[mode]);
+}
+
+BENCHMARK(BM_QueuePassOwners)
+    ->ArgsProduct({{100'000}, {0, 1, 2, 3}})
+    ->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();

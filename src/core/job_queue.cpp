@@ -240,6 +240,7 @@ void JobQueue::mark_starving(std::int64_t cutoff_ms) {
 std::vector<StartDecision> JobQueue::pass(Planner planner) {
   ++passes_;
   mark_starving(planner.starving_cutoff_ms());
+  planner.count_owners(owner_counts_);
   std::vector<StartDecision> starts;
   // Idle warm workers let a job start (or make room) whatever its reservation: every job is
   // offered while there are any.

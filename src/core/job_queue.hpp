@@ -61,6 +61,7 @@ class JobQueue {
   // Runs one scheduling pass: offers jobs in queue order to `planner` until it has settled,
   // records each pending job's reason and hold, and keeps the planner to explain the jobs it did
   // not reach. Returns the starts, in order; the jobs stay queued until erase()d.
+  // The planner is told how many jobs each owner has queued (Planner::count_owners).
   std::vector<StartDecision> pass(Planner planner);
 
   struct Place {

@@ -140,6 +140,11 @@ class Planner {
   bool has_idle_workers() const { return !workers_.idle.empty(); }
   // Owners' quotas and limits (before the first offer; none: nobody is limited).
   void use_quotas(QuotaView quotas) { quotas_ = std::move(quotas); }
+  // How many queued jobs each owner has (by owner number), given by a caller that offers jobs
+  // in queue order: the pass is settled once every owner with jobs not yet offered is closed (at
+  // max_running, or with no room under limit_mb for the smallest queued job), so that a queue
+  // whose owners are all at their limits is not walked job by job.
+  void count_owners(std::vector<std::size_t> queued_by_owner);
   // The idle workers this pass chose to unload (in the order chosen): each left the idle pool
   // at once; its memory stays counted until its processes are gone.
   const std::vector<WorkerId>& evictions() const { return evictions_; }
@@ -171,6 +176,7 @@ class Planner {
 
  private:
   void refresh_best();
+  Decision decide(const QueuedJob& job);  // offer(), without the owners' count
   // An idle worker of the job's task that can take its run now (the most recently used).
   std::optional<StartDecision> warm_start(const QueuedJob& job);
   // Unloads idle workers (not of task `keep_task`) on GPUs allowed by `only_gpu` (-1: any) so
@@ -200,6 +206,12 @@ class Planner {
   WorkerView workers_;
   std::vector<WorkerId> evictions_;
   QuotaView quotas_;
+  // count_owners(): jobs not yet offered, by owner, and how many owners with such jobs are open.
+  std::vector<std::size_t> unoffered_;
+  std::size_t open_owners_ = 0;
+  bool owners_counted_ = false;
+  bool owner_closed(std::uint32_t owner) const;
+  void offered(const QueuedJob& job, bool was_open);
 };
 
 // Queue order: priority desc, then id asc (FIFO: ids increase with submission).

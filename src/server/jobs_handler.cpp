@@ -320,18 +320,19 @@ boost::asio::awaitable<Response> handle_list(const Request& req, service::Orches
     }
     filter.label.emplace(std::string(label->substr(0, eq)), std::string(label->substr(eq + 1)));
   }
-  std::string filter_name = filter.name;
-  bool has_label = filter.label.has_value();
+  // A name or label is its owner's: matched only on jobs the sender may read, so that neither
+  // the page nor its `next` cursor tells a reader another owner's names or labels.
+  if ((!filter.name.empty() || filter.label) && !reads_every_job(req, o.config())) {
+    if (!filter.owner.empty() && filter.owner != req.principal) {
+      co_return Response{.body = R"({"jobs":[],"next":null})"};
+    }
+    filter.owner = req.principal;
+  }
   auto r = co_await o.list(std::move(filter), *before, static_cast<int>(*limit));
   if (!r) co_return problem(Problem::internal, r.error().message);
-  // A name or label matched on a job the sender may not read would tell them its name or label:
-  // such jobs are left out of a filtered page (the page may come out short; `next` still holds).
-  bool by_private = !filter_name.empty() || has_label;
   boost::json::array jobs;
-  for (const service::JobView& v : r->jobs) {
-    if (by_private && !reads_all_of(req, v.job.spec.owner, o.config())) continue;
+  for (const service::JobView& v : r->jobs)
     jobs.push_back(job_json_for(req, o.config(), v, false));
-  }
   boost::json::object body;
   body["jobs"] = std::move(jobs);
   body["next"] = r->next ? boost::json::value(*r->next) : boost::json::value(nullptr);

@@ -107,6 +107,8 @@ boost::asio::awaitable<Response> handle_run_script(const Request& req, service::
         co_return detail_text(507, submitted.error().detail);
       case service::SubmitErrc::unprocessable:
         co_return validation_error(submitted.error().detail, "value_error");
+      case service::SubmitErrc::forbidden:  // an owner's limit (max_priority)
+        co_return detail_text(403, submitted.error().detail);
       default:
         co_return detail_text(500, submitted.error().detail);
     }

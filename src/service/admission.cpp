@@ -161,6 +161,11 @@ std::vector<int> Orchestrator::start_gpus_now(const Job& job) const {
   if (!job.spec.after_ok.empty() || !job.spec.after_any.empty()) return {};
   // A warm worker's run depends on its workers too: never certain without a pass.
   if (!kind_for(job).placed_by_ledger()) return {};
+  // Nor does one that its owner's quotas would keep back.
+  if (owners_.verdict_now(job.spec, held_by_owners(running_, active_)) ==
+      core::QuotaVerdict::waits) {
+    return {};
+  }
   std::vector<core::GpuView> views = gpu_views();
   for (std::size_t g = 0; g < views.size() && g < admitting_.mb.size(); ++g)
     views[g].committed_mb += admitting_.mb[g];
@@ -294,9 +299,14 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   ++admitting_.saving_by_owner[owner];
   core::Result<void> saved =
       co_await async_save(*store_, *job, std::move(key), asio::use_awaitable);  // once: told
-  --admitting_.saving;
-  if (--admitting_.saving_by_owner[owner] == 0) admitting_.saving_by_owner.erase(owner);
+  // Counted as waiting until it is in the queue or parked (a job with dependencies is placed
+  // after another suspension): concurrent submits of one owner cannot pass max_queued.
+  auto stored_now = [this, owner] {
+    --admitting_.saving;
+    if (--admitting_.saving_by_owner[owner] == 0) admitting_.saving_by_owner.erase(owner);
+  };
   if (!saved) {
+    stored_now();
     for (int g : over_cap)
       admitting_.mb.at(g) -= job->spec.vram_mb;
     spdlog::error("job {}: not stored: {}", id, saved.error().message);
@@ -312,8 +322,10 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
     auto deps = co_await waiting_.settle(job->spec.after_ok, job->spec.after_any);
     if (!deps)
       deps = WaitingJobs::Dependencies{.ok = job->spec.after_ok, .any = job->spec.after_any};
+    stored_now();
     waiting_.place(*job, *deps);
   } else {
+    stored_now();
     enqueue(*job);
   }
   // Let the (coalesced) scheduling pass run first, so the answer shows the job's place.

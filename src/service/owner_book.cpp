@@ -68,6 +68,7 @@ std::optional<SubmitError> OwnerBook::refuses(const core::JobSpec& spec, const C
 
 const core::QuotaView& OwnerBook::quota_view(const std::vector<Held>& running) {
   last_view_ = {};
+  last_groups_.clear();
   if (!owners_) return last_view_;
   auto limits_any = [](const core::OwnerLimits& l) {
     return l.quota_mb || l.limit_mb || l.max_running;
@@ -85,6 +86,7 @@ const core::QuotaView& OwnerBook::quota_view(const std::vector<Held>& running) {
     }
     v.groups.push_back(
         {.pool_mb = pool, .limit_mb = g.limits.limit_mb, .max_running = g.limits.max_running});
+    last_groups_.push_back(g.name);
   }
   for (const core::Owner& o : owners_->owners) {
     std::uint32_t n = id(o.name);
@@ -112,14 +114,50 @@ const core::QuotaView& OwnerBook::quota_view(const std::vector<Held>& running) {
   return last_view_;
 }
 
+core::QuotaVerdict OwnerBook::verdict_now(const core::JobSpec& spec,
+                                          const std::vector<Held>& running) const {
+  const core::Owner* owner = owners_ ? owners_->find(spec.owner) : nullptr;
+  if (owner == nullptr) return core::QuotaVerdict::guaranteed;
+  const core::OwnerGroup* group = owners_->group_of(*owner);
+  // A view of this owner (0) and its group (0) alone.
+  core::QuotaView v;
+  v.owners.push_back({.quota_mb = owner->limits.quota_mb,
+                      .limit_mb = owner->limits.limit_mb,
+                      .max_running = owner->limits.max_running,
+                      .group = group != nullptr ? 0 : -1});
+  if (group != nullptr) {
+    std::optional<std::int64_t> pool = group->limits.quota_mb;
+    for (const core::Owner& m : owners_->owners) {
+      if (pool && m.group == group->name && m.limits.quota_mb) *pool -= *m.limits.quota_mb;
+    }
+    v.groups.push_back({.pool_mb = pool,
+                        .limit_mb = group->limits.limit_mb,
+                        .max_running = group->limits.max_running});
+  }
+  for (const Held& h : running) {
+    const core::Owner* o = *h.owner == spec.owner ? owner : nullptr;
+    if (o != nullptr) {
+      v.owners[0].held_mb += h.mb;
+      ++v.owners[0].running;
+    }
+    if (group == nullptr) continue;
+    const core::Owner* member = o != nullptr ? o : owners_->find(*h.owner);
+    if (member == nullptr || member->group != group->name) continue;
+    v.groups[0].held_mb += h.mb;
+    ++v.groups[0].running;
+    if (!member->limits.quota_mb) v.groups[0].pool_held_mb += h.mb;
+  }
+  return core::quota_verdict(v, 0, spec.vram_mb * std::max(1, spec.gpus), spec.preemptible);
+}
+
 std::string OwnerBook::quota_figures(const std::string& owner, std::int64_t need_mb,
                                      bool preemptible) const {
   auto n = find_id(owner);
-  if (!n || *n >= last_view_.owners.size() || !owners_) return "";
+  if (!n || *n >= last_view_.owners.size()) return "";
   const core::OwnerQuota& o = last_view_.owners[*n];
   const core::GroupQuota* g =
       o.group >= 0 ? &last_view_.groups[static_cast<std::size_t>(o.group)] : nullptr;
-  std::string group = g != nullptr ? owners_->groups[static_cast<std::size_t>(o.group)].name : "";
+  std::string group = g != nullptr ? last_groups_[static_cast<std::size_t>(o.group)] : "";
   auto over = [&](const auto& h, const std::string& who) -> std::string {
     if (h.max_running && h.running + 1 > *h.max_running) {
       return fmt::format("{} runs {} jobs, its max_running is {}", who, h.running, *h.max_running);

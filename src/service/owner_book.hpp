@@ -23,7 +23,12 @@ namespace vramq::service {
 class OwnerBook {
  public:
   // The owners in force. Null: the server has no tokens (everyone anonymous and unlimited).
-  void set(std::shared_ptr<const core::Owners> owners) { owners_ = std::move(owners); }
+  // The last quota view and its group names go with the file they were made from.
+  void set(std::shared_ptr<const core::Owners> owners) {
+    owners_ = std::move(owners);
+    last_view_ = {};
+    last_groups_.clear();
+  }
   const std::shared_ptr<const core::Owners>& owners() const { return owners_; }
 
   // An owner's number, given the first time its name is seen and never reused while the server
@@ -51,6 +56,9 @@ class OwnerBook {
   // no owner or group has a quota_mb, limit_mb or max_running: nobody is limited). Kept as the
   // last view, for quota_figures().
   const core::QuotaView& quota_view(const std::vector<Held>& running);
+  // What quotas would make of a start of `spec` now, without a pass (a job admitted past a full
+  // queue because it starts at once must really be allowed to start).
+  core::QuotaVerdict verdict_now(const core::JobSpec& spec, const std::vector<Held>& running) const;
   // Why a job of `owner` needing `need_mb` waits for quota, in figures from the last view
   // ("alice holds 40960 MiB of its limit_mb 40960"); "" when it would not.
   std::string quota_figures(const std::string& owner, std::int64_t need_mb, bool preemptible) const;
@@ -59,6 +67,7 @@ class OwnerBook {
   std::shared_ptr<const core::Owners> owners_;
   std::map<std::string, std::uint32_t, std::less<>> ids_{{"", 0}};
   core::QuotaView last_view_;
+  std::vector<std::string> last_groups_;  // names of last_view_'s groups
 };
 
 // What each running job holds, by owner, as quotas count it (reservation x GPUs): `running` is

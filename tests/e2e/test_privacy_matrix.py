@@ -75,6 +75,12 @@ def test_every_route_as_owner_other_user_viewer_and_admin(make_server, tmp_path)
         assert [x["id"] for x in by_name] == ([jid] if reads else []), who
         by_label = s.get(f"/v1/jobs?label=k={MARK}-label", headers=h).json()["jobs"]
         assert [x["id"] for x in by_label] == ([jid] if reads else []), who
+        # Nor does a page's cursor point at another owner's job that matched.
+        for q in (f"name={MARK}-name&limit=1", f"owner=alice&name={MARK}-name",
+                  f"label=k={MARK}-label&limit=1"):
+            page = s.get(f"/v1/jobs?{q}", headers=h).json()
+            if not reads:
+                assert page == {"jobs": [], "next": None}, (who, q, page)
         for path in (f"/v1/jobs/{jid}/log", f"/v1/jobs/{jid}/log?stream=stderr",
                      f"/v1/jobs/{jid}/files", f"/v1/jobs/{jid}/files/stdout.log"):
             r = s.get(path, headers=h)
