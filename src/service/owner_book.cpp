@@ -4,6 +4,18 @@
 #include <algorithm>
 
 namespace vramq::service {
+namespace {
+
+// A group's pool: its guarantee less what its members are guaranteed of their own.
+std::optional<std::int64_t> pool_mb(const core::Owners& owners, const core::OwnerGroup& g) {
+  std::optional<std::int64_t> pool = g.limits.quota_mb;
+  for (const core::Owner& m : owners.owners) {
+    if (pool && m.group == g.name && m.limits.quota_mb) *pool -= *m.limits.quota_mb;
+  }
+  return pool;
+}
+
+}  // namespace
 
 std::uint32_t OwnerBook::id(const std::string& name) {
   auto [it, fresh] = ids_.emplace(name, static_cast<std::uint32_t>(ids_.size()));
@@ -80,12 +92,9 @@ const core::QuotaView& OwnerBook::quota_view(const std::vector<Held>& running) {
   if (!any) return last_view_;
   core::QuotaView& v = last_view_;
   for (const core::OwnerGroup& g : owners_->groups) {
-    std::optional<std::int64_t> pool = g.limits.quota_mb;
-    for (const core::Owner& m : owners_->owners) {
-      if (pool && m.group == g.name && m.limits.quota_mb) *pool -= *m.limits.quota_mb;
-    }
-    v.groups.push_back(
-        {.pool_mb = pool, .limit_mb = g.limits.limit_mb, .max_running = g.limits.max_running});
+    v.groups.push_back({.pool_mb = pool_mb(*owners_, g),
+                        .limit_mb = g.limits.limit_mb,
+                        .max_running = g.limits.max_running});
     last_groups_.push_back(g.name);
   }
   for (const core::Owner& o : owners_->owners) {
@@ -126,11 +135,7 @@ core::QuotaVerdict OwnerBook::verdict_now(const core::JobSpec& spec,
                       .max_running = owner->limits.max_running,
                       .group = group != nullptr ? 0 : -1});
   if (group != nullptr) {
-    std::optional<std::int64_t> pool = group->limits.quota_mb;
-    for (const core::Owner& m : owners_->owners) {
-      if (pool && m.group == group->name && m.limits.quota_mb) *pool -= *m.limits.quota_mb;
-    }
-    v.groups.push_back({.pool_mb = pool,
+    v.groups.push_back({.pool_mb = pool_mb(*owners_, *group),
                         .limit_mb = group->limits.limit_mb,
                         .max_running = group->limits.max_running});
   }
