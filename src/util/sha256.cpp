@@ -16,7 +16,7 @@ std::string sha256_hex(std::string_view data) {
   }
   constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(2 * size);
+  out.reserve(std::size_t{2} * size);
   for (unsigned int i = 0; i < size; ++i) {
     out.push_back(kHex[digest[i] >> 4]);
     out.push_back(kHex[digest[i] & 0xf]);
