@@ -26,11 +26,6 @@ bool valid_label_key(std::string_view key);
 
 // `with_output`: false for list items, which leave the (up to 64 KiB) output out.
 boost::json::object job_to_json(const service::JobView& v, bool with_output = true);
-// A job as someone other than its owner or an admin sees it (server/visibility.hpp): the private
-// members keep their keys, emptied (null, {} or []), and "private": true says so.
-void redact_job(boost::json::object& job);
-// The same on a job's JSON text (an event's payload).
-std::string redacted_job_text(std::string_view job_json);
 boost::json::object gpus_to_json(const std::vector<service::GpuStatus>& gpus,
                                  std::int64_t buffer_mb, std::string_view kind);
 // One item of GET /v1/gpus, as a `gpu` event carries it.

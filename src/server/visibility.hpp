@@ -9,6 +9,8 @@
 #include <string_view>
 
 #include <fmt/format.h>
+#include <boost/json/object.hpp>
+#include <string>
 
 #include "core/config.hpp"
 #include "core/job.hpp"
@@ -42,5 +44,11 @@ inline Response private_job(const core::Job& job, std::string_view what) {
                   job.spec.owner.empty() ? "no token holder" : job.spec.owner, what),
       "id");
 }
+
+// A job as someone other than its owner or an admin sees it: the private members keep their
+// keys, emptied (null, {} or []), and "private": true says so.
+void redact_job(boost::json::object& job);
+// The same on a job's JSON text (an event's payload).
+std::string redacted_job_text(std::string_view job_json);
 
 }  // namespace vramq::server

@@ -9,11 +9,30 @@
 namespace vramq::service {
 namespace {
 
-class OwnerLimitsTest : public testing::ServiceTest {
+// The service harness with an owners file in force.
+class WithOwners : public testing::ServiceTest {
  protected:
+  virtual const char* owners_toml() const = 0;
   void SetUp() override {
     ServiceTest::SetUp();
-    auto owners = core::parse_owners(R"(
+    auto owners = core::parse_owners(owners_toml());
+    ASSERT_TRUE(owners) << owners.error().message;
+    o_->owners().set(std::make_shared<core::Owners>(std::move(*owners)));
+  }
+  SubmitRequest as(std::string owner, std::int64_t mb, int priority = 0,
+                   std::optional<bool> preemptible = std::nullopt) {
+    SubmitRequest req = request(mb);
+    req.owner = std::move(owner);
+    req.priority = priority;
+    req.preemptible = preemptible;
+    return req;
+  }
+};
+
+class OwnerLimitsTest : public WithOwners {
+ protected:
+  const char* owners_toml() const override {
+    return R"(
 [groups.vision]
 max_queued = 3
 max_priority = 50
@@ -24,15 +43,7 @@ max_priority = 5
 [owners.carol]
 group = "vision"
 [owners.bob]
-)");
-    ASSERT_TRUE(owners) << owners.error().message;
-    o_->owners().set(std::make_shared<core::Owners>(std::move(*owners)));
-  }
-  SubmitRequest as(std::string owner, std::int64_t mb, int priority = 0) {
-    SubmitRequest req = request(mb);
-    req.owner = std::move(owner);
-    req.priority = priority;
-    return req;
+)";
   }
   boost::system::result<JobView, SubmitError> try_submit(SubmitRequest req) {
     return run(o_->submit(std::move(req)));
@@ -107,32 +118,17 @@ TEST_F(OwnerLimitsTest, WithoutOwnersNothingIsLimited) {
     EXPECT_TRUE(try_submit(as("alice", 20000)));
 }
 
-}  // namespace
-}  // namespace vramq::service
-
-namespace vramq::service {
-namespace {
-
 // Quotas in the scheduling pass (core/owner_quota.hpp) on the service harness: one 24 GiB GPU.
-class OwnerQuotaTest : public testing::ServiceTest {
+class OwnerQuotaTest : public WithOwners {
  protected:
-  void SetUp() override {
-    ServiceTest::SetUp();
-    auto owners = core::parse_owners(R"(
+  const char* owners_toml() const override {
+    return R"(
 [owners.alice]
 quota_mb = 8000
 limit_mb = 16000
 [owners.bob]
 max_running = 1
-)");
-    ASSERT_TRUE(owners) << owners.error().message;
-    o_->owners().set(std::make_shared<core::Owners>(std::move(*owners)));
-  }
-  SubmitRequest as(std::string owner, std::int64_t mb, bool preemptible = false) {
-    SubmitRequest req = request(mb);
-    req.owner = std::move(owner);
-    req.preemptible = preemptible;
-    return req;
+)";
   }
   JobView view_of(core::JobId id) { return **run(o_->get(id)); }
 };
@@ -158,14 +154,14 @@ TEST_F(OwnerQuotaTest, AboveItsGuaranteeAPreemptibleJobBorrowsAndAnotherWaits) {
                          "and is not preemptible"),
             std::string::npos)
       << v.quota;
-  core::JobId borrows = submit(as("alice", 6000, true));
+  core::JobId borrows = submit(as("alice", 6000, 0, true));
   EXPECT_EQ(job(guaranteed).state, core::JobState::running);
   EXPECT_FALSE(job(guaranteed).borrowed);
   EXPECT_EQ(job(borrows).state, core::JobState::running);
   EXPECT_TRUE(job(borrows).borrowed);
   EXPECT_TRUE(store_->rows().at(borrows).borrowed) << "stored: a restart knows what is borrowed";
   // Past limit_mb nothing starts, preemptible or not.
-  core::JobId over = submit(as("alice", 6000, true));
+  core::JobId over = submit(as("alice", 6000, 0, true));
   EXPECT_EQ(view_of(over).pending_reason, core::PendingReason::quota);
   EXPECT_NE(view_of(over).quota.find("limit_mb 16000"), std::string::npos) << view_of(over).quota;
 }
