@@ -29,7 +29,7 @@ std::string gpus_of(const json::object& j) {
 }  // namespace
 
 std::string_view reason_words(std::string_view r) {
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kWords = {{
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 15> kWords = {{
       {"vram", "waiting for VRAM to free up"},
       {"priority", "held back for a higher-priority job"},
       {"head_of_line", "held back for an older job that waited too long"},
@@ -43,6 +43,7 @@ std::string_view reason_words(std::string_view r) {
       {"worker_backoff", "its task's workers keep crashing; backing off"},
       {"cluster", "waiting in the Slurm cluster's queue"},
       {"quota", "its owner is at a limit, or above its guarantee"},
+      {"reclaiming", "borrowed jobs are being stopped to make room for its owner's guarantee"},
       {"none", "about to start"},
   }};
   for (const auto& [k, w] : kWords) {

@@ -29,7 +29,13 @@ struct Config {
   // admins' only) or "all" (every token reads every job, as before issue 24).
   std::string visibility = "owner";
   std::int64_t backfill_bound_s = 300;
+  // With owners: within a priority the queue serves first the owner with the least use, VRAM
+  // MiB-seconds halved every this many seconds (core/fair_share.hpp); 0: FIFO across owners.
+  std::int64_t fairshare_half_life_s = std::int64_t{7} * 86400;
   std::int64_t kill_grace_s = 10;  // SIGTERM -> SIGKILL
+  // A job reclaimed for another owner's guarantee (core/reclaim.hpp): SIGTERM (a warm worker's
+  // run: cancel) -> SIGKILL, then it is queued again.
+  std::int64_t preempt_grace_s = 30;
   // An idle warm worker is pinged this often; one that has not answered by the next ping is
   // stopped as hung.
   std::int64_t worker_ping_ms = 5000;

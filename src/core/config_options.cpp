@@ -19,6 +19,13 @@ Result<void> retain_ended_text(std::string_view text, Config& c) {
   return {};
 }
 
+Result<void> half_life_text(std::string_view text, Config& c) {
+  auto v = parse_duration_s(text);
+  if (!v) return v.error();
+  c.fairshare_half_life_s = *v;
+  return {};
+}
+
 Result<void> tolerance_text(std::string_view text, Config& c) {
   auto v = parse_tolerance(text);
   if (!v) return v.error();
@@ -88,9 +95,21 @@ std::vector<ConfigOption> service_rows() {
        .field = &C::backfill_bound_s,
        .help = "longest wait before a job may no longer be passed",
        .min = 0},
+      {.key = "fairshare_half_life",
+       .field = &C::fairshare_half_life_s,
+       .help = "with owners, within a priority the owner with the least recent VRAM use goes "
+               "first; use is halved every DURATION (7d, 12h; 0: FIFO across owners)",
+       .value_name = "DURATION",
+       .min = 0,
+       .from_text = half_life_text},
       {.key = "kill_grace_s",
        .field = &C::kill_grace_s,
        .help = "SIGTERM to SIGKILL grace",
+       .min = 0},
+      {.key = "preempt_grace_s",
+       .field = &C::preempt_grace_s,
+       .help = "a borrowed job reclaimed for an owner's guarantee: SIGTERM to SIGKILL grace "
+               "(then it is queued again)",
        .min = 0},
       {.key = "worker_ping_ms",
        .field = &C::worker_ping_ms,

@@ -7,11 +7,11 @@ namespace {
 
 constexpr std::array<std::string_view, 6> kStateNames = {"queued", "running",   "succeeded",
                                                          "failed", "cancelled", "timed_out"};
-constexpr std::array<std::string_view, 14> kEndReasonNames = {
+constexpr std::array<std::string_view, 15> kEndReasonNames = {
     "",          "nonzero_exit",   "signal",       "spawn_failed",  "gpu_oom",
     "timeout",   "cancelled",      "interrupted",  "vram_exceeded", "dependency_failed",
-    "log_limit", "worker_crashed", "worker_error", "worker_failed"};
-constexpr std::array<std::string_view, 14> kPendingNames = {"",
+    "log_limit", "worker_crashed", "worker_error", "worker_failed", "preempted"};
+constexpr std::array<std::string_view, 15> kPendingNames = {"",
                                                             "priority",
                                                             "vram",
                                                             "head_of_line",
@@ -24,7 +24,8 @@ constexpr std::array<std::string_view, 14> kPendingNames = {"",
                                                             "worker_unloading",
                                                             "worker_backoff",
                                                             "cluster",
-                                                            "quota"};
+                                                            "quota",
+                                                            "reclaiming"};
 
 constexpr int kStates = static_cast<int>(kStateNames.size());
 

@@ -33,6 +33,8 @@ enum class EndReason {
   worker_crashed,     // its warm worker died or hung during its run (or its setup)
   worker_error,       // its warm worker reported that the run failed and a retry would too
   worker_failed,      // its warm worker reported that the run failed; a retry may succeed
+  preempted,  // stopped to give borrowed VRAM back to an owner's guarantee (core/reclaim.hpp);
+              // queued again, not a failure, not counted against max_retries
 };
 
 // Why a queued job is not running now (the job object's `pending_reason`). Closed enum: the API,
@@ -42,7 +44,8 @@ enum class PendingReason {
   priority,  // it would fit, but a higher-priority job waiting past the backfill bound holds the
              // GPU
   vram,      // no GPU has enough free VRAM for it now
-  head_of_line,      // it would fit, but an older job waiting past the backfill bound holds the GPU
+  head_of_line,      // it would fit, but a job ahead of it waiting past the backfill bound holds
+                     // the GPU
   draining,          // the service is shutting down and starts nothing
   gpu_unknown,       // the GPUs it could use have no current reading
   dependency,        // it waits for other jobs to end (after.ok / after.any)
@@ -55,6 +58,7 @@ enum class PendingReason {
   cluster,           // submitted to the cluster (Slurm), which decides when it starts
   quota,  // its owner (or group) is at a limit (limit_mb, max_running), or above its guarantee
           // and the job is not preemptible (core/owner_quota.hpp)
+  reclaiming,  // its owner is under its guarantee: borrowed jobs are being stopped to make room
 };
 
 std::string_view to_string(JobState s);
@@ -130,6 +134,9 @@ struct Job {
   bool restart_requeued = false;
   // Its current (or last) run started above its owner's guarantee, on borrowed VRAM.
   bool borrowed = false;
+  // Runs of it stopped to give VRAM back (EndReason::preempted): each began a new attempt, none
+  // counts against max_retries.
+  int preemptions = 0;
   bool operator==(const Job&) const = default;
 };
 

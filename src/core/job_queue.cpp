@@ -15,7 +15,7 @@ namespace {
 
 struct Entry {
   // Passes write job.held_gpus in place (mutable): no index key reads it. The key fields
-  // (priority, id, vram_mb, queued_at_ms) never change while the job is queued.
+  // (priority, id, owner, vram_mb, queued_at_ms) never change while the job is queued.
   mutable QueuedJob job;
   std::string record;
   // Waited past the backfill bound; part of the stream key, so changed only through modify().
@@ -23,8 +23,24 @@ struct Entry {
   // Written by passes; not part of any key, so safe to change in place.
   mutable PendingReason reason = PendingReason::none;
   mutable std::uint64_t pass = 0;  // the pass that last reached this job (0: none yet)
+};
 
-  bool operator<(const Entry& o) const { return queue_before(job, o.job); }
+// The stored order: priority desc, owner, id. Each owner's jobs of a priority are one run in it;
+// the fair order merges those runs by the owners' shares, which change between passes and so
+// are not part of any stored key.
+struct OrderKey {
+  int neg_priority = 0;
+  std::uint32_t owner = 0;
+  JobId id = 0;
+  bool operator<(const OrderKey& o) const {
+    return std::tie(neg_priority, owner, id) < std::tie(o.neg_priority, o.owner, o.id);
+  }
+};
+struct OrderOf {
+  using result_type = OrderKey;
+  OrderKey operator()(const Entry& e) const {
+    return {.neg_priority = -e.job.priority, .owner = e.job.owner, .id = e.job.id};
+  }
 };
 
 struct IdOf {
@@ -39,19 +55,23 @@ int vram_class(std::int64_t mb) {
 }
 constexpr int kStarvingStream = -1;
 
-// Which stream a job is in (starving, else its reservation class), then queue order.
+// Which stream a job is in (starving, else its reservation class), its owner, then priority and
+// id: one run per stream and owner, in fair order.
 struct StreamKey {
   int stream = 0;
+  std::uint32_t owner = 0;
   int neg_priority = 0;
   JobId id = 0;
   bool operator<(const StreamKey& o) const {
-    return std::tie(stream, neg_priority, id) < std::tie(o.stream, o.neg_priority, o.id);
+    return std::tie(stream, owner, neg_priority, id) <
+           std::tie(o.stream, o.owner, o.neg_priority, o.id);
   }
 };
 struct StreamOf {
   using result_type = StreamKey;
   StreamKey operator()(const Entry& e) const {
     return {.stream = e.starving ? kStarvingStream : vram_class(e.job.vram_mb),
+            .owner = e.job.owner,
             .neg_priority = -e.job.priority,
             .id = e.job.id};
   }
@@ -70,13 +90,92 @@ struct QueuedAtOf {
 };
 
 namespace mi = boost::multi_index;
-// 0: queue order with ranks (positions); 1: by id (ordered, not hashed, so that growing the
+// 0: stored order with ranks (positions); 1: by id (ordered, not hashed, so that growing the
 // queue never rehashes a million entries in one go on the event loop: measured, a 35 ms
-// /healthz stall at ~800k queued); 2: by stream then queue order (the skipping pass);
+// /healthz stall at ~800k queued); 2: by stream and owner (the skipping pass);
 // 3: by queued_at (marking jobs starving as time passes).
 using Container = mi::multi_index_container<
-    Entry, mi::indexed_by<mi::ranked_unique<mi::identity<Entry>>, mi::ordered_unique<IdOf>,
+    Entry, mi::indexed_by<mi::ranked_unique<OrderOf>, mi::ordered_unique<IdOf>,
                           mi::ordered_unique<StreamOf>, mi::ordered_unique<QueuedAtOf>>>;
+using OrderIndex = Container::nth_index<0>::type;
+using StreamIndex = Container::nth_index<2>::type;
+
+// The fair order: priority desc, then the owner's share asc (core/fair_share.hpp), then id asc.
+struct FairOrder {
+  const std::vector<double>* shares = nullptr;
+  double share(std::uint32_t owner) const {
+    return owner < shares->size() ? (*shares)[owner] : 0.0;
+  }
+  bool before(const QueuedJob& a, const QueuedJob& b) const {
+    if (a.priority != b.priority) return a.priority > b.priority;
+    double sa = share(a.owner);
+    double sb = share(b.owner);
+    if (sa != sb) return sa < sb;
+    return a.id < b.id;
+  }
+};
+
+// A run of entries already in fair order, merged with others through a heap.
+template <class It>
+struct Run {
+  It at;
+  It end;
+};
+template <class It>
+class RunHeap {
+ public:
+  explicit RunHeap(FairOrder order) : order_(order) {}
+  void push(Run<It> run) {
+    if (run.at == run.end) return;
+    runs_.push_back(run);
+    std::ranges::push_heap(runs_, later());
+  }
+  bool empty() const { return runs_.empty(); }
+  // The run whose next entry comes first; taken out (push it back to go on with it).
+  Run<It> pop() {
+    std::ranges::pop_heap(runs_, later());
+    Run<It> r = runs_.back();
+    runs_.pop_back();
+    return r;
+  }
+
+ private:
+  FairOrder order_;
+  std::vector<Run<It>> runs_;
+  auto later() const {
+    return
+        [o = order_](const Run<It>& a, const Run<It>& b) { return o.before(b.at->job, a.at->job); };
+  }
+};
+
+// Calls fn(entry) for the stored entries in fair order until it returns false. Entries of an
+// owner for which skip_owner(owner) is true are passed over from then on.
+template <class Fn, class SkipOwner>
+void for_each_fair(const OrderIndex& order, FairOrder fair, Fn&& fn, SkipOwner&& skip_owner) {
+  using It = OrderIndex::const_iterator;
+  It block = order.begin();
+  while (block != order.end()) {
+    // One priority: a run per owner, merged.
+    int np = -block->job.priority;
+    It block_end = order.lower_bound(OrderKey{.neg_priority = np + 1});
+    RunHeap<It> heap(fair);
+    for (It r = block; r != block_end;) {
+      std::uint32_t owner = r->job.owner;
+      It r_end = order.lower_bound(OrderKey{.neg_priority = np, .owner = owner + 1});
+      if (!skip_owner(owner)) heap.push({r, r_end});
+      r = r_end;
+    }
+    while (!heap.empty()) {
+      Run<It> run = heap.pop();
+      const Entry& e = *run.at;
+      if (skip_owner(e.job.owner)) continue;  // closed during this walk
+      if (!fn(e)) return;
+      ++run.at;
+      heap.push(run);
+    }
+    block = block_end;
+  }
+}
 
 // Offers one job to the planner and records the outcome on it.
 void offer(Planner& planner, const Entry& e, std::uint64_t pass,
@@ -93,54 +192,81 @@ void offer(Planner& planner, const Entry& e, std::uint64_t pass,
   e.pass = pass;
 }
 
-// Every job in queue order until the planner settles.
-void walk(const Container& entries, Planner& planner, std::uint64_t pass,
+// Every job in fair order until the planner settles; an owner closed by its limits is passed
+// over (its jobs would only be turned down one by one: the settled planner gives their reason;
+// a starving job of a closed owner holds nothing).
+void walk(const Container& entries, FairOrder fair, Planner& planner, std::uint64_t pass,
           std::vector<StartDecision>& starts) {
-  for (const Entry& e : entries) {
-    if (planner.settled()) break;
+  for_each_fair(
+      entries.get<0>(), fair,
+      [&](const Entry& e) {
+        if (planner.settled()) return false;
+        offer(planner, e, pass, starts);
+        return true;
+      },
+      [&](std::uint32_t owner) { return planner.closed(owner); });
+}
+
+// Only the jobs that can start (reservation <= the most free on a GPU) or hold (starving), in
+// fair order: one run per stream and owner, merged. A skipped job could neither start (the most
+// free only decreases during a pass, and a closed owner stays closed) nor hold (not starving),
+// so plan() would only have given it a pending reason, the one the settled planner gives.
+void skip_walk(const Container& entries, FairOrder fair, Planner& planner, std::uint64_t pass,
+               std::vector<StartDecision>& starts) {
+  if (planner.settled()) return;
+  const StreamIndex& streams = entries.get<2>();
+  using It = StreamIndex::const_iterator;
+  int top = planner.most_available_mb()
+                ? vram_class(std::max<std::int64_t>(0, *planner.most_available_mb()))
+                : -1;
+  RunHeap<It> heap(fair);
+  for (It it = streams.lower_bound(
+           StreamKey{.stream = kStarvingStream, .neg_priority = std::numeric_limits<int>::min()});
+       it != streams.end() && StreamOf{}(*it).stream <= top;) {
+    StreamKey k = StreamOf{}(*it);
+    It end = streams.lower_bound(StreamKey{
+        .stream = k.stream, .owner = k.owner + 1, .neg_priority = std::numeric_limits<int>::min()});
+    if (!planner.closed(k.owner)) heap.push({it, end});
+    it = end;
+  }
+  while (!planner.settled() && !heap.empty()) {
+    Run<It> run = heap.pop();
+    const Entry& e = *run.at;
+    std::optional<std::int64_t> most = planner.most_available_mb();
+    // A run of an owner now closed, or of reservations larger than anything free now, is done
+    // for this pass.
+    if (planner.closed(e.job.owner) ||
+        (!e.starving && (!most || *most < 0 || vram_class(e.job.vram_mb) > vram_class(*most)))) {
+      continue;
+    }
+    ++run.at;
+    heap.push(run);
+    if (!e.starving && e.job.vram_mb > *most) continue;  // cannot start: skipped
     offer(planner, e, pass, starts);
   }
 }
 
-// Only the jobs that can start (reservation <= the most free on a GPU) or hold (starving), in
-// queue order: one cursor per stream, the earliest in queue order goes next. A skipped job could
-// neither start (the most free only decreases during a pass) nor hold (not starving), so
-// plan() would only have given it a pending reason, the one the settled planner gives.
-void skip_walk(const Container& entries, Planner& planner, std::uint64_t pass,
-               std::vector<StartDecision>& starts) {
-  if (planner.settled()) return;
-  const auto& streams = entries.get<2>();
-  using It = std::decay_t<decltype(streams)>::const_iterator;
-  struct Cursor {
-    int stream;
-    It at;
-  };
-  std::vector<Cursor> cursors;
-  int top = planner.most_available_mb()
-                ? vram_class(std::max<std::int64_t>(0, *planner.most_available_mb()))
-                : -1;
-  for (int stream = kStarvingStream; stream <= top; ++stream) {
-    It it = streams.lower_bound(
-        StreamKey{.stream = stream, .neg_priority = std::numeric_limits<int>::min(), .id = 0});
-    if (it != streams.end() && StreamOf{}(*it).stream == stream) cursors.push_back({stream, it});
-  }
-  while (!planner.settled() && !cursors.empty()) {
-    std::optional<std::int64_t> most = planner.most_available_mb();
-    // Streams of reservations larger than anything free now are done for this pass.
-    std::erase_if(cursors, [&](const Cursor& c) {
-      return c.stream != kStarvingStream && (!most || *most < 0 || c.stream > vram_class(*most));
-    });
-    if (cursors.empty()) break;
-    auto next = std::ranges::min_element(cursors, [](const Cursor& a, const Cursor& b) {
-      return queue_before(a.at->job, b.at->job);
-    });
-    const Entry& e = *next->at;
-    if (++next->at == streams.end() || StreamOf{}(*next->at).stream != next->stream) {
-      cursors.erase(next);
+// A job's place in the fair order: every job of a higher priority, then per owner with queued
+// jobs, those of its run at this priority that the merge puts first.
+int fair_position(const OrderIndex& order, const std::vector<double>& shares,
+                  const std::vector<std::size_t>& owner_counts, const Entry& e) {
+  auto rank = [&](OrderKey k) { return static_cast<int>(order.lower_bound_rank(k)); };
+  int np = -e.job.priority;
+  int position = rank(OrderKey{.neg_priority = np});
+  FairOrder fair{&shares};
+  double share = fair.share(e.job.owner);
+  for (std::uint32_t o = 0; o < owner_counts.size(); ++o) {
+    if (owner_counts[o] == 0) continue;
+    double other = fair.share(o);
+    if (o == e.job.owner || other == share) {
+      position += rank(OrderKey{.neg_priority = np, .owner = o, .id = e.job.id}) -
+                  rank(OrderKey{.neg_priority = np, .owner = o});
+    } else if (other < share) {
+      position += rank(OrderKey{.neg_priority = np, .owner = o + 1}) -
+                  rank(OrderKey{.neg_priority = np, .owner = o});
     }
-    if (!e.starving && (!most || e.job.vram_mb > *most)) continue;  // cannot start: skipped
-    offer(planner, e, pass, starts);
   }
+  return position;
 }
 
 }  // namespace
@@ -194,10 +320,22 @@ const std::string* JobQueue::record(JobId id) const {
   return it == by_id.end() ? nullptr : &it->record;
 }
 
+const QueuedJob* JobQueue::job(JobId id) const {
+  const auto& by_id = index_->entries.get<1>();
+  auto it = by_id.find(id);
+  return it == by_id.end() ? nullptr : &it->job;
+}
+
 std::vector<JobId> JobQueue::head(std::size_t limit) const {
   std::vector<JobId> out;
-  for (auto it = index_->entries.begin(); it != index_->entries.end() && out.size() < limit; ++it)
-    out.push_back(it->job.id);
+  if (limit == 0) return out;
+  for_each_fair(
+      index_->entries.get<0>(), FairOrder{&shares_},
+      [&](const Entry& e) {
+        out.push_back(e.job.id);
+        return out.size() < limit;
+      },
+      [](std::uint32_t) { return false; });
   return out;
 }
 
@@ -237,17 +375,22 @@ void JobQueue::mark_starving(std::int64_t cutoff_ms) {
   starving_cutoff_ms_ = cutoff_ms;
 }
 
-std::vector<StartDecision> JobQueue::pass(Planner planner) {
+void JobQueue::reorder(std::int64_t starving_cutoff_ms, std::vector<double> shares) {
+  shares_ = std::move(shares);
+  mark_starving(starving_cutoff_ms);
+}
+
+std::vector<StartDecision> JobQueue::pass(Planner planner, std::vector<double> shares) {
   ++passes_;
-  mark_starving(planner.starving_cutoff_ms());
+  reorder(planner.starving_cutoff_ms(), std::move(shares));
   planner.count_owners(owner_counts_);
   std::vector<StartDecision> starts;
   // Idle warm workers let a job start (or make room) whatever its reservation: every job is
   // offered while there are any.
   if (size() < linear_below_ || planner.has_idle_workers()) {
-    walk(index_->entries, planner, passes_, starts);
+    walk(index_->entries, FairOrder{&shares_}, planner, passes_, starts);
   } else {
-    skip_walk(index_->entries, planner, passes_, starts);
+    skip_walk(index_->entries, FairOrder{&shares_}, planner, passes_, starts);
   }
   last_ = std::move(planner);
   return starts;
@@ -257,8 +400,7 @@ std::optional<JobQueue::Place> JobQueue::place(JobId id) const {
   const auto& by_id = index_->entries.get<1>();
   auto it = by_id.find(id);
   if (it == by_id.end()) return std::nullopt;
-  auto in_order = index_->entries.project<0>(it);
-  Place out{.position = static_cast<int>(index_->entries.get<0>().rank(in_order)),
+  Place out{.position = fair_position(index_->entries.get<0>(), shares_, owner_counts_, *it),
             .reason = PendingReason::none};
   if (it->pass == passes_ && passes_ != 0) {
     out.reason = it->reason;
@@ -288,11 +430,25 @@ void JobQueue::set_reason(JobId id, PendingReason reason) {
   }
 }
 
-std::vector<QueuedJob> JobQueue::snapshot() const {
+std::vector<QueuedJob> JobQueue::snapshot(const QueuedJob* probe) const {
   std::vector<QueuedJob> out;
-  out.reserve(size());
-  for (const Entry& e : index_->entries)
-    out.push_back(e.job);
+  out.reserve(size() + (probe != nullptr ? 1 : 0));
+  // The probe goes where it would stand among them.
+  std::optional<QueuedJob> extra;
+  if (probe != nullptr) extra = *probe;
+  FairOrder fair{&shares_};
+  for_each_fair(
+      index_->entries.get<0>(), fair,
+      [&](const Entry& e) {
+        if (extra && fair.before(*extra, e.job)) {
+          out.push_back(*extra);
+          extra.reset();
+        }
+        out.push_back(e.job);
+        return true;
+      },
+      [](std::uint32_t) { return false; });
+  if (extra) out.push_back(*extra);
   return out;
 }
 

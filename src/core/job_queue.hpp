@@ -1,13 +1,20 @@
 #pragma once
-// The queue of jobs waiting to start, ordered as the scheduler reads it (priority desc, then id
-// asc), with each job's place and pending reason. A scheduling pass walks it in order through a
-// Planner and stops as soon as no later job can start, so a pass over a long queue that is stuck
-// behind a full GPU costs the few jobs at its head, not the whole queue (a submit storm triggers
-// a pass per batch). Positions come from an order-statistics index: O(log n) per lookup.
+// The queue of jobs waiting to start, ordered as the scheduler reads it: priority desc; within
+// a priority, owners by fair share (core/fair_share.hpp: lowest decayed use over weight first,
+// equal shares interleaved by id), FIFO within an owner; with one owner or none, plain FIFO.
+// The backfill bound is about being passed: a job waiting past it holds GPUs against every job
+// behind it in this order (a job of an owner that used more still waits behind lighter owners'
+// jobs, as a low priority waits behind a high one). Each job's place and pending reason come
+// from the last pass. A scheduling pass walks it in order
+// through a Planner and stops as soon as no later job can start, so a pass over a long queue
+// that is stuck behind a full GPU costs the few jobs at its head, not the whole queue (a submit
+// storm triggers a pass per batch). Positions come from an order-statistics index: O(log n) per
+// owner with queued jobs.
 // A long queue is not even walked job by job: a pass visits only the jobs that could start (their
-// reservation fits the most VRAM free on a GPU, found through an index by reservation class) and
-// the jobs waiting past the backfill bound (which may hold a GPU), merged in queue order; every
-// other job would only get a pending reason, which place() derives from the settled planner.
+// reservation fits the most VRAM free on a GPU, found through an index by reservation class and
+// owner) and the jobs waiting past the backfill bound (which may hold a GPU), merged in queue
+// order; every other job would only get a pending reason, which place() derives from the settled
+// planner. An owner at its limits is passed over whole, however many jobs it has queued.
 // Each entry also carries the queued job itself as an opaque record (core::pack_job): the queue
 // is the one owner of waiting jobs, and a waiting job costs one compact allocation.
 // Pure data structure, no I/O. Not thread-safe: the orchestrator's loop owns it.
@@ -48,6 +55,9 @@ class JobQueue {
 
   // The record pushed with a queued job; nullptr if it is not queued. Valid until it is erased.
   const std::string* record(JobId id) const;
+  // The queued job as pushed (holds from the last pass); nullptr if it is not queued. Valid
+  // until it is erased or the next pass.
+  const QueuedJob* job(JobId id) const;
 
   // Ids of queued jobs below `before` (all when before <= 0), highest first, at most `limit`.
   std::vector<JobId> newest_before(JobId before, std::size_t limit) const;
@@ -61,8 +71,14 @@ class JobQueue {
   // Runs one scheduling pass: offers jobs in queue order to `planner` until it has settled,
   // records each pending job's reason and hold, and keeps the planner to explain the jobs it did
   // not reach. Returns the starts, in order; the jobs stay queued until erase()d.
-  // The planner is told how many jobs each owner has queued (Planner::count_owners).
-  std::vector<StartDecision> pass(Planner planner);
+  // The planner is told how many jobs each owner has queued (Planner::count_owners); jobs of an
+  // owner it finds closed (at its limits) are not offered. `shares` (by owner number; missing:
+  // 0) order the owners within a priority (core/fair_share.hpp) from this pass until the next.
+  std::vector<StartDecision> pass(Planner planner, std::vector<double> shares = {});
+  // What a pass does to the order before it walks it (jobs queued at or before the cutoff are
+  // starving; owners ordered by `shares`), without the pass: a snapshot taken next shows the
+  // order the pass will take.
+  void reorder(std::int64_t starving_cutoff_ms, std::vector<double> shares);
 
   struct Place {
     int position = 0;  // 0 = next to start
@@ -84,8 +100,9 @@ class JobQueue {
   // Overrides a job's reason until the next pass (a start that failed its re-check).
   void set_reason(JobId id, PendingReason reason);
 
-  // The queue as plan() takes it, in order, holds included.
-  std::vector<QueuedJob> snapshot() const;
+  // The queue as plan() takes it, in order, holds included; with `probe`, a job not queued
+  // placed where it would stand (a dry run).
+  std::vector<QueuedJob> snapshot(const QueuedJob* probe = nullptr) const;
 
  private:
   struct Index;
@@ -93,6 +110,7 @@ class JobQueue {
   std::map<std::int64_t, std::size_t> vram_counts_;  // reservation -> jobs with it
   std::vector<std::size_t> owner_counts_;            // by QueuedJob::owner
   std::optional<Planner> last_;                      // the last pass, settled
+  std::vector<double> shares_;                       // the last pass's, by owner number
   std::uint64_t passes_ = 0;
   std::size_t linear_below_ = 2048;
   // Jobs queued at or before this are marked starving (it only moves forward).

@@ -116,7 +116,7 @@ void fields(Io& io, J& j) {
      j.started_at_ms, j.finished_at_ms, j.exit_code, j.signal, j.error, j.peak_vram_mb, j.output,
      j.pid, j.pid_start_ticks, j.warnings, j.output_truncated, s.retry_delay_s, s.after_ok,
      s.after_any, j.not_before_ms, s.name, s.labels, s.owner, s.gpus, j.gpus, j.worker,
-     j.restart_requeued, s.preemptible, j.borrowed);
+     j.restart_requeued, s.preemptible, j.borrowed, j.preemptions);
 }
 
 struct Pack {

@@ -36,6 +36,8 @@ RunOutcome run_outcome(const StopRequest& stop, const RunEnd& end) {
     case EndReason::interrupted:
       return {JobState::failed, EndReason::interrupted,
               "vramq shut down while the job was running"};
+    case EndReason::preempted:
+      return {JobState::failed, EndReason::preempted, stop.detail};
     default:
       break;
   }

@@ -157,7 +157,7 @@ bool Planner::settled() const {
          (owners_counted_ && open_owners_ == 0);
 }
 
-bool Planner::owner_closed(std::uint32_t owner) const {
+bool Planner::closed(std::uint32_t owner) const {
   return quota_verdict(quotas_, owner, min_queued_vram_mb_, true) == QuotaVerdict::waits;
 }
 
@@ -167,7 +167,7 @@ void Planner::count_owners(std::vector<std::size_t> queued_by_owner) {
   owners_counted_ = true;
   open_owners_ = 0;
   for (std::size_t o = 0; o < unoffered_.size(); ++o) {
-    if (unoffered_[o] > 0 && !owner_closed(static_cast<std::uint32_t>(o))) ++open_owners_;
+    if (unoffered_[o] > 0 && !closed(static_cast<std::uint32_t>(o))) ++open_owners_;
   }
 }
 
@@ -175,7 +175,7 @@ void Planner::offered(const QueuedJob& job, bool was_open) {
   if (!owners_counted_ || job.owner >= unoffered_.size() || unoffered_[job.owner] == 0) return;
   --unoffered_[job.owner];
   // Open before, and now out of jobs or closed by this start: one owner fewer that could start.
-  if (was_open && (unoffered_[job.owner] == 0 || owner_closed(job.owner))) --open_owners_;
+  if (was_open && (unoffered_[job.owner] == 0 || closed(job.owner))) --open_owners_;
 }
 
 void Planner::use_workers(WorkerView workers) {
@@ -386,7 +386,7 @@ PendingDecision Planner::wait(const QueuedJob& job, bool worker_task) {
 }
 
 Planner::Decision Planner::offer(const QueuedJob& job) {
-  bool was_open = owners_counted_ && !owner_closed(job.owner);
+  bool was_open = owners_counted_ && !closed(job.owner);
   Decision d = decide(job);
   offered(job, was_open);
   return d;

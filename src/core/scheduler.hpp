@@ -145,6 +145,10 @@ class Planner {
   // max_running, or with no room under limit_mb for the smallest queued job), so that a queue
   // whose owners are all at their limits is not walked job by job.
   void count_owners(std::vector<std::size_t> queued_by_owner);
+  // Whether an owner's limits let none of its jobs start for the rest of this pass (at
+  // max_running, or no room under limit_mb for the smallest queued reservation): it only ever
+  // becomes true during a pass. Always false without quotas.
+  bool closed(std::uint32_t owner) const;
   // The idle workers this pass chose to unload (in the order chosen): each left the idle pool
   // at once; its memory stays counted until its processes are gone.
   const std::vector<WorkerId>& evictions() const { return evictions_; }
@@ -210,7 +214,6 @@ class Planner {
   std::vector<std::size_t> unoffered_;
   std::size_t open_owners_ = 0;
   bool owners_counted_ = false;
-  bool owner_closed(std::uint32_t owner) const;
   void offered(const QueuedJob& job, bool was_open);
 };
 

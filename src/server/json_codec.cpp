@@ -387,6 +387,14 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
   o["quota"] = queued && v.pending_reason == core::PendingReason::quota && !v.quota.empty()
                    ? json::value(v.quota)
                    : json::value(nullptr);
+  if (queued && v.fair_share) {
+    o["fair_share"] = json::object{
+        {"use_mib_s", std::round(v.fair_share->use_mib_s)},
+        {"weight", v.fair_share->weight},
+        {"share", std::round(v.fair_share->use_mib_s / std::max(v.fair_share->weight, 1e-9))}};
+  } else {
+    o["fair_share"] = nullptr;
+  }
   o["attempt"] = j.attempt;
   o["max_retries"] = j.spec.max_retries;
   o["retry_delay_s"] = j.spec.retry_delay_s;

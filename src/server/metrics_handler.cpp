@@ -50,6 +50,11 @@ void job_metrics(MetricsText& out, const service::Orchestrator& o,
   out.family("vramq_gpu_oom_retries_total", "counter",
              "Attempts that ended in a CUDA out-of-memory error and were queued again");
   out.sample("vramq_gpu_oom_retries_total", {}, static_cast<double>(m.gpu_oom_retries));
+  out.family("vramq_preemptions_total", "counter",
+             "Runs stopped to give borrowed VRAM back to an owner's guarantee, by the owner "
+             "of the stopped job (each was queued again)");
+  for (const auto& [owner, n] : m.preemptions)
+    out.sample("vramq_preemptions_total", {{"owner", owner}}, static_cast<double>(n));
   out.family("vramq_supervisor_starts_total", "counter",
              "Runs started on this host, by how their supervisor started: forked by the "
              "supervisor launcher (launcher) or exec'd (spawn, its fallback)");

@@ -196,7 +196,6 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
                   .pending = core::PendingDecision{
                       .job = id, .position = -1, .reason = core::PendingReason::dependency}};
   }
-  std::vector<core::QueuedJob> queue = queue_.snapshot();
   core::QueuedJob probe{.id = id,
                         .priority = job->spec.priority,
                         .vram_mb = job->spec.vram_mb,
@@ -206,7 +205,7 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
                         .worker_task = workers_->task_index(job->spec),
                         .owner = owners_.id(job->spec.owner),
                         .preemptible = job->spec.preemptible};
-  queue.insert(std::ranges::upper_bound(queue, probe, core::queue_before), probe);
+  std::vector<core::QueuedJob> queue = queue_.snapshot(&probe);
   std::vector<core::GpuView> views = gpu_views();
   core::Decisions d = core::plan({.queue = queue,
                                   .gpus = views,

@@ -106,6 +106,8 @@ void Orchestrator::end_run(JobId id, RunEnd end) {
   if (job.started_at_ms > 0) {
     run_times_.add(job.spec, static_cast<double>(now_ms() - job.started_at_ms) / 1000.0,
                    end.outcome.state == JobState::succeeded);
+    owners_.ran(job.spec.owner, job.spec.vram_mb * std::max(1, job.spec.gpus), job.started_at_ms,
+                now_ms());
   }
   ++ending_.reading;
   readings_->request();
@@ -142,7 +144,10 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     it = active_.emplace(id, std::move(*queued)).first;
   }
   Job& job = it->second;
-  bool retry = core::should_retry(state, reason, job.attempt, job.spec.max_retries) &&
+  // A preempted run is not the job's failure: it goes back to the queue, whatever its retries.
+  bool preempted = reason == EndReason::preempted;
+  bool retry = (preempted || core::should_retry(state, reason, job.attempt - job.preemptions,
+                                                 job.spec.max_retries)) &&
                core::can_transition(job.state, JobState::queued);
   // Once this save is durable, the executor may forget the run (its exit record goes with it).
   auto saved = [this, id, ran_attempt](const core::Result<void>& r) {
@@ -161,7 +166,14 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
                                                     readings_->largest_mb(config_.vram_buffer_mb));
       error += fmt::format("; reservation {} -> {} MiB", before, job.spec.vram_mb);
     }
-    job.error = fmt::format("attempt {}: {}; retrying", job.attempt, error);
+    if (preempted) {
+      ++job.preemptions;
+      ++metrics_.preemptions[job.spec.owner];
+      job.reason = reason;  // shown while it waits; cleared when it starts again
+      job.error = fmt::format("attempt {}: {}; queued again", job.attempt, error);
+    } else {
+      job.error = fmt::format("attempt {}: {}; retrying", job.attempt, error);
+    }
     job.warnings.push_back(job.error);  // kept after a later attempt succeeds and clears `error`
     job.state = JobState::queued;
     files_.keep_attempt_logs(id,

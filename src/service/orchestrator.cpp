@@ -75,6 +75,7 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
             static_cast<std::size_t>(config_.event_ring_mb) << 20, first_event_id()),
       files_(ioc, config_.data_dir, config_.log_follow == "inotify") {
   footprints_ = core::Footprints({.tolerance = config_.vram_tolerance});
+  owners_.use_fair_share(config_.fairshare_half_life_s * 1000);
   // A reading measures every run (as its kind says) and the workers without a run.
   auto probes = [this] {
     std::vector<gpu::JobProbe> probes;
@@ -225,6 +226,9 @@ JobView Orchestrator::view(const Job& job) const {
   } else if (auto place = queue_.place(job.id)) {
     v.queue_position = place->position;
     v.pending_reason = place->reason;
+    if (std::optional<OwnerBook::Share> share = owners_.share_of(job.spec.owner)) {
+      v.fair_share = JobView::FairShare{.use_mib_s = share->use_mib_s, .weight = share->weight};
+    }
   }
   if (v.pending_reason == core::PendingReason::quota) {
     v.quota = owners_.quota_figures(job.spec.owner, job.spec.vram_mb * std::max(1, job.spec.gpus),
@@ -309,14 +313,18 @@ void Orchestrator::schedule() {
     return;
   }
   std::vector<core::GpuView> views = gpu_views();
+  std::vector<OwnerBook::Held> held = held_by_owners(running_, active_);
+  const core::QuotaView& quotas = owners_.quota_view(held);
+  if (!quotas.empty() && !draining_) {
+    reclaim(views, quotas);
+    held = held_by_owners(running_, active_);  // a claimant may have started
+  }
   core::Planner planner(views, now_ms(), core::scheduler_config(config_), draining_,
                         queue_.min_vram_mb());
   if (workers_->any()) planner.use_workers(workers_->view(readings_->gpus().size()));
-  if (const core::QuotaView& quotas = owners_.quota_view(held_by_owners(running_, active_));
-      !quotas.empty()) {
-    planner.use_quotas(quotas);
-  }
-  std::vector<core::StartDecision> starts = queue_.pass(std::move(planner));
+  if (const core::QuotaView& now = owners_.quota_view(held); !now.empty()) planner.use_quotas(now);
+  std::vector<core::StartDecision> starts =
+      queue_.pass(std::move(planner), owners_.shares(now_ms(), held));
   // Chosen to make room: out of the idle pool now, their memory counted until they are gone.
   workers_->evict(queue_.evictions());
   for (const core::StartDecision& s : starts) {
@@ -340,6 +348,9 @@ void Orchestrator::schedule() {
     }
     job->borrowed = s.borrowed;
     launch(std::move(*job), s.all_gpus(), s.worker);
+  }
+  if (const std::optional<Reclaimer::Claim>& c = reclaimer_.claim()) {
+    queue_.set_reason(c->claimant.id, core::PendingReason::reclaiming);
   }
   if (!starts.empty()) readings_->request();
   queue_events_.changed();

@@ -38,6 +38,7 @@
 #include "service/job_request.hpp"
 #include "service/job_waiters.hpp"
 #include "service/owner_book.hpp"
+#include "service/reclaimer.hpp"
 #include "service/process_runs.hpp"
 #include "service/queue_events.hpp"
 #include "service/retention.hpp"
@@ -217,6 +218,9 @@ class Orchestrator : private RunHost {
   // cluster).
   RunKind& kind_for(const core::Job& job) const;
   void schedule();
+  // Before a pass (reclaiming.cpp): starts a claimant whose reclaimed room is free, keeps a
+  // claim's room out of `views`, or makes a new claim and stops its victims.
+  void reclaim(std::vector<core::GpuView>& views, const core::QuotaView& quotas);
   // Starts `queued` on `gpus` (none: where its kind decides), on idle worker `worker` if the
   // pass chose one.
   void launch(core::Job queued, std::vector<int> gpus, core::WorkerId worker);
@@ -273,6 +277,7 @@ class Orchestrator : private RunHost {
     std::vector<std::int64_t> mb;
   } admitting_;
   OwnerBook owners_;
+  Reclaimer reclaimer_{config_.preempt_grace_s * 1000};  // borrowed VRAM taken back
   IdempotencyKeys keys_;      // Idempotency-Keys being handled, and their expiry
   JobWaiters waiters_{ioc_};  // clients waiting for a job's end
 

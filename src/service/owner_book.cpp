@@ -19,7 +19,23 @@ std::optional<std::int64_t> pool_mb(const core::Owners& owners, const core::Owne
 
 std::uint32_t OwnerBook::id(const std::string& name) {
   auto [it, fresh] = ids_.emplace(name, static_cast<std::uint32_t>(ids_.size()));
+  if (fresh) names_.push_back(name);
   return it->second;
+}
+
+const std::string& OwnerBook::name_of(std::uint32_t id) const {
+  return id < names_.size() ? names_[id] : names_[0];
+}
+
+std::optional<OwnerBook::Guarantee> OwnerBook::guarantee(const std::string& owner) const {
+  const core::Owner* o = owners_ ? owners_->find(owner) : nullptr;
+  if (o == nullptr) return std::nullopt;
+  if (o->limits.quota_mb) return Guarantee{.holder = o->name, .mb = *o->limits.quota_mb};
+  const core::OwnerGroup* g = owners_->group_of(*o);
+  if (g == nullptr) return std::nullopt;
+  std::optional<std::int64_t> pool = pool_mb(*owners_, *g);
+  if (!pool) return std::nullopt;
+  return Guarantee{.holder = "group " + g->name, .mb = *pool};
 }
 
 std::optional<std::uint32_t> OwnerBook::find_id(const std::string& name) const {
@@ -191,6 +207,42 @@ std::string OwnerBook::quota_figures(const std::string& owner, std::int64_t need
         group, *g->pool_mb, g->pool_held_mb, need_mb);
   }
   return "";
+}
+
+void OwnerBook::ran(const std::string& owner, std::int64_t mb, std::int64_t start_ms,
+                    std::int64_t end_ms) {
+  if (fair_.enabled() && start_ms > 0) fair_.add_run(id(owner), mb, start_ms, end_ms);
+}
+
+void OwnerBook::used(const std::string& owner, double mib_s, std::int64_t at_ms) {
+  fair_.add_use(id(owner), mib_s, at_ms);
+}
+
+std::vector<double> OwnerBook::shares(std::int64_t now_ms, const std::vector<Held>& running) {
+  last_uses_.clear();
+  last_weights_.clear();
+  if (!fair_.enabled() || !owners_) return {};
+  std::vector<core::FairShare::Running> runs;
+  runs.reserve(running.size());
+  for (const Held& h : running) {
+    if (h.start_ms > 0) runs.push_back({.owner = id(*h.owner), .mb = h.mb, .start_ms = h.start_ms});
+  }
+  last_uses_ = fair_.uses(now_ms, runs);
+  last_weights_.assign(ids_.size(), 1.0);
+  for (const core::Owner& o : owners_->owners) {
+    std::uint32_t n = id(o.name);
+    if (n >= last_weights_.size()) last_weights_.resize(n + 1, 1.0);
+    last_weights_[n] = o.limits.weight;
+  }
+  return core::FairShare::shares(last_uses_, last_weights_);
+}
+
+std::optional<OwnerBook::Share> OwnerBook::share_of(const std::string& owner) const {
+  if (last_weights_.empty()) return std::nullopt;
+  auto n = find_id(owner);
+  if (!n) return std::nullopt;
+  return Share{.use_mib_s = *n < last_uses_.size() ? last_uses_[*n] : 0.0,
+               .weight = *n < last_weights_.size() ? last_weights_[*n] : 1.0};
 }
 
 }  // namespace vramq::service

@@ -83,7 +83,7 @@ void ProcessRuns::started(JobId id) {
 
 void ProcessRuns::stop(JobId id, Run& r) {
   executor_->signal_group(id, SIGTERM);
-  r.kill = std::make_unique<ServiceTimer>(ioc_, std::chrono::seconds(config_.kill_grace_s));
+  r.kill = std::make_unique<ServiceTimer>(ioc_, std::chrono::seconds(r.stop_grace_s));
   r.kill->async_wait([this, id](const boost::system::error_code& e) {
     if (!e) executor_->signal_group(id, SIGKILL);
   });

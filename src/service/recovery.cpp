@@ -39,10 +39,14 @@ core::LostRun end_lost_run(Job& j, bool requeue_on_restart, JobFiles& files) {
   }
   j.pid = 0;
   j.pid_start_ticks = 0;
-  core::LostRun lost = core::lost_run({.requeue_on_restart = requeue_on_restart,
-                                       .requeued_before = j.restart_requeued,
-                                       .attempt = j.attempt,
-                                       .max_retries = j.spec.max_retries});
+  // Being preempted when the last server stopped: queued again, as its preemption would have.
+  bool preempted = j.reason == EndReason::preempted;
+  if (preempted) ++j.preemptions;
+  core::LostRun lost = preempted ? core::LostRun::retry
+                                 : core::lost_run({.requeue_on_restart = requeue_on_restart,
+                                                   .requeued_before = j.restart_requeued,
+                                                   .attempt = j.attempt - j.preemptions,
+                                                   .max_retries = j.spec.max_retries});
   if (lost == core::LostRun::fail) {
     j.state = JobState::failed;
     j.reason = EndReason::interrupted;
@@ -58,6 +62,8 @@ core::LostRun end_lost_run(Job& j, bool requeue_on_restart, JobFiles& files) {
     j.restart_requeued = true;
     j.error = fmt::format("its warm worker {} ended with the vramq restart; queued again (once)",
                           j.worker);
+  } else if (preempted) {
+    j.error = "preempted (its VRAM was being taken back when vramq stopped); queued again";
   } else {
     j.error = "interrupted by a vramq restart; queued again";
   }
@@ -191,8 +197,15 @@ void Orchestrator::adopt(Job job, exec::Survivor run) {
   } else {
     spdlog::info("job {}: its run ended while vramq was away; finishing it from its record", id);
   }
+  bool preempting = job.reason == EndReason::preempted;
   active_.insert_or_assign(id, std::move(job));
   running_.emplace(id, std::move(r));
+  // The last server was taking its VRAM back when it stopped: it is stopped again (its end,
+  // whenever it came, is a preemption: queued again).
+  if (preempting) {
+    running_.at(id).stop_detail = "preempted: its VRAM was borrowed and was being taken back";
+    stop_job(id, EndReason::preempted);
+  }
 }
 
 }  // namespace vramq::service

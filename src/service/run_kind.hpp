@@ -46,7 +46,10 @@ struct Run {
   std::unique_ptr<ServiceTimer> kill;
   core::EndReason stop_reason = core::EndReason::none;  // why we are stopping it, if we are
   core::OverUse over_use;   // its measured use against its reservation, reading by reading
-  std::string stop_detail;  // what made us stop it (vram_exceeded), for its `error`
+  std::string stop_detail;  // what made us stop it (vram_exceeded, preempted), for its `error`
+  // From the stop's SIGTERM (or a worker's cancel) to SIGKILL: --kill-grace-s, or
+  // --preempt-grace-s for a preemption.
+  std::int64_t stop_grace_s = 0;
   std::optional<std::size_t> warning_index;  // its over-use warning in job.warnings (warn)
   std::optional<std::int64_t> published_mb;  // its use as the last job event showed it
   // Progress (job_progress.cpp): the newest, when it was read, whether it has been published,

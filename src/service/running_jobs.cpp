@@ -147,6 +147,7 @@ void Orchestrator::run_started(JobId id, std::vector<int> gpus, std::int64_t sta
   job.started_at_ms = started_at_ms;
   job.exit_code.reset();
   job.signal.reset();
+  job.reason = EndReason::none;  // a preempted job's reason lasts until it runs again
   r.gpus = job.gpus;
   metrics_.observe_wait(job);
   store_->save(job);
@@ -161,6 +162,8 @@ void Orchestrator::stop_job(JobId id, EndReason why) {
   auto it = running_.find(id);
   if (it == running_.end() || it->second.stop_reason != EndReason::none) return;
   it->second.stop_reason = why;
+  it->second.stop_grace_s =
+      why == EndReason::preempted ? config_.preempt_grace_s : config_.kill_grace_s;
   it->second.kind->stop(id, it->second);
 }
 

@@ -22,7 +22,14 @@ struct JobView {
   bool replayed = false;  // submit only: an earlier request with this Idempotency-Key made it
   std::optional<int> queue_position;
   core::PendingReason pending_reason = core::PendingReason::none;
-  std::string quota;    // pending_reason quota: which limit or guarantee, in figures
+  std::string quota;  // pending_reason quota: which limit or guarantee, in figures
+  // Queued, with fair share in force: its owner's decayed use and weight, as the last pass
+  // ordered the queue by (core/fair_share.hpp).
+  struct FairShare {
+    double use_mib_s = 0;
+    double weight = 1;
+  };
+  std::optional<FairShare> fair_share;
   std::string job_dir;  // where its logs and outputs are (absolute)
   // Running: its highest use on one of its GPUs in the last reading (none: not measured).
   std::optional<std::int64_t> measured_vram_mb;

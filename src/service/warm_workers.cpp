@@ -448,11 +448,9 @@ void WarmWorkers::stop(JobId id, Run& r) {
   if (w->run_sent) w->channel->send(exec::cancel_line(id));
   // A worker that does not answer (or whose log switch is never answered) within the grace is
   // stopped, and the run with it.
-  r.kill = std::make_unique<ServiceTimer>(d_.ioc, std::chrono::seconds(d_.config.kill_grace_s));
-  r.kill->async_wait([this, wid](const boost::system::error_code& e) {
-    if (!e) {
-      broken(wid, fmt::format("it did not answer a cancel within {} s", d_.config.kill_grace_s));
-    }
+  r.kill = std::make_unique<ServiceTimer>(d_.ioc, std::chrono::seconds(r.stop_grace_s));
+  r.kill->async_wait([this, wid, grace = r.stop_grace_s](const boost::system::error_code& e) {
+    if (!e) broken(wid, fmt::format("it did not answer a cancel within {} s", grace));
   });
 }
 

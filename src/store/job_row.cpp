@@ -147,6 +147,7 @@ void bind_job(Stmt& s, const Job& j) {
   s.bind(i++, std::int64_t{j.restart_requeued ? 1 : 0});
   s.bind(i++, std::int64_t{j.spec.preemptible ? 1 : 0});
   s.bind(i++, std::int64_t{j.borrowed ? 1 : 0});
+  s.bind(i++, std::int64_t{j.preemptions});
 }
 
 Job read_job(const Stmt& s) {
@@ -193,6 +194,7 @@ Job read_job(const Stmt& s) {
   j.restart_requeued = s.int64(c++) != 0;
   j.spec.preemptible = s.int64(c++) != 0;
   j.borrowed = s.int64(c++) != 0;
+  j.preemptions = static_cast<int>(s.int64(c++));
   if (j.gpus.empty() && j.gpu) j.gpus.push_back(*j.gpu);  // rows from before schema 10
   return j;
 }

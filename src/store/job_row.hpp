@@ -15,7 +15,7 @@ inline constexpr std::string_view kColumns =
     "gpu, attempt, submitted_at, queued_at, started_at, finished_at, exit_code, signal, error, "
     "peak_vram_mb, output, pid, pid_start_ticks, warnings, output_truncated, retry_delay_s, "
     "after_ok, after_any, not_before, name, labels, owner, gpu_count, gpus, worker, "
-    "restart_requeued, preemptible, borrowed";
+    "restart_requeued, preemptible, borrowed, preemptions";
 
 // Binds `j` to an INSERT OR REPLACE over kColumns (parameters 1..N in that order).
 void bind_job(Stmt& s, const core::Job& j);

@@ -72,6 +72,7 @@ constexpr const char* kMigrations[] = {
        ALTER TABLE jobs ADD COLUMN restart_requeued INTEGER NOT NULL DEFAULT 0;)",
     R"(ALTER TABLE jobs ADD COLUMN preemptible INTEGER NOT NULL DEFAULT 0;
        ALTER TABLE jobs ADD COLUMN borrowed INTEGER NOT NULL DEFAULT 0;)",
+    R"(ALTER TABLE jobs ADD COLUMN preemptions INTEGER NOT NULL DEFAULT 0;)",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

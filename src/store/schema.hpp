@@ -8,7 +8,7 @@
 
 namespace vramq::store {
 
-inline constexpr int kSchemaVersion = 13;
+inline constexpr int kSchemaVersion = 14;
 
 // Brings `db` to kSchemaVersion. Blocking.
 core::Result<void> migrate(Db& db);

@@ -175,6 +175,13 @@ void stopping_pass_decides_like_a_full_plan(std::size_t linear_below) {
                               .running = pick(0, 3)};
         }
       }
+      // Owners' shares (ties often) in two worlds of three; none in the third (FIFO).
+      std::vector<double> shares;
+      if (world % 3 != 0) {
+        for (int o = 0; o < 5; ++o)
+          shares.push_back(static_cast<double>(pick(0, 3)));
+      }
+      q.reorder(now - config.backfill_bound_ms, shares);
       std::vector<QueuedJob> before = q.snapshot();
       Decisions full = plan({.queue = before,
                              .gpus = gpus,
@@ -184,7 +191,7 @@ void stopping_pass_decides_like_a_full_plan(std::size_t linear_below) {
                              .quotas = quotas});
       Planner planner(gpus, now, config, draining, q.min_vram_mb());
       if (!quotas.empty()) planner.use_quotas(quotas);
-      std::vector<StartDecision> starts = q.pass(std::move(planner));
+      std::vector<StartDecision> starts = q.pass(std::move(planner), shares);
       ASSERT_EQ(starts, full.starts) << "world " << world << " round " << round;
       for (const StartDecision& s : starts)
         q.erase(s.job);
@@ -224,6 +231,107 @@ TEST(JobQueue, StoppingPassDecidesLikeAFullPlan) {
 
 TEST(JobQueue, SkippingPassDecidesLikeAFullPlan) {
   stopping_pass_decides_like_a_full_plan(0);  // always skips through the indexes
+}
+
+QueuedJob owned(JobId id, std::uint32_t owner, int priority = 0, std::int64_t queued_at_ms = 0) {
+  QueuedJob j = job(id, 1024, priority, queued_at_ms);
+  j.owner = owner;
+  return j;
+}
+
+std::vector<JobId> ids(const std::vector<QueuedJob>& jobs) {
+  std::vector<JobId> out;
+  for (const QueuedJob& j : jobs)
+    out.push_back(j.id);
+  return out;
+}
+
+// Within a priority the owner with the lowest share goes first, FIFO within an owner; equal
+// shares interleave by id; a higher priority still comes first; positions, head and snapshot
+// agree.
+TEST(JobQueue, OrdersOwnersByShareWithinAPriority) {
+  JobQueue q;
+  q.push(owned(1, 1), {});
+  q.push(owned(2, 1), {});
+  q.push(owned(3, 2), {});
+  q.push(owned(4, 3), {});
+  q.push(owned(5, 2), {});
+  q.push(owned(6, 1, 5), {});
+  q.push(owned(7, 3), {});
+  // Without shares: priority, then FIFO.
+  EXPECT_EQ(ids(q.snapshot()), (std::vector<JobId>{6, 1, 2, 3, 4, 5, 7}));
+  // Owner 1 used the most; 2 and 3 tie.
+  q.reorder(0, {0.0, 9.0, 1.0, 1.0});
+  std::vector<JobId> expected{6, 3, 4, 5, 7, 1, 2};
+  EXPECT_EQ(ids(q.snapshot()), expected);
+  EXPECT_EQ(q.head(4), (std::vector<JobId>{6, 3, 4, 5}));
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    EXPECT_EQ(q.place(expected[i])->position, static_cast<int>(i)) << "job " << expected[i];
+  // A dry run's probe stands behind its owner's own jobs of its priority (and, its owner's share
+  // equal to owner 3's, behind job 7 too: ties go by id).
+  QueuedJob probe = owned(8, 2);
+  EXPECT_EQ(ids(q.snapshot(&probe)), (std::vector<JobId>{6, 3, 4, 5, 7, 8, 1, 2}));
+  // The same pass starts them in that order.
+  std::vector<GpuView> gpus{{.index = 0, .total_mb = 4 * 1024 + 1024, .committed_mb = 0}};
+  std::vector<StartDecision> starts =
+      q.pass(Planner(gpus, 0, SchedulerConfig{.buffer_mb = 1024, .backfill_bound_ms = 1'000'000},
+                     false, q.min_vram_mb()),
+             {0.0, 9.0, 1.0, 1.0});
+  ASSERT_EQ(starts.size(), 4U);
+  EXPECT_EQ(starts[0].job, 6);
+  EXPECT_EQ(starts[1].job, 3);
+  EXPECT_EQ(starts[2].job, 4);
+  EXPECT_EQ(starts[3].job, 5);
+}
+
+// A job waiting past the backfill bound holds its GPU against the jobs behind it in the fair
+// order, not against a lighter owner's job ahead of it.
+TEST(JobQueue, AStarvingJobHoldsAgainstTheJobsBehindIt) {
+  JobQueue q;
+  QueuedJob big = owned(1, 1, 0, 0);  // queued at 0: starving at now 100 with bound 50
+  big.vram_mb = 8 * 1024;
+  q.push(big, {});
+  q.push(owned(2, 2, 0, 90), {});  // lighter owner: ahead of it
+  q.push(owned(3, 3, 0, 90), {});  // heavier owner: behind it
+  // 4 GiB free of 10: the big job could fit once the GPU drains, so it holds it.
+  std::vector<GpuView> gpus{{.index = 0, .total_mb = 10 * 1024, .committed_mb = 6 * 1024}};
+  std::vector<double> shares{0.0, 5.0, 1.0, 9.0};
+  std::vector<StartDecision> starts =
+      q.pass(Planner(gpus, 100, SchedulerConfig{.buffer_mb = 0, .backfill_bound_ms = 50}, false,
+                     q.min_vram_mb()),
+             shares);
+  ASSERT_EQ(starts.size(), 1U);
+  EXPECT_EQ(starts[0].job, 2);
+  q.erase(2);
+  EXPECT_EQ(q.held_gpus(1), (std::vector<int>{0}));
+  EXPECT_EQ(q.place(1)->position, 0);
+  EXPECT_EQ(q.place(3)->position, 1);
+  EXPECT_EQ(q.place(3)->reason, PendingReason::head_of_line);
+}
+
+// An owner at its limits is passed over whole: none of its jobs is offered, the free owner's
+// job behind them starts, and theirs wait with reason quota.
+TEST(JobQueue, PassesOverAnOwnerAtItsLimits) {
+  for (std::size_t linear_below : {std::size_t{1'000'000}, std::size_t{0}}) {
+    JobQueue q(linear_below);
+    for (JobId id = 1; id <= 50; ++id)
+      q.push(owned(id, 1, 0, id), {});
+    q.push(owned(51, 2, 0, 51), {});
+    QuotaView quotas;
+    quotas.owners.resize(3);
+    quotas.owners[1] = {.max_running = 2, .running = 2};
+    std::vector<GpuView> gpus{{.index = 0, .total_mb = 80 * 1024}};
+    Planner planner(gpus, 100, SchedulerConfig{.buffer_mb = 0, .backfill_bound_ms = 1'000'000},
+                    false, q.min_vram_mb());
+    planner.use_quotas(quotas);
+    std::vector<StartDecision> starts = q.pass(std::move(planner));
+    ASSERT_EQ(starts.size(), 1U);
+    EXPECT_EQ(starts[0].job, 51);
+    for (JobId id = 1; id <= 50; ++id) {
+      EXPECT_FALSE(q.reached(id)) << "job " << id;
+      EXPECT_EQ(q.place(id)->reason, PendingReason::quota) << "job " << id;
+    }
+  }
 }
 
 }  // namespace

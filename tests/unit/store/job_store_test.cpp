@@ -308,9 +308,10 @@ TEST_F(JobStoreTest, UpgradesASchemaVersion2Database) {
     ASSERT_TRUE(raw->exec("DROP INDEX jobs_ended"));
     ASSERT_TRUE(raw->exec("DROP INDEX idempotency_keys_job"));
     ASSERT_TRUE(raw->exec("ALTER TABLE jobs DROP COLUMN warnings"));
-    for (const char* column : {"output_truncated", "retry_delay_s", "after_ok", "after_any",
-                               "not_before", "name", "labels", "owner", "gpu_count", "gpus",
-                               "worker", "restart_requeued", "preemptible", "borrowed"}) {
+    for (const char* column :
+         {"output_truncated", "retry_delay_s", "after_ok", "after_any", "not_before", "name",
+          "labels", "owner", "gpu_count", "gpus", "worker", "restart_requeued", "preemptible",
+          "borrowed", "preemptions"}) {
       ASSERT_TRUE(raw->exec(fmt::format("ALTER TABLE jobs DROP COLUMN {}", column).c_str()));
     }
     ASSERT_TRUE(raw->exec("PRAGMA user_version = 2"));
