@@ -396,6 +396,7 @@ json::object job_to_json(const service::JobView& v, bool with_output) {
     o["fair_share"] = nullptr;
   }
   o["attempt"] = j.attempt;
+  o["preemptions"] = j.preemptions;
   o["max_retries"] = j.spec.max_retries;
   o["retry_delay_s"] = j.spec.retry_delay_s;
   json::array ok(j.spec.after_ok.begin(), j.spec.after_ok.end());
