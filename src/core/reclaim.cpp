@@ -1,6 +1,7 @@
 #include "core/reclaim.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 #include <tuple>
 
@@ -13,8 +14,8 @@ struct GpuCost {
   std::int64_t freed_mb = 0;
 };
 
-// The fewest reclaimable jobs on one GPU that make `need_mb` fit there, preferring the lowest
-// priority and the newest; nullopt when even all of them would not.
+// The fewest reclaimable jobs on one GPU that make `need_mb` fit there, and of those sets the one
+// that prefers the lowest priority, then the newest; nullopt when even all of them would not.
 std::optional<GpuCost> cost_on(const GpuView& g, std::int64_t buffer_mb, std::int64_t need_mb,
                                std::uint32_t claimant_owner, std::span<const ReclaimRun> runs) {
   if (!g.known) return std::nullopt;
@@ -31,19 +32,36 @@ std::optional<GpuCost> cost_on(const GpuView& g, std::int64_t buffer_mb, std::in
     return std::tuple(a->priority, -a->started_at_ms, -a->job) <
            std::tuple(b->priority, -b->started_at_ms, -b->job);
   });
+  // The fewest: the smallest k whose k largest candidates make room.
+  std::int64_t deficit = need_mb - free;
+  std::vector<std::int64_t> sizes;
+  for (const ReclaimRun* r : candidates)
+    sizes.push_back(r->vram_mb);
+  std::ranges::sort(sizes, std::greater<>());
+  std::size_t k = 0;
+  for (std::int64_t sum = 0; k < sizes.size() && sum < deficit; ++k)
+    sum += sizes[k];
+  if (std::accumulate(sizes.begin(), sizes.begin() + static_cast<std::ptrdiff_t>(k),
+                      std::int64_t{0}) < deficit) {
+    return std::nullopt;  // not even all of them
+  }
+  // Of the sets of k that make room, the one that takes the most preferred victims: each
+  // candidate in preference order is taken if k can still be filled with enough from those after
+  // it (their largest).
   std::vector<const ReclaimRun*> chosen;
   std::int64_t freed = 0;
-  for (const ReclaimRun* r : candidates) {
-    if (free + freed >= need_mb) break;
-    chosen.push_back(r);
-    freed += r->vram_mb;
-  }
-  if (free + freed < need_mb) return std::nullopt;
-  // Spare what the room does not need, the most protected (taken last) first.
-  for (std::size_t i = chosen.size(); i-- > 0;) {
-    if (free + freed - chosen[i]->vram_mb >= need_mb) {
-      freed -= chosen[i]->vram_mb;
-      chosen.erase(chosen.begin() + static_cast<std::ptrdiff_t>(i));
+  for (std::size_t i = 0; i < candidates.size() && chosen.size() < k; ++i) {
+    std::size_t slots = k - chosen.size() - 1;
+    std::vector<std::int64_t> later;
+    for (std::size_t j = i + 1; j < candidates.size(); ++j)
+      later.push_back(candidates[j]->vram_mb);
+    std::ranges::sort(later, std::greater<>());
+    std::int64_t best_rest = std::accumulate(
+        later.begin(), later.begin() + static_cast<std::ptrdiff_t>(std::min(slots, later.size())),
+        std::int64_t{0});
+    if (freed + candidates[i]->vram_mb + best_rest >= deficit) {
+      chosen.push_back(candidates[i]);
+      freed += candidates[i]->vram_mb;
     }
   }
   for (const ReclaimRun* r : chosen)

@@ -3,11 +3,11 @@
 // VRAM that borrowed jobs hold, which of those jobs to stop so that it fits. Pure; no I/O.
 //
 // Rules (after Kueue's reclaimWithinCohort and KAI's reclaim): only borrowed, preemptible jobs
-// of other owners are taken (a guaranteed job never is); on each GPU the victims are chosen
-// lowest priority first, newest first, and then every victim the room does not need is spared
-// (the fewest that make room); among GPUs the one that costs the fewest victims, then the least
-// memory taken, wins; a claim that would not fit even with every borrowed job gone takes
-// nothing (as worker eviction). A multi-GPU claimant needs that many GPUs made to fit.
+// of other owners are taken (a guaranteed job never is); on each GPU the fewest that make room,
+// and among sets of that many the one that takes the lowest priorities, then the newest jobs;
+// among GPUs the one that costs the fewest victims, then the least memory taken, wins; a claim that
+// would not fit even with every borrowed job gone takes nothing (as worker eviction). A multi-GPU
+// claimant needs that many GPUs made to fit.
 
 #include <cstdint>
 #include <optional>
