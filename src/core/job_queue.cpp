@@ -178,8 +178,8 @@ void for_each_fair(const OrderIndex& order, FairOrder fair, Fn&& fn, SkipOwner&&
 }
 
 // Offers one job to the planner and records the outcome on it.
-void offer(Planner& planner, const Entry& e, std::uint64_t pass,
-           std::vector<StartDecision>& starts) {
+void offer(Planner& planner, const Entry& e, std::uint64_t pass, std::vector<StartDecision>& starts,
+           std::vector<JobId>& holders) {
   Planner::Decision d = planner.offer(e.job);
   if (d.start) {
     starts.push_back(*d.start);
@@ -188,6 +188,12 @@ void offer(Planner& planner, const Entry& e, std::uint64_t pass,
   } else {
     e.reason = d.pending->reason;
     e.job.held_gpus = d.pending->held_gpus;
+    for (int g : e.job.held_gpus) {
+      if (g >= 0) {
+        if (static_cast<std::size_t>(g) >= holders.size()) holders.resize(g + 1, 0);
+        holders[static_cast<std::size_t>(g)] = e.job.id;
+      }
+    }
   }
   e.pass = pass;
 }
@@ -196,12 +202,12 @@ void offer(Planner& planner, const Entry& e, std::uint64_t pass,
 // over (its jobs would only be turned down one by one: the settled planner gives their reason;
 // a starving job of a closed owner holds nothing).
 void walk(const Container& entries, FairOrder fair, Planner& planner, std::uint64_t pass,
-          std::vector<StartDecision>& starts) {
+          std::vector<StartDecision>& starts, std::vector<JobId>& holders) {
   for_each_fair(
       entries.get<0>(), fair,
       [&](const Entry& e) {
         if (planner.settled()) return false;
-        offer(planner, e, pass, starts);
+        offer(planner, e, pass, starts, holders);
         return true;
       },
       [&](std::uint32_t owner) { return planner.closed(owner); });
@@ -212,7 +218,7 @@ void walk(const Container& entries, FairOrder fair, Planner& planner, std::uint6
 // free only decreases during a pass, and a closed owner stays closed) nor hold (not starving),
 // so plan() would only have given it a pending reason, the one the settled planner gives.
 void skip_walk(const Container& entries, FairOrder fair, Planner& planner, std::uint64_t pass,
-               std::vector<StartDecision>& starts) {
+               std::vector<StartDecision>& starts, std::vector<JobId>& holders) {
   if (planner.settled()) return;
   const StreamIndex& streams = entries.get<2>();
   using It = StreamIndex::const_iterator;
@@ -242,7 +248,7 @@ void skip_walk(const Container& entries, FairOrder fair, Planner& planner, std::
     ++run.at;
     heap.push(run);
     if (!e.starving && e.job.vram_mb > *most) continue;  // cannot start: skipped
-    offer(planner, e, pass, starts);
+    offer(planner, e, pass, starts, holders);
   }
 }
 
@@ -339,6 +345,32 @@ std::vector<JobId> JobQueue::head(std::size_t limit) const {
   return out;
 }
 
+std::vector<JobId> JobQueue::owner_heads() const {
+  const OrderIndex& order = index_->entries.get<0>();
+  std::vector<const Entry*> firsts;
+  std::vector<bool> seen(owner_counts_.size(), false);
+  // Priority blocks from the highest: an owner's first job is in the first block it has one in.
+  for (auto block = order.begin(); block != order.end();) {
+    int np = -block->job.priority;
+    for (std::uint32_t o = 0; o < owner_counts_.size(); ++o) {
+      if (seen[o] || owner_counts_[o] == 0) continue;
+      auto it = order.lower_bound(OrderKey{.neg_priority = np, .owner = o});
+      if (it != order.end() && it->job.priority == block->job.priority && it->job.owner == o) {
+        firsts.push_back(&*it);
+        seen[o] = true;
+      }
+    }
+    block = order.lower_bound(OrderKey{.neg_priority = np + 1});
+  }
+  FairOrder fair{&shares_};
+  std::ranges::sort(firsts,
+                    [&](const Entry* a, const Entry* b) { return fair.before(a->job, b->job); });
+  std::vector<JobId> out;
+  for (const Entry* e : firsts)
+    out.push_back(e->job.id);
+  return out;
+}
+
 std::vector<JobId> JobQueue::newest_before(JobId before, std::size_t limit) const {
   const auto& by_id = index_->entries.get<1>();
   std::vector<JobId> out;
@@ -384,13 +416,14 @@ std::vector<StartDecision> JobQueue::pass(Planner planner, std::vector<double> s
   ++passes_;
   reorder(planner.starving_cutoff_ms(), std::move(shares));
   planner.count_owners(owner_counts_);
+  holders_.clear();
   std::vector<StartDecision> starts;
   // Idle warm workers let a job start (or make room) whatever its reservation: every job is
   // offered while there are any.
   if (size() < linear_below_ || planner.has_idle_workers()) {
-    walk(index_->entries, FairOrder{&shares_}, planner, passes_, starts);
+    walk(index_->entries, FairOrder{&shares_}, planner, passes_, starts, holders_);
   } else {
-    skip_walk(index_->entries, FairOrder{&shares_}, planner, passes_, starts);
+    skip_walk(index_->entries, FairOrder{&shares_}, planner, passes_, starts, holders_);
   }
   last_ = std::move(planner);
   return starts;

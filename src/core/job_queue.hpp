@@ -64,6 +64,9 @@ class JobQueue {
 
   // The first `limit` jobs in queue order (the next to start first).
   std::vector<JobId> head(std::size_t limit) const;
+  // Each owner's first job in queue order (FIFO within an owner: the next of its jobs to start),
+  // in queue order.
+  std::vector<JobId> owner_heads() const;
 
   // The smallest reservation in the queue (0 when empty): a lower bound for any job in it.
   std::int64_t min_vram_mb() const;
@@ -93,6 +96,12 @@ class JobQueue {
   std::vector<int> held_gpus(JobId id) const;
   // Whether the last pass held this GPU for a starving job (holds last until the next pass).
   bool held(int gpu_index) const { return last_ && last_->held(gpu_index); }
+  // The job the last pass held this GPU for (0: none).
+  JobId holder(int gpu_index) const {
+    return gpu_index >= 0 && static_cast<std::size_t>(gpu_index) < holders_.size()
+               ? holders_[static_cast<std::size_t>(gpu_index)]
+               : 0;
+  }
   // The idle warm workers the last pass chose to unload.
   std::vector<WorkerId> evictions() const {
     return last_ ? last_->evictions() : std::vector<WorkerId>{};
@@ -111,6 +120,7 @@ class JobQueue {
   std::vector<std::size_t> owner_counts_;            // by QueuedJob::owner
   std::optional<Planner> last_;                      // the last pass, settled
   std::vector<double> shares_;                       // the last pass's, by owner number
+  std::vector<JobId> holders_;                       // the last pass's holds, by GPU index
   std::uint64_t passes_ = 0;
   std::size_t linear_below_ = 2048;
   // Jobs queued at or before this are marked starving (it only moves forward).

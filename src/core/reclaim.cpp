@@ -73,10 +73,20 @@ std::optional<GpuCost> cost_on(const GpuView& g, std::int64_t buffer_mb, std::in
 }  // namespace
 
 std::optional<Reclaim> plan_reclaim(const QueuedJob& claimant, std::span<const GpuView> gpus,
-                                    std::int64_t buffer_mb, std::span<const ReclaimRun> runs) {
+                                    std::int64_t buffer_mb, std::span<const ReclaimRun> runs,
+                                    const Holds& holds) {
   std::size_t count = static_cast<std::size_t>(std::max(1, claimant.gpus));
+  auto in = [](const std::vector<int>& v, int g) { return std::ranges::count(v, g) > 0; };
+  // It fits now where nobody holds: the pass starts it; nothing to reclaim.
+  std::size_t fits_now = 0;
+  for (const GpuView& g : gpus) {
+    bool held = in(holds.respected, g.index) || in(holds.overridden, g.index);
+    if (g.known && !held && available_mb(g, buffer_mb) >= claimant.vram_mb) ++fits_now;
+  }
+  if (fits_now >= count) return std::nullopt;
   std::vector<GpuCost> costs;
   for (const GpuView& g : gpus) {
+    if (in(holds.respected, g.index)) continue;
     if (auto c = cost_on(g, buffer_mb, claimant.vram_mb, claimant.owner, runs)) {
       costs.push_back(std::move(*c));
     }
@@ -95,9 +105,13 @@ std::optional<Reclaim> plan_reclaim(const QueuedJob& claimant, std::span<const G
       if (std::ranges::count(out.victims, v) == 0) out.victims.push_back(v);
     }
   }
-  if (out.victims.empty()) return std::nullopt;  // it fits without taking anything
   std::ranges::sort(out.gpus);
   return out;
+}
+
+bool waits_for_room(PendingReason r) {
+  return r == PendingReason::vram || r == PendingReason::head_of_line ||
+         r == PendingReason::priority || r == PendingReason::reclaiming;
 }
 
 std::vector<bool> borrowed_now(std::optional<std::int64_t> guarantee_mb,

@@ -30,16 +30,31 @@ struct ReclaimRun {
   bool reclaimable = false;  // borrowed and preemptible
 };
 
+// GPUs held for jobs waiting past the backfill bound (core::Planner's holds): a hold for a job
+// that would start above its owner's guarantee gives way to a guarantee (`overridden`: its
+// free room may be claimed, even with no victims); any other hold is respected (`respected`:
+// not claimed at all).
+struct Holds {
+  std::vector<int> respected;
+  std::vector<int> overridden;
+};
+
 struct Reclaim {
   std::vector<int> gpus;       // where the claimant will start, in index order
   std::vector<JobId> victims;  // to stop, in the order chosen
   std::int64_t freed_mb = 0;   // summed over victims and their GPUs on `gpus`
 };
 
-// The victims that would let `claimant` start, or nullopt when it would fit now without any
-// (nothing to reclaim) or would not fit even with every reclaimable job gone.
+// The victims that would let `claimant` start (none when the room it needs is free but held
+// for a borrower), or nullopt when it fits now on GPUs nobody holds (nothing to reclaim) or
+// would not fit even with every reclaimable job gone.
 std::optional<Reclaim> plan_reclaim(const QueuedJob& claimant, std::span<const GpuView> gpus,
-                                    std::int64_t buffer_mb, std::span<const ReclaimRun> runs);
+                                    std::int64_t buffer_mb, std::span<const ReclaimRun> runs,
+                                    const Holds& holds = {});
+
+// Whether a job that waits for this reason waits for room a reclaim could make (VRAM, a hold,
+// or a claim of its own under way).
+bool waits_for_room(PendingReason reason);
 
 // Which of an owner's running jobs are borrowed now: taken in start order, each one that would
 // take what they hold past `guarantee_mb` is (none when the owner has no guarantee). Jobs that

@@ -55,17 +55,17 @@ std::optional<Reclaimer::Claim> Reclaimer::make(std::span<const core::QueuedJob>
                                                 std::vector<core::GpuView>& views,
                                                 std::int64_t buffer_mb,
                                                 std::span<const core::ReclaimRun> runs,
-                                                std::int64_t now_ms) {
+                                                const core::Holds& holds, std::int64_t now_ms) {
   if (claim_) return std::nullopt;
   for (const core::QueuedJob& c : candidates) {
-    std::optional<core::Reclaim> r = core::plan_reclaim(c, views, buffer_mb, runs);
+    std::optional<core::Reclaim> r = core::plan_reclaim(c, views, buffer_mb, runs, holds);
     if (!r) continue;
     claim_ = Claim{.claimant = c,
                    .gpus = std::move(r->gpus),
                    .victims = std::move(r->victims),
                    .since_ms = now_ms,
                    .until_ms = now_ms + grace_ms_ + kMarginMs};
-    keep_room(views);
+    if (!claim_->victims.empty()) keep_room(views);
     return claim_;
   }
   return std::nullopt;

@@ -49,9 +49,12 @@ class Reclaimer {
   // With no claim: the first of `candidates` (queued jobs in queue order, each covered by its
   // owner's guarantee and waiting for VRAM) for which stopping some of `runs` makes room. The
   // claim is made (its room kept out of `views` from now) and returned, with its victims.
+  // A claim with no victims (its room is free, held for a borrower: core::Holds) keeps no room:
+  // the next before_pass() starts its claimant.
   std::optional<Claim> make(std::span<const core::QueuedJob> candidates,
                             std::vector<core::GpuView>& views, std::int64_t buffer_mb,
-                            std::span<const core::ReclaimRun> runs, std::int64_t now_ms);
+                            std::span<const core::ReclaimRun> runs, const core::Holds& holds,
+                            std::int64_t now_ms);
 
  private:
   std::int64_t grace_ms_ = 0;
