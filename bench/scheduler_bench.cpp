@@ -90,7 +90,8 @@ BENCHMARK(BM_QueuePass)
 // of them. range(1) = 0: no owner has limits (today's pass, the reference); 1: every owner has a
 // quota, a limit and max_running that do not bind yet; 2: every owner is at its max_running
 // (nothing may start, whatever fits); 3: all but the last owner are at their max_running and
-// the last owner's jobs come last in the queue.
+// the last owner's jobs come last in the queue; 4: as 1, with fair share ordering the owners
+// (each a different share).
 void BM_QueuePassOwners(benchmark::State& state) {
   const auto queued = static_cast<std::int64_t>(state.range(0));
   const int mode = static_cast<int>(state.range(1));
@@ -109,6 +110,11 @@ void BM_QueuePassOwners(benchmark::State& state) {
   for (int g = 0; g < 8; ++g)
     views.push_back({.index = g, .total_mb = 81920, .committed_mb = 0, .foreign_mb = 0});
   vramq::core::QuotaView quotas;
+  std::vector<double> shares;
+  if (mode == 4) {
+    for (std::uint32_t o = 0; o <= kOwners; ++o)
+      shares.push_back(static_cast<double>((o * 7919) % 101));
+  }
   if (mode > 0) {
     quotas.owners.resize(kOwners + 1);
     for (std::uint32_t o = 1; o <= kOwners; ++o) {
@@ -125,17 +131,18 @@ void BM_QueuePassOwners(benchmark::State& state) {
     vramq::core::Planner planner(views, 1'000, {.buffer_mb = 1024, .backfill_bound_ms = 300'000},
                                  false, queue.min_vram_mb());
     if (!quotas.empty()) planner.use_quotas(quotas);
-    auto starts = queue.pass(std::move(planner));
+    auto starts = queue.pass(std::move(planner), shares);
     benchmark::DoNotOptimize(starts);
   }
   constexpr const char* kModes[] = {"no limits", "50 owners, limits not binding",
                                     "50 owners, all at max_running",
-                                    "49 owners at max_running, the free one's jobs last"};
+                                    "49 owners at max_running, the free one's jobs last",
+                                    "50 owners, limits not binding, fair share"};
   state.SetLabel(std::to_string(queued) + " queued, 8 GPUs, " + kModes[mode]);
 }
 
 BENCHMARK(BM_QueuePassOwners)
-    ->ArgsProduct({{100'000}, {0, 1, 2, 3}})
+    ->ArgsProduct({{100'000}, {0, 1, 2, 3, 4}})
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

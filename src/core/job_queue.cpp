@@ -100,6 +100,45 @@ using Container = mi::multi_index_container<
 using OrderIndex = Container::nth_index<0>::type;
 using StreamIndex = Container::nth_index<2>::type;
 
+bool same_run(const Entry& a, const Entry& b) {
+  StreamKey ka = StreamOf{}(a);
+  StreamKey kb = StreamOf{}(b);
+  return ka.stream == kb.stream && ka.owner == kb.owner;
+}
+
+}  // namespace
+
+struct JobQueue::Index {
+  Container entries;
+  // The first entry of each run of the stream index (a stream and an owner), so that a skipping
+  // pass starts its runs without a search per run (50 owners x a few streams).
+  std::map<std::pair<int, std::uint32_t>, const Entry*> runs;
+
+  static std::pair<int, std::uint32_t> run_of(const Entry& e) {
+    StreamKey k = StreamOf{}(e);
+    return {k.stream, k.owner};
+  }
+  // After `e` is stored (or its stream changed).
+  void added(const Entry& e) {
+    auto [it, fresh] = runs.try_emplace(run_of(e), &e);
+    if (!fresh && StreamOf{}(e) < StreamOf{}(*it->second)) it->second = &e;
+  }
+  // Before `e` is erased (or its stream changed).
+  void leaving(const Entry& e) {
+    auto it = runs.find(run_of(e));
+    if (it == runs.end() || it->second != &e) return;
+    const StreamIndex& streams = entries.get<2>();
+    auto next = std::next(streams.iterator_to(e));
+    if (next != streams.end() && same_run(*next, e)) {
+      it->second = &*next;
+    } else {
+      runs.erase(it);
+    }
+  }
+};
+
+namespace {
+
 // The fair order: priority desc, then the owner's share asc (core/fair_share.hpp), then id asc.
 struct FairOrder {
   const std::vector<double>* shares = nullptr;
@@ -115,7 +154,9 @@ struct FairOrder {
   }
 };
 
-// A run of entries already in fair order, merged with others through a heap.
+// A run of entries already in fair order, merged with others through a heap. The heap compares
+// a copy of each run's next key (priority, share, id), not the entries: no node is touched to
+// order the runs.
 template <class It>
 struct Run {
   It at;
@@ -127,25 +168,32 @@ class RunHeap {
   explicit RunHeap(FairOrder order) : order_(order) {}
   void push(Run<It> run) {
     if (run.at == run.end) return;
-    runs_.push_back(run);
-    std::ranges::push_heap(runs_, later());
+    const QueuedJob& j = run.at->job;
+    runs_.push_back(
+        {.run = run, .neg_priority = -j.priority, .share = order_.share(j.owner), .id = j.id});
+    std::ranges::push_heap(runs_, later);
   }
   bool empty() const { return runs_.empty(); }
   // The run whose next entry comes first; taken out (push it back to go on with it).
   Run<It> pop() {
-    std::ranges::pop_heap(runs_, later());
-    Run<It> r = runs_.back();
+    std::ranges::pop_heap(runs_, later);
+    Run<It> r = runs_.back().run;
     runs_.pop_back();
     return r;
   }
 
  private:
+  struct Keyed {
+    Run<It> run;
+    int neg_priority = 0;
+    double share = 0;
+    JobId id = 0;
+  };
+  static constexpr auto later = [](const Keyed& a, const Keyed& b) {
+    return std::tie(b.neg_priority, b.share, b.id) < std::tie(a.neg_priority, a.share, a.id);
+  };
   FairOrder order_;
-  std::vector<Run<It>> runs_;
-  auto later() const {
-    return
-        [o = order_](const Run<It>& a, const Run<It>& b) { return o.before(b.at->job, a.at->job); };
-  }
+  std::vector<Keyed> runs_;
 };
 
 // Calls fn(entry) for the stored entries in fair order until it returns false. Entries of an
@@ -217,23 +265,20 @@ void walk(const Container& entries, FairOrder fair, Planner& planner, std::uint6
 // fair order: one run per stream and owner, merged. A skipped job could neither start (the most
 // free only decreases during a pass, and a closed owner stays closed) nor hold (not starving),
 // so plan() would only have given it a pending reason, the one the settled planner gives.
-void skip_walk(const Container& entries, FairOrder fair, Planner& planner, std::uint64_t pass,
+void skip_walk(const JobQueue::Index& index, FairOrder fair, Planner& planner, std::uint64_t pass,
                std::vector<StartDecision>& starts, std::vector<JobId>& holders) {
   if (planner.settled()) return;
-  const StreamIndex& streams = entries.get<2>();
+  const StreamIndex& streams = index.entries.get<2>();
   using It = StreamIndex::const_iterator;
   int top = planner.most_available_mb()
                 ? vram_class(std::max<std::int64_t>(0, *planner.most_available_mb()))
                 : -1;
   RunHeap<It> heap(fair);
-  for (It it = streams.lower_bound(
-           StreamKey{.stream = kStarvingStream, .neg_priority = std::numeric_limits<int>::min()});
-       it != streams.end() && StreamOf{}(*it).stream <= top;) {
-    StreamKey k = StreamOf{}(*it);
-    It end = streams.lower_bound(StreamKey{
-        .stream = k.stream, .owner = k.owner + 1, .neg_priority = std::numeric_limits<int>::min()});
-    if (!planner.closed(k.owner)) heap.push({it, end});
-    it = end;
+  for (auto it = index.runs.lower_bound({kStarvingStream, 0});
+       it != index.runs.end() && it->first.first <= top; ++it) {
+    if (!planner.closed(it->first.second)) {
+      heap.push({streams.iterator_to(*it->second), streams.end()});
+    }
   }
   while (!planner.settled() && !heap.empty()) {
     Run<It> run = heap.pop();
@@ -246,7 +291,7 @@ void skip_walk(const Container& entries, FairOrder fair, Planner& planner, std::
       continue;
     }
     ++run.at;
-    heap.push(run);
+    if (run.at != streams.end() && same_run(*run.at, e)) heap.push(run);
     if (!e.starving && e.job.vram_mb > *most) continue;  // cannot start: skipped
     offer(planner, e, pass, starts, holders);
   }
@@ -277,10 +322,6 @@ int fair_position(const OrderIndex& order, const std::vector<double>& shares,
 
 }  // namespace
 
-struct JobQueue::Index {
-  Container entries;
-};
-
 JobQueue::JobQueue(std::size_t linear_below)
     : index_(std::make_unique<Index>()), linear_below_(linear_below) {}
 JobQueue::~JobQueue() = default;
@@ -294,7 +335,9 @@ bool JobQueue::push(const QueuedJob& job, std::string record) {
           .reason = PendingReason::none,
           .pass = 0};
   e.job.held_gpus.clear();
-  if (!index_->entries.insert(std::move(e)).second) return false;
+  auto [at, inserted] = index_->entries.insert(std::move(e));
+  if (!inserted) return false;
+  index_->added(*at);
   ++vram_counts_[job.vram_mb];
   if (job.owner >= owner_counts_.size()) owner_counts_.resize(job.owner + 1);
   ++owner_counts_[job.owner];
@@ -308,6 +351,7 @@ bool JobQueue::erase(JobId id) {
   auto count = vram_counts_.find(it->job.vram_mb);
   if (--count->second == 0) vram_counts_.erase(count);
   --owner_counts_[it->job.owner];
+  index_->leaving(*it);
   by_id.erase(it);
   return true;
 }
@@ -401,7 +445,9 @@ void JobQueue::mark_starving(std::int64_t cutoff_ms) {
   while (it != by_time.end() && it->job.queued_at_ms <= cutoff_ms) {
     // The key changes in the stream index only, so `next` stays the next one by time.
     auto next = std::next(it);
+    index_->leaving(*it);
     by_time.modify(it, [](Entry& e) { e.starving = true; });
+    index_->added(*it);
     it = next;
   }
   starving_cutoff_ms_ = cutoff_ms;
@@ -423,7 +469,7 @@ std::vector<StartDecision> JobQueue::pass(Planner planner, std::vector<double> s
   if (size() < linear_below_ || planner.has_idle_workers()) {
     walk(index_->entries, FairOrder{&shares_}, planner, passes_, starts, holders_);
   } else {
-    skip_walk(index_->entries, FairOrder{&shares_}, planner, passes_, starts, holders_);
+    skip_walk(*index_, FairOrder{&shares_}, planner, passes_, starts, holders_);
   }
   last_ = std::move(planner);
   return starts;

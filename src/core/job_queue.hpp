@@ -42,6 +42,8 @@ class JobQueue {
   JobQueue(JobQueue&&) noexcept;
   JobQueue& operator=(JobQueue&&) noexcept;
 
+  struct Index;  // the indexes (job_queue.cpp)
+
   // Adds a job with its record (held_gpus is ignored: holds come from passes). False if the id is
   // queued already.
   bool push(const QueuedJob& job, std::string record);
@@ -114,7 +116,6 @@ class JobQueue {
   std::vector<QueuedJob> snapshot(const QueuedJob* probe = nullptr) const;
 
  private:
-  struct Index;
   std::unique_ptr<Index> index_;
   std::map<std::int64_t, std::size_t> vram_counts_;  // reservation -> jobs with it
   std::vector<std::size_t> owner_counts_;            // by QueuedJob::owner
