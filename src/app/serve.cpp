@@ -143,6 +143,7 @@ server::HttpLimits http_limits(const core::Config& config, std::int64_t connecti
           .first_request_timeout = std::chrono::seconds(config.first_request_timeout_s),
           .max_connections = static_cast<std::size_t>(connections),
           .max_connections_per_client = static_cast<std::size_t>(config.max_connections_per_client),
+          .max_connections_per_owner = static_cast<std::size_t>(config.max_connections_per_owner),
           .buffered_body_bytes = static_cast<std::size_t>(config.max_buffered_body_bytes)};
 }
 

@@ -49,6 +49,9 @@ struct Config {
   std::int64_t max_connections = 4096;  // more are refused (503) at once; lowered to fit
                                         // RLIMIT_NOFILE at start
   std::int64_t max_connections_per_client = 256;  // per IPv4 address or IPv6 /64
+  // Per token holder: below the per-address cap, so that one token leaves room for the others
+  // behind the same address.
+  std::int64_t max_connections_per_owner = 64;
   // A new connection's first request header must arrive within this (it carries the token).
   std::int64_t first_request_timeout_s = 10;
   // Request bodies held in memory at once, across all connections.

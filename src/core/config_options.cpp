@@ -164,6 +164,11 @@ std::vector<ConfigOption> limit_rows() {
        .field = &C::max_connections_per_client,
        .help = "open connections per client address (IPv4, or IPv6 /64)",
        .min = 1},
+      {.key = "max_connections_per_owner",
+       .field = &C::max_connections_per_owner,
+       .help = "open connections per token holder (with tokens), counted from its first "
+               "authenticated request; keep it below max_connections_per_client",
+       .min = 1},
       {.key = "max_buffered_body_bytes",
        .field = &C::max_buffered_body_bytes,
        .help = "request bodies held in memory at once, across connections (at least one body)",

@@ -32,6 +32,27 @@ ConnectionRefusal ConnectionTable::admit(const std::string& client) {
   return ConnectionRefusal::none;
 }
 
+bool ConnectionTable::admit_owner(const std::string& owner) {
+  std::size_t& mine = per_owner_[owner];
+  if (mine >= max_per_owner_) {
+    if (mine == 0) per_owner_.erase(owner);
+    return false;
+  }
+  ++mine;
+  return true;
+}
+
+void ConnectionTable::release_owner(const std::string& owner) {
+  auto it = per_owner_.find(owner);
+  if (it == per_owner_.end()) return;
+  if (--it->second == 0) per_owner_.erase(it);
+}
+
+std::size_t ConnectionTable::of_owner(const std::string& owner) const {
+  auto it = per_owner_.find(owner);
+  return it == per_owner_.end() ? 0 : it->second;
+}
+
 void ConnectionTable::release(const std::string& client) {
   auto it = per_client_.find(client);
   if (it == per_client_.end()) return;  // never admitted: nothing to give back

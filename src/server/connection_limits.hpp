@@ -5,6 +5,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -18,8 +19,9 @@ enum class ConnectionRefusal { none, server_full, client_full };
 
 class ConnectionTable {
  public:
-  ConnectionTable(std::size_t max_total, std::size_t max_per_client)
-      : max_total_(max_total), max_per_client_(max_per_client) {}
+  ConnectionTable(std::size_t max_total, std::size_t max_per_client,
+                  std::size_t max_per_owner = SIZE_MAX)
+      : max_total_(max_total), max_per_client_(max_per_client), max_per_owner_(max_per_owner) {}
   // Counts the connection in when there is room; else says which cap it hit.
   ConnectionRefusal admit(const std::string& client);
   void release(const std::string& client);
@@ -27,9 +29,19 @@ class ConnectionTable {
   std::size_t of(const std::string& client) const;
   std::size_t max_total() const { return max_total_; }
 
+  // A connection's requests authenticated as `owner` (a token's holder): counted against the
+  // per-owner cap, below the per-address cap, so that one token cannot fill the places of
+  // everyone behind the same address (a reverse proxy, a jump host). False at the cap.
+  bool admit_owner(const std::string& owner);
+  void release_owner(const std::string& owner);
+  std::size_t of_owner(const std::string& owner) const;
+  std::size_t max_per_owner() const { return max_per_owner_; }
+
  private:
   std::size_t max_total_;
   std::size_t max_per_client_;
+  std::size_t max_per_owner_;
+  std::map<std::string, std::size_t> per_owner_;
   std::size_t total_ = 0;
   std::map<std::string, std::size_t> per_client_;  // only clients with a connection open
 };

@@ -33,7 +33,8 @@ struct HttpServer::Shared {
   Shared(Router& r, HttpLimits l)
       : router(&r),
         limits(l),
-        connections(l.max_connections, l.max_connections_per_client),
+        connections(l.max_connections, l.max_connections_per_client,
+                    l.max_connections_per_owner),
         bodies(l.buffered_body_bytes) {}
   Router* router;
   HttpLimits limits;
@@ -144,6 +145,17 @@ struct Counted {
   Counted(const Counted&) = delete;
   Counted& operator=(const Counted&) = delete;
   ~Counted() { shared->connections.release(client); }
+};
+
+// A connection's place among its owner's (the holder of the token its requests carry).
+struct OwnerSeat {
+  std::shared_ptr<HttpServer::Shared> shared;
+  std::string owner;
+  OwnerSeat(std::shared_ptr<HttpServer::Shared> s, std::string o)
+      : shared(std::move(s)), owner(std::move(o)) {}
+  OwnerSeat(const OwnerSeat&) = delete;
+  OwnerSeat& operator=(const OwnerSeat&) = delete;
+  ~OwnerSeat() { shared->connections.release_owner(owner); }
 };
 
 // A body's reservation in the shared budget; trims the heap when a burst of bodies is gone.
@@ -264,6 +276,7 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
   SocketClient client(stream.socket());
   beast::flat_buffer buffer;
   bool admitted_once = false;  // a request on this connection passed authentication
+  std::optional<OwnerSeat> seat;  // counted for the owner of its last authenticated request
   while (true) {
     Parser parser;
     parser.body_limit(limits.body_bytes);
@@ -294,6 +307,21 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
       break;
     }
     admitted_once = true;
+    if (!req->principal.empty() && (!seat || seat->owner != req->principal)) {
+      seat.reset();
+      if (!shared->connections.admit_owner(req->principal)) {
+        Response busy = problem(
+            Problem::unavailable,
+            fmt::format("{} already has {} connections open, its limit "
+                        "(--max-connections-per-owner); close some (event streams, log "
+                        "followers) or reuse them",
+                        req->principal, limits.max_connections_per_owner));
+        busy.headers.emplace_back("Retry-After", "1");
+        co_await answer_and_close(stream, std::move(busy), version, limits.read_timeout);
+        break;
+      }
+      seat.emplace(shared, req->principal);
+    }
     std::optional<BodyLease> lease;
     if (!parser.is_done()) {
       std::size_t want = parser.content_length().value_or(limits.body_bytes);

@@ -23,6 +23,8 @@ struct HttpLimits {
   std::chrono::seconds first_request_timeout{10};
   std::size_t max_connections = 4096;
   std::size_t max_connections_per_client = 256;  // per IPv4 address or IPv6 /64
+  // Per token holder, counted from a connection's first authenticated request (no tokens: none).
+  std::size_t max_connections_per_owner = 64;
   // Request bodies held in memory at once, across connections; more wait (503, Retry-After).
   std::size_t buffered_body_bytes = std::size_t{64} << 20;
 };

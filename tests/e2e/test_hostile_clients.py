@@ -294,3 +294,38 @@ def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(make_
         assert answer.startswith(b"HTTP/1.1 200"), (path, answer[:200])
         if path.endswith("/log"):
             assert answer.count(b"\0") == 200000, "the whole log"
+
+
+def test_connections_are_capped_per_owner_below_the_address_cap(make_server, tmp_path):
+    # ann and bob share an address (a jump host): ann's connections stop at her own cap, and
+    # bob still gets in.
+    tokens = tmp_path / "tokens"
+    bob = "bob-hostile-token-0123456789"
+    tokens.write_text(f"{TOKEN}:ann\n{bob}:bob\n")
+    tokens.chmod(0o600)
+    s = make_server("--gpus", "sim:24GiB", "--token-file", str(tokens),
+                    "--max-connections-per-owner", "3", "--max-connections-per-client", "10")
+
+    def ask(token, close=False):
+        c = connect(s)
+        c.settimeout(10 * SLOW)
+        c.sendall((f"GET /v1/gpus HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                   + ("Connection: close\r\n" if close else "") + "\r\n").encode())
+        return c
+
+    held = []
+    for _ in range(3):
+        c = ask(TOKEN)
+        assert c.recv(65536).startswith(b"HTTP/1.1 200")
+        held.append(c)  # kept open (keep-alive)
+    extra = ask(TOKEN)
+    answer = read_all(extra)
+    assert answer.startswith(b"HTTP/1.1 503"), answer
+    assert b"ann already has 3 connections open" in answer, answer
+    assert read_all(ask(bob, close=True)).startswith(b"HTTP/1.1 200")
+    # A connection closed gives its place back.
+    held.pop().close()
+    eventually(lambda: read_all(ask(TOKEN, close=True)).startswith(b"HTTP/1.1 200"), 10,
+               "ann's place given back")
+    for c in held:
+        c.close()

@@ -80,6 +80,20 @@ TEST(ConnectionLimits, CapsInAllAndPerClient) {
   EXPECT_EQ(t.of("a"), 0u);
 }
 
+TEST(ConnectionLimits, CapsPerOwnerAndGivesPlacesBack) {
+  ConnectionTable t(100, 100, 2);
+  EXPECT_TRUE(t.admit_owner("ann"));
+  EXPECT_TRUE(t.admit_owner("ann"));
+  EXPECT_FALSE(t.admit_owner("ann"));
+  EXPECT_TRUE(t.admit_owner("bob"));
+  EXPECT_EQ(t.of_owner("ann"), 2U);
+  t.release_owner("ann");
+  EXPECT_EQ(t.of_owner("ann"), 1U);
+  EXPECT_TRUE(t.admit_owner("ann"));
+  t.release_owner("nobody");  // never admitted: nothing to give back
+  EXPECT_EQ(t.of_owner("nobody"), 0U);
+}
+
 TEST(ConnectionLimits, BodyBudgetNeverPassesItsCap) {
   BodyBudget b(100);
   EXPECT_TRUE(b.reserve(60));
