@@ -62,5 +62,13 @@ int remove(const ClientOptions& c, const std::vector<std::int64_t>& ids);
 // `attempt` > 0: that attempt's log (a retried job keeps each attempt's).
 int logs(const ClientOptions& c, std::int64_t id, bool stderr_stream, bool follow, int attempt);
 int tasks(const ClientOptions& c);
+// vramq usage (usage_command.cpp): VRAM and GPU time used, per owner, task or day.
+struct UsageOptions {
+  std::string from;  // YYYY-MM-DD ("": the server's default, 30 days back)
+  std::string to;
+  std::string by = "owner";  // owner,task,day
+  std::string owner;
+};
+int usage(const ClientOptions& c, const UsageOptions& u);
 
 }  // namespace vramq::cli

@@ -113,6 +113,13 @@ void ClientCommandLine::add_views(CLI::App& app) {
     return top(client_, top_once_);
   })->add_flag("--once", top_once_, "print one screen and exit (no terminal needed)");
   add(app, "tasks", "list the task catalog", [this] { return tasks(client_); });
+  CLI::App* usage_cmd = add(app, "usage", "VRAM and GPU time used, per owner, task or day",
+                            [this] { return usage(client_, usage_options_); });
+  usage_cmd->add_option("--from", usage_options_.from, "first day, YYYY-MM-DD (30 days back)");
+  usage_cmd->add_option("--to", usage_options_.to, "last day, YYYY-MM-DD (today)");
+  usage_cmd->add_option("--by", usage_options_.by, "owner, task, day: comma-separated")
+      ->capture_default_str();
+  usage_cmd->add_option("--owner", usage_options_.owner, "one owner (admins)");
   CLI::App* workers_cmd =
       add(app, "workers", "show the resident warm workers", [this] { return workers(client_); });
   add(*workers_cmd, "unload", "unload an idle warm worker",

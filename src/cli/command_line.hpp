@@ -51,6 +51,7 @@ class ClientCommandLine {
   int logs_attempt_ = 0;
   bool top_once_ = false;
   std::int64_t worker_id_ = 0;
+  UsageOptions usage_options_;
 };
 
 }  // namespace vramq::cli

@@ -50,6 +50,21 @@ void job_metrics(MetricsText& out, const service::Orchestrator& o,
   out.family("vramq_gpu_oom_retries_total", "counter",
              "Attempts that ended in a CUDA out-of-memory error and were queued again");
   out.sample("vramq_gpu_oom_retries_total", {}, static_cast<double>(m.gpu_oom_retries));
+  std::map<std::string, service::Orchestrator::OwnerUse> owners = o.owner_use();
+  out.family("vramq_owner_reserved_mib", "gauge",
+             "VRAM reserved by each owner's running jobs (MiB x GPUs), borrowed included");
+  for (const auto& [owner, u] : owners)
+    out.sample("vramq_owner_reserved_mib", {{"owner", owner}}, static_cast<double>(u.reserved_mb));
+  out.family(
+      "vramq_owner_borrowed_mib", "gauge",
+      "Of that, VRAM its running jobs hold above its guarantee (reclaimable when preemptible)");
+  for (const auto& [owner, u] : owners)
+    out.sample("vramq_owner_borrowed_mib", {{"owner", owner}}, static_cast<double>(u.borrowed_mb));
+  out.family("vramq_owner_quota_mib", "gauge", "Each owner's guaranteed VRAM (quota_mb)");
+  for (const auto& [owner, u] : owners) {
+    if (u.quota_mb)
+      out.sample("vramq_owner_quota_mib", {{"owner", owner}}, static_cast<double>(*u.quota_mb));
+  }
   out.family("vramq_preemptions_total", "counter",
              "Runs stopped to give borrowed VRAM back to an owner's guarantee, by the owner "
              "of the stopped job (each was queued again)");

@@ -76,6 +76,8 @@ boost::asio::awaitable<Response> handle_files(const Request& req, core::JobId id
 // repr() of Python bytes, as the seed's error details show stderr.
 std::string python_bytes_repr(std::string_view bytes);
 Response handle_tasks(const service::Orchestrator& o);
+// GET /v1/usage (usage_handler.cpp).
+boost::asio::awaitable<Response> handle_usage(const Request& req, service::Orchestrator& o);
 Response handle_healthz();
 Response handle_readyz(const service::Orchestrator& o);
 

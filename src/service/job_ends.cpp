@@ -90,6 +90,24 @@ std::optional<store::Store::FootprintRecord> learn_from(const Job& job,
 
 }  // namespace
 
+void Orchestrator::record_usage(JobId id, Run& r, bool preempted) {
+  const Job& job = active_.at(id);
+  if (job.started_at_ms <= 0) return;  // it never ran
+  std::int64_t end_ms = std::max(now_ms(), job.started_at_ms);
+  r.account_measured(end_ms, {});
+  double seconds = static_cast<double>(end_ms - job.started_at_ms) / 1000.0;
+  int gpus = std::max(1, job.spec.gpus);
+  store_->add_usage(
+      {.day = end_ms / 86'400'000,
+       .owner = job.spec.owner,
+       .task = job.spec.task,
+       .runs = 1,
+       .reserved_mib_s = std::llround(static_cast<double>(job.spec.vram_mb * gpus) * seconds),
+       .measured_mib_s = std::llround(r.measured_mib_s),
+       .gpu_s = std::llround(gpus * seconds),
+       .preempted = preempted ? 1 : 0});
+}
+
 void Orchestrator::end_run(JobId id, RunEnd end) {
   auto it = running_.find(id);
   if (it == running_.end()) return;
@@ -100,6 +118,7 @@ void Orchestrator::end_run(JobId id, RunEnd end) {
                                      : std::string{},
                  .peak_file = std::move(end.peak_file),
                  .limit = static_cast<std::size_t>(config_.output_limit_bytes)};
+  record_usage(id, it->second, end.outcome.reason == EndReason::preempted);
   running_.erase(it);  // its reservation is free from now on; this also cancels its timers
   if (end.outcome.reason != EndReason::spawn_failed) waiting_.host_ok();
   const Job& job = active_.at(id);
@@ -147,7 +166,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
   // A preempted run is not the job's failure: it goes back to the queue, whatever its retries.
   bool preempted = reason == EndReason::preempted;
   bool retry = (preempted || core::should_retry(state, reason, job.attempt - job.preemptions,
-                                                 job.spec.max_retries)) &&
+                                                job.spec.max_retries)) &&
                core::can_transition(job.state, JobState::queued);
   // Once this save is durable, the executor may forget the run (its exit record goes with it).
   auto saved = [this, id, ran_attempt](const core::Result<void>& r) {

@@ -38,9 +38,9 @@
 #include "service/job_request.hpp"
 #include "service/job_waiters.hpp"
 #include "service/owner_book.hpp"
-#include "service/reclaimer.hpp"
 #include "service/process_runs.hpp"
 #include "service/queue_events.hpp"
+#include "service/reclaimer.hpp"
 #include "service/retention.hpp"
 #include "service/run_kind.hpp"
 #include "service/service_clock.hpp"
@@ -172,6 +172,15 @@ class Orchestrator : private RunHost {
   const EventFeed& events() const { return feed_; }
   // GET /metrics: what it has counted since the start, and the store's commit times.
   const ServiceMetrics& metrics() const { return metrics_; }
+  // Each owner's running jobs now (GET /metrics): what they reserve (MiB x GPUs), the part
+  // borrowed above its guarantee, and its quota_mb (nullopt: none). Owners in the owners file
+  // and owners with running jobs.
+  struct OwnerUse {
+    std::int64_t reserved_mb = 0;
+    std::int64_t borrowed_mb = 0;
+    std::optional<std::int64_t> quota_mb;
+  };
+  std::map<std::string, OwnerUse> owner_use() const;
   // The first jobs of the queue in the order they would start (GET /v1/queue, `queue` events).
   QueueHead queue_head() const;
   const core::TaskCatalog& catalog() const { return catalog_; }
@@ -179,6 +188,10 @@ class Orchestrator : private RunHost {
   OwnerBook& owners() { return owners_; }
   const core::Footprints& footprints() const { return footprints_; }
   const core::Config& config() const { return config_; }
+  // Usage rows (GET /v1/usage), from the store's reader.
+  boost::asio::awaitable<core::Result<std::vector<store::UsageRow>>> usage(store::UsageQuery q) {
+    return store_->usage(std::move(q));
+  }
   // How the service stands (GET /readyz, /metrics).
   ServiceHealth health() const;
 
@@ -232,6 +245,8 @@ class Orchestrator : private RunHost {
   // `ran_attempt`: the executor's run that ended (released once the new state is stored).
   void finish(core::JobId id, core::JobState state, core::EndReason reason, std::string error,
               Output output, std::optional<int> ran_attempt = std::nullopt);
+  // A run ended: its use added to the usage ledger (store/usage_table.hpp).
+  void record_usage(core::JobId id, Run& r, bool preempted);
   // Recovery (recovery.cpp): a run the last server left, taken over as if started here.
   void adopt(core::Job job, exec::Survivor run);
   void stop_job(core::JobId id, core::EndReason why);

@@ -142,4 +142,21 @@ void Orchestrator::reclaim(std::vector<core::GpuView>& views, const core::QuotaV
   if (claim->victims.empty()) start_claimant();  // its room was free, held for a borrower
 }
 
+std::map<std::string, Orchestrator::OwnerUse> Orchestrator::owner_use() const {
+  std::map<std::string, OwnerUse> out;
+  if (const auto& owners = owners_.owners()) {
+    for (const core::Owner& o : owners->owners)
+      out[o.name].quota_mb = o.limits.quota_mb;
+  }
+  for (const auto& [id, r] : running_) {
+    const Job& j = active_.at(id);
+    if (j.state != JobState::running) continue;
+    std::int64_t mb = j.spec.vram_mb * std::max(1, j.spec.gpus);
+    OwnerUse& u = out[j.spec.owner];
+    u.reserved_mb += mb;
+    if (j.borrowed) u.borrowed_mb += mb;
+  }
+  return out;
+}
+
 }  // namespace vramq::service

@@ -86,6 +86,18 @@ core::Result<void> Orchestrator::start() {
   if (!footprints) return footprints.error();
   for (const store::Store::FootprintRecord& f : *footprints)
     footprints_.add(f.task, f.bucket, {.peak_mb = f.peak_mb, .reserved_mb = f.reserved_mb});
+  if (config_.fairshare_half_life_s > 0) {
+    // Fair share starts from the use the ledger kept: days within ten half-lives (older ones
+    // count for less than a thousandth), each as of its middle.
+    constexpr std::int64_t kDayMs = 86'400'000;
+    std::int64_t span =
+        std::min<std::int64_t>(3650, 10 * config_.fairshare_half_life_s / 86'400 + 1);
+    auto usage = store_->load_usage(now_ms() / kDayMs - span);
+    if (!usage) return usage.error();
+    for (const store::UsageRow& u : *usage) {
+      owners_.used(u.owner, static_cast<double>(u.reserved_mib_s), u.day * kDayMs + kDayMs / 2);
+    }
+  }
   auto jobs = store_->load_unfinished();
   if (!jobs) return jobs.error();
 

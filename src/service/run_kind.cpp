@@ -36,4 +36,16 @@ void Run::set_progress(const core::Job& job, core::Progress p) {
   progress_unpublished = true;
 }
 
+void Run::account_measured(std::int64_t now_ms, const std::map<int, std::int64_t>& now_mb) {
+  if (measured_at_ms > 0 && now_ms > measured_at_ms) {
+    std::int64_t sum = 0;
+    for (const auto& [gpu, mb] : measured_mb)
+      sum += mb;
+    measured_mib_s +=
+        static_cast<double>(sum) * static_cast<double>(now_ms - measured_at_ms) / 1000.0;
+  }
+  measured_at_ms = now_ms;
+  measured_mb = now_mb;
+}
+
 }  // namespace vramq::service

@@ -39,6 +39,12 @@ struct Run {
   std::vector<int> gpus;                    // index order
   std::int64_t reservation_mb = 0;          // on each of its GPUs
   std::map<int, std::int64_t> measured_mb;  // per GPU, where the last reading had a figure
+  // Measured MiB-seconds so far (usage accounting): each reading's use over all its GPUs, held
+  // until the next reading.
+  double measured_mib_s = 0;
+  std::int64_t measured_at_ms = 0;  // the last reading's time (0: none yet)
+  // Adds the time since the last reading at that reading's use, then takes the new one's.
+  void account_measured(std::int64_t now_ms, const std::map<int, std::int64_t>& now_mb);
   // Its highest use on any one of its GPUs in the last reading, for enforcement.
   std::optional<std::int64_t> highest_mb() const;
   std::string job_dir;

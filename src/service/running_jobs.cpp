@@ -176,7 +176,8 @@ void Orchestrator::on_reading() {
         .policy = core::parse_vram_policy(config_.vram_policy).value_or(core::VramPolicy::kill)};
     for (auto& [id, r] : running_) {
       auto m = sample.job_used_mb.find(id);
-      r.measured_mb = m == sample.job_used_mb.end() ? std::map<int, std::int64_t>{} : m->second;
+      r.account_measured(now_ms(),
+                         m == sample.job_used_mb.end() ? std::map<int, std::int64_t>{} : m->second);
       if (std::optional<std::int64_t> highest = r.highest_mb()) {
         Job& job = active_.at(id);
         job.peak_vram_mb = std::max(job.peak_vram_mb.value_or(0), *highest);

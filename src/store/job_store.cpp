@@ -12,6 +12,7 @@
 
 #include "store/job_row.hpp"
 #include "store/schema.hpp"
+#include "store/usage_table.hpp"
 
 namespace vramq::store {
 using core::Job;
@@ -66,6 +67,9 @@ core::Result<std::unique_ptr<JobStore>> JobStore::open(const std::string& path,
       "(SELECT id FROM footprints WHERE task = ?1 AND bucket = ?2 ORDER BY id DESC LIMIT 50)");
   if (!prune) return prune.error();
   store->prune_footprints_ = std::move(*prune);
+  auto add_usage = prepare_add_usage(store->writer_db_);
+  if (!add_usage) return add_usage.error();
+  store->add_usage_ = std::move(*add_usage);
   store->writer_ = std::thread([s = store.get()] { s->writer_main(); });
   return store;
 }
@@ -105,6 +109,27 @@ void JobStore::purge(core::JobId id, Done done) {
     pending_.push_back({.done = std::move(done), .purge = id, .mode = SaveMode::once});
   }
   wake_.notify_one();
+}
+
+void JobStore::add_usage(UsageRow run) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_.push_back({.usage = std::move(run), .mode = SaveMode::until_durable});
+  }
+  wake_.notify_one();
+}
+
+core::Result<std::vector<UsageRow>> JobStore::load_usage(std::int64_t from_day) {
+  return query_usage(writer_db_, {.from_day = from_day,
+                                  .to_day = std::numeric_limits<std::int64_t>::max(),
+                                  .by_owner = true,
+                                  .by_task = true,
+                                  .by_day = true});
+}
+
+boost::asio::awaitable<core::Result<std::vector<UsageRow>>> JobStore::usage(UsageQuery q) {
+  return reader_worker_.async_run([this, q = std::move(q)] { return query_usage(reader_db_, q); },
+                                  boost::asio::use_awaitable);
 }
 
 void JobStore::expire_keys(std::int64_t before_ms) {
@@ -341,6 +366,10 @@ core::Result<void> JobStore::write_batch(std::vector<Op>& batch) {
       if (!writer_db_.exec(sql.c_str())) return fail(fmt::format("purging job {}", op.purge));
       continue;
     }
+    if (op.usage) {
+      if (auto r = store::add_usage(add_usage_, *op.usage); !r) return fail(r.error().message);
+      continue;
+    }
     if (op.expire_before_ms > 0) {
       std::string sql =
           fmt::format("DELETE FROM idempotency_keys WHERE created_at < {}", op.expire_before_ms);
@@ -375,6 +404,7 @@ core::Result<void> JobStore::write_batch(std::vector<Op>& batch) {
   insert_key_.reset();
   insert_footprint_.reset();
   prune_footprints_.reset();
+  add_usage_.reset();
   if (auto r = writer_db_.exec("COMMIT"); !r) {
     last_code_ = writer_db_.code();
     (void)writer_db_.exec("ROLLBACK");

@@ -64,6 +64,9 @@ class JobStore final : public Store {
   // expression has its captures destroyed twice by g++ 12).
   boost::asio::awaitable<core::Result<std::optional<core::Job>>> get(core::JobId id) override;
   boost::asio::awaitable<core::Result<std::vector<core::Job>>> list(ListQuery q) override;
+  boost::asio::awaitable<core::Result<std::vector<UsageRow>>> usage(UsageQuery q) override;
+  void add_usage(UsageRow run) override;
+  core::Result<std::vector<UsageRow>> load_usage(std::int64_t from_day) override;
   boost::asio::awaitable<core::Result<std::optional<IdempotencyRecord>>> find_key(
       std::string key, std::int64_t not_before_ms) override;
 
@@ -78,6 +81,7 @@ class JobStore final : public Store {
     Done done;
     std::optional<IdempotencyRecord> key;
     std::optional<FootprintRecord> footprint;
+    std::optional<UsageRow> usage;      // set: a run's use instead of a job
     std::int64_t expire_before_ms = 0;  // > 0: an expiry sweep instead of a job
     core::JobId purge = 0;              // > 0: remove this job's row and keys instead
     SaveMode mode = SaveMode::until_durable;
@@ -104,6 +108,7 @@ class JobStore final : public Store {
   Stmt insert_key_;
   Stmt insert_footprint_;
   Stmt prune_footprints_;
+  Stmt add_usage_;
   boost::asio::any_io_executor loop_;
 
   int last_code_ = 0;  // writer thread: SQLite's code for the last failed statement

@@ -164,11 +164,54 @@ boost::asio::awaitable<core::Result<std::optional<Store::IdempotencyRecord>>> Me
   co_return std::optional(it->second);
 }
 
+void MemoryStore::add_usage(UsageRow run) {
+  // Usage is kept whatever the store's health (it is only accounting, retried by the real one).
+  UsageRow& row = usage_[{run.day, run.owner, run.task}];
+  row.day = run.day;
+  row.owner = run.owner;
+  row.task = run.task;
+  row.runs += run.runs;
+  row.reserved_mib_s += run.reserved_mib_s;
+  row.measured_mib_s += run.measured_mib_s;
+  row.gpu_s += run.gpu_s;
+  row.preempted += run.preempted;
+}
+
+core::Result<std::vector<UsageRow>> MemoryStore::load_usage(std::int64_t from_day) {
+  std::vector<UsageRow> out;
+  for (const auto& [key, row] : usage_) {
+    if (row.day >= from_day) out.push_back(row);
+  }
+  return out;
+}
+
+boost::asio::awaitable<core::Result<std::vector<UsageRow>>> MemoryStore::usage(UsageQuery q) {
+  std::map<std::tuple<std::int64_t, std::string, std::string>, UsageRow> grouped;
+  for (const auto& [key, row] : usage_) {
+    if (row.day < q.from_day || row.day > q.to_day) continue;
+    if (!q.owner.empty() && row.owner != q.owner) continue;
+    std::tuple<std::int64_t, std::string, std::string> k{
+        q.by_day ? row.day : 0, q.by_owner ? row.owner : "", q.by_task ? row.task : ""};
+    UsageRow& g = grouped[k];
+    std::tie(g.day, g.owner, g.task) = k;
+    g.runs += row.runs;
+    g.reserved_mib_s += row.reserved_mib_s;
+    g.measured_mib_s += row.measured_mib_s;
+    g.gpu_s += row.gpu_s;
+    g.preempted += row.preempted;
+  }
+  std::vector<UsageRow> out;
+  for (auto& [k, g] : grouped)
+    out.push_back(std::move(g));
+  co_return out;
+}
+
 std::unique_ptr<MemoryStore> MemoryStore::reopen(boost::asio::any_io_executor loop) const {
   auto next = std::make_unique<MemoryStore>(std::move(loop));
   next->rows_ = rows_;
   next->keys_ = keys_;
   next->footprints_ = footprints_;
+  next->usage_ = usage_;
   next->max_removed_id_ = max_removed_id_;
   next->max_removed_worker_ = max_removed_worker_;
   return next;

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <tuple>
 
 #include "store/store.hpp"
 
@@ -37,6 +38,9 @@ class MemoryStore final : public Store {
 
   boost::asio::awaitable<core::Result<std::optional<core::Job>>> get(core::JobId id) override;
   boost::asio::awaitable<core::Result<std::vector<core::Job>>> list(ListQuery q) override;
+  boost::asio::awaitable<core::Result<std::vector<UsageRow>>> usage(UsageQuery q) override;
+  void add_usage(UsageRow run) override;
+  core::Result<std::vector<UsageRow>> load_usage(std::int64_t from_day) override;
   boost::asio::awaitable<core::Result<std::optional<IdempotencyRecord>>> find_key(
       std::string key, std::int64_t not_before_ms) override;
 
@@ -65,6 +69,7 @@ class MemoryStore final : public Store {
   std::map<core::JobId, core::Job> rows_;
   std::map<std::string, IdempotencyRecord> keys_;
   std::vector<FootprintRecord> footprints_;
+  std::map<std::tuple<std::int64_t, std::string, std::string>, UsageRow> usage_;
   core::JobId max_removed_id_ = 0;
   std::int64_t max_removed_worker_ = 0;
   std::deque<Write> kept_;  // until_durable saves made while at fault

@@ -72,7 +72,18 @@ constexpr const char* kMigrations[] = {
        ALTER TABLE jobs ADD COLUMN restart_requeued INTEGER NOT NULL DEFAULT 0;)",
     R"(ALTER TABLE jobs ADD COLUMN preemptible INTEGER NOT NULL DEFAULT 0;
        ALTER TABLE jobs ADD COLUMN borrowed INTEGER NOT NULL DEFAULT 0;)",
-    R"(ALTER TABLE jobs ADD COLUMN preemptions INTEGER NOT NULL DEFAULT 0;)",
+    R"(ALTER TABLE jobs ADD COLUMN preemptions INTEGER NOT NULL DEFAULT 0;
+       CREATE TABLE usage (
+         day INTEGER NOT NULL,
+         owner TEXT NOT NULL,
+         task TEXT NOT NULL,
+         runs INTEGER NOT NULL DEFAULT 0,
+         reserved_mib_s INTEGER NOT NULL DEFAULT 0,
+         measured_mib_s INTEGER NOT NULL DEFAULT 0,
+         gpu_s INTEGER NOT NULL DEFAULT 0,
+         preempted INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (day, owner, task)
+       );)",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

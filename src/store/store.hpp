@@ -22,6 +22,7 @@
 #include "core/histogram.hpp"
 #include "core/job.hpp"
 #include "store/store_fault.hpp"
+#include "store/usage.hpp"
 
 namespace vramq::store {
 
@@ -97,6 +98,11 @@ class Store {
     save(std::move(job), std::move(done), std::move(key), std::move(footprint),
          SaveMode::until_durable);
   }
+  // A run's use added to its day's, owner's and task's row (store/usage_table.hpp), retried until
+  // durable; the rows outlive retention.
+  virtual void add_usage(UsageRow run) = 0;
+  // Start-up only (blocking): the rows of days at or after `from_day`, by day, owner and task.
+  virtual core::Result<std::vector<UsageRow>> load_usage(std::int64_t from_day) = 0;
   // Removes an ended job's row and the Idempotency-Keys that name it; `done` once durable.
   virtual void purge(core::JobId id, Done done) = 0;
   virtual void prune_ended(Prune what, Pruned done) = 0;
@@ -110,6 +116,8 @@ class Store {
   // Reads, completing on the awaiting coroutine's executor.
   virtual boost::asio::awaitable<core::Result<std::optional<core::Job>>> get(core::JobId id) = 0;
   virtual boost::asio::awaitable<core::Result<std::vector<core::Job>>> list(ListQuery q) = 0;
+  // Usage rows, grouped as the query says.
+  virtual boost::asio::awaitable<core::Result<std::vector<UsageRow>>> usage(UsageQuery q) = 0;
   // The record for `key` if it was made at or after `not_before_ms`.
   virtual boost::asio::awaitable<core::Result<std::optional<IdempotencyRecord>>> find_key(
       std::string key, std::int64_t not_before_ms) = 0;

@@ -74,6 +74,60 @@ TEST_F(JobStoreTest, SaveCompletesOnTheLoopOnceDurableAndRoundTrips) {
   EXPECT_FALSE(got->exit_code);
 }
 
+// Usage rows add up per day, owner and task, survive a reopen, and group as asked.
+TEST_F(JobStoreTest, UsageAddsUpAndGroups) {
+  {
+    auto store = JobStore::open(db(), ioc_.get_executor());
+    ASSERT_TRUE(store) << store.error().message;
+    auto run = [](std::int64_t day, std::string owner, std::string task, std::int64_t mib_s) {
+      return UsageRow{.day = day,
+                      .owner = std::move(owner),
+                      .task = std::move(task),
+                      .runs = 1,
+                      .reserved_mib_s = mib_s,
+                      .measured_mib_s = mib_s / 2,
+                      .gpu_s = 10,
+                      .preempted = 0};
+    };
+    (*store)->add_usage(run(20000, "alice", "a", 100));
+    (*store)->add_usage(run(20000, "alice", "a", 50));
+    (*store)->add_usage(run(20000, "alice", "b", 7));
+    (*store)->add_usage(run(20001, "bob", "a", 1000));
+    // A save after them: once it is durable, so are they (one writer, in order).
+    bool saved = false;
+    (*store)->save(make_job(1), [&](core::Result<void> r) { saved = r.has_value(); });
+    while (!saved)
+      ioc_.run_one();
+  }
+  auto store = JobStore::open(db(), ioc_.get_executor());
+  ASSERT_TRUE(store);
+  auto rows = (*store)->load_usage(0);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 3U);
+  EXPECT_EQ((*rows)[0].runs, 2);
+  EXPECT_EQ((*rows)[0].reserved_mib_s, 150);
+  EXPECT_EQ((*rows)[0].measured_mib_s, 75);
+  std::optional<std::vector<UsageRow>> by_owner;
+  then(ioc_, (*store)->usage({.from_day = 0, .to_day = 30000}),
+       [&](core::Result<std::vector<UsageRow>> r) { by_owner = *r; });
+  while (!by_owner)
+    ioc_.run_one();
+  ASSERT_EQ(by_owner->size(), 2U);
+  EXPECT_EQ((*by_owner)[0].owner, "alice");
+  EXPECT_EQ((*by_owner)[0].reserved_mib_s, 157);
+  EXPECT_EQ((*by_owner)[0].task, "");
+  EXPECT_EQ((*by_owner)[1].owner, "bob");
+  std::optional<std::vector<UsageRow>> one_day;
+  then(ioc_,
+       (*store)->usage({.from_day = 20001, .to_day = 20001, .by_owner = false, .by_task = true}),
+       [&](core::Result<std::vector<UsageRow>> r) { one_day = *r; });
+  while (!one_day)
+    ioc_.run_one();
+  ASSERT_EQ(one_day->size(), 1U);
+  EXPECT_EQ((*one_day)[0].task, "a");
+  EXPECT_EQ((*one_day)[0].reserved_mib_s, 1000);
+}
+
 TEST_F(JobStoreTest, ReopenRecoversUnfinishedJobsInIdOrderAndTheLargestId) {
   {
     auto store = JobStore::open(db(), ioc_.get_executor());
@@ -314,6 +368,7 @@ TEST_F(JobStoreTest, UpgradesASchemaVersion2Database) {
           "borrowed", "preemptions"}) {
       ASSERT_TRUE(raw->exec(fmt::format("ALTER TABLE jobs DROP COLUMN {}", column).c_str()));
     }
+    ASSERT_TRUE(raw->exec("DROP TABLE usage"));
     ASSERT_TRUE(raw->exec("PRAGMA user_version = 2"));
     ASSERT_TRUE(
         raw->exec("INSERT INTO jobs (id, state, argv, vram_mb, submitted_at, queued_at) "
