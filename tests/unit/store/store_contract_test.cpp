@@ -117,6 +117,33 @@ TYPED_TEST(StoreContract, SavedRowsAreReadBackAndUnfinishedOnesLoaded) {
   EXPECT_FALSE(*this->store_->state_blocking(99));
 }
 
+// Usage rows add up per day, owner and task and are read back grouped as asked.
+TYPED_TEST(StoreContract, UsageAddsUpAndGroups) {
+  auto& store = *this->store_;
+  store.add_usage({.day = 10, .owner = "ann", .task = "t", .runs = 1, .reserved_mib_s = 100});
+  store.add_usage({.day = 10, .owner = "ann", .task = "t", .runs = 1, .reserved_mib_s = 20});
+  store.add_usage({.day = 11, .owner = "ann", .task = "u", .runs = 1, .gpu_s = 5});
+  store.add_usage({.day = 11, .owner = "bob", .task = "t", .runs = 1, .preempted = 1});
+  ASSERT_TRUE(this->save(this->job(1)));  // after them in order: they are stored too
+  auto rows = store.load_usage(11);
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(rows->size(), 2U);
+  auto grouped = this->await(store.usage({.from_day = 0, .to_day = 100}));
+  ASSERT_TRUE(grouped);
+  ASSERT_EQ(grouped->size(), 2U);
+  EXPECT_EQ(
+      (*grouped)[0],
+      (UsageRow{
+          .day = 0, .owner = "ann", .task = "", .runs = 3, .reserved_mib_s = 120, .gpu_s = 5}));
+  EXPECT_EQ((*grouped)[1].preempted, 1);
+  auto bob_by_day = this->await(store.usage(
+      {.from_day = 0, .to_day = 100, .by_owner = false, .by_day = true, .owner = "bob"}));
+  ASSERT_TRUE(bob_by_day);
+  ASSERT_EQ(bob_by_day->size(), 1U);
+  EXPECT_EQ((*bob_by_day)[0].day, 11);
+  EXPECT_EQ((*bob_by_day)[0].owner, "");
+}
+
 TYPED_TEST(StoreContract, SavesCompleteOnTheLoopInOrderNeverInsideSave) {
   std::vector<core::JobId> done;
   for (core::JobId id = 1; id <= 5; ++id) {
