@@ -410,6 +410,7 @@ std::vector<JobId> JobQueue::owner_heads() const {
   std::ranges::sort(firsts,
                     [&](const Entry* a, const Entry* b) { return fair.before(a->job, b->job); });
   std::vector<JobId> out;
+  out.reserve(firsts.size());
   for (const Entry* e : firsts)
     out.push_back(e->job.id);
   return out;

@@ -35,6 +35,7 @@ std::optional<GpuCost> cost_on(const GpuView& g, std::int64_t buffer_mb, std::in
   // The fewest: the smallest k whose k largest candidates make room.
   std::int64_t deficit = need_mb - free;
   std::vector<std::int64_t> sizes;
+  sizes.reserve(candidates.size());
   for (const ReclaimRun* r : candidates)
     sizes.push_back(r->vram_mb);
   std::ranges::sort(sizes, std::greater<>());

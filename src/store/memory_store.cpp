@@ -201,6 +201,7 @@ boost::asio::awaitable<core::Result<std::vector<UsageRow>>> MemoryStore::usage(U
     g.preempted += row.preempted;
   }
   std::vector<UsageRow> out;
+  out.reserve(grouped.size());
   for (auto& [k, g] : grouped)
     out.push_back(std::move(g));
   co_return out;
