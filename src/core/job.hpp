@@ -56,8 +56,8 @@ enum class PendingReason {
   worker_unloading,  // idle warm workers are being unloaded to make room for it
   worker_backoff,    // its task's workers keep crashing: no new one is started before a back-off
   cluster,           // submitted to the cluster (Slurm), which decides when it starts
-  quota,  // its owner (or group) is at a limit (limit_mb, max_running), or above its guarantee
-          // and the job is not preemptible (core/owner_quota.hpp)
+  quota,       // its owner (or group) is at a limit (limit_mb, max_running), or above its guarantee
+               // and the job is not preemptible (core/owner_quota.hpp)
   reclaiming,  // its owner is under its guarantee: borrowed jobs are being stopped to make room
 };
 

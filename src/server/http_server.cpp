@@ -33,8 +33,7 @@ struct HttpServer::Shared {
   Shared(Router& r, HttpLimits l)
       : router(&r),
         limits(l),
-        connections(l.max_connections, l.max_connections_per_client,
-                    l.max_connections_per_owner),
+        connections(l.max_connections, l.max_connections_per_client, l.max_connections_per_owner),
         bodies(l.buffered_body_bytes) {}
   Router* router;
   HttpLimits limits;
@@ -275,7 +274,7 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
   const HttpLimits& limits = shared->limits;
   SocketClient client(stream.socket());
   beast::flat_buffer buffer;
-  bool admitted_once = false;  // a request on this connection passed authentication
+  bool admitted_once = false;     // a request on this connection passed authentication
   std::optional<OwnerSeat> seat;  // counted for the owner of its last authenticated request
   while (true) {
     Parser parser;
@@ -310,12 +309,12 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
     if (!req->principal.empty() && (!seat || seat->owner != req->principal)) {
       seat.reset();
       if (!shared->connections.admit_owner(req->principal)) {
-        Response busy = problem(
-            Problem::unavailable,
-            fmt::format("{} already has {} connections open, its limit "
-                        "(--max-connections-per-owner); close some (event streams, log "
-                        "followers) or reuse them",
-                        req->principal, limits.max_connections_per_owner));
+        Response busy =
+            problem(Problem::unavailable,
+                    fmt::format("{} already has {} connections open, its limit "
+                                "(--max-connections-per-owner); close some (event streams, log "
+                                "followers) or reuse them",
+                                req->principal, limits.max_connections_per_owner));
         busy.headers.emplace_back("Retry-After", "1");
         co_await answer_and_close(stream, std::move(busy), version, limits.read_timeout);
         break;

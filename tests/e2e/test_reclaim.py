@@ -2,25 +2,13 @@
 borrowed preemptible jobs are stopped to give an owner its guarantee, queued again and end
 succeeded later, across a kill -9 in the middle of a reclaim; the queue orders owners by use."""
 import os
-import subprocess
 import time
 
-from conftest import BIN, SLOW, eventually
+from conftest import eventually
 
-ALICE = "alice-secret-0123456789"
-BOB = "bob-secret-0123456789ab"
+from test_owners import ALICE, BOB, auth, hashed
+
 CAROL = "carol-secret-0123456789"
-
-
-def auth(token):
-    return {"Authorization": f"Bearer {token}"}
-
-
-def hashed(token):
-    r = subprocess.run([BIN, "token", "hash"], input=token + "\n", capture_output=True, text=True,
-                       timeout=10 * SLOW)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
 
 
 def owners(tmp_path, **quotas):
