@@ -12,7 +12,9 @@ from conftest import BIN, SLOW
 
 def test_plain_lines_when_not_a_terminal(make_server):
     s = make_server("--gpus", "sim:24GiB", "--gpu-poll-ms", "100")
-    big = s.submit(params={"seconds": 1.5, "vram_mb": 20000}).json()["id"]
+    # Long enough that the CLI (slow to start under the sanitizers, beside clang-tidy) submits
+    # while it still runs: 1.5 s was not, once.
+    big = s.submit(params={"seconds": 5, "vram_mb": 20000}).json()["id"]
     s.wait_state(big, ["running"])
     # Bytes, not text: text mode (universal newlines) and splitlines() would both turn a
     # carriage return into a line end and hide it.
