@@ -101,6 +101,7 @@ std::vector<ConfigOption> service_rows() {
                "first; use is halved every DURATION (7d, 12h; 0: FIFO across owners)",
        .value_name = "DURATION",
        .min = 0,
+       .max = std::int64_t{3650} * 86400,
        .from_text = half_life_text},
       {.key = "kill_grace_s",
        .field = &C::kill_grace_s,
@@ -110,7 +111,8 @@ std::vector<ConfigOption> service_rows() {
        .field = &C::preempt_grace_s,
        .help = "a borrowed job reclaimed for an owner's guarantee: SIGTERM to SIGKILL grace "
                "(then it is queued again)",
-       .min = 0},
+       .min = 0,
+       .max = 86400},
       {.key = "worker_ping_ms",
        .field = &C::worker_ping_ms,
        .help = "how often an idle warm worker is pinged (unanswered by the next: stopped)",

@@ -201,7 +201,8 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     job.queued_at_ms = now_ms();
     job.output = std::move(output.text);
     job.output_truncated = output.truncated;
-    job.not_before_ms = WaitingJobs::retry_at_ms(job, now_ms());
+    job.not_before_ms = preempted ? 0 : WaitingJobs::retry_at_ms(job, now_ms());
+    job.started_at_ms = 0;  // not started in this attempt (fair share and usage count from it)
     store_->save(job, saved);
     if (job.not_before_ms > 0) {
       waiting_.park_delayed(job);

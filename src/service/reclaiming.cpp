@@ -71,21 +71,23 @@ core::Holds holds_now(const core::JobQueue& queue, const core::QuotaView& quotas
 
 void Orchestrator::reclaim(std::vector<core::GpuView>& views, const core::QuotaView& quotas) {
   std::int64_t now = now_ms();
+  // True when a claimant was launched: the quotas this call was given no longer hold.
   auto start_claimant = [&] {
     bool queued = reclaimer_.claim() && queue_.contains(reclaimer_.claim()->claimant.id);
     auto start = reclaimer_.before_pass(queued, views, config_.vram_buffer_mb, now);
-    if (!start) return;
+    if (!start) return false;
     // Its room is free: it starts now, on the GPUs reclaimed for it, ahead of the pass.
-    if (std::optional<Job> job = queued_job(start->job)) {
-      spdlog::info("job {}: starting on GPU {}, reclaimed for it", start->job,
-                   fmt::join(start->gpus, ","));
-      job->borrowed = false;
-      launch(std::move(*job), start->gpus, 0);
-      views = gpu_views();
-    }
+    std::optional<Job> job = queued_job(start->job);
+    if (!job) return false;
+    spdlog::info("job {}: starting on GPU {}, reclaimed for it", start->job,
+                 fmt::join(start->gpus, ","));
+    job->borrowed = false;
+    launch(std::move(*job), start->gpus, 0);
+    views = gpu_views();
+    schedule_soon();  // the next claim, with quotas that count this start
+    return true;
   };
-  start_claimant();
-  if (reclaimer_.claim()) return;
+  if (start_claimant() || reclaimer_.claim()) return;
   mark_borrowed(running_, active_, owners_);
   std::vector<core::ReclaimRun> runs;
   runs.reserve(running_.size());

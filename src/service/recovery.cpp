@@ -58,6 +58,7 @@ core::LostRun end_lost_run(Job& j, bool requeue_on_restart, JobFiles& files) {
   files.keep_attempt_logs(j.id, j.attempt);
   j.attempt += 1;
   j.queued_at_ms = now_ms();
+  j.started_at_ms = 0;
   if (lost == core::LostRun::requeue_once) {
     j.restart_requeued = true;
     j.error = fmt::format("its warm worker {} ended with the vramq restart; queued again (once)",
@@ -95,7 +96,8 @@ core::Result<void> Orchestrator::start() {
     auto usage = store_->load_usage(now_ms() / kDayMs - span);
     if (!usage) return usage.error();
     for (const store::UsageRow& u : *usage) {
-      owners_.used(u.owner, static_cast<double>(u.reserved_mib_s), u.day * kDayMs + kDayMs / 2);
+      owners_.used(u.owner, static_cast<double>(u.reserved_mib_s),
+                   std::min(u.day * kDayMs + kDayMs / 2, now_ms()));
     }
   }
   auto jobs = store_->load_unfinished();
@@ -186,6 +188,9 @@ void Orchestrator::adopt(Job job, exec::Survivor run) {
     return;
   }
   bool start_unsaved = job.state == JobState::queued;
+  // Stored as queued, it had started again after a preemption (its start was not saved): that
+  // preemption is over.
+  if (start_unsaved && job.reason == EndReason::preempted) job.reason = EndReason::none;
   job.state = JobState::running;
   // The start as the run knows it (the store lacks it if the last server died before saving).
   if (job.started_at_ms == 0 || start_unsaved) {

@@ -160,7 +160,15 @@ void Orchestrator::run_started(JobId id, std::vector<int> gpus, std::int64_t sta
 
 void Orchestrator::stop_job(JobId id, EndReason why) {
   auto it = running_.find(id);
-  if (it == running_.end() || it->second.stop_reason != EndReason::none) return;
+  if (it == running_.end()) return;
+  if (it->second.stop_reason == EndReason::preempted && why == EndReason::cancelled) {
+    // Cancelled during its preemption's grace: it ends cancelled, not queued again (already
+    // signalled; the grace's SIGKILL still comes).
+    it->second.stop_reason = why;
+    it->second.stop_detail.clear();
+    return;
+  }
+  if (it->second.stop_reason != EndReason::none) return;
   it->second.stop_reason = why;
   it->second.stop_grace_s =
       why == EndReason::preempted ? config_.preempt_grace_s : config_.kill_grace_s;

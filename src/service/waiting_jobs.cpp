@@ -25,7 +25,8 @@ std::string failed_dependency(JobId because) {
 std::int64_t WaitingJobs::retry_at_ms(const Job& job, std::int64_t now) {
   if (job.spec.retry_delay_s <= 0) return 0;
   // Attempt n + 1 follows attempt n after retry_delay_s x 2^(n - 1), at most a day.
-  int doublings = std::clamp(job.attempt - 2, 0, 20);
+  // Preempted runs are not failures: they do not lengthen it.
+  int doublings = std::clamp(job.attempt - job.preemptions - 2, 0, 20);
   std::int64_t delay =
       std::min(kMaxRetryDelayMs, job.spec.retry_delay_s * 1000 * (std::int64_t{1} << doublings));
   return now + delay;

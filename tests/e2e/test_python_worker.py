@@ -60,6 +60,10 @@ base_mb = 1024
                10, "the worker idle again")
     long = s.submit("echo", params={"text": "x", "seconds": 30}).json()["id"]
     s.wait_state(long, ["running"])
+    # `running` is said when the run is assigned, before it is sent: a cancel before the send
+    # ends it without the worker seeing it (seen under load). Wait for the worker's own line.
+    eventually(lambda: f"for job {long}" in s.get(f"/v1/jobs/{long}/log?stream=stderr").text, 10,
+               "the run sent to the worker")
     s.delete(f"/v1/jobs/{long}")
     assert s.wait_job(long, timeout=10)["state"] == "cancelled"
     eventually(lambda: [w["state"] for w in s.get("/v1/workers").json()["workers"]] == ["idle"],

@@ -179,3 +179,22 @@ def test_usage_is_kept_per_owner_task_and_day(make_server, tmp_path):
     assert "alice" in cli.stdout and "bob" in cli.stdout and "GPU-h" in cli.stdout, cli.stdout
     metrics = s.get("/metrics", headers=auth(ALICE)).text
     assert 'vramq_owner_reserved_mib{owner="alice"} 0' in metrics, metrics
+
+
+def test_a_job_cancelled_during_its_preemption_ends_cancelled(make_server, tmp_path):
+    s = make_server("--gpus", "sim:24GiB", "--preempt-grace-s", "5", "--allow-raw-commands",
+                    "--owners", owners(tmp_path, alice=1000, bob=12000))
+    stubborn = ('trap "" TERM; touch "$VRAMQ_JOB_DIR/ready"; sleep 60')
+    b = submit(s, ALICE, {"command": ["sh", "-c", stubborn], "vram_mb": 20000,
+                          "preemptible": True})
+    wait_state(s, b, ("running",), timeout=20)
+    eventually(lambda: os.path.exists(job(s, b)["job_dir"] + "/ready"), 10, "its trap set")
+    claimant = submit(s, BOB, fake(12000, 1))
+    eventually(lambda: job(s, b)["reason"] == "preempted", 10, "the reclaim under way")
+    # alice cancels it during the grace: it ends cancelled (at the grace's SIGKILL), not queued
+    # again; bob's job then runs.
+    assert s.delete(f"/v1/jobs/{b}", headers=auth(ALICE)).status_code in (200, 202)
+    j = wait_state(s, b, ("cancelled", "queued", "failed"), timeout=60)
+    assert j["state"] == "cancelled" and j["preemptions"] == 0, j
+    j = wait_state(s, claimant, ("succeeded", "failed"), timeout=60)
+    assert j["state"] == "succeeded", j
