@@ -157,6 +157,27 @@ struct OwnerSeat {
   ~OwnerSeat() { shared->connections.release_owner(owner); }
 };
 
+// Counts the connection for `principal` (the owner of its request) unless it already is; the
+// 503 to answer when that owner is at --max-connections-per-owner. No tokens: nothing counted.
+std::optional<Response> take_owner_seat(std::optional<OwnerSeat>& seat,
+                                        const std::shared_ptr<HttpServer::Shared>& shared,
+                                        const std::string& principal) {
+  if (principal.empty() || (seat && seat->owner == principal)) return std::nullopt;
+  seat.reset();
+  if (!shared->connections.admit_owner(principal)) {
+    Response busy = problem(
+        Problem::unavailable,
+        fmt::format("{} already has {} connections open, its limit "
+                    "(--max-connections-per-owner); close some (event streams, log followers) "
+                    "or reuse them",
+                    principal, shared->limits.max_connections_per_owner));
+    busy.headers.emplace_back("Retry-After", "1");
+    return busy;
+  }
+  seat.emplace(shared, principal);
+  return std::nullopt;
+}
+
 // A body's reservation in the shared budget; trims the heap when a burst of bodies is gone.
 struct BodyLease {
   std::shared_ptr<HttpServer::Shared> shared;
@@ -306,20 +327,9 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
       break;
     }
     admitted_once = true;
-    if (!req->principal.empty() && (!seat || seat->owner != req->principal)) {
-      seat.reset();
-      if (!shared->connections.admit_owner(req->principal)) {
-        Response busy =
-            problem(Problem::unavailable,
-                    fmt::format("{} already has {} connections open, its limit "
-                                "(--max-connections-per-owner); close some (event streams, log "
-                                "followers) or reuse them",
-                                req->principal, limits.max_connections_per_owner));
-        busy.headers.emplace_back("Retry-After", "1");
-        co_await answer_and_close(stream, std::move(busy), version, limits.read_timeout);
-        break;
-      }
-      seat.emplace(shared, req->principal);
+    if (std::optional<Response> full = take_owner_seat(seat, shared, req->principal)) {
+      co_await answer_and_close(stream, std::move(*full), version, limits.read_timeout);
+      break;
     }
     std::optional<BodyLease> lease;
     if (!parser.is_done()) {

@@ -33,7 +33,6 @@ class Reclaimer {
   explicit Reclaimer(std::int64_t grace_ms) : grace_ms_(grace_ms) {}
 
   const std::optional<Claim>& claim() const { return claim_; }
-  bool claims(core::JobId id) const { return claim_ && claim_->claimant.id == id; }
 
   // Before a pass, with the claimant `queued` (false: it left the queue) and `views` as they
   // are now: the claimant and the GPUs to start it on when its room is free there now (the
