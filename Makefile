@@ -33,10 +33,16 @@ run: build
 	$(BUILD)/vramq serve --gpus auto --data-dir ./vramq-data
 
 # Installs under PREFIX (default /usr/local; DESTDIR is honoured): binaries, the systemd unit,
-# docs, examples and contrib/ (docs/operations.md, "Installing").
+# docs, examples and contrib/ (docs/operations.md, "Installing"); as root, without DESTDIR, it
+# also creates the user jobs run as (vramq-job).
 PREFIX ?= /usr/local
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
+	@# The user jobs run as (run_as in the example configuration), on this host only.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ! getent passwd vramq-job >/dev/null; then \
+	  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+	    --shell /usr/sbin/nologin vramq-job && echo "created the user vramq-job (jobs run as it)"; \
+	fi
 
 # A Debian package (build/vramq_VERSION_ARCH.deb) of the same files under /usr.
 deb: build

@@ -14,6 +14,7 @@
 #include <filesystem>
 
 #include "app/gpu_setup.hpp"
+#include "app/job_users.hpp"
 #include "app/startup.hpp"
 #include "core/slurm_request.hpp"
 #include "core/startup_checks.hpp"
@@ -50,6 +51,21 @@ std::string describe(const core::Owners& o) {
                      o.credentials.size());
 }
 
+// The owners and who their jobs run as, loaded together (a file whose run_as does not resolve is
+// refused whole).
+struct LoadedOwners {
+  std::shared_ptr<const core::Owners> owners;
+  std::shared_ptr<const service::JobUsers> users;
+};
+core::Result<LoadedOwners> load_owners_and_users(const core::Config& config) {
+  auto owners = load_owners(config);
+  if (!owners) return owners.error();
+  auto users = resolve_job_users(config, owners->get());
+  if (!users) return users.error();
+  if (auto reached = open_job_dirs(config, **users); !reached) return reached.error();
+  return LoadedOwners{.owners = std::move(*owners), .users = std::move(*users)};
+}
+
 // SIGHUP reloads the owners (or token) file, read off the loop. One that does not load is
 // refused whole and the owners in force are kept: a typo must not lock everyone out.
 asio::awaitable<void> reload_on_hangup(asio::io_context& ioc, const core::Config& config,
@@ -64,16 +80,17 @@ asio::awaitable<void> reload_on_hangup(asio::io_context& ioc, const core::Config
       continue;
     }
     auto loaded = co_await orchestrator.files().worker().async_run(
-        [&config] { return load_owners(config); }, asio::use_awaitable);
+        [&config] { return load_owners_and_users(config); }, asio::use_awaitable);
     if (!loaded) {
       spdlog::error("SIGHUP: {}; the owners in force are kept", loaded.error().message);
       continue;
     }
-    router.set_owners(*loaded);
-    orchestrator.owners().set(*loaded);
+    router.set_owners(loaded->owners);
+    orchestrator.owners().set(loaded->owners);
+    orchestrator.owners().set_users(loaded->users);
     spdlog::info("SIGHUP: reloaded {} ({})",
                  config.owners_file.empty() ? config.token_file : config.owners_file,
-                 describe(**loaded));
+                 describe(*loaded->owners));
   }
 }
 
@@ -187,9 +204,10 @@ int serve(core::Config config) {
   std::string slurm_prefix = slurm_job_prefix(config.data_dir);
   auto gpus = open_gpus(config, *catalog, slurm_prefix, gpu_locks);
   if (!gpus) return fail(gpus.error(), 2);
-  auto owners = load_owners(config);
+  auto owners = load_owners_and_users(config);
   if (!owners) return fail(owners.error(), 2);
-  if (*owners) spdlog::info("tokens required: {}", describe(**owners));
+  if (owners->owners) spdlog::info("tokens required: {}", describe(*owners->owners));
+  log_job_users(*owners->users, owners->owners.get());
 
   asio::io_context ioc(1);
   auto store =
@@ -202,8 +220,9 @@ int serve(core::Config config) {
   if (auto ok = orchestrator.start(); !ok) return fail(ok.error(), 1);
   orchestrator.events().set_encoders(
       api_encoders(config));  // once recovery is done (it publishes nothing)
-  orchestrator.owners().set(*owners);
-  server::Router router(orchestrator, *owners,
+  orchestrator.owners().set(owners->owners);
+  orchestrator.owners().set_users(owners->users);
+  server::Router router(orchestrator, owners->owners,
                         {.per_job = static_cast<std::size_t>(config.max_waiters_per_job),
                          .per_owner = static_cast<std::size_t>(config.max_waiters_per_owner)});
   core::ConnectionCap cap = core::fit_connections(config.max_connections, nofile);

@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "core/config_options.hpp"
+#include "core/owners.hpp"
 
 namespace vramq::core {
 namespace {
@@ -88,6 +89,9 @@ Result<void> validate_config(const Config& c) {
     return Error{
         "owners and token_file: give one (the owners file names the tokens itself; "
         "`vramq token hash` turns a token file's secrets into its hashes)"};
+  }
+  if (!c.run_as.empty() && !is_unix_user_name(c.run_as)) {
+    return Error{fmt::format("run_as '{}' is not a Unix user name", c.run_as)};
   }
   if (!c.slurm_gpu_partition.empty() && c.slurm_gpu_partition == c.slurm_partition) {
     return Error{

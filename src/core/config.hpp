@@ -28,6 +28,8 @@ struct Config {
   // With tokens: "owner" (a job's params, output, logs, files and events are its owner's and
   // admins' only) or "all" (every token reads every job, as before issue 24).
   std::string visibility = "owner";
+  // --run-as: the Unix user jobs run as unless their owner names one ("": vramq's own user).
+  std::string run_as;
   std::int64_t backfill_bound_s = 300;
   // With owners: within a priority the queue serves first the owner with the least use, VRAM
   // MiB-seconds halved every this many seconds (core/fair_share.hpp); 0: FIFO across owners.

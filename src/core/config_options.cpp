@@ -85,6 +85,11 @@ std::vector<ConfigOption> service_rows() {
        .help = "owners file (TOML): owners, their hashed tokens, roles, groups and limits; "
                "replaces token_file; reloaded on SIGHUP",
        .value_name = "FILE"},
+      {.key = "run_as",
+       .field = &C::run_as,
+       .help = "the Unix user jobs run as when their owner names none (run_as in the owners "
+               "file); needs vramq to run as root (\"\": as vramq's own user)",
+       .value_name = "USER"},
       {.key = "visibility",
        .field = &C::visibility,
        .help = "with tokens, who reads a job's details, logs, files and events: owner (its "

@@ -84,18 +84,6 @@ Result<std::string> optional_string(const toml::table& t, std::string_view key,
   return R(boost::system::in_place_value, *s);
 }
 
-// A Unix user name as useradd accepts it by default (NAME_REGEX of adduser.conf, bounded).
-bool is_unix_user_name(std::string_view s) {
-  if (s.empty() || s.size() > 32 ||
-      !(std::islower(static_cast<unsigned char>(s[0])) || s[0] == '_')) {
-    return false;
-  }
-  return std::ranges::all_of(s, [](char c) {
-    return std::islower(static_cast<unsigned char>(c)) ||
-           std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-  });
-}
-
 Result<void> parse_groups(const toml::table& root, Owners& out) {
   const toml::node* node = root.get("groups");
   if (node == nullptr) return {};
@@ -203,6 +191,17 @@ Result<void> check_group_quotas(const Owners& o) {
 }
 
 }  // namespace
+
+bool is_unix_user_name(std::string_view s) {
+  if (s.empty() || s.size() > 32 ||
+      !(std::islower(static_cast<unsigned char>(s[0])) || s[0] == '_')) {
+    return false;
+  }
+  return std::ranges::all_of(s, [](char c) {
+    return std::islower(static_cast<unsigned char>(c)) ||
+           std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
 
 std::string_view to_string(Role r) {
   switch (r) {

@@ -85,6 +85,10 @@ Result<Owners> parse_owners(std::string_view toml_text);
 // "sha256:" followed by 64 lower-case hex digits.
 bool is_token_hash(std::string_view text);
 
+// A Unix user name as useradd accepts it by default (NAME_REGEX of adduser.conf, bounded):
+// `run_as` and --run-as.
+bool is_unix_user_name(std::string_view name);
+
 // Names of owners and groups: 1-64 characters of letters, digits, '.', '_', '-' and '@'.
 bool is_owner_name(std::string_view name);
 

@@ -189,7 +189,7 @@ std::optional<StartDecision> Planner::warm_start(const QueuedJob& job) {
   int best_pos = 0;
   for (std::size_t i = 0; i < workers_.idle.size(); ++i) {
     const IdleWorker& w = workers_.idle[i];
-    if (w.task != job.worker_task) continue;
+    if (!workers_.serves(w, job)) continue;
     auto pos = std::ranges::find(index_, w.gpu) - index_.begin();
     if (pos >= std::ssize(index_)) continue;
     const GpuState& s = gpus_[static_cast<std::size_t>(pos)];
@@ -295,8 +295,13 @@ PendingReason Planner::worker_wait(const QueuedJob& job, const WorkerTaskView& t
       task.resident < task.max_workers ? PendingReason::worker_backoff : PendingReason::worker_busy;
   // Its own idle worker lacks room for the run: it waits for VRAM there, and others on that GPU
   // may be unloaded for it.
+  bool stranger = false;  // an idle worker of its task runs as another user
   for (const IdleWorker& w : workers_.idle) {
     if (w.task != job.worker_task) continue;
+    if (!workers_.serves(w, job)) {
+      stranger = true;
+      continue;
+    }
     why = PendingReason::vram;
     if (make_room(job.vram_mb - w.held_mb, 1, job.worker_task, w.gpu)) {
       return PendingReason::worker_unloading;
@@ -304,9 +309,10 @@ PendingReason Planner::worker_wait(const QueuedJob& job, const WorkerTaskView& t
   }
   // Its idle worker cannot grow where it is, but a new one would fit elsewhere: the least
   // recently used of its idle workers makes way (else the run could wait on a full GPU while
-  // another stands empty).
-  if (why == PendingReason::vram && task.not_before_ms <= now_ms_ &&
-      best_fit(gpus_, job.vram_mb) >= 0) {
+  // another stands empty). So does one that runs as another user: it cannot serve this run and
+  // holds one of its task's places.
+  if (task.not_before_ms <= now_ms_ &&
+      ((why == PendingReason::vram && best_fit(gpus_, job.vram_mb) >= 0) || stranger)) {
     auto own = std::ranges::min_element(workers_.idle, {}, [&](const IdleWorker& w) {
       return std::pair(w.task != job.worker_task, w.last_used_ms);
     });
@@ -363,7 +369,7 @@ PendingDecision Planner::wait(const QueuedJob& job, bool worker_task) {
     bool waits = false;
     for (std::size_t i = 0; i < workers_.idle.size() && worker_task && !waits; ++i) {
       const IdleWorker& w = workers_.idle[i];
-      if (w.task == job.worker_task) {
+      if (workers_.serves(w, job)) {
         waits = make_room(job.vram_mb - w.held_mb, 1, job.worker_task, w.gpu);
       }
     }

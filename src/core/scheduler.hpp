@@ -57,6 +57,7 @@ struct IdleWorker {
   WorkerId id = 0;
   int task = 0;  // index in WorkerView::tasks
   int gpu = 0;
+  std::int64_t uid = -1;          // the user it runs as (-1: vramq's own)
   std::int64_t held_mb = 0;       // in the ledger now
   std::int64_t last_used_ms = 0;  // its last run's end (or when it became ready)
 };
@@ -65,6 +66,14 @@ struct WorkerView {
   std::vector<IdleWorker> idle;
   // Per GPU (index): memory of workers being unloaded, free once their processes are gone.
   std::vector<std::int64_t> unloading_mb;
+  // Who each owner's jobs run as, by owner number (QueuedJob::owner; past the end: default_uid):
+  // a worker serves only jobs that run as its user (a job must never see another user's memory).
+  std::vector<std::int64_t> owner_uids;
+  std::int64_t default_uid = -1;
+  bool serves(const IdleWorker& w, const QueuedJob& job) const {
+    if (w.task != job.worker_task) return false;
+    return w.uid == (job.owner < owner_uids.size() ? owner_uids[job.owner] : default_uid);
+  }
 };
 
 struct SchedulerConfig {

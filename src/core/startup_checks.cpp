@@ -87,7 +87,9 @@ ConnectionCap fit_connections(std::int64_t configured, std::uint64_t nofile) {
 
 std::optional<std::string> data_dir_mode_warning(std::string_view dir, unsigned mode,
                                                  bool share_with_group) {
-  unsigned loose = mode & (share_with_group ? 027U : 077U);
+  // Search alone (x) lists nothing and opens only what is named and itself open: jobs run as
+  // other users (--run-as) need it to reach their directories.
+  unsigned loose = mode & (share_with_group ? 027U : 077U) & ~011U;
   if (loose == 0) return std::nullopt;
   return fmt::format(
       "the data directory {} is open to {} (mode {:04o}): its logs, job files and store may hold "

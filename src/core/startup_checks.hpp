@@ -31,8 +31,8 @@ bool is_loopback_host(std::string_view host);
 // hosts can reach are an error (unless unsafe_raw_commands_without_tokens, then a warning).
 StartupReport check_exposure(const Config& config);
 
-// A data directory whose mode lets others in (any bit of 077, or of 027 when it is shared with
-// its group): the warning to give, else nothing.
+// A data directory whose mode lets others read or write (any bit of 066, or of 026 when it is
+// shared with its group; search alone is fine): the warning to give, else nothing.
 std::optional<std::string> data_dir_mode_warning(std::string_view dir, unsigned mode,
                                                  bool share_with_group);
 

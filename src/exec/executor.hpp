@@ -17,6 +17,7 @@
 
 #include "core/job.hpp"
 #include "core/run_outcome.hpp"
+#include "util/unix_user.hpp"
 
 namespace vramq::exec {
 
@@ -36,6 +37,8 @@ struct LaunchSpec {
   // A warm worker (its `job` is its id negated): its stdin and stdout are a socket whose other
   // end comes back in Launched::stdio_fd; stdout_path is unused, stderr_path is its own log.
   bool worker_stdio = false;
+  // The user the job runs as (nullopt: the executor's own); its supervisor stays the server's.
+  std::optional<util::UnixUser> user;
   // What the run needs, for an executor that places runs itself (a cluster's scheduler): VRAM on
   // each GPU, how many GPUs, its time limit, its priority, and its job directory (its logs).
   struct Needs {

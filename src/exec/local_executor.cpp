@@ -171,6 +171,8 @@ SupervisorOptions supervisor_options(const LaunchSpec& spec, const std::string& 
   std::string gpus;
   for (int g : spec.gpus)
     gpus += (gpus.empty() ? "" : ",") + std::to_string(g);
+  std::vector<std::int64_t> groups;
+  if (spec.user) groups.assign(spec.user->groups.begin(), spec.user->groups.end());
   return {.run_fd = 4,
           .job = spec.job,
           .attempt = spec.attempt,
@@ -188,7 +190,10 @@ SupervisorOptions supervisor_options(const LaunchSpec& spec, const std::string& 
           .log_limit_bytes = o.log_limit_bytes,
           .log_mode = o.log_mode,
           .job_umask = o.job_umask,
-          .stdio_fd = spec.worker_stdio ? 5 : -1};
+          .stdio_fd = spec.worker_stdio ? 5 : -1,
+          .uid = spec.user ? std::int64_t{spec.user->uid} : -1,
+          .gid = spec.user ? std::int64_t{spec.user->gid} : -1,
+          .groups = std::move(groups)};
 }
 
 }  // namespace

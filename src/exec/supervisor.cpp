@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -41,14 +42,18 @@ std::int64_t wall_ms() {
 }
 
 // A log the job can reach (it may have replaced the file since its last run): opened without
-// following a symlink or blocking on a FIFO, and only a regular file is written to.
+// following a symlink or blocking on a FIFO, and only a regular file with no other name is
+// written to (a hard link to someone else's file, made in a directory the job owns, must not be
+// truncated by a supervisor that is more privileged than the job). O_TRUNC: after that check.
 int open_log(const std::string& path, int flags, mode_t mode) {
-  int fd =
-      ::open(path.c_str(),
-             O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | flags, mode);
+  int fd = ::open(
+      path.c_str(),
+      O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | (flags & ~O_TRUNC),
+      mode);
   if (fd < 0) return -1;
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+      ((flags & O_TRUNC) != 0 && ::ftruncate(fd, 0) != 0)) {
     ::close(fd);
     errno = EINVAL;
     return -1;
@@ -202,18 +207,40 @@ struct ChildStart {
   int out_fds[2] = {-1, -1};  // become stdout and stderr (the pipes' write ends)
   int in_fd = -1;             // becomes stdin (-1: /dev/null)
   const char* cwd = nullptr;
-  int umask = -1;          // -1: leave it
-  volatile int error = 0;  // set by the child when it cannot exec
+  int umask = -1;  // -1: leave it
+  // The user to run as (uid < 0: the supervisor's own), with all its groups.
+  std::int64_t uid = -1;
+  std::int64_t gid = -1;
+  const gid_t* groups = nullptr;
+  std::size_t group_count = 0;
+  volatile int error = 0;             // set by the child when it cannot exec
+  volatile bool user_failed = false;  // ... because it could not become the user
 };
+
+// Becomes c's user for good (real, effective and saved ids: nothing to go back to); errno on a
+// failure. Only system calls (after vfork): the supervisor has one thread, so the libc wrappers
+// make no cross-thread broadcast.
+int become_user(const ChildStart& c) {
+  if (::setgroups(c.group_count, c.groups) != 0) return errno;
+  auto gid = static_cast<gid_t>(c.gid);
+  auto uid = static_cast<uid_t>(c.uid);
+  if (::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0) return errno;
+  return 0;
+}
 
 [[noreturn]] void start_child(ChildStart& c) {
   // The job: its own process group; dies with the supervisor, whatever kills it.
   ::setpgid(0, 0);
+  int err = 0;
+  if (c.uid >= 0) {
+    err = become_user(c);
+    c.user_failed = err != 0;
+  }
+  // After the change of user, which clears the parent-death signal.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != c.parent) ::_exit(127);
-  int err = 0;
   int in = c.in_fd >= 0 ? c.in_fd : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (in < 0 || ::dup3(in, 0, 0) < 0) err = errno;
+  if (err == 0 && (in < 0 || ::dup3(in, 0, 0) < 0)) err = errno;
   if (in > 0 && in != c.in_fd) ::close(in);
   for (int target = 1; target <= 2 && err == 0; ++target) {
     if (::dup3(c.out_fds[target - 1], target, 0) < 0) err = errno;
@@ -273,9 +300,14 @@ bool Supervisor::spawn_job() {
     return false;
   }
   std::vector<char*> argv;
+  argv.reserve(o_.argv.size() + 1);
   for (const std::string& a : o_.argv)
     argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  std::vector<gid_t> groups;
+  groups.reserve(o_.groups.size());
+  for (std::int64_t g : o_.groups)
+    groups.push_back(static_cast<gid_t>(g));
   ChildStart child{.parent = ::getpid(),
                    .program = o_.program.c_str(),
                    .argv = argv.data(),
@@ -283,7 +315,11 @@ bool Supervisor::spawn_job() {
                    .out_fds = {o_.stdio_fd >= 0 ? o_.stdio_fd : write_ends[0], write_ends[1]},
                    .in_fd = o_.stdio_fd,
                    .cwd = o_.cwd.empty() ? nullptr : o_.cwd.c_str(),
-                   .umask = o_.job_umask};
+                   .umask = o_.job_umask,
+                   .uid = o_.uid,
+                   .gid = o_.gid,
+                   .groups = groups.data(),
+                   .group_count = groups.size()};
   // posix_spawn cannot set PR_SET_PDEATHSIG; the child only makes system calls until it execs.
   pid_t pid = ::vfork();             // NOLINT(clang-analyzer-security.insecureAPI.vfork)
   if (pid == 0) start_child(child);  // NOLINT(clang-analyzer-unix.Vfork): system calls only
@@ -298,7 +334,10 @@ bool Supervisor::spawn_job() {
     record_.ended = true;
     record_.spawn_errno = err;
     record_.spawn_error =
-        "cannot run " + (o_.argv.empty() ? o_.program : o_.argv[0]) + ": " + std::strerror(err);
+        child.user_failed
+            ? "cannot run as uid " + std::to_string(o_.uid) + ": " + std::strerror(err)
+            : "cannot run " + (o_.argv.empty() ? o_.program : o_.argv[0]) + ": " +
+                  std::strerror(err);
     record_.ended_at_ms = wall_ms();
     return false;
   }

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <cstdio>
@@ -30,6 +31,18 @@ std::int64_t parse_octal(const std::string& s, bool& ok) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 8);
   ok = ok && ec == std::errc{} && end == s.data() + s.size() && v >= 0 && v <= 0777;
   return v;
+}
+
+// "1,2,3" (empty: none).
+std::vector<std::int64_t> parse_list(const std::string& s, bool& ok) {
+  std::vector<std::int64_t> out;
+  std::size_t at = 0;
+  while (at < s.size()) {
+    std::size_t comma = std::min(s.find(',', at), s.size());
+    out.push_back(parse_int(s.substr(at, comma - at), ok));
+    at = comma + 1;
+  }
+  return out;
 }
 
 // One option's value into its field; false: no such option.
@@ -66,10 +79,25 @@ bool take(SupervisorOptions& o, const std::string& a, const std::string& v, bool
     o.job_umask = static_cast<int>(parse_octal(v, ok));
   } else if (a == "--stdio-fd") {
     o.stdio_fd = static_cast<int>(parse_int(v, ok));
+  } else if (a == "--uid") {
+    o.uid = parse_int(v, ok);
+  } else if (a == "--gid") {
+    o.gid = parse_int(v, ok);
+  } else if (a == "--groups") {
+    o.groups = parse_list(v, ok);
   } else {
     return false;
   }
   return true;
+}
+
+// A user to run as is a uid, a gid and groups, each an id (never (uid_t)-1, which
+// setresuid() takes for "leave it"); or none of them.
+bool valid_user(const SupervisorOptions& o) {
+  constexpr std::int64_t kMaxId = 0xFFFF'FFFELL;
+  auto id = [](std::int64_t v) { return v >= 0 && v <= kMaxId; };
+  if (o.uid == -1 && o.gid == -1) return o.groups.empty();
+  return id(o.uid) && id(o.gid) && std::ranges::all_of(o.groups, id);
 }
 
 }  // namespace
@@ -106,6 +134,13 @@ std::vector<std::string> supervisor_command(const std::string& binary, const Sup
                                 octal(o.log_mode)};
   if (o.stdio_fd >= 0) args.insert(args.end(), {"--stdio-fd", std::to_string(o.stdio_fd)});
   if (o.job_umask >= 0) args.insert(args.end(), {"--umask", octal(o.job_umask)});
+  if (o.uid >= 0) {
+    std::string groups;
+    for (std::int64_t g : o.groups)
+      groups += (groups.empty() ? "" : ",") + std::to_string(g);
+    args.insert(args.end(), {"--uid", std::to_string(o.uid), "--gid", std::to_string(o.gid),
+                             "--groups", groups});
+  }
   args.emplace_back("--");
   args.insert(args.end(), o.argv.begin(), o.argv.end());
   return args;
@@ -136,12 +171,12 @@ ParsedOptions parse_supervisor_args(const std::vector<std::string>& args) {
     out.error = "a number option is not a number";
   } else if (o.run_fd < 0 || o.job == 0 || (o.job < 0 && o.stdio_fd < 0) || o.attempt <= 0 ||
              o.program.empty() || o.argv.empty() || (o.stdout_path.empty() && o.stdio_fd < 0) ||
-             o.stderr_path.empty()) {
+             o.stderr_path.empty() || !valid_user(o)) {
     out.error =
         "usage: vramq-supervise --run-fd FD --job N --attempt A --program PATH --stdout FILE "
         "--stderr FILE [--cwd DIR] [--gpus LIST] [--orphan-grace-ms MS] [--kill-grace-ms MS] "
         "[--attach-fd FD] [--log-limit-bytes N] [--log-mode OCTAL] [--umask OCTAL] [--stdio-fd FD] "
-        "-- ARGV...";
+        "[--uid N --gid N --groups LIST] -- ARGV...";
   }
   return out;
 }

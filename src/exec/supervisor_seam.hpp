@@ -40,6 +40,12 @@ struct SupervisorOptions {
   // protocol), so stdout is not logged; its stderr is, into the file the server names last
   // (`stderr PATH` lines), starting with stderr_path. -1: a job's run.
   int stdio_fd = -1;
+  // The user the job runs as (the supervisor stays who it is): -1, the supervisor's own. With
+  // `groups` (every group of the user, as the server looked them up) it drops to it between
+  // fork and exec: setgroups, setresgid, setresuid.
+  std::int64_t uid = -1;
+  std::int64_t gid = -1;
+  std::vector<std::int64_t> groups;
 
   bool operator==(const SupervisorOptions&) const = default;
 };

@@ -207,12 +207,14 @@ boost::system::result<DryRun, SubmitError> Orchestrator::dry_run(SubmitRequest r
                         .preemptible = job->spec.preemptible};
   std::vector<core::QueuedJob> queue = queue_.snapshot(&probe);
   std::vector<core::GpuView> views = gpu_views();
+  core::WorkerView workers = workers_->view(views.size());
+  owners_.add_uids(workers);
   core::Decisions d = core::plan({.queue = queue,
                                   .gpus = views,
                                   .now_ms = now_ms(),
                                   .config = core::scheduler_config(config_),
                                   .draining = draining_,
-                                  .workers = workers_->view(views.size()),
+                                  .workers = std::move(workers),
                                   .quotas = owners_.quota_view(held_by_owners(running_, active_))});
   DryRun out{.vram_mb = job->spec.vram_mb};
   for (const core::StartDecision& s : d.starts) {

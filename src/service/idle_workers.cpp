@@ -135,6 +135,7 @@ core::WorkerView WarmWorkers::view(std::size_t gpu_count) const {
       v.idle.push_back({.id = id,
                         .task = w.task_index,
                         .gpu = w.gpu,
+                        .uid = w.uid,
                         .held_mb = w.held_mb,
                         .last_used_ms = w.last_used_ms});
     }

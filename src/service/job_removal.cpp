@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "service/orchestrator.hpp"
+#include "util/confined_files.hpp"
 
 namespace vramq::service {
 namespace asio = boost::asio;
@@ -51,16 +52,12 @@ asio::awaitable<core::Result<PurgeResult>> Orchestrator::purge(JobId id, Caller 
   core::Result<void> done = co_await async_purge(*store_, id, asio::use_awaitable);
   if (!done) co_return done.error();
   std::string dir = files_.dir(id);
-  files_.worker().async_run(
-      [dir] {
-        std::error_code ec;
-        std::filesystem::remove_all(dir, ec);
-        return ec;
-      },
-      [id, dir](std::error_code ec) {
-        if (ec)
-          spdlog::error("job {}: its directory {} was not removed: {}", id, dir, ec.message());
-      });
+  files_.worker().async_run([dir] { return util::remove_tree(dir); },
+                            [id, dir](std::error_code ec) {
+                              if (ec)
+                                spdlog::error("job {}: its directory {} was not removed: {}", id,
+                                              dir, ec.message());
+                            });
   spdlog::info("job {}: removed by {}", id, caller.name.empty() ? "a client" : caller.name);
   co_return PurgeResult{.outcome = PurgeOutcome::purged, .job = std::nullopt};
 }

@@ -321,7 +321,11 @@ void Orchestrator::schedule() {
   }
   core::Planner planner(views, now_ms(), core::scheduler_config(config_), draining_,
                         queue_.min_vram_mb());
-  if (workers_->any()) planner.use_workers(workers_->view(readings_->gpus().size()));
+  if (workers_->any()) {
+    core::WorkerView workers = workers_->view(readings_->gpus().size());
+    owners_.add_uids(workers);
+    planner.use_workers(std::move(workers));
+  }
   if (const core::QuotaView& now = owners_.quota_view(held); !now.empty()) planner.use_quotas(now);
   std::vector<core::StartDecision> starts =
       queue_.pass(std::move(planner), owners_.shares(now_ms(), held));

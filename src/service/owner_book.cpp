@@ -1,5 +1,7 @@
 #include "service/owner_book.hpp"
 
+#include "core/scheduler.hpp"
+
 #include <fmt/format.h>
 #include <algorithm>
 
@@ -243,6 +245,16 @@ std::optional<OwnerBook::Share> OwnerBook::share_of(const std::string& owner) co
   if (!n) return std::nullopt;
   return Share{.use_mib_s = *n < last_uses_.size() ? last_uses_[*n] : 0.0,
                .weight = *n < last_weights_.size() ? last_weights_[*n] : 1.0};
+}
+
+void OwnerBook::add_uids(core::WorkerView& view) const {
+  auto uid = [](const util::UnixUser* u) { return u != nullptr ? std::int64_t{u->uid} : -1; };
+  view.default_uid = uid(users_ && users_->fallback ? &*users_->fallback : nullptr);
+  view.owner_uids.clear();
+  if (!users_ || users_->owners.empty()) return;
+  view.owner_uids.reserve(names_.size());
+  for (const std::string& name : names_)
+    view.owner_uids.push_back(uid(user_of(name)));
 }
 
 }  // namespace vramq::service

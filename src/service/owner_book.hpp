@@ -18,6 +18,11 @@
 #include "core/owner_quota.hpp"
 #include "core/owners.hpp"
 #include "service/job_request.hpp"
+#include "service/job_users.hpp"
+
+namespace vramq::core {
+struct WorkerView;
+}
 
 namespace vramq::service {
 
@@ -31,6 +36,15 @@ class OwnerBook {
     last_groups_.clear();
   }
   const std::shared_ptr<const core::Owners>& owners() const { return owners_; }
+  // Who jobs run as (service/job_users.hpp), made with the owners in force.
+  void set_users(std::shared_ptr<const JobUsers> users) { users_ = std::move(users); }
+  // The user a job of `owner` runs as; nullptr: vramq's own.
+  const util::UnixUser* user_of(std::string_view owner) const {
+    return users_ ? users_->of(owner) : nullptr;
+  }
+  // Who each owner's jobs run as, by owner number, into a pass's view of warm workers (a worker
+  // serves only jobs that run as its user).
+  void add_uids(core::WorkerView& view) const;
 
   // An owner's number, given the first time its name is seen and never reused while the server
   // runs (an owner dropped from the file keeps it: its jobs still carry it). "" is 0.
@@ -97,6 +111,7 @@ class OwnerBook {
 
  private:
   std::shared_ptr<const core::Owners> owners_;
+  std::shared_ptr<const JobUsers> users_;
   std::map<std::string, std::uint32_t, std::less<>> ids_{{"", 0}};
   std::vector<std::string> names_{""};  // by number
   core::QuotaView last_view_;

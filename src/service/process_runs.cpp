@@ -60,6 +60,8 @@ exec::LaunchSpec ProcessRuns::launch_spec(const core::Job& job, const Placement&
           .attempt = job.attempt,
           .started_at_ms = where.started_at_ms,
           .gpus = where.gpus,
+          .worker_stdio = false,
+          .user = where.user != nullptr ? std::optional(*where.user) : std::nullopt,
           .needs = {.vram_mb = job.spec.vram_mb,
                     .gpus = job.spec.gpus,
                     .timeout_s = job.spec.timeout_s,

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "util/confined_files.hpp"
+
 namespace vramq::service {
 namespace {
 constexpr int kBatch = 500;
@@ -60,9 +62,7 @@ void Retention::step() {
         [dirs = std::move(dirs)] {
           std::size_t failed = 0;
           for (const std::string& dir : dirs) {
-            std::error_code ec;
-            std::filesystem::remove_all(dir, ec);
-            if (ec) ++failed;
+            if (util::remove_tree(dir)) ++failed;
           }
           return failed;
         },

@@ -27,6 +27,7 @@
 #include "gpu/gpu_source.hpp"
 #include "service/service_clock.hpp"
 #include "service/views.hpp"
+#include "util/unix_user.hpp"
 
 namespace vramq::service {
 
@@ -103,6 +104,8 @@ struct Placement {
   std::string job_dir;
   std::vector<std::pair<std::string, std::string>> env;  // the job's, VRAMQ_*, CUDA_*
   std::int64_t started_at_ms = 0;  // the start the run is recorded with (Unix ms)
+  // The user it runs as (service/job_users.hpp; nullptr: vramq's own), valid during start().
+  const util::UnixUser* user = nullptr;
 };
 
 // The orchestrator's side of the seam: the jobs a kind runs and the ends of their runs.

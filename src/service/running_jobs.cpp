@@ -105,7 +105,17 @@ void Orchestrator::launch(Job queued, std::vector<int> gpus, core::WorkerId work
                  ec.value(), std::nullopt);
     return;
   }
-  where.env = run_environment(job, where.job_dir, fresh);
+  // A job that runs as another user owns its directory (nobody else's job can enter it) and is
+  // told who it is; a client's env may still say otherwise (run_environment comes after).
+  where.user = owners_.user_of(job.spec.owner);
+  if (where.user != nullptr) {
+    if (auto given = util::give_dir(where.job_dir, *where.user); !given) {
+      start_failed(id, given.error().message, EPERM, std::nullopt);
+      return;
+    }
+    where.env = util::user_environment(*where.user);
+  }
+  std::ranges::move(run_environment(job, where.job_dir, fresh), std::back_inserter(where.env));
   if (!gpus.empty()) {
     std::vector<std::string> uuids;
     uuids.reserve(gpus.size());

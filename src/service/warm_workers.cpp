@@ -2,6 +2,7 @@
 #include "service/warm_workers.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +14,7 @@
 #include "service/job_environment.hpp"
 #include "service/job_paths.hpp"
 #include "service/process_runs.hpp"
+#include "util/confined_files.hpp"
 
 namespace vramq::service {
 namespace asio = boost::asio;
@@ -48,8 +50,7 @@ WarmWorkers::WarmWorkers(Deps deps) : d_(std::move(deps)) {
 
 void WarmWorkers::start(WorkerId max_stored) {
   next_id_ = max_stored + 1;
-  std::error_code ec;
-  std::filesystem::remove_all(d_.root, ec);
+  util::remove_tree(d_.root);  // the workers (of users jobs run as) own what is in it
 }
 
 const core::TaskDef* WarmWorkers::task_of(const core::JobSpec& spec) const {
@@ -99,6 +100,15 @@ WarmWorkers::Worker* WarmWorkers::find(WorkerId id) {
 std::optional<exec::Launched> WarmWorkers::start(Job& job, const Placement& where) {
   int gpu = where.gpus.front();
   Worker* w = find(where.worker);
+  std::int64_t uid = where.user != nullptr ? std::int64_t{where.user->uid} : -1;
+  if (w != nullptr && w->uid != uid) {
+    // The pass matched users (core::WorkerView::serves); should that ever be wrong, the run
+    // must not see another user's worker.
+    spdlog::error("job {}: worker {} runs as uid {}, the job as {}: it does not serve it", job.id,
+                  w->id, w->uid, uid);
+    d_.host.start_failed(job.id, "its warm worker runs as another user", EPERM, std::nullopt);
+    return std::nullopt;
+  }
   if (w != nullptr) {
     w->state = WorkerState::busy;
     w->job = job.id;
@@ -125,9 +135,20 @@ WarmWorkers::Worker* WarmWorkers::launch(Job& job, int gpu, const Placement& whe
     err = ec.value();
     why = fmt::format("cannot create the worker's directory {}: {}", wdir, ec.message());
   }
+  // As the job's run (Orchestrator::launch): a worker of another user owns its directory; it
+  // serves only jobs that run as that user (core::WorkerView::serves).
+  std::vector<std::pair<std::string, std::string>> extra;
+  if (where.user != nullptr && why.empty()) {
+    ::chmod(d_.root.c_str(), 0711);  // made with the server's umask: the worker passes through
+    if (auto given = util::give_dir(wdir, *where.user); !given) {
+      err = EPERM;
+      why = given.error().message;
+    }
+    extra = util::user_environment(*where.user);
+  }
   // The worker's own environment: the task's, its GPU, and where it reports (no job's: those
   // values arrive with each run).
-  std::vector<std::pair<std::string, std::string>> extra = task->env;
+  extra.insert(extra.end(), task->env.begin(), task->env.end());
   for (const auto& [k, v] : where.env) {
     if (k == "CUDA_VISIBLE_DEVICES") extra.emplace_back(k, v);
   }
@@ -139,16 +160,18 @@ WarmWorkers::Worker* WarmWorkers::launch(Job& job, int gpu, const Placement& whe
       task->cwd.find('{') == std::string::npos && !task->cwd.empty() ? task->cwd : wdir;
   std::optional<exec::Launched> launched;
   if (why.empty()) {
-    auto started = d_.executor.start({.job = run_key(wid),
-                                      .argv = task->worker->argv,
-                                      .cwd = cwd,
-                                      .env = job_environment(extra),
-                                      .stdout_path = "",
-                                      .stderr_path = wdir + "/worker.log",
-                                      .attempt = 1,
-                                      .gpus = {gpu},
-                                      .worker_stdio = true},
-                                     [this, wid](const exec::ExitStatus& st) { on_exit(wid, st); });
+    auto started = d_.executor.start(
+        {.job = run_key(wid),
+         .argv = task->worker->argv,
+         .cwd = cwd,
+         .env = job_environment(extra),
+         .stdout_path = "",
+         .stderr_path = wdir + "/worker.log",
+         .attempt = 1,
+         .gpus = {gpu},
+         .worker_stdio = true,
+         .user = where.user != nullptr ? std::optional(*where.user) : std::nullopt},
+        [this, wid](const exec::ExitStatus& st) { on_exit(wid, st); });
     if (started) {
       launched = *started;
     } else {
@@ -166,6 +189,7 @@ WarmWorkers::Worker* WarmWorkers::launch(Job& job, int gpu, const Placement& whe
   w.task = task->name;
   w.task_index = task_index(job.spec);
   w.gpu = gpu;
+  w.uid = where.user != nullptr ? std::int64_t{where.user->uid} : -1;
   w.state = WorkerState::starting;
   w.pid = launched->pid;
   w.pid_start_ticks = launched->start_ticks;

@@ -106,6 +106,7 @@ class WarmWorkers : public RunKind {
     std::string task;
     int task_index = 0;  // in tasks_
     int gpu = 0;
+    std::int64_t uid = -1;  // the user it runs as (-1: vramq's own): it serves only its jobs
     core::WorkerState state = core::WorkerState::starting;
     std::int64_t pid = 0;  // its supervisor
     std::int64_t pid_start_ticks = 0;

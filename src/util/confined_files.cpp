@@ -1,5 +1,6 @@
 #include "util/confined_files.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -94,6 +95,62 @@ boost::system::result<std::shared_ptr<OpenFile>, OpenError> open_beneath(
                      fmt::format("cannot open '{}': {}", relative, std::strerror(err))};
   }
   return regular_file(fd, std::string(relative));
+}
+
+namespace {
+
+// Empties the directory open as `fd` (taken: closed here), `depth` levels down at most; the
+// first error met, after removing all it could.
+std::error_code remove_inside(int fd, int depth) {
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    std::error_code ec(errno, std::generic_category());
+    ::close(fd);
+    return ec;
+  }
+  std::error_code first;
+  auto keep = [&first](int err) {
+    if (!first) first = std::error_code(err, std::generic_category());
+  };
+  while (const dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    if (::unlinkat(::dirfd(d), e->d_name, 0) == 0 || errno == ENOENT) continue;
+    if (errno != EISDIR) {
+      keep(errno);
+      continue;
+    }
+    if (depth <= 0) {
+      keep(ELOOP);
+      continue;
+    }
+    int sub = ::openat(::dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0) {
+      keep(errno);
+      continue;
+    }
+    if (std::error_code inner = remove_inside(sub, depth - 1)) keep(inner.value());
+    if (::unlinkat(::dirfd(d), e->d_name, AT_REMOVEDIR) != 0 && errno != ENOENT) keep(errno);
+  }
+  ::closedir(d);
+  return first;
+}
+
+}  // namespace
+
+std::error_code remove_tree(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return {};
+    if (errno == ENOTDIR || errno == ELOOP) {  // a file or a link where the directory was
+      return ::unlink(dir.c_str()) == 0 ? std::error_code{}
+                                        : std::error_code(errno, std::generic_category());
+    }
+    return {errno, std::generic_category()};
+  }
+  std::error_code ec = remove_inside(fd, kMaxRemoveDepth);
+  if (::rmdir(dir.c_str()) != 0 && !ec) ec = std::error_code(errno, std::generic_category());
+  return ec;
 }
 
 }  // namespace vramq::util

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "util/error.hpp"
@@ -37,5 +38,13 @@ boost::system::result<std::shared_ptr<OpenFile>, OpenError> open_beneath(const s
 
 // The check alone: a relative path of normal components, no NUL.
 bool plain_relative_path(std::string_view relative);
+
+// Removes `dir` and everything in it, reached only from inside (openat, unlinkat, O_NOFOLLOW):
+// a job that swaps a directory of its tree for a symlink while it is removed gets its link
+// removed, never what it points to (std::filesystem::remove_all goes by path). At most
+// kMaxRemoveDepth levels; what is deeper stays, and the error says so. A missing `dir` is no
+// error.
+inline constexpr int kMaxRemoveDepth = 256;
+std::error_code remove_tree(const std::string& dir);
 
 }  // namespace vramq::util

@@ -319,8 +319,9 @@ def test_tokens_apply(make_server, tmp_path):
 def test_a_listener_that_stops_reading_is_dropped_while_others_flow(make_server):
     # The write timeout ends the stalled listener; the reading one (a Python thread beside 150
     # submits, on a loaded machine) must never be that slow: 3 s (2 s was seen to be too short
-    # once, with clang-tidy running beside the suite).
-    s = make_server("--gpus", "sim:24GiB", "--http-timeout-s", "3")
+    # once, with clang-tidy running beside the suite; 3 s once under ASan in CI, hence SLOW).
+    timeout_s = 3 * SLOW
+    s = make_server("--gpus", "sim:24GiB", "--http-timeout-s", str(timeout_s))
     host, port = s.url.removeprefix("http://").split(":")
     stalled = socket.socket()
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
@@ -340,7 +341,7 @@ def test_a_listener_that_stops_reading_is_dropped_while_others_flow(make_server)
         assert all(t == "job" for _, t, _ in reader.events), "no reset for a listener that reads"
         assert s.get("/healthz").status_code == 200
         # The stalled one: its writes blocked past --http-timeout-s, so the server closed it.
-        time.sleep(2 * 3 * SLOW + 1)
+        time.sleep(2 * timeout_s + 1)
         stalled.settimeout(10 * SLOW)
         received = b""
         while True:

@@ -1,7 +1,7 @@
 """Packaging for operators (docs/operations.md, "Installing"): `cmake --install` (what `make
 install` runs) gives a tree whose server runs from where it was installed, with its supervisor and
 the demo model beside it; its systemd unit signals the server only; `cpack -G DEB` (`make deb`)
-gives a package with its dependencies, the unit and a postinst that creates the user."""
+gives a package with its dependencies, the unit and a postinst that creates the user jobs run as."""
 import subprocess
 from pathlib import Path
 
@@ -31,8 +31,9 @@ def test_the_installed_tree_serves_with_the_example_config(installed, make_serve
               "share/vramq/python/vramq_worker.py"):
         assert (installed / f).is_file(), f
     monkeypatch.setattr(conftest, "BIN", str(installed / "bin" / "vramq"))
+    # --run-as "": the example's vramq-job is made by the package, not here.
     s = make_server("--config", str(installed / "share/vramq/examples/vramq.toml"),
-                    "--gpus", "sim:24GiB")
+                    "--gpus", "sim:24GiB", "--run-as", "")
     job = s.submit(params={"seconds": 0, "output": "installed"}, wait=30).json()
     assert job["state"] == "succeeded" and "installed" in job["output"]
     assert job["command"][0] == str(installed / "bin" / "vramq-fake-model")
@@ -44,7 +45,10 @@ def test_the_unit_signals_the_server_only(installed):
              if "=" in l and not l.startswith("#")}
     assert lines["KillMode"] == "process"
     assert lines["ExecStart"].startswith(str(installed / "bin" / "vramq") + " serve --config ")
-    assert lines["StateDirectoryMode"] == "0700" and lines["User"] == "vramq"
+    # Root, so that jobs run as their owners' users, never as the server.
+    assert lines["StateDirectoryMode"] == "0711" and lines["User"] == "root"
+    example = (installed / "share/vramq/examples/vramq.toml").read_text()
+    assert 'run_as = "vramq-job"' in example
 
 
 def test_a_debian_package(tmp_path):

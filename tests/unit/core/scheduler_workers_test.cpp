@@ -179,6 +179,47 @@ TEST(SchedulerWorkers, HeldAndUnknownGpusGiveNothingToWarmRunsThatNeedMore) {
 // pass's starts add (a warm run: only what it adds to its worker) fits in what was available,
 // evicted memory not counted as free; evictions are idle workers, never also routed to; no
 // task ends up with more workers than max_workers.
+// Jobs run as their owners' users (issue 24, item 6): a worker serves only runs of its user; one
+// of another user that holds its task's last place makes way for a worker of the run's user.
+TEST(SchedulerWorkers, AWorkerServesOnlyRunsOfItsUser) {
+  IdleWorker alices = idle(7, 0, 0, 4 * kGiB, 100);
+  alices.uid = 1001;
+  WorkerView w{.tasks = {{.max_workers = 2, .resident = 1, .not_before_ms = 0}},
+               .idle = {alices},
+               .unloading_mb = {},
+               .owner_uids = {-1, 1001, 1002},  // 0: no owner; 1: alice; 2: bob
+               .default_uid = 1003};
+  QueuedJob bobs = job(1, 4 * kGiB, 0);
+  bobs.owner = 2;
+  EXPECT_FALSE(w.serves(alices, bobs));
+  Decisions d = run({gpu(0, 24 * kGiB, 4 * kGiB)}, {bobs}, w);
+  ASSERT_EQ(d.starts.size(), 1u);
+  EXPECT_EQ(d.starts[0].worker, 0) << "a new worker for bob, not alice's";
+  EXPECT_TRUE(d.evictions.empty()) << "a place was left: alice's stays";
+  QueuedJob alice_run = job(2, 4 * kGiB, 0);
+  alice_run.owner = 1;
+  d = run({gpu(0, 24 * kGiB, 4 * kGiB)}, {alice_run}, w);
+  ASSERT_EQ(d.starts.size(), 1u);
+  EXPECT_EQ(d.starts[0].worker, 7);
+  // An owner past the table runs as the default user, as does a worker started for one.
+  QueuedJob later = job(3, 4 * kGiB, 0);
+  later.owner = 9;
+  IdleWorker fallback = idle(8, 0, 0, 4 * kGiB, 100);
+  fallback.uid = 1003;
+  EXPECT_TRUE(w.serves(fallback, later));
+  EXPECT_FALSE(w.serves(alices, later));
+  // Its task at max_workers with alice's worker idle: bob's run has it unloaded and waits.
+  w.tasks[0].max_workers = 1;
+  d = run({gpu(0, 24 * kGiB, 4 * kGiB)}, {bobs}, w);
+  EXPECT_TRUE(d.starts.empty());
+  EXPECT_EQ(d.evictions, std::vector<WorkerId>{7});
+  EXPECT_EQ(pending(d, 1)->reason, PendingReason::worker_unloading);
+  // In back-off nothing is unloaded for it.
+  w.tasks[0].not_before_ms = 5000;
+  d = run({gpu(0, 24 * kGiB, 4 * kGiB)}, {bobs}, w);
+  EXPECT_TRUE(d.evictions.empty());
+}
+
 TEST(SchedulerWorkersProperty, StartsFitEvictionsAreIdleAndMaxWorkersHolds) {
   std::mt19937_64 rng(1129);
   for (int world = 0; world < 20000; ++world) {

@@ -139,7 +139,9 @@ TEST(DataDirMode, PrivateUnlessSharedWithItsGroup) {
   EXPECT_NE(group->find("open to its group"), std::string::npos) << *group;
   EXPECT_EQ(data_dir_mode_warning("/d", 0750, true), std::nullopt);
   EXPECT_TRUE(data_dir_mode_warning("/d", 0770, true)) << "group write is more than reading";
-  EXPECT_TRUE(data_dir_mode_warning("/d", 0751, true));
+  EXPECT_TRUE(data_dir_mode_warning("/d", 0754, true));
+  EXPECT_EQ(data_dir_mode_warning("/d", 0711, false), std::nullopt) << "search lists nothing";
+  EXPECT_TRUE(data_dir_mode_warning("/d", 0701 | 0004, false));
 }
 
 }  // namespace

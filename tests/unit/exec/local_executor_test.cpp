@@ -10,6 +10,7 @@
 
 #include "temp_dir.hpp"
 #include "util/proc_stat.hpp"
+#include "util/unix_user.hpp"
 
 namespace vramq::exec {
 namespace {
@@ -98,6 +99,33 @@ TEST_F(LocalExecutorTest, LogsAreTheJobsOutputWhole) {
   EXPECT_TRUE(st.log_limit.empty());
   EXPECT_EQ(read("out"), std::string(2'000'000, 'x') + "\n");
   EXPECT_EQ(read("err"), "done\n");
+  EXPECT_EQ(fs::status(dir_ / "out").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+}
+
+// As root (CI), a job runs as the user it is given, with that user's groups, for good; its
+// supervisor stays root (it writes the logs the job cannot reach).
+TEST_F(LocalExecutorTest, AJobRunsAsItsUserWithNoWayBack) {
+  if (::geteuid() != 0) GTEST_SKIP() << "changing user needs root";
+  auto nobody = util::lookup_unix_user("nobody");
+  ASSERT_TRUE(nobody) << nobody.error().message;
+  fs::permissions(dir_, fs::perms::owner_all | fs::perms::others_exec);
+  fs::create_directory(dir_ / "job");
+  ASSERT_TRUE(util::give_dir((dir_ / "job").string(), *nobody));
+  LocalExecutor ex(ioc_.get_executor(), options());
+  LaunchSpec s = spec({"/bin/sh", "-c",
+                       "id -u; id -g; id -G; cat /proc/self/status | grep -E '^(Uid|Gid)'; "
+                       "touch mine && stat -c %u mine; cat ../err 2>/dev/null || echo denied"});
+  s.cwd = (dir_ / "job").string();
+  s.user = *nobody;
+  ExitStatus st = run(ex, s);
+  EXPECT_EQ(st.exit_code, 0) << read("err");
+  std::string id = std::to_string(nobody->uid);
+  std::string gid = std::to_string(nobody->gid);
+  EXPECT_EQ(read("out"), id + "\n" + gid + "\n" + gid + "\nUid:\t" + id + "\t" + id + "\t" + id +
+                             "\t" + id + "\nGid:\t" + gid + "\t" + gid + "\t" + gid + "\t" + gid +
+                             "\n" + id + "\ndenied\n")
+      << "real, effective, saved and filesystem ids all the user's; no root group left";
   EXPECT_EQ(fs::status(dir_ / "out").permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
 }

@@ -41,7 +41,13 @@ TEST(SupervisorCommand, WhatTheServerBuildsTheSupervisorReadsBack) {
   worker.stdout_path.clear();
   worker.stdio_fd = 5;
   worker.job_umask = -1;
-  for (const SupervisorOptions& o : {job_run(), worker}) {
+  SupervisorOptions as_user = job_run();
+  as_user.uid = 65534;
+  as_user.gid = 65534;
+  as_user.groups = {65534, 44, 0};
+  SupervisorOptions no_groups = as_user;
+  no_groups.groups.clear();
+  for (const SupervisorOptions& o : {job_run(), worker, as_user, no_groups}) {
     ParsedOptions parsed =
         parse_supervisor_args(without_binary(supervisor_command("/opt/vramq/vramq-supervise", o)));
     EXPECT_EQ(parsed.error, "");
@@ -74,6 +80,31 @@ TEST(SupervisorCommand, RefusesWhatTheServerNeverBuilds) {
                                {"--run-fd", "-1"}}) {
     EXPECT_NE(with(option, value).find("usage: vramq-supervise"), std::string::npos) << option;
   }
+  // A user is a uid, a gid and groups, each an id; never (uid_t)-1, which means "leave it".
+  std::vector<std::string> user = good;
+  user.insert(std::find(user.begin(), user.end(), "--"),
+              {"--uid", "1000", "--gid", "1000", "--groups", "1000,27"});
+  EXPECT_EQ(error_of(user), "");
+  auto user_with = [&](const std::string& option, const std::string& value) {
+    std::vector<std::string> args = user;
+    for (std::size_t i = 0; i + 1 < args.size() && args[i] != "--"; i += 2) {
+      if (args[i] == option) args[i + 1] = value;
+    }
+    return error_of(args);
+  };
+  for (auto [option, value] : {std::pair{"--uid", "-1"},
+                               {"--gid", "-1"},
+                               {"--uid", "4294967295"},
+                               {"--gid", "4294967296"},
+                               {"--groups", "1000,-1"}}) {
+    EXPECT_NE(user_with(option, value).find("usage: vramq-supervise"), std::string::npos)
+        << option << " " << value;
+  }
+  EXPECT_EQ(user_with("--groups", "1000,,2"), "a number option is not a number");
+  std::vector<std::string> groups_alone = good;
+  groups_alone.insert(std::find(groups_alone.begin(), groups_alone.end(), "--"),
+                      {"--groups", "1000"});
+  EXPECT_NE(error_of(groups_alone).find("usage:"), std::string::npos);
   std::vector<std::string> no_argv(good.begin(), std::find(good.begin(), good.end(), "--") + 1);
   EXPECT_NE(error_of(no_argv).find("usage:"), std::string::npos);
 }

@@ -1,6 +1,7 @@
 #include "util/confined_files.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -55,6 +56,39 @@ TEST(ConfinedFiles, ListingDoesNotFollowSymlinks) {
   auto capped = list_files((dir.path() / "job").string(), 2);
   EXPECT_TRUE(capped->truncated);
   EXPECT_TRUE(list_files((dir.path() / "none").string(), 10)->entries.empty());
+}
+
+TEST(ConfinedFiles, RemovingATreeRemovesLinksNeverWhatTheyPointTo) {
+  testing::TempDir dir;
+  fs::path job = dir.path() / "job";
+  fs::create_directories(job / "a" / "b" / "c");
+  std::ofstream(job / "a" / "b" / "c" / "f") << "x";
+  fs::create_directories(dir.path() / "keep" / "inside");
+  std::ofstream(dir.path() / "keep" / "inside" / "precious") << "keep me";
+  fs::create_directory_symlink(dir.path() / "keep", job / "dir-link");
+  fs::create_symlink(dir.path() / "keep" / "inside" / "precious", job / "a" / "file-link");
+  ::mkfifo((job / "a" / "fifo").c_str(), 0600);
+  EXPECT_FALSE(remove_tree(job.string()));
+  EXPECT_FALSE(fs::exists(job));
+  EXPECT_TRUE(fs::exists(dir.path() / "keep" / "inside" / "precious"));
+  EXPECT_FALSE(remove_tree(job.string())) << "gone already: nothing to do";
+  // The directory itself a link: the link goes, not its target.
+  fs::create_directory_symlink(dir.path() / "keep", job);
+  EXPECT_FALSE(remove_tree(job.string()));
+  EXPECT_FALSE(fs::is_symlink(job));
+  EXPECT_TRUE(fs::exists(dir.path() / "keep" / "inside" / "precious"));
+}
+
+TEST(ConfinedFiles, ATreeDeeperThanTheBoundIsRemovedDownToItAndSaysSo) {
+  testing::TempDir dir;
+  fs::path deep = dir.path() / "job";
+  fs::path bottom = deep;
+  for (int i = 0; i < kMaxRemoveDepth + 5; ++i)
+    bottom /= "d";
+  fs::create_directories(bottom);
+  std::error_code ec = remove_tree(deep.string());
+  EXPECT_EQ(ec.value(), ELOOP);
+  EXPECT_TRUE(fs::exists(deep / "d")) << "what is past the bound stays";
 }
 
 }  // namespace
