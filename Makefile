@@ -40,7 +40,7 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 	@# The user jobs run as (run_as in the example configuration), on this host only.
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ! getent passwd vramq-job >/dev/null; then \
-	  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+	  useradd --system --user-group --create-home --home-dir /var/lib/vramq-job \
 	    --shell /usr/sbin/nologin vramq-job && echo "created the user vramq-job (jobs run as it)"; \
 	fi
 

@@ -1,4 +1,4 @@
-// vramq's web dashboard: GPUs, the queue, running jobs, warm workers, a job's page and a submit
+// vramq's web dashboard: GPUs, the queue, running jobs, warm workers, owners (admins), a job's page and a submit
 // form, live from GET /v1/events (read with fetch, so that a token can be sent; no polling).
 // No dependencies; every value from the server is put on the page as text, never as HTML.
 
@@ -13,6 +13,7 @@ const state = {
   timeline: new Map(),    // id -> [[time, text], ...]
   tasks: null,
   live: false,
+  owners: null,           // GET /v1/owners for an admin token; null for others (or no tokens)
 };
 
 const REASONS = {
@@ -89,8 +90,28 @@ function noteJob(j) {
   }
 }
 
+// What each owner holds changes with its jobs: read again at most once a second after a job
+// event. Admins only (the route is theirs): a 403, or a server without owners, hides the panel
+// and stops the reads until the next fresh view.
+let ownersPending = false;
+async function loadOwners() {
+  try {
+    const r = await json("/v1/owners");
+    state.owners = r.status === 200 && r.body.owners.length ? r.body : false;
+  } catch (e) {
+    state.owners = null;
+  }
+  schedule();
+}
+function ownersSoon() {
+  if (ownersPending || state.owners === false) return;
+  ownersPending = true;
+  setTimeout(() => { ownersPending = false; loadOwners(); }, 1000);
+}
+
 function apply(type, d) {
   if (type === "job") {
+    ownersSoon();
     noteJob(d);
     if (d.state === "running") state.running.set(d.id, d); else state.running.delete(d.id);
   } else if (type === "gpu") {
@@ -110,6 +131,7 @@ async function snapshot() {
   for (const j of r.body.jobs) apply("job", j);
   apply("queue", q.body);
   for (const wk of w.body.workers) apply("worker", wk);
+  await loadOwners();
   return Math.min(g.eventId, r.eventId, q.eventId, w.eventId);
 }
 
@@ -263,6 +285,35 @@ function workersCard() {
   return h("section", { class: "card", id: "workers" }, h("h2", {}, `Warm workers (${state.workers.size})`),
     h("table", {}, h("tr", {}, ["id", "task", "GPU", "state", "VRAM", "runs", "idle", "unloading because"]
       .map((t) => h("th", {}, t))), rows));
+}
+
+// Each owner's VRAM against its guarantee and limit: guaranteed use, then borrowed, on a bar as
+// long as its limit (else its quota, else what it holds).
+function ownersCard() {
+  const list = state.owners && state.owners.owners;
+  if (!list || !list.length) return null;
+  const rows = list.map((o) => {
+    const l = o.limits;
+    const scale = Math.max(1, l.limit_mb || 0, l.quota_mb || 0, o.reserved_mb);
+    const pct = (mb) => Math.min(100, (100 * mb) / scale).toFixed(2) + "%";
+    const guaranteed = o.reserved_mb - o.borrowed_mb;
+    const quota = l.quota_mb === null ? "no quota" : `quota ${mib(l.quota_mb)}`;
+    const limit = l.limit_mb === null ? "" : ` · limit ${mib(l.limit_mb)}`;
+    return h("div", { class: "owner", "data-owner": o.name },
+      h("strong", {}, o.name), " ", h("span", { class: "dim" }, o.role + (o.group ? ` · ${o.group}` : "")),
+      h("div", { class: "bar", title: "within its guarantee, borrowed, free of its limit; the mark is its quota" },
+        h("span", { class: "measured", style: `width:${pct(guaranteed)}` }),
+        h("span", { class: "reserved", style: `width:${pct(o.borrowed_mb)}` }),
+        l.quota_mb === null ? null : h("i", { class: "quota-mark", style: `left:${pct(l.quota_mb)}` })),
+      h("div", { class: "numbers" },
+        `${mib(o.reserved_mb)} held` + (o.borrowed_mb ? ` (${mib(o.borrowed_mb)} borrowed)` : "") +
+        ` · ${quota}${limit} · ${o.running} running · ${o.queued} waiting`));
+  });
+  return h("section", { class: "card", id: "owners" }, h("h2", {}, `Owners (${list.length})`), rows,
+    h("div", { class: "legend" },
+      h("span", {}, h("i", { class: "measured-key" }), "within its guarantee"),
+      h("span", {}, h("i", { class: "reserved-key" }), "borrowed (reclaimable)"),
+      h("span", {}, h("i", { class: "quota-key" }), "its quota")));
 }
 
 // --- the job page ------------------------------------------------------------------------------
@@ -424,7 +475,7 @@ function render() {
   let content;
   if (m) content = jobPage(Number(m[1]));
   else if (route === "/submit") content = submitPage();
-  else content = [gpuCard(), queueCard(), runningCard(), workersCard()];
+  else content = [gpuCard(), queueCard(), runningCard(), workersCard(), ownersCard()].filter(Boolean);
   main.dataset.page = m ? "job" : route === "/submit" ? "submit" : "overview";
   main.replaceChildren(...content);
 }

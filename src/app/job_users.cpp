@@ -25,6 +25,11 @@ core::Result<std::optional<util::UnixUser>> job_user(const core::Config& config,
         fmt::format("{} '{}': a job run as root has the server's powers; name an unprivileged user",
                     where, name)};
   }
+  if (user->gid == 0 || std::ranges::find(user->groups, gid_t{0}) != user->groups.end()) {
+    return core::Error{fmt::format(
+        "{} '{}': it is in the group root, whose files its jobs could read; name a user outside it",
+        where, name)};
+  }
   if (user->uid == ::geteuid()) return std::optional<util::UnixUser>{};
   if (config.executor == "slurm") {
     return core::Error{fmt::format(
@@ -115,15 +120,14 @@ void log_job_users(const service::JobUsers& users, const core::Owners* owners) {
         util::current_user_name());
     return;
   }
-  if (owners != nullptr && mapped == all && all > 0) {
-    spdlog::info("jobs run as their owners' run_as users");
-    return;
-  }
+  // Jobs of owners without run_as, of owners no longer in the file and from before it had
+  // owners run as root: however many owners are mapped, that is said.
   spdlog::warn(
-      "JOBS RUN AS ROOT{}: any job can read the store, the owners and token files and every other "
-      "job's environment and files; give --run-as an unprivileged user (make install creates "
-      "vramq-job)",
-      mapped > 0 ? " (those of owners without run_as)" : "");
+      "JOBS RUN AS ROOT{}: such a job can read the store, the owners and token files and every "
+      "other job's environment and files; give --run-as an unprivileged user (make install "
+      "creates vramq-job)",
+      mapped > 0 ? fmt::format(" unless their owner has a run_as ({} of {} have)", mapped, all)
+                 : std::string());
 }
 
 }  // namespace vramq::app

@@ -91,6 +91,7 @@ asio::awaitable<void> reload_on_hangup(asio::io_context& ioc, const core::Config
     spdlog::info("SIGHUP: reloaded {} ({})",
                  config.owners_file.empty() ? config.token_file : config.owners_file,
                  describe(*loaded->owners));
+    log_job_users(*loaded->users, loaded->owners.get());
   }
 }
 

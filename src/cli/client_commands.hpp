@@ -70,5 +70,7 @@ struct UsageOptions {
   std::string owner;
 };
 int usage(const ClientOptions& c, const UsageOptions& u);
+// vramq owners: GET /v1/owners as tables (admins).
+int owners(const ClientOptions& c);
 
 }  // namespace vramq::cli

@@ -120,6 +120,8 @@ void ClientCommandLine::add_views(CLI::App& app) {
   usage_cmd->add_option("--by", usage_options_.by, "owner, task, day: comma-separated")
       ->capture_default_str();
   usage_cmd->add_option("--owner", usage_options_.owner, "one owner (admins)");
+  add(app, "owners", "the owners, their limits and what each holds now (admins)",
+      [this] { return owners(client_); });
   CLI::App* workers_cmd =
       add(app, "workers", "show the resident warm workers", [this] { return workers(client_); });
   add(*workers_cmd, "unload", "unload an idle warm worker",

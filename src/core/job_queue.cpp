@@ -156,7 +156,9 @@ struct FairOrder {
 
 // A run of entries already in fair order, merged with others through a heap. The heap compares
 // a copy of each run's next key (priority, share, id), not the entries: no node is touched to
-// order the runs.
+// order the runs. A run whose next entry still comes before every run in the heap goes on
+// without it (leads()): owners with distinct shares follow each other whole, so most entries
+// cost no heap operation.
 template <class It>
 struct Run {
   It at;
@@ -168,11 +170,11 @@ class RunHeap {
   explicit RunHeap(FairOrder order) : order_(order) {}
   void push(Run<It> run) {
     if (run.at == run.end) return;
-    const QueuedJob& j = run.at->job;
-    runs_.push_back(
-        {.run = run, .neg_priority = -j.priority, .share = order_.share(j.owner), .id = j.id});
+    runs_.push_back(keyed(run));
     std::ranges::push_heap(runs_, later);
   }
+  // Whether `run`'s next entry comes before the next entry of every run in the heap.
+  bool leads(const Run<It>& run) const { return runs_.empty() || later(runs_.front(), keyed(run)); }
   bool empty() const { return runs_.empty(); }
   // The run whose next entry comes first; taken out (push it back to go on with it).
   Run<It> pop() {
@@ -189,6 +191,10 @@ class RunHeap {
     double share = 0;
     JobId id = 0;
   };
+  Keyed keyed(const Run<It>& run) const {
+    const QueuedJob& j = run.at->job;
+    return {.run = run, .neg_priority = -j.priority, .share = order_.share(j.owner), .id = j.id};
+  }
   static constexpr auto later = [](const Keyed& a, const Keyed& b) {
     return std::tie(b.neg_priority, b.share, b.id) < std::tie(a.neg_priority, a.share, a.id);
   };
@@ -215,11 +221,16 @@ void for_each_fair(const OrderIndex& order, FairOrder fair, Fn&& fn, SkipOwner&&
     }
     while (!heap.empty()) {
       Run<It> run = heap.pop();
-      const Entry& e = *run.at;
-      if (skip_owner(e.job.owner)) continue;  // closed during this walk
-      if (!fn(e)) return;
-      ++run.at;
-      heap.push(run);
+      for (;;) {
+        const Entry& e = *run.at;
+        if (skip_owner(e.job.owner)) break;  // closed during this walk
+        if (!fn(e)) return;
+        if (++run.at == run.end) break;
+        if (!heap.leads(run)) {
+          heap.push(run);
+          break;
+        }
+      }
     }
     block = block_end;
   }
@@ -282,18 +293,25 @@ void skip_walk(const JobQueue::Index& index, FairOrder fair, Planner& planner, s
   }
   while (!planner.settled() && !heap.empty()) {
     Run<It> run = heap.pop();
-    const Entry& e = *run.at;
-    std::optional<std::int64_t> most = planner.most_available_mb();
-    // A run of an owner now closed, or of reservations larger than anything free now, is done
-    // for this pass.
-    if (planner.closed(e.job.owner) ||
-        (!e.starving && (!most || *most < 0 || vram_class(e.job.vram_mb) > vram_class(*most)))) {
-      continue;
+    // The run's entries while they come first: no heap operation between them.
+    for (bool more = true; more && !planner.settled();) {
+      const Entry& e = *run.at;
+      std::optional<std::int64_t> most = planner.most_available_mb();
+      // A run of an owner now closed, or of reservations larger than anything free now, is done
+      // for this pass.
+      if (planner.closed(e.job.owner) ||
+          (!e.starving && (!most || *most < 0 || vram_class(e.job.vram_mb) > vram_class(*most)))) {
+        break;
+      }
+      ++run.at;
+      more = run.at != streams.end() && same_run(*run.at, e);
+      if (more && !heap.leads(run)) {
+        heap.push(run);
+        more = false;
+      }
+      if (!e.starving && e.job.vram_mb > *most) continue;  // cannot start: skipped
+      offer(planner, e, pass, starts, holders);
     }
-    ++run.at;
-    if (run.at != streams.end() && same_run(*run.at, e)) heap.push(run);
-    if (!e.starving && e.job.vram_mb > *most) continue;  // cannot start: skipped
-    offer(planner, e, pass, starts, holders);
   }
 }
 

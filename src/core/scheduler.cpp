@@ -216,7 +216,7 @@ std::optional<StartDecision> Planner::warm_start(const QueuedJob& job) {
   return start;
 }
 
-bool Planner::make_room(std::int64_t need_mb, int count, int keep_task, int only_gpu) {
+bool Planner::make_room(std::int64_t need_mb, int count, const QueuedJob& job, int only_gpu) {
   // The GPUs as eviction sees them: what is free now plus what unloading workers will free.
   std::vector<GpuView> views;
   views.reserve(gpus_.size());
@@ -231,7 +231,7 @@ bool Planner::make_room(std::int64_t need_mb, int count, int keep_task, int only
   }
   std::vector<WorkerSlot> idle;
   for (const IdleWorker& w : workers_.idle) {
-    if (w.task == keep_task) continue;  // its own task's idle workers serve it instead
+    if (workers_.serves(w, job)) continue;  // its own idle workers serve it instead
     idle.push_back({.id = w.id,
                     .gpu = w.gpu,
                     .state = WorkerState::idle,
@@ -303,19 +303,34 @@ PendingReason Planner::worker_wait(const QueuedJob& job, const WorkerTaskView& t
       continue;
     }
     why = PendingReason::vram;
-    if (make_room(job.vram_mb - w.held_mb, 1, job.worker_task, w.gpu)) {
+    if (make_room(job.vram_mb - w.held_mb, 1, job, w.gpu)) {
       return PendingReason::worker_unloading;
     }
   }
   // Its idle worker cannot grow where it is, but a new one would fit elsewhere: the least
   // recently used of its idle workers makes way (else the run could wait on a full GPU while
-  // another stands empty). So does one that runs as another user: it cannot serve this run and
-  // holds one of its task's places.
-  if (task.not_before_ms <= now_ms_ &&
-      ((why == PendingReason::vram && best_fit(gpus_, job.vram_mb) >= 0) || stranger)) {
-    auto own = std::ranges::min_element(workers_.idle, {}, [&](const IdleWorker& w) {
-      return std::pair(w.task != job.worker_task, w.last_used_ms);
+  // another stands empty). So does the least recently used one of its task that runs as another
+  // user (it cannot serve this run and holds one of its task's places), when a new worker would
+  // fit once it is gone: else unloading it gains nothing.
+  if (task.not_before_ms > now_ms_) return why;
+  auto least_recent = [&](bool ours) {
+    return std::ranges::min_element(workers_.idle, {}, [&](const IdleWorker& w) {
+      bool candidate = w.task == job.worker_task && workers_.serves(w, job) == ours;
+      return std::pair(!candidate, w.last_used_ms);
     });
+  };
+  auto own = workers_.idle.end();
+  if (why == PendingReason::vram && best_fit(gpus_, job.vram_mb) >= 0) {
+    own = least_recent(true);
+  } else if (stranger) {
+    own = least_recent(false);
+    auto pos = static_cast<std::size_t>(std::ranges::find(index_, own->gpu) - index_.begin());
+    bool fits_after = best_fit(gpus_, job.vram_mb) >= 0 ||
+                      (pos < gpus_.size() && gpus_[pos].known && !gpus_[pos].held_by_priority &&
+                       gpus_[pos].available_mb + own->held_mb >= job.vram_mb);
+    if (!fits_after) own = workers_.idle.end();
+  }
+  if (own != workers_.idle.end()) {
     auto pos = static_cast<std::size_t>(std::ranges::find(index_, own->gpu) - index_.begin());
     workers_.unloading_mb[pos] += own->held_mb;
     evictions_.push_back(own->id);
@@ -370,10 +385,10 @@ PendingDecision Planner::wait(const QueuedJob& job, bool worker_task) {
     for (std::size_t i = 0; i < workers_.idle.size() && worker_task && !waits; ++i) {
       const IdleWorker& w = workers_.idle[i];
       if (workers_.serves(w, job)) {
-        waits = make_room(job.vram_mb - w.held_mb, 1, job.worker_task, w.gpu);
+        waits = make_room(job.vram_mb - w.held_mb, 1, job, w.gpu);
       }
     }
-    if (waits || make_room(job.vram_mb, std::max(1, job.gpus), job.worker_task, -1)) {
+    if (waits || make_room(job.vram_mb, std::max(1, job.gpus), job, -1)) {
       pending.reason = PendingReason::worker_unloading;
     }
   }

@@ -192,10 +192,10 @@ class Planner {
   Decision decide(const QueuedJob& job);  // offer(), without the owners' count
   // An idle worker of the job's task that can take its run now (the most recently used).
   std::optional<StartDecision> warm_start(const QueuedJob& job);
-  // Unloads idle workers (not of task `keep_task`) on GPUs allowed by `only_gpu` (-1: any) so
-  // that `count` GPUs get `need_mb`; true when the job now waits for memory being released
+  // Unloads idle workers (not those that could serve `job`) on GPUs allowed by `only_gpu` (-1: any)
+  // so that `count` GPUs get `need_mb`; true when the job now waits for memory being released
   // (chosen now, or earlier and still on its way).
-  bool make_room(std::int64_t need_mb, int count, int keep_task, int only_gpu);
+  bool make_room(std::int64_t need_mb, int count, const QueuedJob& job, int only_gpu);
   // A worker task's run whose task may start no worker now (all it may have are resident, or it
   // is backing off): why it waits, having unloaded what could make way for it.
   PendingReason worker_wait(const QueuedJob& job, const WorkerTaskView& task);

@@ -215,6 +215,9 @@ struct ChildStart {
   std::size_t group_count = 0;
   volatile int error = 0;             // set by the child when it cannot exec
   volatile bool user_failed = false;  // ... because it could not become the user
+  // A forked child (not vforked: it shares no memory) writes {error, user_failed} here instead
+  // (close-on-exec: an exec that works closes it unwritten).
+  int report_fd = -1;
 };
 
 // Becomes c's user for good (real, effective and saved ids: nothing to go back to); errno on a
@@ -259,7 +262,52 @@ int become_user(const ChildStart& c) {
     err = errno;
   }
   c.error = err;
+  if (c.report_fd >= 0) {
+    const int report[2] = {err, c.user_failed ? 1 : 0};
+    (void)!::write(c.report_fd, report, sizeof report);
+  }
   ::_exit(127);
+}
+
+// Forks the child of a job that runs as another user. Not vfork: from its change of user to its
+// exec a process of that user must share no memory with the supervisor (root), which it could
+// write with ptrace where fs.suid_dumpable allows. The child says over a pipe why it could not
+// exec; one that says nothing for kStartTimeoutMs (stopped by its user) is killed.
+pid_t fork_child(ChildStart& child) {
+  constexpr int kStartTimeoutMs = 30'000;
+  int report[2] = {-1, -1};
+  if (::pipe2(report, O_CLOEXEC) != 0) return -1;
+  child.report_fd = report[1];
+  pid_t pid = ::fork();
+  if (pid == 0) start_child(child);
+  int fork_errno = errno;
+  ::close(report[1]);
+  if (pid > 0) {
+    int got[2] = {0, 0};
+    std::size_t have = 0;
+    pollfd p{.fd = report[0], .events = POLLIN, .revents = 0};
+    while (have < sizeof got) {
+      int ready = ::poll(&p, 1, kStartTimeoutMs);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) {
+        ::kill(pid, SIGKILL);
+        got[0] = ETIMEDOUT;
+        have = sizeof got;
+        break;
+      }
+      ssize_t n = ::read(report[0], reinterpret_cast<char*>(got) + have, sizeof got - have);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // closed by its exec (or it died): no report
+      have += static_cast<std::size_t>(n);
+    }
+    if (have == sizeof got) {
+      child.error = got[0];
+      child.user_failed = got[1] != 0;
+    }
+  }
+  ::close(report[0]);
+  errno = fork_errno;
+  return pid;
 }
 
 Supervisor::~Supervisor() {
@@ -320,9 +368,14 @@ bool Supervisor::spawn_job() {
                    .gid = o_.gid,
                    .groups = groups.data(),
                    .group_count = groups.size()};
-  // posix_spawn cannot set PR_SET_PDEATHSIG; the child only makes system calls until it execs.
-  pid_t pid = ::vfork();             // NOLINT(clang-analyzer-security.insecureAPI.vfork)
-  if (pid == 0) start_child(child);  // NOLINT(clang-analyzer-unix.Vfork): system calls only
+  pid_t pid = -1;
+  if (o_.uid >= 0) {
+    pid = fork_child(child);
+  } else {
+    // posix_spawn cannot set PR_SET_PDEATHSIG; the child only makes system calls until it execs.
+    pid = ::vfork();                   // NOLINT(clang-analyzer-security.insecureAPI.vfork)
+    if (pid == 0) start_child(child);  // NOLINT(clang-analyzer-unix.Vfork): system calls only
+  }
   int err = pid < 0 ? errno : child.error;
   for (int fd : write_ends) {
     if (fd >= 0) ::close(fd);  // the job holds them now: the pipes end with it and its descendants

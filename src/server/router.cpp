@@ -164,6 +164,9 @@ boost::asio::awaitable<Response> Router::route(Request& req) {
     if (m != "DELETE") co_return not_allowed("DELETE", req);
     co_return handle_unload_worker(req, std::string_view(p).substr(12), orchestrator_);
   }
+  if (p == "/v1/owners") {
+    co_return m == "GET" ? handle_owners(req, orchestrator_) : not_allowed("GET", req);
+  }
   if (p == "/v1/usage") {
     if (m == "GET") co_return co_await handle_usage(req, orchestrator_);
     co_return not_allowed("GET", req);

@@ -78,6 +78,8 @@ std::string python_bytes_repr(std::string_view bytes);
 Response handle_tasks(const service::Orchestrator& o);
 // GET /v1/usage (usage_handler.cpp).
 boost::asio::awaitable<Response> handle_usage(const Request& req, service::Orchestrator& o);
+// GET /v1/owners: the owners in force, their limits and what each holds (admins).
+Response handle_owners(const Request& req, service::Orchestrator& o);
 Response handle_healthz();
 Response handle_readyz(const service::Orchestrator& o);
 

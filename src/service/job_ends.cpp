@@ -15,7 +15,6 @@
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 
 #include "core/footprints.hpp"
 #include "core/run_outcome.hpp"
@@ -52,17 +51,15 @@ struct EndRead {
 EndRead read_end(const EndFiles& f) {
   EndRead out;
   if (f.result) {
-    {
-      std::ofstream log(f.stdout_path, std::ios::binary | std::ios::trunc);
-      log << *f.result;  // a full disk loses it from the log; the job keeps its tail
-    }
+    // The job's user owns the directory (it may have put a link there): never followed. A
+    // full disk or a refused file loses it from the log; the job keeps its tail.
+    util::write_untrusted(f.stdout_path, *f.result);
     out.truncated = f.result->size() > f.limit;
     out.text = out.truncated ? f.result->substr(f.result->size() - f.limit) : *f.result;
   } else {
-    std::error_code ec;
-    auto size = std::filesystem::file_size(f.stdout_path, ec);
+    std::optional<std::int64_t> size = util::regular_size(f.stdout_path);
     out.text = util::read_tail(f.stdout_path, f.limit);
-    out.truncated = !ec && size > f.limit;
+    out.truncated = size && static_cast<std::size_t>(*size) > f.limit;
   }
   if (!f.evidence_log.empty()) out.evidence = util::read_tail(f.evidence_log, 16 << 10);
   if (!f.peak_file.empty()) out.peak_mb = util::read_mb_file(f.peak_file);

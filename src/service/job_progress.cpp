@@ -22,9 +22,7 @@ namespace {
 constexpr std::size_t kTailBytes = 4096;
 
 std::int64_t size_of(const std::string& path) {
-  std::error_code ec;
-  auto size = std::filesystem::file_size(path, ec);
-  return ec ? -1 : static_cast<std::int64_t>(size);
+  return util::regular_size(path).value_or(-1);  // a link is not followed
 }
 
 }  // namespace

@@ -179,6 +179,8 @@ class Orchestrator : private RunHost {
     std::int64_t reserved_mb = 0;
     std::int64_t borrowed_mb = 0;
     std::optional<std::int64_t> quota_mb;
+    std::int64_t running = 0;
+    std::int64_t queued = 0;  // waiting: queued or parked (dependencies, retry delays)
   };
   std::map<std::string, OwnerUse> owner_use() const;
   // The first jobs of the queue in the order they would start (GET /v1/queue, `queue` events).

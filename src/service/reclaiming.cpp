@@ -156,7 +156,13 @@ std::map<std::string, Orchestrator::OwnerUse> Orchestrator::owner_use() const {
     std::int64_t mb = j.spec.vram_mb * std::max(1, j.spec.gpus);
     OwnerUse& u = out[j.spec.owner];
     u.reserved_mb += mb;
+    ++u.running;
     if (j.borrowed) u.borrowed_mb += mb;
+  }
+  for (auto& [name, u] : out) {
+    if (std::optional<std::uint32_t> id = owners_.find_id(name)) {
+      u.queued = static_cast<std::int64_t>(queue_.count_of(*id) + waiting_.parked().count_of(*id));
+    }
   }
   return out;
 }

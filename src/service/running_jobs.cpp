@@ -3,6 +3,7 @@
 // job_ends.cpp); GPU readings measure it and --vram-policy guards it (guard_vram); timeouts,
 // cancels and enforcement stop it through its kind (stop_job).
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -107,14 +108,22 @@ void Orchestrator::launch(Job queued, std::vector<int> gpus, core::WorkerId work
   }
   // A job that runs as another user owns its directory (nobody else's job can enter it) and is
   // told who it is; a client's env may still say otherwise (run_environment comes after).
+  // A retry run as vramq itself (its owner's run_as dropped meanwhile) takes the directory back:
+  // the user it was given to must not keep planting links where a root job works.
   where.user = owners_.user_of(job.spec.owner);
-  if (where.user != nullptr) {
-    if (auto given = util::give_dir(where.job_dir, *where.user); !given) {
-      start_failed(id, given.error().message, EPERM, std::nullopt);
+  if (where.user != nullptr || !fresh) {
+    uid_t uid = where.user != nullptr ? where.user->uid : ::geteuid();
+    gid_t gid = where.user != nullptr ? where.user->gid : ::getegid();
+    int mode = where.user != nullptr ? 0700 : -1;
+    if (std::error_code given = util::give_dir(where.job_dir, uid, gid, mode)) {
+      start_failed(id,
+                   fmt::format("cannot give the job directory {} to {}: {}", where.job_dir,
+                               where.user != nullptr ? where.user->name : "vramq", given.message()),
+                   given.value(), std::nullopt);
       return;
     }
-    where.env = util::user_environment(*where.user);
   }
+  if (where.user != nullptr) where.env = util::user_environment(*where.user);
   std::ranges::move(run_environment(job, where.job_dir, fresh), std::back_inserter(where.env));
   if (!gpus.empty()) {
     std::vector<std::string> uuids;

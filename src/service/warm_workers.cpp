@@ -140,9 +140,10 @@ WarmWorkers::Worker* WarmWorkers::launch(Job& job, int gpu, const Placement& whe
   std::vector<std::pair<std::string, std::string>> extra;
   if (where.user != nullptr && why.empty()) {
     ::chmod(d_.root.c_str(), 0711);  // made with the server's umask: the worker passes through
-    if (auto given = util::give_dir(wdir, *where.user); !given) {
-      err = EPERM;
-      why = given.error().message;
+    if (std::error_code given = util::give_dir(wdir, where.user->uid, where.user->gid)) {
+      err = given.value();
+      why = fmt::format("cannot give the worker's directory {} to {}: {}", wdir, where.user->name,
+                        given.message());
     }
     extra = util::user_environment(*where.user);
   }

@@ -11,10 +11,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
 namespace vramq::util {
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -37,31 +35,52 @@ bool plain_relative_path(std::string_view p) {
   }
 }
 
-Result<Listing> list_files(const std::string& dir, std::size_t max_entries) {
-  Listing out;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec);
-  if (ec) {
-    if (ec == std::errc::no_such_file_or_directory) return out;  // nothing written yet
-    return Error{fmt::format("cannot list {}: {}", dir, ec.message())};
+namespace {
+
+// Lists the directory open as `fd` (taken: closed here) into `out`, names under `prefix`, and
+// its subdirectories reached from it (openat, O_NOFOLLOW): a job that swaps a directory for a
+// link meanwhile shows a link, never what it points to.
+void list_inside(int fd, const std::string& prefix, int depth, std::size_t max_entries,
+                 Listing& out) {
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    ::close(fd);
+    return;
   }
-  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
+  while (const dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
     if (out.entries.size() >= max_entries) {
       out.truncated = true;
       break;
     }
     struct stat st {};
-    if (::lstat(it->path().c_str(), &st) != 0) continue;  // gone meanwhile
-    FileEntry e{.path = it->path().lexically_relative(dir).generic_string(),
-                .type = S_ISREG(st.st_mode)   ? "file"
-                        : S_ISDIR(st.st_mode) ? "dir"
-                        : S_ISLNK(st.st_mode) ? "symlink"
-                                              : "other",
-                .size = static_cast<std::int64_t>(st.st_size),
-                .modified_ms = mtime_ms(st)};
-    out.entries.push_back(std::move(e));
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone
+    std::string path = prefix + std::string(name);
+    out.entries.push_back({.path = path,
+                           .type = S_ISREG(st.st_mode)   ? "file"
+                                   : S_ISDIR(st.st_mode) ? "dir"
+                                   : S_ISLNK(st.st_mode) ? "symlink"
+                                                         : "other",
+                           .size = static_cast<std::int64_t>(st.st_size),
+                           .modified_ms = mtime_ms(st)});
+    if (!S_ISDIR(st.st_mode) || depth <= 0) continue;
+    int sub = ::openat(::dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub >= 0) list_inside(sub, path + "/", depth - 1, max_entries, out);
   }
+  ::closedir(d);
+}
+
+}  // namespace
+
+Result<Listing> list_files(const std::string& dir, std::size_t max_entries) {
+  Listing out;
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return out;  // nothing written yet
+    return Error{fmt::format("cannot list {}: {}", dir, std::strerror(errno))};
+  }
+  list_inside(fd, "", kMaxRemoveDepth, max_entries, out);
   std::ranges::sort(out.entries, {}, &FileEntry::path);
   return out;
 }
@@ -126,7 +145,10 @@ std::error_code remove_inside(int fd, int depth) {
     }
     int sub = ::openat(::dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0) {
-      keep(errno);
+      // Swapped for a link or a file since the unlink: that goes, as anything else would.
+      bool swapped =
+          (errno == ELOOP || errno == ENOTDIR) && ::unlinkat(::dirfd(d), e->d_name, 0) == 0;
+      if (!swapped) keep(errno);
       continue;
     }
     if (std::error_code inner = remove_inside(sub, depth - 1)) keep(inner.value());

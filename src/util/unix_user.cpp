@@ -55,15 +55,16 @@ Result<UnixUser> lookup_unix_user(std::string_view name) {
   return user;
 }
 
-Result<void> give_dir(const std::string& dir, const UnixUser& user) {
+std::error_code give_dir(const std::string& dir, uid_t uid, gid_t gid, int mode) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0 || ::fchown(fd, user.uid, user.gid) != 0 || ::fchmod(fd, 0700) != 0) {
-    int err = errno;
-    if (fd >= 0) ::close(fd);
-    return Error{"cannot give " + dir + " to " + user.name + ": " + std::strerror(err)};
-  }
-  ::close(fd);
-  return {};
+  struct stat st {};
+  bool ok = fd >= 0 && ::fstat(fd, &st) == 0 &&
+            ((st.st_uid == uid && st.st_gid == gid) || ::fchown(fd, uid, gid) == 0) &&
+            (mode < 0 || (st.st_mode & 07777) == static_cast<mode_t>(mode) ||
+             ::fchmod(fd, static_cast<mode_t>(mode)) == 0);
+  int err = ok ? 0 : errno;
+  if (fd >= 0) ::close(fd);
+  return {err, std::generic_category()};
 }
 
 std::vector<std::pair<std::string, std::string>> user_environment(const UnixUser& user) {

@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -27,9 +28,11 @@ struct UnixUser {
 // ask a directory server): not on the event loop.
 Result<UnixUser> lookup_unix_user(std::string_view name);
 
-// Hands the directory `dir` (not a link to one) to `user`: owner `user`, its primary group, mode
-// 0700. A job's or a worker's own directory, made by the server.
-Result<void> give_dir(const std::string& dir, const UnixUser& user);
+// Hands the directory `dir` (not a link to one) to `uid`:`gid`, with `mode` (-1: as it is): a
+// job's or a worker's own directory, made by the server, to the user it runs as (0700), or back
+// to the server's own when a retry runs as it. What is inside keeps its owner. The errno of a
+// failure.
+std::error_code give_dir(const std::string& dir, uid_t uid, gid_t gid, int mode = 0700);
 
 // The environment a job of `user` sees as who it is (HOME, USER, LOGNAME).
 std::vector<std::pair<std::string, std::string>> user_environment(const UnixUser& user);

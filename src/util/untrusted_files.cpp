@@ -54,6 +54,29 @@ boost::system::result<std::shared_ptr<OpenFile>, OpenError> open_untrusted(
   return regular_file(fd, path);
 }
 
+std::optional<std::int64_t> regular_size(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return static_cast<std::int64_t>(st.st_size);
+}
+
+bool write_untrusted(const std::string& path, std::string_view data, int mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK,
+                  static_cast<mode_t>(mode));
+  if (fd < 0) return false;
+  struct stat st {};
+  bool ok =
+      ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && ::ftruncate(fd, 0) == 0;
+  while (ok && !data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return ok;
+}
+
 std::string read_range(const std::string& path, std::int64_t offset, std::size_t max_bytes) {
   auto file = open_untrusted(path);
   if (!file || offset < 0) return {};

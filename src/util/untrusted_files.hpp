@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/system/result.hpp>
 
@@ -50,6 +51,15 @@ boost::system::result<std::shared_ptr<OpenFile>, OpenError> open_untrusted(const
 // Up to `max_bytes` of a file from `offset` ("" at or past its end, or if it is absent or no
 // regular file).
 std::string read_range(const std::string& path, std::int64_t offset, std::size_t max_bytes);
+
+// The size of a regular file, its last component not followed (nullopt: absent, a link, or no
+// regular file): what std::filesystem::file_size would tell of a link's target, it does not.
+std::optional<std::int64_t> regular_size(const std::string& path);
+
+// Writes `data` as the whole of `path` (created with `mode`) for a server more privileged than
+// the job that owns the directory: only a regular file with one name is truncated and written (a
+// link, a FIFO, a hard link to someone else's file is refused: false, nothing written).
+bool write_untrusted(const std::string& path, std::string_view data, int mode = 0600);
 
 // The last `max_bytes` of a file ("" if it is absent or no regular file).
 std::string read_tail(const std::string& path, std::size_t max_bytes);

@@ -3,11 +3,11 @@
 // GPU: it loads without console errors and shows the GPU; a job submitted through the form goes
 // queued -> running -> succeeded on screen without a reload; a job that does not fit shows why it
 // waits; cancel works; after a restart it re-reads what it missed (the stream's `reset`); with
-// tokens the page asks for one and shows nothing before. Screenshots go
+// tokens the page asks for one and shows nothing before; an admin sees the owners' panel. Screenshots go
 // to $SCREENSHOTS (default build/screenshots).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, mkdirSync, readFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
@@ -205,4 +205,42 @@ test("with tokens it asks for one and shows nothing without it", async () => {
   await page.locator("#gpus").getByText("GPU 0").waitFor();
   assert.equal(await page.locator("#login").isHidden(), true);
   await page.close();
+});
+
+test("an admin sees each owner's VRAM against its quota; a user does not", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "vramq-owners-"));
+  const hash = (t) => {
+    const r = spawnSync(BIN, ["token", "hash"], { input: t + "\n" });
+    return r.stdout.toString().trim();
+  };
+  const owners = join(dir, "owners.toml");
+  writeFileSync(owners, `[owners.ann]\ntokens = ["${hash("ann-token-0123456789abcdef")}"]\n` +
+    `quota_mb = 8192\nlimit_mb = 16384\n` +
+    `[owners.boss]\nrole = "admin"\ntokens = ["${hash("boss-token-0123456789abcdef")}"]\n`);
+  chmodSync(owners, 0o600);
+  const s = await startServer("--owners", owners);
+  await api(s, "POST", "/v1/jobs", { task: "fake-model", params: { seconds: 60, vram_mb: 6144 } },
+    "ann-token-0123456789abcdef");
+  const { page, problems } = await openPage(s.url);
+  await page.locator("#token").fill("boss-token-0123456789abcdef");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#gpus").getByText("GPU 0").waitFor();
+  problems.length = 0;  // the first load's 401, before the token was given
+  const ann = page.locator('#owners [data-owner="ann"]');
+  await ann.getByText("6.0 GiB held · quota 8.0 GiB · limit 16.0 GiB · 1 running · 0 waiting").waitFor();
+  await page.screenshot({ path: join(SHOTS, "owners.png"), fullPage: true });
+  // A second job of ann's, not preemptible, waits above its guarantee: the panel follows.
+  await api(s, "POST", "/v1/jobs", { task: "fake-model", params: { seconds: 60, vram_mb: 6144 } },
+    "ann-token-0123456789abcdef");
+  await ann.getByText("1 running · 1 waiting").waitFor();
+  assert.deepEqual(problems, []);
+  await page.close();
+  // ann (a user) gets the overview without the panel.
+  const user = await openPage(s.url);
+  await user.page.locator("#token").fill("ann-token-0123456789abcdef");
+  await user.page.getByRole("button", { name: "Sign in" }).click();
+  await user.page.locator("#gpus").getByText("GPU 0").waitFor();
+  await user.page.locator("#running tr").nth(1).waitFor();
+  assert.equal(await user.page.locator("#owners").count(), 0);
+  await user.page.close();
 });

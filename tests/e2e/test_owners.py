@@ -155,6 +155,9 @@ limit_mb = 16000
 [owners.bob]
 tokens = ["{hashed(BOB)}"]
 max_running = 1
+[owners.root]
+role = "admin"
+tokens = ["{hashed(ROOT)}"]
 """)
     s = make_server("--gpus", "sim:24GiB", "--owners", str(path))
 
@@ -189,6 +192,25 @@ max_running = 1
                10, "bob's first job runs")
     j = s.get(f"/v1/jobs/{b2}", headers=auth(BOB)).json()
     assert j["pending_reason"] == "quota" and "its max_running is 1" in j["quota"], j
+    # An admin sees every owner's limits and what it holds (GET /v1/owners, `vramq owners`);
+    # others get 403, and no token's hash ever leaves the server.
+    r = s.get("/v1/owners", headers=auth(BOB))
+    assert r.status_code == 403 and "admin" in r.json()["detail"], r.text
+    r = s.get("/v1/owners", headers=auth(ROOT))
+    assert r.status_code == 200 and "sha256" not in r.text, r.text
+    o = {x["name"]: x for x in r.json()["owners"]}
+    assert o["alice"]["limits"]["quota_mb"] == 8000 and o["alice"]["limits"]["limit_mb"] == 16000
+    assert (o["alice"]["reserved_mb"], o["alice"]["borrowed_mb"]) == (12000, 6000), o["alice"]
+    assert (o["alice"]["running"], o["alice"]["queued"], o["alice"]["tokens"]) == (2, 1, 1)
+    assert (o["bob"]["running"], o["bob"]["queued"]) == (1, 1), o["bob"]
+    assert o["bob"]["limits"]["max_running"] == 1 and o["bob"]["limits"]["quota_mb"] is None
+    assert o["root"]["role"] == "admin" and o["root"]["runs_as"] is None
+    cli = s.cli("owners", env={"VRAMQ_TOKEN": ROOT})
+    assert cli.returncode == 0, cli.stderr
+    alice_line = next(line.split() for line in cli.stdout.splitlines()
+                      if line.startswith("alice"))
+    assert alice_line[:7] == ["alice", "user", "-", "-", "12000", "6000", "8000"], cli.stdout
+    assert s.cli("owners", env={"VRAMQ_TOKEN": BOB}).returncode != 0
     # What is borrowed survives a kill -9 (stored with the run).
     s.kill9()
     s.start()

@@ -190,3 +190,29 @@ def test_warm_workers_serve_only_runs_of_their_user(make_server, users, place):
         wdir = place / "data" / "workers" / str(wid)
         assert wdir.stat().st_uid == users[user].pw_uid, (wid, user)
         assert os.stat(f"/proc/{workers[wid]['pid']}").st_uid == 0, "its supervisor stays root"
+
+
+def test_the_server_never_writes_through_a_link_planted_in_a_job_directory(make_server, users,
+                                                                            place):
+    """A warm worker's result is written by the server (root) as the run's stdout.log, in a
+    directory its user owns: a link planted there (by another process of that user) must not
+    make root write where it points."""
+    s = start(make_server, place)
+    target = place / "root-only"
+    target.write_text("untouched\n")
+    target.chmod(0o600)
+    j = s.post("/v1/jobs", {"task": "fake-worker", "params": {"seconds": 3, "vram_mb": 100,
+                                                              "output": "mesh written"}},
+               headers=auth(ALICE)).json()
+    jdir = place / "data" / "jobs" / str(j["id"])
+    eventually(lambda: job_of(s, j["id"])["state"] == "running", 30, "the run starts")
+    link = jdir / "stdout.log"
+    if link.exists() or link.is_symlink():
+        link.unlink()
+    os.symlink(target, link)
+    os.lchown(link, users["vramq-t-alice"].pw_uid, users["vramq-t-alice"].pw_gid)
+    ended = eventually(lambda: (lambda x: x if x["state"] not in ("queued", "running") else None)(
+        job_of(s, j["id"])), 30, "the run ends")
+    assert ended["state"] == "succeeded" and "mesh written" in ended["output"], ended
+    assert target.read_text() == "untouched\n"
+    assert link.is_symlink(), "refused, not replaced"

@@ -214,10 +214,25 @@ TEST(SchedulerWorkers, AWorkerServesOnlyRunsOfItsUser) {
   EXPECT_TRUE(d.starts.empty());
   EXPECT_EQ(d.evictions, std::vector<WorkerId>{7});
   EXPECT_EQ(pending(d, 1)->reason, PendingReason::worker_unloading);
+  // ... but not when even then a worker of bob's would not fit: that would gain nothing.
+  QueuedJob big = bobs;
+  big.vram_mb = 23 * kGiB;  // 18 GiB free, 22 GiB with alice's worker gone
+  d = run({gpu(0, 24 * kGiB, 6 * kGiB)}, {big}, w);
+  EXPECT_TRUE(d.evictions.empty());
+  EXPECT_TRUE(d.starts.empty());
   // In back-off nothing is unloaded for it.
   w.tasks[0].not_before_ms = 5000;
   d = run({gpu(0, 24 * kGiB, 4 * kGiB)}, {bobs}, w);
   EXPECT_TRUE(d.evictions.empty());
+  // A place left but no room: alice's idle worker (of the same task) is unloaded for bob's new
+  // one, as any idle worker that cannot serve the run would be.
+  w.tasks[0] = {.max_workers = 2, .resident = 1, .not_before_ms = 0};
+  w.idle[0].held_mb = 20 * kGiB;
+  QueuedJob six = bobs;
+  six.vram_mb = 6 * kGiB;  // 4 GiB free
+  d = run({gpu(0, 24 * kGiB, 20 * kGiB)}, {six}, w);
+  EXPECT_EQ(d.evictions, std::vector<WorkerId>{7});
+  EXPECT_EQ(pending(d, 1)->reason, PendingReason::worker_unloading);
 }
 
 TEST(SchedulerWorkersProperty, StartsFitEvictionsAreIdleAndMaxWorkersHolds) {

@@ -111,7 +111,7 @@ TEST_F(LocalExecutorTest, AJobRunsAsItsUserWithNoWayBack) {
   ASSERT_TRUE(nobody) << nobody.error().message;
   fs::permissions(dir_, fs::perms::owner_all | fs::perms::others_exec);
   fs::create_directory(dir_ / "job");
-  ASSERT_TRUE(util::give_dir((dir_ / "job").string(), *nobody));
+  ASSERT_FALSE(util::give_dir((dir_ / "job").string(), nobody->uid, nobody->gid));
   LocalExecutor ex(ioc_.get_executor(), options());
   LaunchSpec s = spec({"/bin/sh", "-c",
                        "id -u; id -g; id -G; cat /proc/self/status | grep -E '^(Uid|Gid)'; "
