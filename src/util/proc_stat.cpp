@@ -105,7 +105,7 @@ std::optional<std::int64_t> process_start_ticks(pid_t pid) {
 bool kill_group_if_same(pid_t pgid, std::int64_t start_ticks) {
   if (pgid <= 1) return false;
   std::optional<std::int64_t> now = process_start_ticks(pgid);
-  if (!now || *now != start_ticks) return false;
+  if (now && *now != start_ticks) return false;  // the PID is another process's now
   return ::kill(-pgid, SIGKILL) == 0;
 }
 

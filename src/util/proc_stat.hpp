@@ -24,7 +24,9 @@ std::optional<ProcStat> read_proc_stat(pid_t pid);
 std::optional<std::int64_t> process_start_ticks(pid_t pid);
 
 // Kills the process group `pgid` with SIGKILL if its leader is still the same process (same
-// start time), so that a PID reused since is never signalled. Returns whether it signalled.
+// start time), so that a PID reused since is never signalled; or if the leader is gone (reaped)
+// while its group lives on: Linux does not give a PID to a new process while a group still
+// has it as its id, so that group can only be the leader's. Returns whether it signalled.
 bool kill_group_if_same(pid_t pgid, std::int64_t start_ticks);
 
 // Every process below this one (children, theirs, ...), from /proc/PID/task/*/children, or from

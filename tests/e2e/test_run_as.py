@@ -156,22 +156,23 @@ def test_without_run_as_a_root_server_warns_and_bad_users_stop_the_start(make_se
 
 def test_a_sighup_moves_an_owner_to_another_user(make_server, users, place):
     s = start(make_server, place)
-    first = s.post("/v1/jobs?wait=30", {"command": ["/usr/bin/id", "-u"]},
+
+    def uid_of_alices_job():
+        j = s.post("/v1/jobs?wait=30", {"command": ["/usr/bin/id", "-u"]},
                    headers=auth(ALICE)).json()
-    assert first["output"].strip() == str(users["vramq-t-alice"].pw_uid)
-    owners(place, alice_as="vramq-t-jobs")
-    os.kill(s.proc.pid, 1)
-    eventually(lambda: "SIGHUP: reloaded" in s.log_path.read_text(), 10, "the reload")
-    again = s.post("/v1/jobs?wait=30", {"command": ["/usr/bin/id", "-u"]},
-                   headers=auth(ALICE)).json()
-    assert again["output"].strip() == str(users["vramq-t-jobs"].pw_uid)
+        return int(j["output"])
+
+    def reload(alice_as, logged):
+        owners(place, alice_as=alice_as)
+        os.kill(s.proc.pid, 1)
+        eventually(lambda: logged in s.log_path.read_text(), 10, logged)
+
+    assert uid_of_alices_job() == users["vramq-t-alice"].pw_uid
+    reload("vramq-t-jobs", "SIGHUP: reloaded")
+    assert uid_of_alices_job() == users["vramq-t-jobs"].pw_uid
     # A run_as that does not resolve is refused whole; the users in force are kept.
-    owners(place, alice_as="vramq-t-nobody")
-    os.kill(s.proc.pid, 1)
-    eventually(lambda: "the owners in force are kept" in s.log_path.read_text(), 10, "refusal")
-    kept = s.post("/v1/jobs?wait=30", {"command": ["/usr/bin/id", "-u"]},
-                  headers=auth(ALICE)).json()
-    assert kept["output"].strip() == str(users["vramq-t-jobs"].pw_uid)
+    reload("vramq-t-nobody", "the owners in force are kept")
+    assert uid_of_alices_job() == users["vramq-t-jobs"].pw_uid
 
 
 def test_warm_workers_serve_only_runs_of_their_user(make_server, users, place):

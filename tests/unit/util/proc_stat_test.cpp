@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,6 +44,39 @@ TEST(KillGroupIfSame, OnlyTheSameLeaderIsKilledNeverInit) {
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+// The leader died and was reaped (a lost run's job, killed with its supervisor) while a helper
+// lives on in its group: the group is still the leader's (Linux keeps the PID while a group has
+// it), so it is killed.
+TEST(KillGroupIfSame, AGroupWhoseLeaderWasReapedIsStillKilled) {
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // the helper comes back here when its parent ends
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t leader = ::fork();
+  ASSERT_GE(leader, 0);
+  if (leader == 0) {
+    ::setpgid(0, 0);
+    pid_t helper = ::fork();
+    if (helper == 0) {
+      ::pause();
+      ::_exit(0);
+    }
+    (void)!::write(fds[1], &helper, sizeof helper);
+    ::_exit(0);
+  }
+  pid_t helper = 0;
+  ASSERT_EQ(::read(fds[0], &helper, sizeof helper), static_cast<ssize_t>(sizeof helper));
+  ::close(fds[0]);
+  ::close(fds[1]);
+  std::optional<std::int64_t> ticks = process_start_ticks(leader);  // a zombie still has them
+  ASSERT_EQ(::waitpid(leader, nullptr, 0), leader);
+  EXPECT_FALSE(process_start_ticks(leader)) << "reaped";
+  EXPECT_TRUE(kill_group_if_same(leader, ticks.value_or(0)));
+  int status = 0;
+  ASSERT_EQ(::waitpid(helper, &status, 0), helper);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
 }  // namespace
