@@ -146,9 +146,15 @@ def test_usage_is_kept_per_owner_task_and_day(make_server, tmp_path):
     for who, mb in ((ALICE, 4096), (ALICE, 4096), (BOB, 2048)):
         i = submit(s, who, fake(mb, 1))
         wait_state(s, i, ("succeeded",), timeout=20)
-    r = s.get("/v1/usage?by=owner,task", headers=auth(ALICE))
-    assert r.status_code == 200, r.text
-    rows = {(x["owner"], x["task"]): x for x in r.json()["rows"]}
+    # A run's use is stored with its end, a moment after the end is shown (the store's writer).
+    def usage_rows():
+        r = s.get("/v1/usage?by=owner,task", headers=auth(ALICE))
+        assert r.status_code == 200, r.text
+        rows = {(x["owner"], x["task"]): x for x in r.json()["rows"]}
+        done = rows.get(("alice", "fake-model"), {}).get("runs") == 2 and \
+            ("bob", "fake-model") in rows
+        return rows if done else None
+    rows = eventually(usage_rows, 10, "every run's use stored")
     a, b = rows[("alice", "fake-model")], rows[("bob", "fake-model")]
     assert a["runs"] == 2 and b["runs"] == 1, rows
     # Reserved MiB x seconds: about 4096 x 1 s per run of alice's (a run takes a little longer).

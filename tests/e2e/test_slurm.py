@@ -107,9 +107,10 @@ def test_cancel_a_pending_and_a_running_job(slurm_server, cluster):
     c = raw(s, "sleep 60", 20480)  # both GPUs are taken: it waits in Slurm's queue
     s.wait_state(a, ["running"], timeout=20)
     s.wait_state(b, ["running"], timeout=20)
-    pending = eventually(lambda: (j := s.job(c)).get("slurm") and j["slurm"]["state"] == "PENDING" and j,
-                         20, "the third job never pended in Slurm")
-    assert pending["slurm"]["reason"] in ("Resources", "Priority")
+    # Slurm gives a pending job its reason at its next scheduling cycle (None until then).
+    eventually(lambda: (j := s.job(c)).get("slurm") and j["slurm"]["state"] == "PENDING"
+               and j["slurm"]["reason"] in ("Resources", "Priority") and j,
+               20, "the third job never pended in Slurm for Resources or Priority")
     assert s.delete(f"/v1/jobs/{c}").status_code in (200, 202)
     assert s.wait_job(c, timeout=30)["state"] == "cancelled"
     assert s.delete(f"/v1/jobs/{a}").status_code in (200, 202)
