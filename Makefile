@@ -8,7 +8,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: deps build build-asan run test unit e2e browser format format-check tidy tidy-only clean bench fuzz fuzz-replay install deb
+.PHONY: deps build build-asan run test unit e2e e2e-release e2e-asan browser format format-check tidy tidy-only clean bench fuzz fuzz-replay install deb
 
 FUZZ_TARGETS := fuzz_http_request fuzz_catalog fuzz_config fuzz_job_record fuzz_worker_protocol
 FUZZ_BUILD ?= build-fuzz
@@ -73,8 +73,10 @@ fuzz:
 # cluster) is made once. Each test has its own data dir, port, GPU lock dir and token file.
 E2E_WORKERS ?= 4
 E2E_PYTEST := $(PYTEST) -q -p no:cacheprovider -n $(E2E_WORKERS) --dist loadfile
-e2e: build build-asan
+e2e: e2e-release e2e-asan
+e2e-release: build
 	VRAMQ_BIN=$(CURDIR)/$(BUILD)/vramq $(E2E_PYTEST) tests/e2e
+e2e-asan: build-asan
 	VRAMQ_BIN=$(CURDIR)/$(ASAN_BUILD)/vramq VRAMQ_SANITIZED=1 $(E2E_PYTEST) tests/e2e
 
 # The web dashboard in headless Chromium (Debian's), driven by playwright-core (pinned in
@@ -88,11 +90,22 @@ browser: build
 # needs CPU while the e2e and browser suites mostly wait on processes and sockets, so tidy runs
 # beside them at the lowest CPU priority: the suites keep the CPU they had and tidy takes what
 # they leave, instead of starting after them.
-test: format-check unit
-	@nice -n 19 $(MAKE) --no-print-directory tidy-only > $(BUILD)/tidy-run.log 2>&1 & tidy=$$!; \
-	  $(MAKE) --no-print-directory e2e browser; rc=$$?; \
+# Each step's wall time goes to $(BUILD)/steps.log (scripts/timed.sh) and is printed last, also
+# when a step fails: the end of a CI log, all that a CI run shows, then says where the time went.
+STEPS = $(CURDIR)/$(BUILD)/steps.log
+TIMED = bash scripts/timed.sh $(STEPS)
+SUB = $(MAKE) --no-print-directory
+test:
+	@mkdir -p $(BUILD); rm -f $(STEPS); \
+	  trap 'echo "make test, step by step:"; cat $(STEPS) 2>/dev/null' EXIT; \
+	  $(TIMED) deps $(SUB) deps && $(TIMED) format-check $(SUB) format-check && \
+	  $(TIMED) build $(SUB) build && $(TIMED) build-asan $(SUB) build-asan && \
+	  $(TIMED) unit $(SUB) unit && { \
+	  nice -n 19 $(TIMED) tidy $(SUB) tidy-only > $(BUILD)/tidy-run.log 2>&1 & tidy=$$!; \
+	  $(TIMED) e2e-release $(SUB) e2e-release && $(TIMED) e2e-asan $(SUB) e2e-asan && \
+	  $(TIMED) browser $(SUB) browser; rc=$$?; \
 	  wait $$tidy; trc=$$?; cat $(BUILD)/tidy-run.log; \
-	  [ $$rc = 0 ] && [ $$trc = 0 ]
+	  [ $$rc = 0 ] && [ $$trc = 0 ]; }
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -7,7 +7,8 @@
 # DATA_BASE=/dev/shm puts the data directories on tmpfs (default: /tmp, with the rest): on a disk
 # where creating a file is slow (this VM's ext4, without a journal, skips recently deleted inodes
 # at ~0.3 ms a file) the three files a run creates (its directory, its two logs) bury the rest.
-# Usage: [BASELINE_BIN=...] [DATA_BASE=...] bench/dispatch.sh [SECONDS] [RUNS]
+# SPAWNS: processes per spawn-ceiling run (20000; the smoke test in make test uses fewer).
+# Usage: [BASELINE_BIN=...] [DATA_BASE=...] [SPAWNS=N] bench/dispatch.sh [SECONDS] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
@@ -47,7 +48,7 @@ echo "dispatch: $(date -u +%FT%TZ), $(nproc) cores, ${SECONDS_PER_RUN}s x ${RUNS
 echo "| target | clients | jobs/s (median) | p50 ms | p99 ms |"
 echo "| --- | --- | --- | --- | --- |"
 for k in 8 64; do
-  spawn=$(for _ in $(seq "$RUNS"); do "$TMP/spawn_loop" 20000 "$k" | awk '{print $4}' | sed 's/.*=//'; done | median)
+  spawn=$(for _ in $(seq "$RUNS"); do "$TMP/spawn_loop" "${SPAWNS:-20000}" "$k" | awk '{print $4}' | sed 's/.*=//'; done | median)
   printf "| spawn ceiling (posix_spawn /bin/true, no HTTP) | %s in flight | %s | - | - |\n" "$k" "$spawn"
 done
 
