@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -23,6 +22,7 @@
 #include <map>
 #include <optional>
 
+#include "exec/job_child.hpp"
 #include "exec/supervisor_protocol.hpp"
 #include "util/proc_stat.hpp"
 
@@ -196,120 +196,6 @@ bool Supervisor::listen_socket() {
   return false;
 }
 
-// What the job's process needs between vfork() and execve(): prepared before the vfork, since
-// the child shares the supervisor's memory and only makes system calls until it execs (as
-// posix_spawn does), so that starting a job costs no copy of the supervisor.
-struct ChildStart {
-  pid_t parent = 0;
-  const char* program = nullptr;
-  char* const* argv = nullptr;
-  char* const* envp = nullptr;
-  int out_fds[2] = {-1, -1};  // become stdout and stderr (the pipes' write ends)
-  int in_fd = -1;             // becomes stdin (-1: /dev/null)
-  const char* cwd = nullptr;
-  int umask = -1;  // -1: leave it
-  // The user to run as (uid < 0: the supervisor's own), with all its groups.
-  std::int64_t uid = -1;
-  std::int64_t gid = -1;
-  const gid_t* groups = nullptr;
-  std::size_t group_count = 0;
-  volatile int error = 0;             // set by the child when it cannot exec
-  volatile bool user_failed = false;  // ... because it could not become the user
-  // A forked child (not vforked: it shares no memory) writes {error, user_failed} here instead
-  // (close-on-exec: an exec that works closes it unwritten).
-  int report_fd = -1;
-};
-
-// Becomes c's user for good (real, effective and saved ids: nothing to go back to); errno on a
-// failure. Only system calls (after vfork): the supervisor has one thread, so the libc wrappers
-// make no cross-thread broadcast.
-int become_user(const ChildStart& c) {
-  if (::setgroups(c.group_count, c.groups) != 0) return errno;
-  auto gid = static_cast<gid_t>(c.gid);
-  auto uid = static_cast<uid_t>(c.uid);
-  if (::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0) return errno;
-  return 0;
-}
-
-[[noreturn]] void start_child(ChildStart& c) {
-  // The job: its own process group; dies with the supervisor, whatever kills it.
-  ::setpgid(0, 0);
-  int err = 0;
-  if (c.uid >= 0) {
-    err = become_user(c);
-    c.user_failed = err != 0;
-  }
-  // After the change of user, which clears the parent-death signal.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != c.parent) ::_exit(127);
-  int in = c.in_fd >= 0 ? c.in_fd : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (err == 0 && (in < 0 || ::dup3(in, 0, 0) < 0)) err = errno;
-  if (in > 0 && in != c.in_fd) ::close(in);
-  for (int target = 1; target <= 2 && err == 0; ++target) {
-    if (::dup3(c.out_fds[target - 1], target, 0) < 0) err = errno;
-  }
-  if (c.umask >= 0) ::umask(static_cast<mode_t>(c.umask));
-  if (err == 0 && c.cwd != nullptr && ::chdir(c.cwd) != 0) err = errno;
-  if (err == 0) {
-    // Default dispositions and an empty mask, whatever the supervisor blocks or ignores (it
-    // ignores SIGPIPE only; exec resets the rest), and none of its descriptors.
-    ::signal(SIGPIPE, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    ::execve(c.program, c.argv, c.envp);
-    err = errno;
-  }
-  c.error = err;
-  if (c.report_fd >= 0) {
-    const int report[2] = {err, c.user_failed ? 1 : 0};
-    (void)!::write(c.report_fd, report, sizeof report);
-  }
-  ::_exit(127);
-}
-
-// Forks the child of a job that runs as another user. Not vfork: from its change of user to its
-// exec a process of that user must share no memory with the supervisor (root), which it could
-// write with ptrace where fs.suid_dumpable allows. The child says over a pipe why it could not
-// exec; one that says nothing for kStartTimeoutMs (stopped by its user) is killed.
-pid_t fork_child(ChildStart& child) {
-  constexpr int kStartTimeoutMs = 30'000;
-  int report[2] = {-1, -1};
-  if (::pipe2(report, O_CLOEXEC) != 0) return -1;
-  child.report_fd = report[1];
-  pid_t pid = ::fork();
-  if (pid == 0) start_child(child);
-  int fork_errno = errno;
-  ::close(report[1]);
-  if (pid > 0) {
-    int got[2] = {0, 0};
-    std::size_t have = 0;
-    pollfd p{.fd = report[0], .events = POLLIN, .revents = 0};
-    while (have < sizeof got) {
-      int ready = ::poll(&p, 1, kStartTimeoutMs);
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready <= 0) {
-        ::kill(pid, SIGKILL);
-        got[0] = ETIMEDOUT;
-        have = sizeof got;
-        break;
-      }
-      ssize_t n = ::read(report[0], reinterpret_cast<char*>(got) + have, sizeof got - have);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // closed by its exec (or it died): no report
-      have += static_cast<std::size_t>(n);
-    }
-    if (have == sizeof got) {
-      child.error = got[0];
-      child.user_failed = got[1] != 0;
-    }
-  }
-  ::close(report[0]);
-  errno = fork_errno;
-  return pid;
-}
-
 Supervisor::~Supervisor() {
   for (LogPipe& log : logs_) {
     if (log.read_fd >= 0) ::close(log.read_fd);
@@ -368,14 +254,7 @@ bool Supervisor::spawn_job() {
                    .gid = o_.gid,
                    .groups = groups.data(),
                    .group_count = groups.size()};
-  pid_t pid = -1;
-  if (o_.uid >= 0) {
-    pid = fork_child(child);
-  } else {
-    // posix_spawn cannot set PR_SET_PDEATHSIG; the child only makes system calls until it execs.
-    pid = ::vfork();                   // NOLINT(clang-analyzer-security.insecureAPI.vfork)
-    if (pid == 0) start_child(child);  // NOLINT(clang-analyzer-unix.Vfork): system calls only
-  }
+  pid_t pid = start_job_process(child);
   int err = pid < 0 ? errno : child.error;
   for (int fd : write_ends) {
     if (fd >= 0) ::close(fd);  // the job holds them now: the pipes end with it and its descendants
