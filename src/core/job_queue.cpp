@@ -23,6 +23,10 @@ struct Entry {
   // Written by passes; not part of any key, so safe to change in place.
   mutable PendingReason reason = PendingReason::none;
   mutable std::uint64_t pass = 0;  // the pass that last reached this job (0: none yet)
+  // The next entry of its run in the stream index (same stream and owner; nullptr: the last),
+  // kept by JobQueue::Index so that a pass steps through a run with one load instead of the
+  // tree's successor walk (an owner's jobs lie scattered among everyone else's).
+  mutable const Entry* next_in_run = nullptr;
 };
 
 // The stored order: priority desc, owner, id. Each owner's jobs of a priority are one run in it;
@@ -118,22 +122,36 @@ struct JobQueue::Index {
     StreamKey k = StreamOf{}(e);
     return {k.stream, k.owner};
   }
-  // After `e` is stored (or its stream changed).
+  // After `e` is stored (or its stream changed): links it into its run.
   void added(const Entry& e) {
+    const StreamIndex& streams = entries.get<2>();
+    auto at = streams.iterator_to(e);
+    auto next = std::next(at);
+    e.next_in_run = next != streams.end() && same_run(*next, e) ? &*next : nullptr;
+    if (at != streams.begin()) {
+      const Entry& prev = *std::prev(at);
+      if (same_run(prev, e)) prev.next_in_run = &e;
+    }
     auto [it, fresh] = runs.try_emplace(run_of(e), &e);
     if (!fresh && StreamOf{}(e) < StreamOf{}(*it->second)) it->second = &e;
   }
-  // Before `e` is erased (or its stream changed).
+  // Before `e` is erased (or its stream changed): unlinks it from its run.
   void leaving(const Entry& e) {
-    auto it = runs.find(run_of(e));
-    if (it == runs.end() || it->second != &e) return;
     const StreamIndex& streams = entries.get<2>();
-    auto next = std::next(streams.iterator_to(e));
-    if (next != streams.end() && same_run(*next, e)) {
-      it->second = &*next;
-    } else {
-      runs.erase(it);
+    auto at = streams.iterator_to(e);
+    if (at != streams.begin()) {
+      const Entry& prev = *std::prev(at);
+      if (prev.next_in_run == &e) prev.next_in_run = e.next_in_run;
     }
+    auto it = runs.find(run_of(e));
+    if (it != runs.end() && it->second == &e) {
+      if (e.next_in_run != nullptr) {
+        it->second = e.next_in_run;
+      } else {
+        runs.erase(it);
+      }
+    }
+    e.next_in_run = nullptr;
   }
 };
 
@@ -156,9 +174,9 @@ struct FairOrder {
 
 // A run of entries already in fair order, merged with others through a heap. The heap compares
 // a copy of each run's next key (priority, share, id), not the entries: no node is touched to
-// order the runs. A run whose next entry still comes before every run in the heap goes on
-// without it (leads()): owners with distinct shares follow each other whole, so most entries
-// cost no heap operation.
+// order the runs. The run in front is advanced in place (advance()): one sift down from the
+// root, which stops at once while the run still comes first (owners with distinct shares follow
+// each other whole, so most of their entries cost two comparisons), instead of a pop and a push.
 template <class It>
 struct Run {
   It at;
@@ -170,36 +188,71 @@ class RunHeap {
   explicit RunHeap(FairOrder order) : order_(order) {}
   void push(Run<It> run) {
     if (run.at == run.end) return;
-    runs_.push_back(keyed(run));
-    std::ranges::push_heap(runs_, later);
+    Keyed k{.slot = static_cast<std::uint32_t>(runs_.size())};
+    runs_.push_back(run);
+    set_key(k);
+    heap_.push_back(k);
+    std::ranges::push_heap(heap_, later);
   }
-  // Whether `run`'s next entry comes before the next entry of every run in the heap.
-  bool leads(const Run<It>& run) const { return runs_.empty() || later(runs_.front(), keyed(run)); }
-  bool empty() const { return runs_.empty(); }
-  // The run whose next entry comes first; taken out (push it back to go on with it).
-  Run<It> pop() {
-    std::ranges::pop_heap(runs_, later);
-    Run<It> r = runs_.back().run;
-    runs_.pop_back();
-    return r;
+  bool empty() const { return heap_.empty(); }
+  // The run whose next entry comes first. Valid until the next call that changes the heap.
+  const Run<It>& front() const { return runs_[heap_.front().slot]; }
+  // The front run goes on at `at` (its end: it leaves the heap).
+  void advance(It at) {
+    Keyed& f = heap_.front();
+    Run<It>& run = runs_[f.slot];
+    if (at == run.end) {
+      drop();
+      return;
+    }
+    run.at = at;
+    set_key(f);
+    sift_down();
+  }
+  // The front run leaves the heap.
+  void drop() {
+    std::ranges::pop_heap(heap_, later);
+    heap_.pop_back();
   }
 
  private:
+  // The heap holds only the keys (24 bytes) and the run's slot: a sift moves little.
   struct Keyed {
-    Run<It> run;
     int neg_priority = 0;
+    std::uint32_t slot = 0;  // in runs_
     double share = 0;
     JobId id = 0;
   };
-  Keyed keyed(const Run<It>& run) const {
-    const QueuedJob& j = run.at->job;
-    return {.run = run, .neg_priority = -j.priority, .share = order_.share(j.owner), .id = j.id};
+  void set_key(Keyed& k) const {
+    const QueuedJob& j = runs_[k.slot].at->job;
+    k.neg_priority = -j.priority;
+    k.share = order_.share(j.owner);
+    k.id = j.id;
   }
-  static constexpr auto later = [](const Keyed& a, const Keyed& b) {
-    return std::tie(b.neg_priority, b.share, b.id) < std::tie(a.neg_priority, a.share, a.id);
-  };
+  static bool later(const Keyed& a, const Keyed& b) {
+    if (a.neg_priority != b.neg_priority) return a.neg_priority > b.neg_priority;
+    if (a.share != b.share) return a.share > b.share;
+    return a.id > b.id;
+  }
+  // Restores the heap order (std::push_heap's layout) after the root's key grew. The child is
+  // chosen without a branch: with equal shares which child comes first is a coin toss.
+  void sift_down() {
+    std::size_t n = heap_.size();
+    std::size_t i = 0;
+    Keyed moving = heap_[0];
+    for (;;) {
+      std::size_t c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n) c += static_cast<std::size_t>(later(heap_[c], heap_[c + 1]));
+      if (!later(moving, heap_[c])) break;
+      heap_[i] = heap_[c];
+      i = c;
+    }
+    heap_[i] = moving;
+  }
   FairOrder order_;
-  std::vector<Keyed> runs_;
+  std::vector<Run<It>> runs_;  // every run pushed, by slot
+  std::vector<Keyed> heap_;    // the runs not yet done, by their next entry
 };
 
 // Calls fn(entry) for the stored entries in fair order until it returns false. Entries of an
@@ -220,17 +273,13 @@ void for_each_fair(const OrderIndex& order, FairOrder fair, Fn&& fn, SkipOwner&&
       r = r_end;
     }
     while (!heap.empty()) {
-      Run<It> run = heap.pop();
-      for (;;) {
-        const Entry& e = *run.at;
-        if (skip_owner(e.job.owner)) break;  // closed during this walk
-        if (!fn(e)) return;
-        if (++run.at == run.end) break;
-        if (!heap.leads(run)) {
-          heap.push(run);
-          break;
-        }
+      const Entry& e = *heap.front().at;
+      if (skip_owner(e.job.owner)) {  // closed during this walk
+        heap.drop();
+        continue;
       }
+      if (!fn(e)) return;
+      heap.advance(std::next(heap.front().at));
     }
     block = block_end;
   }
@@ -292,26 +341,18 @@ void skip_walk(const JobQueue::Index& index, FairOrder fair, Planner& planner, s
     }
   }
   while (!planner.settled() && !heap.empty()) {
-    Run<It> run = heap.pop();
-    // The run's entries while they come first: no heap operation between them.
-    for (bool more = true; more && !planner.settled();) {
-      const Entry& e = *run.at;
-      std::optional<std::int64_t> most = planner.most_available_mb();
-      // A run of an owner now closed, or of reservations larger than anything free now, is done
-      // for this pass.
-      if (planner.closed(e.job.owner) ||
-          (!e.starving && (!most || *most < 0 || vram_class(e.job.vram_mb) > vram_class(*most)))) {
-        break;
-      }
-      ++run.at;
-      more = run.at != streams.end() && same_run(*run.at, e);
-      if (more && !heap.leads(run)) {
-        heap.push(run);
-        more = false;
-      }
-      if (!e.starving && e.job.vram_mb > *most) continue;  // cannot start: skipped
-      offer(planner, e, pass, starts, holders);
+    const Entry& e = *heap.front().at;
+    std::optional<std::int64_t> most = planner.most_available_mb();
+    // A run of an owner now closed, or of reservations larger than anything free now, is done
+    // for this pass.
+    if (planner.closed(e.job.owner) ||
+        (!e.starving && (!most || *most < 0 || vram_class(e.job.vram_mb) > vram_class(*most)))) {
+      heap.drop();
+      continue;
     }
+    heap.advance(e.next_in_run != nullptr ? streams.iterator_to(*e.next_in_run) : streams.end());
+    if (!e.starving && e.job.vram_mb > *most) continue;  // cannot start: skipped
+    offer(planner, e, pass, starts, holders);
   }
 }
 
