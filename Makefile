@@ -10,7 +10,7 @@ export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_f
 
 .PHONY: deps build build-asan run test unit e2e e2e-release e2e-asan browser format format-check tidy tidy-only clean bench fuzz fuzz-replay install deb
 
-FUZZ_TARGETS := fuzz_http_request fuzz_catalog fuzz_config fuzz_job_record fuzz_worker_protocol
+FUZZ_TARGETS := fuzz_http_request fuzz_catalog fuzz_config fuzz_job_record fuzz_worker_protocol fuzz_multipart
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 120
 
