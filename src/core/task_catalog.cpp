@@ -1,5 +1,6 @@
 #include "core/task_catalog.hpp"
 
+#include "core/media_type.hpp"
 #include "core/toml_fields.hpp"
 
 #include <fmt/format.h>
@@ -14,7 +15,7 @@
 namespace vramq::core {
 namespace {
 
-constexpr std::string_view kParamTypeNames[] = {"int", "float", "string", "enum", "path"};
+constexpr std::string_view kParamTypeNames[] = {"int", "float", "string", "enum", "path", "file"};
 // A pattern is the catalog author's, but bounded all the same: its compiled program and the
 // DFA's cache (RE2 falls back to its slower NFA, never to more memory, when the cache is full).
 constexpr std::size_t kMaxPatternBytes = 4096;
@@ -88,13 +89,37 @@ ParamInput as_input(const ParamValue& v) {
   return std::visit([](const auto& x) { return ParamInput{x}; }, v);
 }
 
+// A file parameter's max_bytes and media_types (refused on other types).
+Result<void> parse_file_limits(const toml::table& t, const std::string& where, ParamDef& p) {
+  bool file = p.type == ParamType::file;
+  if (!file && (t.contains("max_bytes") || t.contains("media_types"))) {
+    return key_error(where, "max_bytes and media_types are for type = \"file\"");
+  }
+  if (!file) return {};
+  auto max = integer_key(t, "max_bytes", where, 0, 1, std::int64_t{1} << 50);
+  if (!max) return max.error();
+  p.max_bytes = *max;
+  auto types = string_array(t.get("media_types"), where + ".media_types");
+  if (!types) return types.error();
+  for (const std::string& m : *types) {
+    if (!valid_media_pattern(m)) {
+      return key_error(where + ".media_types",
+                       fmt::format("'{}' is not a media type such as \"image/png\" or "
+                                   "\"image/*\" (lower case)",
+                                   m));
+    }
+  }
+  p.media_types = std::move(*types);
+  return {};
+}
+
 Result<ParamDef> parse_param(std::string_view name, const toml::node& node, std::string_view task) {
   std::string where = fmt::format("tasks.{}.params.{}", task, name);
   const toml::table* t = node.as_table();
   if (t == nullptr) return key_error(where, "must be a table such as { type = \"int\" }");
   if (auto ok = check_keys(*t, where,
                            {"type", "description", "min", "max", "default", "pattern", "max_length",
-                            "values", "under"});
+                            "values", "under", "max_bytes", "media_types"});
       !ok) {
     return ok.error();
   }
@@ -103,7 +128,7 @@ Result<ParamDef> parse_param(std::string_view name, const toml::node& node, std:
   auto type = (*t)["type"].value<std::string>();
   auto it = type ? std::ranges::find(kParamTypeNames, *type) : std::end(kParamTypeNames);
   if (it == std::end(kParamTypeNames)) {
-    return key_error(where, "type must be one of int, float, string, enum, path");
+    return key_error(where, "type must be one of int, float, string, enum, path, file");
   }
   p.type = static_cast<ParamType>(it - std::begin(kParamTypeNames));
   p.description = (*t)["description"].value_or(std::string{});
@@ -141,7 +166,17 @@ Result<ParamDef> parse_param(std::string_view name, const toml::node& node, std:
   if (p.type == ParamType::path && (p.under.empty() || p.under[0] != '/')) {
     return key_error(where, "a path needs under = \"/absolute/dir\"");
   }
+  if (auto ok = parse_file_limits(*t, where, p); !ok) return ok.error();
   if (const toml::node* d = t->get("default")) {
+    if (p.type == ParamType::file) {
+      // A file on the server, given to jobs that upload none: absolute, checked at load.
+      auto path = d->value_exact<std::string>();
+      if (!path || path->empty() || (*path)[0] != '/') {
+        return key_error(where + ".default", "a file's default must be an absolute path");
+      }
+      p.default_value = ParamValue{*path};
+      return p;
+    }
     auto v = typed_default(*d, p, where);
     if (!v) return v.error();
     // The default must pass the checks a client's value passes: a job must never run with a
@@ -318,6 +353,12 @@ boost::system::result<ParamValue, ParamError> check_value(const ParamDef& p, con
     default:
       break;
   }
+  if (p.type == ParamType::file) {
+    return fail(
+        fmt::format("is a file: upload it with the job (a multipart/form-data part named "
+                    "'{}', or a data: URL)",
+                    p.name));
+  }
   const auto* s = std::get_if<std::string>(&in);
   if (s == nullptr) return fail(fmt::format("must be a string, got {}", type_name(in)));
   if (s->size() > p.max_length) return fail(fmt::format("is longer than {} bytes", p.max_length));
@@ -350,6 +391,20 @@ boost::system::result<ParamValue, ParamError> check_value(const ParamDef& p, con
 }
 
 }  // namespace
+
+Result<void> check_upload_size(const ParamDef& p, std::int64_t bytes) {
+  if (p.max_bytes > 0 && bytes > p.max_bytes) {
+    return Error{
+        fmt::format("params.{}: the file is over its limit of {} bytes", p.name, p.max_bytes)};
+  }
+  return {};
+}
+
+Result<void> check_upload_type(const ParamDef& p, std::string_view media_type) {
+  if (media_type_allowed(media_type, p.media_types)) return {};
+  return Error{fmt::format("params.{}: the file is {} by its content; this parameter takes {}",
+                           p.name, media_type, fmt::join(p.media_types, ", "))};
+}
 
 std::string_view to_string(ParamType t) {
   return kParamTypeNames[static_cast<int>(t)];
@@ -450,9 +505,21 @@ const TaskDef* TaskCatalog::find(std::string_view name) const {
 
 boost::system::result<ResolvedTask, ParamError> resolve_task(
     const TaskDef& task, const std::vector<std::pair<std::string, ParamInput>>& given,
-    std::string_view job_dir, std::int64_t job_id, const PathResolver& resolve) {
+    std::string_view job_dir, std::int64_t job_id, const PathResolver& resolve,
+    const std::map<std::string, std::string, std::less<>>& files) {
   ResolvedTask out;
   std::set<std::string, std::less<>> seen;
+  for (const auto& [name, path] : files) {
+    auto def = std::ranges::find(task.params, name, &ParamDef::name);
+    if (def == task.params.end() || def->type != ParamType::file) {
+      return ParamError{"params." + name,
+                        def == task.params.end()
+                            ? fmt::format("task '{}' has no parameter '{}'", task.name, name)
+                            : fmt::format("is not a file parameter of task '{}'", task.name)};
+    }
+    seen.insert(name);
+    out.params.emplace(name, ParamValue{path});
+  }
   for (const auto& [name, value] : given) {
     auto def = std::ranges::find(task.params, name, &ParamDef::name);
     if (def == task.params.end()) {
@@ -466,7 +533,12 @@ boost::system::result<ResolvedTask, ParamError> resolve_task(
   }
   for (const ParamDef& p : task.params) {
     if (out.params.contains(p.name)) continue;
-    if (!p.default_value) return ParamError{"params." + p.name, "is required"};
+    if (!p.default_value) {
+      return ParamError{"params." + p.name,
+                        p.type == ParamType::file
+                            ? fmt::format("is required: upload a file as the part '{}'", p.name)
+                            : std::string("is required")};
+    }
     out.params.emplace(p.name, *p.default_value);
   }
 

@@ -23,8 +23,9 @@ class RE2;
 
 namespace vramq::core {
 
-enum class ParamType { integer, number, string, choice, path };
-std::string_view to_string(ParamType t);  // "int", "float", "string", "enum", "path"
+enum class ParamType { integer, number, string, choice, path, file };
+// "int", "float", "string", "enum", "path", "file"
+std::string_view to_string(ParamType t);
 
 using ParamValue = std::variant<std::int64_t, double, std::string>;
 
@@ -43,7 +44,19 @@ struct ParamDef {
   std::size_t max_length = 4096;                     // string and path
   std::vector<std::string> choices;                  // enum
   std::string under;                                 // path: must resolve inside this directory
+  // file: a file the client uploads with the job (a multipart part, or a data: URL), stored as
+  // DATA_DIR/jobs/ID/inputs/NAME, whose path the job gets. Its limits are checked as it arrives:
+  // at most `max_bytes` (0: the server's --max-upload-bytes alone), of one of `media_types` as
+  // its content tells (core/media_type.hpp; empty: any). A default names a file on the server.
+  std::int64_t max_bytes = 0;
+  std::vector<std::string> media_types;
 };
+
+// Whether an upload of `bytes` so far (or in all) fits file parameter `p`; an error naming the
+// parameter and its limit.
+Result<void> check_upload_size(const ParamDef& p, std::int64_t bytes);
+// Whether an upload's media type (as sniffed) is one file parameter `p` takes.
+Result<void> check_upload_type(const ParamDef& p, std::string_view media_type);
 
 // A task served by warm workers (`[tasks.NAME.worker]`, docs/workers.md): a long-lived process
 // that loads the model once and then serves runs sent over its stdin (exec/worker_protocol.hpp).
@@ -112,13 +125,15 @@ class TaskCatalog {
 using PathResolver = std::function<Result<std::string>(const std::string& path)>;
 
 // Validates `given` against the task (unknown, missing, mistyped or out-of-bounds parameters are
-// errors naming the parameter) and fills the templates. `job_dir` and `job_id` fill {job_dir}
-// and {job_id}. A `path` parameter must stay inside its `under` directory lexically and, with
-// `resolve`, once resolved (a symlink under it that points elsewhere is refused); the job gets
-// the resolved path, so that swapping a symlink after the check changes nothing it was handed.
+// errors naming the parameter) and fills the templates. A file parameter takes its value from
+// `files` (parameter -> the path its upload will have), never from `given`. `job_dir` and `job_id`
+// fill {job_dir} and {job_id}. A `path` parameter must stay inside its `under` directory lexically
+// and, with `resolve`, once resolved (a symlink under it that points elsewhere is refused); the job
+// gets the resolved path, so that swapping a symlink after the check changes nothing it was handed.
 boost::system::result<ResolvedTask, ParamError> resolve_task(
     const TaskDef& task, const std::vector<std::pair<std::string, ParamInput>>& given,
-    std::string_view job_dir, std::int64_t job_id, const PathResolver& resolve = {});
+    std::string_view job_dir, std::int64_t job_id, const PathResolver& resolve = {},
+    const std::map<std::string, std::string, std::less<>>& files = {});
 
 // What a task's VRAM rule can ask for: the least over its parameters' ranges (nullopt when the
 // rule cannot be evaluated anywhere), and the figure with every parameter at its default

@@ -558,6 +558,10 @@ json::object tasks_to_json(const core::TaskCatalog& catalog, const core::Footpri
         po["values"] = std::move(values);
       }
       if (!p.under.empty()) po["under"] = p.under;
+      if (p.type == core::ParamType::file) {
+        if (p.max_bytes > 0) po["max_bytes"] = p.max_bytes;
+        po["media_types"] = json::array(p.media_types.begin(), p.media_types.end());
+      }
       params.push_back(std::move(po));
     }
     o["params"] = std::move(params);

@@ -376,3 +376,77 @@ base_mb = 1
 
 }  // namespace
 }  // namespace vramq::core
+
+namespace vramq::core {
+namespace {
+
+constexpr std::string_view kFileCatalog = R"(
+[tasks.mesh]
+argv = ["mesh", "{image}", "{mask}", "{job_dir}"]
+[tasks.mesh.params]
+image = { type = "file", max_bytes = 1000, media_types = ["image/png", "image/*"] }
+mask = { type = "file", default = "/srv/masks/none.png" }
+[tasks.mesh.vram]
+base_mb = 100
+)";
+
+// A file parameter's limits are read and checked; its value comes from the upload (the path it
+// will have), never from a client's string; a missing one takes its default or is required.
+TEST(TaskCatalog, FileParametersTakeUploadsWithTheirLimits) {
+  auto c = TaskCatalog::parse(kFileCatalog, "/bin");
+  ASSERT_TRUE(c) << c.error().message;
+  const TaskDef* t = c->find("mesh");
+  const ParamDef& image = t->params[0];
+  EXPECT_EQ(image.type, ParamType::file);
+  EXPECT_EQ(image.max_bytes, 1000);
+  EXPECT_TRUE(check_upload_size(image, 1000));
+  ASSERT_FALSE(check_upload_size(image, 1001));
+  EXPECT_EQ(check_upload_size(image, 1001).error().message,
+            "params.image: the file is over its limit of 1000 bytes");
+  EXPECT_TRUE(check_upload_type(image, "image/gif"));
+  ASSERT_FALSE(check_upload_type(image, "text/plain"));
+  EXPECT_NE(check_upload_type(image, "text/plain")
+                .error()
+                .message.find("is text/plain by its "
+                              "content"),
+            std::string::npos);
+  EXPECT_TRUE(check_upload_type(t->params[1], "application/octet-stream"));  // no list: any
+
+  std::map<std::string, std::string, std::less<>> files{{"image", "/d/jobs/7/inputs/image"}};
+  auto r = resolve_task(*t, {}, "/d/jobs/7", 7, {}, files);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->argv, (std::vector<std::string>{"mesh", "/d/jobs/7/inputs/image",
+                                               "/srv/masks/none.png", "/d/jobs/7"}));
+  auto named = resolve_task(*t, {{"image", ParamInput{std::string("/etc/shadow")}}}, "/d", 7);
+  ASSERT_FALSE(named);
+  EXPECT_EQ(named.error().field, "params.image");
+  EXPECT_NE(named.error().message.find("upload it with the job"), std::string::npos);
+  auto missing = resolve_task(*t, {}, "/d", 7);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message, "is required: upload a file as the part 'image'");
+  files.emplace("nope", "/x");
+  EXPECT_EQ(resolve_task(*t, {}, "/d", 7, {}, files).error().field, "params.nope");
+}
+
+TEST(TaskCatalog, FileLimitsAreCheckedAtLoad) {
+  auto error_of = [](std::string_view params) {
+    auto c = TaskCatalog::parse(
+        fmt::format(
+            "[tasks.t]\nargv = [\"x\"]\n[tasks.t.params]\n{}\n[tasks.t.vram]\nbase_mb = 1\n",
+            params),
+        "/bin");
+    return c ? std::string() : c.error().message;
+  };
+  EXPECT_EQ(error_of("f = { type = \"file\", media_types = [\"image/png\"], max_bytes = 5 }"), "");
+  EXPECT_NE(error_of("f = { type = \"file\", media_types = [\"PNG\"] }").find("not a media type"),
+            std::string::npos);
+  EXPECT_NE(error_of("f = { type = \"file\", max_bytes = 0 }").find("max_bytes"),
+            std::string::npos);
+  EXPECT_NE(error_of("n = { type = \"int\", max_bytes = 5 }").find("are for type = \"file\""),
+            std::string::npos);
+  EXPECT_NE(error_of("f = { type = \"file\", default = \"rel/x.png\" }").find("absolute path"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace vramq::core
