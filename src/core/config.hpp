@@ -47,6 +47,10 @@ struct Config {
   bool stop_jobs_on_exit = false;
   std::int64_t gpu_poll_ms = 500;
   std::int64_t body_limit_bytes = 1 << 20;
+  // Files uploaded with one job (file parameters), all together; 413 above.
+  std::int64_t max_upload_bytes = std::int64_t{1} << 30;
+  // Uploads leave at least this much free on the data directory's disk; 507 otherwise.
+  std::int64_t upload_reserve_mb = 1024;
   std::int64_t http_timeout_s = 30;     // a request must arrive whole within this (and each write)
   std::int64_t max_connections = 4096;  // more are refused (503) at once; lowered to fit
                                         // RLIMIT_NOFILE at start

@@ -285,6 +285,72 @@ asio::awaitable<bool> write_streamed(beast::tcp_stream& stream, SocketClient& cl
   co_return !lec;
 }
 
+// Sends "100 Continue" when the client waits for it before its body.
+asio::awaitable<bool> continue_if_asked(beast::tcp_stream& stream, const BeastRequest& head,
+                                        std::chrono::seconds timeout) {
+  auto expect = head.find(http::field::expect);
+  if (expect == head.end() || core::to_lower(expect->value()) != "100-continue") co_return true;
+  stream.expires_after(timeout);
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(kContinue),
+                                            asio::as_tuple(asio::use_awaitable));
+  co_return !ec;
+}
+
+// A body handed to a sink piece by piece as it arrives (an upload), never held whole. Each read
+// must come within the read timeout, and after that long the body must average 16 KiB/s: a
+// client cannot hold its connection by trickling. The answer to send when the body is refused
+// (then the connection closes); closed when there is nothing to say.
+struct SinkRead {
+  bool closed = false;
+  std::optional<Response> refusal;
+  bool keep_alive = false;
+};
+asio::awaitable<SinkRead> read_into_sink(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                         Parser& head_parser, BodySink& sink,
+                                         const HttpLimits& limits) {
+  constexpr std::uint64_t kMinBytesPerSecond = 16 * 1024;
+  http::request_parser<http::buffer_body> parser(std::move(head_parser));
+  parser.body_limit(sink.max_body_bytes());
+  std::vector<char> piece(64 * 1024);
+  auto began = std::chrono::steady_clock::now();
+  std::uint64_t received = 0;
+  while (!parser.is_done()) {
+    parser.get().body().data = piece.data();
+    parser.get().body().size = piece.size();
+    stream.expires_after(limits.read_timeout);
+    auto [ec, n] =
+        co_await http::async_read_some(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec && quiet_end(ec)) co_return SinkRead{.closed = true};
+    if (ec) {
+      Response bad = ec == http::error::body_limit
+                         ? problem(Problem::payload_too_large,
+                                   fmt::format("the upload is over the limit of {} bytes",
+                                               sink.max_body_bytes()))
+                         : problem(Problem::bad_request,
+                                   fmt::format("malformed HTTP request: {}", ec.message()));
+      co_return SinkRead{.refusal = std::move(bad)};
+    }
+    std::size_t got = piece.size() - parser.get().body().size;
+    received += got;
+    if (got > 0) {
+      if (std::optional<Response> r = co_await sink.write({piece.data(), got})) {
+        co_return SinkRead{.refusal = std::move(r)};
+      }
+    }
+    auto elapsed = std::chrono::steady_clock::now() - began;
+    if (elapsed > limits.read_timeout &&
+        received < kMinBytesPerSecond *
+                       static_cast<std::uint64_t>(
+                           std::chrono::duration_cast<std::chrono::seconds>(elapsed).count())) {
+      co_return SinkRead{.refusal = problem(Problem::bad_request,
+                                            "the upload is too slow (under 16 KiB/s on average)")};
+    }
+  }
+  co_return SinkRead{.keep_alive = parser.get().keep_alive()};
+}
+
 // One connection: read a request's header, authenticate it, read its body, answer it, repeat
 // while keep-alive. State lives in the coroutine's parameters and locals (never lambda captures:
 // g++ 12 frees those twice). The connection is counted in `shared` before this starts.
@@ -299,7 +365,10 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
   std::optional<OwnerSeat> seat;  // counted for the owner of its last authenticated request
   while (true) {
     Parser parser;
-    parser.body_limit(limits.body_bytes);
+    // The header is read without a body limit: which limit applies (a JSON body's, an upload's)
+    // is known only once the request is authenticated and routed, and a client without a token
+    // gets 401 whatever its Content-Length.
+    parser.body_limit(boost::none);
     parser.header_limit(static_cast<std::uint32_t>(limits.header_bytes));
     stream.expires_after(admitted_once
                              ? limits.read_timeout
@@ -331,8 +400,49 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
       co_await answer_and_close(stream, std::move(*full), version, limits.read_timeout);
       break;
     }
+    std::optional<std::uint64_t> length;
+    if (parser.content_length()) length = *parser.content_length();
+    auto sink = shared->router->sink_for(*req, length);
+    if (!sink) {
+      co_await answer_and_close(stream, std::move(sink.error()), version, limits.read_timeout);
+      break;
+    }
     std::optional<BodyLease> lease;
-    if (!parser.is_done()) {
+    bool keep_alive = parser.get().keep_alive();
+    if (*sink) {
+      if (parser.content_length() && *parser.content_length() > (*sink)->max_body_bytes()) {
+        Response big = problem(
+            Problem::payload_too_large,
+            fmt::format("the upload is over the limit of {} bytes", (*sink)->max_body_bytes()));
+        co_await answer_and_close(stream, std::move(big), version, limits.read_timeout);
+        break;
+      }
+      if (!shared->bodies.reserve((*sink)->buffered_bytes())) {
+        Response busy = problem(Problem::unavailable,
+                                "the server holds as many request bodies as it may at once: "
+                                "try again in a moment");
+        busy.headers.emplace_back("Retry-After", "1");
+        co_await answer_and_close(stream, std::move(busy), version, limits.read_timeout);
+        break;
+      }
+      lease.emplace(shared, (*sink)->buffered_bytes());
+      if (!co_await continue_if_asked(stream, parser.get(), limits.read_timeout)) break;
+      SinkRead read = co_await read_into_sink(stream, buffer, parser, **sink, limits);
+      if (read.closed) break;
+      std::optional<Response> refusal = std::move(read.refusal);
+      if (!refusal) refusal = co_await (*sink)->finish(*req);
+      if (refusal) {
+        co_await answer_and_close(stream, std::move(*refusal), version, limits.read_timeout);
+        break;
+      }
+      keep_alive = read.keep_alive;
+    } else if (!parser.is_done()) {
+      if (parser.content_length() && *parser.content_length() > limits.body_bytes) {
+        Response big = parse_failure(http::error::body_limit, limits);
+        co_await answer_and_close(stream, std::move(big), version, limits.read_timeout);
+        break;
+      }
+      parser.body_limit(limits.body_bytes);  // a chunked body, as its chunks come
       std::size_t want = parser.content_length().value_or(limits.body_bytes);
       if (!shared->bodies.reserve(want)) {
         Response busy = problem(Problem::unavailable,
@@ -343,14 +453,7 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
         break;
       }
       lease.emplace(shared, want);
-      auto expect = parser.get().find(http::field::expect);
-      if (expect != parser.get().end() && core::to_lower(expect->value()) == "100-continue") {
-        stream.expires_after(limits.read_timeout);
-        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        auto [cec, cn] = co_await asio::async_write(stream, asio::buffer(kContinue),
-                                                    asio::as_tuple(asio::use_awaitable));
-        if (cec) break;
-      }
+      if (!co_await continue_if_asked(stream, parser.get(), limits.read_timeout)) break;
       stream.expires_after(limits.read_timeout);
       auto [ec, n] =
           co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
@@ -361,8 +464,11 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
         break;
       }
     }
-    bool keep_alive = parser.get().keep_alive();
-    req->body = std::move(parser.get().body());
+    if (!*sink) {
+      keep_alive = parser.get().keep_alive();
+      req->body = std::move(parser.get().body());
+    }
+    sink->reset();  // its staged files, if any, are the request's now
     req->client = &client;
     stream.expires_never();  // the handler's own waits are bounded (or end when the client goes)
     Response out = co_await shared->router->handle(std::move(*req));

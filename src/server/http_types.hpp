@@ -12,6 +12,10 @@
 
 #include "core/owners.hpp"
 
+namespace vramq::service {
+class StagedInputs;
+}
+
 namespace vramq::server {
 
 // The connection a request came on, as far as a handler that waits needs it.
@@ -35,6 +39,8 @@ struct Request {
   bool admin() const { return role == core::Role::admin; }
   // Set by the HTTP server, which outlives the handler; null where there is no connection.
   Client* client = nullptr;
+  // Files that came with it (a multipart/form-data submit): `body` is then its JSON part.
+  std::shared_ptr<service::StagedInputs> inputs;
 
   std::optional<std::string_view> query_param(std::string_view name) const;
   std::optional<std::string_view> header(std::string_view lower_name) const;
@@ -61,6 +67,23 @@ struct Response {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<BodyStream> stream;  // set: `body` is ignored and the stream is sent instead
+};
+
+// Where a request body goes when it is not held in memory whole (an upload): the router picks
+// one on the request's header (Router::sink_for), and the server hands it the body piece by
+// piece as it arrives. Any answer from write() or finish() is the request's (the rest of the
+// body is not read, and the connection closes).
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // A piece of the body (valid during the call).
+  virtual boost::asio::awaitable<std::optional<Response>> write(std::string_view piece) = 0;
+  // The body has ended: sets what the handler reads of it (`body`, `inputs`).
+  virtual boost::asio::awaitable<std::optional<Response>> finish(Request& req) = 0;
+  // The most of the body it holds in memory at once (counted against the buffered-body budget).
+  virtual std::size_t buffered_bytes() const = 0;
+  // The most body it takes in all (413 above, from Content-Length before a byte is read).
+  virtual std::size_t max_body_bytes() const = 0;
 };
 
 }  // namespace vramq::server

@@ -10,8 +10,10 @@
 #include "server/problem.hpp"
 #include "server/query_params.hpp"
 #include "server/router.hpp"
+#include "server/upload_reader.hpp"
 #include "server/visibility.hpp"
 #include "util/json_text.hpp"
+#include "util/sha256.hpp"
 
 namespace vramq::server {
 namespace {
@@ -59,16 +61,6 @@ boost::system::result<std::vector<core::JobState>, Response> parse_states(const 
     rest = rest.substr(comma + 1);
   }
   return states;
-}
-
-// FNV-1a (64 bit): a stable fingerprint of a body, to tell a retry from a reused key.
-std::string body_hash(std::string_view body) {
-  std::uint64_t h = 14695981039346656037ULL;
-  for (unsigned char c : body) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return fmt::format("{:016x}-{}", h, body.size());
 }
 
 // Idempotency-Key: 1..255 visible ASCII characters.
@@ -202,7 +194,17 @@ boost::asio::awaitable<Response> handle_submit(const Request& req, service::Orch
   }
   parsed->owner = req.principal;
   parsed->idempotency_key = std::move(*key);
-  if (!parsed->idempotency_key.empty()) parsed->body_hash = body_hash(req.body);
+  parsed->inputs = req.inputs;
+  if (std::optional<Response> refused = co_await stage_data_urls(*parsed, o)) {
+    if (dry) co_return dry_run_response(*refused);
+    co_return *refused;
+  }
+  if (!parsed->idempotency_key.empty()) {
+    // A fingerprint of what was sent: with files, of the job's JSON and each file (whatever the
+    // multipart boundaries of a retry).
+    parsed->body_hash =
+        req.inputs ? "sha256-files:" + req.inputs->digest : "sha256:" + util::sha256_hex(req.body);
+  }
   if (dry) {
     auto d = o.dry_run(std::move(*parsed));
     co_return d ? dry_run_response(*d) : dry_run_response(submit_error(d.error()));

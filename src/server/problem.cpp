@@ -20,6 +20,7 @@ constexpr Entry kTable[] = {
     {405, "method-not-allowed", "Method not allowed"},
     {409, "conflict", "Conflict"},
     {413, "payload-too-large", "Payload too large"},
+    {415, "unsupported-media-type", "Unsupported media type"},
     {416, "range-not-satisfiable", "Range not satisfiable"},
     {422, "unprocessable", "Unprocessable submission"},
     {429, "queue-full", "Too many requests"},

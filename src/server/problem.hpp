@@ -11,20 +11,21 @@
 namespace vramq::server {
 
 enum class Problem {
-  bad_request,            // 400
-  unauthorized,           // 401
-  forbidden,              // 403
-  not_found,              // 404
-  method_not_allowed,     // 405
-  conflict,               // 409
-  payload_too_large,      // 413
-  range_not_satisfiable,  // 416
-  unprocessable,          // 422
-  too_many_requests,      // 429
-  headers_too_large,      // 431
-  internal,               // 500
-  unavailable,            // 503
-  insufficient_storage,   // 507
+  bad_request,             // 400
+  unauthorized,            // 401
+  forbidden,               // 403
+  not_found,               // 404
+  method_not_allowed,      // 405
+  conflict,                // 409
+  payload_too_large,       // 413
+  unsupported_media_type,  // 415
+  range_not_satisfiable,   // 416
+  unprocessable,           // 422
+  too_many_requests,       // 429
+  headers_too_large,       // 431
+  internal,                // 500
+  unavailable,             // 503
+  insufficient_storage,    // 507
 };
 
 int status_of(Problem p);

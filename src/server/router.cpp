@@ -1,5 +1,8 @@
 #include "server/router.hpp"
 
+#include "core/text.hpp"
+#include "server/upload_reader.hpp"
+
 #include <fmt/format.h>
 
 #include "server/problem.hpp"
@@ -75,6 +78,17 @@ std::optional<Response> Router::admit(Request& head) const {
                                "Authorization: Bearer TOKEN (the CLI reads VRAMQ_TOKEN)");
   r.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="vramq")");
   return r;
+}
+
+boost::system::result<std::unique_ptr<BodySink>, Response> Router::sink_for(
+    const Request& head, std::optional<std::uint64_t> content_length) {
+  using R = boost::system::result<std::unique_ptr<BodySink>, Response>;
+  auto type = head.header("content-type");
+  if (head.method != "POST" || head.path != "/v1/jobs" || !type ||
+      !core::to_lower(*type).starts_with("multipart/")) {
+    return R(boost::system::in_place_value, nullptr);
+  }
+  return upload_reader(*type, content_length, orchestrator_);
 }
 
 boost::asio::awaitable<Response> Router::handle(Request req) {

@@ -25,6 +25,10 @@ class Router {
   // Called on the request's header, before its body is read: sets who sent it, or answers 401
   // (no valid token) or 403 (a viewer's token on a request that would change something).
   std::optional<Response> admit(Request& head) const;
+  // Where an admitted request's body goes when it is not read whole into memory: an upload's
+  // sink (server/upload_reader.hpp), or nullptr; the answer when its header already fails.
+  boost::system::result<std::unique_ptr<BodySink>, Response> sink_for(
+      const Request& head, std::optional<std::uint64_t> content_length);
   // An admitted request, body read.
   boost::asio::awaitable<Response> handle(Request req);
   // The owners reloaded (SIGHUP): requests admitted from now on are checked against these.

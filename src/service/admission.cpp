@@ -298,8 +298,11 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   ++admitting_.saving;
   std::uint32_t owner = owners_.id(job->spec.owner);
   ++admitting_.saving_by_owner[owner];
-  core::Result<void> saved =
-      co_await async_save(*store_, *job, std::move(key), asio::use_awaitable);  // once: told
+  // Its uploads are kept under its id before its row exists: a stored job has its files.
+  core::Result<void> saved;
+  if (req.inputs) saved = co_await inputs_->adopt(*req.inputs, id);
+  bool kept = static_cast<bool>(saved);
+  if (kept) saved = co_await async_save(*store_, *job, std::move(key), asio::use_awaitable);
   // Counted as waiting until it is in the queue or parked (a job with dependencies is placed
   // after another suspension): concurrent submits of one owner cannot pass max_queued.
   auto stored_now = [this, owner] {
@@ -311,6 +314,8 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
     for (int g : over_cap)
       admitting_.mb.at(g) -= job->spec.vram_mb;
     spdlog::error("job {}: not stored: {}", id, saved.error().message);
+    inputs_->discard(id);
+    if (!kept) co_return SubmitError{SubmitErrc::storage_full, "", saved.error().message, 30};
     std::optional<SubmitError> fault = store_refusal(store_->health());
     if (fault) co_return *fault;
     co_return SubmitError{SubmitErrc::store_failed, "",

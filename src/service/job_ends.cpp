@@ -158,6 +158,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     queue_.erase(id);
     waiting_.erase(id);
     it = active_.emplace(id, std::move(*queued)).first;
+    inputs_->discard(id);  // files it never read
   }
   Job& job = it->second;
   // A preempted run is not the job's failure: it goes back to the queue, whatever its retries.

@@ -64,7 +64,24 @@ std::optional<SubmitError> task_job(SubmitRequest& req, Job& job, const JobConte
         SubmitErrc::unprocessable, "task",
         fmt::format("unknown task '{}' (vramq tasks, or GET /v1/tasks, lists them)", req.task)};
   }
-  auto resolved = core::resolve_task(*task, req.params, ctx.dir, job.id, util::real_path);
+  std::map<std::string, std::string, std::less<>> files;  // where its uploads will be
+  if (req.inputs) {
+    for (const StagedFile& f : req.inputs->files) {
+      const core::ParamDef* def = nullptr;
+      for (const core::ParamDef& p : task->params) {
+        if (p.name == f.param) def = &p;
+      }
+      // The limits were checked as the file arrived; checked again against this task.
+      if (def != nullptr && def->type == core::ParamType::file) {
+        auto fits = core::check_upload_size(*def, f.bytes);
+        if (fits) fits = core::check_upload_type(*def, f.media_type);
+        if (!fits)
+          return SubmitError{SubmitErrc::unprocessable, "params." + f.param, fits.error().message};
+      }
+      files.emplace(f.param, fmt::format("{}/inputs/{}", ctx.dir, f.param));
+    }
+  }
+  auto resolved = core::resolve_task(*task, req.params, ctx.dir, job.id, util::real_path, files);
   if (!resolved) {
     return SubmitError{SubmitErrc::unprocessable, resolved.error().field,
                        fmt::format("{}: {}", resolved.error().field, resolved.error().message)};

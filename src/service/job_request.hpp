@@ -7,6 +7,7 @@
 // PATH lookup and the parameters' real paths.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -18,6 +19,7 @@
 #include "core/footprints.hpp"
 #include "core/job.hpp"
 #include "core/task_catalog.hpp"
+#include "service/job_inputs.hpp"
 
 namespace vramq::service {
 
@@ -41,6 +43,8 @@ struct SubmitRequest {
   // Idempotency-Key: a retry with the same key and body gets the first job back (for 24 h).
   std::string idempotency_key;
   std::string body_hash;  // of the request body, to tell a retry from a reuse of the key
+  // Files uploaded with it (file parameters), staged; adopted by the job once it is stored.
+  std::shared_ptr<StagedInputs> inputs;
 };
 
 enum class SubmitErrc {

@@ -73,7 +73,8 @@ Orchestrator::Orchestrator(asio::io_context& ioc, core::Config config, core::Tas
                 .owner_id = [this](const std::string& owner) { return owners_.id(owner); }}),
       feed_(ioc, static_cast<std::size_t>(config_.event_ring_size),
             static_cast<std::size_t>(config_.event_ring_mb) << 20, first_event_id()),
-      files_(ioc, config_.data_dir, config_.log_follow == "inotify") {
+      files_(ioc, config_.data_dir, config_.log_follow == "inotify"),
+      inputs_(std::make_shared<JobInputs>(ioc, config_.data_dir)) {
   footprints_ = core::Footprints({.tolerance = config_.vram_tolerance});
   owners_.use_fair_share(config_.fairshare_half_life_s * 1000);
   // A reading measures every run (as its kind says) and the workers without a run.

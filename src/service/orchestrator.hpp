@@ -35,6 +35,7 @@
 #include "service/gpu_readings.hpp"
 #include "service/idempotency_keys.hpp"
 #include "service/job_files.hpp"
+#include "service/job_inputs.hpp"
 #include "service/job_request.hpp"
 #include "service/job_waiters.hpp"
 #include "service/owner_book.hpp"
@@ -161,6 +162,8 @@ class Orchestrator : private RunHost {
 
   // A job's directory: its logs, its files, log followers (job_files.hpp).
   JobFiles& files() { return files_; }
+  // Files uploaded with jobs (job_inputs.hpp): the API stages them before a submit.
+  JobInputs& inputs() { return *inputs_; }
   // Warm workers: their statuses, and unload() of an idle one (DELETE /v1/workers/{id}).
   WarmWorkers& workers() { return *workers_; }
   const WarmWorkers& workers() const { return *workers_; }
@@ -311,6 +314,7 @@ class Orchestrator : private RunHost {
   std::unique_ptr<ProcessRuns> runs_;
   std::unique_ptr<WarmWorkers> workers_;
   JobFiles files_;                                       // job directories, and the file thread
+  std::shared_ptr<JobInputs> inputs_;                    // uploaded files, and the upload thread
   Retention retention_{ioc_, config_, *store_, files_};  // ended jobs removed
 };
 

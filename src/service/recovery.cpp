@@ -12,6 +12,7 @@
 #include <malloc.h>
 
 #include <filesystem>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -102,6 +103,11 @@ core::Result<void> Orchestrator::start() {
   }
   auto jobs = store_->load_unfinished();
   if (!jobs) return jobs.error();
+  if (auto ready = inputs_->prepare(); !ready) return ready.error();
+  std::set<JobId> waiting;  // jobs that have not ended: their uploads are kept
+  for (const Job& j : *jobs)
+    waiting.insert(j.id);
+  inputs_->sweep(waiting);
 
   // The runs the last server left, by job (a job has at most one current run: its attempt's).
   std::map<JobId, exec::Survivor> runs;

@@ -106,6 +106,11 @@ void Orchestrator::launch(Job queued, std::vector<int> gpus, core::WorkerId work
                  ec.value(), std::nullopt);
     return;
   }
+  // Its uploads join it before its user gets the directory (job_inputs.hpp).
+  if (auto moved = inputs_->move_into(id, where.job_dir); !moved) {
+    start_failed(id, moved.error().message, 0, std::nullopt);
+    return;
+  }
   // A job that runs as another user owns its directory (nobody else's job can enter it) and is
   // told who it is; a client's env may still say otherwise (run_environment comes after).
   // A retry run as vramq itself (its owner's run_as dropped meanwhile) takes the directory back:
