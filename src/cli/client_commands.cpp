@@ -14,6 +14,7 @@
 #include "cli/http_client.hpp"
 #include "cli/interrupt_notice.hpp"
 #include "cli/job_watch.hpp"
+#include "cli/multipart_form.hpp"
 #include "cli/table.hpp"
 #include "core/units.hpp"
 #include "util/json_text.hpp"
@@ -327,7 +328,17 @@ int submit(const ClientOptions& c, const SubmitOptions& s) {
   }
   Headers headers;
   if (!s.idempotency_key.empty()) headers.emplace_back("Idempotency-Key", s.idempotency_key);
-  auto r = call(c, "POST", "/v1/jobs", util::to_json_text(body), 30s, {}, headers);
+  std::string text = util::to_json_text(body);
+  if (!s.files.empty()) {
+    auto form = multipart_submit(text, s.files);
+    if (!form) {
+      std::cerr << "vramq: " << form.error().message << "\n";
+      return kExitUsage;
+    }
+    headers.emplace_back("Content-Type", "multipart/form-data; boundary=" + form->boundary);
+    text = std::move(form->body);
+  }
+  auto r = call(c, "POST", "/v1/jobs", text, s.files.empty() ? 30s : 600s, {}, headers);
   if (!r) return kExitUnreachable;
   if ((r->status != 200 && r->status != 202) || !r->body.is_object()) return report_error(*r);
   json::object job = r->body.get_object();

@@ -23,6 +23,7 @@ struct ClientOptions {
 struct SubmitOptions {
   std::string task;
   std::vector<std::string> params;   // "key=value"
+  std::vector<std::string> files;    // "param=path": uploaded with the job
   std::vector<std::string> command;  // raw argv instead of a task
   std::optional<std::int64_t> vram_mb;
   std::optional<int> gpus;

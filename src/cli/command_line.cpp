@@ -34,6 +34,8 @@ void ClientCommandLine::add_submit(CLI::App& app) {
   submit_ = c;
   c->add_option("task", s.task, "task name (vramq tasks lists them)");
   c->add_option("--param,-p", s.params, "a task parameter NAME=VALUE (repeatable)");
+  c->add_option("--file,-f", s.files,
+                "a file parameter NAME=PATH: the file is uploaded with the job (repeatable)");
   c->add_option("--command", s.command,
                 "a raw argv instead of a task (if the server allows); for an argv with its own "
                 "--options, end vramq's options with -- and give the argv after it")

@@ -46,7 +46,9 @@ core::Result<HttpResult> http_request(const ServerUrl& server, std::string_view 
   for (const auto& [name, value] : headers)
     req.set(name, value);
   if (!body.empty()) {
-    req.set(http::field::content_type, "application/json");
+    if (req.find(http::field::content_type) == req.end()) {
+      req.set(http::field::content_type, "application/json");
+    }
     req.body() = std::string(body);
   }
   req.prepare_payload();

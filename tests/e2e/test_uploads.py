@@ -195,3 +195,21 @@ def test_the_token_is_checked_before_the_upload_is_read(make_server, tmp_path):
     r = upload(s, {"task": "digest"}, [("image", PNG)], wait=30,
                headers={"Authorization": "Bearer secret-a-0123456789abcdef"})
     assert r.status_code == 200 and r.json()["owner"] == "alice", r.text
+
+
+def test_the_cli_uploads_files(make_server, tmp_path):
+    s = make_server("--gpus", "sim:24GiB", "--tasks", str(write_catalog(tmp_path)))
+    image = tmp_path / "cat.png"
+    image.write_bytes(PNG + b"\r\n--vramq-" * 100)  # boundary-like bytes inside
+    r = s.cli("submit", "digest", "--file", f"image={image}", "--wait", "--json")
+    assert r.returncode == 0, r.stderr
+    job = json.loads(r.stdout)
+    assert job["output"].split("\n")[0] == hashlib.sha256(image.read_bytes()).hexdigest()
+    r = s.cli("submit", "digest", "--file", f"image={tmp_path / 'missing.png'}")
+    assert r.returncode == 2 and "cannot read" in r.stderr, r.stderr
+    r = s.cli("submit", "digest", "--file", "image")
+    assert r.returncode == 2 and "expected NAME=PATH" in r.stderr, r.stderr
+    text = tmp_path / "note.txt"
+    text.write_text("just text\n")
+    r = s.cli("submit", "digest", "--file", f"image={text}")
+    assert r.returncode != 0 and "params.image" in r.stderr + r.stdout, r.stderr
