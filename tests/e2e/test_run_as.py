@@ -217,3 +217,32 @@ def test_the_server_never_writes_through_a_link_planted_in_a_job_directory(make_
     assert ended["state"] == "succeeded" and "mesh written" in ended["output"], ended
     assert target.read_text() == "untouched\n"
     assert link.is_symlink(), "refused, not replaced"
+
+
+def test_an_uploaded_input_is_read_by_its_jobs_user_alone(make_server, users, place):
+    """A file uploaded with alice's job (issue 25) is readable by her job's user and by no other
+    job: it waits in the data directory's private uploads/, then sits in her job's directory."""
+    import json
+
+    import requests
+    tasks = place / "tasks.toml"
+    tasks.write_text('[tasks.readit]\nargv = ["/bin/sh", "-c", "id -u; cat \\"$1\\"", "sh", '
+                     '"{doc}"]\n[tasks.readit.params]\ndoc = { type = "file" }\n'
+                     '[tasks.readit.vram]\nbase_mb = 100\n')
+    tasks.chmod(0o644)
+    s = start(make_server, place, "--tasks", str(tasks))
+    r = requests.post(s.url + "/v1/jobs?wait=30", headers=auth(ALICE), timeout=60 * SLOW,
+                      files={"job": (None, json.dumps({"task": "readit"}), "application/json"),
+                             "doc": ("doc.txt", b"alice's document\n", "text/plain")})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["state"] == "succeeded", a
+    assert a["output"] == f"{users['vramq-t-alice'].pw_uid}\nalice's document\n"
+    data = place / "data"
+    doc = data / "jobs" / str(a["id"]) / "inputs" / "doc"
+    assert doc.read_bytes() == b"alice's document\n"
+    script = (f'cat "{doc}" >/dev/null 2>&1 && echo "READ doc" || echo "DENIED doc"\n'
+              f'ls "{data}/uploads" >/dev/null 2>&1 && echo "READ uploads" || echo "DENIED uploads"\n')
+    b = s.post("/v1/jobs?wait=30", {"command": ["/bin/sh", "-c", script]}, headers=auth(BOB)).json()
+    assert b["state"] == "succeeded", b
+    assert "DENIED doc" in b["output"] and "DENIED uploads" in b["output"], b["output"]
