@@ -384,7 +384,7 @@ async function cancel(id) {
 
 // --- the submit form -----------------------------------------------------------------------------
 
-const form = { task: null, values: {}, dryRun: null, timer: null, message: null };
+const form = { task: null, values: {}, files: {}, dryRun: null, timer: null, message: null };
 
 function paramInput(p) {
   const value = form.values[p.name] ?? p.default ?? "";
@@ -392,6 +392,12 @@ function paramInput(p) {
   let input;
   if (p.type === "enum") {
     input = h("select", common, p.values.map((v) => h("option", { value: v, selected: v === String(value) }, v === "" ? "(none)" : v)));
+  } else if (p.type === "file") {
+    // Uploaded with the job; the server tells its type by content (media_types) and checks its size.
+    input = h("input", Object.assign({ type: "file", accept: (p.media_types || []).join(",") }, common, { required: p.required && !form.files[p.name] }));
+    input.addEventListener("change", () => { form.files[p.name] = input.files[0]; form.message = null; schedule(); });
+    const chosen = form.files[p.name] ? h("span", { class: "dim" }, ` ${form.files[p.name].name}`) : null;
+    return h("label", {}, p.name, p.description ? h("span", { class: "dim" }, ` — ${p.description}`) : null, input, chosen);
   } else if (p.type === "int" || p.type === "float") {
     input = h("input", Object.assign({ type: "number", min: p.min, max: p.max, step: p.type === "int" ? 1 : "any", value }, common));
   } else {
@@ -406,6 +412,7 @@ function formBody() {
   const task = (state.tasks || []).find((t) => t.name === form.task);
   const params = {};
   for (const p of task ? task.params : []) {
+    if (p.type === "file") continue;  // uploaded beside the JSON (submit)
     const raw = form.values[p.name];
     if (raw === undefined || raw === "") continue;
     params[p.name] = p.type === "int" ? parseInt(raw, 10) : p.type === "float" ? parseFloat(raw) : raw;
@@ -426,6 +433,9 @@ function planSoon() {
 
 function dryRunText(d) {
   if (!d) return "";
+  const task = (state.tasks || []).find((t) => t.name === form.task);
+  const file = d.problem && task && task.params.find((p) => p.type === "file" && d.problem.field === `params.${p.name}`);
+  if (file) return `Its file ${file.name} is checked when it is uploaded.`;
   if (d.decision === "admit") return `Would reserve ${mib(d.vram_mb)} and start now on GPU ${d.gpu}.`;
   if (d.decision === "queue") return `Would reserve ${mib(d.vram_mb)} and wait: ${reasonWords(d.pending_reason)} (starts ${until(d.predicted_start)}).`;
   return `Would be refused: ${d.problem ? d.problem.detail : "invalid"}`;
@@ -433,9 +443,21 @@ function dryRunText(d) {
 
 async function submit(event) {
   event.preventDefault();
-  const r = await json("/v1/jobs", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(formBody()) });
+  const files = Object.entries(form.files).filter(([, f]) => f);
+  let request = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(formBody()) };
+  if (files.length) {
+    // multipart/form-data: the job's JSON first (a plain field, no filename), then each file.
+    const data = new FormData();
+    data.append("job", JSON.stringify(formBody()));
+    for (const [name, f] of files) data.append(name, f, f.name);
+    request = { method: "POST", body: data };  // the browser sets the boundary
+  }
+  const r = await json("/v1/jobs", request);
   if (r.status === 202 || r.status === 200) {
-    noteJob(r.body);
+    form.files = {};
+    // The answer is the job as admitted; the event stream may already have told more of it (a
+    // short job can end before the answer arrives).
+    if (!state.jobs.has(r.body.id)) noteJob(r.body);
     location.hash = `#/jobs/${r.body.id}`;
   } else {
     form.message = r.body.detail || `HTTP ${r.status}`;
@@ -449,13 +471,13 @@ function submitPage() {
   const task = state.tasks.find((t) => t.name === form.task);
   const picker = h("select", { id: "task", name: "task" },
     state.tasks.map((t) => h("option", { value: t.name, selected: t.name === form.task }, t.name)));
-  picker.addEventListener("change", () => { form.task = picker.value; form.values = {}; planSoon(); schedule(); });
+  picker.addEventListener("change", () => { form.task = picker.value; form.values = {}; form.files = {}; planSoon(); schedule(); });
   return [h("section", { class: "card" }, h("h2", {}, "Submit a job"),
     h("form", { class: "submit", id: "submit-form", onsubmit: submit },
       h("label", {}, "task", picker), task && task.description ? h("p", { class: "dim" }, task.description) : null,
       task ? task.params.map(paramInput) : null,
       h("p", { id: "dry-run" }, dryRunText(form.dryRun)),
-      form.message ? h("p", { class: "error" }, form.message) : null,
+      h("p", { class: "error", id: "submit-error" }, form.message || ""),
       h("button", { type: "submit" }, "Submit")))];
 }
 
@@ -470,6 +492,8 @@ function render() {
   if (route === "/submit" && main.dataset.page === "submit" && document.activeElement && main.contains(document.activeElement)) {
     const dry = document.getElementById("dry-run");
     if (dry) dry.textContent = dryRunText(form.dryRun);
+    const error = document.getElementById("submit-error");
+    if (error) error.textContent = form.message || "";
     return;
   }
   let content;

@@ -136,6 +136,36 @@ test("a job submitted through the form goes queued, running, succeeded on screen
   await page.close();
 });
 
+test("a file chosen in the form is uploaded with the job", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "vramq-browser-tasks-"));
+  const tasks = join(dir, "tasks.toml");
+  writeFileSync(tasks, `[tasks.measure]
+argv = ["/bin/sh", "-c", "echo bytes $(wc -c < \\"$1\\") >&2", "sh", "{image}"]
+[tasks.measure.params]
+image = { type = "file", media_types = ["image/png"], description = "a picture" }
+[tasks.measure.vram]
+base_mb = 512
+`);
+  const s = await startServer("--tasks", tasks);
+  const { page, problems } = await openPage(s.url + "/#/submit");
+  await page.locator("#task").selectOption("measure");
+  await page.locator("#dry-run").getByText("Its file image is checked when it is uploaded.").waitFor();
+  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(1000, 7)]);
+  await page.locator("#param-image").setInputFiles({ name: "cat.png", mimeType: "image/png", buffer: png });
+  await page.getByRole("button", { name: "Submit" }).click();
+  await page.waitForURL(/#\/jobs\/\d+$/);
+  await page.locator("#job-state").getByText("succeeded").waitFor({ timeout: 30000 * SLOW });
+  await page.locator("#log").getByText("bytes 1008").waitFor();
+  // A file of another type is refused, and the form says why.
+  await page.goto(s.url + "/#/submit");
+  await page.locator("#task").selectOption("measure");
+  await page.locator("#param-image").setInputFiles({ name: "notes.png", mimeType: "image/png", buffer: Buffer.from("plain text\n") });
+  await page.getByRole("button", { name: "Submit" }).click();
+  await page.getByText("is text/plain by its content").waitFor();
+  assert.deepEqual(problems.filter((p) => !p.includes("415")), []);
+  await page.close();
+});
+
 test("a job that does not fit shows why it waits, and cancel works", async () => {
   const s = await startServer();
   const big = await api(s, "POST", "/v1/jobs", { task: "fake-model", params: { seconds: 60, vram_mb: 20000 } });
