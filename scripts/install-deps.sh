@@ -9,6 +9,7 @@ packages=(
   libssl-dev libsqlite3-dev sqlite3 libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-pytest-xdist python3-requests python3-jsonschema python3-fastapi python3-uvicorn
+  python3-pip python3-setuptools  # `pip install ./python` (the client), tested in the e2e suite
   wrk
   prometheus  # for promtool (checks GET /metrics and contrib/'s rules); on a host with systemd
               # it also starts a Prometheus server (systemctl disable --now prometheus)
