@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-pytest-xdist python3-requests python3-jsonschema python3-fastapi python3-uvicorn
   python3-pip python3-setuptools  # `pip install ./python` (the client), tested in the e2e suite
+  python3-numpy python3-pil       # examples/image-to-mesh (its worker), run in the e2e suite
   wrk
   prometheus  # for promtool (checks GET /metrics and contrib/'s rules); on a host with systemd
               # it also starts a Prometheus server (systemctl disable --now prometheus)

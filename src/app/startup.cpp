@@ -102,7 +102,12 @@ core::Result<core::TaskCatalog> load_catalog(const core::Config& config) {
     if (!read) return core::Error{"--tasks: " + read.error().message};
     text = std::move(*read);
   }
-  auto catalog = core::TaskCatalog::parse(text, bin_dir());
+  std::string catalog_dir;
+  if (!config.tasks_file.empty()) {
+    std::error_code ec;
+    catalog_dir = std::filesystem::absolute(config.tasks_file, ec).parent_path().string();
+  }
+  auto catalog = core::TaskCatalog::parse(text, bin_dir(), catalog_dir);
   if (!catalog) {
     return core::Error{
         fmt::format("{}: {}", config.tasks_file.empty() ? "embedded catalog" : config.tasks_file,

@@ -44,6 +44,16 @@ std::string replace_all(std::string s, std::string_view from, std::string_view t
   return s;
 }
 
+// The directories a catalog's argv and cwd may name, filled in at load time.
+struct CatalogDirs {
+  std::string_view bin_dir;      // {bin_dir}: where vramq's own binaries are
+  std::string_view catalog_dir;  // {catalog_dir}: where the catalog file is ("": not a file)
+  std::string fill(std::string s) const {
+    s = replace_all(std::move(s), "{bin_dir}", bin_dir);
+    return catalog_dir.empty() ? s : replace_all(std::move(s), "{catalog_dir}", catalog_dir);
+  }
+};
+
 // Every {name} in a template must be a parameter or one of the built-in placeholders.
 Result<void> check_placeholders(std::string_view text, const std::vector<ParamDef>& params,
                                 std::string_view where) {
@@ -190,7 +200,7 @@ Result<ParamDef> parse_param(std::string_view name, const toml::node& node, std:
 }
 
 Result<WorkerDef> parse_worker(const toml::table& t, std::string_view where,
-                               std::string_view bin_dir) {
+                               const CatalogDirs& dirs) {
   if (auto ok = check_keys(
           t, where,
           {"argv", "keep_alive_s", "max_workers", "setup_timeout_s", "requeue_on_restart"});
@@ -202,11 +212,13 @@ Result<WorkerDef> parse_worker(const toml::table& t, std::string_view where,
   if (!argv) return argv.error();
   if (argv->empty()) return key_error(where, "argv must be a non-empty array of strings");
   for (std::string& a : *argv) {
-    a = replace_all(std::move(a), "{bin_dir}", bin_dir);
+    a = dirs.fill(std::move(a));
     if (a.find('{') != std::string::npos) {
-      return key_error(fmt::format("{}.argv", where),
-                       "a worker serves many runs: its argv takes no placeholders but {bin_dir} "
-                       "(parameters arrive with each run)");
+      return key_error(
+          fmt::format("{}.argv", where),
+          "a worker serves many runs: its argv takes no placeholders but {bin_dir} and "
+          "{catalog_dir} "
+          "(parameters arrive with each run)");
     }
   }
   w.argv = std::move(*argv);
@@ -228,7 +240,7 @@ Result<WorkerDef> parse_worker(const toml::table& t, std::string_view where,
   return w;
 }
 
-Result<TaskDef> parse_task(std::string_view name, const toml::table& t, std::string_view bin_dir) {
+Result<TaskDef> parse_task(std::string_view name, const toml::table& t, const CatalogDirs& dirs) {
   std::string where = fmt::format("tasks.{}", name);
   if (auto ok = check_keys(t, where,
                            {"description", "argv", "cwd", "env_allow", "env", "timeout_s", "params",
@@ -241,7 +253,7 @@ Result<TaskDef> parse_task(std::string_view name, const toml::table& t, std::str
   task.description = t["description"].value_or(std::string{});
   if (const toml::node* worker = t.get("worker")) {
     if (!worker->is_table()) return key_error(where + ".worker", "must be a table");
-    auto w = parse_worker(*worker->as_table(), where + ".worker", bin_dir);
+    auto w = parse_worker(*worker->as_table(), where + ".worker", dirs);
     if (!w) return w.error();
     task.worker = std::move(*w);
   }
@@ -251,9 +263,9 @@ Result<TaskDef> parse_task(std::string_view name, const toml::table& t, std::str
   if (argv->empty() && task.worker) *argv = task.worker->argv;
   if (argv->empty()) return key_error(where, "argv must be a non-empty array of strings");
   for (std::string& a : *argv)
-    a = replace_all(std::move(a), "{bin_dir}", bin_dir);
+    a = dirs.fill(std::move(a));
   task.argv = std::move(*argv);
-  task.cwd = replace_all(t["cwd"].value_or(std::string{}), "{bin_dir}", bin_dir);
+  task.cwd = dirs.fill(t["cwd"].value_or(std::string{}));
   auto allow = string_array(t.get("env_allow"), where + ".env_allow");
   if (!allow) return allow.error();
   task.env_allow = std::move(*allow);
@@ -416,7 +428,9 @@ std::string format_param(const ParamValue& v) {
   return std::get<std::string>(v);
 }
 
-Result<TaskCatalog> TaskCatalog::parse(std::string_view toml_text, std::string_view bin_dir) {
+Result<TaskCatalog> TaskCatalog::parse(std::string_view toml_text, std::string_view bin_dir,
+                                       std::string_view catalog_dir) {
+  CatalogDirs dirs{.bin_dir = bin_dir, .catalog_dir = catalog_dir};
   toml::table root;
   try {
     root = toml::parse(toml_text);
@@ -432,7 +446,7 @@ Result<TaskCatalog> TaskCatalog::parse(std::string_view toml_text, std::string_v
     for (auto&& [name, node] : *tasks) {
       const toml::table* t = node.as_table();
       if (t == nullptr) return key_error(fmt::format("tasks.{}", name.str()), "must be a table");
-      auto task = parse_task(name.str(), *t, bin_dir);
+      auto task = parse_task(name.str(), *t, dirs);
       if (!task) return task.error();
       catalog.tasks_.push_back(std::move(*task));
     }

@@ -110,7 +110,10 @@ class TaskCatalog {
  public:
   // `bin_dir` replaces {bin_dir} in argv and cwd at load time (where vramq's own helper programs
   // live). Errors name the task and key.
-  static Result<TaskCatalog> parse(std::string_view toml_text, std::string_view bin_dir);
+  // `catalog_dir` (the catalog file's directory, absolute) replaces {catalog_dir}, so that a
+  // catalog can name scripts that lie beside it.
+  static Result<TaskCatalog> parse(std::string_view toml_text, std::string_view bin_dir,
+                                   std::string_view catalog_dir = {});
 
   const TaskDef* find(std::string_view name) const;
   const std::vector<TaskDef>& tasks() const { return tasks_; }

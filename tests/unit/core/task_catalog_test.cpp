@@ -450,3 +450,29 @@ TEST(TaskCatalog, FileLimitsAreCheckedAtLoad) {
 
 }  // namespace
 }  // namespace vramq::core
+
+namespace vramq::core {
+namespace {
+
+TEST(TaskCatalog, ScriptsBesideTheCatalogAreNamedWithCatalogDir) {
+  auto c = TaskCatalog::parse(R"(
+[tasks.t]
+argv = ["python3", "{catalog_dir}/run.py", "{bin_dir}/helper"]
+cwd = "{catalog_dir}"
+[tasks.t.vram]
+base_mb = 1
+[tasks.w.worker]
+argv = ["python3", "{catalog_dir}/worker.py"]
+[tasks.w.vram]
+base_mb = 1
+)",
+                              "/usr/lib/vramq", "/srv/catalog");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->find("t")->argv,
+            (std::vector<std::string>{"python3", "/srv/catalog/run.py", "/usr/lib/vramq/helper"}));
+  EXPECT_EQ(c->find("t")->cwd, "/srv/catalog");
+  EXPECT_EQ(c->find("w")->worker->argv[1], "/srv/catalog/worker.py");
+}
+
+}  // namespace
+}  // namespace vramq::core
