@@ -309,10 +309,10 @@ struct SinkRead {
 asio::awaitable<SinkRead> read_into_sink(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                          Parser& head_parser, BodySink& sink,
                                          const HttpLimits& limits) {
-  constexpr std::uint64_t kMinBytesPerSecond = 16 * 1024;
+  constexpr std::uint64_t kMinBytesPerSecond = std::uint64_t{16} << 10;
   http::request_parser<http::buffer_body> parser(std::move(head_parser));
   parser.body_limit(sink.max_body_bytes());
-  std::vector<char> piece(64 * 1024);
+  std::vector<char> piece(std::size_t{64} << 10);
   auto began = std::chrono::steady_clock::now();
   std::uint64_t received = 0;
   while (!parser.is_done()) {
@@ -404,7 +404,7 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
     if (parser.content_length()) length = *parser.content_length();
     auto sink = shared->router->sink_for(*req, length);
     if (!sink) {
-      co_await answer_and_close(stream, std::move(sink.error()), version, limits.read_timeout);
+      co_await answer_and_close(stream, sink.error(), version, limits.read_timeout);
       break;
     }
     std::optional<BodyLease> lease;

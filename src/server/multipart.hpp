@@ -32,7 +32,7 @@ struct PartHead {
 class MultipartReader {
  public:
   struct Limits {
-    std::size_t head_bytes = 16 * 1024;  // one part's header block
+    std::size_t head_bytes = std::size_t{16} << 10;  // one part's header block
     std::size_t parts = 256;
   };
   struct Event {

@@ -221,7 +221,7 @@ class UploadReader final : public BodySink {
   UploadReader(std::string_view boundary, std::optional<std::uint64_t> content_length,
                service::Orchestrator& o)
       : o_(o),
-        reader_(boundary, {.head_bytes = 16 * 1024, .parts = 64}),
+        reader_(boundary, {.head_bytes = std::size_t{16} << 10, .parts = 64}),
         stager_(o, nullptr),
         content_length_(content_length),
         json_limit_(static_cast<std::size_t>(o.config().body_limit_bytes)) {}
@@ -292,7 +292,7 @@ class UploadReader final : public BodySink {
     // The job's JSON, the files and, generously, the parts' headers and boundaries.
     return json_limit_ + static_cast<std::size_t>(o_.config().max_upload_bytes) + (1 << 20);
   }
-  static constexpr std::size_t kPiece = 64 * 1024;
+  static constexpr std::size_t kPiece = std::size_t{64} << 10;
 
  private:
   asio::awaitable<std::optional<Response>> part_begins(const PartHead& head) {

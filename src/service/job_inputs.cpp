@@ -86,7 +86,7 @@ boost::asio::awaitable<int> JobInputs::keep(std::string from, std::string to,
       [from = std::move(from), to = std::move(to), names = std::move(names),
        root = root_]() -> int {
         for (const std::string& n : names) {
-          if (int e = sync_path(from + "/" + n, false)) return e;
+          if (int e = sync_path(std::string(from).append("/").append(n), false)) return e;
         }
         if (int e = sync_path(from, true)) return e;
         // A directory of the same id left by a server that died before storing that job.
