@@ -8,6 +8,7 @@
 
 #include <toml++/toml.h>
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -106,6 +107,14 @@ Result<void> parse_file_limits(const toml::table& t, const std::string& where, P
     return key_error(where, "max_bytes and media_types are for type = \"file\"");
   }
   if (!file) return {};
+  // Its name is its upload's file name in the job's inputs/.
+  bool plain =
+      !p.name.empty() && p.name != "." && p.name != ".." && std::ranges::all_of(p.name, [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.';
+      });
+  if (!plain) {
+    return key_error(where, "a file parameter's name must be letters, digits, '_', '-' and '.'");
+  }
   auto max = integer_key(t, "max_bytes", where, 0, 1, std::int64_t{1} << 50);
   if (!max) return max.error();
   p.max_bytes = *max;

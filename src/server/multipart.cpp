@@ -210,8 +210,11 @@ util::Result<void> MultipartReader::feed(std::string_view piece, std::vector<Eve
       case State::head: {
         std::size_t block_end = p;  // a part without headers: its head is the empty line alone
         if (buf.substr(p, 2) != kCrlf) {
-          std::size_t end = buf.find("\r\n\r\n", p);
+          // From where the last piece's search stopped: a head fed a byte at a time is not
+          // searched again from its start each time.
+          std::size_t end = buf.find("\r\n\r\n", p + (head_scanned_ > 3 ? head_scanned_ - 3 : 0));
           if (end == std::string_view::npos) {
+            head_scanned_ = buf.size() - p;
             if (buf.size() - p > limits_.head_bytes) {
               return fail(fmt::format("a part's headers are over {} bytes", limits_.head_bytes));
             }
@@ -224,6 +227,7 @@ util::Result<void> MultipartReader::feed(std::string_view piece, std::vector<Eve
           return fail(fmt::format("a part's headers are over {} bytes", limits_.head_bytes));
         }
         if (auto r = read_head(buf.substr(p, block_end - p), out); !r) return r;
+        head_scanned_ = 0;
         p = block_end + 2;
         state_ = State::body;
         break;

@@ -61,7 +61,8 @@ class MultipartReader {
   // Bytes fed but not yet consumed: at most a partial delimiter or an unfinished header block
   // (bounded by the limits) once feed() returns.
   std::string buffer_;
-  std::size_t consumed_ = 0;  // of buffer_, by the last feed()
+  std::size_t consumed_ = 0;      // of buffer_, by the last feed()
+  std::size_t head_scanned_ = 0;  // of the current part's head, searched for its end already
 };
 
 }  // namespace vramq::server

@@ -18,6 +18,7 @@ constexpr Entry kTable[] = {
     {403, "forbidden", "Forbidden"},
     {404, "not-found", "Not found"},
     {405, "method-not-allowed", "Method not allowed"},
+    {408, "request-timeout", "Request timeout"},
     {409, "conflict", "Conflict"},
     {413, "payload-too-large", "Payload too large"},
     {415, "unsupported-media-type", "Unsupported media type"},

@@ -5,17 +5,17 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/url/decode_view.hpp>
 #include <cerrno>
 #include <system_error>
 
 #include "core/media_type.hpp"
+#include "core/text.hpp"
 #include "server/json_codec.hpp"
 #include "server/multipart.hpp"
 #include "server/problem.hpp"
 #include "service/job_inputs.hpp"
+#include "util/data_url.hpp"
 #include "util/sha256.hpp"
 #include "util/unique_fd.hpp"
 
@@ -53,7 +53,7 @@ int write_all(int fd, std::string_view data) {
 // The upload thread's work. Not coroutines: a lambda's captures must not live in a coroutine's
 // frame (g++ 12 frees them twice; ../shared/notes/cpp-build.md).
 struct Made {
-  core::Result<std::shared_ptr<service::StagedInputs>> staged{core::Error{}};
+  boost::system::result<std::shared_ptr<service::StagedInputs>, int> staged{0};
   std::int64_t room = 0;  // bytes uploads may still take on the data directory's disk
 };
 asio::awaitable<Made> stage_and_measure(service::JobInputs& inputs, std::string data_dir,
@@ -86,13 +86,29 @@ asio::awaitable<int> write_upload(service::JobInputs& inputs, int fd, std::strin
   return inputs.worker().async_run([fd, piece] { return write_all(fd, piece); },
                                    asio::use_awaitable);
 }
+// A written file's descriptor closed off the loop (a close can flush, on NFS); not awaited.
+void close_upload(service::JobInputs& inputs, int fd) {
+  inputs.worker().async_run(
+      [fd] {
+        ::close(fd);
+        return 0;
+      },
+      [](int) {});
+}
 
 // Writes files into a request's staging directory with every check of upload_reader.hpp, and
-// fingerprints what it stores (name, size, bytes) for Idempotency-Key.
+// fingerprints what it stores (name, size, bytes) for Idempotency-Key. Data is written in pieces
+// of up to kFlush (a client sending tiny segments costs no write and thread hop per segment).
 class Stager {
  public:
   Stager(service::Orchestrator& o, std::shared_ptr<service::StagedInputs> staged)
       : o_(o), staged_(std::move(staged)) {}
+  Stager(const Stager&) = delete;
+  Stager& operator=(const Stager&) = delete;
+  ~Stager() {
+    if (fd_.valid()) close_upload(o_.inputs(), fd_.release());
+    o_.inputs().release(claimed_);
+  }
 
   // The staging directory (made if there is none), and the room for `expected` more bytes.
   asio::awaitable<std::optional<Response>> start(std::int64_t expected) {
@@ -102,10 +118,10 @@ class Stager {
     bool make = staged_ == nullptr;
     Made made = co_await stage_and_measure(inputs, data_dir, reserve, make);
     if (make) {
-      if (!made.staged) co_return problem(Problem::internal, made.staged.error().message);
+      if (!made.staged) co_return write_failure(made.staged.error());
       staged_ = std::move(*made.staged);
     }
-    room_ = made.room;
+    room_ = made.room - inputs.in_flight();
     if (expected > room_) co_return no_room();
     co_return std::nullopt;
   }
@@ -115,6 +131,7 @@ class Stager {
     def_ = def;
     bytes_ = 0;
     sniff_.clear();
+    pending_.clear();
     media_type_.clear();
     std::string path = staged_->dir() + "/" + def.name;
     int fd = co_await open_upload(o_.inputs(), path);
@@ -131,42 +148,48 @@ class Stager {
 
   // More of the current file.
   asio::awaitable<std::optional<Response>> data(std::string_view piece) {
-    bytes_ += static_cast<std::int64_t>(piece.size());
-    total_ += static_cast<std::int64_t>(piece.size());
+    auto size = static_cast<std::int64_t>(piece.size());
+    bytes_ += size;
+    staged_->bytes += size;
+    o_.inputs().claim(size);
+    claimed_ += size;
     std::string field = "params." + def_.name;
     if (auto fits = core::check_upload_size(def_, bytes_); !fits) {
       co_return problem(Problem::payload_too_large, fits.error().message, field);
     }
-    if (total_ > o_.config().max_upload_bytes) {
+    if (staged_->bytes > o_.config().max_upload_bytes) {
       co_return problem(Problem::payload_too_large,
                         fmt::format("the files of one job are over the server's limit of {} "
                                     "bytes (--max-upload-bytes)",
                                     o_.config().max_upload_bytes),
                         field);
     }
-    if (total_ > room_) co_return no_room();
+    if (staged_->bytes > room_) co_return no_room();
     sha_.update(piece);
     if (media_type_.empty()) {
       std::size_t take = std::min(core::kSniffBytes - sniff_.size(), piece.size());
       sniff_.append(piece.substr(0, take));
       piece.remove_prefix(take);
       if (sniff_.size() < core::kSniffBytes) co_return std::nullopt;
-      if (auto r = co_await told(); r) co_return r;
+      if (auto r = told(); r) co_return r;
     }
-    co_return co_await write(piece);
+    pending_.append(piece);
+    if (pending_.size() < kFlush) co_return std::nullopt;
+    co_return co_await flush();
   }
 
   // The current file has ended.
   asio::awaitable<std::optional<Response>> end() {
     if (media_type_.empty()) {
-      if (auto r = co_await told(); r) co_return r;
+      if (auto r = told(); r) co_return r;
     }
+    if (auto r = co_await flush(); r) co_return r;
     sha_.update(std::string_view("\0", 1));
     sha_.update(std::to_string(bytes_));
     sha_.update(std::string_view("\0", 1));
     staged_->files.push_back(
         {.param = def_.name, .bytes = bytes_, .media_type = std::move(media_type_)});
-    fd_.reset();
+    close_upload(o_.inputs(), fd_.release());
     co_return std::nullopt;
   }
 
@@ -174,22 +197,24 @@ class Stager {
   util::Sha256& sha() { return sha_; }
 
  private:
-  // The type is told (the first bytes are in, or the file ended): checked, then those bytes are
-  // written.
-  asio::awaitable<std::optional<Response>> told() {
+  static constexpr std::size_t kFlush = std::size_t{64} << 10;
+
+  // The type is told (the first bytes are in, or the file ended): checked, and those bytes
+  // become the first to write.
+  std::optional<Response> told() {
     media_type_ = std::string(core::sniff_media_type(sniff_));
     if (auto ok = core::check_upload_type(def_, media_type_); !ok) {
-      co_return problem(Problem::unsupported_media_type, ok.error().message, "params." + def_.name);
+      return problem(Problem::unsupported_media_type, ok.error().message, "params." + def_.name);
     }
-    std::string head = std::move(sniff_);
+    pending_.insert(0, sniff_);
     sniff_.clear();
-    co_return co_await write(head);
+    return std::nullopt;
   }
 
-  asio::awaitable<std::optional<Response>> write(std::string_view piece) {
-    if (piece.empty()) co_return std::nullopt;
-    int fd = fd_.get();
-    int err = co_await write_upload(o_.inputs(), fd, piece);
+  asio::awaitable<std::optional<Response>> flush() {
+    if (pending_.empty()) co_return std::nullopt;
+    int err = co_await write_upload(o_.inputs(), fd_.get(), pending_);
+    pending_.clear();
     if (err != 0) co_return write_failure(err);
     co_return std::nullopt;
   }
@@ -207,11 +232,12 @@ class Stager {
   std::shared_ptr<service::StagedInputs> staged_;
   util::Sha256 sha_;
   std::int64_t room_ = 0;
-  std::int64_t total_ = 0;
+  std::int64_t claimed_ = 0;  // of JobInputs::in_flight(), given back when this goes
   core::ParamDef def_;  // the current file's parameter (a copy: a reload may replace the catalog)
   util::UniqueFd fd_;
   std::int64_t bytes_ = 0;
   std::string sniff_;       // its first bytes while its type is not told yet
+  std::string pending_;     // told bytes not yet written
   std::string media_type_;  // "" until told
 };
 
@@ -357,36 +383,6 @@ class UploadReader final : public BodySink {
   bool in_file_ = false;
 };
 
-// "data:[type][;base64],DATA" decoded; nullopt if it is none.
-std::optional<std::string> decode_data_url(std::string_view url) {
-  if (!url.starts_with("data:")) return std::nullopt;
-  std::size_t comma = url.find(',');
-  if (comma == std::string_view::npos) return std::nullopt;
-  std::string_view meta = url.substr(5, comma - 5);
-  std::string_view data = url.substr(comma + 1);
-  if (!meta.ends_with(";base64")) {
-    auto decoded = boost::urls::make_pct_string_view(data);
-    if (!decoded) return std::nullopt;
-    std::string out;
-    out.reserve(decoded->decoded_size());
-    for (char c : **decoded)
-      out.push_back(c);
-    return out;
-  }
-  while (!data.empty() && data.back() == '=')
-    data.remove_suffix(1);
-  if (data.size() % 4 == 1) return std::nullopt;
-  std::string padded(data);
-  padded.append((4 - padded.size() % 4) % 4, '=');
-  std::string out(padded.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(padded.data()),
-                          static_cast<int>(padded.size()));
-  if (n < 0) return std::nullopt;
-  out.resize(static_cast<std::size_t>(n) - (padded.size() - data.size()));  // padding decoded as 0s
-  return out;
-}
-
 }  // namespace
 
 boost::system::result<std::unique_ptr<BodySink>, Response> upload_reader(
@@ -394,7 +390,13 @@ boost::system::result<std::unique_ptr<BodySink>, Response> upload_reader(
     service::Orchestrator& o) {
   using R = boost::system::result<std::unique_ptr<BodySink>, Response>;
   auto boundary = form_data_boundary(content_type);
-  if (!boundary) return problem(Problem::bad_request, boundary.error().message);
+  if (!boundary) {
+    // Another multipart type is a type this route does not take; a form without its boundary
+    // is a malformed request.
+    bool form = core::to_lower(content_type).starts_with("multipart/form-data");
+    return problem(form ? Problem::bad_request : Problem::unsupported_media_type,
+                   boundary.error().message);
+  }
   return R(boost::system::in_place_value,
            std::make_unique<UploadReader>(*boundary, content_length, o));
 }
@@ -417,7 +419,7 @@ asio::awaitable<std::optional<Response>> stage_data_urls(service::SubmitRequest&
   if (auto r = co_await stager.start(0); r) co_return r;
   for (const core::ParamDef& def : urls) {
     auto given = std::ranges::find(req.params, def.name, [](const auto& p) { return p.first; });
-    auto bytes = decode_data_url(std::get<std::string>(given->second));
+    auto bytes = util::decode_data_url(std::get<std::string>(given->second));
     req.params.erase(given);
     if (!bytes) {
       co_return problem(

@@ -8,7 +8,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 #include <cmath>
+#include <system_error>
 
 #include "core/slurm_request.hpp"
 #include "core/start_prediction.hpp"
@@ -300,8 +302,14 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   ++admitting_.saving_by_owner[owner];
   // Its uploads are kept under its id before its row exists: a stored job has its files.
   core::Result<void> saved;
-  if (req.inputs) saved = co_await inputs_->adopt(*req.inputs, id);
-  bool kept = static_cast<bool>(saved);
+  int kept_errno = 0;
+  if (req.inputs) kept_errno = co_await inputs_->adopt(*req.inputs, id);
+  bool kept = kept_errno == 0;
+  if (!kept) {
+    saved =
+        core::Error{fmt::format("its uploaded files could not be kept: {}",
+                                std::error_code(kept_errno, std::generic_category()).message())};
+  }
   if (kept) saved = co_await async_save(*store_, *job, std::move(key), asio::use_awaitable);
   // Counted as waiting until it is in the queue or parked (a job with dependencies is placed
   // after another suspension): concurrent submits of one owner cannot pass max_queued.
@@ -315,7 +323,11 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
       admitting_.mb.at(g) -= job->spec.vram_mb;
     spdlog::error("job {}: not stored: {}", id, saved.error().message);
     inputs_->discard(id);
-    if (!kept) co_return SubmitError{SubmitErrc::storage_full, "", saved.error().message, 30};
+    if (!kept) {
+      bool full = kept_errno == ENOSPC || kept_errno == EDQUOT;
+      co_return SubmitError{full ? SubmitErrc::storage_full : SubmitErrc::store_failed, "",
+                            saved.error().message, full ? 30 : 0};
+    }
     std::optional<SubmitError> fault = store_refusal(store_->health());
     if (fault) co_return *fault;
     co_return SubmitError{SubmitErrc::store_failed, "",

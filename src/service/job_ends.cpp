@@ -158,7 +158,6 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
     queue_.erase(id);
     waiting_.erase(id);
     it = active_.emplace(id, std::move(*queued)).first;
-    inputs_->discard(id);  // files it never read
   }
   Job& job = it->second;
   // A preempted run is not the job's failure: it goes back to the queue, whatever its retries.
@@ -166,6 +165,7 @@ void Orchestrator::finish(JobId id, JobState state, EndReason reason, std::strin
   bool retry = (preempted || core::should_retry(state, reason, job.attempt - job.preemptions,
                                                 job.spec.max_retries)) &&
                core::can_transition(job.state, JobState::queued);
+  if (!retry) inputs_->discard(id);  // its uploads if it never started (or could not move them)
   // Once this save is durable, the executor may forget the run (its exit record goes with it).
   auto saved = [this, id, ran_attempt](const core::Result<void>& r) {
     if (!r) spdlog::error("job {}: new state not stored: {}", id, r.error().message);

@@ -60,6 +60,13 @@ core::Result<void> JobInputs::prepare() {
   if ((st.st_mode & 077) != 0 && ::chmod(root.c_str(), 0700) != 0) {
     return core::Error{fmt::format("cannot make {} private: {}", root, errno_text(errno))};
   }
+  std::string jobs = root_.substr(0, root_.size() - std::string_view("uploads").size()) + "jobs";
+  struct stat js{};
+  if (::stat(jobs.c_str(), &js) == 0 && js.st_dev != st.st_dev) {
+    return core::Error{fmt::format("{} and {} are on different filesystems: uploads are moved "
+                                   "into jobs' directories by rename",
+                                   root, jobs)};
+  }
   return {};
 }
 
@@ -70,73 +77,63 @@ std::string JobInputs::job_dir_of(core::JobId id) const {
   return fmt::format("{}/job-{}", root_, id);
 }
 
-core::Result<std::shared_ptr<StagedInputs>> JobInputs::stage() {
+boost::system::result<std::shared_ptr<StagedInputs>, int> JobInputs::stage() {
   std::string tmpl = root_ + "/tmp-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) {
-    return core::Error{
-        fmt::format("cannot make a directory for the upload in {}: {}", root_, errno_text(errno))};
-  }
+  if (::mkdtemp(tmpl.data()) == nullptr) return errno;
   return std::make_shared<StagedInputs>(shared_from_this(), std::move(tmpl));
 }
 
-boost::asio::awaitable<int> JobInputs::keep(std::string from, std::string to,
-                                            std::vector<std::string> names) {
+boost::asio::awaitable<JobInputs::Kept> JobInputs::keep(std::string from, std::string to,
+                                                        std::vector<std::string> names) {
   // Not a coroutine: the lambda's captures must not live in a coroutine's frame (g++ 12).
   return worker_.async_run(
-      [from = std::move(from), to = std::move(to), names = std::move(names),
-       root = root_]() -> int {
+      [from = std::move(from), to = std::move(to), names = std::move(names), root = root_] {
+        // Opened to the job's user (0755 and 0644) here, while uploads/ (0700) still hides them:
+        // once they are in the job's directory, root touches nothing but the rename.
+        util::UniqueFd dir(::open(from.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!dir.valid()) return Kept{.error = errno};
+        if (::fchmod(dir.get(), 0755) != 0) return Kept{.error = errno};
         for (const std::string& n : names) {
-          if (int e = sync_path(std::string(from).append("/").append(n), false)) return e;
+          util::UniqueFd f(
+              ::openat(dir.get(), n.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+          if (!f.valid()) return Kept{.error = errno};
+          if (::fchmod(f.get(), 0644) != 0 || ::fsync(f.get()) != 0) return Kept{.error = errno};
         }
-        if (int e = sync_path(from, true)) return e;
+        if (::fsync(dir.get()) != 0) return Kept{.error = errno};
         // A directory of the same id left by a server that died before storing that job.
-        if (std::error_code ec = util::remove_tree(to)) return ec.value();
-        if (::rename(from.c_str(), to.c_str()) != 0) return errno;
-        return sync_path(root, true);
+        if (std::error_code ec = util::remove_tree(to)) return Kept{.error = ec.value()};
+        if (::rename(from.c_str(), to.c_str()) != 0) return Kept{.error = errno};
+        return Kept{.error = sync_path(root, true), .renamed = true};
       },
       boost::asio::use_awaitable);
 }
 
-boost::asio::awaitable<core::Result<void>> JobInputs::adopt(StagedInputs& staged, core::JobId id) {
+boost::asio::awaitable<int> JobInputs::adopt(StagedInputs& staged, core::JobId id) {
   std::string from = staged.dir();
   std::string to = job_dir_of(id);
   std::vector<std::string> names;
   for (const StagedFile& f : staged.files)
     names.push_back(f.param);
-  int err = co_await keep(from, to, std::move(names));
-  if (err != 0) {
-    co_return core::Error{
-        fmt::format("the uploaded files could not be kept for job {}: {}", id, errno_text(err))};
+  Kept kept = co_await keep(from, to, std::move(names));
+  if (kept.renamed) {  // the job's now, even when a sync failed: discard(id) removes it
+    staged.adopted_ = true;
+    staged.dir_ = to;
+    staged_.insert(id);
   }
-  staged.adopted_ = true;
-  staged.dir_ = to;
-  staged_.insert(id);
-  co_return core::Result<void>{};
+  co_return kept.error;
 }
 
 core::Result<void> JobInputs::move_into(core::JobId id, const std::string& job_dir) {
-  if (staged_.erase(id) == 0) return {};  // none, or moved at an earlier attempt
+  if (!staged_.contains(id)) return {};  // none, or moved at an earlier attempt
   std::string from = job_dir_of(id);
   std::string to = job_dir + "/inputs";
-  if (::rename(from.c_str(), to.c_str()) != 0) {
-    if (errno == ENOENT) return {};  // no uploads, or moved at an earlier attempt
-    return core::Error{
-        fmt::format("cannot move its uploaded files to {}: {}", to, errno_text(errno))};
+  // A rename alone (adopt() opened the files to the job's user): a link the job's user might
+  // have planted as inputs is replaced, never followed.
+  if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) {
+    return core::Error{fmt::format("cannot move its uploaded files to {}: {}", to,
+                                   errno_text(errno))};  // kept for a retry, or discard()
   }
-  // Readable by the job's user (its directory, which only that user may enter, guards them).
-  util::UniqueFd dir(::open(to.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!dir.valid() || ::fchmod(dir.get(), 0755) != 0) {
-    return core::Error{fmt::format("cannot open {} to the job: {}", to, errno_text(errno))};
-  }
-  std::unique_ptr<DIR, int (*)(DIR*)> list(::fdopendir(::dup(dir.get())), ::closedir);
-  if (!list) return core::Error{fmt::format("cannot list {}: {}", to, errno_text(errno))};
-  while (dirent* e = ::readdir(list.get())) {
-    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-    if (::fchmodat(dir.get(), e->d_name, 0644, 0) != 0) {
-      return core::Error{
-          fmt::format("cannot open {}/{} to the job: {}", to, e->d_name, errno_text(errno))};
-    }
-  }
+  staged_.erase(id);
   return {};
 }
 

@@ -47,6 +47,7 @@ class StagedInputs {
 
   const std::string& dir() const { return dir_; }
   std::vector<StagedFile> files;
+  std::int64_t bytes = 0;  // all its files together (--max-upload-bytes)
   // SHA-256 over the job's JSON and each file (name, size, bytes), for Idempotency-Key: a retry
   // with other multipart boundaries is the same request.
   std::string digest;
@@ -65,15 +66,23 @@ class JobInputs : public std::enable_shared_from_this<JobInputs> {
   core::Result<void> prepare();
 
   util::Worker& worker() { return worker_; }
-  // A new, empty staging directory (blocking: on the upload thread).
-  core::Result<std::shared_ptr<StagedInputs>> stage();
+  // A new, empty staging directory, or the errno of mkdtemp (blocking: on the upload thread).
+  boost::system::result<std::shared_ptr<StagedInputs>, int> stage();
+  // Bytes uploads in progress have written or are about to (loop only): a new upload's room on
+  // the disk is what statvfs says less these, so that concurrent uploads cannot all count on the
+  // same free space.
+  std::int64_t in_flight() const { return in_flight_; }
+  void claim(std::int64_t bytes) { in_flight_ += bytes; }
+  void release(std::int64_t bytes) { in_flight_ -= bytes; }
   // Job `id` takes the staged files: renamed to uploads/job-ID and synced (files, then the
-  // directory entries). Loop only; the work runs on the upload thread.
-  boost::asio::awaitable<core::Result<void>> adopt(StagedInputs& staged, core::JobId id);
-  // At a job's start: moves uploads/job-ID (when it has one) to JOB_DIR/inputs. Loop; a rename
-  // and chmods, nothing for a job without uploads. An error names what failed.
+  // directory entries). 0, or the errno of what failed. Loop only; the work runs on the upload
+  // thread.
+  boost::asio::awaitable<int> adopt(StagedInputs& staged, core::JobId id);
+  // At a job's start: moves uploads/job-ID (when it has one) to JOB_DIR/inputs. Loop; one
+  // rename, nothing for a job without uploads. An error names what failed (the files stay for a
+  // retry, or for discard()).
   core::Result<void> move_into(core::JobId id, const std::string& job_dir);
-  // A job that ends without having started: its staged files are removed. Loop.
+  // A job that has ended: its staged files, if it never read them, are removed. Loop.
   void discard(core::JobId id);
   // At start-up: removes staging directories and those of jobs not in `waiting`, and keeps the
   // others for their jobs' starts. Blocking.
@@ -84,12 +93,18 @@ class JobInputs : public std::enable_shared_from_this<JobInputs> {
  private:
   friend class StagedInputs;
   void remove_later(std::string dir);
-  // Syncs the staged files and renames their directory (the upload thread): 0 or an errno.
-  boost::asio::awaitable<int> keep(std::string from, std::string to,
-                                   std::vector<std::string> names);
+  // Opens the staged files to the job's user, syncs them and renames their directory (the
+  // upload thread).
+  struct Kept {
+    int error = 0;         // 0, or the errno of what failed
+    bool renamed = false;  // under the job's id (the job owns it even if a sync failed)
+  };
+  boost::asio::awaitable<Kept> keep(std::string from, std::string to,
+                                    std::vector<std::string> names);
   std::string root_;  // DATA_DIR/uploads
   // Jobs whose files are in uploads/job-ID, not yet moved (loop only).
   std::set<core::JobId> staged_;
+  std::int64_t in_flight_ = 0;
   util::Worker worker_;
 };
 

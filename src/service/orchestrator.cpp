@@ -361,6 +361,10 @@ void Orchestrator::schedule() {
   queue_events_.changed();
 }
 
+Orchestrator::~Orchestrator() {
+  inputs_->worker().join();
+}
+
 asio::awaitable<void> Orchestrator::drain() {
   draining_ = true;
   workers_->release_on_drain();
@@ -382,7 +386,7 @@ asio::awaitable<void> Orchestrator::drain() {
   // supervisors: the next start adopts them.
   auto unloading = [this] { return workers_->unloading(); };
   while (((stop_jobs && !running_.empty()) || ending_.reading > 0 || !ending_.settling.empty() ||
-          admitting_.saving > 0 || unloading()) &&
+          admitting_.saving > 0 || unloading() || inputs_->worker().busy()) &&
          std::chrono::steady_clock::now() < deadline) {
     tick.expires_after(std::chrono::milliseconds(20));
     co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));

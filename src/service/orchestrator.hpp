@@ -127,6 +127,9 @@ class Orchestrator : private RunHost {
   Orchestrator(boost::asio::io_context& ioc, core::Config config, core::TaskCatalog catalog,
                std::unique_ptr<gpu::GpuSource> gpus, std::unique_ptr<exec::Executor> executor,
                std::unique_ptr<store::Store> store);
+  // Joins the upload thread: an upload's staged files may outlive this (a coroutine frame holds
+  // them), its thread must not post into a loop that is being torn down.
+  ~Orchestrator();
 
   // Start-up, before the loop runs (blocking): the first GPU reading, then recovery of the
   // store: queued jobs queue again in order; jobs that were running have their leftover process

@@ -446,6 +446,11 @@ TEST(TaskCatalog, FileLimitsAreCheckedAtLoad) {
             std::string::npos);
   EXPECT_NE(error_of("f = { type = \"file\", default = \"rel/x.png\" }").find("absolute path"),
             std::string::npos);
+  for (const char* name : {"\"..\"", "\"a/b\"", "\"../x\"", "\"a b\""}) {
+    EXPECT_NE(error_of(fmt::format("{} = {{ type = \"file\" }}", name)).find("letters, digits"),
+              std::string::npos)
+        << name;
+  }
 }
 
 }  // namespace
