@@ -61,11 +61,12 @@ core::Result<void> JobInputs::prepare() {
     return core::Error{fmt::format("cannot make {} private: {}", root, errno_text(errno))};
   }
   std::string jobs = root_.substr(0, root_.size() - std::string_view("uploads").size()) + "jobs";
-  struct stat js{};
+  struct stat js {};
   if (::stat(jobs.c_str(), &js) == 0 && js.st_dev != st.st_dev) {
-    return core::Error{fmt::format("{} and {} are on different filesystems: uploads are moved "
-                                   "into jobs' directories by rename",
-                                   root, jobs)};
+    return core::Error{
+        fmt::format("{} and {} are on different filesystems: uploads are moved "
+                    "into jobs' directories by rename",
+                    root, jobs)};
   }
   return {};
 }
