@@ -285,6 +285,15 @@ asio::awaitable<bool> write_streamed(beast::tcp_stream& stream, SocketClient& cl
   co_return !lec;
 }
 
+// The 503 for a body the shared budget cannot hold now.
+Response bodies_busy() {
+  Response busy = problem(Problem::unavailable,
+                          "the server holds as many request bodies as it may at once: try again "
+                          "in a moment");
+  busy.headers.emplace_back("Retry-After", "1");
+  return busy;
+}
+
 // Sends "100 Continue" when the client waits for it before its body.
 asio::awaitable<bool> continue_if_asked(beast::tcp_stream& stream, const BeastRequest& head,
                                         std::chrono::seconds timeout) {
@@ -353,6 +362,59 @@ asio::awaitable<SinkRead> read_into_sink(beast::tcp_stream& stream, beast::flat_
   co_return SinkRead{.keep_alive = parser.get().keep_alive()};
 }
 
+// Reads a request's body, once it is admitted: handed to its sink piece by piece (an upload), or
+// whole into memory within --body-limit-bytes, its room reserved in the shared budget first (the
+// lease). Closed: nothing to answer; a refusal: the answer before closing.
+struct BodyRead {
+  bool closed = false;
+  std::optional<Response> refusal;
+  bool keep_alive = false;
+};
+asio::awaitable<BodyRead> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                    Parser& parser, BodySink* sink, Request& req,
+                                    const std::shared_ptr<HttpServer::Shared>& shared,
+                                    std::optional<BodyLease>& lease) {
+  const HttpLimits& limits = shared->limits;
+  if (sink != nullptr) {
+    if (parser.content_length() && *parser.content_length() > sink->max_body_bytes()) {
+      co_return BodyRead{.refusal = problem(Problem::payload_too_large,
+                                            fmt::format("the upload is over the limit of {} bytes",
+                                                        sink->max_body_bytes()))};
+    }
+    if (!shared->bodies.reserve(sink->buffered_bytes()))
+      co_return BodyRead{.refusal = bodies_busy()};
+    lease.emplace(shared, sink->buffered_bytes());
+    if (!co_await continue_if_asked(stream, parser.get(), limits.read_timeout)) {
+      co_return BodyRead{.closed = true};
+    }
+    SinkRead read = co_await read_into_sink(stream, buffer, parser, *sink, limits);
+    if (read.closed) co_return BodyRead{.closed = true};
+    std::optional<Response> refusal = std::move(read.refusal);
+    if (!refusal) refusal = co_await sink->finish(req);
+    if (refusal) co_return BodyRead{.refusal = std::move(refusal)};
+    co_return BodyRead{.keep_alive = read.keep_alive};
+  }
+  if (!parser.is_done()) {
+    if (parser.content_length() && *parser.content_length() > limits.body_bytes) {
+      co_return BodyRead{.refusal = parse_failure(http::error::body_limit, limits)};
+    }
+    parser.body_limit(limits.body_bytes);  // a chunked body, as its chunks come
+    std::size_t want = parser.content_length().value_or(limits.body_bytes);
+    if (!shared->bodies.reserve(want)) co_return BodyRead{.refusal = bodies_busy()};
+    lease.emplace(shared, want);
+    if (!co_await continue_if_asked(stream, parser.get(), limits.read_timeout)) {
+      co_return BodyRead{.closed = true};
+    }
+    stream.expires_after(limits.read_timeout);
+    auto [ec, n] =
+        co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (ec && quiet_end(ec)) co_return BodyRead{.closed = true};
+    if (ec) co_return BodyRead{.refusal = parse_failure(ec, limits)};
+  }
+  req.body = std::move(parser.get().body());
+  co_return BodyRead{.keep_alive = parser.get().keep_alive()};
+}
+
 // One connection: read a request's header, authenticate it, read its body, answer it, repeat
 // while keep-alive. State lives in the coroutine's parameters and locals (never lambda captures:
 // g++ 12 frees those twice). The connection is counted in `shared` before this starts.
@@ -409,67 +471,14 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream,
       co_await answer_and_close(stream, sink.error(), version, limits.read_timeout);
       break;
     }
-    std::optional<BodyLease> lease;
-    bool keep_alive = parser.get().keep_alive();
-    if (*sink) {
-      if (parser.content_length() && *parser.content_length() > (*sink)->max_body_bytes()) {
-        Response big = problem(
-            Problem::payload_too_large,
-            fmt::format("the upload is over the limit of {} bytes", (*sink)->max_body_bytes()));
-        co_await answer_and_close(stream, std::move(big), version, limits.read_timeout);
-        break;
-      }
-      if (!shared->bodies.reserve((*sink)->buffered_bytes())) {
-        Response busy = problem(Problem::unavailable,
-                                "the server holds as many request bodies as it may at once: "
-                                "try again in a moment");
-        busy.headers.emplace_back("Retry-After", "1");
-        co_await answer_and_close(stream, std::move(busy), version, limits.read_timeout);
-        break;
-      }
-      lease.emplace(shared, (*sink)->buffered_bytes());
-      if (!co_await continue_if_asked(stream, parser.get(), limits.read_timeout)) break;
-      SinkRead read = co_await read_into_sink(stream, buffer, parser, **sink, limits);
-      if (read.closed) break;
-      std::optional<Response> refusal = std::move(read.refusal);
-      if (!refusal) refusal = co_await (*sink)->finish(*req);
-      if (refusal) {
-        co_await answer_and_close(stream, std::move(*refusal), version, limits.read_timeout);
-        break;
-      }
-      keep_alive = read.keep_alive;
-    } else if (!parser.is_done()) {
-      if (parser.content_length() && *parser.content_length() > limits.body_bytes) {
-        Response big = parse_failure(http::error::body_limit, limits);
-        co_await answer_and_close(stream, std::move(big), version, limits.read_timeout);
-        break;
-      }
-      parser.body_limit(limits.body_bytes);  // a chunked body, as its chunks come
-      std::size_t want = parser.content_length().value_or(limits.body_bytes);
-      if (!shared->bodies.reserve(want)) {
-        Response busy = problem(Problem::unavailable,
-                                "the server holds as many request bodies as it may at once: "
-                                "try again in a moment");
-        busy.headers.emplace_back("Retry-After", "1");
-        co_await answer_and_close(stream, std::move(busy), version, limits.read_timeout);
-        break;
-      }
-      lease.emplace(shared, want);
-      if (!co_await continue_if_asked(stream, parser.get(), limits.read_timeout)) break;
-      stream.expires_after(limits.read_timeout);
-      auto [ec, n] =
-          co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-      if (ec && quiet_end(ec)) break;
-      if (ec) {
-        Response bad = parse_failure(ec, limits);
-        co_await answer_and_close(stream, std::move(bad), version, limits.read_timeout);
-        break;
-      }
+    std::optional<BodyLease> lease;  // held until the handler is done with the body
+    BodyRead read = co_await read_body(stream, buffer, parser, sink->get(), *req, shared, lease);
+    if (read.closed) break;
+    if (read.refusal) {
+      co_await answer_and_close(stream, std::move(*read.refusal), version, limits.read_timeout);
+      break;
     }
-    if (!*sink) {
-      keep_alive = parser.get().keep_alive();
-      req->body = std::move(parser.get().body());
-    }
+    bool keep_alive = read.keep_alive;
     sink->reset();  // its staged files, if any, are the request's now
     req->client = &client;
     stream.expires_never();  // the handler's own waits are bounded (or end when the client goes)
