@@ -1,5 +1,6 @@
 #include "core/task_catalog.hpp"
 
+#include "core/file_param.hpp"
 #include "core/media_type.hpp"
 #include "core/toml_fields.hpp"
 
@@ -8,7 +9,6 @@
 
 #include <toml++/toml.h>
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -107,12 +107,7 @@ Result<void> parse_file_limits(const toml::table& t, const std::string& where, P
     return key_error(where, "max_bytes and media_types are for type = \"file\"");
   }
   if (!file) return {};
-  // Its name is its upload's file name in the job's inputs/.
-  bool plain =
-      !p.name.empty() && p.name != "." && p.name != ".." && std::ranges::all_of(p.name, [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.';
-      });
-  if (!plain) {
+  if (!plain_file_name(p.name)) {
     return key_error(where, "a file parameter's name must be letters, digits, '_', '-' and '.'");
   }
   auto max = integer_key(t, "max_bytes", where, 0, 1, std::int64_t{1} << 50);
@@ -412,20 +407,6 @@ boost::system::result<ParamValue, ParamError> check_value(const ParamDef& p, con
 }
 
 }  // namespace
-
-Result<void> check_upload_size(const ParamDef& p, std::int64_t bytes) {
-  if (p.max_bytes > 0 && bytes > p.max_bytes) {
-    return Error{
-        fmt::format("params.{}: the file is over its limit of {} bytes", p.name, p.max_bytes)};
-  }
-  return {};
-}
-
-Result<void> check_upload_type(const ParamDef& p, std::string_view media_type) {
-  if (media_type_allowed(media_type, p.media_types)) return {};
-  return Error{fmt::format("params.{}: the file is {} by its content; this parameter takes {}",
-                           p.name, media_type, fmt::join(p.media_types, ", "))};
-}
 
 std::string_view to_string(ParamType t) {
   return kParamTypeNames[static_cast<int>(t)];

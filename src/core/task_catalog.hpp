@@ -52,12 +52,6 @@ struct ParamDef {
   std::vector<std::string> media_types;
 };
 
-// Whether an upload of `bytes` so far (or in all) fits file parameter `p`; an error naming the
-// parameter and its limit.
-Result<void> check_upload_size(const ParamDef& p, std::int64_t bytes);
-// Whether an upload's media type (as sniffed) is one file parameter `p` takes.
-Result<void> check_upload_type(const ParamDef& p, std::string_view media_type);
-
 // A task served by warm workers (`[tasks.NAME.worker]`, docs/workers.md): a long-lived process
 // that loads the model once and then serves runs sent over its stdin (exec/worker_protocol.hpp).
 struct WorkerDef {

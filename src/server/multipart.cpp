@@ -12,14 +12,6 @@ namespace {
 
 constexpr std::string_view kCrlf = "\r\n";
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 // A header value's `type; name=value; name="quoted"` parameters (RFC 9110's syntax, as
 // Content-Type and Content-Disposition share it): the part before the first ';', then each
 // parameter with its name in lower case. Backslash escapes in quoted strings are honoured for
@@ -38,7 +30,7 @@ struct HeaderValue {
 util::Result<HeaderValue> parse_header_value(std::string_view s) {
   HeaderValue out;
   std::size_t semi = s.find(';');
-  out.first = core::to_lower(trim(s.substr(0, semi)));
+  out.first = core::to_lower(core::trim(s.substr(0, semi)));
   std::size_t i = semi == std::string_view::npos ? s.size() : semi + 1;
   while (i < s.size()) {
     while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == ';'))
@@ -48,7 +40,7 @@ util::Result<HeaderValue> parse_header_value(std::string_view s) {
     if (eq == std::string_view::npos) {
       return util::Error{fmt::format("a header parameter without a value: '{}'", s.substr(i))};
     }
-    std::string name = core::to_lower(trim(s.substr(i, eq - i)));
+    std::string name = core::to_lower(core::trim(s.substr(i, eq - i)));
     if (name.empty()) return util::Error{"a header parameter without a name"};
     i = eq + 1;
     while (i < s.size() && (s[i] == ' ' || s[i] == '\t'))
@@ -70,7 +62,7 @@ util::Result<HeaderValue> parse_header_value(std::string_view s) {
       if (!closed) return util::Error{fmt::format("the quoted value of '{}' is not closed", name)};
     } else {
       std::size_t end = s.find(';', i);
-      value = std::string(trim(s.substr(i, end == std::string_view::npos ? end : end - i)));
+      value = std::string(core::trim(s.substr(i, end == std::string_view::npos ? end : end - i)));
       i = end == std::string_view::npos ? s.size() : end;
     }
     out.params.emplace_back(std::move(name), std::move(value));
@@ -108,7 +100,7 @@ MultipartReader::MultipartReader(std::string_view boundary, Limits limits)
   buffer_ = kCrlf;
 }
 
-util::Result<void> MultipartReader::fail(std::string message) {
+util::Error MultipartReader::fail(std::string message) {
   state_ = State::failed;
   buffer_.clear();
   consumed_ = 0;
@@ -130,7 +122,7 @@ util::Result<void> MultipartReader::read_head(std::string_view block, std::vecto
     if (colon == std::string_view::npos) {
       return fail(fmt::format("a part's header line has no ':' ({} bytes)", line.size()));
     }
-    std::string name = core::to_lower(trim(line.substr(0, colon)));
+    std::string name = core::to_lower(core::trim(line.substr(0, colon)));
     auto value = parse_header_value(line.substr(colon + 1));
     if (!value) return fail(fmt::format("a part's {} header: {}", name, value.error().message));
     if (name == "content-disposition" && !disposition) {
@@ -151,6 +143,93 @@ util::Result<void> MultipartReader::read_head(std::string_view block, std::vecto
   return {};
 }
 
+// Where data may be handed on up to: all of `buf` but what could begin a delimiter that the next
+// piece completes.
+std::size_t MultipartReader::kept_back_from(std::string_view buf, std::size_t p) const {
+  std::size_t dlen = delimiter_.size();
+  return std::max(p, buf.size() >= dlen ? buf.size() - (dlen - 1) : p);
+}
+
+util::Result<MultipartReader::Step> MultipartReader::preamble(std::string_view buf,
+                                                              std::size_t& p) {
+  std::size_t at = buf.find(delimiter_, p);
+  if (at == std::string_view::npos) {
+    p = kept_back_from(buf, p);  // the preamble is ignored
+    return Step::wait;
+  }
+  p = at + delimiter_.size();
+  state_ = State::after_delimiter;
+  return Step::more;
+}
+
+util::Result<MultipartReader::Step> MultipartReader::after_delimiter(std::string_view buf,
+                                                                     std::size_t& p,
+                                                                     std::vector<Event>& out) {
+  if (buf.size() - p < 2) return Step::wait;
+  if (buf.substr(p, 2) == "--") {
+    out.push_back({.kind = Event::Kind::end_of_body, .head = {}, .data = {}});
+    state_ = State::epilogue;
+    p = buf.size();
+    return Step::wait;
+  }
+  std::size_t q = p;
+  while (q < buf.size() && (buf[q] == ' ' || buf[q] == '\t'))
+    ++q;
+  if (q - p > limits_.head_bytes) return fail("too much padding after a boundary");
+  if (buf.size() - q < 2) return Step::wait;
+  if (buf.substr(q, 2) != kCrlf) {
+    return fail(
+        "a boundary delimiter is not followed by CRLF (the boundary appears in the data, or the "
+        "body is not multipart)");
+  }
+  if (++parts_ > limits_.parts) {
+    return fail(fmt::format("more than {} parts in one body", limits_.parts));
+  }
+  p = q + 2;
+  state_ = State::head;
+  return Step::more;
+}
+
+util::Result<MultipartReader::Step> MultipartReader::head(std::string_view buf, std::size_t& p,
+                                                          std::vector<Event>& out) {
+  auto too_long = [this] {
+    return fail(fmt::format("a part's headers are over {} bytes", limits_.head_bytes));
+  };
+  std::size_t block_end = p;  // a part without headers: its head is the empty line alone
+  if (buf.substr(p, 2) != kCrlf) {
+    // From where the last piece's search stopped: a head fed a byte at a time is not searched
+    // again from its start each time.
+    std::size_t end = buf.find("\r\n\r\n", p + (head_scanned_ > 3 ? head_scanned_ - 3 : 0));
+    if (end == std::string_view::npos) {
+      head_scanned_ = buf.size() - p;
+      if (buf.size() - p > limits_.head_bytes) return too_long();
+      return Step::wait;
+    }
+    block_end = end + 2;
+  }
+  if (block_end - p > limits_.head_bytes) return too_long();
+  if (auto r = read_head(buf.substr(p, block_end - p), out); !r) return r.error();
+  head_scanned_ = 0;
+  p = block_end + 2;
+  state_ = State::body;
+  return Step::more;
+}
+
+MultipartReader::Step MultipartReader::body(std::string_view buf, std::size_t& p,
+                                            std::vector<Event>& out) {
+  std::size_t at = buf.find(delimiter_, p);
+  std::size_t data_end = at == std::string_view::npos ? kept_back_from(buf, p) : at;
+  if (data_end > p) {
+    out.push_back({.kind = Event::Kind::data, .head = {}, .data = buf.substr(p, data_end - p)});
+  }
+  p = data_end;
+  if (at == std::string_view::npos) return Step::wait;
+  out.push_back({.kind = Event::Kind::end_of_part, .head = {}, .data = {}});
+  p = at + delimiter_.size();
+  state_ = State::after_delimiter;
+  return Step::more;
+}
+
 util::Result<void> MultipartReader::feed(std::string_view piece, std::vector<Event>& out) {
   out.clear();
   if (state_ == State::failed) return util::Error{"the multipart body was already malformed"};
@@ -159,105 +238,28 @@ util::Result<void> MultipartReader::feed(std::string_view piece, std::vector<Eve
   buffer_.append(piece);
   consumed_ = 0;
   const std::string_view buf = buffer_;
-  const std::size_t dlen = delimiter_.size();
   std::size_t p = 0;
-  for (bool more = true; more;) {
+  for (Step step = Step::more; step == Step::more;) {
+    util::Result<Step> r = Step::wait;
     switch (state_) {
-      case State::preamble: {
-        std::size_t at = buf.find(delimiter_, p);
-        if (at == std::string_view::npos) {
-          // The preamble is ignored; only what could begin a delimiter is kept.
-          p = std::max(p, buf.size() >= dlen ? buf.size() - (dlen - 1) : p);
-          more = false;
-        } else {
-          p = at + dlen;
-          state_ = State::after_delimiter;
-        }
+      case State::preamble:
+        r = preamble(buf, p);
         break;
-      }
-      case State::after_delimiter: {
-        if (buf.size() - p < 2) {
-          more = false;
-          break;
-        }
-        if (buf.substr(p, 2) == "--") {
-          out.push_back({.kind = Event::Kind::end_of_body, .head = {}, .data = {}});
-          state_ = State::epilogue;
-          p = buf.size();
-          more = false;
-          break;
-        }
-        std::size_t q = p;
-        while (q < buf.size() && (buf[q] == ' ' || buf[q] == '\t'))
-          ++q;
-        if (q - p > limits_.head_bytes) return fail("too much padding after a boundary");
-        if (buf.size() - q < 2) {
-          more = false;
-          break;
-        }
-        if (buf.substr(q, 2) != kCrlf) {
-          return fail(
-              "a boundary delimiter is not followed by CRLF (the boundary appears in "
-              "the data, or the body is not multipart)");
-        }
-        if (++parts_ > limits_.parts) {
-          return fail(fmt::format("more than {} parts in one body", limits_.parts));
-        }
-        p = q + 2;
-        state_ = State::head;
+      case State::after_delimiter:
+        r = after_delimiter(buf, p, out);
         break;
-      }
-      case State::head: {
-        std::size_t block_end = p;  // a part without headers: its head is the empty line alone
-        if (buf.substr(p, 2) != kCrlf) {
-          // From where the last piece's search stopped: a head fed a byte at a time is not
-          // searched again from its start each time.
-          std::size_t end = buf.find("\r\n\r\n", p + (head_scanned_ > 3 ? head_scanned_ - 3 : 0));
-          if (end == std::string_view::npos) {
-            head_scanned_ = buf.size() - p;
-            if (buf.size() - p > limits_.head_bytes) {
-              return fail(fmt::format("a part's headers are over {} bytes", limits_.head_bytes));
-            }
-            more = false;
-            break;
-          }
-          block_end = end + 2;
-        }
-        if (block_end - p > limits_.head_bytes) {
-          return fail(fmt::format("a part's headers are over {} bytes", limits_.head_bytes));
-        }
-        if (auto r = read_head(buf.substr(p, block_end - p), out); !r) return r;
-        head_scanned_ = 0;
-        p = block_end + 2;
-        state_ = State::body;
+      case State::head:
+        r = head(buf, p, out);
         break;
-      }
-      case State::body: {
-        std::size_t at = buf.find(delimiter_, p);
-        std::size_t data_end = at;
-        if (at == std::string_view::npos) {
-          // Everything that cannot be the start of a delimiter split across pieces.
-          data_end = std::max(p, buf.size() >= dlen ? buf.size() - (dlen - 1) : p);
-        }
-        if (data_end > p) {
-          out.push_back(
-              {.kind = Event::Kind::data, .head = {}, .data = buf.substr(p, data_end - p)});
-        }
-        p = data_end;
-        if (at == std::string_view::npos) {
-          more = false;
-        } else {
-          out.push_back({.kind = Event::Kind::end_of_part, .head = {}, .data = {}});
-          p = at + dlen;
-          state_ = State::after_delimiter;
-        }
+      case State::body:
+        r = body(buf, p, out);
         break;
-      }
       case State::epilogue:
       case State::failed:
-        more = false;
         break;
     }
+    if (!r) return r.error();
+    step = *r;
   }
   consumed_ = p;
   return {};

@@ -51,8 +51,16 @@ class MultipartReader {
 
  private:
   enum class State { preamble, after_delimiter, head, body, epilogue, failed };
-  util::Result<void> fail(std::string message);
+  // What a state's step leaves: go on with the next state, or wait for more of the body.
+  enum class Step { more, wait };
+  util::Error fail(std::string message);
   util::Result<void> read_head(std::string_view block, std::vector<Event>& out);
+  // One step in each state, reading `buf` from `p` (moved past what it consumed).
+  util::Result<Step> preamble(std::string_view buf, std::size_t& p);
+  util::Result<Step> after_delimiter(std::string_view buf, std::size_t& p, std::vector<Event>& out);
+  util::Result<Step> head(std::string_view buf, std::size_t& p, std::vector<Event>& out);
+  Step body(std::string_view buf, std::size_t& p, std::vector<Event>& out);
+  std::size_t kept_back_from(std::string_view buf, std::size_t p) const;
 
   std::string delimiter_;  // "\r\n--" + boundary
   Limits limits_;

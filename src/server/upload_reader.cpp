@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include "core/file_param.hpp"
 #include "core/media_type.hpp"
 #include "core/text.hpp"
 #include "server/json_codec.hpp"
@@ -23,9 +24,7 @@ namespace vramq::server {
 namespace {
 namespace asio = boost::asio;
 
-std::string errno_text(int e) {
-  return std::error_code(e, std::generic_category()).message();
-}
+using util::errno_text;
 
 Response write_failure(int err) {
   if (err == ENOSPC || err == EDQUOT) {

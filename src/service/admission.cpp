@@ -306,9 +306,8 @@ asio::awaitable<boost::system::result<JobView, SubmitError>> Orchestrator::submi
   if (req.inputs) kept_errno = co_await inputs_->adopt(*req.inputs, id);
   bool kept = kept_errno == 0;
   if (!kept) {
-    saved =
-        core::Error{fmt::format("its uploaded files could not be kept: {}",
-                                std::error_code(kept_errno, std::generic_category()).message())};
+    saved = core::Error{
+        fmt::format("its uploaded files could not be kept: {}", util::errno_text(kept_errno))};
   }
   if (kept) saved = co_await async_save(*store_, *job, std::move(key), asio::use_awaitable);
   // Counted as waiting until it is in the queue or parked (a job with dependencies is placed

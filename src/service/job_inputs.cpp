@@ -19,9 +19,7 @@
 namespace vramq::service {
 namespace {
 
-std::string errno_text(int e) {
-  return std::error_code(e, std::generic_category()).message();
-}
+using util::errno_text;
 
 // fsync of a file or directory by path, without following a link.
 int sync_path(const std::string& path, bool directory) {

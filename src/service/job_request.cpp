@@ -1,5 +1,7 @@
 #include "service/job_request.hpp"
 
+#include "core/file_param.hpp"
+
 #include <fmt/format.h>
 #include <algorithm>
 

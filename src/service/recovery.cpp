@@ -72,6 +72,17 @@ core::LostRun end_lost_run(Job& j, bool requeue_on_restart, JobFiles& files) {
   return lost;
 }
 
+// uploads/ made and checked; what the last server left there kept for the jobs that have not
+// ended (`unfinished`), the rest removed.
+core::Result<void> prepare_inputs(JobInputs& inputs, const std::vector<Job>& unfinished) {
+  if (auto ready = inputs.prepare(); !ready) return ready.error();
+  std::set<JobId> waiting;
+  for (const Job& j : unfinished)
+    waiting.insert(j.id);
+  inputs.sweep(waiting);
+  return {};
+}
+
 }  // namespace
 
 core::Result<void> Orchestrator::start() {
@@ -103,11 +114,7 @@ core::Result<void> Orchestrator::start() {
   }
   auto jobs = store_->load_unfinished();
   if (!jobs) return jobs.error();
-  if (auto ready = inputs_->prepare(); !ready) return ready.error();
-  std::set<JobId> waiting;  // jobs that have not ended: their uploads are kept
-  for (const Job& j : *jobs)
-    waiting.insert(j.id);
-  inputs_->sweep(waiting);
+  if (auto ready = prepare_inputs(*inputs_, *jobs); !ready) return ready.error();
 
   // The runs the last server left, by job (a job has at most one current run: its attempt's).
   std::map<JobId, exec::Survivor> runs;

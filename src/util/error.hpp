@@ -5,6 +5,7 @@
 
 #include <boost/system/result.hpp>
 #include <string>
+#include <system_error>
 
 namespace vramq::util {
 
@@ -14,5 +15,10 @@ struct Error {
 
 template <class T>
 using Result = boost::system::result<T, Error>;
+
+// An errno value in words ("No space left on device"), for an Error's message.
+inline std::string errno_text(int e) {
+  return std::error_code(e, std::generic_category()).message();
+}
 
 }  // namespace vramq::util

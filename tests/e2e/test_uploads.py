@@ -213,3 +213,30 @@ def test_the_cli_uploads_files(make_server, tmp_path):
     text.write_text("just text\n")
     r = s.cli("submit", "digest", "--file", f"image={text}")
     assert r.returncode != 0 and "params.image" in r.stderr + r.stdout, r.stderr
+
+
+def test_other_multipart_types_and_trickled_uploads_are_refused(make_server, tmp_path):
+    s = make_server("--gpus", "sim:24GiB", "--tasks", str(write_catalog(tmp_path)),
+                    "--http-timeout-s", "1")
+    r = requests.post(s.url + "/v1/jobs", data=b"--x--\r\n", timeout=30 * SLOW,
+                      headers={"Content-Type": "multipart/mixed; boundary=x"})
+    assert r.status_code == 415 and "not multipart/form-data" in r.json()["detail"], r.text
+    # A byte every 0.2 s: past the read timeout (1 s) that is far under 16 KiB/s.
+    host, port = s.url.replace("http://", "").split(":")
+    with socket.create_connection((host, int(port))) as c:
+        c.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+                  b"Content-Type: multipart/form-data; boundary=x\r\n\r\n")
+        c.settimeout(0.2)
+        answer = b""
+        for _ in range(100):
+            try:
+                c.sendall(b"x")
+                answer += c.recv(4096)
+                if answer:
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+        assert b" 408 " in answer.split(b"\r\n")[0], answer[:200]
+    eventually(lambda: uploads_left(s) == [], 10, "the trickled upload's staging removed")

@@ -1,4 +1,5 @@
 #include "core/task_catalog.hpp"
+#include "core/file_param.hpp"
 
 #include <gtest/gtest.h>
 
